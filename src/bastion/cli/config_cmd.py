@@ -1,0 +1,70 @@
+"""``bastion config``: print the JSON Schema, validate a config file, show the effective config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import yaml
+
+from bastion.config import BastionConfig, config_json_schema, config_path_from, load_config
+from bastion.errors import ConfigError
+
+_config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: $BASTION_CONFIG, else built-in defaults).",
+)
+
+
+@click.group("config")
+def config() -> None:
+    """Inspect and check the configuration file."""
+
+
+@config.command("schema")
+@_config_option
+def schema(config_file: Path | None) -> None:
+    """Print the config file's JSON Schema (the same for every file; --config is ignored)."""
+    click.echo(json.dumps(config_json_schema(), indent=2))
+
+
+@config.command("validate")
+@_config_option
+def validate(config_file: Path | None) -> None:
+    """Check the config (file, BASTION_* environment, defaults); exit 1 when invalid."""
+    loaded = _load_or_exit(config_file)
+    source = config_path_from(config_file)
+    where = str(source) if source is not None else "built-in defaults (no config file)"
+    click.echo(
+        f"ok: {where}: {_count(len(loaded.providers), 'provider')}, "
+        f"{_count(len(loaded.models), 'model')}"
+    )
+
+
+@config.command("show")
+@_config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+def show(config_file: Path | None, as_json: bool) -> None:
+    """Print the effective configuration after all layers, with secrets masked."""
+    loaded = _load_or_exit(config_file)
+    effective = loaded.model_dump(mode="json")  # SecretStr dumps as "**********"
+    if as_json:
+        click.echo(json.dumps(effective, indent=2))
+    else:
+        click.echo(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True), nl=False)
+
+
+def _load_or_exit(config_file: Path | None) -> BastionConfig:
+    try:
+        return load_config(config_file)
+    except ConfigError as exc:
+        click.echo(f"error: invalid configuration\n{exc}", err=True)
+        raise SystemExit(1) from exc
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -1,0 +1,89 @@
+"""Resolve the config's relative paths and read provider key files.
+
+Relative paths written in the config file are relative to the file's directory, so a
+config works the same whatever directory ``bastion`` is started from. This covers
+``policy.file``, ``providers.*.api_key_file`` and a relative SQLite path in
+``storage.url`` (``sqlite:///.bastion/bastion.db`` becomes ``sqlite:////abs/dir/
+.bastion/bastion.db``). A value set by environment or flag is relative to the current
+directory instead, as a shell user expects; with no config file at all, so are defaults.
+
+``api_key_file`` is read here, once, at load time; the key ends up in ``api_key`` and
+the resolved file path stays in ``api_key_file``. A key file's content never appears
+in an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bastion.config.layers import Origin, origin_of
+from bastion.config.schema import BastionConfig, ProviderConfig
+from bastion.config.yaml_lines import KeyPath, dotted
+from bastion.errors import ConfigError
+
+_SQLITE_URL = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?):///(?P<rest>.*)$", re.DOTALL)
+
+
+def resolve_paths(
+    config: BastionConfig, origins: Mapping[KeyPath, Origin], default_base: Path
+) -> BastionConfig:
+    """Return ``config`` with relative paths made absolute and key files read."""
+
+    def base_for(path: KeyPath) -> Path:
+        origin = origin_of(origins, path)
+        if origin is None or origin.base_dir is None:
+            return default_base
+        return origin.base_dir
+
+    providers = {
+        name: _read_key_file(provider, ("providers", name), base_for, origins)
+        for name, provider in config.providers.items()
+    }
+    policy = config.policy
+    if policy.file is not None and not policy.file.is_absolute():
+        policy = policy.model_copy(update={"file": base_for(("policy", "file")) / policy.file})
+    storage = config.storage.model_copy(
+        update={"url": resolve_sqlite_url(config.storage.url, base_for(("storage", "url")))}
+    )
+    return config.model_copy(update={"providers": providers, "policy": policy, "storage": storage})
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """Make a relative SQLite database path in ``url`` absolute under ``base``."""
+    match = _SQLITE_URL.match(url)
+    if match is None:
+        return url
+    rest = match.group("rest")
+    database, separator, query = rest.partition("?")
+    if not database or database.startswith(("/", ":memory:", "file:")):
+        return url
+    absolute = (base / database).absolute()
+    return f"{match.group('scheme')}:///{absolute}{separator}{query}"
+
+
+def _read_key_file(
+    provider: ProviderConfig,
+    path: KeyPath,
+    base_for: Callable[[KeyPath], Path],
+    origins: Mapping[KeyPath, Origin],
+) -> ProviderConfig:
+    if provider.api_key_file is None:
+        return provider
+    key_path = (*path, "api_key_file")
+    file = provider.api_key_file
+    if not file.is_absolute():
+        file = base_for(key_path) / file
+    origin = origin_of(origins, key_path)
+    where = f"{origin.describe()}: " if origin is not None else ""
+    try:
+        key = file.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{where}{dotted(key_path)}: cannot read {file}: {reason}") from exc
+    if not key.strip():
+        raise ConfigError(f"{where}{dotted(key_path)}: {file} is empty")
+    return provider.model_copy(update={"api_key": SecretStr(key), "api_key_file": file})

@@ -1,0 +1,182 @@
+"""The configuration file's shape (CONTRACT.md §2): pydantic models that reject typos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AdminServerConfig(_Strict):
+    host: str | None = Field(None, description="Admin bind address; defaults to server.host.")
+    port: int = Field(8081, ge=0, le=65535, description="Admin API, /metrics and console.")
+
+
+class CorsConfig(_Strict):
+    enabled: bool = Field(False, description="Answer CORS pre-flights on the proxy port.")
+    allow_origins: list[str] = Field(default_factory=list, description="Allowed origins.")
+
+
+class ServerConfig(_Strict):
+    host: str = Field("127.0.0.1", description="Proxy bind address.")
+    port: int = Field(8080, ge=0, le=65535, description="Proxy port (OpenAI-compatible API).")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes.")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest total headers.")
+    max_headers: int = Field(100, ge=8, description="Most request headers.")
+    body_timeout_s: float = Field(30.0, gt=0, description="Time to receive the whole body.")
+    drain_timeout_s: float = Field(30.0, ge=0, description="SIGTERM: time for calls to end.")
+    admin: AdminServerConfig = Field(
+        default_factory=AdminServerConfig, description="Admin API, /metrics and console listener."
+    )
+    cors: CorsConfig = Field(default_factory=CorsConfig, description="CORS on the proxy port.")
+
+
+class StorageConfig(_Strict):
+    url: str = Field(
+        "sqlite:///.bastion/bastion.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+asyncpg://...",
+    )
+    poll_interval_s: float = Field(
+        1.0, gt=0, le=60, description="How often the store is polled for key/config changes."
+    )
+
+
+class RedisConfig(_Strict):
+    url: str | None = Field(None, description="redis://host:port/db, or null for none.")
+
+
+class TimeoutsConfig(_Strict):
+    connect_s: float = Field(5.0, gt=0, description="TCP/TLS connect.")
+    first_byte_s: float = Field(60.0, gt=0, description="Request sent → first response byte.")
+    idle_s: float = Field(60.0, gt=0, description="Longest pause between stream chunks.")
+    total_s: float = Field(600.0, gt=0, description="Whole call, streaming included.")
+
+
+class RetryConfig(_Strict):
+    max_attempts: int = Field(3, ge=1, le=10, description="Attempts per target, first included.")
+    backoff_base_s: float = Field(0.25, ge=0, description="First backoff; doubles, jittered.")
+    backoff_max_s: float = Field(8.0, ge=0, description="Longest backoff (and Retry-After).")
+
+
+class BreakerConfig(_Strict):
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open it.")
+    reset_s: float = Field(30.0, gt=0, description="Open time before one trial call.")
+
+
+class ProviderConfig(_Strict):
+    kind: Literal["openai", "azure", "openai_compatible"] = Field(
+        description="openai, azure (Azure OpenAI) or openai_compatible (vLLM, Ollama, ...)."
+    )
+    base_url: str = Field(description="Base URL including the version path, e.g. .../v1.")
+    api_key: SecretStr | None = Field(None, description="Upstream key (use ${VAR}).")
+    api_key_file: Path | None = Field(None, description="File holding the upstream key.")
+    api_version: str | None = Field(None, description="Azure api-version query parameter.")
+    timeouts: TimeoutsConfig = Field(
+        default_factory=TimeoutsConfig, description="Upstream timeouts."
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig, description="Retries per target.")
+    breaker: BreakerConfig = Field(
+        default_factory=BreakerConfig, description="Circuit breaker per target."
+    )
+    max_connections: int = Field(256, ge=1, description="Connection pool size.")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> ProviderConfig:
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("set api_key or api_key_file, not both")
+        if self.kind == "azure" and not self.api_version:
+            raise ValueError("azure providers need api_version (e.g. 2024-10-21)")
+        return self
+
+
+class ModelTarget(_Strict):
+    provider: str = Field(description="A key of `providers`.")
+    model: str = Field(description="Upstream model name (Azure: deployment name).")
+
+
+class ModelConfig(_Strict):
+    targets: list[ModelTarget] = Field(
+        min_length=1, description="Ordered targets: the first healthy one serves, then fallbacks."
+    )
+    kind: Literal["chat", "embedding"] = Field("chat", description="What the model serves.")
+    owned_by: str = Field("bastion", description="`owned_by` shown by /v1/models.")
+
+
+class PolicyConfig(_Strict):
+    file: Path | None = Field(None, description="Policy file seeding the store.")
+
+
+class WireConfig(_Strict):
+    passthrough_fields: list[str] = Field(
+        default_factory=list, description="Extra non-text request fields passed through as-is."
+    )
+    retrieved_tags: list[str] = Field(
+        default_factory=lambda: ["retrieved"],
+        description="Tags whose enclosed text counts as retrieved context.",
+    )
+
+
+class DetectorsConfig(_Strict):
+    """Detector settings (filled by the detection engine)."""
+
+
+class LimitsConfig(_Strict):
+    """Rate limits and budgets (filled by the limits work)."""
+
+
+class AuditConfig(_Strict):
+    flush_interval_s: float = Field(0.05, gt=0, le=10, description="Group-commit interval.")
+    max_batch: int = Field(512, ge=1, description="Most records per commit.")
+
+
+class BastionConfig(_Strict):
+    """The whole configuration file."""
+
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, description="Proxy and admin listeners, request limits."
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Database for keys, policy versions, audit."
+    )
+    redis: RedisConfig = Field(
+        default_factory=RedisConfig, description="Shared counters for several replicas."
+    )
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=dict, description="Upstream APIs by name, referenced by model targets."
+    )
+    models: dict[str, ModelConfig] = Field(
+        default_factory=dict, description="Models callers may request, by the name they use."
+    )
+    policy: PolicyConfig = Field(
+        default_factory=PolicyConfig, description="Where the policy comes from (rules live there)."
+    )
+    wire: WireConfig = Field(
+        default_factory=WireConfig, description="How OpenAI request formats are read."
+    )
+    detectors: DetectorsConfig = Field(
+        default_factory=DetectorsConfig, description="Detector settings."
+    )
+    limits: LimitsConfig = Field(
+        default_factory=LimitsConfig, description="Rate limits and budgets."
+    )
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig, description="Audit log writing and retention."
+    )
+
+    @model_validator(mode="after")
+    def _targets_name_providers(self) -> BastionConfig:
+        for name, model in self.models.items():
+            for target in model.targets:
+                if target.provider not in self.providers:
+                    known = ", ".join(sorted(self.providers)) or "none"
+                    raise ValueError(
+                        f"models.{name}: target provider {target.provider!r} is not defined "
+                        f"under providers (defined: {known})"
+                    )
+        return self

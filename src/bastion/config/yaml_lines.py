@@ -1,0 +1,137 @@
+"""Read a YAML document safely, keeping the line of every key and list item.
+
+``yaml.safe_load`` throws away positions and silently keeps the last of two equal
+keys. The config loader needs both: error messages name ``file:line``, and a
+duplicated key is almost always a mistake (two ``port:`` lines, the second one
+quietly winning). So the document is composed into nodes with the safe loader and
+turned into plain Python values here, recording for each key path the 1-based line
+where it appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from bastion.errors import ConfigError
+
+KeyPath = tuple[str | int, ...]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
+@dataclass(frozen=True, slots=True)
+class LinedDocument:
+    """A parsed YAML mapping plus the line (1-based) of each key path in it."""
+
+    data: dict[str, Any]
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+
+def dotted(path: KeyPath) -> str:
+    """A key path written the way users write it: ``models.gpt-4o.targets[0].provider``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text or "(top level)"
+
+
+def load_lined_yaml(text: str, source: str) -> LinedDocument:
+    """Parse ``text`` (the file named ``source``) into a mapping with key lines.
+
+    Raises ``ConfigError`` for YAML syntax errors, duplicate keys, non-string keys
+    and a top level that is not a mapping; every message starts with ``source:line``.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return LinedDocument(data={}, lines={(): 1})
+        builder = _Builder(loader, source)
+        data = builder.build(root, ())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        reason = exc.problem or exc.context or "invalid YAML"
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and context is not mark:
+            reason += f" ({exc.context} started on line {context.line + 1})"
+        raise ConfigError(f"{source}{line}: invalid YAML: {reason}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}:{root.start_mark.line + 1}: the top level must be a mapping of "
+            f"sections (server:, storage:, providers:, ...), found {_kind(root)}"
+        )
+    builder.lines[()] = 1
+    return LinedDocument(data=data, lines=builder.lines)
+
+
+class _Builder:
+    """Turns composed YAML nodes into Python values, recording key lines."""
+
+    def __init__(self, loader: yaml.SafeLoader, source: str) -> None:
+        self._loader = loader
+        self._source = source
+        self.lines: dict[KeyPath, int] = {}
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+            raise ConfigError(
+                f"{self._source}:{node.start_mark.line + 1}: {dotted(path)}: "
+                f"unsupported YAML tag {node.tag}"
+            )
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = item.start_mark.line + 1
+                items.append(self.build(item, (*path, index)))
+            return items
+        return self._loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        self._reject_duplicates(node, path)
+        self._loader.flatten_mapping(node)  # applies YAML merge keys (<<: *anchor)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConfigError(
+                    f"{self._source}:{line}: {dotted(path)}: keys must be plain names"
+                )
+            # The key as written: YAML 1.1 would turn `yes:` into True and `08:` into 8.
+            key = str(key_node.value)
+            self.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _reject_duplicates(self, node: yaml.MappingNode, path: KeyPath) -> None:
+        first_line: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise ConfigError(
+                    f"{self._source}:{line}: {dotted((*path, key))}: duplicate key "
+                    f"(first defined on line {first_line[key]})"
+                )
+            first_line[key] = line
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return "a single value"

@@ -1,0 +1,1 @@
+"""One keyring: pseudonym, fingerprint, signing and content keys."""

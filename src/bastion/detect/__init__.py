@@ -1,0 +1,1 @@
+"""Detectors over every segment → findings (engine arrives with the detection work)."""

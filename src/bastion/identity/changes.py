@@ -1,0 +1,110 @@
+"""Change notifications: tell running components that keys, tokens, config or policy
+changed in the store, so a key revoked from the CLI stops working within about a second.
+
+``ChangeNotifier`` is the interface; ``PollingChangeNotifier`` implements it on the
+store's change feed (works on SQLite and PostgreSQL alike). A Redis pub/sub notifier
+can implement the same Protocol later; subscribers do not change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bastion.errors import StorageError
+from bastion.storage.changes import ChangeFeed
+
+logger = logging.getLogger(__name__)
+
+ChangeCallback = Callable[[], Awaitable[None] | None]
+
+
+class ChangeNotifier(Protocol):
+    """Calls subscribers when something of their kind changed.
+
+    Contract: ``subscribe`` before ``start``; callbacks run on the event loop, once per
+    detected batch of changes of their kind (several changes may coalesce into one
+    call); an exception in one callback is logged and does not stop the others.
+    ``close`` stops notifications and is safe to call twice.
+    """
+
+    def subscribe(self, kind: str, callback: ChangeCallback) -> None:
+        """Call ``callback`` (sync or async, no arguments) when ``kind`` changes."""
+        ...
+
+    async def start(self) -> None:
+        """Begin watching; changes made before this call are not reported."""
+        ...
+
+    async def close(self) -> None:
+        """Stop watching."""
+        ...
+
+
+class PollingChangeNotifier:
+    """Polls the ``changes`` table every ``interval_s`` seconds."""
+
+    def __init__(self, feed: ChangeFeed, interval_s: float = 1.0) -> None:
+        self._feed = feed
+        self._interval_s = interval_s
+        self._subscribers: defaultdict[str, list[ChangeCallback]] = defaultdict(list)
+        self._last_seq = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def subscribe(self, kind: str, callback: ChangeCallback) -> None:
+        """Call ``callback`` when ``kind`` changes."""
+        self._subscribers[kind].append(callback)
+
+    async def start(self) -> None:
+        """Read the current position of the feed, then poll in the background."""
+        if self._task is not None:
+            return
+        try:
+            self._last_seq = await self._feed.latest()
+        except StorageError as exc:
+            # Start anyway: the first successful poll catches up from seq 0 and
+            # notifies every kind once, which is harmless (caches are refilled).
+            logger.warning("change feed unavailable at start: %s", type(exc).__name__)
+        self._task = asyncio.create_task(self._run(), name="bastion-change-poller")
+
+    async def close(self) -> None:
+        """Stop polling."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def poll_once(self) -> set[str]:
+        """Read new changes and notify their subscribers; the kinds that changed."""
+        changes = await self._feed.since(self._last_seq)
+        if not changes:
+            return set()
+        self._last_seq = changes[-1][0]
+        kinds = {kind for _, kind in changes}
+        for kind in sorted(kinds):
+            for callback in self._subscribers.get(kind, ()):
+                await _call_safely(kind, callback)
+        return kinds
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.poll_once()
+            except StorageError as exc:
+                logger.warning("change feed poll failed: %s", type(exc).__name__)
+
+
+async def _call_safely(kind: str, callback: ChangeCallback) -> None:
+    try:
+        result = callback()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("change subscriber for %r failed", kind)

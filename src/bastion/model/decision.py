@@ -1,0 +1,52 @@
+"""What the policy decided for one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """Actions ordered by strength (CONTRACT.md §6)."""
+
+    ALLOW = "allow"
+    REDACT = "redact"
+    REROUTE = "reroute"
+    REQUIRE_EXCEPTION = "require_exception"
+    BLOCK = "block"
+    SCAN = "scan"
+
+    @property
+    def strength(self) -> int:
+        return _STRENGTH[self]
+
+
+_STRENGTH = {
+    Action.SCAN: 0,
+    Action.ALLOW: 0,
+    Action.REDACT: 1,
+    Action.REROUTE: 2,
+    Action.REQUIRE_EXCEPTION: 3,
+    Action.BLOCK: 4,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The policy's answer: action, rules that matched, route and a user-facing message."""
+
+    action: Action = Action.ALLOW
+    rules: tuple[str, ...] = ()
+    policy_version: str | None = None
+    route: str | None = None
+    message: str | None = None
+    redacted_classes: tuple[str, ...] = ()
+    exception_id: str | None = None
+
+    @property
+    def forwards(self) -> bool:
+        """Whether the call goes upstream at all."""
+        return self.action not in (Action.BLOCK, Action.REQUIRE_EXCEPTION, Action.SCAN)
+
+
+ALLOW = Decision()

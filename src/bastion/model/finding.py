@@ -1,0 +1,26 @@
+"""What a detector found: a data class at a span of one segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detected data class (``pii.email``, ``secret.aws_access_key``, ...)."""
+
+    data_class: str
+    segment: int
+    start: int
+    end: int
+    score: float
+    detector: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score <= 1.0:
+            raise ValueError("finding score must be within [0, 1]")
+        if self.start < 0 or self.end < self.start:
+            raise ValueError("finding span must be a non-negative, ordered range")
+        if "." not in self.data_class:
+            raise ValueError("data class names are dotted, e.g. pii.email")

@@ -1,0 +1,71 @@
+"""The state of one call as it moves through the phases, and the replies it can end in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from bastion.limits.base import Reservation
+from bastion.model import AuthenticatedKey, CallStatus, Decision, Endpoint, Finding, Principal, Usage
+from bastion.wire.request import ParsedRequest
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingCall:
+    """What the server hands the pipeline: the route, the body and who presented what."""
+
+    endpoint: Endpoint
+    body: bytes
+    api_key: str | None
+    request_id: str
+    received_at: float
+    client_addr: str | None = None
+
+
+@dataclass(slots=True)
+class Reply:
+    """A complete answer (JSON body)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class StreamingReply:
+    """A streamed answer; ``chunks`` finalises the call (settle, audit) when it ends."""
+
+    status: int
+    chunks: AsyncIterator[bytes]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Everything known about one call so far; the audit record is built from it."""
+
+    call: IncomingCall
+    started_wall: float = field(default_factory=time.time)
+    key: AuthenticatedKey | None = None
+    principal: Principal | None = None
+    parsed: ParsedRequest | None = None
+    findings: list[Finding] = field(default_factory=list)
+    decision: Decision | None = None
+    model_used: str | None = None
+    provider: str | None = None
+    reservation: Reservation | None = None
+    usage: Usage = field(default_factory=Usage)
+    status: CallStatus = CallStatus.FAILED
+    http_status: int = 0
+    error_code: str | None = None
+    end_user_claimed: str | None = None
+    upstream_sent_at: float | None = None
+    upstream_done_at: float | None = None
+    overhead_s: float = 0.0
+    upstream_s: float = 0.0
+    finished: bool = False
+
+    @property
+    def model_requested(self) -> str | None:
+        return self.parsed.conversation.model if self.parsed else None

@@ -1,0 +1,280 @@
+"""One call, top to bottom: the phases of DESIGN.md §1 in order.
+
+authenticate → admit → parse → inspect → decide → apply → reserve → forward →
+restore/inspect response (per stream window) → settle → complete the audit record.
+
+Each phase either continues or ends the call with a local reply (``ApiError``). A
+local reply after identity still writes its audit record; settle runs on every path
+once a reservation exists. This is the one module to read to understand a request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from bastion.errors import ApiError, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
+from bastion.model import Action, CallStatus, Endpoint
+from bastion.pipeline.catalog import model_entry, visible_models
+from bastion.pipeline.context import CallContext, IncomingCall, Reply, StreamingReply
+from bastion.pipeline.parts import GatewayParts
+from bastion.pipeline.record import build_record
+from bastion.pipeline.response import finish_json_body, stream_hooks
+from bastion.pipeline.scan import SCAN, finding_json, parse_scan_request
+from bastion.pipeline.stream import StreamRelay
+from bastion.wire.parse import parse_body
+
+_JSON = "application/json"
+
+
+class Gateway:
+    """Runs calls through the phases; owns no I/O of its own beyond its parts."""
+
+    def __init__(self, parts: GatewayParts) -> None:
+        self.parts = parts
+
+    async def handle(self, call: IncomingCall) -> Reply | StreamingReply:
+        """Answer one proxied call (chat, responses or embeddings)."""
+        p = self.parts
+        ctx = CallContext(call)
+        try:
+            ctx.key = await p.verifier.verify(call.api_key)
+        except ApiError as exc:
+            p.metrics.unauthenticated.inc()
+            return self._error_reply(ctx, exc)
+        p.metrics.in_flight.inc()
+        try:
+            return await self._decide_and_forward(ctx)
+        except ApiError as exc:
+            return await self._local_reply(ctx, exc)
+        finally:
+            p.metrics.in_flight.dec()
+
+    async def models(self, model_id: str | None, api_key: str | None, request_id: str) -> Reply:
+        """``GET /v1/models[/{id}]``: the configured models this key may use."""
+        key = await self.parts.verifier.verify(api_key)
+        names = visible_models(self.parts.models, key)
+        headers = {"content-type": _JSON, "x-bastion-request-id": request_id}
+        if model_id is None:
+            data = [model_entry(n, self.parts.models[n]) for n in names]
+            return Reply(200, orjson.dumps({"object": "list", "data": data}), headers)
+        if model_id not in names:
+            raise NotFound(
+                f"The model `{model_id[:128]}` does not exist or you do not have access to it.",
+                code="model_not_found",
+                param="model",
+            )
+        return Reply(200, orjson.dumps(model_entry(model_id, self.parts.models[model_id])), headers)
+
+    async def scan(self, call: IncomingCall) -> Reply:
+        """``POST /v1/bastion/scan``: findings for one text; admitted and audited, never forwarded."""
+        p = self.parts
+        ctx = CallContext(call)
+        try:
+            ctx.key = await p.verifier.verify(call.api_key)
+        except ApiError as exc:
+            p.metrics.unauthenticated.inc()
+            return self._error_reply(ctx, exc)
+        try:
+            ctx.principal = ctx.key.principal
+            await p.limiter.admit(ctx.principal)
+            ctx.parsed = parse_scan_request(call.body)
+            ctx.findings = p.inspector.inspect(ctx.parsed.conversation)
+        except ApiError as exc:
+            return await self._local_reply(ctx, exc)
+        ctx.decision = SCAN
+        ctx.status = CallStatus.COMPLETED
+        ctx.http_status = 200
+        body = orjson.dumps({"findings": [finding_json(f) for f in ctx.findings]})
+        await self._complete(ctx, reply_at=time.perf_counter())
+        headers = {"content-type": _JSON, "x-bastion-request-id": call.request_id,
+                   "x-bastion-decision": "scan"}
+        return Reply(200, body, headers)
+
+    async def _decide_and_forward(self, ctx: CallContext) -> Reply | StreamingReply:
+        p = self.parts
+        assert ctx.key is not None
+        principal = ctx.principal = ctx.key.principal
+        await p.limiter.admit(principal)
+        if not p.audit.healthy:
+            raise ServiceUnavailable(
+                "The audit store cannot take more records; try again shortly.",
+                code="audit_unavailable",
+            )
+        parsed = ctx.parsed = parse_body(ctx.call.body, ctx.call.endpoint, p.wire)
+        conversation = parsed.conversation
+        principal = ctx.principal = self._with_end_user(ctx)
+        self._check_model(ctx, conversation.model)
+
+        ctx.findings = p.inspector.inspect(conversation)
+        decision = ctx.decision = p.decider.decide(principal, conversation, ctx.findings)
+        if not decision.forwards:
+            code = "exception_required" if decision.action is Action.REQUIRE_EXCEPTION else None
+            raise PermissionDenied(
+                decision.message or "This request is not allowed by policy.",
+                code=code,
+                bastion={"decision": decision.action.value, "rules": list(decision.rules)},
+            )
+        ctx.model_used = decision.route or conversation.model
+        body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
+        if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
+            body = _with_upstream_usage(body)
+        ctx.reservation = await p.limiter.reserve(principal, conversation, ctx.model_used)
+
+        ctx.upstream_sent_at = time.perf_counter()
+        upstream = await p.router.send(
+            ctx.model_used, ctx.call.endpoint, body, stream=conversation.stream
+        )
+        ctx.provider = upstream.provider
+        headers = self._decided_headers(ctx)
+        if conversation.stream and hasattr(upstream, "chunks"):
+            return StreamingReply(200, self._relay(ctx, upstream, applied, parsed.body), headers)
+        ctx.upstream_done_at = time.perf_counter()
+        ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
+        out, ctx.usage = finish_json_body(upstream.body, ctx.model_used, applied)
+        ctx.status = CallStatus.COMPLETED
+        ctx.http_status = 200
+        headers["content-type"] = _JSON
+        await self._complete(ctx, reply_at=time.perf_counter())
+        return Reply(200, out, headers)
+
+    async def _relay(
+        self, ctx: CallContext, upstream: Any, applied: Any, client_body: dict[str, Any]
+    ) -> AsyncIterator[bytes]:
+        hooks, stream_usage = stream_hooks(ctx, client_body, applied)
+        dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
+        relay = StreamRelay(hooks, dialect=dialect)
+        ctx.http_status = 200
+        try:
+            async for chunk in relay.relay(upstream.chunks()):
+                yield chunk
+            ctx.status = CallStatus.COMPLETED
+        except ApiError as exc:  # the upstream failed after the stream began
+            ctx.status = CallStatus.FAILED
+            ctx.error_code = exc.code
+            yield relay.error_event(exc.message, exc.code)
+        except BaseException:
+            ctx.status = CallStatus.CANCELLED
+            raise
+        finally:
+            ctx.upstream_done_at = time.perf_counter()
+            await upstream.aclose()
+            ctx.usage = stream_usage.usage_or_estimate(ctx.parsed)
+            if ctx.upstream_sent_at is not None:
+                ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
+            await self._complete(ctx, reply_at=ctx.upstream_done_at)
+
+    def _with_end_user(self, ctx: CallContext) -> Any:
+        """Apply CONTRACT.md §1: trusted keys take the end user from the request."""
+        assert ctx.key is not None and ctx.parsed is not None
+        principal = ctx.key.principal
+        body = ctx.parsed.body
+        claimed = ctx.parsed.conversation.end_user or body.get("user") or body.get(
+            "safety_identifier"
+        )
+        if not isinstance(claimed, str) or not claimed:
+            return principal
+        if ctx.key.trust_end_user:
+            return principal.with_user(claimed[:256])
+        ctx.end_user_claimed = claimed[:256]
+        return principal
+
+    def _check_model(self, ctx: CallContext, model: str) -> None:
+        assert ctx.key is not None
+        configured = self.parts.models.get(model)
+        if configured is None or not ctx.key.allows_model(model):
+            raise NotFound(
+                f"The model `{model[:128]}` does not exist or you do not have access to it.",
+                code="model_not_found",
+                param="model",
+            )
+        wants_embedding = ctx.call.endpoint is Endpoint.EMBEDDINGS
+        if (configured.kind == "embedding") != wants_embedding:
+            what = "an embedding model" if configured.kind == "embedding" else "a chat model"
+            raise InvalidRequest(
+                f"`{model[:128]}` is {what} and cannot serve {ctx.call.endpoint.value}.",
+                param="model",
+            )
+
+    def _decided_headers(self, ctx: CallContext) -> dict[str, str]:
+        decision = ctx.decision
+        headers = {"x-bastion-request-id": ctx.call.request_id}
+        if decision is not None:
+            headers["x-bastion-decision"] = decision.action.value
+            if decision.rules:
+                headers["x-bastion-rules"] = ",".join(decision.rules)
+            if decision.redacted_classes:
+                headers["x-bastion-redacted"] = ",".join(decision.redacted_classes)
+            if decision.exception_id:
+                headers["x-bastion-exception"] = decision.exception_id
+        if self.parts.decider.version:
+            headers["x-bastion-policy"] = self.parts.decider.version
+        if ctx.model_used:
+            headers["x-bastion-model"] = ctx.model_used
+        if ctx.reservation is not None:
+            headers.update(ctx.reservation.headers)
+        return headers
+
+    async def _local_reply(self, ctx: CallContext, exc: ApiError) -> Reply:
+        """End the call here: the upstream never sees it (or it failed); record it."""
+        ctx.http_status = exc.status
+        ctx.error_code = exc.code
+        ctx.status = CallStatus.BLOCKED if exc.status == 403 else CallStatus.FAILED
+        if ctx.upstream_sent_at is not None:
+            ctx.upstream_done_at = time.perf_counter()
+            ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
+        reply = self._error_reply(ctx, exc)
+        if ctx.decision is not None or exc.status == 403:
+            reply.headers.update(self._decided_headers(ctx))
+        await self._complete(ctx, reply_at=time.perf_counter())
+        return reply
+
+    def _error_reply(self, ctx: CallContext, exc: ApiError) -> Reply:
+        self.parts.metrics.errors.labels(exc.code).inc()
+        headers = {"content-type": _JSON, "x-bastion-request-id": ctx.call.request_id}
+        headers.update(exc.headers)
+        return Reply(exc.status, orjson.dumps(exc.body()), headers)
+
+    async def _complete(self, ctx: CallContext, *, reply_at: float) -> None:
+        """Settle limits and write the audit record: exactly once per call."""
+        if ctx.finished:
+            return
+        ctx.finished = True
+        p = self.parts
+        received = ctx.call.received_at
+        if ctx.upstream_sent_at is not None and ctx.upstream_done_at is not None:
+            ctx.overhead_s = (ctx.upstream_sent_at - received) + (reply_at - ctx.upstream_done_at)
+        else:
+            ctx.overhead_s = reply_at - received
+        try:
+            if ctx.reservation is not None and ctx.principal is not None:
+                await p.limiter.settle(ctx.principal, ctx.reservation, ctx.usage)
+        finally:
+            record = build_record(ctx)
+            p.audit.submit(record)
+            endpoint = ctx.call.endpoint.value
+            p.metrics.calls.labels(
+                endpoint, record.principal.environment if record.principal else "", record.decision,
+                record.status.value,
+            ).inc()
+            if ctx.upstream_sent_at is not None:
+                p.metrics.overhead.labels(endpoint).observe(ctx.overhead_s)
+                p.overhead_samples.add(ctx.overhead_s)
+                p.metrics.upstream.labels(ctx.provider or "none").observe(ctx.upstream_s)
+            if ctx.usage.total_tokens and ctx.principal is not None:
+                env = ctx.principal.environment
+                p.metrics.tokens.labels(env, "prompt").inc(ctx.usage.prompt_tokens)
+                p.metrics.tokens.labels(env, "completion").inc(ctx.usage.completion_tokens)
+
+
+def _with_upstream_usage(body: dict[str, Any]) -> dict[str, Any]:
+    """Ask the upstream for usage on streams so every billed token is counted (B2)."""
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage"):
+        return body
+    merged = dict(options) if isinstance(options, dict) else {}
+    merged["include_usage"] = True
+    return {**body, "stream_options": merged}

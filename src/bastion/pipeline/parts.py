@@ -1,0 +1,48 @@
+"""The parts a gateway is assembled from (built by the server's app factory)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bastion.audit.writer import AuditWriter
+from bastion.config.schema import ModelConfig
+from bastion.detect.base import Inspector, NoDetectors
+from bastion.limits.base import Limiter, Unlimited
+from bastion.model import AuthenticatedKey, Endpoint
+from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
+from bastion.policy.base import AllowAll, Decider
+from bastion.transform.base import NoTransform, Transformer
+from bastion.wire.request import WireOptions
+
+
+class KeyVerifier(Protocol):
+    """Turns a presented bearer key into a verified key, or raises 401/503."""
+
+    async def verify(self, presented: str | None) -> AuthenticatedKey: ...
+
+
+class Upstream(Protocol):
+    """Sends a decided call to the routed model's upstream targets."""
+
+    async def send(
+        self, public_model: str, endpoint: Endpoint, body: dict[str, Any], *, stream: bool
+    ) -> Any: ...
+
+
+@dataclass(slots=True)
+class GatewayParts:
+    """Everything the pipeline calls, one object per stage."""
+
+    verifier: KeyVerifier
+    router: Upstream
+    audit: AuditWriter
+    models: Mapping[str, ModelConfig]
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    overhead_samples: OverheadSamples = field(default_factory=OverheadSamples)
+    wire: WireOptions = field(default_factory=WireOptions)
+    limiter: Limiter = field(default_factory=Unlimited)
+    inspector: Inspector = field(default_factory=NoDetectors)
+    decider: Decider = field(default_factory=AllowAll)
+    transformer: Transformer = field(default_factory=NoTransform)

@@ -1,0 +1,65 @@
+"""Building the audit record of a call from its context."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bastion.model import CallRecord, FindingSummary
+from bastion.pipeline.context import CallContext
+
+
+def _summaries(ctx: CallContext) -> tuple[FindingSummary, ...]:
+    """Classes found, by where they sat; never the values."""
+    if not ctx.findings or ctx.parsed is None:
+        return ()
+    segments = ctx.parsed.conversation.segments
+    counts: Counter[tuple[str, str, str]] = Counter()
+    best: dict[tuple[str, str, str], float] = {}
+    for finding in ctx.findings:
+        segment = segments[finding.segment]
+        location = ".".join(str(p) for p in segment.path)
+        key = (finding.data_class, segment.source.value, location)
+        counts[key] += 1
+        best[key] = max(best.get(key, 0.0), finding.score)
+    return tuple(
+        FindingSummary(cls, source, location, count, best[(cls, source, location)])
+        for (cls, source, location), count in counts.items()
+    )
+
+
+def build_record(ctx: CallContext) -> CallRecord:
+    """The audit record: who, what, decision, model asked and used, usage, timings."""
+    conversation = ctx.parsed.conversation if ctx.parsed else None
+    decision = ctx.decision
+    facts: dict[str, object] = {}
+    if conversation is not None:
+        facts = {
+            "segments": [[s.source.value, len(s.text)] for s in conversation.segments],
+            "tools": list(conversation.tools),
+            "unscanned": list(conversation.unscanned),
+            "untrusted_marks": conversation.untrusted_marks,
+            "exception": conversation.exception_id,
+        }
+    return CallRecord(
+        request_id=ctx.call.request_id,
+        started_at=ctx.started_wall,
+        endpoint=ctx.call.endpoint.value,
+        principal=ctx.principal,
+        model_requested=ctx.model_requested,
+        model_used=ctx.model_used,
+        decision=decision.action.value if decision else "none",
+        status=ctx.status,
+        http_status=ctx.http_status,
+        error_code=ctx.error_code,
+        stream=bool(conversation and conversation.stream),
+        usage=ctx.usage,
+        gateway_ms=ctx.overhead_s * 1000.0,
+        upstream_ms=ctx.upstream_s * 1000.0,
+        findings=_summaries(ctx),
+        rules=decision.rules if decision else (),
+        policy_version=decision.policy_version if decision else None,
+        provider=ctx.provider,
+        end_user_claimed=ctx.end_user_claimed,
+        client_addr=ctx.call.client_addr,
+        request_facts=facts,
+    )

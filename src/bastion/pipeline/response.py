@@ -1,0 +1,95 @@
+"""The answer side: finishing a JSON answer and the hooks that stream relays run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from bastion.errors import UpstreamFailed
+from bastion.model import Endpoint, Usage
+from bastion.pipeline.context import CallContext
+from bastion.pipeline.stream import StreamEvent, StreamHook
+from bastion.pipeline.stream_hooks import ModelRewriteHook, UsageObserver
+from bastion.transform.base import AppliedTransform
+from bastion.wire.request import ParsedRequest
+
+_CHARS_PER_TOKEN = 4  # conservative estimate when the upstream reports no usage
+
+
+def finish_json_body(
+    raw: bytes, public_model: str, applied: AppliedTransform | None
+) -> tuple[bytes, Usage]:
+    """Show the public model name and read the usage of a complete upstream answer."""
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamFailed("The upstream answered with a body that is not JSON.") from None
+    if not isinstance(payload, dict):
+        raise UpstreamFailed("The upstream answered with an unexpected body.")
+    usage = _usage_of(payload.get("usage"))
+    if payload.get("model", public_model) != public_model:
+        payload["model"] = public_model
+        return orjson.dumps(payload), usage
+    return raw, usage
+
+
+def _usage_of(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage(estimated=True)
+    prompt = raw.get("prompt_tokens", raw.get("input_tokens", 0))
+    completion = raw.get("completion_tokens", raw.get("output_tokens", 0))
+    if not isinstance(prompt, int) or not isinstance(completion, int) or min(prompt, completion) < 0:
+        return Usage(estimated=True)
+    return Usage(prompt, completion)
+
+
+class HiddenUsageHook:
+    """Removes the usage Bastion asked for when the client did not (chat streams).
+
+    Bastion always asks the upstream for usage so that every billed token is counted;
+    a client that did not set ``stream_options.include_usage`` must not see it.
+    """
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        payload = event.payload
+        if isinstance(payload, dict) and "usage" in payload:
+            if payload.get("choices") == [] and payload["usage"] is not None:
+                return ()
+            del payload["usage"]
+            event.mark_changed()
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        return ()
+
+
+class StreamUsage:
+    """The usage a stream reported, or an estimate when it ended without one."""
+
+    def __init__(self, observer: UsageObserver) -> None:
+        self.observer = observer
+
+    def usage_or_estimate(self, parsed: ParsedRequest | None) -> Usage:
+        if self.observer.usage is not None:
+            return self.observer.usage
+        prompt_chars = parsed.conversation.text_chars if parsed else 0
+        return Usage(
+            prompt_tokens=-(-prompt_chars // _CHARS_PER_TOKEN),
+            completion_tokens=-(-self.observer.text_chars // _CHARS_PER_TOKEN),
+            estimated=True,
+        )
+
+
+def stream_hooks(
+    ctx: CallContext, client_body: dict[str, Any], applied: AppliedTransform | None
+) -> tuple[list[StreamHook], StreamUsage]:
+    """The hooks for one stream, in order: observe usage, then shape what the client sees."""
+    observer = UsageObserver()
+    hooks: list[StreamHook] = [observer, ModelRewriteHook(ctx.model_used or "")]
+    if ctx.call.endpoint is Endpoint.CHAT:
+        options = client_body.get("stream_options")
+        if not (isinstance(options, dict) and options.get("include_usage")):
+            hooks.append(HiddenUsageHook())
+    return hooks, StreamUsage(observer)

@@ -1,0 +1,349 @@
+"""Stream hooks: text windows over assistant deltas, token replacement, usage, model name.
+
+:class:`TextWindowHook` is the base for everything that reads or rewrites the assistant
+text of a stream (output scanning, pseudonym restoration): it gathers the text deltas
+of each chat choice (``choices[i].delta.content``) and of each Responses text part
+(``response.output_text.delta``), hands complete windows to :meth:`on_window`, and holds
+the events back until their text is decided, so a rewrite may span chunk boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bastion.model import Usage
+from bastion.pipeline.stream import StreamEvent
+
+TextKey = tuple[int, int]  # (choice index or output_index, content_index)
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+@dataclass(slots=True)
+class _TextState:
+    """The text of one choice / content part: undecided, decided-not-yet-placed, all out."""
+
+    undecided: str = ""
+    decided_in: str = ""
+    decided_out: str = ""
+    received: int = 0
+    decided: int = 0
+    changed: bool = False
+    full_out: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Fragment:
+    key: TextKey
+    end: int  # offset just past this fragment in the key's received text
+    length: int
+    target: dict[str, Any]
+    name: str
+
+
+class TextWindowHook:
+    """Base hook: windows of assistant text go through :meth:`on_window` before release.
+
+    A window is decided once ``window_chars`` characters are pending for a key, when the
+    key ends (chat ``finish_reason``, ``response.output_text.done``) and at the end of
+    the stream. :meth:`hold_tail` may keep the last characters of a window undecided
+    until more text arrives. Events wait in one queue, in arrival order, until every
+    text fragment they carry is decided; the rewritten text is then written back into
+    them (an unchanged window leaves its events untouched, byte for byte). Events are
+    held whole: at most ``hold_tail`` undecided characters plus the rest of their chunk.
+    """
+
+    def __init__(self, window_chars: int = 256) -> None:
+        if window_chars < 1:
+            raise ValueError("window_chars must be at least 1")
+        self.window_chars = window_chars
+        self._states: dict[TextKey, _TextState] = {}
+        self._queue: deque[tuple[StreamEvent, list[_Fragment]]] = deque()
+
+    def on_window(self, choice_index: int, text: str) -> str:
+        """Decide one window of a choice's text; return it, rewritten or not."""
+        return text
+
+    def hold_tail(self, text: str) -> int:
+        """How many trailing characters of ``text`` must wait for more text (default 0)."""
+        return 0
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        """Queue the event, decide the windows it completes, release what is decided."""
+        payload = event.payload
+        fragments: list[_Fragment] = []
+        if isinstance(payload, dict):
+            kind = event.event_type
+            if "choices" in payload:
+                self._chat_chunk(payload, fragments)
+            elif kind == "response.output_text.delta":
+                self._add(_responses_key(payload), payload, "delta", fragments)
+            elif kind is not None and self._responses_done(kind, payload):
+                event.mark_changed()
+        elif event.is_done:
+            self._finish_all()
+        if not self._queue and all(f.end <= self._states[f.key].decided for f in fragments):
+            self._place(event, fragments)
+            return [event]
+        self._queue.append((event, fragments))
+        return self._release()
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        """Decide all remaining text and release every held event."""
+        self._finish_all()
+        return self._release()
+
+    def _chat_chunk(self, payload: dict[str, Any], fragments: list[_Fragment]) -> None:
+        choices = payload["choices"]
+        if not isinstance(choices, list):
+            return
+        for choice in choices:
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index", 0)
+            key = (index if isinstance(index, int) else 0, 0)
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                self._add(key, delta, "content", fragments)
+            if choice.get("finish_reason") is not None:
+                self._decide(key, final=True)
+
+    def _add(
+        self, key: TextKey, target: dict[str, Any], name: str, fragments: list[_Fragment]
+    ) -> None:
+        text = target.get(name)
+        if not isinstance(text, str) or not text:
+            return
+        state = self._states.get(key)
+        if state is None:
+            state = self._states[key] = _TextState()
+        state.undecided += text
+        state.received += len(text)
+        fragments.append(_Fragment(key, state.received, len(text), target, name))
+        if len(state.undecided) >= self.window_chars:
+            self._decide(key, final=False)
+
+    def _decide(self, key: TextKey, *, final: bool) -> None:
+        state = self._states.get(key)
+        if state is None or not state.undecided:
+            return
+        text = state.undecided
+        cut = len(text) if final else len(text) - min(self.hold_tail(text), len(text))
+        if cut <= 0:
+            return
+        window = text[:cut]
+        out = self.on_window(key[0], window)
+        state.undecided = text[cut:]
+        state.decided += cut
+        state.decided_in += window
+        state.decided_out += out
+        state.full_out.append(out)
+        state.changed = state.changed or out != window
+
+    def _finish_all(self) -> None:
+        for key in self._states:
+            self._decide(key, final=True)
+
+    def _release(self) -> list[StreamEvent]:
+        released: list[StreamEvent] = []
+        while self._queue:
+            event, fragments = self._queue[0]
+            if any(f.end > self._states[f.key].decided for f in fragments):
+                break
+            self._queue.popleft()
+            self._place(event, fragments)
+            released.append(event)
+        return released
+
+    def _place(self, event: StreamEvent, fragments: list[_Fragment]) -> None:
+        """Write the decided output into a released event, in order, per key."""
+        for fragment in fragments:
+            state = self._states[fragment.key]
+            if state.decided_out == state.decided_in:
+                state.decided_out = state.decided_out[fragment.length :]
+            else:
+                fragment.target[fragment.name] = state.decided_out
+                state.decided_out = ""
+                event.mark_changed()
+            state.decided_in = state.decided_in[fragment.length :]
+
+    def _responses_done(self, kind: str, payload: dict[str, Any]) -> bool:
+        """Finish the text a Responses done-event repeats; rewrite it. True if changed."""
+        if kind == "response.output_text.done":
+            return self._rewrite(_responses_key(payload), payload, "text")
+        if kind == "response.content_part.done":
+            part = payload.get("part")
+            return isinstance(part, dict) and self._rewrite(_responses_key(payload), part, "text")
+        if kind == "response.output_item.done":
+            return self._rewrite_item(payload.get("item"), payload.get("output_index", 0))
+        if kind in _TERMINAL:
+            self._finish_all()
+            response = payload.get("response")
+            output = response.get("output") if isinstance(response, dict) else None
+            changed = False
+            for index, item in enumerate(output if isinstance(output, list) else ()):
+                changed = self._rewrite_item(item, index) or changed
+            return changed
+        return False
+
+    def _rewrite_item(self, item: Any, output_index: Any) -> bool:
+        content = item.get("content") if isinstance(item, dict) else None
+        changed = False
+        for index, part in enumerate(content if isinstance(content, list) else ()):
+            if isinstance(part, dict) and part.get("type") == "output_text":
+                changed = self._rewrite(_key(output_index, index), part, "text") or changed
+        return changed
+
+    def _rewrite(self, key: TextKey, target: dict[str, Any], name: str) -> bool:
+        self._decide(key, final=True)
+        state = self._states.get(key)
+        if state is None or not state.changed or not isinstance(target.get(name), str):
+            return False
+        target[name] = "".join(state.full_out)
+        return True
+
+
+def _key(first: Any, second: Any) -> TextKey:
+    return (first if isinstance(first, int) else 0, second if isinstance(second, int) else 0)
+
+
+def _responses_key(payload: Mapping[str, Any]) -> TextKey:
+    return _key(payload.get("output_index"), payload.get("content_index"))
+
+
+class ReplaceTextHook(TextWindowHook):
+    """Replaces whole tokens (e.g. pseudonym placeholders) even when split across chunks.
+
+    Matches are leftmost, longest token first — the same result as replacing on the
+    joined text. At most ``len(longest token) - 1`` characters wait for the next chunk.
+    """
+
+    def __init__(self, mapping: Mapping[str, str], window_chars: int = 1) -> None:
+        super().__init__(window_chars)
+        tokens = sorted((t for t in mapping if t), key=len, reverse=True)
+        self._mapping = dict(mapping)
+        self._pattern = re.compile("|".join(map(re.escape, tokens))) if tokens else None
+        self._prefixes = {t[:n] for t in tokens for n in range(1, len(t))}
+        self._starts = "".join(sorted({t[0] for t in tokens}))
+        self._longest = len(tokens[0]) if tokens else 0
+
+    def on_window(self, choice_index: int, text: str) -> str:
+        """Replace every token of the window by its mapped value."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self._mapping[m.group()], text)
+
+    def hold_tail(self, text: str) -> int:
+        """The longest suffix of ``text`` that could still grow into a token."""
+        tail = text[-(self._longest - 1) :] if self._longest > 1 else ""
+        best = 0
+        for start in self._starts:
+            at = tail.find(start)
+            while at != -1:
+                if len(tail) - at > best and tail[at:] in self._prefixes:
+                    best = len(tail) - at
+                at = tail.find(start, at + 1)
+        return best
+
+
+class UsageObserver:
+    """Records usage, finish reasons, ``[DONE]`` and text length; never changes events."""
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.finish_reasons: dict[int, str] = {}
+        self.saw_done = False
+        self.response_status: str | None = None
+        self.text_chars = 0
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        """Look at one event and pass it on unchanged."""
+        payload = event.payload
+        if isinstance(payload, dict):
+            if "choices" in payload:
+                self._chat_chunk(payload)
+            else:
+                self._responses_event(event.event_type, payload)
+        elif event.is_done:
+            self.saw_done = True
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        """Nothing is ever held."""
+        return ()
+
+    def _chat_chunk(self, payload: dict[str, Any]) -> None:
+        choices = payload["choices"]
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                content = delta.get("content")
+                if isinstance(content, str):
+                    self.text_chars += len(content)
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str):
+                index = choice.get("index", 0)
+                self.finish_reasons[index if isinstance(index, int) else 0] = reason
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            self.usage = _usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    def _responses_event(self, kind: str | None, payload: dict[str, Any]) -> None:
+        if kind == "response.output_text.delta":
+            delta = payload.get("delta")
+            if isinstance(delta, str):
+                self.text_chars += len(delta)
+        elif kind in _TERMINAL:
+            response = payload.get("response")
+            if not isinstance(response, dict):
+                return
+            status = response.get("status")
+            self.response_status = status if isinstance(status, str) else kind[9:]
+            details = response.get("incomplete_details")
+            reason = details.get("reason") if isinstance(details, dict) else None
+            self.finish_reasons[0] = reason if isinstance(reason, str) else self.response_status
+            usage = response.get("usage")
+            if isinstance(usage, dict):
+                self.usage = _usage(usage.get("input_tokens"), usage.get("output_tokens"))
+
+
+def _usage(prompt: Any, completion: Any) -> Usage | None:
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    if prompt < 0 or completion < 0:
+        return None
+    return Usage(prompt_tokens=prompt, completion_tokens=completion)
+
+
+class ModelRewriteHook:
+    """Shows the public model name: chat ``model``, Responses ``response.model``."""
+
+    def __init__(self, public_model: str) -> None:
+        self.public_model = public_model
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        """Rename the model of one event; re-encodes only when the name differs."""
+        payload = event.payload
+        if isinstance(payload, dict):
+            model = payload.get("model")
+            if model is not None:
+                if model != self.public_model:
+                    payload["model"] = self.public_model
+                    event.mark_changed()
+            else:
+                response = payload.get("response")
+                if isinstance(response, dict) and response.get("model", self.public_model) != (
+                    self.public_model
+                ):
+                    response["model"] = self.public_model
+                    event.mark_changed()
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        """Nothing is ever held."""
+        return ()

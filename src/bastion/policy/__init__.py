@@ -1,0 +1,1 @@
+"""Policy: principal + request facts + findings → decision (pure)."""

@@ -1,0 +1,125 @@
+"""The HTTP client side of one provider: an aiohttp session and its error boundary.
+
+One `ClientSession` per provider (its own pool of `max_connections` keep-alive
+connections, no cookies, no proxy settings from the environment, decompression on).
+Every aiohttp or socket exception raised while talking to an upstream is converted
+here, and only here, into `UpstreamFailed` with ``raise ... from``:
+
+* timeouts (connect, first byte, idle gap, total deadline) → 504 ``upstream_timeout``
+* refused or dropped connections, broken payloads → 502 ``upstream_error``
+
+Deadlines are absolute `loop.time()` values computed by the router, so one budget
+spans connect, headers and every body read of a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiohttp
+
+from bastion.config.schema import ProviderConfig
+from bastion.errors import UpstreamFailed
+
+_TIMEOUT_MESSAGE = "The upstream provider did not answer in time."
+_CONNECTION_MESSAGE = "The upstream provider could not be reached or dropped the connection."
+
+
+def upstream_timeout() -> UpstreamFailed:
+    """The error for any upstream timeout."""
+    return UpstreamFailed(_TIMEOUT_MESSAGE, code="upstream_timeout", status=504)
+
+
+def upstream_connection_failed() -> UpstreamFailed:
+    """The error for a refused, reset or truncated upstream connection."""
+    return UpstreamFailed(_CONNECTION_MESSAGE, code="upstream_error", status=502)
+
+
+@contextmanager
+def converted_errors() -> Iterator[None]:
+    """Translate aiohttp/socket/timeout exceptions raised inside into `UpstreamFailed`."""
+    try:
+        yield
+    except TimeoutError as exc:  # includes aiohttp.ServerTimeoutError
+        raise upstream_timeout() from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise upstream_connection_failed() from exc
+
+
+class ProviderTransport:
+    """The connection pool of one provider and the only code that calls aiohttp."""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self._config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the session (must run inside the event loop that will use it)."""
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(
+            limit=self._config.max_connections,
+            limit_per_host=0,
+            keepalive_timeout=30.0,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=True,
+            trust_env=False,
+            raise_for_status=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=None, sock_connect=self._config.timeouts.connect_s
+            ),
+        )
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def post(
+        self, url: str, headers: dict[str, str], payload: bytes, *, deadline: float
+    ) -> aiohttp.ClientResponse:
+        """POST `payload`; return once the response headers arrived, before `deadline`."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("ProviderTransport.start() was not called")
+        with converted_errors():
+            async with asyncio.timeout_at(deadline):
+                return await session.post(url, data=payload, headers=headers, allow_redirects=False)
+
+    @staticmethod
+    async def read_chunk(response: aiohttp.ClientResponse, *, deadline: float) -> bytes:
+        """The next bytes of the body as they arrive (b"" at the end), before `deadline`."""
+        with converted_errors():
+            async with asyncio.timeout_at(deadline):
+                return await response.content.readany()
+
+    @staticmethod
+    async def read_body(
+        response: aiohttp.ClientResponse,
+        *,
+        idle_s: float,
+        deadline: float,
+        limit: int | None = None,
+    ) -> bytes:
+        """The body, with at most `idle_s` between chunks and all before `deadline`.
+
+        With `limit`, reading stops once that many bytes arrived (the rest is unread).
+        """
+        loop = asyncio.get_running_loop()
+        chunks: list[bytes] = []
+        size = 0
+        with converted_errors():
+            while limit is None or size < limit:
+                async with asyncio.timeout_at(min(loop.time() + idle_s, deadline)):
+                    chunk = await response.content.readany()
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,0 +1,134 @@
+"""Turning an upstream's unhappy answer into the error Bastion gives its caller.
+
+CONTRACT.md §5: upstream 401/403 → 502 ``upstream_auth_failed`` (generic message, the
+operator must fix the provider key); 429 and 5xx → 502 ``upstream_error``; timeouts
+→ 504 ``upstream_timeout``. 4xx answers that are the caller's fault
+(`CALLER_FAULT_STATUSES`) keep their status as an `InvalidRequest`; the upstream's
+message passes through only when its error ``code`` is in `PASSTHROUGH_CODES`, and even
+then with anything key-shaped scrubbed out and the upstream model name replaced by the
+public one. Every other upstream message is replaced by a generic one, because
+upstream text can echo prompt content, deployment names or credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from bastion.errors import ApiError, InvalidRequest, UpstreamFailed
+
+#: Upstream statuses that mean "this request is wrong", not "the upstream is broken".
+CALLER_FAULT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
+
+#: Upstream error codes whose message helps the caller fix the request and carries no
+#: upstream secret (OpenAI and Azure OpenAI error codes).
+PASSTHROUGH_CODES = frozenset(
+    {
+        "context_length_exceeded",  # prompt + max_tokens beyond the model's window
+        "string_above_max_length",  # one string field longer than allowed
+        "invalid_prompt",  # prompt flagged by the provider's usage policy
+        "content_filter",  # Azure content filter refused the prompt
+        "unsupported_parameter",  # e.g. max_tokens on a reasoning model
+        "unsupported_value",  # e.g. temperature not supported by the model
+    }
+)
+
+_MAX_MESSAGE_CHARS = 500
+_KEY_SHAPED = re.compile(
+    r"(?:\bsk-[A-Za-z0-9_\-]{6,})|(?:\bBearer\s+\S+)|(?:\bbst_[A-Za-z0-9]{8}_[A-Za-z0-9]{6,})",
+    re.IGNORECASE,
+)
+_REDACTED = "[redacted]"
+
+
+def scrub_message(
+    message: str, *, secret: str | None, upstream_model: str, public_model: str
+) -> str:
+    """An upstream message made safe to show: capped, keys removed, public model named."""
+    text = message[:_MAX_MESSAGE_CHARS]
+    if secret:
+        text = text.replace(secret, _REDACTED)
+    text = _KEY_SHAPED.sub(_REDACTED, text)
+    if upstream_model != public_model:
+        text = text.replace(upstream_model, public_model)
+    return text
+
+
+def _error_object(body: bytes) -> dict[str, Any]:
+    """The `error` object of an OpenAI-style error body, or {} when there is none."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+        return parsed["error"]  # type: ignore[no-any-return]
+    return {}
+
+
+def map_status_error(
+    status: int,
+    body: bytes,
+    *,
+    secret: str | None,
+    upstream_model: str,
+    public_model: str,
+) -> ApiError:
+    """The caller-facing error for a final, non-2xx upstream answer."""
+    if status in (401, 403):
+        return UpstreamFailed(
+            "The upstream provider refused Bastion's credentials; "
+            "an operator needs to check the provider key.",
+            code="upstream_auth_failed",
+            status=502,
+        )
+    if status not in CALLER_FAULT_STATUSES:
+        return UpstreamFailed(
+            f"The upstream provider failed (status {status}); try again later.",
+            code="upstream_error",
+            status=502,
+        )
+    error = _error_object(body)
+    code = error.get("code")
+    message = error.get("message")
+    if isinstance(code, str) and code in PASSTHROUGH_CODES and isinstance(message, str):
+        param = error.get("param")
+        return InvalidRequest(
+            scrub_message(
+                message, secret=secret, upstream_model=upstream_model, public_model=public_model
+            ),
+            code=code,
+            param=param if isinstance(param, str) and len(param) <= 100 else None,
+            status=status,
+        )
+    return InvalidRequest(
+        f"The upstream provider rejected the request (status {status}).",
+        code="upstream_error",
+        status=status,
+    )
+
+
+def unexpected_content_type() -> UpstreamFailed:
+    """A 2xx answer that is not what was asked for (an HTML page, JSON for a stream)."""
+    return UpstreamFailed(
+        "The upstream provider answered with an unexpected content type.",
+        code="upstream_error",
+        status=502,
+    )
+
+
+def no_healthy_target(public_model: str) -> UpstreamFailed:
+    """Every target of the model has an open circuit breaker."""
+    return UpstreamFailed(
+        f"No healthy upstream for model {public_model!r}; try again later.",
+        code="upstream_error",
+        status=502,
+    )
+
+
+def deadline_exceeded() -> UpstreamFailed:
+    """The call's total time budget ran out."""
+    return UpstreamFailed(
+        "The upstream provider did not answer in time.", code="upstream_timeout", status=504
+    )

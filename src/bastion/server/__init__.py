@@ -1,0 +1,1 @@
+"""ASGI edge: app factory, routes, pure-ASGI middleware, error bodies."""

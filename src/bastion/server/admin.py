@@ -1,0 +1,63 @@
+"""The admin port's ASGI app: metrics and the admin API, for admin tokens only."""
+
+from __future__ import annotations
+
+import secrets
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bastion.errors import ApiError, NotFound
+from bastion.identity.admin import AdminIdentity
+from bastion.pipeline.context import Reply
+from bastion.server.asgi import Receive, Scope, Send, header, send_error, send_reply
+from bastion.server.runtime import Runtime
+
+_JSON = {"content-type": "application/json"}
+
+
+class AdminApp:
+    """``/metrics`` and ``/admin/api/...``; every route needs an admin token."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":  # the proxy app owns the runtime's lifespan
+                while (await receive())["type"] != "lifespan.shutdown":
+                    await send({"type": "lifespan.startup.complete"})
+                await send({"type": "lifespan.shutdown.complete"})
+            return
+        request_id = "adm_" + secrets.token_hex(8)
+        try:
+            reply = await self._route(scope)
+        except ApiError as exc:
+            await send_error(send, exc, request_id)
+            return
+        await send_reply(send, reply)
+
+    async def _authenticate(self, scope: Scope) -> AdminIdentity:
+        auth = header(scope, b"authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        return await self.runtime.admin_auth.verify(token.strip() if scheme.lower() == "bearer"
+                                                    else None)
+
+    async def _route(self, scope: Scope) -> Reply:
+        method, path = scope["method"], scope["path"]
+        if method == "GET" and path == "/healthz":
+            return Reply(200, b'{"status":"ok"}', dict(_JSON))
+        identity = await self._authenticate(scope)
+        gateway = self.runtime.gateway
+        if method == "GET" and path == "/metrics":
+            body = generate_latest(gateway.parts.metrics.registry)
+            return Reply(200, body, {"content-type": CONTENT_TYPE_LATEST})
+        if method == "GET" and path == "/admin/api/whoami":
+            return Reply(200, orjson.dumps({"subject": identity.subject,
+                                            "role": identity.role.value}), dict(_JSON))
+        if path == "/admin/api/overhead":
+            samples = gateway.parts.overhead_samples
+            if method == "DELETE":
+                samples.reset()
+            return Reply(200, orjson.dumps(samples.quantiles()), dict(_JSON))
+        raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")

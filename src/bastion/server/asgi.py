@@ -1,0 +1,138 @@
+"""Pure-ASGI helpers: reading a bounded body, sending replies and streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+import orjson
+
+from bastion.errors import ApiError, InvalidRequest, RequestRejected
+from bastion.pipeline.context import Reply, StreamingReply
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header (names are lower-case in ASGI)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def check_headers(scope: Scope, *, max_count: int, max_bytes: int) -> None:
+    """431 when the request carries too many or too large headers."""
+    headers = scope["headers"]
+    if len(headers) > max_count or sum(len(k) + len(v) for k, v in headers) > max_bytes:
+        raise RequestRejected(
+            "The request headers are too large.", status=431, code="headers_too_large"
+        )
+
+
+def check_json_content_type(scope: Scope) -> None:
+    """415 unless the body is declared as JSON."""
+    ctype = header(scope, b"content-type")
+    if ctype is None or ctype.split(";", 1)[0].strip().lower() != "application/json":
+        raise RequestRejected(
+            "Content-Type must be application/json.", status=415, code="unsupported_media_type"
+        )
+
+
+async def read_body(receive: Receive, scope: Scope, *, max_bytes: int, timeout_s: float) -> bytes:
+    """Read the whole body: 413 as soon as it passes ``max_bytes``, 408 when too slow."""
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidRequest("Content-Length is not a number.", code="invalid_value")
+        if int(declared) > max_bytes:
+            raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone
+                chunk = message.get("body", b"")
+                if chunk:
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise _too_large(max_bytes)
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise RequestRejected(
+            "The request body did not arrive in time.", status=408, code="request_timeout"
+        ) from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> RequestRejected:
+    return RequestRejected(
+        f"The request body is larger than {max_bytes} bytes.", status=413, code="request_too_large"
+    )
+
+
+def _encode_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    """Send a complete JSON reply."""
+    headers = _encode_headers(reply.headers)
+    headers.append((b"content-length", str(len(reply.body)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def send_error(send: Send, exc: ApiError, request_id: str) -> None:
+    """Send an OpenAI-style error body (the one place errors become HTTP)."""
+    headers = {"content-type": "application/json", "x-bastion-request-id": request_id}
+    headers.update(exc.headers)
+    await send_reply(send, Reply(exc.status, orjson.dumps(exc.body()), headers))
+
+
+async def send_stream(send: Send, receive: Receive, reply: StreamingReply) -> None:
+    """Relay a stream; a client disconnect cancels it (and so the upstream call)."""
+    headers = _encode_headers(reply.headers)
+    headers.extend(_SSE_HEADERS)
+
+    async def pump() -> None:
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        async for chunk in reply.chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def wait_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    pump_task = asyncio.ensure_future(pump())
+    watch_task = asyncio.ensure_future(wait_disconnect())
+    try:
+        await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump_task, watch_task):
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await task
+        await reply.chunks.aclose()  # type: ignore[attr-defined]

@@ -1,0 +1,126 @@
+"""The proxy port's ASGI app: routes, framing checks, and handing calls to the gateway."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+
+import orjson
+
+from bastion.errors import ApiError, InternalError, NotFound
+from bastion.model import Endpoint
+from bastion.pipeline.context import IncomingCall, Reply, StreamingReply
+from bastion.server.asgi import (
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    check_headers,
+    check_json_content_type,
+    header,
+    read_body,
+    send_error,
+    send_reply,
+    send_stream,
+)
+from bastion.server.runtime import Runtime
+
+log = logging.getLogger("bastion.server")
+
+_CALLS = {
+    "/v1/chat/completions": Endpoint.CHAT,
+    "/v1/responses": Endpoint.RESPONSES,
+    "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/bastion/scan": Endpoint.SCAN,
+}
+
+
+def bearer_key(scope: Scope) -> str | None:
+    """The presented key: ``Authorization: Bearer …`` or Azure-style ``api-key``."""
+    auth = header(scope, b"authorization")
+    if auth is not None:
+        scheme, _, value = auth.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" else None
+    return header(scope, b"api-key")
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class ProxyApp:
+    """OpenAI-compatible API on ``server.port``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        server = runtime.config.server
+        self._max_body = server.max_body_bytes
+        self._body_timeout = server.body_timeout_s
+        self._max_headers = server.max_headers
+        self._max_header_bytes = server.max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self.runtime.lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received_at = time.perf_counter()
+        request_id = new_request_id()
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            check_headers(scope, max_count=self._max_headers, max_bytes=self._max_header_bytes)
+            endpoint = _CALLS.get(path)
+            if endpoint is not None and method == "POST":
+                check_json_content_type(scope)
+                body = await read_body(
+                    receive, scope, max_bytes=self._max_body, timeout_s=self._body_timeout
+                )
+                client = scope.get("client")
+                call = IncomingCall(
+                    endpoint, body, bearer_key(scope), request_id, received_at,
+                    client[0] if client else None,
+                )
+                gateway = self.runtime.gateway
+                reply = await (gateway.scan(call) if endpoint is Endpoint.SCAN
+                               else gateway.handle(call))
+            elif method == "GET" and path.startswith("/v1/models"):
+                reply = await self.runtime.gateway.models(
+                    path.removeprefix("/v1/models").lstrip("/") or None,
+                    bearer_key(scope), request_id,
+                )
+            elif method == "GET" and path == "/healthz":
+                reply = Reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
+            elif method == "GET" and path == "/readyz":
+                reply = self._readiness()
+            else:
+                raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")
+        except ClientGone:
+            return
+        except ApiError as exc:
+            await send_error(send, exc, request_id)
+            return
+        except Exception:
+            log.exception("unexpected error answering %s %s (request %s)", method, path[:200],
+                          request_id)
+            await send_error(send, InternalError("The gateway failed unexpectedly; the "
+                                                 "request id identifies it in the logs."),
+                             request_id)
+            return
+        reply.headers.setdefault("x-bastion-request-id", request_id)
+        if isinstance(reply, StreamingReply):
+            await send_stream(send, receive, reply)
+        else:
+            await send_reply(send, reply)
+
+    def _readiness(self) -> Reply:
+        status, degraded = self.runtime.readiness()
+        body: dict[str, object] = {"status": status}
+        if degraded:
+            body["degraded"] = degraded
+        code = 503 if status == "unavailable" else 200
+        return Reply(code, orjson.dumps(body), {"content-type": "application/json"})

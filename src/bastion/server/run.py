@@ -1,0 +1,149 @@
+"""Serving the proxy and admin apps with uvicorn: one process, or N workers sharing sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+import socket
+from collections.abc import Generator, Mapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from bastion.config import load_config
+from bastion.config.schema import BastionConfig
+from bastion.server.app import create_apps
+
+log = logging.getLogger("bastion.server")
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server whose signals are handled by ``serve_process`` for both ports."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket that worker processes can share."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app: Any, config: BastionConfig, *, lifespan: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        loop="none",
+        http="httptools",
+        lifespan=lifespan,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+        timeout_graceful_shutdown=int(config.server.drain_timeout_s) or None,
+        timeout_keep_alive=30,
+        limit_concurrency=None,
+        backlog=2048,
+    )
+
+
+async def serve_process(config: BastionConfig, sockets: tuple[socket.socket, socket.socket]) -> None:
+    """Serve both ports in this process until SIGTERM/SIGINT, then drain."""
+    apps = create_apps(config)
+    proxy = _Server(_uvicorn_config(apps.proxy, config, lifespan="on"))
+    admin = _Server(_uvicorn_config(apps.admin, config, lifespan="off"))
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if proxy.should_exit:
+            proxy.force_exit = admin.force_exit = True
+        proxy.should_exit = admin.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    proxy_task = asyncio.create_task(proxy.serve(sockets=[sockets[0]]))
+    while not proxy.started and not proxy_task.done():
+        await asyncio.sleep(0.01)
+    admin_task = asyncio.create_task(admin.serve(sockets=[sockets[1]]))
+    done, _ = await asyncio.wait({proxy_task, admin_task}, return_when=asyncio.FIRST_COMPLETED)
+    stop()
+    await asyncio.gather(proxy_task, admin_task, return_exceptions=True)
+    if proxy_task in done and not proxy.started:
+        raise SystemExit(1)
+
+
+def _run_loop(config: BastionConfig, sockets: tuple[socket.socket, socket.socket]) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(serve_process(config, sockets))
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        asyncio.run(serve_process(config, sockets))
+
+
+def _worker(
+    config_path: str | None, overrides: Mapping[str, Any], sockets: tuple[socket.socket, ...]
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(config_path, overrides=overrides)
+    _run_loop(config, (sockets[0], sockets[1]))
+
+
+def run(config: BastionConfig, config_path: Path | None, overrides: Mapping[str, Any]) -> None:
+    """Bind the ports, then serve in this process or in ``server.workers`` processes."""
+    server = config.server
+    admin_host = server.admin.host or server.host
+    sockets = (bind_socket(server.host, server.port), bind_socket(admin_host, server.admin.port))
+    print(
+        f"bastion serving on http://{server.host}:{sockets[0].getsockname()[1]}/v1 "
+        f"(admin http://{admin_host}:{sockets[1].getsockname()[1]}, "
+        f"{server.workers} worker{'s' if server.workers > 1 else ''})",
+        flush=True,
+    )
+    if server.workers == 1:
+        _run_loop(config, sockets)
+        return
+    _migrate_once(config)
+    ctx = multiprocessing.get_context("spawn")
+    path = str(config_path) if config_path else None
+    workers = [
+        ctx.Process(target=_worker, args=(path, dict(overrides), sockets), name=f"bastion-{i}")
+        for i in range(server.workers)
+    ]
+    for proc in workers:
+        proc.start()
+
+    def forward(sig: int, _frame: object) -> None:
+        for proc in workers:
+            if proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill() if sig == signal.SIGKILL else proc.terminate()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in workers:
+        proc.join()
+
+
+def _migrate_once(config: BastionConfig) -> None:
+    """Migrate before workers start, so they never race on the schema."""
+    from bastion.storage.database import Database
+
+    async def migrate() -> None:
+        database = Database.from_url(config.storage.url)
+        try:
+            await database.migrate()
+        finally:
+            await database.close()
+
+    asyncio.run(migrate())

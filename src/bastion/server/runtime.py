@@ -1,0 +1,108 @@
+"""Everything one gateway process runs, built from the config; opened and closed by lifespan."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bastion.audit.writer import AuditWriter
+from bastion.config.schema import BastionConfig
+from bastion.identity.admin import AdminAuthenticator
+from bastion.identity.changes import PollingChangeNotifier
+from bastion.identity.verifier import KeyVerifier
+from bastion.pipeline.gateway import Gateway
+from bastion.pipeline.parts import GatewayParts
+from bastion.providers import Router
+from bastion.server.asgi import Receive, Send
+from bastion.storage.admin_tokens import AdminTokenRepository
+from bastion.storage.call_records import CallRecordRepository
+from bastion.storage.changes import ChangeFeed
+from bastion.storage.database import Database
+from bastion.storage.keys import KeyRepository
+from bastion.wire.request import WireOptions
+
+log = logging.getLogger("bastion.server")
+
+
+class Runtime:
+    """The stores, caches, pools and background tasks of one process."""
+
+    def __init__(self, config: BastionConfig) -> None:
+        self.config = config
+        self.database = Database.from_url(config.storage.url)
+        self.keys = KeyRepository(self.database)
+        self.verifier = KeyVerifier(self.keys)
+        self.admin_auth = AdminAuthenticator(AdminTokenRepository(self.database))
+        self.records = CallRecordRepository(self.database)
+        self.changes = PollingChangeNotifier(
+            ChangeFeed(self.database), config.storage.poll_interval_s
+        )
+        self.router = Router(config)
+        self.audit = AuditWriter(
+            self.records,
+            flush_interval_s=config.audit.flush_interval_s,
+            max_batch=config.audit.max_batch,
+        )
+        self.gateway = Gateway(
+            GatewayParts(
+                verifier=self.verifier,
+                router=self.router,
+                audit=self.audit,
+                models=config.models,
+                wire=WireOptions(
+                    retrieved_tags=tuple(config.wire.retrieved_tags),
+                    extra_passthrough=frozenset(config.wire.passthrough_fields),
+                ),
+            )
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Migrate the store, start pools and background tasks."""
+        await self.database.migrate()
+        await self.router.start()
+        self.changes.subscribe("keys", self._keys_changed)
+        await self.changes.start()
+        self.audit.start()
+        self._started = True
+
+    async def close(self) -> None:
+        """Drain what is queued and close everything opened by ``start``."""
+        await self.changes.close()
+        await self.audit.close()
+        await self.router.close()
+        await self.verifier.close()
+        await self.database.close()
+        self._started = False
+
+    async def _keys_changed(self) -> None:
+        self.verifier.invalidate(None)
+
+    def readiness(self) -> tuple[str, list[str]]:
+        """``ready`` / ``degraded`` (with names) / ``unavailable`` for ``/readyz``."""
+        if not self._started or not self.audit.healthy:
+            return "unavailable", []
+        if not self.verifier.store_reachable and self.verifier.cached_keys == 0:
+            return "unavailable", []
+        degraded = [name for name, state in self.router.health().items() if state == "open"]
+        if not self.verifier.store_reachable:
+            degraded.append("key_store")
+        return ("degraded" if degraded else "ready"), degraded
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        """ASGI lifespan: start on startup, close on shutdown."""
+        message: dict[str, Any]
+        while True:
+            message = dict(await receive())
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

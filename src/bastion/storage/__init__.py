@@ -1,0 +1,19 @@
+"""Persistence on SQLAlchemy (SQLite by default, PostgreSQL for several replicas)."""
+
+from bastion.storage.admin_tokens import AdminTokenRepository, StoredAdminToken
+from bastion.storage.call_records import CallRecordRepository
+from bastion.storage.changes import ChangeFeed, ChangeKind
+from bastion.storage.database import Database
+from bastion.storage.keys import KeyRepository, KeyStatus, StoredKey
+
+__all__ = [
+    "AdminTokenRepository",
+    "CallRecordRepository",
+    "ChangeFeed",
+    "ChangeKind",
+    "Database",
+    "KeyRepository",
+    "KeyStatus",
+    "StoredAdminToken",
+    "StoredKey",
+]

@@ -1,0 +1,73 @@
+"""The change feed: a monotonically numbered log of "something of kind X changed".
+
+Writers append inside the transaction that made the change (:func:`record_change`), so
+a reader that sees the entry also sees the change. Readers poll :meth:`ChangeFeed.since`.
+
+Ordering: a reader remembers the highest ``seq`` it saw, so a smaller ``seq`` that
+commits later would be missed. PostgreSQL hands out sequence values before commit, so
+appends there take a transaction-scoped advisory lock: commits happen in ``seq`` order.
+SQLite serialises writers by itself. Changes are rare (admin actions), so this costs
+nothing that matters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bastion.storage.database import Database
+from bastion.storage.tables import ChangeRow
+
+_CHANGE_FEED_LOCK_ID = 0x62A5_C4A9
+
+
+class ChangeKind(StrEnum):
+    """What changed: the subscribers of a kind reload or invalidate that state."""
+
+    KEYS = "keys"
+    ADMIN_TOKENS = "admin_tokens"
+    CONFIG = "config"
+    POLICY = "policy"
+
+
+async def record_change(session: AsyncSession, kind: ChangeKind) -> None:
+    """Append ``kind`` to the feed inside the caller's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _CHANGE_FEED_LOCK_ID}
+        )
+    session.add(ChangeRow(kind=kind.value, at=datetime.now(UTC)))
+    await session.flush()
+
+
+class ChangeFeed:
+    """Append to and read the change feed."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def bump(self, kind: ChangeKind | str) -> None:
+        """Record a change of ``kind`` in its own transaction."""
+        async with self._database.transaction("change feed append") as session:
+            await record_change(session, ChangeKind(kind))
+
+    async def latest(self) -> int:
+        """The highest sequence number so far (0 when the feed is empty)."""
+        async with self._database.transaction("change feed read") as session:
+            value = await session.scalar(select(func.max(ChangeRow.seq)))
+        return int(value or 0)
+
+    async def since(self, seq: int, *, limit: int = 1000) -> list[tuple[int, str]]:
+        """Changes after ``seq``, oldest first, as ``(seq, kind)``."""
+        statement = (
+            select(ChangeRow.seq, ChangeRow.kind)
+            .where(ChangeRow.seq > seq)
+            .order_by(ChangeRow.seq)
+            .limit(limit)
+        )
+        async with self._database.transaction("change feed read") as session:
+            rows = (await session.execute(statement)).all()
+        return [(int(row.seq), str(row.kind)) for row in rows]

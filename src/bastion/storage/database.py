@@ -1,0 +1,158 @@
+"""The database handle: URL normalisation, async engine, sessions, migrations, errors.
+
+Every repository goes through :meth:`Database.transaction`, the one place where
+SQLAlchemy and driver exceptions become :class:`bastion.errors.StorageError`. Messages
+name the operation and the exception class only: SQLAlchemy's own messages may carry
+bound parameters (hashes, names) and must not reach logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bastion.errors import StorageError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+# Serialises `migrate()` across replicas sharing one PostgreSQL (arbitrary constant).
+_MIGRATION_LOCK_ID = 0x62A5_7104
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def normalise_url(url: str) -> URL:
+    """Turn a user-facing URL into its async-driver form (``sqlite+aiosqlite``, ``asyncpg``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(
+            "storage.url is not a database URL; expected sqlite:///path/to/bastion.db "
+            "or postgresql://user@host:5432/db"
+        ) from exc
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise StorageError(
+            f"storage.url uses the unsupported scheme {parsed.drivername!r}; "
+            "use sqlite:/// or postgresql://"
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
+        raise StorageError(
+            "storage.url must name a SQLite file (sqlite:///path/to/bastion.db); "
+            "an in-memory database would lose every key and audit record"
+        )
+    return parsed
+
+
+class Database:
+    """An async engine plus session factory for one SQLite file or PostgreSQL database."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self.engine: AsyncEngine = _create_engine(url)
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        """Open (lazily) the database at ``url``; a SQLite file's directory is created."""
+        normalised = normalise_url(url)
+        if normalised.drivername.startswith("sqlite") and normalised.database:
+            try:
+                Path(normalised.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create the directory for the SQLite database: {exc.strerror}"
+                ) from exc
+        return cls(normalised)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite store (single host)."""
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password masked, safe for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    @asynccontextmanager
+    async def transaction(self, operation: str) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction, committed on success, rolled back on error."""
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(
+                f"database {operation} failed on {self.url.get_backend_name()} "
+                f"({type(exc).__name__}); check that {self.display_url} is reachable"
+            ) from exc
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic ``upgrade head``); idempotent."""
+        try:
+            async with self.engine.begin() as connection:
+                if not self.is_sqlite:
+                    await connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _MIGRATION_LOCK_ID}
+                    )
+                await connection.run_sync(_upgrade_to_head)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(
+                f"database migration failed on {self.url.get_backend_name()} "
+                f"({type(exc).__name__}); check that {self.display_url} is reachable"
+            ) from exc
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+
+def _create_engine(url: URL) -> AsyncEngine:
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers proceed during the audit writer's group commits; busy_timeout
+    # makes a second process (the CLI beside a running gateway) wait instead of failing.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    # Imported here: Alembic is needed only when migrating, not on every import.
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,147 @@
+"""The relational schema (SQLAlchemy 2 typed declarative); migrations create the same.
+
+Timestamps of governed objects are timezone-aware UTC datetimes on both backends;
+audit timings (``call_records.started_at``) are epoch seconds, as in the model.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
+JsonValue = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime; SQLite stores it naive, so it is re-tagged on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Bastion table."""
+
+
+class ApiKeyRow(Base):
+    """A gateway key: its principal, permitted models, hashed secret and lifecycle."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String())
+    user: Mapped[str | None] = mapped_column(String())
+    app: Mapped[str | None] = mapped_column(String())
+    team: Mapped[str | None] = mapped_column(String())
+    environment: Mapped[str] = mapped_column(String())
+    roles: Mapped[list[str]] = mapped_column(JsonValue)
+    owner: Mapped[str | None] = mapped_column(String())
+    models: Mapped[list[str]] = mapped_column(JsonValue)
+    trust_end_user: Mapped[bool] = mapped_column(Boolean)
+    secret_hash: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    replaced_by: Mapped[str | None] = mapped_column(String(16))
+    grace_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String())
+
+
+class AdminTokenRow(Base):
+    """An admin API / CLI token with one role."""
+
+    __tablename__ = "admin_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String())
+    role: Mapped[str] = mapped_column(String())
+    secret_hash: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ChangeRow(Base):
+    """One entry of the change feed: something of ``kind`` changed at ``at``."""
+
+    __tablename__ = "changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String())
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CallRecordRow(Base):
+    """One audited call (see ``bastion.model.CallRecord``)."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        Index("ix_call_records_started_at", "started_at"),
+        Index("ix_call_records_key_id", "key_id"),
+        Index("ix_call_records_environment", "environment"),
+        Index("ix_call_records_app", "app"),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    endpoint: Mapped[str] = mapped_column(String())
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String())
+    user: Mapped[str | None] = mapped_column(String())
+    app: Mapped[str | None] = mapped_column(String())
+    team: Mapped[str | None] = mapped_column(String())
+    environment: Mapped[str | None] = mapped_column(String())
+    roles: Mapped[list[str] | None] = mapped_column(JsonValue)
+    owner: Mapped[str | None] = mapped_column(String())
+    model_requested: Mapped[str | None] = mapped_column(String())
+    model_used: Mapped[str | None] = mapped_column(String())
+    provider: Mapped[str | None] = mapped_column(String())
+    decision: Mapped[str] = mapped_column(String())
+    status: Mapped[str] = mapped_column(String())
+    http_status: Mapped[int] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String())
+    stream: Mapped[bool] = mapped_column(Boolean)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    usage_estimated: Mapped[bool] = mapped_column(Boolean)
+    gateway_ms: Mapped[float] = mapped_column(Float)
+    upstream_ms: Mapped[float] = mapped_column(Float)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
+    rules: Mapped[list[str]] = mapped_column(JsonValue)
+    policy_version: Mapped[str | None] = mapped_column(String())
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    end_user_claimed: Mapped[str | None] = mapped_column(String())
+    client_addr: Mapped[str | None] = mapped_column(String())
+    request_facts: Mapped[dict[str, Any]] = mapped_column(JsonValue)

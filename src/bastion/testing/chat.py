@@ -1,0 +1,182 @@
+"""Chat Completions wire format: ``chat.completion`` bodies and ``chat.completion.chunk`` streams.
+
+Shapes follow the OpenAI API reference: a first chunk carrying the role, content (or
+tool-call argument) fragments, a last chunk with an empty delta and the finish reason,
+an optional usage chunk with ``choices: []`` when ``stream_options.include_usage`` is
+set (every other chunk then carries ``usage: null``), and ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from bastion.testing.answer import Answer, random_id, split_pieces
+from bastion.testing.faults import Rendered
+from bastion.testing.tokens import chat_prompt_tokens, count_tokens, truncate_to_tokens
+
+SYSTEM_FINGERPRINT = "fp_b376dfbbd5"
+DONE_FRAME = b"data: [DONE]\n\n"
+SSE_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+)
+JSON_HEADERS = ((b"content-type", b"application/json"),)
+_PAD = "Xq3vT9bLw0ZcR7mKa2"
+
+
+def _limit(body: Mapping[str, Any]) -> int | None:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def _choice_count(body: Mapping[str, Any]) -> int:
+    value = body.get("n")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _answer_tokens(answer: Answer) -> int:
+    if answer.tool_calls:
+        return sum(count_tokens(c.name) + count_tokens(c.arguments) for c in answer.tool_calls)
+    return count_tokens(answer.content or "")
+
+
+def _finish(answer: Answer, truncated: bool) -> str:
+    if answer.tool_calls:
+        return "tool_calls"
+    return "length" if truncated else "stop"
+
+
+def _message(answer: Answer) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": answer.content,
+        "refusal": None,
+        "annotations": [],
+    }
+    if answer.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": random_id("call_"),
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in answer.tool_calls
+        ]
+    return message
+
+
+def _deltas(answer: Answer, finish_reason: str, chunk_chars: int) -> list[dict[str, Any]]:
+    """Per-choice deltas in stream order; the last one carries the finish reason."""
+    if not answer.tool_calls:
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": "", "refusal": None}]
+        deltas += [{"content": piece} for piece in split_pieces(answer.content or "", chunk_chars)]
+    else:
+        deltas = []
+        for index, call in enumerate(answer.tool_calls):
+            header = {
+                "index": index,
+                "id": random_id("call_"),
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            opening: dict[str, Any] = {"tool_calls": [header]}
+            if index == 0:
+                opening = {"role": "assistant", "content": None, **opening, "refusal": None}
+            deltas.append(opening)
+            deltas += [
+                {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                for piece in split_pieces(call.arguments, chunk_chars)
+            ]
+    deltas.append({"finish_reason": finish_reason})
+    return deltas
+
+
+def render_chat(
+    body: Mapping[str, Any], model: str, answer: Answer, *, stream: bool, chunk_chars: int
+) -> Rendered:
+    """Render a chat completion (or its SSE stream) for ``answer``."""
+    truncated = False
+    limit = _limit(body)
+    if answer.content is not None and not answer.tool_calls and limit is not None:
+        content, truncated = truncate_to_tokens(answer.content, limit)
+        answer = Answer(content)
+    count = _choice_count(body)
+    finish_reason = _finish(answer, truncated)
+    usage = _usage(chat_prompt_tokens(body), count * _answer_tokens(answer))
+    completion_id = "chatcmpl-" + random_id("", 29)
+    created = int(time.time())
+    if not stream:
+        completion = {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": index,
+                    "message": _message(answer),
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                }
+                for index in range(count)
+            ],
+            "usage": usage,
+            "service_tier": "default",
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+        }
+        return Rendered(200, JSON_HEADERS, (orjson.dumps(completion),), "json")
+    options = body.get("stream_options")
+    options = options if isinstance(options, Mapping) else {}
+    include_usage = options.get("include_usage") is True
+    obfuscate = options.get("include_obfuscation") is not False
+
+    def frame(choices: list[dict[str, Any]], chunk_usage: Any) -> bytes:
+        chunk: dict[str, Any] = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "service_tier": "default",
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "choices": choices,
+        }
+        if include_usage:
+            chunk["usage"] = chunk_usage
+        if obfuscate:
+            chunk["obfuscation"] = _PAD[: 1 + len(choices) * 7 % len(_PAD)]
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    per_choice = [_deltas(answer, finish_reason, chunk_chars) for _ in range(count)]
+    frames = []
+    for step in range(len(per_choice[0])):
+        for index, deltas in enumerate(per_choice):
+            delta = deltas[step]
+            reason = delta.pop("finish_reason", None)
+            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": reason}
+            frames.append(frame([choice], None))
+    if include_usage:
+        frames.append(frame([], usage))
+    frames.append(DONE_FRAME)
+    return Rendered(200, SSE_HEADERS, tuple(frames), "chat")

@@ -1,0 +1,1 @@
+"""OpenAI wire formats ⇄ the normalised ``Conversation``; SSE; provider dialects."""

@@ -1,0 +1,175 @@
+"""Chat Completions requests → segments (messages, parts, tool calls, tools, prediction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bastion.errors import InvalidRequest
+from bastion.model import Source
+from bastion.wire.request import ConversationBuilder
+from bastion.wire.untrusted import UntrustedMarks
+
+MAX_MESSAGES = 10_000
+
+ROLE_SOURCE = {
+    "system": Source.SYSTEM,
+    "developer": Source.SYSTEM,
+    "user": Source.USER,
+    "assistant": Source.ASSISTANT,
+    "tool": Source.TOOL_RESULT,
+    "function": Source.TOOL_RESULT,
+}
+_UNREADABLE_PARTS = {"image_url": "image", "input_audio": "audio", "file": "file"}
+
+
+def walk_chat(body: dict[str, Any], b: ConversationBuilder) -> None:
+    """Collect every text of a chat completions body, with its provenance and place."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages must be a non-empty array.", param="messages")
+    if len(messages) > MAX_MESSAGES:
+        raise InvalidRequest(
+            f"messages has {len(messages)} items; at most {MAX_MESSAGES} are accepted.",
+            param="messages",
+        )
+    marks = UntrustedMarks(b.ext.untrusted)
+    for i, message in enumerate(messages):
+        _walk_message(message, i, b, marks)
+    marks.check_all_used()
+    _walk_tools(body, b)
+    _walk_prediction(body, b)
+    _walk_response_format(body, b)
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        b.segments.add(stop, Source.METADATA, ("stop",))
+    elif isinstance(stop, list):
+        for j, item in enumerate(stop):
+            if not isinstance(item, str):
+                raise InvalidRequest("stop must be a string or an array of strings.", param="stop")
+            b.segments.add(item, Source.METADATA, ("stop", j))
+    elif stop is not None:
+        raise InvalidRequest("stop must be a string or an array of strings.", param="stop")
+
+
+def _walk_message(message: Any, i: int, b: ConversationBuilder, marks: UntrustedMarks) -> None:
+    param = f"messages[{i}]"
+    if not isinstance(message, dict):
+        raise InvalidRequest(f"{param} must be an object.", param=param)
+    role = message.get("role")
+    source = ROLE_SOURCE.get(role) if isinstance(role, str) else None
+    if source is None:
+        raise InvalidRequest(
+            f"{param}.role must be one of system, developer, user, assistant, tool.",
+            param=f"{param}.role",
+        )
+    content = message.get("content")
+    if isinstance(content, str):
+        ranges = marks.ranges(i, None, len(content)) if marks else []
+        b.segments.add(content, source, ("messages", i, "content"), message_index=i, role=role,
+                       untrusted=ranges)
+    elif isinstance(content, list):
+        for j, part in enumerate(content):
+            _walk_part(part, i, j, source, role, b, marks)
+    elif content is not None:
+        raise InvalidRequest(
+            f"{param}.content must be a string or an array of content parts.",
+            param=f"{param}.content",
+        )
+    name = message.get("name")
+    if isinstance(name, str):
+        b.segments.add(name, source, ("messages", i, "name"), message_index=i, role=role)
+    refusal = message.get("refusal")
+    if isinstance(refusal, str):
+        b.segments.add(refusal, source, ("messages", i, "refusal"), message_index=i, role=role)
+    _walk_tool_calls(message, i, b)
+
+
+def _walk_part(
+    part: Any,
+    i: int,
+    j: int,
+    source: Source,
+    role: str,
+    b: ConversationBuilder,
+    marks: UntrustedMarks,
+) -> None:
+    param = f"messages[{i}].content[{j}]"
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise InvalidRequest(f"{param} must be a content part with a type.", param=param)
+    kind = part["type"]
+    if kind in ("text", "refusal"):
+        text = part.get(kind)
+        if not isinstance(text, str):
+            raise InvalidRequest(f"{param}.{kind} must be a string.", param=f"{param}.{kind}")
+        ranges = marks.ranges(i, j, len(text)) if marks else []
+        b.segments.add(text, source, ("messages", i, "content", j, kind), message_index=i,
+                       role=role, untrusted=ranges)
+    elif kind in _UNREADABLE_PARTS:
+        b.unscannable(_UNREADABLE_PARTS[kind])
+    else:
+        raise InvalidRequest(f"{param}.type {kind[:32]!r} is not supported.", param=f"{param}.type")
+
+
+def _walk_tool_calls(message: dict[str, Any], i: int, b: ConversationBuilder) -> None:
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for k, call in enumerate(calls):
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict):
+                continue
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                path = ("messages", i, "tool_calls", k, "function", "arguments")
+                b.segments.add(args, Source.ASSISTANT, path, message_index=i, role="assistant")
+    legacy = message.get("function_call")
+    if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+        path = ("messages", i, "function_call", "arguments")
+        b.segments.add(legacy["arguments"], Source.ASSISTANT, path, message_index=i,
+                       role="assistant")
+
+
+def _walk_tools(body: dict[str, Any], b: ConversationBuilder) -> None:
+    for field in ("tools", "functions"):
+        tools = body.get(field)
+        if tools is None:
+            continue
+        if not isinstance(tools, list):
+            raise InvalidRequest(f"{field} must be an array.", param=field)
+        for k, tool in enumerate(tools):
+            fn = tool.get("function", tool) if isinstance(tool, dict) else None
+            if field == "tools" and isinstance(tool, dict) and tool.get("type") not in (
+                None, "function"
+            ):
+                b.unscannable("hosted_tool")
+                b.tools.append(str(tool.get("type"))[:64])
+                continue
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+                raise InvalidRequest(f"{field}[{k}] must name a function.", param=f"{field}[{k}]")
+            b.tools.append(fn["name"])
+            base = (field, k, "function") if field == "tools" else (field, k)
+            if isinstance(fn.get("description"), str):
+                b.segments.add(fn["description"], Source.SYSTEM, (*base, "description"))
+            b.add_schema_texts(fn.get("parameters"), (*base, "parameters"))
+
+
+def _walk_prediction(body: dict[str, Any], b: ConversationBuilder) -> None:
+    prediction = body.get("prediction")
+    if not isinstance(prediction, dict):
+        return
+    content = prediction.get("content")
+    if isinstance(content, str):
+        b.segments.add(content, Source.ASSISTANT, ("prediction", "content"))
+    elif isinstance(content, list):
+        for j, part in enumerate(content):
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                b.segments.add(part["text"], Source.ASSISTANT, ("prediction", "content", j, "text"))
+
+
+def _walk_response_format(body: dict[str, Any], b: ConversationBuilder) -> None:
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and isinstance(fmt.get("json_schema"), dict):
+        schema = fmt["json_schema"]
+        if isinstance(schema.get("description"), str):
+            path = ("response_format", "json_schema", "description")
+            b.segments.add(schema["description"], Source.SYSTEM, path)
+        b.add_schema_texts(schema.get("schema"), ("response_format", "json_schema", "schema"))

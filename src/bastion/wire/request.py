@@ -1,0 +1,140 @@
+"""Parsing a request body into a ``Conversation``: field checks common to every endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bastion.errors import InvalidRequest
+from bastion.model import Conversation, Endpoint, Source
+from bastion.wire.extension import BastionExtension, pop_extension
+from bastion.wire.fields import BOOLEAN_FIELDS, FORBIDDEN, NUMERIC_BOUNDS, allowed_fields
+from bastion.wire.segments import SegmentCollector
+
+
+@dataclass(frozen=True, slots=True)
+class WireOptions:
+    """Settings of the wire layer (from config ``wire``)."""
+
+    retrieved_tags: tuple[str, ...] = ("retrieved",)
+    extra_passthrough: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    """A request body ready to decide on: the body to forward and its conversation."""
+
+    body: dict[str, Any]
+    conversation: Conversation
+    extension: BastionExtension
+
+
+class ConversationBuilder:
+    """Shared state while one endpoint's parser walks a body."""
+
+    __slots__ = ("ext", "segments", "tools", "unscanned")
+
+    def __init__(self, options: WireOptions, ext: BastionExtension) -> None:
+        self.segments = SegmentCollector(options.retrieved_tags)
+        self.tools: list[str] = []
+        self.unscanned: list[str] = []
+        self.ext = ext
+
+    def unscannable(self, reason: str) -> None:
+        if reason not in self.unscanned:
+            self.unscanned.append(reason)
+
+    def add_schema_texts(self, value: Any, path: tuple[str | int, ...]) -> None:
+        """Scan the human-readable strings of a JSON schema (descriptions, titles, enums)."""
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in ("description", "title") and isinstance(item, str):
+                    self.segments.add(item, Source.SYSTEM, (*path, key))
+                elif key == "enum" and isinstance(item, list):
+                    for i, choice in enumerate(item):
+                        if isinstance(choice, str):
+                            self.segments.add(choice, Source.SYSTEM, (*path, key, i))
+                else:
+                    self.add_schema_texts(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self.add_schema_texts(item, (*path, i))
+
+    def add_metadata(self, body: dict[str, Any]) -> None:
+        """Scan the caller's metadata values and end-user identifiers (they leave too)."""
+        metadata = body.get("metadata")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise InvalidRequest("metadata must be an object of strings.", param="metadata")
+            for key, value in metadata.items():
+                if not isinstance(value, str):
+                    raise InvalidRequest("metadata values must be strings.", param="metadata")
+                self.segments.add(value, Source.METADATA, ("metadata", key))
+        for field in ("user", "safety_identifier"):
+            value = body.get(field)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise InvalidRequest(f"{field} must be a string.", param=field)
+            self.segments.add(value, Source.METADATA, (field,))
+
+
+def check_fields(body: dict[str, Any], endpoint: Endpoint, options: WireOptions) -> None:
+    """Refuse forbidden and unknown fields; bound the non-text parameters."""
+    allowed = allowed_fields(endpoint, options.extra_passthrough)
+    for name, value in body.items():
+        if name in FORBIDDEN:
+            raise InvalidRequest(
+                f"{name} cannot be set by the caller: Bastion chooses the upstream.",
+                code="unsupported_parameter",
+                param=name,
+            )
+        if name not in allowed:
+            raise InvalidRequest(
+                f"Unrecognized request argument supplied: {name[:64]}",
+                code="unsupported_parameter",
+                param=name[:64],
+            )
+        if value is None:
+            continue
+        bounds = NUMERIC_BOUNDS.get(name)
+        if bounds is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidRequest(f"{name} must be a number.", param=name)
+            low, high = bounds
+            if not low <= value <= high:
+                raise InvalidRequest(
+                    f"{name} must be between {low:g} and {high:g}.", param=name
+                )
+        elif name in BOOLEAN_FIELDS and not isinstance(value, bool):
+            raise InvalidRequest(f"{name} must be a boolean.", param=name)
+    model = body.get("model")
+    if not isinstance(model, str) or not model or len(model) > 256:
+        raise InvalidRequest("model must be a non-empty string.", param="model")
+
+
+Walker = Callable[[dict[str, Any], ConversationBuilder], None]
+
+
+def parse_request(
+    body: dict[str, Any], endpoint: Endpoint, options: WireOptions, walk: Walker
+) -> ParsedRequest:
+    """Run an endpoint's walker over a decoded body and build its conversation."""
+    ext = pop_extension(body)
+    check_fields(body, endpoint, options)
+    builder = ConversationBuilder(options, ext)
+    walk(body, builder)
+    builder.add_metadata(body)
+    conversation = Conversation(
+        endpoint=endpoint,
+        model=body["model"],
+        segments=tuple(builder.segments.segments),
+        stream=bool(body.get("stream", False)),
+        tools=tuple(builder.tools),
+        unscanned=tuple(builder.unscanned),
+        end_user=ext.end_user,
+        exception_id=ext.exception,
+        untrusted_marks=len(ext.untrusted),
+    )
+    return ParsedRequest(body, conversation, ext)

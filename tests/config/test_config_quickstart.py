@@ -1,0 +1,44 @@
+"""examples/quickstart.yaml runs as it is (CONTRACT.md §2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bastion.config import load_config
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
+
+
+def test_loads_with_an_empty_environment_and_targets_the_simulator() -> None:
+    config = load_config(QUICKSTART, environ={})
+    provider = config.providers["openai"]
+    assert provider.kind == "openai"
+    assert provider.base_url == "http://127.0.0.1:9000/v1"
+    assert provider.api_key is not None
+    assert provider.api_key.get_secret_value() == "sk-simulator"
+    assert (config.server.host, config.server.port, config.server.admin.port) == (
+        "127.0.0.1",
+        8080,
+        8081,
+    )
+    assert config.policy.file is None
+    assert config.storage.url == f"sqlite:///{QUICKSTART.parent}/.bastion/bastion.db"
+
+
+def test_exposes_the_contract_models() -> None:
+    models = load_config(QUICKSTART, environ={}).models
+    assert {name: model.kind for name, model in models.items()} == {
+        "gpt-4o-mini": "chat",
+        "gpt-4o": "chat",
+        "text-embedding-3-small": "embedding",
+    }
+    for name, model in models.items():
+        assert [(t.provider, t.model) for t in model.targets] == [("openai", name)]
+
+
+def test_environment_switches_to_the_real_provider() -> None:
+    environ = {"OPENAI_BASE_URL": "https://api.openai.com/v1", "OPENAI_API_KEY": "sk-real-1"}
+    provider = load_config(QUICKSTART, environ=environ).providers["openai"]
+    assert provider.base_url == "https://api.openai.com/v1"
+    assert provider.api_key is not None
+    assert provider.api_key.get_secret_value() == "sk-real-1"

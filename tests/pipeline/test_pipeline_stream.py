@@ -1,0 +1,415 @@
+"""The stream relay and its hooks, driven with chat and Responses SSE streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bastion.model import Usage
+from bastion.pipeline.stream import (
+    StreamEvent,
+    StreamRelay,
+    chat_error_event,
+)
+from bastion.pipeline.stream_hooks import (
+    ModelRewriteHook,
+    ReplaceTextHook,
+    TextWindowHook,
+    UsageObserver,
+)
+from bastion.wire.sse import SseEvent, SseEventTooLarge, SseParser
+
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+def chunk(
+    content: str | None = None, *, index: int = 0, finish: str | None = None, role: bool = False
+) -> dict[str, Any]:
+    delta: dict[str, Any] = {"role": "assistant"} if role else {}
+    if content is not None:
+        delta["content"] = content
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": MODEL,
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
+    }
+
+
+USAGE_CHUNK = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion.chunk",
+    "created": 1,
+    "model": MODEL,
+    "choices": [],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
+}
+
+
+def sse(payloads: Iterable[dict[str, Any] | str], newline: str = "\n") -> bytes:
+    parts = []
+    for payload in payloads:
+        data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+        parts.append(f"data: {data}{newline}{newline}")
+    return "".join(parts).encode()
+
+
+def chat_stream(texts: Sequence[str], *, done: bool = True) -> bytes:
+    payloads: list[dict[str, Any] | str] = [chunk("", role=True)]
+    payloads += [chunk(text) for text in texts]
+    payloads += [chunk(finish="stop"), USAGE_CHUNK]
+    return sse([*payloads, "[DONE]"] if done else payloads)
+
+
+def responses_stream(deltas: Sequence[str]) -> bytes:
+    text = "".join(deltas)
+    response = {"id": "resp_1", "object": "response", "created_at": 5, "model": MODEL}
+    part = {"type": "output_text", "text": text, "annotations": []}
+    item = {"id": "msg_1", "type": "message", "role": "assistant", "content": [part]}
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": {**response, "status": "in_progress", "output": []}}),
+        *[("response.output_text.delta", {**at, "delta": d}) for d in deltas],
+        ("response.output_text.done", {**at, "text": text}),
+        ("response.content_part.done", {**at, "part": part}),
+        ("response.output_item.done", {"output_index": 0, "item": item}),
+        (
+            "response.completed",
+            {
+                "response": {
+                    **response,
+                    "status": "completed",
+                    "output": [item],
+                    "usage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
+                }
+            },
+        ),
+    ]
+    raw = ""
+    for number, (kind, body) in enumerate(events):
+        data = json.dumps({"type": kind, "sequence_number": number, **body}, ensure_ascii=False)
+        raw += f"event: {kind}\ndata: {data}\n\n"
+    return raw.encode()
+
+
+async def source(*chunks: bytes) -> AsyncIterator[bytes]:
+    for piece in chunks:
+        yield piece
+
+
+def split(raw: bytes, size: int) -> list[bytes]:
+    return [raw[i : i + size] for i in range(0, len(raw), size)]
+
+
+async def run(relay: StreamRelay, *chunks: bytes) -> bytes:
+    return b"".join([out async for out in relay.relay(source(*chunks))])
+
+
+def events_of(raw: bytes) -> list[SseEvent]:
+    parser = SseParser()
+    return parser.feed(raw) + parser.finish()
+
+
+def chat_text(raw: bytes, index: int = 0) -> str:
+    text = ""
+    for event in events_of(raw):
+        if event.data == "[DONE]":
+            continue
+        for choice in orjson.loads(event.data).get("choices", []):
+            if choice["index"] == index:
+                text += choice["delta"].get("content") or ""
+    return text
+
+
+class Recorder:
+    """Passes events on, noting the tag of each hook that saw them."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        if isinstance(event.payload, dict):
+            event.payload.setdefault("seen", []).append(self.tag)
+            event.mark_changed()
+        return [event]
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        return []
+
+
+class HoldAll:
+    """Holds every event until the end, then releases them after a comment."""
+
+    def __init__(self) -> None:
+        self.held: list[StreamEvent] = []
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        self.held.append(event)
+        return []
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        return [StreamEvent.make_comment("bastion released"), *self.held]
+
+
+async def test_without_hooks_the_client_gets_identical_bytes() -> None:
+    raw = chat_stream(["Grüße, ", "世界 🎉", "!"])
+    relay = StreamRelay()
+    assert await run(relay, *split(raw, 7)) == raw
+    assert relay.saw_done
+    assert relay.events_emitted == 7
+    assert relay.bytes_emitted == len(raw)
+
+
+async def test_crlf_framing_reaches_the_client_as_the_same_events() -> None:
+    raw = sse([chunk("a\u2028b"), "[DONE]"], newline="\r\n")
+    out = await run(StreamRelay(), *split(raw, 3))
+    assert events_of(out) == events_of(raw)
+    assert out == sse([chunk("a\u2028b"), "[DONE]"])
+
+
+async def test_hooks_run_in_order_and_changed_events_are_re_encoded() -> None:
+    raw = chat_stream(["hi"])
+    out = await run(StreamRelay([Recorder("first"), Recorder("second")]), raw)
+    payloads = [orjson.loads(e.data) for e in events_of(out) if e.data != "[DONE]"]
+    assert all(p["seen"] == ["first", "second"] for p in payloads)
+    assert chat_text(out) == "hi"
+
+
+async def test_held_events_are_released_at_the_end_through_later_hooks() -> None:
+    raw = chat_stream(["a", "b"])
+    out = await run(StreamRelay([HoldAll(), Recorder("after")]), *split(raw, 10))
+    assert out.startswith(b": bastion released\n\n")
+    events = events_of(out)
+    assert [e.data for e in events][-1] == "[DONE]"
+    assert chat_text(out) == "ab"
+    assert all(orjson.loads(e.data)["seen"] == ["after"] for e in events[:-1])
+
+
+async def test_synthetic_comment_is_ignored_by_a_client_parser() -> None:
+    class Announce:
+        def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+            if event.is_done:
+                return [StreamEvent.make_comment("bastion redacted=pii.email"), event]
+            return [event]
+
+        def on_end(self) -> Sequence[StreamEvent]:
+            return []
+
+    raw = chat_stream(["x"])
+    out = await run(StreamRelay([Announce()]), raw)
+    assert b"\n\n: bastion redacted=pii.email\n\ndata: [DONE]\n\n" in out
+    assert events_of(out) == events_of(raw)
+
+
+async def test_usage_observer_reads_the_usage_chunk_with_empty_choices() -> None:
+    observer = UsageObserver()
+    relay = StreamRelay([observer])
+    raw = chat_stream(["héllo", " world"])
+    assert await run(relay, *split(raw, 5)) == raw
+    assert observer.usage == Usage(prompt_tokens=12, completion_tokens=7)
+    assert observer.finish_reasons == {0: "stop"}
+    assert observer.saw_done
+    assert observer.text_chars == len("héllo world")
+
+
+async def test_model_rewrite_only_re_encodes_when_the_name_differs() -> None:
+    raw = chat_stream(["x"])
+    assert await run(StreamRelay([ModelRewriteHook(MODEL)]), raw) == raw
+    out = await run(StreamRelay([ModelRewriteHook("gpt-4o-mini")]), raw)
+    models = {orjson.loads(e.data)["model"] for e in events_of(out) if e.data != "[DONE]"}
+    assert models == {"gpt-4o-mini"}
+
+
+async def test_responses_stream_model_usage_and_restored_text() -> None:
+    observer = UsageObserver()
+    restore = ReplaceTextHook({"<EMAIL_1a2b3c4d>": "anna@example.org"})
+    relay = StreamRelay([restore, ModelRewriteHook("fast"), observer], dialect="responses")
+    raw = responses_stream(["Write to <EMAIL_", "1a2b", "3c4d> now", "."])
+    out = await run(relay, *split(raw, 17))
+    events = events_of(out)
+    assert [e.event for e in events] == [e.event for e in events_of(raw)]
+    payloads = [orjson.loads(e.data) for e in events]
+    deltas = "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
+    restored = "Write to anna@example.org now."
+    assert deltas == restored
+    assert payloads[-4]["text"] == restored
+    assert payloads[-3]["part"]["text"] == restored
+    assert payloads[-2]["item"]["content"][0]["text"] == restored
+    assert payloads[-1]["response"]["output"][0]["content"][0]["text"] == restored
+    assert payloads[0]["response"]["model"] == payloads[-1]["response"]["model"] == "fast"
+    assert observer.usage == Usage(prompt_tokens=3, completion_tokens=4)
+    assert observer.response_status == "completed"
+    assert observer.text_chars == len(restored)
+    assert not relay.saw_done
+
+
+async def test_missing_done_is_not_invented_and_held_text_is_flushed() -> None:
+    hook = ReplaceTextHook({"<PHONE_9>": "+41 44 000"})
+    relay = StreamRelay([hook])
+    raw = sse([chunk("call <PHO"), chunk("NE_")])
+    out = await run(relay, raw)
+    assert not relay.saw_done
+    assert b"[DONE]" not in out
+    assert chat_text(out) == "call <PHONE_"
+
+
+async def test_upstream_error_is_re_raised_after_what_was_sent() -> None:
+    async def failing() -> AsyncIterator[bytes]:
+        yield sse([chunk("one")])
+        yield b'data: {"trunc'
+        raise ConnectionResetError("upstream went away")
+
+    relay = StreamRelay([ReplaceTextHook({"<X>": "y"})])
+    received: list[bytes] = []
+    with pytest.raises(ConnectionResetError):
+        async for out in relay.relay(failing()):
+            received.append(out)
+    assert chat_text(b"".join(received)) == "one"
+    assert relay.events_emitted == 1
+    assert relay.bytes_emitted == len(b"".join(received))
+
+
+async def test_too_large_upstream_event_stops_the_relay() -> None:
+    relay = StreamRelay(max_event_bytes=1000)
+    with pytest.raises(SseEventTooLarge):
+        await run(relay, sse([chunk("ok")]), b"data: " + b"x" * 2000)
+    assert relay.events_emitted == 1
+
+
+async def test_garbled_event_is_kept_and_flagged() -> None:
+    seen: list[bool] = []
+
+    class Flags:
+        def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+            seen.append(event.garbled)
+            return [event]
+
+        def on_end(self) -> Sequence[StreamEvent]:
+            return []
+
+    raw = sse(["{not json", chunk("x"), "[DONE]"])
+    assert await run(StreamRelay([Flags(), ModelRewriteHook(MODEL)]), raw) == raw
+    assert seen == [True, False, False]
+
+
+async def test_upstream_keep_alive_comments_reach_the_client() -> None:
+    out = [piece async for piece in StreamRelay().relay(source(b": ping\n\n", sse([chunk("a")])))]
+    assert out[0] == b":\n\n"
+
+
+def test_chat_error_event_has_the_openai_error_shape() -> None:
+    raw = chat_error_event("stopped by policy", "policy_violation", error_type="permission_error")
+    (event,) = events_of(raw)
+    assert orjson.loads(event.data) == {
+        "error": {
+            "message": "stopped by policy",
+            "type": "permission_error",
+            "code": "policy_violation",
+            "param": None,
+        }
+    }
+
+
+async def test_responses_failed_event_reuses_the_stream_response() -> None:
+    relay = StreamRelay([ModelRewriteHook("fast")], dialect="responses")
+    raw = responses_stream(["a", "b"])
+    await run(relay, raw[: raw.index(b"event: response.output_text.done")])
+    (event,) = events_of(relay.error_event("upstream stalled", "server_error"))
+    body = orjson.loads(event.data)
+    assert event.event == body["type"] == "response.failed"
+    assert body["sequence_number"] == 3
+    response = body["response"]
+    assert (response["id"], response["model"], response["status"]) == ("resp_1", "fast", "failed")
+    assert response["error"] == {"code": "server_error", "message": "upstream stalled"}
+    assert StreamRelay().error_event("x", "upstream_error").startswith(b'data: {"error"')
+
+
+async def test_text_windows_cover_the_text_once_in_order() -> None:
+    class Windows(TextWindowHook):
+        def __init__(self) -> None:
+            super().__init__(window_chars=10)
+            self.windows: list[tuple[int, str]] = []
+
+        def on_window(self, choice_index: int, text: str) -> str:
+            self.windows.append((choice_index, text))
+            return text.upper()
+
+    hook = Windows()
+    texts = ["abc", "defgh", "ijklmnop", "qr", "s"]
+    raw = sse(
+        [*(chunk(t, index=i % 2) for i, t in enumerate(texts)), chunk(finish="stop"), "[DONE]"]
+    )
+    out = await run(StreamRelay([hook]), *split(raw, 9))
+    assert chat_text(out, 0) == "ABCIJKLMNOPS"
+    assert chat_text(out, 1) == "DEFGHQR"
+    assert hook.windows == [(0, "abcijklmnop"), (0, "s"), (1, "defghqr")]
+
+
+def test_replace_hook_holds_back_at_most_longest_token_minus_one_chars() -> None:
+    hook = ReplaceTextHook({"<EMAIL_1a2b3c4d>": "a@b.c", "<E>": "E"})
+    held = 0
+    out = ""
+    for char in "x <EMAIL_1a2b3c4d> <E> <EMAIL_1a2x>!":
+        released = hook.on_event(StreamEvent(SseEvent(json.dumps(chunk(char)))))
+        held += 1 - len(released)
+        assert held <= len("<EMAIL_1a2b3c4d>") - 1
+        out += "".join(e.payload["choices"][0]["delta"]["content"] for e in released)
+    out += "".join(e.payload["choices"][0]["delta"]["content"] for e in hook.on_end())
+    assert out == "x a@b.c E <EMAIL_1a2x>!"
+
+
+def replace_reference(text: str, mapping: dict[str, str]) -> str:
+    tokens = sorted(mapping, key=len, reverse=True)
+    out, i = [], 0
+    while i < len(text):
+        token = next((t for t in tokens if text.startswith(t, i)), None)
+        out.append(mapping[token] if token else text[i])
+        i += len(token) if token else 1
+    return "".join(out)
+
+
+TOKENS = {"<EMAIL_1a2b>": "anna@exämple.org", "<E>": "É", "<PH_12>": "+41 🎉"}
+pieces = st.sampled_from(["<", "EMAIL_", "1a2b", ">", "<E", "<PH_", "12", "ü", "世", " ", "x"])
+texts = st.lists(pieces, min_size=1, max_size=12).map("".join)
+
+
+@st.composite
+def chat_streams(draw: st.DrawFn) -> tuple[bytes, list[str], list[bytes]]:
+    contents = draw(st.lists(texts, min_size=1, max_size=8))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    payloads: list[dict[str, Any] | str] = [chunk(c) for c in contents]
+    raw = sse([*payloads, chunk(finish="stop"), USAGE_CHUNK, "[DONE]"], newline)
+    cuts = sorted(draw(st.lists(st.integers(0, len(raw)), max_size=10)))
+    parts = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    return raw, contents, parts
+
+
+@given(chat_streams())
+@settings(max_examples=150, deadline=None)
+async def test_any_split_gives_the_same_events_and_client_events(
+    stream: tuple[bytes, list[str], list[bytes]],
+) -> None:
+    raw, _, parts = stream
+    assert events_of(b"".join(parts)) == events_of(raw)
+    parser = SseParser()
+    split_events = [e for p in parts for e in parser.feed(p)] + parser.finish()
+    assert split_events == events_of(raw)
+    out = await run(StreamRelay([UsageObserver(), ModelRewriteHook(MODEL)]), *parts)
+    assert events_of(out) == events_of(raw)
+
+
+@given(chat_streams())
+@settings(max_examples=150, deadline=None)
+async def test_replace_across_any_split_equals_replacing_the_joined_text(
+    stream: tuple[bytes, list[str], list[bytes]],
+) -> None:
+    _, contents, parts = stream
+    out = await run(StreamRelay([ReplaceTextHook(TOKENS)]), *parts)
+    assert chat_text(out) == replace_reference("".join(contents), TOKENS)

@@ -1,0 +1,128 @@
+"""Upstream error mapping: what a caller sees when the upstream says no."""
+
+from __future__ import annotations
+
+import pytest
+from providers_fakes import PROVIDER_KEY, FakeUpstream, bastion_config, json_answer, provider
+
+from bastion.config.schema import RetryConfig
+from bastion.errors import ApiError, InvalidRequest, UpstreamFailed
+from bastion.model import Endpoint
+from bastion.providers.retry import next_delay, parse_retry_after
+from bastion.providers.upstream_errors import scrub_message
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}
+
+
+async def send_expecting_error(upstream: FakeUpstream, make_router) -> ApiError:
+    router = await make_router(
+        bastion_config({"p1": provider(upstream.base_url)}, [("p1", "deploy-7")])
+    )
+    with pytest.raises(ApiError) as info:
+        await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=False)
+    return info.value
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_upstream_auth_failure_is_502_with_generic_message(upstream, make_router, status):
+    leak = f"Incorrect API key provided: {PROVIDER_KEY}. Find your key at ..."
+    upstream.script = [json_answer(status, {"error": {"message": leak, "code": "invalid_api_key"}})]
+    error = await send_expecting_error(upstream, make_router)
+    assert isinstance(error, UpstreamFailed)
+    assert (error.status, error.code) == (502, "upstream_auth_failed")
+    assert PROVIDER_KEY not in str(error.body())
+    assert "Incorrect" not in error.message
+    assert len(upstream.seen) == 1  # not retried
+
+
+async def test_context_length_exceeded_passes_with_message(upstream, make_router):
+    message = (
+        "This model's maximum context length is 128000 tokens. However, your messages "
+        "resulted in 130000 tokens. Please reduce the length of the messages."
+    )
+    upstream.script = [
+        json_answer(
+            400,
+            {
+                "error": {
+                    "message": message,
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+            },
+        )
+    ]
+    error = await send_expecting_error(upstream, make_router)
+    assert isinstance(error, InvalidRequest)
+    assert (error.status, error.code, error.param) == (400, "context_length_exceeded", "messages")
+    assert error.message == message
+
+
+async def test_allow_listed_message_is_scrubbed(upstream, make_router):
+    message = f"Unsupported value for deploy-7 with key {PROVIDER_KEY} and Bearer abc.def"
+    upstream.script = [
+        json_answer(422, {"error": {"message": message, "code": "unsupported_value"}})
+    ]
+    error = await send_expecting_error(upstream, make_router)
+    assert error.status == 422
+    assert PROVIDER_KEY not in error.message
+    assert "abc.def" not in error.message
+    assert "deploy-7" not in error.message
+    assert "gpt-4o-mini" in error.message
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+async def test_other_caller_faults_get_a_generic_message(upstream, make_router, status):
+    upstream.script = [
+        json_answer(
+            status,
+            {"error": {"message": "secret prompt text echoed", "code": "invalid_value"}},
+        )
+    ]
+    error = await send_expecting_error(upstream, make_router)
+    assert isinstance(error, InvalidRequest)
+    assert error.status == status
+    assert error.code == "upstream_error"
+    assert error.body()["error"]["type"] == "invalid_request_error"
+    assert error.message == f"The upstream provider rejected the request (status {status})."
+
+
+async def test_non_json_error_body_is_generic(upstream, make_router):
+    upstream.script = [json_answer(400, ["not", "an", "error"])]
+    error = await send_expecting_error(upstream, make_router)
+    assert (error.status, error.code) == (400, "upstream_error")
+
+
+def test_scrub_message_removes_key_shapes_and_caps_length():
+    text = "sk-proj-ABCDEF1234567890 bst_abcd1234_ZZZZZZZZZZZZ " + "x" * 2000
+    scrubbed = scrub_message(text, secret=None, upstream_model="a", public_model="a")
+    assert "sk-proj" not in scrubbed
+    assert "bst_abcd1234" not in scrubbed
+    assert len(scrubbed) <= 520
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "1.5", "retry-after-ms": "100"}, 0.1),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:10 GMT"}, 10.0),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_parse_retry_after(headers, expected):
+    now = 1445412480.0  # 2015-10-21 07:28:00 GMT
+    assert parse_retry_after(headers, now=now) == expected
+
+
+def test_backoff_is_bounded_and_attempts_are_capped():
+    config = RetryConfig(max_attempts=4, backoff_base_s=0.1, backoff_max_s=0.3)
+    delays = [next_delay(config, 3, None).seconds for _ in range(200)]
+    assert all(d is not None and 0.0 <= d <= 0.3 for d in delays)
+    assert max(d for d in delays if d is not None) > 0.15  # jitter spreads up to the cap
+    assert next_delay(config, 4, None).seconds is None
+    assert next_delay(config, 1, 5.0).seconds is None  # hint beyond the cap: move on
+    assert next_delay(config, 1, 0.2).seconds == 0.2
