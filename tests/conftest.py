@@ -25,7 +25,7 @@ POSTGRES_ADMIN_DB = "test"
 
 
 async def _postgres_admin(statement: str) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     connection = await asyncpg.connect(
         host=POSTGRES_HOST,
@@ -80,6 +80,17 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def database(database_url: str) -> AsyncIterator[Database]:
     """A migrated database on each backend, closed after the test."""
     db = Database.from_url(database_url)
+    await db.migrate()
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def sqlite_database(sqlite_url: str) -> AsyncIterator[Database]:
+    """A migrated SQLite database, for tests whose subject does not depend on the backend."""
+    db = Database.from_url(sqlite_url)
     await db.migrate()
     try:
         yield db

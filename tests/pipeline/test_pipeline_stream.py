@@ -208,6 +208,33 @@ async def test_synthetic_comment_is_ignored_by_a_client_parser() -> None:
     assert events_of(out) == events_of(raw)
 
 
+async def test_a_hook_can_stop_the_stream_with_an_injected_error_event() -> None:
+    class StopAtForbidden:
+        stopped = False
+
+        def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+            if self.stopped:
+                return []
+            if "forbidden" in event.sse.data:
+                self.stopped = True
+                error = {"error": {"message": "stopped", "code": "policy_violation"}}
+                return [StreamEvent.from_payload(error)]
+            return [event]
+
+        def on_end(self) -> Sequence[StreamEvent]:
+            return []
+
+    raw = chat_stream(["fine ", "forbidden", " more"])
+    out = await run(StreamRelay([StopAtForbidden(), UsageObserver()]), *split(raw, 11))
+    events = events_of(out)
+    assert chat_text(out) == "fine "
+    assert orjson.loads(events[-1].data) == {
+        "error": {"message": "stopped", "code": "policy_violation"}
+    }
+    assert len(events) == 3
+    assert b"[DONE]" not in out
+
+
 async def test_usage_observer_reads_the_usage_chunk_with_empty_choices() -> None:
     observer = UsageObserver()
     relay = StreamRelay([observer])

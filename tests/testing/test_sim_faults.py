@@ -181,3 +181,11 @@ async def test_fault_applies_to_one_request_only(app: Simulator) -> None:
     first = await drive(app, CHAT, _body(""))
     second = await drive(app, CHAT, _body(""))
     assert b"[DONE]" not in first.body and b"[DONE]" in second.body
+
+
+async def test_latency_option_delays_the_first_byte() -> None:
+    from bastion.testing import SimulatorOptions, create_app
+
+    slow = create_app(SimulatorOptions(latency_ms=200))
+    recorded = await drive(slow, CHAT, _body(""))
+    assert recorded.bodies[0][0] - recorded.started_at >= 0.2

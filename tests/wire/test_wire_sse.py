@@ -90,6 +90,7 @@ def test_too_large_event_raises_a_bastion_error() -> None:
     with pytest.raises(SseEventTooLarge) as caught:
         parse(b"data: " + b"Q" * 50 + b"\n", b"data: " + b"Q" * 50 + b"\n\n", limit=80)
     assert isinstance(caught.value, BastionError)
+    assert (caught.value.status, caught.value.code) == (502, "upstream_error")
     assert "Q" not in str(caught.value)
 
 

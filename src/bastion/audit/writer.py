@@ -9,6 +9,7 @@ gateway stops accepting new calls (RELIABILITY.md: audit store down → refuse w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -75,10 +76,8 @@ class AuditWriter:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         try:
             await self.flush()
@@ -87,10 +86,8 @@ class AuditWriter:
 
     async def _run(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()
@@ -99,7 +96,10 @@ class AuditWriter:
                 self._failing = False
             except Exception as exc:
                 if not self._failing:
-                    log.error("audit: store write failed (%s); %d records queued",
-                              type(exc).__name__, self.pending)
+                    log.error(
+                        "audit: store write failed (%s); %d records queued",
+                        type(exc).__name__,
+                        self.pending,
+                    )
                 self._failing = True
                 await asyncio.sleep(min(1.0, self._interval * 10))

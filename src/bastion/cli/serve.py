@@ -12,13 +12,19 @@ from bastion.errors import ConfigError
 
 
 @click.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
-              help="Config file (default: $BASTION_CONFIG, else built-in defaults).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $BASTION_CONFIG, else built-in defaults).",
+)
 @click.option("--host", default=None, help="Proxy bind address (server.host).")
 @click.option("--port", type=int, default=None, help="Proxy port (server.port).")
 @click.option("--admin-port", type=int, default=None, help="Admin port (server.admin.port).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Worker processes (server.workers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (server.workers)."
+)
 def serve(
     config_file: str | None,
     host: str | None,
@@ -44,6 +50,7 @@ def serve(
         config = load_config(path, overrides=overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     run(config, path, overrides)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Iterator
 
 import click
 import uvicorn
@@ -31,6 +35,20 @@ class _AnnouncingServer(uvicorn.Server):
             url = f"http://{self.config.host}:{self.config.port}/v1"
             sys.stdout.write(f"bastion simulate listening on {url}\n")
             sys.stdout.flush()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Stop on SIGINT/SIGTERM and exit 0 (uvicorn would re-raise the signal)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        stop_signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stop_signals}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 @click.command("simulate")

@@ -90,9 +90,10 @@ class KeyVerifier:
             raise AuthenticationFailed(INVALID_KEY_MESSAGE)
         key_id, secret = parsed
         entry = self._cache.get(key_id)
-        if entry is None or self._clock() - entry.fetched_at >= self._ttl:
+        age = math.inf if entry is None else self._clock() - entry.fetched_at
+        if entry is None or age >= self._ttl:
             entry = await self._lookup(key_id)
-        elif self._clock() - entry.fetched_at >= self._refresh_after:
+        elif age >= self._refresh_after:
             self._start_load(key_id)
         matched = secret_matches(secret, entry.secret_hash)
         if not matched or entry.key is None or self._wall_clock() >= entry.usable_until:

@@ -34,8 +34,9 @@ class Limiter(Protocol):
         self, principal: Principal, conversation: Conversation, model: str
     ) -> Reservation: ...
 
-    async def settle(self, principal: Principal, reservation: Reservation, usage: Usage) -> None:
-        ...
+    async def settle(
+        self, principal: Principal, reservation: Reservation, usage: Usage
+    ) -> None: ...
 
 
 class Unlimited:

@@ -7,7 +7,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from bastion.limits.base import Reservation
-from bastion.model import AuthenticatedKey, CallStatus, Decision, Endpoint, Finding, Principal, Usage
+from bastion.model import (
+    AuthenticatedKey,
+    CallStatus,
+    Decision,
+    Endpoint,
+    Finding,
+    Principal,
+    Usage,
+)
 from bastion.wire.request import ParsedRequest
 
 

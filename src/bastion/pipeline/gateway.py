@@ -24,7 +24,7 @@ from bastion.pipeline.parts import GatewayParts
 from bastion.pipeline.record import build_record
 from bastion.pipeline.response import finish_json_body, stream_hooks
 from bastion.pipeline.scan import SCAN, finding_json, parse_scan_request
-from bastion.pipeline.stream import StreamRelay
+from bastion.pipeline.stream import Dialect, StreamRelay
 from bastion.wire.parse import parse_body
 
 _JSON = "application/json"
@@ -70,7 +70,7 @@ class Gateway:
         return Reply(200, orjson.dumps(model_entry(model_id, self.parts.models[model_id])), headers)
 
     async def scan(self, call: IncomingCall) -> Reply:
-        """``POST /v1/bastion/scan``: findings for one text; admitted and audited, never forwarded."""
+        """``POST /v1/bastion/scan``: findings for one text; audited, never forwarded."""
         p = self.parts
         ctx = CallContext(call)
         try:
@@ -90,8 +90,11 @@ class Gateway:
         ctx.http_status = 200
         body = orjson.dumps({"findings": [finding_json(f) for f in ctx.findings]})
         await self._complete(ctx, reply_at=time.perf_counter())
-        headers = {"content-type": _JSON, "x-bastion-request-id": call.request_id,
-                   "x-bastion-decision": "scan"}
+        headers = {
+            "content-type": _JSON,
+            "x-bastion-request-id": call.request_id,
+            "x-bastion-decision": "scan",
+        }
         return Reply(200, body, headers)
 
     async def _decide_and_forward(self, ctx: CallContext) -> Reply | StreamingReply:
@@ -145,7 +148,7 @@ class Gateway:
         self, ctx: CallContext, upstream: Any, applied: Any, client_body: dict[str, Any]
     ) -> AsyncIterator[bytes]:
         hooks, stream_usage = stream_hooks(ctx, client_body, applied)
-        dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
+        dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
         relay = StreamRelay(hooks, dialect=dialect)
         ctx.http_status = 200
         try:
@@ -172,8 +175,8 @@ class Gateway:
         assert ctx.key is not None and ctx.parsed is not None
         principal = ctx.key.principal
         body = ctx.parsed.body
-        claimed = ctx.parsed.conversation.end_user or body.get("user") or body.get(
-            "safety_identifier"
+        claimed = (
+            ctx.parsed.conversation.end_user or body.get("user") or body.get("safety_identifier")
         )
         if not isinstance(claimed, str) or not claimed:
             return principal
@@ -257,7 +260,9 @@ class Gateway:
             p.audit.submit(record)
             endpoint = ctx.call.endpoint.value
             p.metrics.calls.labels(
-                endpoint, record.principal.environment if record.principal else "", record.decision,
+                endpoint,
+                record.principal.environment if record.principal else "",
+                record.decision,
                 record.status.value,
             ).inc()
             if ctx.upstream_sent_at is not None:

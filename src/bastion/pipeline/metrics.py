@@ -6,8 +6,19 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Overhead is tens to hundreds of microseconds; buckets resolve that range.
 _OVERHEAD_BUCKETS = (
-    0.00002, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.001,
-    0.002, 0.005, 0.01, 0.05,
+    0.00002,
+    0.00005,
+    0.000075,
+    0.0001,
+    0.00015,
+    0.0002,
+    0.0003,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.05,
 )
 
 
@@ -73,6 +84,8 @@ class OverheadSamples:
         values = sorted(self._values)
         if not values:
             return {"count": 0}
+
         def at(q: float) -> float:
             return values[min(len(values) - 1, int(q * len(values)))] * 1e6
+
         return {"count": len(values), "p50_us": at(0.5), "p90_us": at(0.9), "p99_us": at(0.99)}

@@ -40,7 +40,11 @@ def _usage_of(raw: Any) -> Usage:
         return Usage(estimated=True)
     prompt = raw.get("prompt_tokens", raw.get("input_tokens", 0))
     completion = raw.get("completion_tokens", raw.get("output_tokens", 0))
-    if not isinstance(prompt, int) or not isinstance(completion, int) or min(prompt, completion) < 0:
+    if (
+        not isinstance(prompt, int)
+        or not isinstance(completion, int)
+        or min(prompt, completion) < 0
+    ):
         return Usage(estimated=True)
     return Usage(prompt, completion)
 

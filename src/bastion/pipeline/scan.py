@@ -21,16 +21,18 @@ def parse_scan_request(raw: bytes) -> ParsedRequest:
     unknown = set(body) - {"text", "source", "all_scores"}
     if unknown:
         name = sorted(unknown)[0][:64]
-        raise InvalidRequest(f"Unrecognized field: {name}", code="unsupported_parameter",
-                             param=name)
+        raise InvalidRequest(
+            f"Unrecognized field: {name}", code="unsupported_parameter", param=name
+        )
     text = body.get("text")
     if not isinstance(text, str):
         raise InvalidRequest("text must be a string.", param="text")
     source_name = body.get("source", "user")
     source = _SOURCES.get(source_name) if isinstance(source_name, str) else None
     if source is None:
-        raise InvalidRequest("source must be one of user, system, retrieved, tool_result.",
-                             param="source")
+        raise InvalidRequest(
+            "source must be one of user, system, retrieved, tool_result.", param="source"
+        )
     if not isinstance(body.get("all_scores", False), bool):
         raise InvalidRequest("all_scores must be a boolean.", param="all_scores")
     segment = Segment(text, source, ("text",), message_index=0, role=source.value)

@@ -202,7 +202,10 @@ class StreamRelay:
     def _emit(self, events: list[StreamEvent]) -> bytes:
         if not events:
             return b""
-        out = b"".join([event.encode() for event in events])
+        if len(events) == 1:
+            out = events[0].encode()
+        else:
+            out = b"".join([event.encode() for event in events])
         self.events_emitted += len(events)
         self.bytes_emitted += len(out)
         return out

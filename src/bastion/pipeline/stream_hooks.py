@@ -85,7 +85,7 @@ class TextWindowHook:
                 event.mark_changed()
         elif event.is_done:
             self._finish_all()
-        if not self._queue and all(f.end <= self._states[f.key].decided for f in fragments):
+        if not self._queue and not self._undecided(fragments):
             self._place(event, fragments)
             return [event]
         self._queue.append((event, fragments))
@@ -151,12 +151,16 @@ class TextWindowHook:
         released: list[StreamEvent] = []
         while self._queue:
             event, fragments = self._queue[0]
-            if any(f.end > self._states[f.key].decided for f in fragments):
+            if self._undecided(fragments):
                 break
             self._queue.popleft()
             self._place(event, fragments)
             released.append(event)
         return released
+
+    def _undecided(self, fragments: list[_Fragment]) -> bool:
+        states = self._states
+        return any(fragment.end > states[fragment.key].decided for fragment in fragments)
 
     def _place(self, event: StreamEvent, fragments: list[_Fragment]) -> None:
         """Write the decided output into a released event, in order, per key."""
@@ -232,7 +236,7 @@ class ReplaceTextHook(TextWindowHook):
 
     def on_window(self, choice_index: int, text: str) -> str:
         """Replace every token of the window by its mapped value."""
-        if self._pattern is None:
+        if self._pattern is None or not any(start in text for start in self._starts):
             return text
         return self._pattern.sub(lambda m: self._mapping[m.group()], text)
 

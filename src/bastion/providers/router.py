@@ -174,7 +174,8 @@ class Router:
                 breaker.record_failure()
             else:
                 breaker.record_success()
-            logger.warning(
+            logger.log(
+                logging.WARNING if result.unhealthy else logging.INFO,
                 "upstream attempt failed: target=%s attempt=%d status=%s code=%s",
                 prepared.key,
                 attempt_on_target,

@@ -40,8 +40,9 @@ class AdminApp:
     async def _authenticate(self, scope: Scope) -> AdminIdentity:
         auth = header(scope, b"authorization") or ""
         scheme, _, token = auth.partition(" ")
-        return await self.runtime.admin_auth.verify(token.strip() if scheme.lower() == "bearer"
-                                                    else None)
+        return await self.runtime.admin_auth.verify(
+            token.strip() if scheme.lower() == "bearer" else None
+        )
 
     async def _route(self, scope: Scope) -> Reply:
         method, path = scope["method"], scope["path"]
@@ -53,8 +54,11 @@ class AdminApp:
             body = generate_latest(gateway.parts.metrics.registry)
             return Reply(200, body, {"content-type": CONTENT_TYPE_LATEST})
         if method == "GET" and path == "/admin/api/whoami":
-            return Reply(200, orjson.dumps({"subject": identity.subject,
-                                            "role": identity.role.value}), dict(_JSON))
+            return Reply(
+                200,
+                orjson.dumps({"subject": identity.subject, "role": identity.role.value}),
+                dict(_JSON),
+            )
         if path == "/admin/api/overhead":
             samples = gateway.parts.overhead_samples
             if method == "DELETE":

@@ -82,16 +82,22 @@ class ProxyApp:
                 )
                 client = scope.get("client")
                 call = IncomingCall(
-                    endpoint, body, bearer_key(scope), request_id, received_at,
+                    endpoint,
+                    body,
+                    bearer_key(scope),
+                    request_id,
+                    received_at,
                     client[0] if client else None,
                 )
                 gateway = self.runtime.gateway
-                reply = await (gateway.scan(call) if endpoint is Endpoint.SCAN
-                               else gateway.handle(call))
+                reply = await (
+                    gateway.scan(call) if endpoint is Endpoint.SCAN else gateway.handle(call)
+                )
             elif method == "GET" and path.startswith("/v1/models"):
                 reply = await self.runtime.gateway.models(
                     path.removeprefix("/v1/models").lstrip("/") or None,
-                    bearer_key(scope), request_id,
+                    bearer_key(scope),
+                    request_id,
                 )
             elif method == "GET" and path == "/healthz":
                 reply = Reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
@@ -105,11 +111,16 @@ class ProxyApp:
             await send_error(send, exc, request_id)
             return
         except Exception:
-            log.exception("unexpected error answering %s %s (request %s)", method, path[:200],
-                          request_id)
-            await send_error(send, InternalError("The gateway failed unexpectedly; the "
-                                                 "request id identifies it in the logs."),
-                             request_id)
+            log.exception(
+                "unexpected error answering %s %s (request %s)", method, path[:200], request_id
+            )
+            await send_error(
+                send,
+                InternalError(
+                    "The gateway failed unexpectedly; the request id identifies it in the logs."
+                ),
+                request_id,
+            )
             return
         reply.headers.setdefault("x-bastion-request-id", request_id)
         if isinstance(reply, StreamingReply):

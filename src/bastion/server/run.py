@@ -10,7 +10,7 @@ import signal
 import socket
 from collections.abc import Generator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -40,7 +40,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_config(app: Any, config: BastionConfig, *, lifespan: str) -> uvicorn.Config:
+def _uvicorn_config(
+    app: Any, config: BastionConfig, *, lifespan: Literal["on", "off"]
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="none",
@@ -57,7 +59,9 @@ def _uvicorn_config(app: Any, config: BastionConfig, *, lifespan: str) -> uvicor
     )
 
 
-async def serve_process(config: BastionConfig, sockets: tuple[socket.socket, socket.socket]) -> None:
+async def serve_process(
+    config: BastionConfig, sockets: tuple[socket.socket, socket.socket]
+) -> None:
     """Serve both ports in this process until SIGTERM/SIGINT, then drain."""
     apps = create_apps(config)
     proxy = _Server(_uvicorn_config(apps.proxy, config, lifespan="on"))
@@ -72,7 +76,7 @@ async def serve_process(config: BastionConfig, sockets: tuple[socket.socket, soc
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
     proxy_task = asyncio.create_task(proxy.serve(sockets=[sockets[0]]))
-    while not proxy.started and not proxy_task.done():
+    while not proxy.started and not proxy_task.done():  # admin only once the runtime is up
         await asyncio.sleep(0.01)
     admin_task = asyncio.create_task(admin.serve(sockets=[sockets[1]]))
     done, _ = await asyncio.wait({proxy_task, admin_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -94,7 +98,9 @@ def _run_loop(config: BastionConfig, sockets: tuple[socket.socket, socket.socket
 def _worker(
     config_path: str | None, overrides: Mapping[str, Any], sockets: tuple[socket.socket, ...]
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = load_config(config_path, overrides=overrides)
     _run_loop(config, (sockets[0], sockets[1]))
 

@@ -7,6 +7,7 @@ message, so a test sees exactly what the upstream received.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import orjson
 from bastion.testing.tokens import content_text
 
 NON_ASCII_SAMPLE = "héllo wörld 日本"
+_WORD = re.compile(r"\s*\S+|\s+")
 _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -74,16 +76,7 @@ def split_pieces(text: str, size: int) -> list[str]:
         return [text] if text else []
     pieces: list[str] = []
     current = ""
-    start = 0
-    length = len(text)
-    while start < length:
-        end = start
-        while end < length and text[end].isspace():
-            end += 1
-        while end < length and not text[end].isspace():
-            end += 1
-        word = text[start:end]
-        start = end
+    for word in _WORD.findall(text):
         if current and len(current) + len(word) > size:
             pieces.append(current)
             current = ""

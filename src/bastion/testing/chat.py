@@ -152,31 +152,34 @@ def render_chat(
     include_usage = options.get("include_usage") is True
     obfuscate = options.get("include_obfuscation") is not False
 
-    def frame(choices: list[dict[str, Any]], chunk_usage: Any) -> bytes:
-        chunk: dict[str, Any] = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "service_tier": "default",
-            "system_fingerprint": SYSTEM_FINGERPRINT,
-            "choices": choices,
-        }
-        if include_usage:
-            chunk["usage"] = chunk_usage
-        if obfuscate:
-            chunk["obfuscation"] = _PAD[: 1 + len(choices) * 7 % len(_PAD)]
-        return b"data: " + orjson.dumps(chunk) + b"\n\n"
-
+    # chunks differ only in their choices (and usage), so the rest is encoded once
+    base = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    }
+    head = b"data: " + orjson.dumps(base)[:-1] + b',"choices":'
+    tail = b',"usage":null' if include_usage else b""
+    if obfuscate:
+        tail += b',"obfuscation":"' + _PAD[:8].encode() + b'"'
+    tail += b"}\n\n"
     per_choice = [_deltas(answer, finish_reason, chunk_chars) for _ in range(count)]
     frames = []
     for step in range(len(per_choice[0])):
         for index, deltas in enumerate(per_choice):
             delta = deltas[step]
-            reason = delta.pop("finish_reason", None)
-            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": reason}
-            frames.append(frame([choice], None))
+            reason = orjson.dumps(delta.pop("finish_reason", None))
+            choice = b'[{"index":%d,"delta":%b,"logprobs":null,"finish_reason":%b}]' % (
+                index,
+                orjson.dumps(delta),
+                reason,
+            )
+            frames.append(head + choice + tail)
     if include_usage:
-        frames.append(frame([], usage))
+        usage_tail = b',"usage":' + orjson.dumps(usage) + tail[len(b',"usage":null') :]
+        frames.append(head + b"[]" + usage_tail)
     frames.append(DONE_FRAME)
     return Rendered(200, SSE_HEADERS, tuple(frames), "chat")

@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 def count_tokens(text: str) -> int:
     """Number of tokens in ``text``: word runs plus single punctuation/symbol characters."""
-    return sum(1 for _ in _TOKEN.finditer(text))
+    return len(_TOKEN.findall(text))
 
 
 def truncate_to_tokens(text: str, limit: int) -> tuple[str, bool]:

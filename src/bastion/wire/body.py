@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from bastion.errors import InvalidRequest
 
 _MAX_INT_DIGITS = 19  # beyond int64 an integer is almost surely an attack or a mistake
 _MAX_DEPTH = 64
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Rejected(ValueError):
@@ -66,7 +68,9 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
             parse_constant=_no_constants,
         )
     except _Rejected as exc:
-        raise InvalidRequest(f"The body is not acceptable JSON: {exc}.", code="invalid_json") from None
+        raise InvalidRequest(
+            f"The body is not acceptable JSON: {exc}.", code="invalid_json"
+        ) from None
     except RecursionError:
         raise InvalidRequest("The body's JSON is nested too deeply.", code="invalid_json") from None
     except ValueError as exc:
@@ -74,11 +78,24 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(
             f"We could not parse the JSON body of your request ({reason}).", code="invalid_json"
         ) from None
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        _refuse_lone_surrogates(raw)
     if not isinstance(value, dict):
         raise InvalidRequest("The body must be a JSON object.", code="invalid_json")
     if not _depth_ok(value):
         raise InvalidRequest("The body's JSON is nested too deeply.", code="invalid_json")
     return value
+
+
+def _refuse_lone_surrogates(raw: bytes) -> None:
+    """Surrogate escapes must pair up; orjson checks that strictly (and only then runs)."""
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            "The body contains an unpaired surrogate escape (not valid Unicode).",
+            code="invalid_json",
+        ) from None
 
 
 def encode_json(value: Any) -> bytes:

@@ -57,7 +57,7 @@ def _walk_message(message: Any, i: int, b: ConversationBuilder, marks: Untrusted
         raise InvalidRequest(f"{param} must be an object.", param=param)
     role = message.get("role")
     source = ROLE_SOURCE.get(role) if isinstance(role, str) else None
-    if source is None:
+    if source is None or not isinstance(role, str):
         raise InvalidRequest(
             f"{param}.role must be one of system, developer, user, assistant, tool.",
             param=f"{param}.role",
@@ -65,8 +65,14 @@ def _walk_message(message: Any, i: int, b: ConversationBuilder, marks: Untrusted
     content = message.get("content")
     if isinstance(content, str):
         ranges = marks.ranges(i, None, len(content)) if marks else []
-        b.segments.add(content, source, ("messages", i, "content"), message_index=i, role=role,
-                       untrusted=ranges)
+        b.segments.add(
+            content,
+            source,
+            ("messages", i, "content"),
+            message_index=i,
+            role=role,
+            untrusted=ranges,
+        )
     elif isinstance(content, list):
         for j, part in enumerate(content):
             _walk_part(part, i, j, source, role, b, marks)
@@ -102,8 +108,14 @@ def _walk_part(
         if not isinstance(text, str):
             raise InvalidRequest(f"{param}.{kind} must be a string.", param=f"{param}.{kind}")
         ranges = marks.ranges(i, j, len(text)) if marks else []
-        b.segments.add(text, source, ("messages", i, "content", j, kind), message_index=i,
-                       role=role, untrusted=ranges)
+        b.segments.add(
+            text,
+            source,
+            ("messages", i, "content", j, kind),
+            message_index=i,
+            role=role,
+            untrusted=ranges,
+        )
     elif kind in _UNREADABLE_PARTS:
         b.unscannable(_UNREADABLE_PARTS[kind])
     else:
@@ -123,9 +135,10 @@ def _walk_tool_calls(message: dict[str, Any], i: int, b: ConversationBuilder) ->
                 b.segments.add(args, Source.ASSISTANT, path, message_index=i, role="assistant")
     legacy = message.get("function_call")
     if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
-        path = ("messages", i, "function_call", "arguments")
-        b.segments.add(legacy["arguments"], Source.ASSISTANT, path, message_index=i,
-                       role="assistant")
+        legacy_path = ("messages", i, "function_call", "arguments")
+        b.segments.add(
+            legacy["arguments"], Source.ASSISTANT, legacy_path, message_index=i, role="assistant"
+        )
 
 
 def _walk_tools(body: dict[str, Any], b: ConversationBuilder) -> None:
@@ -137,8 +150,10 @@ def _walk_tools(body: dict[str, Any], b: ConversationBuilder) -> None:
             raise InvalidRequest(f"{field} must be an array.", param=field)
         for k, tool in enumerate(tools):
             fn = tool.get("function", tool) if isinstance(tool, dict) else None
-            if field == "tools" and isinstance(tool, dict) and tool.get("type") not in (
-                None, "function"
+            if (
+                field == "tools"
+                and isinstance(tool, dict)
+                and tool.get("type") not in (None, "function")
             ):
                 b.unscannable("hosted_tool")
                 b.tools.append(str(tool.get("type"))[:64])
@@ -146,7 +161,7 @@ def _walk_tools(body: dict[str, Any], b: ConversationBuilder) -> None:
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise InvalidRequest(f"{field}[{k}] must name a function.", param=f"{field}[{k}]")
             b.tools.append(fn["name"])
-            base = (field, k, "function") if field == "tools" else (field, k)
+            base: tuple[str | int, ...] = (field, k, "function") if field == "tools" else (field, k)
             if isinstance(fn.get("description"), str):
                 b.segments.add(fn["description"], Source.SYSTEM, (*base, "description"))
             b.add_schema_texts(fn.get("parameters"), (*base, "parameters"))

@@ -14,8 +14,9 @@ MAX_INPUTS = 2048
 def walk_embeddings(body: dict[str, Any], b: ConversationBuilder) -> None:
     """Collect the input texts; token arrays cannot be read and are flagged."""
     if body.get("stream") is not None:
-        raise InvalidRequest("embeddings do not stream.", code="unsupported_parameter",
-                             param="stream")
+        raise InvalidRequest(
+            "embeddings do not stream.", code="unsupported_parameter", param="stream"
+        )
     raw = body.get("input")
     if isinstance(raw, str):
         b.segments.add(raw, Source.USER, ("input",), message_index=0, role="user")
@@ -33,5 +34,6 @@ def walk_embeddings(body: dict[str, Any], b: ConversationBuilder) -> None:
         elif isinstance(item, list) and all(isinstance(t, int) for t in item):
             b.unscannable("token_array")
         else:
-            raise InvalidRequest(f"input[{i}] must be a string or a token array.",
-                                 param=f"input[{i}]")
+            raise InvalidRequest(
+                f"input[{i}] must be a string or a token array.", param=f"input[{i}]"
+            )

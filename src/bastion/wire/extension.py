@@ -61,7 +61,9 @@ def _mark(raw: Any, i: int) -> UntrustedMark:
             or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)
             or not 0 <= span[0] < span[1]
         ):
-            raise InvalidRequest(f"{param}.range must be [start, end) with start < end.", param=param)
+            raise InvalidRequest(
+                f"{param}.range must be [start, end) with start < end.", param=param
+            )
         rng = (span[0], span[1])
     return UntrustedMark(message, part, rng)
 

@@ -22,8 +22,9 @@ def walk_responses(body: dict[str, Any], b: ConversationBuilder) -> None:
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         ranges = marks.ranges(0, None, len(raw_input)) if marks else []
-        b.segments.add(raw_input, Source.USER, ("input",), message_index=0, role="user",
-                       untrusted=ranges)
+        b.segments.add(
+            raw_input, Source.USER, ("input",), message_index=0, role="user", untrusted=ranges
+        )
     elif isinstance(raw_input, list):
         if len(raw_input) > MAX_ITEMS:
             raise InvalidRequest(f"input has more than {MAX_ITEMS} items.", param="input")
@@ -60,13 +61,19 @@ def _walk_item(item: Any, i: int, b: ConversationBuilder, marks: UntrustedMarks)
     if kind == "message" or (kind is None and "role" in item):
         role = item.get("role")
         source = ROLE_SOURCE.get(role) if isinstance(role, str) else None
-        if source is None:
+        if source is None or not isinstance(role, str):
             raise InvalidRequest(f"{param}.role is not a known role.", param=f"{param}.role")
         content = item.get("content")
         if isinstance(content, str):
             ranges = marks.ranges(i, None, len(content)) if marks else []
-            b.segments.add(content, source, ("input", i, "content"), message_index=i, role=role,
-                           untrusted=ranges)
+            b.segments.add(
+                content,
+                source,
+                ("input", i, "content"),
+                message_index=i,
+                role=role,
+                untrusted=ranges,
+            )
         elif isinstance(content, list):
             for j, part in enumerate(content):
                 _walk_part(part, i, j, source, role, b, marks)
@@ -76,8 +83,14 @@ def _walk_item(item: Any, i: int, b: ConversationBuilder, marks: UntrustedMarks)
         output = item.get("output")
         if isinstance(output, str):
             ranges = marks.ranges(i, None, len(output)) if marks else []
-            b.segments.add(output, Source.TOOL_RESULT, ("input", i, "output"), message_index=i,
-                           role="tool", untrusted=ranges)
+            b.segments.add(
+                output,
+                Source.TOOL_RESULT,
+                ("input", i, "output"),
+                message_index=i,
+                role="tool",
+                untrusted=ranges,
+            )
         elif isinstance(output, list):
             for j, part in enumerate(output):
                 _walk_part(part, i, j, Source.TOOL_RESULT, "tool", b, marks, field="output")
@@ -109,8 +122,9 @@ def _walk_part(
         if not isinstance(text, str):
             raise InvalidRequest(f"{param}.{key} must be a string.", param=f"{param}.{key}")
         ranges = marks.ranges(i, j, len(text)) if marks else []
-        b.segments.add(text, source, ("input", i, field, j, key), message_index=i, role=role,
-                       untrusted=ranges)
+        b.segments.add(
+            text, source, ("input", i, field, j, key), message_index=i, role=role, untrusted=ranges
+        )
     elif kind in _UNREADABLE_PARTS:
         b.unscannable(_UNREADABLE_PARTS[kind])
     else:

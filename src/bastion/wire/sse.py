@@ -12,11 +12,11 @@ id"), and :meth:`SseParser.finish` dispatches a last event that lacks its blank 
 
 from __future__ import annotations
 
-import codecs
 import re
+from codecs import utf_8_decode as _utf8_decode
 from dataclasses import dataclass
 
-from bastion.errors import BastionError
+from bastion.errors import UpstreamFailed
 
 DONE = "[DONE]"
 """The data of the last event of a chat completions stream."""
@@ -24,8 +24,8 @@ DONE = "[DONE]"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-class SseEventTooLarge(BastionError):
-    """One event (or one unterminated line) grew past the parser's size limit."""
+class SseEventTooLarge(UpstreamFailed):
+    """One upstream event (or unterminated line) grew past the size limit: a 502."""
 
 
 @dataclass(slots=True)
@@ -51,11 +51,12 @@ class SseParser:
         "_buf",
         "_data",
         "_data_chars",
-        "_decoder",
         "_event",
         "_id",
         "_pending_cr",
+        "_raw",
         "_retry",
+        "_started",
         "comments",
         "max_event_bytes",
     )
@@ -64,8 +65,8 @@ class SseParser:
         if max_event_bytes <= 0:
             raise ValueError("max_event_bytes must be positive")
         self.max_event_bytes = max_event_bytes
-        # utf-8-sig drops the byte order mark the spec allows at the start of a stream.
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        self._raw = b""  # the start of a UTF-8 character split by the chunk boundary
+        self._started = False
         self._buf = ""
         self._pending_cr = False
         self._data: list[str] = []
@@ -77,9 +78,29 @@ class SseParser:
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Parse one chunk of the stream; returns the events it completed, in order."""
-        text = self._decoder.decode(chunk)
+        if (
+            chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and chunk.find(b"\n") == len(chunk) - 2
+            and self._is_clean()
+            and b"\r" not in chunk
+            and len(chunk) <= self.max_event_bytes
+        ):
+            # Fast path for the usual upstream chunk: exactly one plain data event.
+            self._started = True
+            return [SseEvent(chunk[6:-2].decode("utf-8", "replace"))]
+        if self._raw:
+            chunk = self._raw + chunk
+        text, used = _utf8_decode(chunk, "replace", False)
+        self._raw = chunk[used:] if used < len(chunk) else b""
         if not text:
             return []
+        if not self._started:
+            self._started = True
+            if text[0] == "\ufeff":  # a byte order mark may open the stream
+                text = text[1:]
+                if not text:
+                    return []
         if self._pending_cr:
             # The previous chunk ended in "\r": a "\n" here belongs to that line break.
             self._pending_cr = False
@@ -99,8 +120,9 @@ class SseParser:
 
     def finish(self) -> list[SseEvent]:
         """End of stream: flush the decoder and dispatch a last unterminated event."""
-        tail = self._buf + self._decoder.decode(b"", final=True)
+        tail = self._buf + _utf8_decode(self._raw, "replace", True)[0]
         self._buf = ""
+        self._raw = b""
         self._pending_cr = False
         lines = _LINE_BREAK.split(tail) if tail else []
         if lines and lines[-1] == "":
@@ -110,28 +132,40 @@ class SseParser:
 
     def _process(self, lines: list[str]) -> list[SseEvent]:
         events: list[SseEvent] = []
+        data = self._data
         for line in lines:
             if not line:
-                if self._data:
-                    events.append(
-                        SseEvent("\n".join(self._data), self._event, self._id, self._retry)
-                    )
-                    self._data = []
+                if data:
+                    joined = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(SseEvent(joined, self._event, self._id, self._retry))
+                    data = self._data = []
                     self._data_chars = 0
-                self._event = self._id = self._retry = None
-                continue
-            if line.startswith("data:"):
-                value = line[6:] if line.startswith("data: ") else line[5:]
-                self._data.append(value)
+                    self._event = self._id = self._retry = None
+                elif self._event is not None or self._id is not None or self._retry is not None:
+                    self._event = self._id = self._retry = None
+            elif line.startswith("data:"):
+                value = line[6:] if line.startswith(" ", 5) else line[5:]
+                data.append(value)
                 self._data_chars += len(value) + 1
                 if self._data_chars > self.max_event_bytes:
                     self._too_large()
-                continue
-            if line[0] == ":":
+            elif line[0] == ":":
                 self.comments += 1
-                continue
-            self._field(line)
+            else:
+                self._field(line)
         return events
+
+    def _is_clean(self) -> bool:
+        """Whether no line, event or character is pending from earlier chunks."""
+        return not (
+            self._buf
+            or self._raw
+            or self._data
+            or self._pending_cr
+            or self._event is not None
+            or self._id is not None
+            or self._retry is not None
+        )
 
     def _field(self, line: str) -> None:
         name, colon, value = line.partition(":")

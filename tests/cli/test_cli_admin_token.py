@@ -1,0 +1,83 @@
+"""``bastion admin-token`` through click, against a SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bastion.cli.main import cli
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BASTION_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("BASTION_CONFIG", raising=False)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bastion.yaml"
+    path.write_text('storage: {url: "sqlite:///data/bastion.db"}\n', encoding="utf-8")
+    return path
+
+
+def run(config_file: Path, *args: str, token: str | None = None) -> Result:
+    env = {"BASTION_ADMIN_TOKEN": token} if token else None
+    return CliRunner().invoke(cli, ["admin-token", *args, "--config", str(config_file)], env=env)
+
+
+def run_json(config_file: Path, *args: str, token: str | None = None) -> Any:
+    result = run(config_file, *args, "--json", token=token)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_create_list_revoke(config_file: Path) -> None:
+    created = run_json(config_file, "create", "--role", "auditor", "--subject", "eve")
+    assert created["token"].startswith(f"bat_{created['id']}_")
+    assert (created["subject"], created["role"]) == ("eve", "auditor")
+    listed = run_json(config_file, "list")
+    assert listed == [{k: created[k] for k in listed[0]}]
+    assert created["token"] not in json.dumps(listed)
+    assert run(config_file, "revoke", created["id"]).exit_code == 0
+    assert run_json(config_file, "list") == []
+    assert run_json(config_file, "list", "--all")[0]["revoked_at"] is not None
+    again = run(config_file, "revoke", created["id"])
+    assert again.exit_code == 1 and "no active admin token" in again.output
+
+
+def test_plain_create_shows_the_token_once(config_file: Path) -> None:
+    result = run(config_file, "create", "--role", "admin")
+    assert result.exit_code == 0
+    assert "shown only once" in result.output
+    assert any(word.startswith("bat_") for word in result.output.split())
+
+
+def test_token_roles_limit_what_the_cli_may_do(config_file: Path) -> None:
+    auditor = run_json(config_file, "create", "--role", "auditor", "--subject", "eve")["token"]
+    refused = run(config_file, "create", "--role", "admin", token=auditor)
+    assert refused.exit_code == 1 and "admin role" in refused.output
+    assert run(config_file, "list", token=auditor).exit_code == 0
+    owner = run_json(config_file, "create", "--role", "app_owner", "--subject", "team-a")
+    result = CliRunner().invoke(
+        cli,
+        ["keys", "create", "--name", "n", "--owner", "team-b", "--config", str(config_file)],
+        env={"BASTION_ADMIN_TOKEN": owner["token"]},
+    )
+    assert result.exit_code == 1 and "may not manage" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["create"], id="missing-role"),
+        pytest.param(["create", "--role", "root"], id="unknown-role"),
+        pytest.param(["create", "--role", "app_owner"], id="app-owner-without-subject"),
+    ],
+)
+def test_usage_errors_exit_2(config_file: Path, args: list[str]) -> None:
+    assert run(config_file, *args).exit_code == 2

@@ -1,0 +1,193 @@
+"""``bastion keys`` end to end through click, against a SQLite file (and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bastion.cli.main import cli
+from bastion.errors import AuthenticationFailed
+from bastion.identity.verifier import KeyVerifier
+from bastion.model import AuthenticatedKey
+from bastion.storage import Database, KeyRepository
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BASTION_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("BASTION_CONFIG", raising=False)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "bastion.yaml"
+    path.write_text('storage: {url: "sqlite:///data/bastion.db"}\n', encoding="utf-8")
+    return path
+
+
+def run(config_file: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, [*args, "--config", str(config_file)], env=env)
+
+
+def run_json(config_file: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    result = run(config_file, *args, "--json", env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def verify(url: str, key: str) -> AuthenticatedKey:
+    async def _verify() -> AuthenticatedKey:
+        database = Database.from_url(url)
+        verifier = KeyVerifier(KeyRepository(database))
+        try:
+            return await verifier.verify(key)
+        finally:
+            await verifier.close()
+            await database.close()
+
+    return asyncio.run(_verify())
+
+
+def sqlite_url(config_file: Path) -> str:
+    return f"sqlite:///{config_file.parent / 'data' / 'bastion.db'}"
+
+
+def test_create_json_prints_id_and_key_that_authenticates(config_file: Path) -> None:
+    created = run_json(
+        config_file,
+        "keys", "create", "--name", "support bot", "--app", "helpdesk", "--team", "support",
+        "--env", "prod", "--role", "agent", "--role", "tier2", "--owner", "ops",
+        "--models", "gpt-4o,gpt-4o-mini", "--models", "text-embedding-3-small",
+        "--trust-end-user",
+    )  # fmt: skip
+    assert created["key"].startswith(f"bst_{created['id']}_")
+    authenticated = verify(sqlite_url(config_file), created["key"])
+    principal = authenticated.principal
+    assert (principal.name, principal.app, principal.team) == ("support bot", "helpdesk", "support")
+    assert (principal.environment, principal.roles, principal.owner) == (
+        "prod",
+        ("agent", "tier2"),
+        "ops",
+    )
+    assert authenticated.models == ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small")
+    assert authenticated.trust_end_user
+    assert created["created_by"] == "local-admin"
+
+
+def test_defaults_and_plain_output_warn_that_the_key_is_shown_once(config_file: Path) -> None:
+    result = run(config_file, "keys", "create", "--name", "n")
+    assert result.exit_code == 0, result.output
+    assert "shown only once" in result.output
+    key = next(word for word in result.output.split() if word.startswith("bst_"))
+    authenticated = verify(sqlite_url(config_file), key)
+    assert authenticated.models == ("*",)
+    assert authenticated.principal.environment == "dev"
+
+
+def test_plaintext_key_never_reaches_the_database_files(config_file: Path) -> None:
+    created = run_json(config_file, "keys", "create", "--name", "n")
+    secret = created["key"].split("_")[2].encode()
+    files = list((config_file.parent / "data").iterdir())
+    assert files
+    for path in files:
+        assert secret not in path.read_bytes()
+    listed = run(config_file, "keys", "list", "--all", "--json")
+    assert secret.decode() not in listed.output
+
+
+def test_list_shows_metadata_only_and_hides_revoked_unless_all(config_file: Path) -> None:
+    first = run_json(config_file, "keys", "create", "--name", "first")
+    second = run_json(config_file, "keys", "create", "--name", "second", "--expires", "90d")
+    assert run(config_file, "keys", "revoke", first["id"]).exit_code == 0
+    listed = run_json(config_file, "keys", "list")
+    assert [k["id"] for k in listed] == [second["id"]]
+    assert listed[0]["expires_at"] is not None
+    assert "secret_hash" not in listed[0] and "key" not in listed[0]
+    every = run_json(config_file, "keys", "list", "--all")
+    assert {k["id"]: k["status"] for k in every} == {first["id"]: "revoked", second["id"]: "active"}
+    table = run(config_file, "keys", "list")
+    assert second["id"] in table.output and first["id"] not in table.output
+
+
+def test_revoke_stops_the_key_and_unknown_ids_fail(config_file: Path) -> None:
+    created = run_json(config_file, "keys", "create", "--name", "n")
+    assert run(config_file, "keys", "revoke", created["id"]).exit_code == 0
+    with pytest.raises(AuthenticationFailed):
+        verify(sqlite_url(config_file), created["key"])
+    again = run(config_file, "keys", "revoke", created["id"])
+    assert again.exit_code == 1 and "already revoked" in again.output
+    unknown = run(config_file, "keys", "revoke", "nokey000")
+    assert unknown.exit_code == 1 and "no key" in unknown.output
+
+
+def test_rotate_with_grace_keeps_the_old_key_working(config_file: Path) -> None:
+    old = run_json(config_file, "keys", "create", "--name", "n", "--team", "t", "--models", "a")
+    new = run_json(config_file, "keys", "rotate", old["id"], "--grace", "24h")
+    assert new["replaces"] == old["id"] and new["id"] != old["id"]
+    assert (new["team"], new["models"]) == ("t", ["a"])
+    url = sqlite_url(config_file)
+    assert verify(url, old["key"]).principal.team == "t"
+    assert verify(url, new["key"]).principal.team == "t"
+
+
+def test_rotate_without_grace_stops_the_old_key_now(config_file: Path) -> None:
+    old = run_json(config_file, "keys", "create", "--name", "n")
+    result = run(config_file, "keys", "rotate", old["id"])
+    assert result.exit_code == 0 and "stops working now" in result.output
+    with pytest.raises(AuthenticationFailed):
+        verify(sqlite_url(config_file), old["key"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["keys", "create"], id="missing-name"),
+        pytest.param(["keys", "create", "--name", "n", "--expires", "soon"], id="bad-expiry"),
+        pytest.param(["keys", "create", "--name", "n", "--expires", "2020-01-01"], id="past"),
+        pytest.param(["keys", "rotate", "abcd1234", "--grace", "1 day"], id="bad-grace"),
+        pytest.param(["keys", "revoke"], id="missing-id"),
+    ],
+)
+def test_usage_errors_exit_2(config_file: Path, args: list[str]) -> None:
+    assert run(config_file, *args).exit_code == 2
+
+
+def test_invalid_config_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("storage: {urll: x}\n", encoding="utf-8")
+    result = run(bad, "keys", "list")
+    assert result.exit_code == 1 and "urll" in result.output
+
+
+def test_bad_admin_token_is_refused(config_file: Path) -> None:
+    env = {"BASTION_ADMIN_TOKEN": "bat_AAAAAAAA_" + "a" * 32}
+    result = run(config_file, "keys", "create", "--name", "n", env=env)
+    assert result.exit_code == 1 and "Invalid admin token" in result.output
+    assert "a" * 32 not in result.output
+
+
+@pytest.mark.postgres
+def test_keys_on_postgres_need_an_admin_token(postgres_url: str, tmp_path: Path) -> None:
+    config_file = tmp_path / "pg.yaml"
+    config_file.write_text(f'storage: {{url: "{postgres_url}"}}\n', encoding="utf-8")
+    refused = run(config_file, "keys", "create", "--name", "n")
+    assert refused.exit_code == 1 and "admin token" in refused.output
+    # Bootstrap: the first admin token needs none; other roles always do.
+    assert run(config_file, "admin-token", "create", "--role", "security").exit_code == 1
+    token = run_json(config_file, "admin-token", "create", "--role", "admin", "--subject", "root")
+    env = {"BASTION_ADMIN_TOKEN": token["token"]}
+    created = run_json(config_file, "keys", "create", "--name", "n", env=env)
+    assert created["created_by"] == "root"
+    assert verify(postgres_url, created["key"]).principal.name == "n"
+    token_file = tmp_path / "admin.token"
+    token_file.write_text(token["token"] + "\n", encoding="utf-8")
+    listed = run_json(config_file, "keys", "list", "--admin-token-file", str(token_file))
+    assert [k["id"] for k in listed] == [created["id"]]
+    # The bootstrap is closed once an admin token exists.
+    again = run(config_file, "admin-token", "create", "--role", "admin")
+    assert again.exit_code == 1

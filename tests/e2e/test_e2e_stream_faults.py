@@ -1,0 +1,67 @@
+"""Upstream stream faults handled cleanly: the client gets a proper ending either way."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+
+
+def _stream(
+    stack: Stack,
+    fault: dict[str, object],
+    endpoint: str = "/chat/completions",
+    body: dict[str, object] | None = None,
+) -> httpx.Response:
+    stack.script("fault-upstream", fault)
+    payload = body or {
+        "model": "fault-chat",
+        "stream": True,
+        "messages": [{"role": "user", "content": "héllo wörld 日本 streaming"}],
+    }
+    return httpx.post(
+        stack.base_url + endpoint,
+        json=payload,
+        timeout=15,
+        headers={"authorization": f"Bearer {stack.key}"},
+    )
+
+
+def _text(raw: str) -> str:
+    import json
+
+    out = []
+    for line in raw.splitlines():
+        if line.startswith("data: {"):
+            chunk = json.loads(line[6:])
+            for choice in chunk.get("choices", []):
+                out.append(choice["delta"].get("content") or "")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("fault", ["crlf", "comments", "split_utf8", "no_done"])
+def test_benign_framing_faults_relay_the_same_text(stack: Stack, fault: str) -> None:
+    response = _stream(stack, {"fault": fault})
+    assert response.status_code == 200
+    assert _text(response.text).endswith("héllo wörld 日本 streaming")
+
+
+def test_error_mid_stream_ends_with_an_error_event(stack: Stack) -> None:
+    response = _stream(stack, {"fault": "disconnect", "after": 2})
+    assert response.status_code == 200
+    lines = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    assert '"error"' in lines[-1]
+    assert "data: [DONE]" not in response.text
+
+
+def test_stall_mid_stream_times_out_with_an_error_event(stack: Stack) -> None:
+    response = _stream(stack, {"fault": "stall", "seconds": 5, "after": 2})
+    lines = [line for line in response.text.splitlines() if line.startswith("data: ")]
+    assert "upstream_timeout" in lines[-1]
+
+
+def test_responses_stream_failure_is_response_failed(stack: Stack) -> None:
+    body = {"model": "fault-chat", "stream": True, "input": "responses stream"}
+    response = _stream(stack, {"fault": "disconnect", "after": 3}, "/responses", body)
+    assert "event: response.failed" in response.text
