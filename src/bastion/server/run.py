@@ -76,7 +76,7 @@ async def serve_process(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
     proxy_task = asyncio.create_task(proxy.serve(sockets=[sockets[0]]))
-    while not proxy.started and not proxy_task.done():  # admin only once the runtime is up
+    while not proxy.started and not proxy_task.done():  # noqa: ASYNC110 (no start event)
         await asyncio.sleep(0.01)
     admin_task = asyncio.create_task(admin.serve(sockets=[sockets[1]]))
     done, _ = await asyncio.wait({proxy_task, admin_task}, return_when=asyncio.FIRST_COMPLETED)
