@@ -191,3 +191,17 @@ def test_keys_on_postgres_need_an_admin_token(postgres_url: str, tmp_path: Path)
     # The bootstrap is closed once an admin token exists.
     again = run(config_file, "admin-token", "create", "--role", "admin")
     assert again.exit_code == 1
+
+
+def test_models_missing_from_the_config_are_warned_about(tmp_path: Path) -> None:
+    config_file = tmp_path / "bastion.yaml"
+    config_file.write_text(
+        'storage: {url: "sqlite:///data/bastion.db"}\n'
+        "providers: {openai: {kind: openai, base_url: 'http://127.0.0.1:9/v1', api_key: sk-x}}\n"
+        "models: {gpt-4o-mini: {targets: [{provider: openai, model: gpt-4o-mini}]}}\n",
+        encoding="utf-8",
+    )
+    result = run(config_file, "keys", "create", "--name", "n", "--models", "gpt-4o-mini,gpt-4o-mni")
+    assert result.exit_code == 0
+    assert "not configured models: gpt-4o-mni" in result.stderr
+    assert "gpt-4o-mini," not in result.stderr

@@ -186,7 +186,9 @@ def test_stalled_body_is_408(stack: Stack) -> None:
             b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Authorization: Bearer " + stack.key.encode() + b'\r\nContent-Length: 500\r\n\r\n{"mo'
         )
-        reply = sock.recv(4096)
+        reply = b""
+        while b"request_timeout" not in reply and (chunk := sock.recv(4096)):
+            reply += chunk
     assert reply.startswith(b"HTTP/1.1 408")
     assert b"request_timeout" in reply
 

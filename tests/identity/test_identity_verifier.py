@@ -254,3 +254,17 @@ async def test_invalidate_one_key(
     await verifier.verify(first.plaintext)
     await verifier.verify(second.plaintext)
     assert store.lookups == 3
+
+
+async def test_hanging_store_gives_auth_unavailable_after_the_lookup_timeout(
+    repo: KeyRepository, store: SwitchableStore, clock: FakeClock
+) -> None:
+    issued = await issue(repo)
+    store.delay_s = 5.0
+    verifier = KeyVerifier(store, lookup_timeout_s=0.05, clock=clock)
+    try:
+        with pytest.raises(ServiceUnavailable) as caught:
+            await verifier.verify(issued.plaintext)
+        assert caught.value.code == "auth_unavailable"
+    finally:
+        await verifier.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
@@ -25,15 +24,19 @@ from bastion.errors import ConfigError
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (server.workers)."
 )
+@click.option(
+    "--watch", is_flag=True, help="Reload the config file when it changes (SIGHUP always does)."
+)
 def serve(
     config_file: str | None,
     host: str | None,
     port: int | None,
     admin_port: int | None,
     workers: int | None,
+    watch: bool,
 ) -> None:
     """Run the gateway: the OpenAI-compatible proxy and the admin port."""
-    from bastion.server.run import run
+    from bastion.server.run import ServeOptions, configure_logging, run
 
     overrides: dict[str, Any] = {
         key: value
@@ -50,7 +53,5 @@ def serve(
         config = load_config(path, overrides=overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    run(config, path, overrides)
+    configure_logging()
+    run(config, ServeOptions(path, overrides, watch))

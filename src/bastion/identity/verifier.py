@@ -9,8 +9,8 @@ share one lookup. Unknown ids are cached too (negatively), and every failure —
 malformed, unknown, wrong secret, revoked, expired — runs the same hash-and-compare
 and raises the same error.
 
-Store down (RELIABILITY.md): keys read within the last ``cache_ttl_s`` keep working;
-anything else gets 503 ``auth_unavailable``.
+Store down or slower than ``lookup_timeout_s`` (RELIABILITY.md): keys read within the
+last ``cache_ttl_s`` keep working; anything else gets 503 ``auth_unavailable``.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class KeyVerifier:
         repo: KeyLookup,
         *,
         cache_ttl_s: float = 5.0,
+        lookup_timeout_s: float = 2.0,
         max_entries: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -73,6 +74,7 @@ class KeyVerifier:
         self._repo = repo
         self._ttl = cache_ttl_s
         self._refresh_after = cache_ttl_s / 2
+        self._lookup_timeout_s = lookup_timeout_s
         self._max_entries = max_entries
         self._clock = clock
         self._wall_clock = wall_clock
@@ -129,9 +131,11 @@ class KeyVerifier:
     async def _lookup(self, key_id: str) -> _Entry:
         task = self._start_load(key_id)
         try:
-            # shield: a caller that goes away must not cancel the lookup others await.
-            return await asyncio.shield(task)
-        except StorageError as exc:
+            # shield: a caller that goes away (or times out) must not cancel the lookup
+            # others await; the timeout keeps a hanging store from holding requests.
+            async with asyncio.timeout(self._lookup_timeout_s):
+                return await asyncio.shield(task)
+        except (StorageError, TimeoutError) as exc:
             raise ServiceUnavailable(STORE_DOWN_MESSAGE, code="auth_unavailable") from exc
 
     def _start_load(self, key_id: str) -> asyncio.Task[_Entry]:

@@ -17,14 +17,17 @@ from typing import Any
 import orjson
 
 from bastion.errors import ApiError, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
+from bastion.limits.base import Reservation
 from bastion.model import Action, CallStatus, Endpoint
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, IncomingCall, Reply, StreamingReply
-from bastion.pipeline.parts import GatewayParts
+from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
 from bastion.pipeline.response import finish_json_body, stream_hooks
 from bastion.pipeline.scan import SCAN, finding_json, parse_scan_request
 from bastion.pipeline.stream import Dialect, StreamRelay
+from bastion.providers import UpstreamResponse
+from bastion.transform.base import AppliedTransform
 from bastion.wire.parse import parse_body
 
 _JSON = "application/json"
@@ -81,6 +84,7 @@ class Gateway:
         try:
             ctx.principal = ctx.key.principal
             await p.limiter.admit(ctx.principal)
+            ctx.reservation = Reservation()
             ctx.parsed = parse_scan_request(call.body)
             ctx.findings = p.inspector.inspect(ctx.parsed.conversation)
         except ApiError as exc:
@@ -102,6 +106,7 @@ class Gateway:
         assert ctx.key is not None
         principal = ctx.principal = ctx.key.principal
         await p.limiter.admit(principal)
+        ctx.reservation = Reservation()  # from here on, settle runs on every path
         if not p.audit.healthy:
             raise ServiceUnavailable(
                 "The audit store cannot take more records; try again shortly.",
@@ -133,7 +138,7 @@ class Gateway:
         )
         ctx.provider = upstream.provider
         headers = self._decided_headers(ctx)
-        if conversation.stream and hasattr(upstream, "chunks"):
+        if not isinstance(upstream, UpstreamResponse):
             return StreamingReply(200, self._relay(ctx, upstream, applied, parsed.body), headers)
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
@@ -145,7 +150,11 @@ class Gateway:
         return Reply(200, out, headers)
 
     async def _relay(
-        self, ctx: CallContext, upstream: Any, applied: Any, client_body: dict[str, Any]
+        self,
+        ctx: CallContext,
+        upstream: LiveStream,
+        applied: AppliedTransform | None,
+        client_body: dict[str, Any],
     ) -> AsyncIterator[bytes]:
         hooks, stream_usage = stream_hooks(ctx, client_body, applied)
         dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"

@@ -55,6 +55,12 @@ class GatewayMetrics:
             "bastion_tokens_total", "Tokens billed, by kind.", ["environment", "kind"], registry=r
         )
         self.in_flight = Gauge("bastion_in_flight", "Calls being handled.", registry=r)
+        self.config_reloads = Counter(
+            "bastion_config_reloads_total",
+            "Config reload attempts, by result (applied, rejected).",
+            ["result"],
+            registry=r,
+        )
         self.audit_pending = Gauge(
             "bastion_audit_pending", "Audit records waiting for a commit.", registry=r
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -13,6 +13,7 @@ from bastion.limits.base import Limiter, Unlimited
 from bastion.model import AuthenticatedKey, Endpoint
 from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
 from bastion.policy.base import AllowAll, Decider
+from bastion.providers import UpstreamResponse
 from bastion.transform.base import NoTransform, Transformer
 from bastion.wire.request import WireOptions
 
@@ -23,12 +24,22 @@ class KeyVerifier(Protocol):
     async def verify(self, presented: str | None) -> AuthenticatedKey: ...
 
 
+class LiveStream(Protocol):
+    """An upstream stream whose first bytes arrived (``providers.UpstreamStream``)."""
+
+    provider: str
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
 class Upstream(Protocol):
-    """Sends a decided call to the routed model's upstream targets."""
+    """Sends a decided call to the routed model's upstream targets (``providers.Router``)."""
 
     async def send(
         self, public_model: str, endpoint: Endpoint, body: dict[str, Any], *, stream: bool
-    ) -> Any: ...
+    ) -> UpstreamResponse | LiveStream: ...
 
 
 @dataclass(slots=True)

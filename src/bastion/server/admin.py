@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from urllib.parse import parse_qs
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bastion.errors import ApiError, NotFound
-from bastion.identity.admin import AdminIdentity
+from bastion.errors import ApiError, InvalidRequest, NotFound, PermissionDenied
+from bastion.identity.admin import AdminIdentity, AdminRole
 from bastion.pipeline.context import Reply
 from bastion.server.asgi import Receive, Scope, Send, header, send_error, send_reply
 from bastion.server.runtime import Runtime
 
 _JSON = {"content-type": "application/json"}
+
+
+def _limit(scope: Scope, default: int = 100, maximum: int = 1000) -> int:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("limit")
+    if not values:
+        return default
+    if not values[0].isdigit() or not 1 <= int(values[0]) <= maximum:
+        raise InvalidRequest(f"limit must be an integer from 1 to {maximum}.", param="limit")
+    return int(values[0])
 
 
 class AdminApp:
@@ -59,6 +70,16 @@ class AdminApp:
                 orjson.dumps({"subject": identity.subject, "role": identity.role.value}),
                 dict(_JSON),
             )
+        if method == "GET" and path == "/admin/api/calls":
+            if identity.role is AdminRole.APP_OWNER:
+                raise PermissionDenied(
+                    "Reading every call needs the auditor, security or admin role.",
+                    code="insufficient_role",
+                )
+            limit = _limit(scope)
+            records = await self.runtime.records.recent(limit)
+            data = [dataclasses.asdict(r) for r in records]
+            return Reply(200, orjson.dumps({"object": "list", "data": data}), dict(_JSON))
         if path == "/admin/api/overhead":
             samples = gateway.parts.overhead_samples
             if method == "DELETE":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from bastion.config.schema import BastionConfig
 from bastion.server.admin import AdminApp
@@ -19,7 +22,13 @@ class Apps:
     admin: AdminApp
 
 
-def create_apps(config: BastionConfig) -> Apps:
+def create_apps(
+    config: BastionConfig,
+    *,
+    config_path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    watch: bool = False,
+) -> Apps:
     """Build everything for one process; nothing is opened until the proxy's lifespan."""
-    runtime = Runtime(config)
+    runtime = Runtime(config, config_path=config_path, overrides=overrides, watch=watch)
     return Apps(runtime, ProxyApp(runtime), AdminApp(runtime))

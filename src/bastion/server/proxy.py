@@ -34,6 +34,16 @@ _CALLS = {
     "/v1/embeddings": Endpoint.EMBEDDINGS,
     "/v1/bastion/scan": Endpoint.SCAN,
 }
+_MODEL_PREFIX = "/v1/models/"
+
+# Every route the proxy answers (method, OpenAPI path); docs/openapi/proxy.json lists the same.
+ROUTES: tuple[tuple[str, str], ...] = (
+    *(("POST", path) for path in _CALLS),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/models/{model}"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+)
 
 
 def bearer_key(scope: Scope) -> str | None:
@@ -93,12 +103,11 @@ class ProxyApp:
                 reply = await (
                     gateway.scan(call) if endpoint is Endpoint.SCAN else gateway.handle(call)
                 )
-            elif method == "GET" and path.startswith("/v1/models"):
-                reply = await self.runtime.gateway.models(
-                    path.removeprefix("/v1/models").lstrip("/") or None,
-                    bearer_key(scope),
-                    request_id,
-                )
+            elif method == "GET" and (path == "/v1/models" or path.startswith(_MODEL_PREFIX)):
+                model_id = path.removeprefix(_MODEL_PREFIX) if path != "/v1/models" else None
+                if model_id == "":
+                    raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")
+                reply = await self.runtime.gateway.models(model_id, bearer_key(scope), request_id)
             elif method == "GET" and path == "/healthz":
                 reply = Reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
             elif method == "GET" and path == "/readyz":

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +21,15 @@ from bastion.config.schema import BastionConfig
 from bastion.server.app import create_apps
 
 log = logging.getLogger("bastion.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """How the process was asked to run (needed again by workers and reloads)."""
+
+    config_path: Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    watch: bool = False
 
 
 class _Server(uvicorn.Server):
@@ -60,52 +71,69 @@ def _uvicorn_config(
 
 
 async def serve_process(
-    config: BastionConfig, sockets: tuple[socket.socket, socket.socket]
+    config: BastionConfig, sockets: tuple[socket.socket, socket.socket], options: ServeOptions
 ) -> None:
-    """Serve both ports in this process until SIGTERM/SIGINT, then drain."""
-    apps = create_apps(config)
+    """Serve both ports in this process until SIGTERM/SIGINT, then drain; SIGHUP reloads."""
+    apps = create_apps(
+        config, config_path=options.config_path, overrides=options.overrides, watch=options.watch
+    )
     proxy = _Server(_uvicorn_config(apps.proxy, config, lifespan="on"))
     admin = _Server(_uvicorn_config(apps.admin, config, lifespan="off"))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
+        """First signal: drain; a second one: stop now."""
         if proxy.should_exit:
             proxy.force_exit = admin.force_exit = True
         proxy.should_exit = admin.should_exit = True
 
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(apps.runtime.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
+    loop.add_signal_handler(signal.SIGHUP, reload)
     proxy_task = asyncio.create_task(proxy.serve(sockets=[sockets[0]]))
     while not proxy.started and not proxy_task.done():  # noqa: ASYNC110 (no start event)
         await asyncio.sleep(0.01)
     admin_task = asyncio.create_task(admin.serve(sockets=[sockets[1]]))
     done, _ = await asyncio.wait({proxy_task, admin_task}, return_when=asyncio.FIRST_COMPLETED)
-    stop()
+    proxy.should_exit = admin.should_exit = True  # one port ended: drain the other
     await asyncio.gather(proxy_task, admin_task, return_exceptions=True)
     if proxy_task in done and not proxy.started:
         raise SystemExit(1)
 
 
-def _run_loop(config: BastionConfig, sockets: tuple[socket.socket, socket.socket]) -> None:
+def _run_loop(
+    config: BastionConfig, sockets: tuple[socket.socket, socket.socket], options: ServeOptions
+) -> None:
     try:
         import uvloop
 
-        uvloop.run(serve_process(config, sockets))
+        uvloop.run(serve_process(config, sockets, options))
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
-        asyncio.run(serve_process(config, sockets))
+        asyncio.run(serve_process(config, sockets, options))
 
 
-def _worker(
-    config_path: str | None, overrides: Mapping[str, Any], sockets: tuple[socket.socket, ...]
-) -> None:
+def _worker(options: ServeOptions, sockets: tuple[socket.socket, ...]) -> None:
+    configure_logging()
+    config = load_config(options.config_path, overrides=options.overrides)
+    _run_loop(config, (sockets[0], sockets[1]), options)
+
+
+def configure_logging() -> None:
+    """Plain log lines on stderr; library chatter (alembic) kept to warnings."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = load_config(config_path, overrides=overrides)
-    _run_loop(config, (sockets[0], sockets[1]))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def run(config: BastionConfig, config_path: Path | None, overrides: Mapping[str, Any]) -> None:
+def run(config: BastionConfig, options: ServeOptions) -> None:
     """Bind the ports, then serve in this process or in ``server.workers`` processes."""
     server = config.server
     admin_host = server.admin.host or server.host
@@ -117,26 +145,26 @@ def run(config: BastionConfig, config_path: Path | None, overrides: Mapping[str,
         flush=True,
     )
     if server.workers == 1:
-        _run_loop(config, sockets)
+        _run_loop(config, sockets, options)
         return
     _migrate_once(config)
     ctx = multiprocessing.get_context("spawn")
-    path = str(config_path) if config_path else None
     workers = [
-        ctx.Process(target=_worker, args=(path, dict(overrides), sockets), name=f"bastion-{i}")
+        ctx.Process(target=_worker, args=(options, sockets), name=f"bastion-{i}")
         for i in range(server.workers)
     ]
     for proc in workers:
         proc.start()
 
     def forward(sig: int, _frame: object) -> None:
+        """Pass SIGTERM/SIGINT (drain) and SIGHUP (reload) on to every worker."""
         for proc in workers:
             if proc.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    proc.kill() if sig == signal.SIGKILL else proc.terminate()
+                    os.kill(proc.pid, signal.SIGTERM if sig == signal.SIGINT else sig)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
     for proc in workers:
         proc.join()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from bastion.audit.writer import AuditWriter
@@ -14,6 +17,7 @@ from bastion.pipeline.gateway import Gateway
 from bastion.pipeline.parts import GatewayParts
 from bastion.providers import Router
 from bastion.server.asgi import Receive, Send
+from bastion.server.reload import ConfigWatcher, load_candidate, sections_needing_restart
 from bastion.storage.admin_tokens import AdminTokenRepository
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.changes import ChangeFeed
@@ -24,11 +28,30 @@ from bastion.wire.request import WireOptions
 log = logging.getLogger("bastion.server")
 
 
+def wire_options(config: BastionConfig) -> WireOptions:
+    """The wire layer's settings from the config."""
+    return WireOptions(
+        retrieved_tags=tuple(config.wire.retrieved_tags),
+        extra_passthrough=frozenset(config.wire.passthrough_fields),
+    )
+
+
 class Runtime:
     """The stores, caches, pools and background tasks of one process."""
 
-    def __init__(self, config: BastionConfig) -> None:
+    def __init__(
+        self,
+        config: BastionConfig,
+        *,
+        config_path: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        watch: bool = False,
+    ) -> None:
         self.config = config
+        self.config_path = config_path
+        self._overrides = dict(overrides or {})
+        self._watcher = ConfigWatcher(config_path, self.reload) if watch and config_path else None
+        self._retired: dict[asyncio.Task[None], Router] = {}
         self.database = Database.from_url(config.storage.url)
         self.keys = KeyRepository(self.database)
         self.verifier = KeyVerifier(self.keys)
@@ -49,10 +72,7 @@ class Runtime:
                 router=self.router,
                 audit=self.audit,
                 models=config.models,
-                wire=WireOptions(
-                    retrieved_tags=tuple(config.wire.retrieved_tags),
-                    extra_passthrough=frozenset(config.wire.passthrough_fields),
-                ),
+                wire=wire_options(config),
             )
         )
         self._started = False
@@ -64,16 +84,53 @@ class Runtime:
         self.changes.subscribe("keys", self._keys_changed)
         await self.changes.start()
         self.audit.start()
+        if self._watcher is not None:
+            self._watcher.start()
         self._started = True
 
     async def close(self) -> None:
         """Drain what is queued and close everything opened by ``start``."""
+        if self._watcher is not None:
+            await self._watcher.close()
+        for task, router in list(self._retired.items()):
+            task.cancel()
+            await router.close()
         await self.changes.close()
         await self.audit.close()
         await self.router.close()
         await self.verifier.close()
         await self.database.close()
         self._started = False
+
+    async def reload(self) -> bool:
+        """Re-read the config file and apply what can change live (SIGHUP, --watch)."""
+        new = load_candidate(self.config, self.config_path, self._overrides)
+        parts = self.gateway.parts
+        if new is None:
+            parts.metrics.config_reloads.labels("rejected").inc()
+            return False
+        router = Router(new)
+        await router.start()
+        old_router, self.router = self.router, router
+        parts.router = router
+        parts.models = new.models
+        parts.wire = wire_options(new)
+        restart = sections_needing_restart(self.config, new)
+        self.config = new
+        retire = asyncio.create_task(self._retire(old_router, new))
+        self._retired[retire] = old_router
+        retire.add_done_callback(lambda task: self._retired.pop(task, None))
+        parts.metrics.config_reloads.labels("applied").inc()
+        log.info("config reloaded: %d models", len(new.models))
+        if restart:
+            log.warning("config sections %s changed; they apply after a restart", restart)
+        return True
+
+    async def _retire(self, router: Router, config: BastionConfig) -> None:
+        """Close a replaced router once calls that started on it can have ended."""
+        longest = max((p.timeouts.total_s for p in config.providers.values()), default=0.0)
+        await asyncio.sleep(min(longest, 600.0))
+        await router.close()
 
     async def _keys_changed(self) -> None:
         self.verifier.invalidate(None)

@@ -1,0 +1,75 @@
+"""Applying a changed config file to a running process, or keeping the old one.
+
+What can change live: providers, models and the wire options (the router is rebuilt
+and swapped in; calls already under way finish on the old one). Server, storage and
+audit settings need a restart: a reload that changes them applies the rest and says so.
+A config that fails validation is rejected whole; the old config stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bastion.config import reload_config
+from bastion.config.schema import BastionConfig
+
+log = logging.getLogger("bastion.config")
+
+RESTART_SECTIONS = ("server", "storage", "redis", "audit")
+
+
+def sections_needing_restart(old: BastionConfig, new: BastionConfig) -> list[str]:
+    """Changed sections that a running process cannot apply."""
+    return [name for name in RESTART_SECTIONS if getattr(old, name) != getattr(new, name)]
+
+
+class ConfigWatcher:
+    """Polls the config file's modification time and asks for a reload when it changes."""
+
+    def __init__(self, path: Path, reload: Any, interval_s: float = 1.0) -> None:
+        self._path = path
+        self._reload = reload
+        self._interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._mtime = self._stat()
+
+    def _stat(self) -> float | None:
+        try:
+            return self._path.stat().st_mtime
+        except OSError:
+            return None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="bastion-config-watch")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            mtime = self._stat()
+            if mtime != self._mtime:
+                self._mtime = mtime
+                await self._reload()
+
+
+def load_candidate(
+    current: BastionConfig, path: Path | None, overrides: Mapping[str, Any]
+) -> BastionConfig | None:
+    """The new config, or None (logged) when it is invalid or there is no file."""
+    if path is None:
+        log.warning("config reload requested, but the process runs without a config file")
+        return None
+    new, error = reload_config(current, path, overrides=overrides)
+    if error is not None:
+        log.error("config reload rejected; the running config stays:\n%s", error)
+        return None
+    return new

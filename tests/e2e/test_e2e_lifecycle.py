@@ -1,0 +1,150 @@
+"""Process lifecycle: several workers, SIGTERM drains in-flight calls, SIGHUP reloads config."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
+
+CONFIG = """
+server: {{host: 127.0.0.1, port: {port}, workers: {workers}, admin: {{port: {admin_port}}}}}
+storage: {{url: "sqlite:///gateway.db", poll_interval_s: 0.2}}
+providers:
+  sim: {{kind: openai, base_url: "http://127.0.0.1:{sim_port}/v1", api_key: sk-x}}
+models:
+  gpt-4o-mini: {{targets: [{{provider: sim, model: gpt-4o-mini}}]}}
+{extra}
+"""
+
+
+class Gateway:
+    def __init__(self, work: Path, sim_port: int, workers: int) -> None:
+        self.work = work
+        self.sim_port = sim_port
+        self.port, self.admin_port = free_port(), free_port()
+        self.workers = workers
+        self.config = work / "bastion.yaml"
+        self.write_config()
+        self.key = str(
+            cli_json("keys", "create", "--config", str(self.config), "--name", "life")["key"]
+        )
+        self.proc = start(["serve", "--config", str(self.config)], work / "gateway.log")
+        wait_http(f"http://127.0.0.1:{self.port}/healthz", self.proc)
+
+    def write_config(self, extra: str = "") -> None:
+        self.config.write_text(
+            CONFIG.format(
+                port=self.port,
+                admin_port=self.admin_port,
+                workers=self.workers,
+                sim_port=self.sim_port,
+                extra=extra,
+            )
+        )
+
+    def client(self) -> openai.OpenAI:
+        return openai.OpenAI(
+            base_url=f"http://127.0.0.1:{self.port}/v1", api_key=self.key, max_retries=0
+        )
+
+
+@pytest.fixture
+def sim_port(tmp_path: Path) -> Iterator[int]:
+    port = free_port()
+    sim = start(["simulate", "--port", str(port)], tmp_path / "sim.log")
+    wait_http(f"http://127.0.0.1:{port}/_sim/health", sim)
+    yield port
+    stop(sim)
+
+
+def test_two_workers_serve_and_stop_cleanly(tmp_path: Path, sim_port: int) -> None:
+    gateway = Gateway(tmp_path, sim_port, workers=2)
+    try:
+        client = gateway.client()
+        answers = {
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"call {i}"}]
+            )
+            .choices[0]
+            .message.content
+            for i in range(20)
+        }
+        assert answers == {f"call {i}" for i in range(20)}
+    finally:
+        log = stop(gateway.proc)
+    assert gateway.proc.returncode == 0, log
+    assert "Traceback" not in log
+
+
+def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, sim_port: int) -> None:
+    gateway = Gateway(tmp_path, sim_port, workers=1)
+    texts: list[str] = []
+
+    def slow_stream() -> None:
+        stream = gateway.client().chat.completions.create(
+            model="gpt-4o-mini",
+            stream=True,
+            messages=[
+                {"role": "user", "content": "draining [[sim:fault=stall,seconds=1,after=2]]"}
+            ],
+        )
+        texts.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+
+    caller = threading.Thread(target=slow_stream)
+    caller.start()
+    time.sleep(0.5)  # the stream is under way, stalled upstream
+    gateway.proc.send_signal(signal.SIGTERM)
+    caller.join(10)
+    log = stop(gateway.proc)
+    assert texts == ["draining [[sim:fault=stall,seconds=1,after=2]]"], log
+    assert gateway.proc.returncode == 0, log
+
+
+def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
+    tmp_path: Path, sim_port: int
+) -> None:
+    gateway = Gateway(tmp_path, sim_port, workers=1)
+    try:
+        client = gateway.client()
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("gpt-4o")
+        gateway.write_config("  gpt-4o: {targets: [{provider: sim, model: gpt-4o}]}")
+        gateway.proc.send_signal(signal.SIGHUP)
+        _eventually(lambda: client.models.retrieve("gpt-4o").id == "gpt-4o")
+        gateway.write_config("  gpt-4o: {targets: [{provider: nowhere, model: gpt-4o}]}")
+        gateway.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert (
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "still here"}]
+            )
+            .choices[0]
+            .message.content
+            == "still here"
+        )
+    finally:
+        log = stop(gateway.proc)
+    assert "config reload rejected" in log and "nowhere" in log
+    metrics_ok = "Traceback" not in log
+    assert metrics_ok, log
+
+
+def _eventually(check: object, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except (openai.APIError, httpx.HTTPError) as exc:
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met in {timeout_s}s (last error: {last})")

@@ -1,0 +1,378 @@
+"""The pipeline's contract: phases in order, local replies stop early, settle always runs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import orjson
+import pytest
+
+from bastion.audit.writer import AuditWriter
+from bastion.config.schema import ModelConfig, ModelTarget
+from bastion.errors import AuthenticationFailed, RateLimited, UpstreamFailed
+from bastion.limits.base import Reservation
+from bastion.model import (
+    Action,
+    AuthenticatedKey,
+    CallRecord,
+    CallStatus,
+    Conversation,
+    Decision,
+    Endpoint,
+    Finding,
+    Principal,
+    Usage,
+)
+from bastion.pipeline.context import IncomingCall, Reply, StreamingReply
+from bastion.pipeline.gateway import Gateway
+from bastion.pipeline.parts import GatewayParts
+from bastion.providers import UpstreamResponse
+
+KEY = AuthenticatedKey(Principal(key_id="k1", name="test", app="app", environment="prod"))
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello a@b.example"}]}
+
+
+class Recorder:
+    """Every fake appends what ran, so tests can assert the order of phases."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+
+class FakeVerifier:
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    async def verify(self, presented: str | None) -> AuthenticatedKey:
+        self.rec.order.append("authenticate")
+        if presented != "good":
+            raise AuthenticationFailed("Incorrect API key provided.")
+        return KEY
+
+
+class FakeLimiter:
+    def __init__(self, rec: Recorder, *, refuse_admit: bool = False) -> None:
+        self.rec = rec
+        self.refuse_admit = refuse_admit
+        self.settled: list[tuple[Reservation, Usage]] = []
+
+    async def admit(self, principal: Principal) -> None:
+        self.rec.order.append("admit")
+        if self.refuse_admit:
+            raise RateLimited("Rate limit reached.", headers={"retry-after": "1"})
+
+    async def reserve(
+        self, principal: Principal, conversation: Conversation, model: str
+    ) -> Reservation:
+        self.rec.order.append("reserve")
+        return Reservation(scopes=("app:app",), tokens=100)
+
+    async def settle(self, principal: Principal, reservation: Reservation, usage: Usage) -> None:
+        self.rec.order.append("settle")
+        self.settled.append((reservation, usage))
+
+
+class FakeInspector:
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    def inspect(self, conversation: Conversation) -> list[Finding]:
+        self.rec.order.append("inspect")
+        text = conversation.segments[0].text
+        start = text.index("a@b")
+        return [Finding("pii.email", 0, start, start + 13, 0.99, "fake")]
+
+
+class FakeDecider:
+    def __init__(self, rec: Recorder, action: Action = Action.ALLOW) -> None:
+        self.rec = rec
+        self.action = action
+
+    @property
+    def version(self) -> str | None:
+        return "test@v1+abcdef123456"
+
+    def decide(
+        self, principal: Principal, conversation: Conversation, findings: Sequence[Finding]
+    ) -> Decision:
+        self.rec.order.append("decide")
+        return Decision(
+            self.action,
+            rules=("pii.block",),
+            policy_version=self.version,
+            message="Personal data may not leave." if self.action is Action.BLOCK else None,
+        )
+
+
+class FakeTransformer:
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    def apply(
+        self,
+        body: dict[str, Any],
+        conversation: Conversation,
+        findings: Sequence[Finding],
+        decision: Decision,
+    ) -> tuple[dict[str, Any], None]:
+        self.rec.order.append("apply")
+        return body, None
+
+
+class FakeStream:
+    def __init__(self, rec: Recorder, chunks: list[bytes], fail_after: int | None = None) -> None:
+        self.rec = rec
+        self.provider = "sim"
+        self._chunks = chunks
+        self._fail_after = fail_after
+        self.closed = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        for i, chunk in enumerate(self._chunks):
+            if self._fail_after is not None and i == self._fail_after:
+                raise UpstreamFailed("The upstream connection dropped.")
+            yield chunk
+
+    async def aclose(self) -> None:
+        self.rec.order.append("upstream_closed")
+        self.closed = True
+
+
+class FakeRouter:
+    def __init__(self, rec: Recorder, answer: Any = None, error: Exception | None = None) -> None:
+        self.rec = rec
+        self.answer = answer
+        self.error = error
+        self.bodies: list[dict[str, Any]] = []
+
+    async def send(
+        self, public_model: str, endpoint: Endpoint, body: dict[str, Any], *, stream: bool
+    ) -> Any:
+        self.rec.order.append("forward")
+        self.bodies.append(body)
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.records: list[CallRecord] = []
+
+    async def insert_many(self, records: Sequence[CallRecord]) -> None:
+        self.records.extend(records)
+
+
+def _answer(model: str = "gpt-4o-mini-2024-07-18") -> UpstreamResponse:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}
+        ],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 1, "total_tokens": 8},
+    }
+    return UpstreamResponse(200, orjson.dumps(body), {}, "sim", model, "gpt-4o-mini", 1, 1.0)
+
+
+def _chunk(payload: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+STREAM = [
+    _chunk(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "up",
+            "choices": [{"index": 0, "delta": {"content": "hel"}, "finish_reason": None}],
+            "usage": None,
+        }
+    ),
+    _chunk(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "up",
+            "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}],
+            "usage": None,
+        }
+    ),
+    _chunk(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "up",
+            "choices": [],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+        }
+    ),
+    b"data: [DONE]\n\n",
+]
+
+
+class Harness:
+    def __init__(
+        self,
+        *,
+        router_answer: Any = None,
+        router_error: Exception | None = None,
+        action: Action = Action.ALLOW,
+        refuse_admit: bool = False,
+    ) -> None:
+        self.rec = Recorder()
+        self.sink = MemorySink()
+        self.limiter = FakeLimiter(self.rec, refuse_admit=refuse_admit)
+        self.router = FakeRouter(self.rec, router_answer, router_error)
+        self.parts = GatewayParts(
+            verifier=FakeVerifier(self.rec),
+            router=self.router,
+            audit=AuditWriter(self.sink),
+            models={"gpt-4o-mini": ModelConfig(targets=[ModelTarget(provider="p", model="m")])},
+            limiter=self.limiter,
+            inspector=FakeInspector(self.rec),
+            decider=FakeDecider(self.rec, action),
+            transformer=FakeTransformer(self.rec),
+        )
+        self.gateway = Gateway(self.parts)
+
+    async def call(self, body: dict[str, Any], key: str = "good") -> Reply | StreamingReply:
+        call = IncomingCall(Endpoint.CHAT, orjson.dumps(body), key, "req_test", 0.0)
+        return await self.gateway.handle(call)
+
+    async def records(self) -> list[CallRecord]:
+        await self.parts.audit.flush()
+        return self.sink.records
+
+
+async def test_phases_run_in_order_and_the_record_is_complete() -> None:
+    h = Harness(router_answer=_answer())
+    reply = await h.call(CHAT)
+    assert isinstance(reply, Reply) and reply.status == 200
+    assert h.rec.order == [
+        "authenticate",
+        "admit",
+        "inspect",
+        "decide",
+        "apply",
+        "reserve",
+        "forward",
+        "settle",
+    ]
+    assert orjson.loads(reply.body)["model"] == "gpt-4o-mini"
+    assert reply.headers["x-bastion-policy"] == "test@v1+abcdef123456"
+    assert reply.headers["x-bastion-rules"] == "pii.block"
+    ((reservation, usage),) = h.limiter.settled
+    assert reservation.tokens == 100 and usage == Usage(7, 1)
+    (record,) = await h.records()
+    assert record.status is CallStatus.COMPLETED and record.http_status == 200
+    assert record.principal == KEY.principal
+    assert record.model_requested == record.model_used == "gpt-4o-mini"
+    assert record.decision == "allow" and record.rules == ("pii.block",)
+    assert record.usage == Usage(7, 1) and record.provider == "sim"
+    (summary,) = record.findings
+    assert (summary.data_class, summary.source, summary.location) == (
+        "pii.email",
+        "user",
+        "messages.0.content",
+    )
+    assert "a@b.example" not in repr(record)
+
+
+@pytest.mark.parametrize("action", [Action.BLOCK, Action.REQUIRE_EXCEPTION])
+async def test_a_local_reply_stops_before_the_upstream_and_is_recorded(action: Action) -> None:
+    h = Harness(router_answer=_answer(), action=action)
+    reply = await h.call(CHAT)
+    assert isinstance(reply, Reply) and reply.status == 403
+    error = orjson.loads(reply.body)
+    assert error["error"]["code"] == (
+        "policy_violation" if action is Action.BLOCK else "exception_required"
+    )
+    assert error["bastion"]["rules"] == ["pii.block"]
+    assert "forward" not in h.rec.order and h.router.bodies == []
+    assert h.rec.order[-1] == "settle"
+    (record,) = await h.records()
+    assert record.status is CallStatus.BLOCKED and record.decision == action.value
+
+
+async def test_admission_refusal_sheds_before_parsing() -> None:
+    h = Harness(router_answer=_answer(), refuse_admit=True)
+    reply = await h.call(CHAT)
+    assert isinstance(reply, Reply) and reply.status == 429
+    assert reply.headers["retry-after"] == "1"
+    assert h.rec.order == ["authenticate", "admit"]
+    (record,) = await h.records()
+    assert record.status is CallStatus.FAILED and record.error_code == "rate_limit_exceeded"
+
+
+async def test_unauthenticated_calls_write_no_record_and_are_counted() -> None:
+    h = Harness(router_answer=_answer())
+    reply = await h.call(CHAT, key="bad")
+    assert isinstance(reply, Reply) and reply.status == 401
+    assert await h.records() == []
+    assert h.parts.metrics.unauthenticated._value.get() == 1
+
+
+async def test_upstream_failure_still_settles_and_records() -> None:
+    h = Harness(router_error=UpstreamFailed("The upstream failed."))
+    reply = await h.call(CHAT)
+    assert isinstance(reply, Reply) and reply.status == 502
+    assert h.rec.order[-2:] == ["forward", "settle"]
+    (record,) = await h.records()
+    assert record.status is CallStatus.FAILED and record.error_code == "upstream_error"
+
+
+async def test_bad_body_after_identity_is_recorded() -> None:
+    h = Harness(router_answer=_answer())
+    reply = await h.call({"model": "gpt-4o-mini", "messages": []})
+    assert isinstance(reply, Reply) and reply.status == 400
+    assert h.rec.order == ["authenticate", "admit", "settle"]
+    (record,) = await h.records()
+    assert record.http_status == 400 and record.error_code == "invalid_value"
+
+
+async def _drain(reply: Reply | StreamingReply) -> bytes:
+    assert isinstance(reply, StreamingReply)
+    return b"".join([chunk async for chunk in reply.chunks])
+
+
+async def test_stream_settles_once_with_streamed_usage_and_hides_it() -> None:
+    h = Harness(router_answer=FakeStream(Recorder(), STREAM))
+    body = await _drain(await h.call({**CHAT, "stream": True}))
+    assert b'"usage"' not in body and b"[DONE]" in body
+    assert h.router.bodies[0]["stream_options"] == {"include_usage": True}
+    assert h.limiter.settled[0][1] == Usage(5, 2)
+    assert len(h.limiter.settled) == 1
+    (record,) = await h.records()
+    assert record.status is CallStatus.COMPLETED and record.stream
+
+
+async def test_stream_cancelled_by_the_client_closes_upstream_and_settles() -> None:
+    stream = FakeStream(Recorder(), STREAM)
+    h = Harness(router_answer=stream)
+    reply = await h.call({**CHAT, "stream": True})
+    assert isinstance(reply, StreamingReply)
+    chunks = reply.chunks
+    await anext(chunks)  # type: ignore[call-overload]
+    await chunks.aclose()  # type: ignore[attr-defined]
+    assert stream.closed
+    ((_, usage),) = h.limiter.settled
+    assert usage.estimated and usage.completion_tokens >= 1
+    (record,) = await h.records()
+    assert record.status is CallStatus.CANCELLED
+
+
+async def test_stream_failing_midway_ends_with_an_error_event() -> None:
+    h = Harness(router_answer=FakeStream(Recorder(), STREAM, fail_after=1))
+    body = await _drain(await h.call({**CHAT, "stream": True}))
+    last = body.strip().split(b"\n\n")[-1]
+    assert orjson.loads(last.removeprefix(b"data: "))["error"]["code"] == "upstream_error"
+    assert b"[DONE]" not in body
+    (record,) = await h.records()
+    assert record.status is CallStatus.FAILED and len(h.limiter.settled) == 1
