@@ -25,15 +25,17 @@ import os
 import re
 import subprocess
 import sys
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
 
-from bastion.config import load_config
+from bastion.config import BastionConfig, load_config
 from bastion.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +109,28 @@ def test_every_doc_links_resolve() -> None:
             if "://" in target:
                 continue
             assert (path.parent / target).is_file(), f"{path.name} links to missing {target}"
+
+
+def _config_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    """Dotted config keys; ``providers.<name>`` and ``models.<name>`` sections drop the name."""
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+            child_prefix = ""  # documented per entry: `timeouts.connect_s`, `targets`
+        else:
+            child_prefix = f"{prefix}{name}."
+        is_section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        if is_section and annotation.model_fields:  # type: ignore[union-attr]
+            yield from _config_keys(annotation, child_prefix)  # type: ignore[arg-type]
+            continue
+        yield f"{prefix}{name}"
+
+
+def test_every_config_key_is_documented() -> None:
+    reference = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [key for key in _config_keys(BastionConfig) if f"`{key}`" not in reference]
+    assert not missing, f"docs/configuration.md does not describe {missing}"
 
 
 @pytest.mark.parametrize("block", _of_kind("config"), ids=str)

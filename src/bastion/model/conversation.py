@@ -15,7 +15,6 @@ class Source(StrEnum):
     ASSISTANT = "assistant"
     TOOL_RESULT = "tool_result"
     RETRIEVED = "retrieved"
-    TOOL_SPEC = "tool_spec"
     METADATA = "metadata"
 
 

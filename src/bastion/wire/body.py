@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -36,6 +37,13 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _Rejected("a number in the body is too large")
+    return value
+
+
 def _no_constants(name: str) -> Any:
     raise _Rejected(f"{name} is not valid JSON")
 
@@ -65,6 +73,7 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
             text,
             object_pairs_hook=_pairs_without_duplicates,
             parse_int=_bounded_int,
+            parse_float=_finite_float,
             parse_constant=_no_constants,
         )
     except _Rejected as exc:

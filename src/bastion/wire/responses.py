@@ -58,6 +58,8 @@ def _walk_item(item: Any, i: int, b: ConversationBuilder, marks: UntrustedMarks)
     if not isinstance(item, dict):
         raise InvalidRequest(f"{param} must be an object.", param=param)
     kind = item.get("type", "message")
+    if not isinstance(kind, str):
+        raise InvalidRequest(f"{param}.type must be a string.", param=f"{param}.type")
     if kind == "message" or (kind is None and "role" in item):
         role = item.get("role")
         source = ROLE_SOURCE.get(role) if isinstance(role, str) else None
