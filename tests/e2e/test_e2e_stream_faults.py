@@ -65,3 +65,18 @@ def test_responses_stream_failure_is_response_failed(stack: Stack) -> None:
     body = {"model": "fault-chat", "stream": True, "input": "responses stream"}
     response = _stream(stack, {"fault": "disconnect", "after": 3}, "/responses", body)
     assert "event: response.failed" in response.text
+
+
+def test_upstream_error_event_is_reworded_and_recorded(stack: Stack) -> None:
+    response = _stream(
+        stack,
+        {
+            "fault": "error_mid_stream",
+            "after": 2,
+            "message": "internal shard sk-leakyleakyleaky failed",
+        },
+    )
+    last = [line for line in response.text.splitlines() if line.startswith("data: ")][-1]
+    assert '"upstream_error"' in last and "sk-leaky" not in response.text
+    assert "internal shard" not in response.text
+    assert "data: [DONE]" not in response.text

@@ -126,6 +126,11 @@ async def test_error_mid_stream(app: Simulator) -> None:
     assert b"[DONE]" not in recorded.body
 
 
+async def test_error_mid_stream_carries_a_scripted_message(app: Simulator) -> None:
+    recorded = await drive(app, CHAT, _body("error_mid_stream,message=shard 7 failed"))
+    assert orjson.loads(sse_data(recorded.body)[-1])["error"]["message"] == "shard 7 failed"
+
+
 async def test_error_mid_stream_on_responses_is_error_event(app: Simulator) -> None:
     body = {"model": "gpt-4o-mini", "stream": True, "input": "hi [[sim:fault=error_mid_stream]]"}
     payloads = sse_data((await drive(app, "/v1/responses", body)).body)

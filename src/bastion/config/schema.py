@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -85,6 +85,12 @@ class ProviderConfig(_Strict):
         default_factory=BreakerConfig, description="Circuit breaker per target."
     )
     max_connections: int = Field(256, ge=1, description="Connection pool size.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """``api_key: "${KEY:-}"`` with KEY unset means: send no key (local servers)."""
+        return value if value is None or value.get_secret_value() else None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> ProviderConfig:

@@ -58,7 +58,11 @@ class Gateway:
 
     async def models(self, model_id: str | None, api_key: str | None, request_id: str) -> Reply:
         """``GET /v1/models[/{id}]``: the configured models this key may use."""
-        key = await self.parts.verifier.verify(api_key)
+        try:
+            key = await self.parts.verifier.verify(api_key)
+        except ApiError:
+            self.parts.metrics.unauthenticated.inc()
+            raise
         names = visible_models(self.parts.models, key)
         headers = {"content-type": _JSON, "x-bastion-request-id": request_id}
         if model_id is None:
@@ -163,7 +167,8 @@ class Gateway:
         try:
             async for chunk in relay.relay(upstream.chunks()):
                 yield chunk
-            ctx.status = CallStatus.COMPLETED
+            ctx.error_code = stream_usage.upstream_error
+            ctx.status = CallStatus.FAILED if ctx.error_code else CallStatus.COMPLETED
         except ApiError as exc:  # the upstream failed after the stream began
             ctx.status = CallStatus.FAILED
             ctx.error_code = exc.code

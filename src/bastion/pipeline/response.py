@@ -12,6 +12,7 @@ from bastion.model import Endpoint, Usage
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.stream import StreamEvent, StreamHook
 from bastion.pipeline.stream_hooks import ModelRewriteHook, UsageObserver
+from bastion.providers.upstream_errors import PASSTHROUGH_CODES, scrub_message
 from bastion.transform.base import AppliedTransform
 from bastion.wire.request import ParsedRequest
 
@@ -69,11 +70,65 @@ class HiddenUsageHook:
         return ()
 
 
+class UpstreamErrorHook:
+    """Upstream error events mid-stream reach the client in Bastion's words (CONTRACT §5).
+
+    The upstream's message passes only for allow-listed codes, scrubbed like any
+    upstream message; the call is then recorded as failed with that code.
+    """
+
+    def __init__(self, public_model: str) -> None:
+        self.public_model = public_model
+        self.error_code: str | None = None
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        payload = event.payload
+        if not isinstance(payload, dict):
+            return (event,)
+        if isinstance(payload.get("error"), dict) and "choices" not in payload:
+            payload["error"] = self._safe(payload["error"])  # chat dialect
+        elif payload.get("type") == "error":
+            payload.update(self._safe(payload, keys=("code", "message", "param")))  # Responses
+        elif payload.get("type") == "response.failed" and isinstance(payload.get("response"), dict):
+            response = payload["response"]
+            response["error"] = self._safe(response.get("error") or {}, keys=("code", "message"))
+        else:
+            return (event,)
+        event.mark_changed()
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        return ()
+
+    def _safe(self, error: dict[str, Any], keys: Sequence[str] = ()) -> dict[str, Any]:
+        code = error.get("code")
+        message = error.get("message")
+        if isinstance(code, str) and code in PASSTHROUGH_CODES and isinstance(message, str):
+            safe = {
+                "message": scrub_message(
+                    message, secret=None, upstream_model="", public_model=self.public_model
+                ),
+                "code": code,
+            }
+        else:
+            code = "upstream_error"
+            safe = {"message": "The upstream provider failed while streaming.", "code": code}
+        self.error_code = code
+        full = {**safe, "type": "server_error", "param": None}
+        return {k: full[k] for k in keys} if keys else full
+
+
 class StreamUsage:
     """The usage a stream reported, or an estimate when it ended without one."""
 
-    def __init__(self, observer: UsageObserver) -> None:
+    def __init__(self, observer: UsageObserver, errors: UpstreamErrorHook) -> None:
         self.observer = observer
+        self.errors = errors
+
+    @property
+    def upstream_error(self) -> str | None:
+        """The code of an error the upstream reported inside the stream, if any."""
+        return self.errors.error_code
 
     def usage_or_estimate(self, parsed: ParsedRequest | None) -> Usage:
         if self.observer.usage is not None:
@@ -91,9 +146,10 @@ def stream_hooks(
 ) -> tuple[list[StreamHook], StreamUsage]:
     """The hooks for one stream, in order: observe usage, then shape what the client sees."""
     observer = UsageObserver()
-    hooks: list[StreamHook] = [observer, ModelRewriteHook(ctx.model_used or "")]
+    errors = UpstreamErrorHook(ctx.model_used or "")
+    hooks: list[StreamHook] = [observer, errors, ModelRewriteHook(ctx.model_used or "")]
     if ctx.call.endpoint is Endpoint.CHAT:
         options = client_body.get("stream_options")
         if not (isinstance(options, dict) and options.get("include_usage")):
             hooks.append(HiddenUsageHook())
-    return hooks, StreamUsage(observer)
+    return hooks, StreamUsage(observer, errors)

@@ -49,7 +49,7 @@ Faults (parameters in brackets, defaults after ``=``)
     ``html_200``: 200 ``text/html`` page instead of JSON.
     ``slow_first_byte`` [seconds=5]: wait before the response starts.
     ``stall`` [seconds=30, after=2]: send ``after`` events, pause, then finish.
-    ``error_mid_stream`` [after=2]: send ``after`` events, then
+    ``error_mid_stream`` [after=2, message]: send ``after`` events, then
     ``data: {"error": {...}}`` (Responses: an ``error`` event) and end, no ``[DONE]``.
     ``disconnect`` [after=2]: send ``after`` events, then drop the connection without
     ending the chunked body.

@@ -135,8 +135,8 @@ def replacement_response(fault: str, params: Mapping[str, Any]) -> Delivery | No
     return None
 
 
-def _mid_stream_error(rendered: Rendered, sequence_number: int) -> bytes:
-    message = "The server had an error while processing your request. Sorry about that!"
+def _mid_stream_error(rendered: Rendered, sequence_number: int, message: str | None) -> bytes:
+    message = message or "The server had an error while processing your request. Sorry about that!"
     if rendered.kind == "responses":
         event = {
             "type": "error",
@@ -190,7 +190,11 @@ def plan_delivery(rendered: Rendered, fault: str | None, params: Mapping[str, An
     if not streaming:
         return base
     if fault == "error_mid_stream":
-        return Delivery(base.status, base.headers, (*head, _mid_stream_error(rendered, after)))
+        return Delivery(
+            base.status,
+            base.headers,
+            (*head, _mid_stream_error(rendered, after, _text(params, "message"))),
+        )
     if fault == "crlf":
         return Delivery(base.status, base.headers, tuple(f.replace(b"\n", b"\r\n") for f in frames))
     if fault == "no_done":
@@ -201,3 +205,8 @@ def plan_delivery(rendered: Rendered, fault: str | None, params: Mapping[str, An
             interleaved += [frame, KEEP_ALIVE]
         return Delivery(base.status, base.headers, tuple(interleaved))
     return base  # big_event changes the content itself, not the delivery
+
+
+def _text(params: Mapping[str, object], name: str) -> str | None:
+    value = params.get(name)
+    return value if isinstance(value, str) else None
