@@ -49,6 +49,7 @@ def start(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     command: list[str] | None = None,
+    new_session: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start ``bastion ARGS`` (or ``command``) with its output going to ``log_path``."""
     with log_path.open("wb") as log:
@@ -58,6 +59,7 @@ def start(
             stderr=subprocess.STDOUT,
             env=env if env is not None else os.environ.copy(),
             cwd=cwd,
+            start_new_session=new_session,
         )
     proc.log_path = str(log_path)  # type: ignore[attr-defined]
     return proc

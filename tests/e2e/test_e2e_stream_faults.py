@@ -80,3 +80,45 @@ def test_upstream_error_event_is_reworded_and_recorded(stack: Stack) -> None:
     assert '"upstream_error"' in last and "sk-leaky" not in response.text
     assert "internal shard" not in response.text
     assert "data: [DONE]" not in response.text
+
+
+def test_a_5mb_event_is_relayed_whole(stack: Stack) -> None:
+    response = _stream(stack, {"fault": "big_event"})
+    assert response.status_code == 200
+    assert len(_text(response.text)) >= 5_000_000
+    assert "data: [DONE]" in response.text
+
+
+def _last_event(response: httpx.Response) -> str:
+    return [line for line in response.text.splitlines() if line.startswith("data: ")][-1]
+
+
+def test_garbled_event_ends_the_stream_with_an_error(stack: Stack) -> None:
+    response = _stream(stack, {"fault": "garbled", "after": 1})
+    assert response.status_code == 200
+    assert "not json at all" not in response.text
+    assert '"upstream_error"' in _last_event(response)
+
+
+def test_truncated_stream_ends_with_an_error_not_a_made_up_done(stack: Stack) -> None:
+    response = _stream(stack, {"fault": "truncated", "after": 2})
+    assert "data: [DONE]" not in response.text
+    assert '"upstream_error"' in _last_event(response)
+
+
+def test_responses_stream_without_completion_fails(stack: Stack) -> None:
+    body = {"model": "fault-chat", "stream": True, "input": "no terminal event"}
+    response = _stream(stack, {"fault": "no_done"}, "/responses", body)
+    assert "event: response.failed" in response.text
+
+
+def test_rate_limited_upstream_is_retried_after_its_retry_after(stack: Stack) -> None:
+    import time
+
+    stack.script("retry-upstream", {"fault": "rate_limit", "seconds": 0.3, "times": 1})
+    started = time.monotonic()
+    completion = stack.client().chat.completions.create(
+        model="retry-chat", messages=[{"role": "user", "content": "after the 429"}]
+    )
+    assert completion.choices[0].message.content == "after the 429"
+    assert time.monotonic() - started >= 0.3

@@ -376,3 +376,13 @@ async def test_stream_failing_midway_ends_with_an_error_event() -> None:
     assert b"[DONE]" not in body
     (record,) = await h.records()
     assert record.status is CallStatus.FAILED and len(h.limiter.settled) == 1
+
+
+async def test_full_audit_queue_refuses_new_calls_with_503() -> None:
+    h = Harness(router_answer=_answer())
+    h.parts.audit = AuditWriter(h.sink, max_pending=1)
+    await h.call(CHAT)  # its record now waits: the writer is not started
+    reply = await h.call(CHAT)
+    assert isinstance(reply, Reply) and reply.status == 503
+    assert orjson.loads(reply.body)["error"]["code"] == "audit_unavailable"
+    assert len(h.router.bodies) == 1  # the refused call never reached the upstream

@@ -45,6 +45,7 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._failing = False
         self.written = 0
+        self.dropped = 0
 
     @property
     def healthy(self) -> bool:
@@ -56,7 +57,17 @@ class AuditWriter:
         return len(self._pending)
 
     def submit(self, record: CallRecord) -> None:
-        """Queue one record (never blocks, never raises)."""
+        """Queue one record (never blocks, never raises).
+
+        Past ``max_pending`` only refusals are still arriving (new calls are refused);
+        their records are kept up to twice that bound, then dropped and counted, so a
+        flood during an outage cannot exhaust memory.
+        """
+        if len(self._pending) >= 2 * self._max_pending:
+            if not self.dropped:
+                log.error("audit: queue full; dropping records of refused calls")
+            self.dropped += 1
+            return
         self._pending.append(record)
         if len(self._pending) >= self._max_batch:
             self._wake.set()

@@ -16,7 +16,14 @@ from typing import Any
 
 import orjson
 
-from bastion.errors import ApiError, InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
+from bastion.errors import (
+    ApiError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ServiceUnavailable,
+    UpstreamFailed,
+)
 from bastion.limits.base import Reservation
 from bastion.model import Action, CallStatus, Endpoint
 from bastion.pipeline.catalog import model_entry, visible_models
@@ -167,6 +174,8 @@ class Gateway:
         try:
             async for chunk in relay.relay(upstream.chunks()):
                 yield chunk
+            if not stream_usage.finished and stream_usage.upstream_error is None:
+                raise UpstreamFailed("The upstream ended the stream before the answer finished.")
             ctx.error_code = stream_usage.upstream_error
             ctx.status = CallStatus.FAILED if ctx.error_code else CallStatus.COMPLETED
         except ApiError as exc:  # the upstream failed after the stream began

@@ -82,6 +82,8 @@ class UpstreamErrorHook:
         self.error_code: str | None = None
 
     def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        if event.garbled:  # nothing unreadable reaches the client (or escapes scanning)
+            raise UpstreamFailed("The upstream sent a stream event that is not valid JSON.")
         payload = event.payload
         if not isinstance(payload, dict):
             return (event,)
@@ -129,6 +131,11 @@ class StreamUsage:
     def upstream_error(self) -> str | None:
         """The code of an error the upstream reported inside the stream, if any."""
         return self.errors.error_code
+
+    @property
+    def finished(self) -> bool:
+        """Whether the upstream finished its answer (finish reason or terminal event)."""
+        return bool(self.observer.finish_reasons) or self.observer.response_status is not None
 
     def usage_or_estimate(self, parsed: ParsedRequest | None) -> Usage:
         if self.observer.usage is not None:
