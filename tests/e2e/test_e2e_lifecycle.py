@@ -78,6 +78,21 @@ def test_two_workers_serve_and_stop_cleanly(tmp_path: Path, sim_port: int) -> No
             for i in range(20)
         }
         assert answers == {f"call {i}" for i in range(20)}
+        token = cli_json(
+            "admin-token", "create", "--config", str(gateway.config), "--role", "auditor"
+        )["token"]
+        # Whichever worker answers the scrape, it reports every worker's calls.
+        for _ in range(4):
+            text = httpx.get(
+                f"http://127.0.0.1:{gateway.admin_port}/metrics",
+                headers={"authorization": f"Bearer {token}"},
+            ).text
+            total = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("bastion_calls_total{")
+            )
+            assert total == 20, text
     finally:
         log = stop(gateway.proc)
     assert gateway.proc.returncode == 0, log

@@ -54,7 +54,10 @@ class GatewayMetrics:
         self.tokens = Counter(
             "bastion_tokens_total", "Tokens billed, by kind.", ["environment", "kind"], registry=r
         )
-        self.in_flight = Gauge("bastion_in_flight", "Calls being handled.", registry=r)
+        # livesum: with several workers the scrape adds the live processes' values.
+        self.in_flight = Gauge(
+            "bastion_in_flight", "Calls being handled.", registry=r, multiprocess_mode="livesum"
+        )
         self.config_reloads = Counter(
             "bastion_config_reloads_total",
             "Config reload attempts, by result (applied, rejected).",
@@ -62,7 +65,10 @@ class GatewayMetrics:
             registry=r,
         )
         self.audit_pending = Gauge(
-            "bastion_audit_pending", "Audit records waiting for a commit.", registry=r
+            "bastion_audit_pending",
+            "Audit records waiting for a commit.",
+            registry=r,
+            multiprocess_mode="livesum",
         )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from urllib.parse import parse_qs
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from bastion.errors import ApiError, InvalidRequest, NotFound, PermissionDenied
 from bastion.identity.admin import AdminIdentity, AdminRole
@@ -16,6 +17,16 @@ from bastion.server.asgi import Receive, Scope, Send, header, send_error, send_r
 from bastion.server.runtime import Runtime
 
 _JSON = {"content-type": "application/json"}
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _scrape_registry(own: CollectorRegistry) -> CollectorRegistry:
+    """This process's registry, or every worker's when running several (multiprocess)."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return own
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+    return merged
 
 
 def _limit(scope: Scope, default: int = 100, maximum: int = 1000) -> int:
@@ -62,7 +73,8 @@ class AdminApp:
         identity = await self._authenticate(scope)
         gateway = self.runtime.gateway
         if method == "GET" and path == "/metrics":
-            body = generate_latest(gateway.parts.metrics.registry)
+            gateway.parts.metrics.audit_pending.set(self.runtime.audit.pending)
+            body = generate_latest(_scrape_registry(gateway.parts.metrics.registry))
             return Reply(200, body, {"content-type": CONTENT_TYPE_LATEST})
         if method == "GET" and path == "/admin/api/whoami":
             return Reply(

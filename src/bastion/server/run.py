@@ -7,8 +7,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +150,9 @@ def run(config: BastionConfig, options: ServeOptions) -> None:
         _run_loop(config, sockets, options)
         return
     _migrate_once(config)
+    # Workers write metrics to files here; a scrape on any worker adds them all up.
+    metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     ctx = multiprocessing.get_context("spawn")
     workers = [
         ctx.Process(target=_worker, args=(options, sockets), name=f"bastion-{i}")
@@ -167,6 +172,7 @@ def run(config: BastionConfig, options: ServeOptions) -> None:
         signal.signal(sig, forward)
     for proc in workers:
         proc.join()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _migrate_once(config: BastionConfig) -> None:
