@@ -386,3 +386,19 @@ async def test_full_audit_queue_refuses_new_calls_with_503() -> None:
     assert isinstance(reply, Reply) and reply.status == 503
     assert orjson.loads(reply.body)["error"]["code"] == "audit_unavailable"
     assert len(h.router.bodies) == 1  # the refused call never reached the upstream
+
+
+async def test_a_failing_stream_hook_ends_the_stream_as_failed_not_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bastion.pipeline import stream_hooks
+
+    def broken(self: object, event: object) -> None:
+        raise RuntimeError("bug in a hook")
+
+    monkeypatch.setattr(stream_hooks.ModelRewriteHook, "on_event", broken)
+    h = Harness(router_answer=FakeStream(Recorder(), STREAM))
+    body = await _drain(await h.call({**CHAT, "stream": True}))
+    assert b'"internal_error"' in body and b"bug in a hook" not in body
+    (record,) = await h.records()
+    assert record.status is CallStatus.FAILED and record.error_code == "internal_error"

@@ -10,6 +10,7 @@ once a reservation exists. This is the one module to read to understand a reques
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,7 +26,7 @@ from bastion.errors import (
     UpstreamFailed,
 )
 from bastion.limits.base import Reservation
-from bastion.model import Action, CallStatus, Endpoint
+from bastion.model import Action, CallStatus, Endpoint, Principal
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
@@ -38,6 +39,7 @@ from bastion.transform.base import AppliedTransform
 from bastion.wire.parse import parse_body
 
 _JSON = "application/json"
+log = logging.getLogger("bastion.pipeline")
 
 
 class Gateway:
@@ -182,7 +184,14 @@ class Gateway:
             ctx.status = CallStatus.FAILED
             ctx.error_code = exc.code
             yield relay.error_event(exc.message, exc.code)
-        except BaseException:
+        except Exception:  # a bug in a hook: end the stream cleanly, keep the traceback
+            log.exception("stream relay failed (request %s)", ctx.call.request_id)
+            ctx.status = CallStatus.FAILED
+            ctx.error_code = "internal_error"
+            yield relay.error_event(
+                "The gateway failed while relaying the answer.", "internal_error"
+            )
+        except BaseException:  # the client went away (cancelled / generator closed)
             ctx.status = CallStatus.CANCELLED
             raise
         finally:
@@ -193,7 +202,7 @@ class Gateway:
                 ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
             await self._complete(ctx, reply_at=ctx.upstream_done_at)
 
-    def _with_end_user(self, ctx: CallContext) -> Any:
+    def _with_end_user(self, ctx: CallContext) -> Principal:
         """Apply CONTRACT.md §1: trusted keys take the end user from the request."""
         assert ctx.key is not None and ctx.parsed is not None
         principal = ctx.key.principal
