@@ -1,0 +1,1 @@
+"""Bastion's benchmarks (run from the repository root, e.g. ``python -m bench.overhead``)."""
