@@ -290,21 +290,10 @@ class Gateway:
         finally:
             record = build_record(ctx)
             p.audit.submit(record)
-            endpoint = ctx.call.endpoint.value
-            p.metrics.calls.labels(
-                endpoint,
-                record.principal.environment if record.principal else "",
-                record.decision,
-                record.status.value,
-            ).inc()
-            if ctx.upstream_sent_at is not None:
-                p.metrics.overhead.labels(endpoint).observe(ctx.overhead_s)
+            forwarded = ctx.upstream_sent_at is not None
+            p.metrics.observe_call(record, ctx.overhead_s if forwarded else None, ctx.upstream_s)
+            if forwarded:
                 p.overhead_samples.add(ctx.overhead_s)
-                p.metrics.upstream.labels(ctx.provider or "none").observe(ctx.upstream_s)
-            if ctx.usage.total_tokens and ctx.principal is not None:
-                env = ctx.principal.environment
-                p.metrics.tokens.labels(env, "prompt").inc(ctx.usage.prompt_tokens)
-                p.metrics.tokens.labels(env, "completion").inc(ctx.usage.completion_tokens)
 
 
 def _with_upstream_usage(body: dict[str, Any]) -> dict[str, Any]:

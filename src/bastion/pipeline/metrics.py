@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bastion.model import CallRecord
 
 # Overhead is tens to hundreds of microseconds; buckets resolve that range.
 _OVERHEAD_BUCKETS = (
@@ -27,6 +31,7 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[str | None, ...], tuple[Any, ...]] = {}
         r = self.registry
         self.calls = Counter(
             "bastion_calls_total",
@@ -70,6 +75,29 @@ class GatewayMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+
+    def observe_call(self, record: CallRecord, overhead_s: float | None, upstream_s: float) -> None:
+        """Count one finished call; labelled children are cached (this runs per call)."""
+        env = record.principal.environment if record.principal else ""
+        key = (record.endpoint, env, record.decision, record.status.value, record.provider)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.calls.labels(record.endpoint, env, record.decision, record.status.value),
+                self.overhead.labels(record.endpoint),
+                self.upstream.labels(record.provider or "none"),
+                self.tokens.labels(env, "prompt"),
+                self.tokens.labels(env, "completion"),
+            )
+        calls, overhead, upstream, prompt, completion = children
+        calls.inc()
+        if overhead_s is not None:
+            overhead.observe(overhead_s)
+            upstream.observe(upstream_s)
+        if record.usage.prompt_tokens:
+            prompt.inc(record.usage.prompt_tokens)
+        if record.usage.completion_tokens:
+            completion.inc(record.usage.completion_tokens)
 
 
 class OverheadSamples:
