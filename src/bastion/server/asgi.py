@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
@@ -111,28 +110,36 @@ async def send_error(send: Send, exc: ApiError, request_id: str) -> None:
 
 
 async def send_stream(send: Send, receive: Receive, reply: StreamingReply) -> None:
-    """Relay a stream; a client disconnect cancels it (and so the upstream call)."""
+    """Relay a stream; a client disconnect cancels it (and so the upstream call).
+
+    The stream is pumped in the request's own task, so its first byte goes out without
+    waiting for another task to be scheduled; a watcher task cancels it on disconnect.
+    """
     headers = _encode_headers(reply.headers)
     headers.extend(_SSE_HEADERS)
+    task = asyncio.current_task()
+    state = {"done": False, "disconnected": False}
 
-    async def pump() -> None:
+    async def watch_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not state["done"] and task is not None:
+            state["disconnected"] = True
+            task.cancel()
+
+    watcher = asyncio.ensure_future(watch_disconnect())
+    try:
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         async for chunk in reply.chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def wait_disconnect() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(wait_disconnect())
-    try:
-        await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        if not state["disconnected"] or task is None:
+            raise
+        task.uncancel()  # the client left: a normal end for this request
+    except OSError:
+        pass  # the connection broke while writing: the client is gone too
     finally:
-        for task in (pump_task, watch_task):
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await task
+        state["done"] = True
+        watcher.cancel()
         await reply.chunks.aclose()  # type: ignore[attr-defined]
