@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -66,10 +66,18 @@ class Stack:
     key: str
     admin_token: str
 
-    def client(self, key: str | None = None, **kwargs: object) -> openai.OpenAI:
-        return openai.OpenAI(
-            base_url=self.base_url, api_key=key or self.key, max_retries=0, **kwargs
-        )
+    clients: dict[str, openai.OpenAI] = field(default_factory=dict)
+
+    def client(self, key: str | None = None) -> openai.OpenAI:
+        """One SDK client per key for the whole session (closed at the end)."""
+        key = key or self.key
+        if key not in self.clients:
+            self.clients[key] = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0)
+        return self.clients[key]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
 
     def create_key(self, *args: str) -> dict[str, object]:
         return cli_json("keys", "create", "--config", str(self.config), *args)
@@ -147,7 +155,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         gateway = start(["serve", "--config", str(config)], work / "gateway.log")
         wait_http(f"http://127.0.0.1:{port}/healthz", gateway)
-        yield Stack(
+        running = Stack(
             base_url=f"http://127.0.0.1:{port}/v1",
             admin_url=f"http://127.0.0.1:{admin_port}",
             sim_url=f"http://127.0.0.1:{sim_port}",
@@ -155,6 +163,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             key=key,
             admin_token=str(token.get("token") or token.get("key")),
         )
+        yield running
+        running.close()
     finally:
         if gateway is not None:
             log = stop(gateway)

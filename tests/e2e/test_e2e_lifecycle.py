@@ -51,6 +51,7 @@ class Gateway:
         )
 
     def client(self) -> openai.OpenAI:
+        """A new SDK client; use it in a ``with`` block so its sockets close."""
         return openai.OpenAI(
             base_url=f"http://127.0.0.1:{self.port}/v1", api_key=self.key, max_retries=0
         )
@@ -67,8 +68,8 @@ def sim_port(tmp_path: Path) -> Iterator[int]:
 
 def test_two_workers_serve_and_stop_cleanly(tmp_path: Path, sim_port: int) -> None:
     gateway = Gateway(tmp_path, sim_port, workers=2)
+    client = gateway.client()
     try:
-        client = gateway.client()
         answers = {
             client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": f"call {i}"}]
@@ -94,6 +95,7 @@ def test_two_workers_serve_and_stop_cleanly(tmp_path: Path, sim_port: int) -> No
             )
             assert total == 20, text
     finally:
+        client.close()
         log = stop(gateway.proc)
     assert gateway.proc.returncode == 0, log
     assert "Traceback" not in log
@@ -104,14 +106,15 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, sim_port: int) 
     texts: list[str] = []
 
     def slow_stream() -> None:
-        stream = gateway.client().chat.completions.create(
-            model="gpt-4o-mini",
-            stream=True,
-            messages=[
-                {"role": "user", "content": "draining [[sim:fault=stall,seconds=1,after=2]]"}
-            ],
-        )
-        texts.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+        with gateway.client() as client:
+            stream = client.chat.completions.create(
+                model="gpt-4o-mini",
+                stream=True,
+                messages=[
+                    {"role": "user", "content": "draining [[sim:fault=stall,seconds=1,after=2]]"}
+                ],
+            )
+            texts.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
 
     caller = threading.Thread(target=slow_stream)
     caller.start()
@@ -127,8 +130,8 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     tmp_path: Path, sim_port: int
 ) -> None:
     gateway = Gateway(tmp_path, sim_port, workers=1)
+    client = gateway.client()
     try:
-        client = gateway.client()
         with pytest.raises(openai.NotFoundError):
             client.models.retrieve("gpt-4o")
         gateway.write_config("  gpt-4o: {targets: [{provider: sim, model: gpt-4o}]}")
@@ -146,6 +149,7 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
             == "still here"
         )
     finally:
+        client.close()
         log = stop(gateway.proc)
     assert "config reload rejected" in log and "nowhere" in log
     metrics_ok = "Traceback" not in log

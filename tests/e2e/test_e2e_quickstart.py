@@ -23,7 +23,9 @@ def _busy(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_scripts_run_on_a_clean_checkout_serves_the_sdk(tmp_path: Path) -> None:
+def test_scripts_run_on_a_clean_checkout_serves_the_sdk(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     busy = [p for p in PORTS if _busy(p)]
     if busy:
         message = f"quickstart ports {busy} are in use on this machine"
@@ -63,6 +65,7 @@ def test_scripts_run_on_a_clean_checkout_serves_the_sdk(tmp_path: Path) -> None:
         )
         key = json.loads(created.stdout)["key"]
         client = openai.OpenAI(base_url="http://127.0.0.1:8080/v1", api_key=key, max_retries=0)
+        request.addfinalizer(client.close)
         answer = client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hello quickstart"}]
         )
