@@ -169,16 +169,16 @@ class Gateway:
         applied: AppliedTransform | None,
         client_body: dict[str, Any],
     ) -> AsyncIterator[bytes]:
-        hooks, stream_usage = stream_hooks(ctx, client_body, applied)
+        hooks, shaper = stream_hooks(ctx, client_body, applied)
         dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
         relay = StreamRelay(hooks, dialect=dialect)
         ctx.http_status = 200
         try:
             async for chunk in relay.relay(upstream.chunks()):
                 yield chunk
-            if not stream_usage.finished and stream_usage.upstream_error is None:
+            if not shaper.finished and shaper.upstream_error is None:
                 raise UpstreamFailed("The upstream ended the stream before the answer finished.")
-            ctx.error_code = stream_usage.upstream_error
+            ctx.error_code = shaper.upstream_error
             ctx.status = CallStatus.FAILED if ctx.error_code else CallStatus.COMPLETED
         except ApiError as exc:  # the upstream failed after the stream began
             ctx.status = CallStatus.FAILED
@@ -197,7 +197,7 @@ class Gateway:
         finally:
             ctx.upstream_done_at = time.perf_counter()
             await upstream.aclose()
-            ctx.usage = stream_usage.usage_or_estimate(ctx.parsed)
+            ctx.usage = shaper.usage_or_estimate(ctx.parsed)
             if ctx.upstream_sent_at is not None:
                 ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
             await self._complete(ctx, reply_at=ctx.upstream_done_at)

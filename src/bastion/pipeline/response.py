@@ -50,27 +50,18 @@ def _usage_of(raw: Any) -> Usage:
     return Usage(prompt, completion)
 
 
-class HiddenUsageHook:
-    """Removes the usage Bastion asked for when the client did not (chat streams).
-
-    Bastion always asks the upstream for usage so that every billed token is counted;
-    a client that did not set ``stream_options.include_usage`` must not see it.
-    """
-
-    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
-        payload = event.payload
-        if isinstance(payload, dict) and "usage" in payload:
-            if payload.get("choices") == [] and payload["usage"] is not None:
-                return ()
-            del payload["usage"]
-            event.mark_changed()
-        return (event,)
-
-    def on_end(self) -> Sequence[StreamEvent]:
-        return ()
+def _strip_usage(event: StreamEvent) -> bool:
+    """Remove usage the client did not ask for; True when the whole event goes."""
+    payload = event.payload
+    if isinstance(payload, dict) and "usage" in payload:
+        if payload.get("choices") == [] and payload["usage"] is not None:
+            return True
+        del payload["usage"]
+        event.mark_changed()
+    return False
 
 
-class UpstreamErrorHook:
+class UpstreamErrors:
     """Upstream error events mid-stream reach the client in Bastion's words (CONTRACT §5).
 
     The upstream's message passes only for allow-listed codes, scrubbed like any
@@ -81,12 +72,11 @@ class UpstreamErrorHook:
         self.public_model = public_model
         self.error_code: str | None = None
 
-    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
-        if event.garbled:  # nothing unreadable reaches the client (or escapes scanning)
-            raise UpstreamFailed("The upstream sent a stream event that is not valid JSON.")
+    def reword(self, event: StreamEvent) -> None:
+        """Rewrite an error event in place; other events are left alone."""
         payload = event.payload
         if not isinstance(payload, dict):
-            return (event,)
+            return
         if isinstance(payload.get("error"), dict) and "choices" not in payload:
             payload["error"] = self._safe(payload["error"])  # chat dialect
         elif payload.get("type") == "error":
@@ -95,12 +85,8 @@ class UpstreamErrorHook:
             response = payload["response"]
             response["error"] = self._safe(response.get("error") or {}, keys=("code", "message"))
         else:
-            return (event,)
+            return
         event.mark_changed()
-        return (event,)
-
-    def on_end(self) -> Sequence[StreamEvent]:
-        return ()
 
     def _safe(self, error: dict[str, Any], keys: Sequence[str] = ()) -> dict[str, Any]:
         code = error.get("code")
@@ -120,12 +106,33 @@ class UpstreamErrorHook:
         return {k: full[k] for k in keys} if keys else full
 
 
-class StreamUsage:
-    """The usage a stream reported, or an estimate when it ended without one."""
+class AnswerShaper:
+    """The hook every stream runs, in one pass per event (it is on the per-chunk path).
 
-    def __init__(self, observer: UsageObserver, errors: UpstreamErrorHook) -> None:
-        self.observer = observer
-        self.errors = errors
+    It refuses unreadable events (nothing unscannable reaches the client), observes
+    usage and finish reasons, rewords upstream errors, shows the public model name, and
+    hides the usage Bastion asked for when the client did not. It then answers what the
+    stream reported: usage (or an estimate), whether it finished, an upstream error.
+    """
+
+    def __init__(self, public_model: str, *, hide_usage: bool) -> None:
+        self.observer = UsageObserver()
+        self.errors = UpstreamErrors(public_model)
+        self.model = ModelRewriteHook(public_model)
+        self.hide_usage = hide_usage
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        if event.garbled:
+            raise UpstreamFailed("The upstream sent a stream event that is not valid JSON.")
+        self.observer.on_event(event)
+        self.errors.reword(event)
+        self.model.on_event(event)
+        if self.hide_usage and _strip_usage(event):
+            return ()
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        return ()
 
     @property
     def upstream_error(self) -> str | None:
@@ -138,6 +145,7 @@ class StreamUsage:
         return bool(self.observer.finish_reasons) or self.observer.response_status is not None
 
     def usage_or_estimate(self, parsed: ParsedRequest | None) -> Usage:
+        """The usage the stream reported, or an estimate when it ended without one."""
         if self.observer.usage is not None:
             return self.observer.usage
         prompt_chars = parsed.conversation.text_chars if parsed else 0
@@ -150,13 +158,11 @@ class StreamUsage:
 
 def stream_hooks(
     ctx: CallContext, client_body: dict[str, Any], applied: AppliedTransform | None
-) -> tuple[list[StreamHook], StreamUsage]:
-    """The hooks for one stream, in order: observe usage, then shape what the client sees."""
-    observer = UsageObserver()
-    errors = UpstreamErrorHook(ctx.model_used or "")
-    hooks: list[StreamHook] = [observer, errors, ModelRewriteHook(ctx.model_used or "")]
+) -> tuple[list[StreamHook], AnswerShaper]:
+    """The hooks for one stream, in order, and the shaper that reports on it."""
+    hide_usage = False
     if ctx.call.endpoint is Endpoint.CHAT:
         options = client_body.get("stream_options")
-        if not (isinstance(options, dict) and options.get("include_usage")):
-            hooks.append(HiddenUsageHook())
-    return hooks, StreamUsage(observer, errors)
+        hide_usage = not (isinstance(options, dict) and options.get("include_usage"))
+    shaper = AnswerShaper(ctx.model_used or "", hide_usage=hide_usage)
+    return [shaper], shaper
