@@ -402,3 +402,17 @@ async def test_a_failing_stream_hook_ends_the_stream_as_failed_not_cancelled(
     assert b'"internal_error"' in body and b"bug in a hook" not in body
     (record,) = await h.records()
     assert record.status is CallStatus.FAILED and record.error_code == "internal_error"
+
+
+async def test_a_stream_abandoned_before_its_first_byte_still_ends_once() -> None:
+    stream = FakeStream(Recorder(), STREAM)
+    h = Harness(router_answer=stream)
+    reply = await h.call({**CHAT, "stream": True})
+    assert isinstance(reply, StreamingReply) and reply.abandon is not None
+    await reply.chunks.aclose()  # type: ignore[attr-defined]  # never iterated
+    await reply.abandon()
+    await reply.abandon()  # idempotent
+    assert stream.closed and len(h.limiter.settled) == 1
+    (record,) = await h.records()
+    assert record.status is CallStatus.CANCELLED and record.usage.estimated
+    assert h.parts.metrics.in_flight._value.get() == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bastion.limits.base import Reservation
@@ -42,11 +42,17 @@ class Reply:
 
 @dataclass(slots=True)
 class StreamingReply:
-    """A streamed answer; ``chunks`` finalises the call (settle, audit) when it ends."""
+    """A streamed answer; ``chunks`` finalises the call (settle, audit) when it ends.
+
+    The server calls ``abandon`` after closing ``chunks`` in every case: it ends the
+    call when the relay never started (the client left before the first byte) and
+    does nothing otherwise.
+    """
 
     status: int
     chunks: AsyncIterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
+    abandon: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)

@@ -4,8 +4,9 @@ authenticate → admit → parse → inspect → decide → apply → reserve �
 restore/inspect response (per stream window) → settle → complete the audit record.
 
 Each phase either continues or ends the call with a local reply (``ApiError``). A
-local reply after identity still writes its audit record; settle runs on every path
-once a reservation exists. This is the one module to read to understand a request.
+local reply after identity still writes its audit record; once a call is admitted,
+settle runs on every path, exactly once. This is the one module to read to understand
+a request.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
-from bastion.pipeline.response import finish_json_body, stream_hooks
+from bastion.pipeline.response import estimate_usage, finish_json_body, stream_hooks
 from bastion.pipeline.scan import SCAN, finding_json, parse_scan_request
 from bastion.pipeline.stream import Dialect, StreamRelay
 from bastion.providers import UpstreamResponse
@@ -59,11 +60,15 @@ class Gateway:
             return self._error_reply(ctx, exc)
         p.metrics.in_flight.inc()
         try:
-            return await self._decide_and_forward(ctx)
+            reply = await self._decide_and_forward(ctx)
         except ApiError as exc:
-            return await self._local_reply(ctx, exc)
-        finally:
+            reply = await self._local_reply(ctx, exc)
+        except BaseException:
             p.metrics.in_flight.dec()
+            raise
+        if isinstance(reply, Reply):
+            p.metrics.in_flight.dec()  # a stream is in flight until _relay ends it
+        return reply
 
     async def models(self, model_id: str | None, api_key: str | None, request_id: str) -> Reply:
         """``GET /v1/models[/{id}]``: the configured models this key may use."""
@@ -152,7 +157,8 @@ class Gateway:
         ctx.provider = upstream.provider
         headers = self._decided_headers(ctx)
         if not isinstance(upstream, UpstreamResponse):
-            return StreamingReply(200, self._relay(ctx, upstream, applied, parsed.body), headers)
+            chunks = self._relay(ctx, upstream, applied, parsed.body)
+            return StreamingReply(200, chunks, headers, lambda: self._abandon(ctx, upstream))
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
         out, ctx.usage = finish_json_body(upstream.body, ctx.model_used, applied)
@@ -200,7 +206,20 @@ class Gateway:
             ctx.usage = shaper.usage_or_estimate(ctx.parsed)
             if ctx.upstream_sent_at is not None:
                 ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
+            self.parts.metrics.in_flight.dec()
             await self._complete(ctx, reply_at=ctx.upstream_done_at)
+
+    async def _abandon(self, ctx: CallContext, upstream: LiveStream) -> None:
+        """End a stream whose relay never started (the client left before its first byte)."""
+        if ctx.finished:
+            return
+        ctx.status = CallStatus.CANCELLED
+        ctx.http_status = 200
+        ctx.upstream_done_at = time.perf_counter()
+        await upstream.aclose()
+        self.parts.metrics.in_flight.dec()
+        ctx.usage = estimate_usage(ctx.parsed, 0)
+        await self._complete(ctx, reply_at=ctx.upstream_done_at)
 
     def _with_end_user(self, ctx: CallContext) -> Principal:
         """Apply CONTRACT.md §1: trusted keys take the end user from the request."""

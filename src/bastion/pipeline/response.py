@@ -50,6 +50,16 @@ def _usage_of(raw: Any) -> Usage:
     return Usage(prompt, completion)
 
 
+def estimate_usage(parsed: ParsedRequest | None, answer_chars: int) -> Usage:
+    """A conservative estimate (4 characters a token) when the upstream reported none."""
+    prompt_chars = parsed.conversation.text_chars if parsed else 0
+    return Usage(
+        prompt_tokens=-(-prompt_chars // _CHARS_PER_TOKEN),
+        completion_tokens=-(-answer_chars // _CHARS_PER_TOKEN),
+        estimated=True,
+    )
+
+
 def _strip_usage(event: StreamEvent) -> bool:
     """Remove usage the client did not ask for; True when the whole event goes."""
     payload = event.payload
@@ -148,12 +158,7 @@ class AnswerShaper:
         """The usage the stream reported, or an estimate when it ended without one."""
         if self.observer.usage is not None:
             return self.observer.usage
-        prompt_chars = parsed.conversation.text_chars if parsed else 0
-        return Usage(
-            prompt_tokens=-(-prompt_chars // _CHARS_PER_TOKEN),
-            completion_tokens=-(-self.observer.text_chars // _CHARS_PER_TOKEN),
-            estimated=True,
-        )
+        return estimate_usage(parsed, self.observer.text_chars)
 
 
 def stream_hooks(

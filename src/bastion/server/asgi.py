@@ -143,3 +143,5 @@ async def send_stream(send: Send, receive: Receive, reply: StreamingReply) -> No
         state["done"] = True
         watcher.cancel()
         await reply.chunks.aclose()  # type: ignore[attr-defined]
+        if reply.abandon is not None:
+            await reply.abandon()
