@@ -19,6 +19,9 @@ from bastion.model import (
 from bastion.wire.request import ParsedRequest
 
 
+NO_USAGE = Usage()
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingCall:
     """What the server hands the pipeline: the route, the body and who presented what."""
@@ -69,7 +72,7 @@ class CallContext:
     model_used: str | None = None
     provider: str | None = None
     reservation: Reservation | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = NO_USAGE
     status: CallStatus = CallStatus.FAILED
     http_status: int = 0
     error_code: str | None = None

@@ -111,6 +111,9 @@ class ProviderTransport:
 
         With `limit`, reading stops once that many bytes arrived (the rest is unread).
         """
+        content = response.content
+        if content.is_eof() and limit is None:
+            return content.read_nowait()  # the whole body is already here: no timer needed
         loop = asyncio.get_running_loop()
         chunks: list[bytes] = []
         size = 0
