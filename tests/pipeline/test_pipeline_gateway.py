@@ -244,7 +244,10 @@ class Harness:
 
     async def call(self, body: dict[str, Any], key: str = "good") -> Reply | StreamingReply:
         call = IncomingCall(Endpoint.CHAT, orjson.dumps(body), key, "req_test", 0.0)
-        return await self.gateway.handle(call)
+        reply = await self.gateway.handle(call)
+        if isinstance(reply, Reply) and reply.finish is not None:
+            await reply.finish()  # as the server does once the reply is sent
+        return reply
 
     async def records(self) -> list[CallRecord]:
         await self.parts.audit.flush()
@@ -408,10 +411,10 @@ async def test_a_stream_abandoned_before_its_first_byte_still_ends_once() -> Non
     stream = FakeStream(Recorder(), STREAM)
     h = Harness(router_answer=stream)
     reply = await h.call({**CHAT, "stream": True})
-    assert isinstance(reply, StreamingReply) and reply.abandon is not None
+    assert isinstance(reply, StreamingReply) and reply.finish is not None
     await reply.chunks.aclose()  # type: ignore[attr-defined]  # never iterated
-    await reply.abandon()
-    await reply.abandon()  # idempotent
+    await reply.finish()
+    await reply.finish()  # idempotent
     assert stream.closed and len(h.limiter.settled) == 1
     (record,) = await h.records()
     assert record.status is CallStatus.CANCELLED and record.usage.estimated

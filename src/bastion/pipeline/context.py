@@ -18,7 +18,6 @@ from bastion.model import (
 )
 from bastion.wire.request import ParsedRequest
 
-
 NO_USAGE = Usage()
 
 
@@ -34,20 +33,29 @@ class IncomingCall:
     client_addr: str | None = None
 
 
+Finish = Callable[[], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class Reply:
-    """A complete answer (JSON body)."""
+    """A complete answer (JSON body).
+
+    ``finish``, when set, is awaited by the server once the reply has been sent (or
+    could not be): it settles limits and writes the audit record, off the caller's
+    critical path (DESIGN.md: what the caller does not need happens after the reply).
+    """
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    finish: Finish | None = None
 
 
 @dataclass(slots=True)
 class StreamingReply:
     """A streamed answer; ``chunks`` finalises the call (settle, audit) when it ends.
 
-    The server calls ``abandon`` after closing ``chunks`` in every case: it ends the
+    The server awaits ``finish`` after closing ``chunks`` in every case: it ends the
     call when the relay never started (the client left before the first byte) and
     does nothing otherwise.
     """
@@ -55,7 +63,7 @@ class StreamingReply:
     status: int
     chunks: AsyncIterator[bytes]
     headers: dict[str, str] = field(default_factory=dict)
-    abandon: Callable[[], Awaitable[None]] | None = None
+    finish: Finish | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +90,7 @@ class CallContext:
     overhead_s: float = 0.0
     upstream_s: float = 0.0
     finished: bool = False
+    in_flight: bool = False
 
     @property
     def model_requested(self) -> str | None:

@@ -29,7 +29,7 @@ from bastion.errors import (
 from bastion.limits.base import Reservation
 from bastion.model import Action, CallStatus, Endpoint, Principal
 from bastion.pipeline.catalog import model_entry, visible_models
-from bastion.pipeline.context import CallContext, IncomingCall, Reply, StreamingReply
+from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
 from bastion.pipeline.response import estimate_usage, finish_json_body, stream_hooks
@@ -58,17 +58,15 @@ class Gateway:
         except ApiError as exc:
             p.metrics.unauthenticated.inc()
             return self._error_reply(ctx, exc)
-        p.metrics.in_flight.inc()
+        p.metrics.in_flight.inc()  # until _complete ends the call
+        ctx.in_flight = True
         try:
-            reply = await self._decide_and_forward(ctx)
+            return await self._decide_and_forward(ctx)
         except ApiError as exc:
-            reply = await self._local_reply(ctx, exc)
+            return self._local_reply(ctx, exc)
         except BaseException:
             p.metrics.in_flight.dec()
             raise
-        if isinstance(reply, Reply):
-            p.metrics.in_flight.dec()  # a stream is in flight until _relay ends it
-        return reply
 
     async def models(self, model_id: str | None, api_key: str | None, request_id: str) -> Reply:
         """``GET /v1/models[/{id}]``: the configured models this key may use."""
@@ -106,18 +104,17 @@ class Gateway:
             ctx.parsed = parse_scan_request(call.body)
             ctx.findings = p.inspector.inspect(ctx.parsed.conversation)
         except ApiError as exc:
-            return await self._local_reply(ctx, exc)
+            return self._local_reply(ctx, exc)
         ctx.decision = SCAN
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
         body = orjson.dumps({"findings": [finding_json(f) for f in ctx.findings]})
-        await self._complete(ctx, reply_at=time.perf_counter())
         headers = {
             "content-type": _JSON,
             "x-bastion-request-id": call.request_id,
             "x-bastion-decision": "scan",
         }
-        return Reply(200, body, headers)
+        return Reply(200, body, headers, self._finisher(ctx))
 
     async def _decide_and_forward(self, ctx: CallContext) -> Reply | StreamingReply:
         p = self.parts
@@ -165,8 +162,7 @@ class Gateway:
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
-        await self._complete(ctx, reply_at=time.perf_counter())
-        return Reply(200, out, headers)
+        return Reply(200, out, headers, self._finisher(ctx))
 
     async def _relay(
         self,
@@ -206,7 +202,6 @@ class Gateway:
             ctx.usage = shaper.usage_or_estimate(ctx.parsed)
             if ctx.upstream_sent_at is not None:
                 ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
-            self.parts.metrics.in_flight.dec()
             await self._complete(ctx, reply_at=ctx.upstream_done_at)
 
     async def _abandon(self, ctx: CallContext, upstream: LiveStream) -> None:
@@ -217,7 +212,6 @@ class Gateway:
         ctx.http_status = 200
         ctx.upstream_done_at = time.perf_counter()
         await upstream.aclose()
-        self.parts.metrics.in_flight.dec()
         ctx.usage = estimate_usage(ctx.parsed, 0)
         await self._complete(ctx, reply_at=ctx.upstream_done_at)
 
@@ -272,7 +266,7 @@ class Gateway:
             headers.update(ctx.reservation.headers)
         return headers
 
-    async def _local_reply(self, ctx: CallContext, exc: ApiError) -> Reply:
+    def _local_reply(self, ctx: CallContext, exc: ApiError) -> Reply:
         """End the call here: the upstream never sees it (or it failed); record it."""
         ctx.http_status = exc.status
         ctx.error_code = exc.code
@@ -283,7 +277,7 @@ class Gateway:
         reply = self._error_reply(ctx, exc)
         if ctx.decision is not None or exc.status == 403:
             reply.headers.update(self._decided_headers(ctx))
-        await self._complete(ctx, reply_at=time.perf_counter())
+        reply.finish = self._finisher(ctx)
         return reply
 
     def _error_reply(self, ctx: CallContext, exc: ApiError) -> Reply:
@@ -292,12 +286,23 @@ class Gateway:
         headers.update(exc.headers)
         return Reply(exc.status, orjson.dumps(exc.body()), headers)
 
+    def _finisher(self, ctx: CallContext) -> Finish:
+        """Completion to run once the reply is out; the clock stops at the reply."""
+        reply_at = time.perf_counter()
+
+        async def finish() -> None:
+            await self._complete(ctx, reply_at=reply_at)
+
+        return finish
+
     async def _complete(self, ctx: CallContext, *, reply_at: float) -> None:
         """Settle limits and write the audit record: exactly once per call."""
         if ctx.finished:
             return
         ctx.finished = True
         p = self.parts
+        if ctx.in_flight:
+            p.metrics.in_flight.dec()
         received = ctx.call.received_at
         if ctx.upstream_sent_at is not None and ctx.upstream_done_at is not None:
             ctx.overhead_s = (ctx.upstream_sent_at - received) + (reply_at - ctx.upstream_done_at)

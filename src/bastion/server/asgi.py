@@ -95,11 +95,15 @@ def _encode_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
 
 
 async def send_reply(send: Send, reply: Reply) -> None:
-    """Send a complete JSON reply."""
+    """Send a complete JSON reply, then let the call finish (settle, record)."""
     headers = _encode_headers(reply.headers)
     headers.append((b"content-length", str(len(reply.body)).encode()))
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": reply.body})
+    try:
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+    finally:
+        if reply.finish is not None:
+            await reply.finish()
 
 
 async def send_error(send: Send, exc: ApiError, request_id: str) -> None:
@@ -143,5 +147,5 @@ async def send_stream(send: Send, receive: Receive, reply: StreamingReply) -> No
         state["done"] = True
         watcher.cancel()
         await reply.chunks.aclose()  # type: ignore[attr-defined]
-        if reply.abandon is not None:
-            await reply.abandon()
+        if reply.finish is not None:
+            await reply.finish()
