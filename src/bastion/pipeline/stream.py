@@ -161,9 +161,21 @@ class StreamRelay:
     async def relay(self, upstream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Relay the upstream stream; re-raises an upstream error after what was sent."""
         parser = SseParser(self.max_event_bytes)
+        first = True
         async for chunk in upstream:
             comments = parser.comments
-            out = self._emit(self._run_hooks(parser.feed(chunk)))
+            parsed = parser.feed(chunk)
+            if first and len(parsed) > 1:
+                # Time to first byte: the first event goes out before the rest of a burst
+                # is parsed and shaped.
+                first = False
+                out = self._emit(self._run_hooks(parsed[:1]))
+                if out:
+                    yield out
+                parsed = parsed[1:]
+            elif parsed:
+                first = False
+            out = self._emit(self._run_hooks(parsed))
             if not out and parser.comments != comments:
                 out = b":\n\n"  # pass the upstream's keep-alive on to idle clients
             self.comments_seen = parser.comments
