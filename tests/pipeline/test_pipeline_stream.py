@@ -167,6 +167,13 @@ async def test_without_hooks_the_client_gets_identical_bytes() -> None:
     assert relay.bytes_emitted == len(raw)
 
 
+async def test_the_first_event_of_a_burst_is_sent_before_the_rest() -> None:
+    raw = chat_stream(["one", "two", "three"])
+    writes = [out async for out in StreamRelay().relay(source(raw))]
+    assert len(writes) == 2 and b"".join(writes) == raw
+    assert [e.data for e in events_of(writes[0])] == [events_of(raw)[0].data]
+
+
 async def test_crlf_framing_reaches_the_client_as_the_same_events() -> None:
     raw = sse([chunk("a\u2028b"), "[DONE]"], newline="\r\n")
     out = await run(StreamRelay(), *split(raw, 3))
