@@ -7,7 +7,6 @@ from typing import Any
 from bastion.errors import InvalidRequest
 from bastion.model import Source
 from bastion.wire.request import ConversationBuilder
-from bastion.wire.untrusted import UntrustedMarks
 
 MAX_MESSAGES = 10_000
 
@@ -32,10 +31,8 @@ def walk_chat(body: dict[str, Any], b: ConversationBuilder) -> None:
             f"messages has {len(messages)} items; at most {MAX_MESSAGES} are accepted.",
             param="messages",
         )
-    marks = UntrustedMarks(b.ext.untrusted)
     for i, message in enumerate(messages):
-        _walk_message(message, i, b, marks)
-    marks.check_all_used()
+        _walk_message(message, i, b)
     _walk_tools(body, b)
     _walk_prediction(body, b)
     _walk_response_format(body, b)
@@ -51,7 +48,7 @@ def walk_chat(body: dict[str, Any], b: ConversationBuilder) -> None:
         raise InvalidRequest("stop must be a string or an array of strings.", param="stop")
 
 
-def _walk_message(message: Any, i: int, b: ConversationBuilder, marks: UntrustedMarks) -> None:
+def _walk_message(message: Any, i: int, b: ConversationBuilder) -> None:
     param = f"messages[{i}]"
     if not isinstance(message, dict):
         raise InvalidRequest(f"{param} must be an object.", param=param)
@@ -64,18 +61,10 @@ def _walk_message(message: Any, i: int, b: ConversationBuilder, marks: Untrusted
         )
     content = message.get("content")
     if isinstance(content, str):
-        ranges = marks.ranges(i, None, len(content)) if marks else []
-        b.segments.add(
-            content,
-            source,
-            ("messages", i, "content"),
-            message_index=i,
-            role=role,
-            untrusted=ranges,
-        )
+        b.add_message_text(content, source, ("messages", i, "content"), message=i, role=role)
     elif isinstance(content, list):
         for j, part in enumerate(content):
-            _walk_part(part, i, j, source, role, b, marks)
+            _walk_part(part, i, j, source, role, b)
     elif content is not None:
         raise InvalidRequest(
             f"{param}.content must be a string or an array of content parts.",
@@ -97,7 +86,6 @@ def _walk_part(
     source: Source,
     role: str,
     b: ConversationBuilder,
-    marks: UntrustedMarks,
 ) -> None:
     param = f"messages[{i}].content[{j}]"
     if not isinstance(part, dict) or not isinstance(part.get("type"), str):
@@ -107,15 +95,8 @@ def _walk_part(
         text = part.get(kind)
         if not isinstance(text, str):
             raise InvalidRequest(f"{param}.{kind} must be a string.", param=f"{param}.{kind}")
-        ranges = marks.ranges(i, j, len(text)) if marks else []
-        b.segments.add(
-            text,
-            source,
-            ("messages", i, "content", j, kind),
-            message_index=i,
-            role=role,
-            untrusted=ranges,
-        )
+        path = ("messages", i, "content", j, kind)
+        b.add_message_text(text, source, path, message=i, part=j, role=role)
     elif kind in _UNREADABLE_PARTS:
         b.unscannable(_UNREADABLE_PARTS[kind])
     else:

@@ -11,6 +11,7 @@ from bastion.model import Conversation, Endpoint, Source
 from bastion.wire.extension import BastionExtension, pop_extension
 from bastion.wire.fields import BOOLEAN_FIELDS, FORBIDDEN, NUMERIC_BOUNDS, allowed_fields
 from bastion.wire.segments import SegmentCollector
+from bastion.wire.untrusted import UntrustedMarks
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +34,28 @@ class ParsedRequest:
 class ConversationBuilder:
     """Shared state while one endpoint's parser walks a body."""
 
-    __slots__ = ("ext", "segments", "tools", "unscanned")
+    __slots__ = ("ext", "marks", "segments", "tools", "unscanned")
 
     def __init__(self, options: WireOptions, ext: BastionExtension) -> None:
         self.segments = SegmentCollector(options.retrieved_tags)
         self.tools: list[str] = []
         self.unscanned: list[str] = []
         self.ext = ext
+        self.marks = UntrustedMarks(ext.untrusted)
+
+    def add_message_text(
+        self,
+        text: str,
+        source: Source,
+        path: tuple[str | int, ...],
+        *,
+        message: int,
+        part: int | None = None,
+        role: str | None = None,
+    ) -> None:
+        """Add a text of message (input item) ``message``, applying the caller's marks."""
+        ranges = self.marks.ranges(message, part, len(text)) if self.marks else []
+        self.segments.add(text, source, path, message_index=message, role=role, untrusted=ranges)
 
     def unscannable(self, reason: str) -> None:
         if reason not in self.unscanned:
@@ -123,6 +139,7 @@ def parse_request(
     check_fields(body, endpoint, options)
     builder = ConversationBuilder(options, ext)
     walk(body, builder)
+    builder.marks.check_all_used()
     builder.add_metadata(body)
     conversation = Conversation(
         endpoint=endpoint,

@@ -8,7 +8,6 @@ from bastion.errors import InvalidRequest
 from bastion.model import Source
 from bastion.wire.chat import ROLE_SOURCE
 from bastion.wire.request import ConversationBuilder
-from bastion.wire.untrusted import UntrustedMarks
 
 MAX_ITEMS = 10_000
 _TEXT_PARTS = ("input_text", "output_text", "text", "refusal", "summary_text", "reasoning_text")
@@ -18,21 +17,16 @@ _ID_KEYS = frozenset({"type", "id", "call_id", "status", "role", "name", "encryp
 
 def walk_responses(body: dict[str, Any], b: ConversationBuilder) -> None:
     """Collect every text of a Responses body, with its provenance and place."""
-    marks = UntrustedMarks(b.ext.untrusted)
     raw_input = body.get("input")
     if isinstance(raw_input, str):
-        ranges = marks.ranges(0, None, len(raw_input)) if marks else []
-        b.segments.add(
-            raw_input, Source.USER, ("input",), message_index=0, role="user", untrusted=ranges
-        )
+        b.add_message_text(raw_input, Source.USER, ("input",), message=0, role="user")
     elif isinstance(raw_input, list):
         if len(raw_input) > MAX_ITEMS:
             raise InvalidRequest(f"input has more than {MAX_ITEMS} items.", param="input")
         for i, item in enumerate(raw_input):
-            _walk_item(item, i, b, marks)
+            _walk_item(item, i, b)
     elif raw_input is not None:
         raise InvalidRequest("input must be a string or an array of items.", param="input")
-    marks.check_all_used()
     instructions = body.get("instructions")
     if isinstance(instructions, str):
         b.segments.add(instructions, Source.SYSTEM, ("instructions",))
@@ -53,49 +47,34 @@ def walk_responses(body: dict[str, Any], b: ConversationBuilder) -> None:
         b.add_schema_texts(fmt.get("schema"), ("text", "format", "schema"))
 
 
-def _walk_item(item: Any, i: int, b: ConversationBuilder, marks: UntrustedMarks) -> None:
+def _walk_item(item: Any, i: int, b: ConversationBuilder) -> None:
     param = f"input[{i}]"
     if not isinstance(item, dict):
         raise InvalidRequest(f"{param} must be an object.", param=param)
     kind = item.get("type", "message")
     if not isinstance(kind, str):
         raise InvalidRequest(f"{param}.type must be a string.", param=f"{param}.type")
-    if kind == "message" or (kind is None and "role" in item):
+    if kind == "message":
         role = item.get("role")
         source = ROLE_SOURCE.get(role) if isinstance(role, str) else None
         if source is None or not isinstance(role, str):
             raise InvalidRequest(f"{param}.role is not a known role.", param=f"{param}.role")
         content = item.get("content")
         if isinstance(content, str):
-            ranges = marks.ranges(i, None, len(content)) if marks else []
-            b.segments.add(
-                content,
-                source,
-                ("input", i, "content"),
-                message_index=i,
-                role=role,
-                untrusted=ranges,
-            )
+            b.add_message_text(content, source, ("input", i, "content"), message=i, role=role)
         elif isinstance(content, list):
             for j, part in enumerate(content):
-                _walk_part(part, i, j, source, role, b, marks)
+                _walk_part(part, i, j, source, role, b)
         else:
             raise InvalidRequest(f"{param}.content must be a string or parts.", param=param)
     elif kind == "function_call_output" or kind == "custom_tool_call_output":
         output = item.get("output")
         if isinstance(output, str):
-            ranges = marks.ranges(i, None, len(output)) if marks else []
-            b.segments.add(
-                output,
-                Source.TOOL_RESULT,
-                ("input", i, "output"),
-                message_index=i,
-                role="tool",
-                untrusted=ranges,
-            )
+            path = ("input", i, "output")
+            b.add_message_text(output, Source.TOOL_RESULT, path, message=i, role="tool")
         elif isinstance(output, list):
             for j, part in enumerate(output):
-                _walk_part(part, i, j, Source.TOOL_RESULT, "tool", b, marks, field="output")
+                _walk_part(part, i, j, Source.TOOL_RESULT, "tool", b, field="output")
     elif kind == "item_reference":
         b.unscannable("item_reference")
     else:
@@ -111,7 +90,6 @@ def _walk_part(
     source: Source,
     role: str,
     b: ConversationBuilder,
-    marks: UntrustedMarks,
     field: str = "content",
 ) -> None:
     param = f"input[{i}].{field}[{j}]"
@@ -123,10 +101,8 @@ def _walk_part(
         text = part.get(key)
         if not isinstance(text, str):
             raise InvalidRequest(f"{param}.{key} must be a string.", param=f"{param}.{key}")
-        ranges = marks.ranges(i, j, len(text)) if marks else []
-        b.segments.add(
-            text, source, ("input", i, field, j, key), message_index=i, role=role, untrusted=ranges
-        )
+        path = ("input", i, field, j, key)
+        b.add_message_text(text, source, path, message=i, part=j, role=role)
     elif kind in _UNREADABLE_PARTS:
         b.unscannable(_UNREADABLE_PARTS[kind])
     else:
