@@ -19,7 +19,11 @@ class AdminServerConfig(_Strict):
 
 class CorsConfig(_Strict):
     enabled: bool = Field(False, description="Answer CORS pre-flights on the proxy port.")
-    allow_origins: list[str] = Field(default_factory=list, description="Allowed origins.")
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to call from a browser, e.g. https://chat.example.com; "
+        "'*' allows any.",
+    )
 
 
 class ServerConfig(_Strict):

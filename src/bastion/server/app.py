@@ -9,6 +9,8 @@ from typing import Any
 
 from bastion.config.schema import BastionConfig
 from bastion.server.admin import AdminApp
+from bastion.server.asgi import ASGIApp
+from bastion.server.cors import CorsMiddleware
 from bastion.server.proxy import ProxyApp
 from bastion.server.runtime import Runtime
 
@@ -18,7 +20,7 @@ class Apps:
     """The two ASGI apps of a gateway process, sharing one runtime."""
 
     runtime: Runtime
-    proxy: ProxyApp
+    proxy: ASGIApp
     admin: AdminApp
 
 
@@ -31,4 +33,7 @@ def create_apps(
 ) -> Apps:
     """Build everything for one process; nothing is opened until the proxy's lifespan."""
     runtime = Runtime(config, config_path=config_path, overrides=overrides, watch=watch)
-    return Apps(runtime, ProxyApp(runtime), AdminApp(runtime))
+    proxy: ASGIApp = ProxyApp(runtime)
+    if config.server.cors.enabled:
+        proxy = CorsMiddleware(proxy, config.server.cors.allow_origins)
+    return Apps(runtime, proxy, AdminApp(runtime))
