@@ -167,3 +167,21 @@ def _eventually(check: object, timeout_s: float = 5.0) -> None:
             last = exc
         time.sleep(0.1)
     raise AssertionError(f"condition not met in {timeout_s}s (last error: {last})")
+
+
+def test_bad_keys_leave_one_summary_event_without_the_keys(tmp_path: Path, sim_port: int) -> None:
+    gateway = Gateway(tmp_path, sim_port, workers=1)
+    forged = "bst_Zz9Zz9Zz_" + "Q" * 32
+    try:
+        for key in (forged, forged, "sk-not-ours", forged):
+            response = httpx.get(
+                f"http://127.0.0.1:{gateway.port}/v1/models",
+                headers={"authorization": f"Bearer {key}"},
+            )
+            assert response.status_code == 401
+    finally:
+        log = stop(gateway.proc)
+    summaries = [line for line in log.splitlines() if "unauthenticated calls" in line]
+    assert len(summaries) == 1, log
+    assert ": 4 (" in summaries[0] and "bst_Zz9Z from 127.0.0.1: 3" in summaries[0]
+    assert "QQQQ" not in log and "sk-not-ours" not in log

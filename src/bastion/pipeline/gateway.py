@@ -27,7 +27,7 @@ from bastion.errors import (
     UpstreamFailed,
 )
 from bastion.limits.base import Reservation
-from bastion.model import Action, CallStatus, Endpoint, Principal
+from bastion.model import Action, AuthenticatedKey, CallStatus, Endpoint, Principal
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
@@ -54,9 +54,8 @@ class Gateway:
         p = self.parts
         ctx = CallContext(call)
         try:
-            ctx.key = await p.verifier.verify(call.api_key)
+            ctx.key = await self._authenticate(call.api_key, call.client_addr)
         except ApiError as exc:
-            p.metrics.unauthenticated.inc()
             return self._error_reply(ctx, exc)
         p.metrics.in_flight.inc()  # until _complete ends the call
         ctx.in_flight = True
@@ -68,13 +67,21 @@ class Gateway:
             p.metrics.in_flight.dec()
             raise
 
-    async def models(self, model_id: str | None, api_key: str | None, request_id: str) -> Reply:
-        """``GET /v1/models[/{id}]``: the configured models this key may use."""
+    async def _authenticate(self, api_key: str | None, client: str | None) -> AuthenticatedKey:
+        """The caller's key; a refused key is counted and summarised, never recorded."""
         try:
-            key = await self.parts.verifier.verify(api_key)
-        except ApiError:
-            self.parts.metrics.unauthenticated.inc()
+            return await self.parts.verifier.verify(api_key)
+        except ApiError as exc:
+            if exc.status == 401:
+                self.parts.metrics.unauthenticated.inc()
+                self.parts.rejections.add(api_key, client)
             raise
+
+    async def models(
+        self, model_id: str | None, api_key: str | None, request_id: str, client: str | None
+    ) -> Reply:
+        """``GET /v1/models[/{id}]``: the configured models this key may use."""
+        key = await self._authenticate(api_key, client)
         names = visible_models(self.parts.models, key)
         headers = {"content-type": _JSON, "x-bastion-request-id": request_id}
         if model_id is None:
@@ -93,9 +100,8 @@ class Gateway:
         p = self.parts
         ctx = CallContext(call)
         try:
-            ctx.key = await p.verifier.verify(call.api_key)
+            ctx.key = await self._authenticate(call.api_key, call.client_addr)
         except ApiError as exc:
-            p.metrics.unauthenticated.inc()
             return self._error_reply(ctx, exc)
         try:
             ctx.principal = ctx.key.principal

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bastion.audit.rejections import RejectionSummary
 from bastion.audit.writer import AuditWriter
 from bastion.config.schema import ModelConfig
 from bastion.detect.base import Inspector, NoDetectors
@@ -57,3 +58,4 @@ class GatewayParts:
     inspector: Inspector = field(default_factory=NoDetectors)
     decider: Decider = field(default_factory=AllowAll)
     transformer: Transformer = field(default_factory=NoTransform)
+    rejections: RejectionSummary = field(default_factory=RejectionSummary)

@@ -122,7 +122,10 @@ class ProxyApp:
                 model_id = path.removeprefix(_MODEL_PREFIX) if path != "/v1/models" else None
                 if model_id == "":
                     raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")
-                reply = await self.runtime.gateway.models(model_id, bearer_key(scope), request_id)
+                client = scope.get("client")
+                reply = await self.runtime.gateway.models(
+                    model_id, bearer_key(scope), request_id, client[0] if client else None
+                )
             elif method == "GET" and path == "/healthz":
                 reply = Reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
             elif method == "GET" and path == "/readyz":

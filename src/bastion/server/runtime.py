@@ -96,6 +96,7 @@ class Runtime:
             task.cancel()
             await router.close()
         await self.changes.close()
+        self.gateway.parts.rejections.flush()
         await self.audit.close()
         await self.router.close()
         await self.verifier.close()
