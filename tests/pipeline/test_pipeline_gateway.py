@@ -419,3 +419,93 @@ async def test_a_stream_abandoned_before_its_first_byte_still_ends_once() -> Non
     (record,) = await h.records()
     assert record.status is CallStatus.CANCELLED and record.usage.estimated
     assert h.parts.metrics.in_flight._value.get() == 0
+
+
+class Applied:
+    restorations = {"<EMAIL_1a2b3c4d>": "a@b.example"}
+
+
+class RedactingTransformer:
+    """Replaces the e-mail with this call's placeholder, as a redacting transform would."""
+
+    def apply(
+        self,
+        body: dict[str, Any],
+        conversation: Conversation,
+        findings: Sequence[Finding],
+        decision: Decision,
+    ) -> tuple[dict[str, Any], Applied]:
+        text = orjson.dumps(body).decode().replace("a@b.example", "<EMAIL_1a2b3c4d>")
+        return orjson.loads(text), Applied()
+
+
+def _answer_with(content: str, arguments: str) -> UpstreamResponse:
+    body = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "tool_calls": [
+                        {
+                            "id": "t",
+                            "type": "function",
+                            "function": {"name": "send", "arguments": arguments},
+                        }
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+    return UpstreamResponse(200, orjson.dumps(body), {}, "sim", "m", "gpt-4o-mini", 1, 1.0)
+
+
+async def test_placeholders_are_restored_in_the_answer_and_tool_arguments() -> None:
+    h = Harness(
+        router_answer=_answer_with(
+            "Mail <EMAIL_1a2b3c4d> now; keep <EMAIL_ffffffff>.", '{"to": "<EMAIL_1a2b3c4d>"}'
+        )
+    )
+    h.parts.transformer = RedactingTransformer()
+    reply = await h.call(CHAT)
+    assert "<EMAIL_1a2b3c4d>" in orjson.dumps(h.router.bodies[0]).decode()  # upstream saw it
+    message = orjson.loads(reply.body)["choices"][0]["message"]  # type: ignore[union-attr]
+    assert message["content"] == "Mail a@b.example now; keep <EMAIL_ffffffff>."
+    assert message["tool_calls"][0]["function"]["arguments"] == '{"to": "a@b.example"}'
+
+
+async def test_placeholders_split_across_stream_chunks_are_restored() -> None:
+    def delta(text: str, finish: str | None = None) -> bytes:
+        return _chunk(
+            {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}],
+            }
+        )
+
+    chunks = [
+        delta("Write to <EMA"),
+        delta("IL_1a2b"),
+        delta("3c4d> please", "stop"),
+        b"data: [DONE]\n\n",
+    ]
+    h = Harness(router_answer=FakeStream(Recorder(), chunks))
+    h.parts.transformer = RedactingTransformer()
+    body = await _drain(await h.call({**CHAT, "stream": True}))
+    text = "".join(
+        choice["delta"].get("content") or ""
+        for line in body.split(b"\n\n")
+        if line.startswith(b"data: {")
+        for choice in orjson.loads(line[6:])["choices"]
+    )
+    assert text == "Write to a@b.example please"

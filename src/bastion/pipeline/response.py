@@ -11,7 +11,7 @@ from bastion.errors import UpstreamFailed
 from bastion.model import Endpoint, Usage
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.stream import StreamEvent, StreamHook
-from bastion.pipeline.stream_hooks import ModelRewriteHook, UsageObserver
+from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
 from bastion.providers.upstream_errors import PASSTHROUGH_CODES, scrub_message
 from bastion.transform.base import AppliedTransform
 from bastion.wire.request import ParsedRequest
@@ -30,10 +30,43 @@ def finish_json_body(
     if not isinstance(payload, dict):
         raise UpstreamFailed("The upstream answered with an unexpected body.")
     usage = _usage_of(payload.get("usage"))
+    changed = False
     if payload.get("model", public_model) != public_model:
         payload["model"] = public_model
-        return orjson.dumps(payload), usage
-    return raw, usage
+        changed = True
+    if applied is not None and applied.restorations:
+        changed = restore_answer(payload, ReplaceTextHook(applied.restorations)) or changed
+    return (orjson.dumps(payload) if changed else raw), usage
+
+
+def restore_answer(payload: dict[str, Any], restorer: ReplaceTextHook) -> bool:
+    """Restore placeholders in a complete chat or Responses answer; True if any changed."""
+    changed = False
+
+    def restore(holder: dict[str, Any], key: str) -> None:
+        nonlocal changed
+        text = holder.get(key)
+        if isinstance(text, str):
+            restored = restorer.replace(text)
+            if restored != text:
+                holder[key] = restored
+                changed = True
+
+    for choice in payload.get("choices") or ():  # chat completions
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            restore(message, "content")
+            for call in message.get("tool_calls") or ():
+                if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                    restore(call["function"], "arguments")
+    for item in payload.get("output") or ():  # Responses
+        if not isinstance(item, dict):
+            continue
+        restore(item, "arguments")
+        for part in item.get("content") or ():
+            if isinstance(part, dict):
+                restore(part, "text")
+    return changed
 
 
 def _usage_of(raw: Any) -> Usage:
@@ -170,4 +203,7 @@ def stream_hooks(
         options = client_body.get("stream_options")
         hide_usage = not (isinstance(options, dict) and options.get("include_usage"))
     shaper = AnswerShaper(ctx.model_used or "", hide_usage=hide_usage)
-    return [shaper], shaper
+    hooks: list[StreamHook] = [shaper]
+    if applied is not None and applied.restorations:
+        hooks.append(ReplaceTextHook(applied.restorations))
+    return hooks, shaper

@@ -236,6 +236,10 @@ class ReplaceTextHook(TextWindowHook):
 
     def on_window(self, choice_index: int, text: str) -> str:
         """Replace every token of the window by its mapped value."""
+        return self.replace(text)
+
+    def replace(self, text: str) -> str:
+        """Replace every token of a complete text (also used for non-streamed answers)."""
         if self._pattern is None or not any(start in text for start in self._starts):
             return text
         return self._pattern.sub(lambda m: self._mapping[m.group()], text)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bastion.model import Conversation, Decision, Finding
 
 
 class AppliedTransform(Protocol):
-    """What one call's transform did, able to restore the answer (also per stream window)."""
+    """What one call's transform did, so the answer can be restored.
 
-    def restore_text(self, text: str) -> str:
-        """Restore placeholders issued for this call in a complete answer text."""
-        ...
+    ``restorations`` maps each placeholder issued for this call to its original text
+    (CONTRACT.md §9: only this call's placeholders are restored). The pipeline restores
+    them in complete answers and across stream chunks.
+    """
+
+    @property
+    def restorations(self) -> Mapping[str, str]: ...
 
 
 class Transformer(Protocol):
