@@ -36,27 +36,39 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def check_headers(scope: Scope, *, max_count: int, max_bytes: int) -> None:
-    """431 when the request carries too many or too large headers."""
-    headers = scope["headers"]
-    if len(headers) > max_count or sum(len(k) + len(v) for k, v in headers) > max_bytes:
-        raise RequestRejected(
-            "The request headers are too large.", status=431, code="headers_too_large"
-        )
+def request_headers(scope: Scope, *, max_count: int, max_bytes: int) -> dict[bytes, bytes]:
+    """The request's headers by name (first value wins), in one pass; 431 when too many
+    or too large."""
+    raw = scope["headers"]
+    too_large = RequestRejected(
+        "The request headers are too large.", status=431, code="headers_too_large"
+    )
+    if len(raw) > max_count:
+        raise too_large
+    found: dict[bytes, bytes] = {}
+    size = 0
+    for name, value in raw:
+        size += len(name) + len(value)
+        found.setdefault(name, value)
+    if size > max_bytes:
+        raise too_large
+    return found
 
 
-def check_json_content_type(scope: Scope) -> None:
+def check_json_content_type(headers: dict[bytes, bytes]) -> None:
     """415 unless the body is declared as JSON."""
-    ctype = header(scope, b"content-type")
-    if ctype is None or ctype.split(";", 1)[0].strip().lower() != "application/json":
+    ctype = headers.get(b"content-type")
+    if ctype is None or ctype.split(b";", 1)[0].strip().lower() != b"application/json":
         raise RequestRejected(
             "Content-Type must be application/json.", status=415, code="unsupported_media_type"
         )
 
 
-async def read_body(receive: Receive, scope: Scope, *, max_bytes: int, timeout_s: float) -> bytes:
+async def read_body(
+    receive: Receive, headers: dict[bytes, bytes], *, max_bytes: int, timeout_s: float
+) -> bytes:
     """Read the whole body: 413 as soon as it passes ``max_bytes``, 408 when too slow."""
-    declared = header(scope, b"content-length")
+    declared = headers.get(b"content-length")
     if declared is not None:
         if not declared.isdigit():
             raise InvalidRequest("Content-Length is not a number.", code="invalid_value")

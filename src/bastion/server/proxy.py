@@ -17,10 +17,9 @@ from bastion.server.asgi import (
     Receive,
     Scope,
     Send,
-    check_headers,
     check_json_content_type,
-    header,
     read_body,
+    request_headers,
     send_error,
     send_reply,
     send_stream,
@@ -47,13 +46,14 @@ ROUTES: tuple[tuple[str, str], ...] = (
 )
 
 
-def bearer_key(scope: Scope) -> str | None:
+def bearer_key(headers: dict[bytes, bytes]) -> str | None:
     """The presented key: ``Authorization: Bearer …`` or Azure-style ``api-key``."""
-    auth = header(scope, b"authorization")
+    auth = headers.get(b"authorization")
     if auth is not None:
-        scheme, _, value = auth.partition(" ")
+        scheme, _, value = auth.decode("latin-1").partition(" ")
         return value.strip() if scheme.lower() == "bearer" else None
-    return header(scope, b"api-key")
+    key = headers.get(b"api-key")
+    return None if key is None else key.decode("latin-1")
 
 
 class RequestIds:
@@ -95,13 +95,15 @@ class ProxyApp:
         path: str = scope["path"]
         method: str = scope["method"]
         try:
-            check_headers(scope, max_count=self._max_headers, max_bytes=self._max_header_bytes)
+            headers = request_headers(
+                scope, max_count=self._max_headers, max_bytes=self._max_header_bytes
+            )
             endpoint = _CALLS.get(path)
             if endpoint is not None and method == "POST":
-                check_json_content_type(scope)
+                check_json_content_type(headers)
                 before_body = time.perf_counter()
                 body = await read_body(
-                    receive, scope, max_bytes=self._max_body, timeout_s=self._body_timeout
+                    receive, headers, max_bytes=self._max_body, timeout_s=self._body_timeout
                 )
                 # Overhead counts Bastion's own work, not the wait for the client's body.
                 received_at = time.perf_counter() - (before_body - entered_at)
@@ -109,7 +111,7 @@ class ProxyApp:
                 call = IncomingCall(
                     endpoint,
                     body,
-                    bearer_key(scope),
+                    bearer_key(headers),
                     request_id,
                     received_at,
                     client[0] if client else None,
@@ -124,7 +126,7 @@ class ProxyApp:
                     raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")
                 client = scope.get("client")
                 reply = await self.runtime.gateway.models(
-                    model_id, bearer_key(scope), request_id, client[0] if client else None
+                    model_id, bearer_key(headers), request_id, client[0] if client else None
                 )
             elif method == "GET" and path == "/healthz":
                 reply = Reply(200, b'{"status":"ok"}', {"content-type": "application/json"})
