@@ -12,19 +12,6 @@ from click.testing import CliRunner, Result
 from bastion.cli.main import cli
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BASTION_ADMIN_TOKEN", raising=False)
-    monkeypatch.delenv("BASTION_CONFIG", raising=False)
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "bastion.yaml"
-    path.write_text('storage: {url: "sqlite:///data/bastion.db"}\n', encoding="utf-8")
-    return path
-
-
 def run(config_file: Path, *args: str, token: str | None = None) -> Result:
     env = {"BASTION_ADMIN_TOKEN": token} if token else None
     return CliRunner().invoke(cli, ["admin-token", *args, "--config", str(config_file)], env=env)

@@ -17,19 +17,6 @@ from bastion.model import AuthenticatedKey
 from bastion.storage import Database, KeyRepository
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BASTION_ADMIN_TOKEN", raising=False)
-    monkeypatch.delenv("BASTION_CONFIG", raising=False)
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "bastion.yaml"
-    path.write_text('storage: {url: "sqlite:///data/bastion.db"}\n', encoding="utf-8")
-    return path
-
-
 def run(config_file: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, [*args, "--config", str(config_file)], env=env)
 

@@ -182,37 +182,29 @@ def _chunk(payload: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
+def _delta(
+    text: str | None, finish: str | None = None, usage: dict[str, int] | None = None
+) -> bytes:
+    """One chat chunk: a content delta, or (text None) the usage chunk with no choices."""
+    choices = (
+        [] if text is None else [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]
+    )
+    return _chunk(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "up",
+            "choices": choices,
+            "usage": usage,
+        }
+    )
+
+
 STREAM = [
-    _chunk(
-        {
-            "id": "c",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "up",
-            "choices": [{"index": 0, "delta": {"content": "hel"}, "finish_reason": None}],
-            "usage": None,
-        }
-    ),
-    _chunk(
-        {
-            "id": "c",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "up",
-            "choices": [{"index": 0, "delta": {"content": "lo"}, "finish_reason": "stop"}],
-            "usage": None,
-        }
-    ),
-    _chunk(
-        {
-            "id": "c",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "up",
-            "choices": [],
-            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
-        }
-    ),
+    _delta("hel"),
+    _delta("lo", "stop"),
+    _delta(None, usage={"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}),
     b"data: [DONE]\n\n",
 ]
 
@@ -482,21 +474,10 @@ async def test_placeholders_are_restored_in_the_answer_and_tool_arguments() -> N
 
 
 async def test_placeholders_split_across_stream_chunks_are_restored() -> None:
-    def delta(text: str, finish: str | None = None) -> bytes:
-        return _chunk(
-            {
-                "id": "c",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "m",
-                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}],
-            }
-        )
-
     chunks = [
-        delta("Write to <EMA"),
-        delta("IL_1a2b"),
-        delta("3c4d> please", "stop"),
+        _delta("Write to <EMA"),
+        _delta("IL_1a2b"),
+        _delta("3c4d> please", "stop"),
         b"data: [DONE]\n\n",
     ]
     h = Harness(router_answer=FakeStream(Recorder(), chunks))

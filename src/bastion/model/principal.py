@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,6 @@ class AuthenticatedKey:
     principal: Principal
     models: tuple[str, ...] = ("*",)
     trust_end_user: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     def allows_model(self, model: str) -> bool:
         """Whether the key's model list names this public model (``*`` = every one)."""

@@ -19,7 +19,7 @@ from bastion.transform.base import NoTransform, Transformer
 from bastion.wire.request import WireOptions
 
 
-class KeyVerifier(Protocol):
+class Verifier(Protocol):
     """Turns a presented bearer key into a verified key, or raises 401/503."""
 
     async def verify(self, presented: str | None) -> AuthenticatedKey: ...
@@ -47,7 +47,7 @@ class Upstream(Protocol):
 class GatewayParts:
     """Everything the pipeline calls, one object per stage."""
 
-    verifier: KeyVerifier
+    verifier: Verifier
     router: Upstream
     audit: AuditWriter
     models: Mapping[str, ModelConfig]

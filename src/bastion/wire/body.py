@@ -99,14 +99,3 @@ def _written_keys(raw: bytes) -> int:
     if _SPACED_KEY.search(raw) is None:
         return raw.count(b'":')
     return _STRING_OR_KEY.findall(raw).count(b":")
-
-
-def encode_json(value: Any) -> bytes:
-    """Encode a body Bastion built; lone surrogates become a 400, not a crash."""
-    try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        raise InvalidRequest(
-            "The body contains text that is not valid Unicode (a lone surrogate).",
-            code="invalid_json",
-        ) from None
