@@ -21,7 +21,7 @@ def test_loads_with_an_empty_environment_and_targets_the_simulator() -> None:
         8080,
         8081,
     )
-    assert config.policy.file is None
+    assert config.policy.file == QUICKSTART.parent / "policies" / "quickstart.yaml"
     assert config.storage.url == f"sqlite:///{QUICKSTART.parent}/.bastion/bastion.db"
 
 

@@ -8,6 +8,8 @@ A fenced block is tested when an HTML comment right before it says how:
 * ``<!-- test: config-error -->`` before a ```` ```yaml ```` block followed by a
   ```` ```text ```` block: loading fails with exactly the lines of the text block (the
   file is written as ``bastion.yaml`` in the current directory).
+* ``<!-- test: policy -->`` before a ```` ```yaml ```` block: a policy file that loads,
+  whose rules name only existing data classes.
 * ``<!-- test: python -->`` before a ```` ```python ```` block: runs on its own, from
   the repository root.
 * ``<!-- test: run -->`` before a ```` ```python ```` block: runs against a real
@@ -36,7 +38,10 @@ from pydantic import BaseModel
 from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
 
 from bastion.config import BastionConfig, load_config
+from bastion.detect.catalog import class_registry
 from bastion.errors import ConfigError
+from bastion.pipeline.guardrails import check_policy_classes
+from bastion.policy.rules import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
@@ -47,7 +52,13 @@ _MARKED = re.compile(
     re.DOTALL | re.MULTILINE,
 )
 _REQUIRED_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_LANG = {"config": "yaml", "config-error": "yaml", "python": "python", "run": "python"}
+_LANG = {
+    "config": "yaml",
+    "config-error": "yaml",
+    "policy": "yaml",
+    "python": "python",
+    "run": "python",
+}
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,13 @@ def test_config_error_example_is_the_real_message(
     with pytest.raises(ConfigError) as raised:
         load_config("bastion.yaml", environ=block.env)
     assert str(raised.value).strip() == (block.expected_text or "").strip()
+
+
+@pytest.mark.parametrize("block", _of_kind("policy"), ids=str)
+def test_policy_example_loads(block: DocBlock, tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(block.code, encoding="utf-8")
+    check_policy_classes(load_policy(path), class_registry(), str(path))
 
 
 def _run_python(block: DocBlock, env: dict[str, str], cwd: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,9 +112,9 @@ def _bastion_cmd() -> list[str]:
     return [BASTION]
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    work = tmp_path_factory.mktemp("e2e")
+@contextmanager
+def running_stack(work: Path, extra_config: str = "") -> Iterator[Stack]:
+    """Start a simulator and a gateway on free ports with ``CONFIG`` + ``extra_config``."""
     sim_port, port, admin_port, dead_port = free_port(), free_port(), free_port(), free_port()
     config = work / "bastion.yaml"
     config.write_text(
@@ -124,6 +125,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             dead_port=dead_port,
             sim_key=SIM_KEY,
         )
+        + extra_config
     )
     sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")
     gateway = None
@@ -170,6 +172,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             log = stop(gateway)
             assert "Traceback" not in log, log[-4000:]
         stop(sim)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The gateway with no policy: every call is allowed as asked."""
+    with running_stack(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

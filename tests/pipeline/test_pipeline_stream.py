@@ -447,3 +447,62 @@ async def test_replace_across_any_split_equals_replacing_the_joined_text(
     _, contents, parts = stream
     out = await run(StreamRelay([ReplaceTextHook(TOKENS)]), *parts)
     assert chat_text(out) == replace_reference("".join(contents), TOKENS)
+
+
+@given(st.lists(texts, min_size=1, max_size=10))
+@settings(max_examples=200, deadline=None)
+def test_replace_hook_releases_everything_but_a_possible_token_prefix(contents: list[str]) -> None:
+    """Before the stream ends, what waits is at most a possible token prefix (``longest
+    token - 1`` characters) plus the rest of the chunk it began in (events are held
+    whole): what was released is always the restored text of all but that tail."""
+    hook = ReplaceTextHook(TOKENS)
+    longest = max(len(t) for t in TOKENS)
+    fed, released, last = "", "", ""
+    for content in contents:
+        fed += content
+        events = hook.on_event(StreamEvent(SseEvent(json.dumps(chunk(content)))))
+        released += "".join(e.payload["choices"][0]["delta"]["content"] for e in events)
+        bound = longest - 1 + len(content) + len(last)
+        assert any(
+            released == replace_reference(fed[: len(fed) - held], TOKENS)
+            for held in range(min(bound, len(fed)) + 1)
+        ), (fed, released)
+        last = content
+    released += "".join(e.payload["choices"][0]["delta"]["content"] for e in hook.on_end())
+    assert released == replace_reference(fed, TOKENS)
+
+
+def tool_chunk(arguments: str, *, tool: int = 0, finish: str | None = None) -> dict[str, Any]:
+    call = {"index": tool, "function": {"arguments": arguments}}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "model": MODEL,
+        "choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": finish}],
+    }
+
+
+async def test_tool_call_arguments_are_restored_as_json_across_chunks() -> None:
+    mapping = {"<PERSON_1a2b>": 'Ann "Nan" O\\Neil'}
+    pieces = ['{"to": "<PER', "SON_1a", '2b>", "cc": ', '"<PERSON_1a2b>"}']
+    other = ['{"q": "<PERSON_1a2b>"}']
+    raw = sse(
+        [
+            *(tool_chunk(p) for p in pieces),
+            *(tool_chunk(p, tool=1) for p in other),
+            chunk(finish="tool_calls"),
+            "[DONE]",
+        ]
+    )
+    out = await run(StreamRelay([ReplaceTextHook(mapping)]), *split(raw, 7))
+    arguments: dict[int, str] = {}
+    for event in events_of(out):
+        if event.data == "[DONE]":
+            continue
+        for choice in orjson.loads(event.data)["choices"]:
+            for call in choice["delta"].get("tool_calls") or ():
+                arguments[call["index"]] = (
+                    arguments.get(call["index"], "") + call["function"]["arguments"]
+                )
+    assert json.loads(arguments[0]) == {"to": 'Ann "Nan" O\\Neil', "cc": 'Ann "Nan" O\\Neil'}
+    assert json.loads(arguments[1]) == {"q": 'Ann "Nan" O\\Neil'}

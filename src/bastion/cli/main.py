@@ -14,6 +14,10 @@ COMMANDS: dict[str, str] = {
     "keys": "bastion.cli.keys:keys",
     "admin-token": "bastion.cli.admin_token:admin_token",
     "config": "bastion.cli.config_cmd:config",
+    "eval": "bastion.cli.eval_cmd:eval_group",
+    "scan": "bastion.cli.scan:scan",
+    "classes": "bastion.cli.scan:classes",
+    "crypto": "bastion.cli.crypto:crypto",
 }
 
 

@@ -49,7 +49,31 @@ def resolve_paths(
     storage = config.storage.model_copy(
         update={"url": resolve_sqlite_url(config.storage.url, base_for(("storage", "url")))}
     )
-    return config.model_copy(update={"providers": providers, "policy": policy, "storage": storage})
+    crypto = config.crypto
+    if crypto.keyring_file is not None and not crypto.keyring_file.is_absolute():
+        keyring = base_for(("crypto", "keyring_file")) / crypto.keyring_file
+        crypto = crypto.model_copy(update={"keyring_file": keyring})
+    custom = {
+        name: entry.model_copy(
+            update={
+                "dictionary": base_for(("detectors", "custom", name, "dictionary"))
+                / entry.dictionary
+            }
+        )
+        if entry.dictionary is not None and not entry.dictionary.is_absolute()
+        else entry
+        for name, entry in config.detectors.custom.items()
+    }
+    detectors = config.detectors.model_copy(update={"custom": custom})
+    return config.model_copy(
+        update={
+            "providers": providers,
+            "policy": policy,
+            "storage": storage,
+            "crypto": crypto,
+            "detectors": detectors,
+        }
+    )
 
 
 def resolve_sqlite_url(url: str, base: Path) -> str:

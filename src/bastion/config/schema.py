@@ -132,8 +132,82 @@ class WireConfig(_Strict):
     )
 
 
+class CustomClassConfig(_Strict):
+    """One ``custom.<name>`` class: a pattern, exact terms, a dictionary file, or several."""
+
+    regex: str | None = Field(
+        None, description="RE2 pattern (no lookaround or backreferences) for the value."
+    )
+    validator: Literal["luhn", "iban", "mod97"] | None = Field(
+        None, description="Checksum every regex match must pass."
+    )
+    terms: list[str] = Field(default_factory=list, description="Exact terms to find.")
+    dictionary: Path | None = Field(
+        None, description="File with one term per line (blank lines and # comments skipped)."
+    )
+    case_sensitive: bool = Field(False, description="Match terms with their exact case.")
+    score: float = Field(0.9, ge=0, le=1, description="Score of a match.")
+    context: list[str] = Field(
+        default_factory=list, description="Words near a regex match that raise its score."
+    )
+    requires_context: bool = Field(False, description="Report regex matches only near context.")
+    sensitivity: Literal["public", "internal", "confidential", "restricted"] = Field(
+        "confidential", description="Sensitivity of the class (CONTRACT.md §7)."
+    )
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> CustomClassConfig:
+        if self.regex is None and not self.terms and self.dictionary is None:
+            raise ValueError("a custom class needs regex, terms or dictionary")
+        if self.validator is not None and self.regex is None:
+            raise ValueError("validator applies to regex matches; set regex too")
+        return self
+
+
+class SecondTierConfig(_Strict):
+    enabled: bool = Field(
+        False, description="Run the NER model for names, places and addresses (extra [ner])."
+    )
+    model: str = Field("en_core_web_sm", description="spaCy model package name.")
+
+
 class DetectorsConfig(_Strict):
-    """Detector settings (filled by the detection engine)."""
+    """Which detectors run and how findings are scored."""
+
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-class reporting threshold in [0, 1] (default 0.5), e.g. pii.person: 0.7.",
+    )
+    custom: dict[str, CustomClassConfig] = Field(
+        default_factory=dict, description="custom.<name> classes, keyed by <name>."
+    )
+    second_tier: SecondTierConfig = Field(
+        default_factory=SecondTierConfig, description="Optional NER tier."
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, threshold in value.items():
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold of {name} must be within [0, 1]")
+        return value
+
+    @field_validator("custom")
+    @classmethod
+    def _custom_names(cls, value: dict[str, CustomClassConfig]) -> dict[str, CustomClassConfig]:
+        for name in value:
+            if not name or not all(c.islower() or c.isdigit() or c == "_" for c in name):
+                raise ValueError(f"custom class name {name!r}: use lower-case letters, digits, _")
+        return value
+
+
+class CryptoConfig(_Strict):
+    keyring_file: Path | None = Field(
+        None,
+        description="Keyring (pseudonym and fingerprint keys). Default with SQLite: "
+        "keyring.json beside the database, generated on first start; required with PostgreSQL.",
+    )
 
 
 class LimitsConfig(_Strict):
@@ -177,6 +251,9 @@ class BastionConfig(_Strict):
     )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log writing and retention."
+    )
+    crypto: CryptoConfig = Field(
+        default_factory=CryptoConfig, description="Where the keyring lives."
     )
 
     @model_validator(mode="after")

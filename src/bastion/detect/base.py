@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from bastion.model import Conversation, Finding
 
@@ -17,9 +17,16 @@ class Inspector(Protocol):
 
     def inspect(self, conversation: Conversation) -> list[Finding]: ...
 
+    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
+        """One text's findings in the scan format of CONTRACT.md §8."""
+        ...
+
 
 class NoDetectors:
     """The inspector used until detectors are configured: finds nothing."""
 
     def inspect(self, conversation: Conversation) -> list[Finding]:
         return []
+
+    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
+        return {"findings": [], "doc_scores": {}} if all_scores else {"findings": []}

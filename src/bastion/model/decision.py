@@ -42,6 +42,8 @@ class Decision:
     message: str | None = None
     redacted_classes: tuple[str, ...] = ()
     exception_id: str | None = None
+    redactions: tuple[tuple[str, str], ...] = ()
+    """(data class, transform) pairs the transform stage applies, e.g. ("pii.email", "mask")."""
 
     @property
     def forwards(self) -> bool:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+REQUEST = -1
+"""``Finding.segment`` of findings about the request as a whole, not one text."""
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """A detected data class (``pii.email``, ``secret.aws_access_key``, ...)."""
+    """A detected data class (``pii.email``, ``secret.aws_access_key``, ...).
+
+    ``segment`` indexes the conversation's segments (``REQUEST`` = the request as a whole,
+    e.g. ``content.unscanned``); ``start``/``end`` are code-point offsets into that
+    segment's text. ``fingerprint`` is a keyed digest of the value carrying its key id
+    (``fp_1a2b3c4d:…``): records can be matched without ever holding the value.
+    """
 
     data_class: str
     segment: int
@@ -16,6 +25,7 @@ class Finding:
     score: float
     detector: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:

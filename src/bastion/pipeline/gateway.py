@@ -11,13 +11,16 @@ a request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import orjson
 
+from bastion.detect.base import Inspector
+from bastion.detect.report import finding_json
 from bastion.errors import (
     ApiError,
     InvalidRequest,
@@ -27,13 +30,21 @@ from bastion.errors import (
     UpstreamFailed,
 )
 from bastion.limits.base import Reservation
-from bastion.model import Action, AuthenticatedKey, CallStatus, Endpoint, Principal
+from bastion.model import (
+    Action,
+    AuthenticatedKey,
+    CallStatus,
+    Conversation,
+    Endpoint,
+    Finding,
+    Principal,
+)
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
 from bastion.pipeline.response import estimate_usage, finish_json_body, stream_hooks
-from bastion.pipeline.scan import SCAN, finding_json, parse_scan_request
+from bastion.pipeline.scan import SCAN, parse_scan_request
 from bastion.pipeline.stream import Dialect, StreamRelay
 from bastion.providers import UpstreamResponse
 from bastion.transform.base import AppliedTransform
@@ -107,20 +118,27 @@ class Gateway:
             ctx.principal = ctx.key.principal
             await p.limiter.admit(ctx.principal)
             ctx.reservation = Reservation()
-            ctx.parsed = parse_scan_request(call.body)
-            ctx.findings = p.inspector.inspect(ctx.parsed.conversation)
+            ctx.parsed = request = parse_scan_request(call.body)
+            ctx.findings = await _inspect(p.inspector, request.conversation)
         except ApiError as exc:
             return self._local_reply(ctx, exc)
         ctx.decision = SCAN
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
-        body = orjson.dumps({"findings": [finding_json(f) for f in ctx.findings]})
+        segment = request.conversation.segments[0] if request.conversation.segments else None
+        all_scores = request.body.get("all_scores") is True
+        if segment is None:
+            report: dict[str, Any] = p.inspector.report("", "user", all_scores=all_scores)
+        elif all_scores:
+            report = p.inspector.report(segment.text, segment.source.value, all_scores=True)
+        else:
+            report = {"findings": [finding_json(f) for f in ctx.findings]}
         headers = {
             "content-type": _JSON,
             "x-bastion-request-id": call.request_id,
             "x-bastion-decision": "scan",
         }
-        return Reply(200, body, headers, self._finisher(ctx))
+        return Reply(200, orjson.dumps(report), headers, self._finisher(ctx))
 
     async def _decide_and_forward(self, ctx: CallContext) -> Reply | StreamingReply:
         p = self.parts
@@ -138,14 +156,18 @@ class Gateway:
         principal = ctx.principal = self._with_end_user(ctx)
         self._check_model(ctx, conversation.model)
 
-        ctx.findings = p.inspector.inspect(conversation)
+        ctx.findings = await _inspect(p.inspector, conversation)
         decision = ctx.decision = p.decider.decide(principal, conversation, ctx.findings)
         if not decision.forwards:
             code = "exception_required" if decision.action is Action.REQUIRE_EXCEPTION else None
             raise PermissionDenied(
                 decision.message or "This request is not allowed by policy.",
                 code=code,
-                bastion={"decision": decision.action.value, "rules": list(decision.rules)},
+                bastion={
+                    "decision": decision.action.value,
+                    "rules": list(decision.rules),
+                    "classes": class_counts(ctx.findings),
+                },
             )
         ctx.model_used = decision.route or conversation.model
         body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
@@ -334,3 +356,22 @@ def _with_upstream_usage(body: dict[str, Any]) -> dict[str, Any]:
     merged = dict(options) if isinstance(options, dict) else {}
     merged["include_usage"] = True
     return {**body, "stream_options": merged}
+
+
+_INLINE_CHARS = 256 * 1024  # larger requests are scanned off the event loop
+
+
+async def _inspect(inspector: Inspector, conversation: Conversation) -> list[Finding]:
+    """Scan on the loop for ordinary prompts; in a thread for very large ones, so one
+    10 MB document does not stall every other call (the scan itself is linear)."""
+    if sum(len(s.text) for s in conversation.segments) <= _INLINE_CHARS:
+        return inspector.inspect(conversation)
+    return await asyncio.to_thread(inspector.inspect, conversation)
+
+
+def class_counts(findings: Sequence[Finding]) -> dict[str, int]:
+    """Classes found and how often: what a refusal may tell the caller (never values)."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.data_class] = counts.get(finding.data_class, 0) + 1
+    return dict(sorted(counts.items()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bastion.model import CallRecord, FindingSummary
+from bastion.model.finding import REQUEST
 from bastion.pipeline.context import CallContext
 
 
@@ -16,9 +17,12 @@ def _summaries(ctx: CallContext) -> tuple[FindingSummary, ...]:
     counts: Counter[tuple[str, str, str]] = Counter()
     best: dict[tuple[str, str, str], float] = {}
     for finding in ctx.findings:
-        segment = segments[finding.segment]
-        location = ".".join(str(p) for p in segment.path)
-        key = (finding.data_class, segment.source.value, location)
+        if finding.segment == REQUEST:
+            key = (finding.data_class, "request", "request")
+        else:
+            segment = segments[finding.segment]
+            location = ".".join(str(p) for p in segment.path)
+            key = (finding.data_class, segment.source.value, location)
         counts[key] += 1
         best[key] = max(best.get(key, 0.0), finding.score)
     return tuple(

@@ -47,7 +47,7 @@ def restore_answer(payload: dict[str, Any], restorer: ReplaceTextHook) -> bool:
         nonlocal changed
         text = holder.get(key)
         if isinstance(text, str):
-            restored = restorer.replace(text)
+            restored = restorer.replace(text, json_string=key == "arguments")
             if restored != text:
                 holder[key] = restored
                 changed = True

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bastion.errors import InvalidRequest
-from bastion.model import Conversation, Decision, Endpoint, Finding, Segment, Source
+from bastion.model import Conversation, Decision, Endpoint, Segment, Source
 from bastion.model.decision import Action
 from bastion.wire.body import decode_json_object
 from bastion.wire.extension import BastionExtension
@@ -38,18 +36,3 @@ def parse_scan_request(raw: bytes) -> ParsedRequest:
     segment = Segment(text, source, ("text",), message_index=0, role=source.value)
     conversation = Conversation(Endpoint.SCAN, "", (segment,))
     return ParsedRequest(body, conversation, BastionExtension())
-
-
-def finding_json(finding: Finding) -> dict[str, Any]:
-    """A finding as the scan format prints it."""
-    out: dict[str, Any] = {
-        "class": finding.data_class,
-        "start": finding.start,
-        "end": finding.end,
-        "score": round(finding.score, 4),
-    }
-    if finding.detector:
-        out["detector"] = finding.detector
-    if finding.meta:
-        out["meta"] = dict(finding.meta)
-    return out

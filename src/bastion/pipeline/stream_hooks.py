@@ -3,12 +3,15 @@
 :class:`TextWindowHook` is the base for everything that reads or rewrites the assistant
 text of a stream (output scanning, pseudonym restoration): it gathers the text deltas
 of each chat choice (``choices[i].delta.content``) and of each Responses text part
-(``response.output_text.delta``), hands complete windows to :meth:`on_window`, and holds
-the events back until their text is decided, so a rewrite may span chunk boundaries.
+(``response.output_text.delta``) and the arguments of tool calls (chat
+``delta.tool_calls[j].function.arguments``, ``response.function_call_arguments.delta``),
+hands complete windows to :meth:`on_window`, and holds the events back until their text
+is decided, so a rewrite may span chunk boundaries.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -18,7 +21,9 @@ from typing import Any
 from bastion.model import Usage
 from bastion.pipeline.stream import StreamEvent
 
-TextKey = tuple[int, int]  # (choice index or output_index, content_index)
+TextKey = tuple[int, int]
+"""(choice index or output_index, content_index); a negative second element marks the
+arguments of a tool call (chat: -1 - tool call index; Responses: -1), a JSON text."""
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -67,6 +72,10 @@ class TextWindowHook:
         """Decide one window of a choice's text; return it, rewritten or not."""
         return text
 
+    def on_arguments_window(self, choice_index: int, text: str) -> str:
+        """Decide one window of a tool call's JSON arguments (default: like text)."""
+        return self.on_window(choice_index, text)
+
     def hold_tail(self, text: str) -> int:
         """How many trailing characters of ``text`` must wait for more text (default 0)."""
         return 0
@@ -81,6 +90,8 @@ class TextWindowHook:
                 self._chat_chunk(payload, fragments)
             elif kind == "response.output_text.delta":
                 self._add(_responses_key(payload), payload, "delta", fragments)
+            elif kind == "response.function_call_arguments.delta":
+                self._add(_arguments_key(payload), payload, "delta", fragments)
             elif kind is not None and self._responses_done(kind, payload):
                 event.mark_changed()
         elif event.is_done:
@@ -108,8 +119,15 @@ class TextWindowHook:
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 self._add(key, delta, "content", fragments)
+                for position, call in enumerate(delta.get("tool_calls") or ()):
+                    function = call.get("function") if isinstance(call, dict) else None
+                    if isinstance(function, dict):
+                        number = call.get("index", position)
+                        tool = -1 - (number if isinstance(number, int) else position)
+                        self._add((key[0], tool), function, "arguments", fragments)
             if choice.get("finish_reason") is not None:
-                self._decide(key, final=True)
+                for text_key in [k for k in self._states if k[0] == key[0]]:
+                    self._decide(text_key, final=True)
 
     def _add(
         self, key: TextKey, target: dict[str, Any], name: str, fragments: list[_Fragment]
@@ -135,7 +153,10 @@ class TextWindowHook:
         if cut <= 0:
             return
         window = text[:cut]
-        out = self.on_window(key[0], window)
+        if key[1] < 0:
+            out = self.on_arguments_window(key[0], window)
+        else:
+            out = self.on_window(key[0], window)
         state.undecided = text[cut:]
         state.decided += cut
         state.decided_in += window
@@ -181,6 +202,8 @@ class TextWindowHook:
         if kind == "response.content_part.done":
             part = payload.get("part")
             return isinstance(part, dict) and self._rewrite(_responses_key(payload), part, "text")
+        if kind == "response.function_call_arguments.done":
+            return self._rewrite(_arguments_key(payload), payload, "arguments")
         if kind == "response.output_item.done":
             return self._rewrite_item(payload.get("item"), payload.get("output_index", 0))
         if kind in _TERMINAL:
@@ -196,6 +219,8 @@ class TextWindowHook:
     def _rewrite_item(self, item: Any, output_index: Any) -> bool:
         content = item.get("content") if isinstance(item, dict) else None
         changed = False
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            changed = self._rewrite(_key(output_index, -1), item, "arguments")
         for index, part in enumerate(content if isinstance(content, list) else ()):
             if isinstance(part, dict) and part.get("type") == "output_text":
                 changed = self._rewrite(_key(output_index, index), part, "text") or changed
@@ -218,6 +243,10 @@ def _responses_key(payload: Mapping[str, Any]) -> TextKey:
     return _key(payload.get("output_index"), payload.get("content_index"))
 
 
+def _arguments_key(payload: Mapping[str, Any]) -> TextKey:
+    return _key(payload.get("output_index"), -1)
+
+
 class ReplaceTextHook(TextWindowHook):
     """Replaces whole tokens (e.g. pseudonym placeholders) even when split across chunks.
 
@@ -229,6 +258,10 @@ class ReplaceTextHook(TextWindowHook):
         super().__init__(window_chars)
         tokens = sorted((t for t in mapping if t), key=len, reverse=True)
         self._mapping = dict(mapping)
+        # inside a JSON string (tool-call arguments) the original must be escaped
+        self._json_mapping = {
+            t: json.dumps(v, ensure_ascii=False)[1:-1] for t, v in mapping.items()
+        }
         self._pattern = re.compile("|".join(map(re.escape, tokens))) if tokens else None
         self._prefixes = {t[:n] for t in tokens for n in range(1, len(t))}
         self._starts = "".join(sorted({t[0] for t in tokens}))
@@ -238,11 +271,16 @@ class ReplaceTextHook(TextWindowHook):
         """Replace every token of the window by its mapped value."""
         return self.replace(text)
 
-    def replace(self, text: str) -> str:
-        """Replace every token of a complete text (also used for non-streamed answers)."""
+    def on_arguments_window(self, choice_index: int, text: str) -> str:
+        return self.replace(text, json_string=True)
+
+    def replace(self, text: str, *, json_string: bool = False) -> str:
+        """Replace every token of a complete text (also used for non-streamed answers);
+        ``json_string``: the text is JSON (tool-call arguments), so originals are escaped."""
         if self._pattern is None or not any(start in text for start in self._starts):
             return text
-        return self._pattern.sub(lambda m: self._mapping[m.group()], text)
+        mapping = self._json_mapping if json_string else self._mapping
+        return self._pattern.sub(lambda m: mapping[m.group()], text)
 
     def hold_tail(self, text: str) -> int:
         """The longest suffix of ``text`` that could still grow into a token."""

@@ -10,10 +10,12 @@ from typing import Any
 
 from bastion.audit.writer import AuditWriter
 from bastion.config.schema import BastionConfig
+from bastion.errors import ConfigError
 from bastion.identity.admin import AdminAuthenticator
 from bastion.identity.changes import PollingChangeNotifier
 from bastion.identity.verifier import KeyVerifier
 from bastion.pipeline.gateway import Gateway
+from bastion.pipeline.guardrails import build_guardrails
 from bastion.pipeline.parts import GatewayParts
 from bastion.providers import Router
 from bastion.server.asgi import Receive, Send
@@ -61,6 +63,7 @@ class Runtime:
             ChangeFeed(self.database), config.storage.poll_interval_s
         )
         self.router = Router(config)
+        self.guardrails = build_guardrails(config)
         self.audit = AuditWriter(
             self.records,
             flush_interval_s=config.audit.flush_interval_s,
@@ -73,6 +76,9 @@ class Runtime:
                 audit=self.audit,
                 models=config.models,
                 wire=wire_options(config),
+                inspector=self.guardrails.inspector,
+                decider=self.guardrails.decider,
+                transformer=self.guardrails.transformer,
             )
         )
         self._started = False
@@ -107,9 +113,19 @@ class Runtime:
         """Re-read the config file and apply what can change live (SIGHUP, --watch)."""
         new = load_candidate(self.config, self.config_path, self._overrides)
         parts = self.gateway.parts
-        if new is None:
+        guardrails = None
+        if new is not None:
+            try:
+                guardrails = build_guardrails(new, keyring=self.guardrails.keyring)
+            except ConfigError as exc:
+                log.error("config reload rejected: %s", exc)
+        if new is None or guardrails is None:
             parts.metrics.config_reloads.labels("rejected").inc()
             return False
+        self.guardrails = guardrails
+        parts.inspector = guardrails.inspector
+        parts.decider = guardrails.decider
+        parts.transformer = guardrails.transformer
         router = Router(new)
         await router.start()
         old_router, self.router = self.router, router

@@ -1,0 +1,166 @@
+"""``bastion eval detect``: how well the detectors do on a labelled JSON Lines file.
+
+Scores come from ``bastion.detect.evaluation`` (span level for PII, document level for
+secrets, code, legal and injection; the rules are in that module's docstring). A
+missing or malformed file ends with exit code 1 and a message naming file and line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from bastion.cli._context import (
+    config_option,
+    echo_json,
+    echo_table,
+    json_option,
+    load_cli_config,
+)
+from bastion.config.schema import DetectorsConfig
+from bastion.detect.evaluation import (
+    TASKS,
+    EvaluationDataError,
+    Prediction,
+    Report,
+    ScanFn,
+    Score,
+    Task,
+    default_source,
+    evaluate,
+    infer_task,
+    load_examples,
+)
+from bastion.errors import BastionError
+
+_SOURCES = ("auto", "user", "system", "retrieved", "tool_result")
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Measure detector accuracy on labelled data."""
+
+
+@eval_group.command("detect")
+@config_option
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Labelled JSON Lines: {"text", "label", "spans": [[start, end, "TYPE"]], ...}.',
+)
+@click.option(
+    "--task",
+    type=click.Choice(TASKS),
+    default=None,
+    help="What to score (default: named by the file's labels).",
+)
+@click.option(
+    "--source",
+    type=click.Choice(_SOURCES),
+    default="auto",
+    show_default=True,
+    help="Segment source to scan as; auto = retrieved for *indirect* files, else user.",
+)
+@click.option("--second-tier", is_flag=True, help="Also run the NER tier (optional extra).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score the first N only.")
+@json_option
+def detect(
+    config_file: Path | None,
+    data_file: Path,
+    task: Task | None,
+    source: str,
+    second_tier: bool,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Score the detectors (as --config sets them up) on the --data file."""
+    detectors = load_cli_config(config_file).detectors
+    try:
+        examples = load_examples(data_file, limit=limit)
+        chosen: Task = task or infer_task(examples)
+    except EvaluationDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    segment_source = default_source(data_file) if source == "auto" else source
+    use_second_tier = second_tier or detectors.second_tier.enabled
+    scan = _scan_function(detectors, use_second_tier, segment_source)
+    started = time.perf_counter()
+    try:
+        report = evaluate(examples, scan, chosen)
+    except BastionError as exc:  # e.g. the NER tier's model, loaded on first use, is missing
+        raise click.ClickException(f"scanning failed: {exc}") from exc
+    elapsed = time.perf_counter() - started
+    tiers = ["fast", "second"] if use_second_tier else ["fast"]
+    if as_json:
+        echo_json(
+            {"data": str(data_file), "source": segment_source, "tiers": tiers, **report.to_json()}
+        )
+        return
+    click.echo(
+        f"{data_file.name}: task {report.task}, {report.level} level, "
+        f"{report.examples} examples, tiers {'+'.join(tiers)}, source {segment_source} "
+        f"({elapsed:.1f} s)"
+    )
+    if report.level == "span":
+        _echo_spans(report)
+    else:
+        _echo_documents(report)
+
+
+def _scan_function(detectors: DetectorsConfig, second_tier: bool, source: str) -> ScanFn:
+    """The scanner's ``scan`` bound to ``source``; a missing optional tier exits 1."""
+    from bastion.detect.catalog import build_scanner
+
+    try:
+        scanner = build_scanner(detectors, second_tier=second_tier)
+    except (BastionError, ImportError) as exc:
+        hint = (
+            " (the second tier is an optional extra; see the install docs)" if second_tier else ""
+        )
+        raise click.ClickException(f"cannot build the scanner: {exc}{hint}") from exc
+
+    def scan(text: str) -> Sequence[Prediction]:
+        return scanner.scan(text, source=source).findings
+
+    return scan
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _row(score: Score) -> list[str]:
+    return [
+        score.name,
+        str(score.support),
+        str(score.tp),
+        str(score.fp),
+        str(score.fn),
+        _rate(score.precision),
+        _rate(score.recall),
+        _rate(score.f1),
+    ]
+
+
+def _echo_spans(report: Report) -> None:
+    rows = [_row(score) for score in report.classes] + [_row(report.micro)]
+    echo_table(["CLASS", "SUPPORT", "TP", "FP", "FN", "PRECISION", "RECALL", "F1"], rows)
+
+
+def _echo_documents(report: Report) -> None:
+    score = report.micro
+    negatives = score.fp + (score.tn or 0)
+    click.echo(f"{score.support} positive and {negatives} negative documents")
+    headers = ["FINDING", "SUPPORT", "TP", "FP", "FN", "PRECISION", "RECALL", "F1"]
+    echo_table(
+        [*headers, "TN", "FP RATE"],
+        [[*_row(score), str(score.tn), _rate(score.false_positive_rate)]],
+    )
+    if report.fired:
+        click.echo("")
+        rows = [[name, str(pos), str(neg)] for name, pos, neg in report.fired]
+        echo_table(["FIRED CLASS", "ON POSITIVES", "ON NEGATIVES"], rows)

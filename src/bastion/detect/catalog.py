@@ -1,0 +1,106 @@
+"""Assembling the built-in detectors and configured custom classes into a ``Scanner``.
+
+Heavy parts load lazily and only when used: the NER tier imports spaCy on first build
+with ``second_tier`` on, and says how to install it when it is missing.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from bastion.config.schema import DetectorsConfig
+from bastion.detect.code import LANGUAGES, CodeDetector
+from bastion.detect.custom import CustomClass, TermMatcher, read_dictionary
+from bastion.detect.engine import Engine
+from bastion.detect.entities import EntityTagger
+from bastion.detect.legal import LegalDetector
+from bastion.detect.patterns import DocumentDetector, Hit, Pattern
+from bastion.detect.pii import pii_patterns
+from bastion.detect.registry import ClassInfo, build_registry
+from bastion.detect.scanner import Scanner
+from bastion.detect.secrets import secret_classes, secret_patterns
+from bastion.errors import BastionError, ConfigError
+
+
+def custom_classes(config: DetectorsConfig) -> list[CustomClass]:
+    """Configured ``custom.<name>`` classes with their dictionary files read."""
+    return [
+        CustomClass(
+            name=name,
+            regex=entry.regex,
+            validator=entry.validator,
+            terms=tuple(entry.terms)
+            + (read_dictionary(entry.dictionary) if entry.dictionary is not None else ()),
+            case_sensitive=entry.case_sensitive,
+            score=entry.score,
+            context=tuple(entry.context),
+            requires_context=entry.requires_context,
+        )
+        for name, entry in config.custom.items()
+    ]
+
+
+@cache
+def _builtin_engine() -> Engine:
+    return Engine(builtin_patterns())
+
+
+def builtin_patterns() -> tuple[Pattern, ...]:
+    return (*pii_patterns(), *secret_patterns())
+
+
+def build_scanner(
+    config: DetectorsConfig | None = None, *, second_tier: bool | None = None
+) -> Scanner:
+    """The scanner for ``config`` (default: every built-in detector, no custom classes)."""
+    config = config or DetectorsConfig()
+    custom = custom_classes(config)
+    extra = [p for c in custom if (p := c.pattern()) is not None]
+    engine = Engine((*builtin_patterns(), *extra)) if extra else _builtin_engine()
+    entities: DocumentDetector = _fast_entities()
+    if config.second_tier.enabled if second_tier is None else second_tier:
+        entities = _two_tier_entities(entities, config.second_tier.model)
+    documents: list[DocumentDetector] = [CodeDetector(), LegalDetector(), entities]
+    terms = TermMatcher([c for c in custom if c.terms])
+    return Scanner(engine, terms=terms, documents=documents, thresholds=config.thresholds)
+
+
+@cache
+def _fast_entities() -> EntityTagger:
+    """One tagger per process: its gazetteers take ~1 s and ~30 MB to build."""
+    tagger = EntityTagger()
+    tagger.warm()
+    return tagger
+
+
+class _TwoTierEntities:
+    """Names, places and addresses from the fast tagger and the NER model, combined."""
+
+    name = "entities"
+
+    def __init__(self, fast: DocumentDetector, ner: DocumentDetector) -> None:
+        self._fast = fast
+        self._ner = ner
+
+    def detect(self, text: str) -> list[Hit]:
+        from bastion.detect.entities.ner import combine
+
+        return combine(self._fast.detect(text), self._ner.detect(text))
+
+
+def _two_tier_entities(fast: DocumentDetector, model: str) -> DocumentDetector:
+    """The second tier, loaded now so a missing install fails at start, not per call."""
+    from bastion.detect.entities.ner import MODELS, SpacyTagger, load_model
+
+    names = (model, *[m for m in MODELS if m != model])
+    try:
+        return _TwoTierEntities(fast, SpacyTagger(load_model(names)))
+    except BastionError as exc:
+        raise ConfigError(f"detectors.second_tier: {exc}") from exc
+
+
+def class_registry(config: DetectorsConfig | None = None) -> dict[str, ClassInfo]:
+    """Every class the configured detectors can report (``bastion classes``)."""
+    config = config or DetectorsConfig()
+    custom = [(name, entry.sensitivity) for name, entry in config.custom.items()]
+    return build_registry(secret_classes=secret_classes(), code_languages=LANGUAGES, custom=custom)

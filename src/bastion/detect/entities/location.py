@@ -1,0 +1,158 @@
+"""``pii.location``: countries, regions and cities found in the shared capitalised runs.
+
+The longest gazetteer phrase inside a run wins ("Rio de Janeiro" over "Rio"). A place
+whose name is also a common word ("Reading", "Nice", "Mobile", "Bath") counts only
+mid-sentence after a place cue ("moved to Reading") or before ", <country or state>".
+A place that is part of a person's full name ("Paris Hilton"), an organisation ("Bank of
+America", "Toronto University") or a longer proper noun scores lower or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+
+from bastion.detect.entities.gazetteer import Places, person_names, places
+from bastion.detect.entities.lexicon import (
+    COMMON_WORDS,
+    LOCATION_CUES,
+    NOT_NAMES,
+    ORG_WORDS,
+    PERSON_CUES,
+)
+from bastion.detect.entities.runs import CACHED_RUN_WORDS, Token, token_key
+from bastion.detect.entities.words import next_word, previous_words, sentence_initial
+from bastion.detect.patterns import Hit
+
+DATA_CLASS = "pii.location"
+_MAX_PHRASE = 4
+_CUE_BOOST = 0.1
+_LONGER_NOUN_PENALTY = 0.2
+_PREPOSITIONS = frozenset({"in", "from", "to", "at", "near", "via", "into", "outside", "around"})
+_ABBREVIATIONS = frozenset({"usa", "uk", "uae", "us", "u.s", "u.k", "u.s.a"})
+
+
+def place_score(geo: Places, key: str) -> float:
+    """Base score of a place key by kind and size; 0 when it is no known place."""
+    kind = geo.kind(key)
+    if kind in ("country", "region"):
+        return 0.85
+    if kind == "city":
+        people = geo.cities[key]
+        return 0.8 if people >= 1_000_000 else 0.7 if people >= 100_000 else 0.55
+    return 0.0
+
+
+class LocationTagger:
+    """Finds place names in one text from the runs ``runs.find_runs`` reported."""
+
+    name = "entities.location"
+
+    def tag(self, text: str, runs: Sequence[tuple[int, int, list[Token]]]) -> list[Hit]:
+        """Location hits, one per place phrase."""
+        geo = places()
+        hits: list[Hit] = []
+        for _, _, tokens in runs:
+            for start, end, score in self._from_run(text, tokens, geo):
+                hits.append(
+                    Hit(DATA_CLASS, start, end, round(score, 3), self.name, text[start:end])
+                )
+        return hits
+
+    def _from_run(
+        self, text: str, tokens: list[Token], geo: Places
+    ) -> Iterator[tuple[int, int, float]]:
+        words = tuple(w for _, _, w in tokens)
+        judged = run_places(words) if len(words) <= CACHED_RUN_WORDS else _run_places(words)
+        for i, j, score, common, town in judged:
+            start, end = tokens[i][0], tokens[j - 1][1]
+            before = previous_words(text, start)
+            last = before[-1] if before else ""
+            cue = last in LOCATION_CUES
+            trailer = _place_follows(text, end)
+            if common:
+                near = last in _PREPOSITIONS and not sentence_initial(text, start)
+                if not (near or trailer):
+                    continue  # "Reading the report", "Nice to meet you"
+            if len(before) == 2 and before[1] == "of" and before[0] in ORG_WORDS:
+                continue  # "Bank of America", "University of Toronto"
+            if last in PERSON_CUES or (town and not cue):
+                continue  # "Dear Georgia"; "Linda", "Florence" without a place cue
+            if cue or trailer:
+                score += _CUE_BOOST
+            yield start, end, min(score, 0.95)
+
+
+Place = tuple[int, int, float, bool, bool]
+"""``(first token, end token, score, common word, given-name town)`` in a run."""
+
+
+def _run_places(words: tuple[str, ...]) -> tuple[Place, ...]:
+    """The place phrases of a run and what its own words say about them."""
+    geo = places()
+    keys = [token_key(word) for word in words]
+    found: list[Place] = []
+    i, n = 0, len(keys)
+    while i < n:
+        for size in range(min(_MAX_PHRASE, n - i), 0, -1):
+            j = i + size
+            score = place_score(geo, " ".join(keys[i:j]))
+            if score and not words[i][:1].islower():
+                place = _judge(words, keys, i, j, score)
+                if place is not None:
+                    found.append(place)
+                i = j
+                break
+        else:
+            i += 1
+    return tuple(found)
+
+
+run_places = lru_cache(maxsize=16_384)(_run_places)
+"""``_run_places`` cached for short runs (long ones would make the cache costly)."""
+
+
+def _judge(words: tuple[str, ...], keys: list[str], i: int, j: int, score: float) -> Place | None:
+    phrase = keys[i:j]
+    if any(k in ORG_WORDS for k in phrase) or (j < len(keys) and keys[j] in ORG_WORDS):
+        return None  # "Toronto University", "London Stock Exchange"
+    if any(len(w) <= 3 and w.isupper() for w in words[i:j]) and phrase[0] not in _ABBREVIATIONS:
+        return None  # "OF", "MS": headings and abbreviations, not towns
+    if _in_person_name(keys, i, j):
+        return None  # "Paris Hilton", "Jordan Peterson"
+    common = all(k in COMMON_WORDS or k in NOT_NAMES for k in phrase)
+    if common and not words[i][1:].islower():
+        return None  # "READING", "NICE": shouted common words
+    neighbours = keys[i - 1 : i] + keys[j : j + 1]
+    if any(k not in COMMON_WORDS and k not in NOT_NAMES for k in neighbours):
+        score -= _LONGER_NOUN_PENALTY  # part of a longer proper noun
+    town = j - i == 1 and _given_name_town(keys[i])
+    return i, j, score, common, town
+
+
+def _place_follows(text: str, end: int) -> bool:
+    """Whether ", <country or region>" follows ("Springfield, Illinois")."""
+    if not text.startswith(",", end):
+        return False
+    geo = places()
+    word = next_word(text, end + 1)
+    return geo.kind(word) in ("country", "region") or (word.upper() == word and len(word) == 2)
+
+
+def _given_name_town(key: str) -> bool:
+    """Whether a key is a given name and only a town (not a country, region or metropolis)."""
+    geo = places()
+    return (
+        key in person_names().first
+        and key not in COMMON_WORDS
+        and geo.kind(key) == "city"
+        and geo.cities[key] < 1_000_000
+    )
+
+
+def _in_person_name(keys: list[str], i: int, j: int) -> bool:
+    """Whether the place is a given name followed by a surname in the same run."""
+    if j - i != 1 or j >= len(keys):
+        return False
+    names = person_names()
+    return keys[i] in names.first and (keys[j] in names.last or keys[j] in names.first)

@@ -1,0 +1,223 @@
+"""``project``: the projections of a text worth scanning, and the evasion it shows.
+
+The stages run in order, each on the previous one's output, each only when needed:
+
+1. cleaning (non-ASCII text only): ``visible`` (invisible characters removed, tag and
+   variation-selector payloads decoded), ``nfkc``, ``skeleton``; each cleaning
+   projection includes the ones before it;
+2. decoding, on the cleaned text: one projection per encoding found (``base64``,
+   ``base64url``, ``base32``, ``hex``, ``url``, ``html``), then ``rot13``, ``leet`` and
+   ``despaced`` when the text shows signs of them.
+
+Plain ASCII prose pays for one RE2 set pass (the gate: which stages and decoders the text
+could interest at all); everything else runs only when the gate says so, and is linear
+in the text's length. Evasion findings are capped per class and stage (``MAX_HITS``);
+projections always cover the whole text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import re2
+
+from bastion.detect.normalize import decode, obfuscation
+from bastion.detect.normalize.charsets import suspicious_pattern
+from bastion.detect.normalize.confusables import (
+    Span,
+    fold_compatibility,
+    lookalike_pattern,
+    skeleton,
+)
+from bastion.detect.normalize.invisible import reveal
+from bastion.detect.normalize.projection import MapBuilder, OffsetMap, Projection
+from bastion.detect.normalize.utf8 import Utf8Text
+from bastion.detect.patterns import Hit
+
+DETECTOR = "normalize"
+DEFAULT_MAX_DEPTH = 2
+DEFAULT_MAX_DECODED_CHARS = 65_536
+"""Decoded characters per text, all runs and depths together."""
+_GATE_MAX_MEM = 64 << 20  # the gate DFA's budget (RE2's default of 8 MB is tight for it)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """What detectors scan besides the original, and the evasion findings themselves.
+
+    ``projections`` holds only projections that differ from the original and are worth
+    scanning; ``evasion`` holds ``evasion.invisible``, ``evasion.tag_payload`` and
+    ``evasion.homoglyph`` hits in original offsets, sorted by position.
+    """
+
+    projections: tuple[Projection, ...]
+    evasion: tuple[Hit, ...]
+
+
+EMPTY = Normalised((), ())
+
+
+def project(
+    text: str,
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_decoded_chars: int = DEFAULT_MAX_DECODED_CHARS,
+) -> Normalised:
+    """The projections of ``text`` worth scanning, and the evasion findings (never raises)."""
+    if not text:
+        return EMPTY
+    try:
+        return _project(text, max_depth, max_decoded_chars)
+    except UnicodeEncodeError:  # lone surrogates: RE2 needs UTF-8; same-length stand-ins
+        clean = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+        return _project(clean, max_depth, max_decoded_chars)
+
+
+def _project(text: str, max_depth: int, max_decoded_chars: int) -> Normalised:
+    projections: list[Projection] = []
+    evasion: list[Hit] = []
+    source = Utf8Text(text)
+    seen = _gate().scan(source)
+    base, offsets = source, None
+    if not text.isascii():
+        base, offsets = _clean(source, seen, projections, evasion)
+        if base is not source:
+            seen = _gate().scan(base)
+    _decode(base, offsets, seen, projections, max_depth, max_decoded_chars)
+    evasion.sort(key=lambda hit: (hit.start, hit.end, hit.data_class))
+    return Normalised(tuple(projections), tuple(evasion))
+
+
+def _clean(
+    source: Utf8Text, seen: set[str], projections: list[Projection], evasion: list[Hit]
+) -> tuple[Utf8Text, OffsetMap | None]:
+    """The cleaning stages; returns the cleaned text and its map (None: identity)."""
+    text = source.text
+    base, offsets = source, None
+    revealed = reveal(source) if "invisible" in seen else None
+    if revealed is not None:
+        evasion.extend(revealed.hits)
+        if revealed.worth_scanning:
+            base, offsets = Utf8Text(revealed.text), revealed.offsets
+            projections.append(Projection("visible", base.text, offsets))
+    folded = fold_compatibility(base)
+    if folded is not None:
+        evasion.extend(_homoglyph(text, span, offsets) for span in folded.spans)
+        if folded.worth_scanning and folded.offsets is not None:
+            offsets = folded.offsets.then(offsets) if offsets else folded.offsets
+            base = Utf8Text(folded.text)
+            projections.append(Projection("nfkc", base.text, offsets))
+    look_alike = skeleton(base, present="lookalike" in seen if base is source else None)
+    if look_alike is not None:
+        evasion.extend(_homoglyph(text, span, offsets) for span in look_alike.spans)
+        base = Utf8Text(look_alike.text)
+        offsets = offsets or OffsetMap.identity(len(text))
+        projections.append(Projection("skeleton", base.text, offsets))
+    return base, offsets
+
+
+def _homoglyph(text: str, span: Span, offsets: OffsetMap | None) -> Hit:
+    start, end = offsets.to_original(span.start, span.end) if offsets else (span.start, span.end)
+    meta = {"kind": span.kind, "scripts": span.scripts}
+    return Hit("evasion.homoglyph", start, end, span.score, DETECTOR, text[start:end], meta)
+
+
+class _Gate:
+    """What a text may need, in one RE2 pass: a set of patterns, without groups.
+
+    Names: ``invisible`` (a suspicious invisible character), ``lookalike``, and the
+    decoder families. RE2's set matcher has no slow fallback: when its DFA runs out of
+    memory it reports nothing. A sentinel that matches every non-empty text exposes
+    that, and everything is then assumed present (correct, merely slower).
+    """
+
+    def __init__(self) -> None:
+        options = re2.Options()
+        options.max_mem = _GATE_MAX_MEM
+        options.log_errors = False
+        self._set = re2.Set.SearchSet(options)
+        self._set.Add(r"(?s).")
+        self._owners: list[str] = []
+        for name, patterns in _families():
+            for pattern in patterns:
+                self._set.Add(pattern)
+                self._owners.append(name)
+        self._set.Compile()
+
+    def scan(self, source: Utf8Text) -> set[str]:
+        found = self._set.Match(source.data) or []
+        if 0 not in found:
+            return set(self._owners)
+        return {self._owners[index - 1] for index in found if index}
+
+
+def _families() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (
+        ("invisible", (suspicious_pattern(),)),
+        ("lookalike", (lookalike_pattern(),)),
+        ("encoded", decode.PATTERNS),
+        ("rot13", (obfuscation.ROT13_HINT,)),
+        ("leet", (obfuscation.LEET_HINT,)),
+        ("despaced", (obfuscation.SPACED, obfuscation.DOTTED)),
+    )
+
+
+@cache
+def _gate() -> _Gate:
+    return _Gate()
+
+
+def _decode(
+    source: Utf8Text,
+    offsets: OffsetMap | None,
+    families: set[str],
+    projections: list[Projection],
+    max_depth: int,
+    max_decoded_chars: int,
+) -> None:
+    families = families - {"invisible", "lookalike"}
+    if not families:
+        return
+    base = source.text
+    to_original = offsets or OffsetMap.identity(len(base))
+    if "encoded" in families:
+        runs = decode.decode_runs(source, max_depth, decode.Budget(max_decoded_chars))
+        by_encoding: dict[str, list[decode.Decoded]] = {}
+        for run in runs:
+            by_encoding.setdefault(run.encoding, []).append(run)
+        for encoding, group in by_encoding.items():
+            decoded, runs_map = _replace(base, group)
+            projections.append(
+                Projection(encoding, decoded, runs_map.then(to_original), decoded=True)
+            )
+    if "rot13" in families and (rotated := obfuscation.rot13(source)) is not None:
+        projections.append(
+            Projection("rot13", rotated, to_original, letters_only=True, decoded=True)
+        )
+    if "leet" in families and (read := obfuscation.leet(source)) is not None:
+        projections.append(
+            Projection(
+                "leet", read, to_original, alters_digits=True, letters_only=True, decoded=True
+            )
+        )
+    if "despaced" in families and (joined := obfuscation.despace(source)) is not None:
+        projections.append(
+            Projection("despaced", joined.text, joined.offsets.then(to_original), decoded=True)
+        )
+
+
+def _replace(text: str, runs: list[decode.Decoded]) -> tuple[str, OffsetMap]:
+    """``text`` with ``runs`` replaced by their decodings; each decoded char maps to its run."""
+    builder = MapBuilder()
+    parts: list[str] = []
+    done = 0
+    for run in runs:
+        parts.append(text[done : run.start])
+        builder.copy(done, run.start - done)
+        parts.append(run.text)
+        builder.collapse(len(run.text), run.start, run.end)
+        done = run.end
+    parts.append(text[done:])
+    builder.copy(done, len(text) - done)
+    return "".join(parts), builder.build(len(text))

@@ -1,0 +1,136 @@
+"""``pii.email`` and ``pii.phone`` rows: how people are reached.
+
+Email candidates are ASCII ``local@domain.tld``; the validator checks the RFC 5321
+length limits and label shapes and turns away asset names such as ``icon@2x.png``.
+Phone rows go from the most to the least self-evident shape (see ``phone.py``); the
+loose shape counts only with a phone word nearby. Phone rows other than ``+CC`` refuse
+to start right after a digit group and a blank, so they do not report a slice of a
+number another row (or a longer number) owns. Rows of one class may still report the
+same span; the scanner keeps the strongest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bastion.detect.patterns import Pattern
+from bastion.detect.pii.fragments import DIGIT_SEP, HSPACE, meta
+from bastion.detect.pii.phone import (
+    validate_international_phone,
+    validate_loose_phone,
+    validate_nanp_phone,
+    validate_national_phone,
+)
+
+EMAIL_CONTEXT = ("email", "e-mail", "mail", "contact", "address", "courriel", "correo")
+PHONE_CONTEXT = (
+    "phone", "telephone", "tel", "mobile", "cell", "fax", "call", "text", "sms", "whatsapp",
+    "contact", "reach", "desk", "office", "answering", "telefon", "téléphone", "teléfono",
+    "telefono", "handy",
+)  # fmt: skip
+
+_NOT_AFTER_NUMBER = r"(?:^|^[ \x{a0}]|[^\w+()\-./\x{a0} ]|[^\d)][ \x{a0}])"
+"""Left guard for phone rows: not inside a word or a number, and not right after a digit
+group and one blank (``+44 20 7946 0958`` must not also yield ``20 7946 0958``, and a
+``0044`` group inside an IBAN is no dialling prefix)."""
+
+_EXT = rf"(?:{HSPACE}?(?:[xX]|[eE][xX][tT]\.?|#){HSPACE}?\d{{1,6}})?"
+_AFTER_COUNTRY_CODE = (
+    rf"(?:{DIGIT_SEP}?\(0\))?(?:{DIGIT_SEP}?(?:\(\d{{1,5}}\)|\d{{1,6}}))+{_EXT})\b"
+)
+_INTERNATIONAL_PLUS = rf"(?:^|[^\w+(])((?:\+|\(\+)[1-9]\d{{0,2}}\)?{_AFTER_COUNTRY_CODE}"
+_INTERNATIONAL_00 = rf"{_NOT_AFTER_NUMBER}(00[1-9]\d{{0,2}}{_AFTER_COUNTRY_CODE}"
+_NANP = (
+    rf"{_NOT_AFTER_NUMBER}((?:1{DIGIT_SEP})?(?:\(\d{{3}}\){DIGIT_SEP}?|\d{{3}}{DIGIT_SEP})"
+    rf"\d{{3}}{DIGIT_SEP}\d{{4}}{_EXT})\b"
+)
+_NATIONAL = (
+    rf"{_NOT_AFTER_NUMBER}((?:0\d{{1,4}}{DIGIT_SEP}|(?:8{HSPACE}?)?\(0?\d{{1,5}}\){DIGIT_SEP}?)"
+    rf"\d{{2,8}}(?:{DIGIT_SEP}\d{{2,8}})*)\b"
+)
+_LOOSE = rf"{_NOT_AFTER_NUMBER}(\d{{7,12}}|\d{{2,5}}(?:{DIGIT_SEP}\d{{2,8}})+)\b"
+
+_EMAIL = r"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})\b"
+_FILE_SUFFIXES = frozenset(
+    {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "css", "js", "mjs", "map"}
+)
+
+
+def validate_email(candidate: str) -> Mapping[str, str] | None:
+    """Accept an address within RFC 5321 limits whose local part and domain labels are
+    well formed; reject asset names like ``logo@2x.png``."""
+    if len(candidate) > 254:
+        return None
+    local, _, domain = candidate.rpartition("@")
+    if not local or len(local) > 64 or local[0] == "." or local[-1] == "." or ".." in local:
+        return None
+    labels = domain.split(".")
+    if any(not label or len(label) > 63 for label in labels):
+        return None
+    if any(label[0] == "-" or label[-1] == "-" for label in labels):
+        return None
+    if labels[-1].lower() in _FILE_SUFFIXES:
+        return None
+    return meta()
+
+
+EMAIL_PATTERNS: tuple[Pattern, ...] = (
+    Pattern(
+        id="pii.email",
+        data_class="pii.email",
+        regex=_EMAIL,
+        group=1,
+        score=0.9,
+        validator=validate_email,
+        context=EMAIL_CONTEXT,
+    ),
+)
+
+PHONE_PATTERNS: tuple[Pattern, ...] = (
+    Pattern(
+        id="pii.phone.international",
+        data_class="pii.phone",
+        regex=_INTERNATIONAL_PLUS,
+        group=1,
+        score=0.8,
+        validator=validate_international_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
+        id="pii.phone.international_00",
+        data_class="pii.phone",
+        regex=_INTERNATIONAL_00,
+        group=1,
+        score=0.75,
+        validator=validate_international_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
+        id="pii.phone.nanp",
+        data_class="pii.phone",
+        regex=_NANP,
+        group=1,
+        score=0.7,
+        validator=validate_nanp_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
+        id="pii.phone.national",
+        data_class="pii.phone",
+        regex=_NATIONAL,
+        group=1,
+        score=0.6,
+        validator=validate_national_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
+        id="pii.phone.loose",
+        data_class="pii.phone",
+        regex=_LOOSE,
+        group=1,
+        score=0.45,
+        validator=validate_loose_phone,
+        context=PHONE_CONTEXT,
+        requires_context=True,
+    ),
+)

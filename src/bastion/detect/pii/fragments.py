@@ -1,0 +1,94 @@
+"""RE2 building blocks and cheap shape checks shared by the personal-data pattern families.
+
+The regex fragments follow two rules that keep candidates whole without lookaround:
+a *left guard* may consume the character before a value (it sits outside the value
+group), but the right edge is either ``\\b`` or the natural end of a greedy run, never a
+consumed character, so that two values separated by one space are both found.
+Digit runs are matched greedily across separators and judged whole by the validator, so
+a phone-like or card-like stretch inside a longer number is rejected rather than cut out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bastion.detect.patterns import ACCEPT
+
+HSPACE = r"[ \t\x{a0}\x{2007}\x{2009}\x{202f}]"
+"""Horizontal blanks people (and evasions) put between digit groups: space, tab, NBSP,
+figure, thin and narrow no-break spaces."""
+
+DIGIT_SEP = rf"(?:{HSPACE}{{0,2}}[\-./]{HSPACE}{{0,2}}|{HSPACE}{{1,2}})"
+"""One separator between digit groups on one line: blanks, or a dash, dot or slash
+optionally surrounded by blanks (``4111 - 1111``)."""
+
+CARD_SEP = rf"(?:{HSPACE}{{0,2}}[\-./\r\n]{{1,2}}{HSPACE}{{0,2}}|{HSPACE}{{1,3}})"
+"""Like ``DIGIT_SEP`` but also across a line break; only long checksummed numbers
+(cards) use it, since short groups on consecutive lines are usually separate values."""
+
+NOT_IN_NUMBER = r"(?:^|[^\w\-./+])"
+"""Stricter left guard for fixed-shape numbers: not after a word character nor after a
+dash, dot, slash or plus that could join it to a longer number."""
+
+BLANKS = frozenset(" \t\r\n\u00a0\u2007\u2009\u202f")
+SEPARATORS = BLANKS | frozenset("-./()")
+"""Characters a validator strips before reading the digits of a candidate."""
+
+MAX_CANDIDATE_CHARS = 64
+"""Validators reject longer candidates outright: no value we look for is longer, and it
+keeps per-candidate work constant on adversarial runs of digits."""
+
+
+_SEPARATORS_TO_SPACE = str.maketrans(dict.fromkeys("\t\r\n\u00a0\u2007\u2009\u202f-./()+,", " "))
+
+
+def digit_groups(candidate: str) -> list[str]:
+    """The maximal runs of ASCII digits in a candidate (its digit groups)."""
+    groups = candidate.translate(_SEPARATORS_TO_SPACE).split()
+    if all(group.isascii() and group.isdigit() for group in groups):
+        return groups  # the common case: digits and separators only, split in C
+    runs: list[str] = []
+    current: list[str] = []
+    for ch in candidate:
+        if "0" <= ch <= "9":
+            current.append(ch)
+        elif current:
+            runs.append("".join(current))
+            current = []
+    if current:
+        runs.append("".join(current))
+    return runs
+
+
+def digits_of(candidate: str) -> str:
+    """The ASCII digits of a candidate, in order."""
+    return "".join(digit_groups(candidate))
+
+
+def compact(candidate: str) -> str:
+    """The candidate without blanks and separator punctuation, upper-cased."""
+    return "".join(ch for ch in candidate if ch not in SEPARATORS).upper()
+
+
+def one_separator_kind(candidate: str) -> bool:
+    """True when every non-alphanumeric character between groups is the same one
+    (``123-45-6789`` but not ``123-45.6789``); blanks around a dash count as the dash."""
+    kinds = {ch for ch in candidate if not ch.isalnum() and ch not in BLANKS}
+    if not kinds:
+        return True
+    return len(kinds) == 1
+
+
+def is_repetitive(digits: str) -> bool:
+    """True for placeholder-like digit strings: one repeated digit or a plain ascending or
+    descending run (``000000000``, ``123456789``)."""
+    if len(set(digits)) <= 1:
+        return True
+    ascending = "01234567890123456789"
+    descending = "98765432109876543210"
+    return digits in ascending or digits in descending
+
+
+def meta(**values: str) -> Mapping[str, str]:
+    """A validator's accepted-with-meta result (``ACCEPT`` when empty)."""
+    return dict(values) if values else ACCEPT

@@ -1,0 +1,219 @@
+"""Secrets assigned to a telling name: ``password = "…"``, ``api_key: …``, ``SECRET=…``.
+
+One grammar covers code, config, env files, JSON and YAML: a key containing a
+password, secret or key/token word, an assignment (``=``, ``:``, ``=>``, ``:=``; for
+passwords also ``==``/``!=``, since a comparison against a literal is a hard-coded
+credential), then a double-quoted, single-quoted or bare value. The span is the value.
+
+Three key families decide how a value is judged (``values``): passwords and secrets
+may be short words someone chose, so only placeholders, templates, variables and labels
+are dropped; API keys and tokens must also look generated (entropy, several character
+classes, no counting runs), because those names often hold ordinary identifiers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+from bastion.detect.patterns import Pattern, Validator
+from bastion.detect.secrets.checks import generated, password
+from bastion.detect.secrets.rows import row
+from bastion.detect.secrets.values import bare_identifier, is_code_reference
+
+# Password-like key names, glued to any prefix (DB_PASSWORD, AdminPassword, $pwd) and
+# an optional known suffix (password_hash, PASSWORD2); "pass" alone only as a word.
+_PW_NAMES = (
+    r"(?:(?i:pass(?:word|wd|phrase)|pwd)"
+    r"(?:[_.\-]?(?i:hash|value|str|string|plain|clear|cleartext|enc|encrypted|b64|raw|\d))?"
+    r"|(?:\b|_)(?i:pass))"
+)
+_SECRETISH_NAMES = r"(?i:secret)(?:[_.\-]?(?i:key|token|value|string|str|\d))?"
+_APIKEY_NAMES = (
+    r"(?i:api[_.\-]?(?:key|token|secret)|apikey|access[_.\-]?(?:key|token)|auth[_.\-]?"
+    r"(?:key|token)|(?:refresh|bearer|session|id)[_.\-]?token|token|private[_.\-]?key|"
+    r"(?:license|signing|encryption|master|client|app|consumer)[_.\-]?key|credentials?)"
+)
+# = := ::= ?= += .= => and YAML/JSON colons; the closing quote of a quoted key first.
+_ASSIGN = r"""\\{0,2}["'\]]?\s*(?:=>|:{1,3}=|[?+.]?=|:)\s*"""
+_COMPARE_OR_ASSIGN = r"""\\{0,2}["'\]]?\s*(?:=>|:{1,3}=|===?|!==?|[?+.]?=|:)\s*"""
+# A typed declaration before a quoted value: Go ``var apiToken string =``, Kotlin ``: String =``.
+_TYPED = r"""(?::\s*|\s+)[A-Za-z_][A-Za-z0-9_.]*\s*=\s*"""
+# For function-argument style: buildConfigField('String', 'API_KEY', '"…"').
+_ARG = r"""["'][ \t]*,[ \t]*"""
+# Quoted values, also inside an escaped string (\"value\" in a JSON-encoded snippet).
+_DQ = r'\\{0,2}"([^"\r\n]+?)\\{0,2}"'
+_SQ = r"\\{0,2}'([^'\r\n]+?)\\{0,2}'"
+_BQ = r"`([^`\r\n]+?)`"
+_BARE = r"""([^\s"'`,;&<>]{3,})"""
+# A YAML block scalar: ``key: |`` then the value indented on the next line.
+_BLOCK = r"""["']?\s*:\s*[|>][+\-]?[ \t]*\r?\n[ \t]+([^\s"'`]{3,})"""
+# Unquoted values: after a colon only for a key that starts its line (YAML, properties;
+# "secret: SHA-256" inside a sentence is prose), after "=" with no space behind it
+# anywhere (env files, connection strings, query strings), after a spaced operator with
+# extra care (code, where a bare word is a variable).
+_LINE_KEY = r"""(?:^|\n)[ \t#\-]*[A-Za-z0-9_.\-"']*"""
+_COLON = r"""["']?[ \t]*:[ \t]*"""
+_TIGHT = r"""["']?[ \t]*="""
+_SPACED = r"""["'\]]?[ \t]*(?:=>|:{1,3}=|[?+.]?=)[ \t]*"""
+# A CSV row or an argument list on one line: ``apiToken,value,``.
+_CSV = r"""["']?[ \t]*,[ \t]*"""
+
+
+def _bare(inner: Validator, *, code: bool = False) -> Validator:
+    """Unquoted values: also drop variable names, dotted paths and shell expansions.
+
+    With ``code`` (a spaced ``=`` as in ``secret = parsed``) a bare identifier is a
+    variable, not a literal, and is dropped too.
+    """
+
+    def check(value: str) -> Mapping[str, str] | None:
+        if any(char in value for char in "$()[]{}") or bare_identifier(value):
+            return None
+        if is_code_reference(value) or (code and value.isidentifier()):
+            return None
+        if value.lower() in _KEY_WORDS or value in _TYPE_NAMES:
+            return None
+        if _names_a_credential(value) or _dotted_path(value):
+            return None
+        return inner(value)
+
+    return check
+
+
+_KEY_WORDS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey"})
+# Type annotations (``secret: bytes``) read like YAML.
+_TYPE_NAMES = frozenset({"bytes", "int", "bool", "float", "Any", "object", "SecretStr", "str"})
+
+
+def _not_self_named(inner: Validator) -> Validator:
+    """Secret-named keys: a value that repeats the word (``"secret": "secrets"``) is a
+    label or a mapping, not a secret."""
+
+    def check(value: str) -> Mapping[str, str] | None:
+        return None if "secret" in value.lower() else inner(value)
+
+    return check
+
+
+def _names_a_credential(value: str) -> bool:
+    """``smtp_password``, ``userPassword``: an identifier naming a field, not a value."""
+    folded = value.lower()
+    if not any(word in folded for word in ("pass", "secret", "token", "key")):
+        return False
+    camel = any(a.islower() and b.isupper() for a, b in itertools.pairwise(value))
+    return "_" in value or camel
+
+
+def _dotted_path(value: str) -> bool:
+    """``self.password``, ``config.db.pass``: attribute access, not a literal."""
+    parts = value.split(".")
+    return len(parts) > 1 and all(p.isidentifier() for p in parts)
+
+
+def _family(
+    name: str, data_class: str, key: str, validator: Validator, *, chosen: bool
+) -> tuple[Pattern, ...]:
+    """The quoted, bare and YAML-block rows of one key family.
+
+    ``chosen`` families (passwords, secrets) also match comparisons against a literal;
+    generated-value families (keys, tokens) also match CSV/argument commas, which
+    would be too loose for short human-chosen values.
+    """
+    assign = _COMPARE_OR_ASSIGN if chosen else _ASSIGN
+    quoted = "(?:" + assign + "|" + _TYPED + ("" if chosen else "|" + _ARG) + ")"
+    spaced = _SPACED if chosen else "(?:" + _SPACED + "|" + _CSV + ")"
+    line_assign = _COLON if chosen else r"""["']?[ \t]*[:=][ \t]*"""
+    config = "(?:" + _LINE_KEY + key + line_assign + "|" + key + _TIGHT + ")"
+    return (
+        row("generic", name, key + quoted + _DQ, group=1, data_class=data_class,
+            validator=validator, score=0.8, name=f"{name}_dq"),
+        row("generic", name, key + quoted + _SQ, group=1, data_class=data_class,
+            validator=validator, score=0.8, name=f"{name}_sq"),
+        row("generic", name, config + _BARE, group=1, data_class=data_class,
+            validator=_bare(validator), score=0.7, name=f"{name}_bare"),
+        row("generic", name, key + spaced + _BARE, group=1, data_class=data_class,
+            validator=_bare(validator, code=chosen), score=0.7, name=f"{name}_bare_code"),
+        row("generic", name, key + _BLOCK, group=1, data_class=data_class,
+            validator=_bare(validator), score=0.7, name=f"{name}_yaml_block"),
+    )  # fmt: skip
+
+
+def _single_word(value: str) -> Mapping[str, str] | None:
+    """Prose passwords ("the password is 'hunter2'"): one word, not a placeholder."""
+    return None if " " in value.strip() else password(value)
+
+
+CLASSES: Mapping[str, str] = {
+    "secret.generic_password": "A password assigned in code, config or prose.",
+    "secret.generic_secret": "A value assigned to a secret-named key (client_secret…).",
+    "secret.generic_api_key": "A generated-looking value assigned to a key/token name.",
+}
+
+PATTERNS: tuple[Pattern, ...] = (
+    *_family("password", "generic_password", _PW_NAMES, password, chosen=True),
+    *_family("secret", "generic_secret", _SECRETISH_NAMES, _not_self_named(password), chosen=True),
+    *_family("api_key", "generic_api_key", _APIKEY_NAMES, generated(12), chosen=False),
+    row(
+        "generic",
+        "api_key",
+        _APIKEY_NAMES + _ASSIGN + _BQ,
+        data_class="generic_api_key",
+        group=1,
+        validator=generated(12),
+        score=0.8,
+        name="api_key_backtick",
+    ),
+    row(
+        "generic",
+        "api_key",
+        r"<[A-Za-z0-9_.\-]*" + _APIKEY_NAMES + r">\s*([^<\s]+)\s*</",
+        data_class="generic_api_key",
+        group=1,
+        validator=generated(12),
+        score=0.8,
+        name="api_key_xml",
+    ),
+    row(
+        "generic",
+        "password",
+        r"(?i:\bpass(?:word|phrase)\b)\s+[\"']([^\"'\r\n]+)[\"']",
+        data_class="generic_password",
+        group=1,
+        validator=password,
+        score=0.7,
+        name="password_spaced",
+    ),
+    row(
+        "generic",
+        "password",
+        r"(?i:\bpass(?:word|phrase)\b)[^\r\n]{0,50}?\s(?i:is|was|to)\s*:?\s*[\"'`]"
+        r"([^\"'`\r\n]{2,64})[\"'`]",
+        data_class="generic_password",
+        group=1,
+        validator=_single_word,
+        score=0.7,
+        name="password_prose",
+    ),
+    row(
+        "generic",
+        "password",
+        r"<[A-Za-z0-9_.\-]*(?i:pass(?:word|wd)|pwd|secret)>\s*([^<\s][^<\r\n]*?)\s*</",
+        data_class="generic_password",
+        group=1,
+        validator=password,
+        score=0.8,
+        name="password_xml",
+    ),
+    row(
+        "generic",
+        "password",
+        r"(?i:key)\s*=\s*\"[^\"\r\n]*(?i:pass(?:word|wd)|pwd|secret|token|api[_\-]?key)"
+        r"[^\"\r\n]*\"\s+(?i:value)\s*=\s*\"([^\"\r\n]+)\"",
+        data_class="generic_password",
+        group=1,
+        validator=password,
+        score=0.8,
+        name="password_dotnet_setting",
+    ),
+)

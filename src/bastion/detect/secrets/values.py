@@ -1,0 +1,178 @@
+"""Is an assigned value a literal credential, or a placeholder, a variable or a label?
+
+Keyword patterns (``password = …``, ``api_key: …``) capture whatever follows the
+keyword. Most such values in real code are not secrets: template references
+(``${DB_PASSWORD}``, ``{{ secrets.X }}``, ``%(pw)s``), environment lookups, documented
+fillers (``changeme``, ``<password>``, ``your_api_key_here``, ``xxxx``, ``****``),
+empty or boolean values, UI labels and routes (``"Password:"``, ``/forgot-password``).
+These checks are plain string tests on one short value.
+"""
+
+from __future__ import annotations
+
+from bastion.detect.secrets.dummies import is_filler
+from bastion.detect.secrets.entropy import counting_run, looks_random, sequential_fraction
+
+QUOTES = "\"'`"
+
+PLACEHOLDER_WORDS: frozenset[str] = frozenset(
+    {
+        "changeme",
+        "change_me",
+        "change-me",
+        "changeit",
+        "placeholder",
+        "redacted",
+        "removed",
+        "hidden",
+        "secret_here",
+        "password_here",
+        "token_here",
+        "key_here",
+        "api_key_here",
+        "your_api_key",
+        "your_api_key_here",
+        "yourapikey",
+        "your_password",
+        "yourpassword",
+        "your_password_here",
+        "your_secret",
+        "your_token",
+        "your_key",
+        "enter_password",
+        "insert_password",
+        "todo",
+        "tbd",
+        "fixme",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "empty",
+        "string",
+        "str",
+        "required",
+        "optional",
+        "dummy",
+        "example",
+        "sample",
+        "notset",
+        "not-set",
+        "not_set",
+        "unset",
+        "default",
+    }
+)
+_TEMPLATE_MARKS = ("${", "{{", "}}", "#{", "%(", "<%", "%>", "$(", "[[", "]]")
+_CODE_MARKS = (
+    "process.env",
+    "os.environ",
+    "getenv",
+    "env(",
+    "env.",
+    "environ[",
+    "config.",
+    "settings.",
+    "request.",
+    "params[",
+    "secrets.",
+    "vault:",
+    "ssm:",
+    "arn:aws",
+)
+_PLACEHOLDER_PREFIXES = ("your", "enter", "insert", "replace", "put_", "put-", "my_api", "xxx")
+
+
+def strip_quotes(value: str) -> str:
+    """``value`` without one layer of surrounding quote characters."""
+    while len(value) >= 2 and value[0] in QUOTES and value[-1] == value[0]:
+        value = value[1:-1]
+    return value.strip(QUOTES)
+
+
+def is_template(value: str) -> bool:
+    """A reference to something else: ``$VAR``, ``${x}``, ``{{ x }}``, ``%s``, ``<name>``."""
+    if any(mark in value for mark in _TEMPLATE_MARKS):
+        return True
+    first, last = value[0], value[-1]
+    if first == "$" or (first == "%" and last == "%") or value in ("%s", "%d", "?"):
+        return True
+    if value.startswith("@@") and value.endswith("@@"):
+        return True
+    return (first, last) in (("<", ">"), ("[", "]"), ("{", "}"), ("(", ")"))
+
+
+def is_placeholder(value: str) -> bool:
+    """A documented filler, a template, or a value made of filler characters."""
+    folded = value.lower().strip(" .")
+    if not folded or folded in PLACEHOLDER_WORDS or is_template(value):
+        return True
+    if folded.startswith(_PLACEHOLDER_PREFIXES) or "&lt;" in folded or "your_" in folded:
+        return True
+    return is_filler(value)
+
+
+def is_code_reference(value: str) -> bool:
+    """An expression that reads the value from elsewhere (env, config, a request)."""
+    folded = value.lower()
+    if any(mark in folded for mark in _CODE_MARKS):
+        return True
+    return "(" in value and ")" in value and value.rstrip(";,").endswith(")")
+
+
+def is_fragment(value: str) -> bool:
+    """Not a value at all: the text between two string literals (``" + x + "``) or a
+    path or URL that the key merely points to."""
+    if value[0] in "+.,;)]|&" or value[-1] in "([+&|":
+        return True
+    return value.startswith(("/", "./", "~/", "http://", "https://", "file:"))
+
+
+def is_label(value: str) -> bool:
+    """A UI label, route or selector that merely names a password field."""
+    folded = value.lower()
+    if not any(word in folded for word in ("password", "passwd", "secret", "token")):
+        return False
+    if any(char in value for char in " /") or value[0] in "#." or value.endswith(":"):
+        return True
+    words = folded.replace("_", "-").split("-")
+    return len(words) > 1 and all(word.isalpha() for word in words) and "-" in value
+
+
+def human_secret(value: str) -> bool:
+    """A literal that could be a password someone chose (short and wordy is allowed)."""
+    value = strip_quotes(value).strip()
+    if len(value) < 3 or len(value) > 200 or is_fragment(value):
+        return False
+    if is_placeholder(value) or is_code_reference(value) or is_label(value):
+        return False
+    return not (value.isdigit() and len(value) < 6) and counting_run(value) < 8
+
+
+def is_wordy(value: str) -> bool:
+    """Words joined by separators (``bastion.cli.admin_token``, ``sk-not-a-real-key``): two
+    or more all-letter lower-case segments of four or more, which generated tokens
+    (single runs of random characters) almost never have."""
+    segments = value.replace(".", " ").replace("_", " ").replace("-", " ").replace(":", " ")
+    words = [s for s in segments.replace("/", " ").split() if len(s) >= 4 and s.isalpha()]
+    return sum(1 for word in words if word.islower()) >= 2
+
+
+def machine_secret(value: str, *, min_length: int = 12) -> bool:
+    """A literal that looks generated (API keys, tokens): random-looking, not filler."""
+    value = strip_quotes(value).strip()
+    if not value or is_fragment(value) or is_placeholder(value) or is_code_reference(value):
+        return False
+    if " " in value or is_wordy(value):
+        return False
+    return looks_random(value, min_length=min_length) and sequential_fraction(value) < 0.3
+
+
+def bare_identifier(value: str) -> bool:
+    """An unquoted value that reads as a variable name (``env_password``, ``DB_PASS``)."""
+    upper_snake = value.isupper() and all(c.isalnum() or c == "_" for c in value)
+    return upper_snake and "_" in value and len(value) > 4

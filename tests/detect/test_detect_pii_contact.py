@@ -1,0 +1,136 @@
+"""``pii.email`` and ``pii.phone``: positives, near-misses and context cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from bastion.detect.engine import Engine
+from bastion.detect.patterns import Hit
+from bastion.detect.pii import pii_patterns
+
+REPORTED = 0.5  # the scanner's default class threshold
+NBSP = "\u00a0"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(pii_patterns())
+
+
+def reported(engine: Engine, text: str, data_class: str) -> list[Hit]:
+    return [h for h in engine.scan(text) if h.data_class == data_class and h.score >= REPORTED]
+
+
+def values(engine: Engine, text: str, data_class: str) -> set[str]:
+    return {h.value for h in reported(engine, text, data_class)}
+
+
+def strongest(engine: Engine, text: str, data_class: str) -> Hit:
+    """The one reported value (rows of one class may report the same span; the scanner
+    keeps the strongest)."""
+    hits = reported(engine, text, data_class)
+    assert len({(h.start, h.end) for h in hits}) == 1, hits
+    return max(hits, key=lambda h: h.score)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("write to jane.roe@example.org today", {"jane.roe@example.org"}, id="plain"),
+        pytest.param("cc: a_b+tag@mail.sub.example.co.uk.", {"a_b+tag@mail.sub.example.co.uk"},
+                     id="plus-tag-subdomains-trailing-dot"),
+        pytest.param("<mailto:ops-team@example.io>", {"ops-team@example.io"}, id="mailto"),
+        pytest.param("two: x@example.com,y@example.net", {"x@example.com", "y@example.net"},
+                     id="comma-separated"),
+        # near-misses
+        pytest.param("icon@2x.png and logo@3x.webp", set(), id="retina-asset-names"),
+        pytest.param("user@localhost has no domain", set(), id="no-tld"),
+        pytest.param("a..b@example.com", set(), id="double-dot-local-part"),
+        pytest.param("@decorator and foo@ bar", set(), id="bare-at-signs"),
+        pytest.param("see -x@-bad-.com", set(), id="hyphen-edged-label"),
+    ],
+)  # fmt: skip
+def test_email(engine: Engine, text: str, expected: set[str]) -> None:
+    assert values(engine, text, "pii.email") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "country"),
+    [
+        # international: +CC, 00CC, (+CC), trunk in brackets, NBSP, extension
+        pytest.param("reach me on +44 20 7946 0958.", "+44 20 7946 0958", "GB", id="intl-gb"),
+        pytest.param("Tel +49 (0)30 901820", "+49 (0)30 901820", "DE", id="intl-trunk-in-brackets"),
+        pytest.param("dial 0033 1 42 68 53 00", "0033 1 42 68 53 00", "FR", id="intl-00-prefix"),
+        pytest.param("(+358) 40 123 4567", "(+358) 40 123 4567", "FI", id="intl-bracketed-plus"),
+        pytest.param(f"+1{NBSP}416{NBSP}555{NBSP}0199", f"+1{NBSP}416{NBSP}555{NBSP}0199", "CA",
+                     id="intl-nbsp"),
+        pytest.param("+1-202-555-0143x77 ok", "+1-202-555-0143x77", "US", id="intl-extension"),
+        pytest.param("+91 98765 43210", "+91 98765 43210", "IN", id="intl-india"),
+        # North American
+        pytest.param("call (415) 555-2671 now", "(415) 555-2671", "US", id="nanp-brackets"),
+        pytest.param("fax 415.555.2671", "415.555.2671", "US", id="nanp-dots"),
+        pytest.param("1-800-555-0199 toll free", "1-800-555-0199", "US", id="nanp-leading-1"),
+        # national formats
+        pytest.param("bureau 01 42 68 53 00", "01 42 68 53 00", None, id="national-fr-pairs"),
+        pytest.param("Büro 030 901820", "030 901820", None, id="national-de"),
+        pytest.param("(02) 9374 4000 Sydney", "(02) 9374 4000", None, id="national-au-brackets"),
+        pytest.param("mobile 07700 900 982", "07700 900 982", None, id="national-gb-mobile"),
+        pytest.param("(0406)-812415", "(0406)-812415", None, id="national-bracket-dash"),
+    ],
+)  # fmt: skip
+def test_phone_positives(engine: Engine, text: str, expected: str, country: str | None) -> None:
+    hit = strongest(engine, text, "pii.phone")
+    assert hit.value == expected
+    assert hit.meta.get("country") == country
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("released 2023-10-05 at noon", id="iso-date"),
+        pytest.param("on 12.04.1990 we met", id="dotted-date"),
+        pytest.param("server 192.168.100.200 is up", id="ipv4"),
+        pytest.param("ISBN 978-3-16-148410-0", id="isbn"),
+        pytest.param("build 10.0.19045.3803", id="version"),
+        pytest.param("uuid 550e8400-e29b-41d4-a716-446655440000", id="uuid"),
+        pytest.param("id 12345678901234567890", id="long-digit-run"),
+        pytest.param("ZIP 01202-1308 and CEP 06460-040", id="postcodes"),
+        pytest.param("1-2-3-4-5-6-7-8", id="single-digit-groups"),
+        pytest.param("order 4829173822", id="bare-digits-without-context"),
+        pytest.param("card 4111 1111 1111 1111", id="card-is-not-a-phone"),
+        pytest.param("SSN 123-45-6789", id="ssn-shape"),
+        pytest.param("0012345678", id="bare-00-run"),
+    ],
+)
+def test_phone_near_misses(engine: Engine, text: str) -> None:
+    assert reported(engine, text, "pii.phone") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("Phone:\n467 3395", {"467 3395"}, id="short-local-after-label"),
+        pytest.param("Mobile: 60-56-85-91", {"60-56-85-91"}, id="dashed-pairs"),
+        pytest.param("can someone call me on 9472 7916", {"9472 7916"}, id="call-me-on"),
+        pytest.param("Fax: 4155552671", {"4155552671"}, id="bare-ten-digits"),
+        pytest.param("999 1234 office", {"999 1234"}, id="context-after"),
+        pytest.param("saw 467 3395 items", set(), id="same-digits-no-context"),
+        pytest.param("Phone: 2023", set(), id="too-short"),
+        pytest.param("Phone: 1111111", set(), id="filler"),
+    ],
+)
+def test_phone_needs_context_for_loose_groups(
+    engine: Engine, text: str, expected: set[str]
+) -> None:
+    assert values(engine, text, "pii.phone") == expected
+
+
+def test_context_raises_phone_score(engine: Engine) -> None:
+    bare = strongest(engine, "+44 20 7946 0958", "pii.phone")
+    near = strongest(engine, "phone: +44 20 7946 0958", "pii.phone")
+    assert near.score > bare.score
+
+
+def test_two_numbers_one_blank_apart_are_both_found(engine: Engine) -> None:
+    text = "Tel: +44 20 7946 0958 +33 1 42 68 53 00"
+    assert values(engine, text, "pii.phone") == {"+44 20 7946 0958", "+33 1 42 68 53 00"}

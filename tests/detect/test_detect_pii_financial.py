@@ -1,0 +1,187 @@
+"""``pii.credit_card`` and ``pii.iban``: generated valid numbers under every separator
+people and evasions use, and near-misses that must not validate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from stdnum import iban, luhn
+
+from bastion.detect.engine import Engine
+from bastion.detect.patterns import Hit
+from bastion.detect.pii import pii_patterns
+
+REPORTED = 0.5  # the scanner's default class threshold
+FILLER = "31415926535897932384626"  # not repetitive, so no placeholder rule trips
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(pii_patterns())
+
+
+def reported(engine: Engine, text: str, data_class: str) -> list[Hit]:
+    return [h for h in engine.scan(text) if h.data_class == data_class and h.score >= REPORTED]
+
+
+def card(prefix: str, length: int) -> str:
+    """A Luhn-valid number of ``length`` digits starting with ``prefix``."""
+    body = (prefix + FILLER)[: length - 1]
+    return body + luhn.calc_check_digit(body)
+
+
+def luhn_broken(number: str) -> str:
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+def grouped(number: str, sizes: tuple[int, ...], separator: str) -> str:
+    parts, at = [], 0
+    for size in sizes:
+        parts.append(number[at : at + size])
+        at += size
+    return separator.join(parts)
+
+
+def make_iban(country: str, bban: str) -> str:
+    return country + iban.calc_check_digits(country + "00" + bban) + bban
+
+
+VISA = card("4", 16)
+GB_IBAN = make_iban("GB", "NWBK60161331926819")
+DE_IBAN = make_iban("DE", "370400440532013000")
+
+
+@pytest.mark.parametrize(
+    ("prefix", "length", "brand"),
+    [
+        pytest.param("4", 16, "visa", id="visa-16"),
+        pytest.param("4", 13, "visa", id="visa-13"),
+        pytest.param("4", 19, "visa", id="visa-19"),
+        pytest.param("53", 16, "mastercard", id="mastercard-5x"),
+        pytest.param("2720", 16, "mastercard", id="mastercard-2-series"),
+        pytest.param("37", 15, "amex", id="amex"),
+        pytest.param("6011", 16, "discover", id="discover"),
+        pytest.param("3530", 16, "jcb", id="jcb"),
+        pytest.param("36", 14, "diners", id="diners-14"),
+        pytest.param("62", 19, "unionpay", id="unionpay-19"),
+        pytest.param("2201", 16, "mir", id="mir"),
+    ],
+)
+def test_card_brands(engine: Engine, prefix: str, length: int, brand: str) -> None:
+    number = card(prefix, length)
+    [hit] = reported(engine, f"card {number} please", "pii.credit_card")
+    assert hit.value == number and hit.meta["brand"] == brand
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        pytest.param(" ", id="space"),
+        pytest.param("-", id="dash"),
+        pytest.param(".", id="dot"),
+        pytest.param("/", id="slash"),
+        pytest.param("\u00a0", id="nbsp"),
+        pytest.param("\u202f", id="narrow-nbsp"),
+        pytest.param("\n", id="newline"),
+        pytest.param(" - ", id="spaced-dash"),
+        pytest.param("  ", id="double-space"),
+    ],
+)
+def test_card_separators(engine: Engine, separator: str) -> None:
+    text = grouped(VISA, (4, 4, 4, 4), separator)
+    [hit] = reported(engine, f"number: {text}. thanks", "pii.credit_card")
+    assert hit.value == text
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        pytest.param(lambda n: grouped(n, (4, 6, 5), " "), id="amex-4-6-5"),
+        pytest.param(lambda n: " ".join(n), id="spaced-out-digits"),
+        pytest.param(lambda n: grouped(n, (2,) * 7 + (1,), " "), id="pairs"),
+    ],
+)
+def test_card_layouts(engine: Engine, layout: Callable[[str], str]) -> None:
+    number = card("37", 15)
+    text = layout(number)
+    assert [h.value for h in reported(engine, f"amex {text}", "pii.credit_card")] == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f"ref {luhn_broken(VISA)}", id="luhn-fails"),
+        pytest.param(f"ref {card('7', 16)}", id="no-issuer-prefix"),
+        pytest.param(f"ts {card('17', 13)}", id="epoch-millis-shape"),
+        pytest.param(f"id 99{VISA}", id="inside-longer-number"),
+        pytest.param(f"id {VISA}42", id="followed-by-digits"),
+        pytest.param(f"x{VISA}", id="glued-to-a-word"),
+        pytest.param(f"pi {VISA[0]}.{VISA[1:]}", id="decimal-number"),
+        pytest.param("0000 0000 0000 0000", id="zeros"),
+        pytest.param("ISBN 978-0-306-40615-7", id="isbn-13"),
+        pytest.param(f"total {int(VISA):,}", id="thousands-separators"),
+        pytest.param(f"order {card('6759', 12)}", id="twelve-digits-without-card-word"),
+    ],
+)
+def test_card_near_misses(engine: Engine, text: str) -> None:
+    assert reported(engine, text, "pii.credit_card") == []
+
+
+def test_twelve_digit_maestro_needs_a_card_word(engine: Engine) -> None:
+    number = card("6759", 12)
+    [hit] = reported(engine, f"my debit card {number}", "pii.credit_card")
+    assert hit.meta["brand"] == "maestro"
+
+
+def test_known_test_card_is_reported_and_marked(engine: Engine) -> None:
+    [hit] = reported(engine, "use 4242 4242 4242 4242 in the sandbox", "pii.credit_card")
+    assert hit.meta == {"brand": "visa", "known_test": "true"}
+
+
+def test_card_context_raises_score(engine: Engine) -> None:
+    [bare] = reported(engine, VISA, "pii.credit_card")
+    [near] = reported(engine, f"credit card {VISA}", "pii.credit_card")
+    assert near.score > bare.score
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "country"),
+    [
+        pytest.param(f"IBAN {DE_IBAN}", DE_IBAN, "DE", id="compact"),
+        pytest.param(f"to {iban.format(DE_IBAN)}.", iban.format(DE_IBAN), "DE", id="grouped"),
+        pytest.param(f"iban {GB_IBAN.lower()}", GB_IBAN.lower(), "GB", id="lower-case"),
+        pytest.param(iban.format(GB_IBAN, "-"), iban.format(GB_IBAN, "-"), "GB", id="dashes"),
+        pytest.param(iban.format(GB_IBAN, "\u00a0"), iban.format(GB_IBAN, "\u00a0"), "GB",
+                     id="nbsp"),
+        pytest.param(iban.format(GB_IBAN, "\n"), iban.format(GB_IBAN, "\n"), "GB",
+                     id="line-breaks"),
+        pytest.param(iban.format(GB_IBAN, " / "), iban.format(GB_IBAN, " / "), "GB",
+                     id="spaced-slashes"),
+        pytest.param(f"{iban.format(DE_IBAN)} and more", iban.format(DE_IBAN), "DE",
+                     id="stops-before-words"),
+        pytest.param(make_iban("NO", "86011117947"), make_iban("NO", "86011117947"), "NO",
+                     id="shortest-norway"),
+        pytest.param(make_iban("MT", "MALT011000012345MTLCAST001S"),
+                     make_iban("MT", "MALT011000012345MTLCAST001S"), "MT", id="long-malta"),
+        pytest.param(make_iban("FR", "20041010050500013M02606"),
+                     make_iban("FR", "20041010050500013M02606"), "FR", id="letters-in-bban"),
+    ],
+)  # fmt: skip
+def test_iban_positives(engine: Engine, text: str, expected: str, country: str) -> None:
+    [hit] = reported(engine, text, "pii.iban")
+    assert hit.value == expected and hit.meta["country"] == country
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(DE_IBAN[:2] + "00" + DE_IBAN[4:], id="wrong-check-digits"),
+        pytest.param(make_iban("DE", "3704004405320130001"), id="wrong-length-for-country"),
+        pytest.param(make_iban("XX", "370400440532013000"), id="unknown-country"),
+        pytest.param(iban.format(DE_IBAN + "34"), id="extra-digits-in-the-grouping"),
+        pytest.param("de12a7f3c9e0b1d2c3f4a5b6c7d8e9f0", id="hex-hash"),
+    ],
+)
+def test_iban_near_misses(engine: Engine, text: str) -> None:
+    assert reported(engine, text, "pii.iban") == []

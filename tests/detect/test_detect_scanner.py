@@ -1,0 +1,52 @@
+"""The scanner: thresholds, overlap resolution within a family, document detectors."""
+
+from __future__ import annotations
+
+from bastion.detect.engine import Engine
+from bastion.detect.patterns import Hit, Pattern
+from bastion.detect.scanner import Scanner
+
+PATTERNS = [
+    Pattern(
+        id="t.card", data_class="pii.credit_card", regex=r"\b\d{4} \d{4} \d{4} \d{4}\b", score=0.9
+    ),
+    Pattern(id="t.phone", data_class="pii.phone", regex=r"\b\d{4} \d{4}\b", score=0.6),
+    Pattern(id="t.weak", data_class="pii.person", regex=r"\bZed\b", score=0.3),
+    Pattern(id="t.key", data_class="secret.test_key", regex=r"\bTK-\d{4} \d{4}\b", score=0.9),
+]
+
+
+class Region:
+    name = "test.region"
+
+    def detect(self, text: str) -> list[Hit]:
+        at = text.find("WHEREAS")
+        return [Hit("legal.contract", at, len(text), 0.8, self.name)] if at >= 0 else []
+
+
+def scanner(**kwargs: object) -> Scanner:
+    return Scanner(Engine(PATTERNS), documents=[Region()], normalise=False, **kwargs)  # type: ignore[arg-type]
+
+
+def classes(hits: list[Hit]) -> list[str]:
+    return [h.data_class for h in hits]
+
+
+def test_the_strongest_of_overlapping_findings_in_a_family_wins() -> None:
+    result = scanner().scan("card 4111 1111 1111 1111 and TK-1111 1111")
+    # the phone-shaped runs inside the card lose to it; families do not compete
+    assert classes(result.findings) == ["pii.credit_card", "secret.test_key", "pii.phone"]
+
+
+def test_thresholds_and_all_scores() -> None:
+    text = "Zed signed. WHEREAS the parties agree"
+    assert classes(scanner().scan(text).findings) == ["legal.contract"]
+    everything = scanner().scan(text, all_scores=True)
+    assert classes(everything.findings) == ["pii.person", "legal.contract"]
+    assert everything.doc_scores == {"pii.person": 0.3, "legal.contract": 0.8}
+    lowered = scanner(thresholds={"pii.person": 0.2, "legal.contract": 0.9}).scan(text)
+    assert classes(lowered.findings) == ["pii.person"]
+
+
+def test_documents_can_be_skipped() -> None:
+    assert scanner().scan("WHEREAS", documents=False).findings == []

@@ -1,0 +1,130 @@
+"""The quickstart policy end to end: personal data leaves as pseudonyms and comes back as
+the original in answers (streamed, tool-call arguments, Responses); secrets never leave."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import Stack, running_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+EMAIL = "dana.whitfield@northwind-example.com"
+PHONE = "+44 20 7946 0958"
+PROMPT = f"Write to {EMAIL} or call {PHONE} about the invoice."
+PLACEHOLDER = re.compile(r"<[A-Z_]+_[0-9a-f]{8,}>")
+SECRET = "AKIA" + "Q3EGRTZ5LXKW7NUC"  # an AWS access key id shape, not a vendor dummy
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("e2e-policy")
+    shutil.copy(ROOT / "examples" / "policies" / "quickstart.yaml", work / "policy.yaml")
+    with running_stack(work, "policy: {file: policy.yaml}\n") as running:
+        yield running
+
+
+def upstream_text(stack: Stack) -> str:
+    (capture,) = stack.captures()
+    return json.dumps(capture["body"])
+
+
+def test_answer_restores_what_the_upstream_only_saw_as_pseudonyms(guarded: Stack) -> None:
+    guarded.clear_captures()
+    raw = guarded.client().chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}]
+    )
+    assert raw.parse().choices[0].message.content == PROMPT
+    seen = upstream_text(guarded)
+    assert EMAIL not in seen and "7946" not in seen
+    assert len(set(PLACEHOLDER.findall(seen))) == 2
+    assert raw.headers["x-bastion-decision"] == "redact"
+    assert raw.headers["x-bastion-redacted"] == "pii.email,pii.phone"
+    assert raw.headers["x-bastion-policy"].startswith("quickstart@1+")
+    assert raw.headers["x-bastion-rules"] == "pii.pseudonymise"
+
+
+def test_streamed_answer_is_restored_across_chunks(guarded: Stack) -> None:
+    guarded.clear_captures()
+    stream = guarded.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == PROMPT
+    assert EMAIL not in upstream_text(guarded)
+
+
+def test_tool_call_arguments_are_restored(guarded: Stack) -> None:
+    guarded.clear_captures()
+    message = f"Email {EMAIL} the report."
+    guarded.client().chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": message}]
+    )
+    (placeholder,) = PLACEHOLDER.findall(upstream_text(guarded))
+    arguments = json.dumps({"to": placeholder, "subject": "report"})
+    for stream in (False, True):
+        guarded.script("gpt-4o-mini", {"tool_calls": [{"name": "send", "arguments": arguments}]})
+        if stream:
+            chunks = guarded.client().chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": message}], stream=True
+            )
+            got = "".join(
+                call.function.arguments or ""
+                for c in chunks
+                if c.choices and c.choices[0].delta.tool_calls
+                for call in c.choices[0].delta.tool_calls
+                if call.function
+            )
+        else:
+            completion = guarded.client().chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": message}]
+            )
+            calls = completion.choices[0].message.tool_calls
+            assert calls
+            got = calls[0].function.arguments  # type: ignore[union-attr]
+        assert json.loads(got) == {"to": EMAIL, "subject": "report"}
+
+
+def test_responses_output_is_restored(guarded: Stack) -> None:
+    guarded.clear_captures()
+    response = guarded.client().responses.create(model="gpt-4o-mini", input=PROMPT)
+    assert response.output_text == PROMPT
+    assert EMAIL not in upstream_text(guarded)
+
+
+def test_a_secret_is_refused_and_never_leaves(guarded: Stack) -> None:
+    guarded.clear_captures()
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        guarded.client().chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": f"why does aws_access_key_id={SECRET} fail?"}],
+        )
+    error = refused.value
+    assert error.status_code == 403
+    assert error.code == "policy_violation"
+    body = error.response.json()
+    assert body["bastion"]["decision"] == "block"
+    assert any(name.startswith("secret.aws") for name in body["bastion"]["classes"])
+    assert SECRET not in error.response.text
+    assert guarded.captures() == []
+
+
+def test_scan_endpoint(guarded: Stack) -> None:
+    reply = httpx.post(
+        guarded.base_url + "/bastion/scan",
+        headers={"authorization": f"Bearer {guarded.key}"},
+        json={"text": PROMPT, "all_scores": True},
+    )
+    assert reply.status_code == 200
+    report = reply.json()
+    spans = {(f["class"], PROMPT[f["start"] : f["end"]]) for f in report["findings"]}
+    assert ("pii.email", EMAIL) in spans and ("pii.phone", PHONE) in spans
+    assert all(EMAIL not in json.dumps(f) for f in report["findings"])
+    assert report["doc_scores"]["pii.email"] >= 0.5

@@ -1,0 +1,142 @@
+"""Redaction rewrites only the redacted spans; replacements follow CONTRACT.md §9."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bastion.crypto.keyring import Keyring
+from bastion.model import Decision, Endpoint, Finding
+from bastion.model.checksums import iban_ok, luhn_ok
+from bastion.model.decision import Action
+from bastion.transform.redact import Redactor
+from bastion.transform.replacements import Replacements
+from bastion.wire.parse import parse_body
+from bastion.wire.request import WireOptions
+
+RING = Keyring.generate()
+
+
+def chat(*contents: str) -> Any:
+    body = {"model": "m", "messages": [{"role": "user", "content": c} for c in contents]}
+    return parse_body(orjson.dumps(body), Endpoint.CHAT, WireOptions())
+
+
+def finds(parsed: Any, data_class: str, value: str) -> list[Finding]:
+    out = []
+    for index, segment in enumerate(parsed.conversation.segments):
+        for match in re.finditer(re.escape(value), segment.text):
+            out.append(Finding(data_class, index, match.start(), match.end(), 0.9))
+    return out
+
+
+def redact(transform: str, data_class: str = "pii.email") -> Decision:
+    return Decision(Action.REDACT, redactions=((data_class, transform),))
+
+
+def test_pseudonymise_changes_only_the_span_and_restores() -> None:
+    parsed = chat("Mail ann@example.com or ann@example.com, not bob.", "Thanks!")
+    findings = finds(parsed, "pii.email", "ann@example.com")
+    body, applied = Redactor(RING).apply(
+        parsed.body, parsed.conversation, findings, redact("pseudonymise")
+    )
+    text = body["messages"][0]["content"]
+    placeholder = re.fullmatch(r"Mail (<EMAIL_[0-9a-f]{8}>) or \1, not bob\.", text)
+    assert placeholder, text
+    assert body["messages"][1]["content"] == "Thanks!"
+    assert applied is not None and applied.restorations == {placeholder[1]: "ann@example.com"}
+    assert parsed.body["messages"][0]["content"].startswith("Mail ann@")  # not mutated
+
+
+@pytest.mark.parametrize(
+    ("transform", "shape"),
+    [
+        pytest.param("mask", r"\[EMAIL\]", id="mask"),
+        pytest.param("hash", r"\[EMAIL:[0-9a-f]{12}\]", id="hash"),
+        pytest.param("drop", r"", id="drop"),
+        pytest.param("synthesize", r"[a-z]+\.[a-z]+\d{4}@example\.com", id="synthesize"),
+    ],
+)
+def test_transforms(transform: str, shape: str) -> None:
+    parsed = chat("to: ann@example.com.")
+    body, applied = Redactor(RING).apply(
+        parsed.body,
+        parsed.conversation,
+        finds(parsed, "pii.email", "ann@example.com"),
+        redact(transform),
+    )
+    assert re.fullmatch(rf"to: {shape}\.", body["messages"][0]["content"])
+    restored = dict(applied.restorations) if applied else {}
+    assert bool(restored) == (transform == "synthesize")
+
+
+def test_overlapping_findings_merge_under_the_strongest_transform() -> None:
+    parsed = chat("key: ann@example.com")
+    segment = parsed.conversation.segments[0]
+    at = segment.text.index("ann")
+    findings = [
+        Finding("pii.email", 0, at, at + 15, 0.9),
+        Finding("pii.person", 0, at, at + 3, 0.6),
+    ]
+    decision = Decision(
+        Action.REDACT, redactions=(("pii.email", "pseudonymise"), ("pii.person", "mask"))
+    )
+    body, _ = Redactor(RING).apply(parsed.body, parsed.conversation, findings, decision)
+    assert body["messages"][0]["content"] == "key: [PERSON]"
+
+
+def test_unlisted_classes_are_left_alone() -> None:
+    parsed = chat("ann@example.com")
+    body, applied = Redactor(RING).apply(
+        parsed.body,
+        parsed.conversation,
+        finds(parsed, "pii.email", "ann@example.com"),
+        redact("mask", "pii.phone"),
+    )
+    assert body is parsed.body and applied is None
+
+
+def test_distinct_values_never_share_a_pseudonym() -> None:
+    replacements = Replacements(RING)
+    issued = {replacements.replace("pseudonymise", "pii.email", f"u{n}@x.io") for n in range(3000)}
+    assert len(issued) == 3000
+    assert len(replacements.restorations) == 3000
+
+
+def test_fakes_are_format_valid() -> None:
+    replacements = Replacements(RING)
+    card = replacements.replace("synthesize", "pii.credit_card", "4111 1111 1111 1111")
+    iban = replacements.replace("synthesize", "pii.iban", "DE89370400440532013000")
+    assert luhn_ok(card) and card != "4111 1111 1111 1111"
+    assert iban_ok(iban)
+    many = {
+        replacements.replace("synthesize", "pii.phone", f"+1 415 555 {n:04d}") for n in range(300)
+    }
+    assert len(many) == 300  # 100 documentation numbers, then unique fallbacks
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.text(
+        alphabet=st.characters(blacklist_characters="@", blacklist_categories=("Cs",)), max_size=40
+    ),
+    after=st.text(
+        alphabet=st.characters(blacklist_characters="@", blacklist_categories=("Cs",)), max_size=40
+    ),
+    transform=st.sampled_from(["mask", "hash", "drop", "synthesize", "pseudonymise"]),
+)
+def test_redaction_changes_nothing_outside_the_span(
+    before: str, after: str, transform: str
+) -> None:
+    value = "carol@example.org"
+    parsed = chat(before + value + after)
+    findings = finds(parsed, "pii.email", value)
+    body, _ = Redactor(RING).apply(parsed.body, parsed.conversation, findings, redact(transform))
+    text = body["messages"][0]["content"]
+    assert value not in text
+    assert text.startswith(before) and text.endswith(after)
