@@ -369,3 +369,19 @@ def test_infer_task_refuses_ambiguous_files(labels: list[str]) -> None:
 )
 def test_default_source(name: str, source: str) -> None:
     assert default_source(Path("/data") / name) == source
+
+
+def test_texts_labelled_both_ways_are_left_out_and_counted() -> None:
+    examples = [
+        Example("key=abc", "secret"),
+        Example("key=abc", "benign"),
+        Example("token ghp_x", "secret"),
+        Example("hello", "benign"),
+    ]
+
+    def scan(text: str) -> list[Hit]:
+        return [_hit("secret.x", 0, 1)] if "key" in text or "ghp" in text else []
+
+    report = evaluate(examples, scan, "secrets")
+    assert report.contradictory == 2
+    assert (report.micro.tp, report.micro.fp, report.micro.fn, report.micro.tn) == (1, 0, 0, 1)

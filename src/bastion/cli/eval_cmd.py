@@ -155,6 +155,10 @@ def _echo_documents(report: Report) -> None:
     score = report.micro
     negatives = score.fp + (score.tn or 0)
     click.echo(f"{score.support} positive and {negatives} negative documents")
+    if report.contradictory:
+        click.echo(
+            f"{report.contradictory} documents left out: the same text appears with both labels"
+        )
     headers = ["FINDING", "SUPPORT", "TP", "FP", "FN", "PRECISION", "RECALL", "F1"]
     echo_table(
         [*headers, "TN", "FP RATE"],

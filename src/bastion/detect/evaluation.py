@@ -154,6 +154,9 @@ class Report:
     classes: tuple[Score, ...]
     micro: Score
     fired: tuple[tuple[str, int, int], ...] = ()
+    contradictory: int = 0
+    """Documents left out because the same text also appears with the other label (no
+    detector can score both right; they are counted here so nothing is hidden)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with a stable key and row order."""
@@ -161,6 +164,7 @@ class Report:
         out["classes"] = [score.to_json() for score in self.classes]
         out["micro"] = self.micro.to_json()
         if self.level == "document":
+            out["contradictory"] = self.contradictory
             out["fired"] = [
                 {"class": name, "positives": pos, "negatives": neg} for name, pos, neg in self.fired
             ]
@@ -289,7 +293,13 @@ def _evaluate_documents(examples: Sequence[Example], scan: ScanFn, task: Task) -
     tp = fp = fn = tn = 0
     fired_pos: Counter[str] = Counter()
     fired_neg: Counter[str] = Counter()
+    labels: dict[str, set[bool]] = {}
     for example in examples:
+        labels.setdefault(example.text, set()).add(example.label == positive_label)
+    contradictory = {text for text, seen in labels.items() if len(seen) > 1}
+    for example in examples:
+        if example.text in contradictory:
+            continue
         found = {
             p.data_class
             for p in scan(example.text)
@@ -306,7 +316,8 @@ def _evaluate_documents(examples: Sequence[Example], scan: ScanFn, task: Task) -
     fired = tuple(
         (cls, fired_pos[cls], fired_neg[cls]) for cls in sorted(set(fired_pos) | set(fired_neg))
     )
-    return Report(task, "document", len(examples), (score,), score, fired)
+    left_out = sum(1 for example in examples if example.text in contradictory)
+    return Report(task, "document", len(examples), (score,), score, fired, left_out)
 
 
 def _round(value: float | None) -> float | None:

@@ -1,0 +1,89 @@
+"""The four systems the detection benchmark times, built once per run.
+
+* ``bastion-fast``: ``build_scanner(second_tier=False)``, the fast tier (patterns,
+  normalisation, document detectors) as the gateway runs it per request;
+* ``bastion-second``: ``build_scanner(second_tier=True)``, plus the spaCy NER tier;
+* ``presidio-spacy``: Presidio's AnalyzerEngine with spaCy's small English model and the
+  default recognizers, then AnonymizerEngine on its results;
+* ``presidio-patterns``: the same without NER (``no_op`` NLP engine), then anonymize.
+
+A target that cannot be built is kept with the reason and reported as unavailable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from bench.detect import presidio_env
+from bench.detect.presidio_client import PresidioRunner, running_presidio
+from bench.detect.timing import Calls, Target, TimeCalls, time_in_process
+
+BASTION_TARGETS = (
+    ("bastion-fast", "Bastion, fast tier", False),
+    ("bastion-second", "Bastion, fast + NER tier", True),
+)
+PRESIDIO_TARGETS = (
+    ("presidio-spacy", "spacy", "Presidio, spaCy sm NER + patterns, analyze + anonymize"),
+    ("presidio-patterns", "patterns", "Presidio, patterns only (no NER), analyze + anonymize"),
+)
+
+
+def _bastion(name: str, label: str, second_tier: bool) -> Target:
+    try:
+        from bastion.detect.catalog import build_scanner
+
+        started = time.perf_counter()
+        scanner = build_scanner(second_tier=second_tier)
+        build_s = time.perf_counter() - started
+    except Exception as exc:  # any failure makes the target unavailable, with the reason
+        return Target(name, label, unavailable=f"{type(exc).__name__}: {exc}")
+
+    def scan(text: str) -> object:
+        return scanner.scan(text, source="user")
+
+    info = {"second_tier": second_tier, "build_s": round(build_s, 3)}
+    return Target(name, label, time_in_process(scan), info=info)
+
+
+def _presidio_timer(runner: PresidioRunner, config: str) -> TimeCalls:
+    def time_calls(texts: Sequence[str], budget_s: float, min_calls: int, max_calls: int) -> Calls:
+        analyze, anonymize = runner.time_calls(
+            config, texts, budget_s=budget_s, min_calls=min_calls, max_calls=max_calls
+        )
+        total = [a + b for a, b in zip(analyze, anonymize, strict=True)]
+        return Calls(total, {"analyze": analyze, "anonymize": anonymize})
+
+    return time_calls
+
+
+@contextmanager
+def prepared_targets(*, with_presidio: bool, log: Path) -> Iterator[list[Target]]:
+    """Every target, Presidio's runner started when asked for and stopped at the end."""
+    targets = [_bastion(name, label, tier) for name, label, tier in BASTION_TARGETS]
+    with ExitStack() as stack:
+        runner: PresidioRunner | None = None
+        reason = "skipped (--no-presidio)"
+        if with_presidio:
+            print(f"starting Presidio (log in {log}) ...", flush=True)
+            try:
+                runner = stack.enter_context(running_presidio(log))
+            except RuntimeError as exc:
+                reason = str(exc)
+        for name, config, label in PRESIDIO_TARGETS:
+            if runner is None:
+                targets.append(Target(name, label, unavailable=reason))
+                continue
+            info = {
+                "config": config,
+                "versions": runner.info.get("versions"),
+                "load_s": runner.info.get("load_s", {}).get(config),
+                "recognizers": runner.info.get(f"{config}_recognizers"),
+                "pins": presidio_env.PINS,
+            }
+            if config == "spacy":
+                info["model"] = runner.info.get("model")
+            targets.append(Target(name, label, _presidio_timer(runner, config), info=info))
+        yield targets

@@ -1,0 +1,189 @@
+"""The measurement loop: warm-up, alternating rounds over the targets, adversarial inputs.
+
+Every target answers the same question, "time these calls": scan the given texts in
+turn until a time budget is spent (at least ``min_calls``, at most ``max_calls``) and
+return each call's nanoseconds. Bastion is timed in this process around
+``Scanner.scan``; Presidio inside its runner around ``analyze`` and ``anonymize``, so
+the pipe is never timed. Each round visits every target once, in an order rotated by
+one per round, and each visit measures every text size.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.detect.corpus import (
+    ADVERSARIAL_KINDS,
+    ADVERSARIAL_SIZES,
+    SIZES,
+    adversarial_text,
+    mixed_text,
+)
+from bench.overhead.stats import quantile
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    """Per-call nanoseconds: the total, and named parts where the target has them."""
+
+    total_ns: list[int]
+    parts: dict[str, list[int]] = field(default_factory=dict)
+
+
+TimeCalls = Callable[[Sequence[str], float, int, int], Calls]
+"""(texts, budget_s, min_calls, max_calls) -> Calls."""
+
+
+@dataclass(slots=True)
+class Target:
+    """One system under test; ``unavailable`` holds the reason when it cannot run."""
+
+    name: str
+    label: str
+    time_calls: TimeCalls | None = None
+    unavailable: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How many rounds, and how long each size is measured per visit (seconds)."""
+
+    rounds: int
+    budget_s: tuple[float, ...]  # one per corpus.SIZES
+    adversarial_budget_s: float
+    variants: int = 3
+    min_calls: int = 1
+    max_calls: int = 5000
+    warmup_calls: int = 20
+
+
+QUICK = Settings(rounds=2, budget_s=(0.3, 0.4, 0.5, 0.5), adversarial_budget_s=0.3)
+FULL = Settings(rounds=5, budget_s=(1.0, 1.5, 2.0, 3.0), adversarial_budget_s=1.0)
+
+
+def time_in_process(scan: Callable[[str], object]) -> TimeCalls:
+    """A ``TimeCalls`` for a scan function of this process (Bastion's tiers)."""
+
+    def time_calls(texts: Sequence[str], budget_s: float, min_calls: int, max_calls: int) -> Calls:
+        clock = time.perf_counter_ns
+        budget_ns = int(budget_s * 1e9)
+        total: list[int] = []
+        started = clock()
+        while len(total) < max_calls and (len(total) < min_calls or clock() - started < budget_ns):
+            text = texts[len(total) % len(texts)]
+            t0 = clock()
+            scan(text)
+            total.append(clock() - t0)
+        return Calls(total)
+
+    return time_calls
+
+
+def summarise(calls: Calls, size: int) -> dict[str, float]:
+    """p50/p90/mean in µs, throughput in MB/s at the median, per-part medians."""
+    us = [ns / 1000 for ns in calls.total_ns]
+    p50 = quantile(us, 0.5)
+    row = {
+        "calls": float(len(us)),
+        "p50_us": p50,
+        "p90_us": quantile(us, 0.9),
+        "mean_us": sum(us) / len(us),
+        "mb_per_s": size / p50 if p50 else 0.0,  # bytes per µs = MB/s
+    }
+    for part, values in calls.parts.items():
+        row[f"{part}_p50_us"] = quantile([ns / 1000 for ns in values], 0.5)
+    return row
+
+
+def texts_by_size(variants: int) -> dict[int, list[str]]:
+    """The benchmark's mixed texts: ``variants`` different texts per size."""
+    return {size: [mixed_text(size, v) for v in range(variants)] for size in SIZES}
+
+
+def warm_up(targets: Sequence[Target], texts: dict[int, list[str]], settings: Settings) -> None:
+    """A few calls per target on the small sizes (first calls allocate and fill caches).
+
+    A target whose calls fail here becomes unavailable, with the error as the reason.
+    """
+    for target in targets:
+        if target.time_calls is None:
+            continue
+        started = time.monotonic()
+        try:
+            for size in SIZES[:3]:
+                count = settings.warmup_calls if size <= 2_048 else 2
+                target.time_calls(texts[size], 0.0, count, count)
+        except Exception as exc:  # a target that fails here is reported, not fatal
+            target.time_calls, target.unavailable = None, f"{type(exc).__name__}: {exc}"
+            print(f"  warm-up {target.name}: failed: {target.unavailable}", flush=True)
+            continue
+        print(f"  warm-up {target.name}: {time.monotonic() - started:.1f} s", flush=True)
+
+
+def run_rounds(
+    targets: Sequence[Target], texts: dict[int, list[str]], settings: Settings
+) -> dict[str, list[dict[str, dict[str, float]]]]:
+    """Per target, one row per round: size (as a string) -> summary of that visit."""
+    live = [t for t in targets if t.time_calls is not None]
+    rows: dict[str, list[dict[str, dict[str, float]]]] = {t.name: [] for t in live}
+    for index in range(settings.rounds if live else 0):
+        shift = index % len(live)
+        for target in live[shift:] + live[:shift]:
+            assert target.time_calls is not None
+            started = time.monotonic()
+            row: dict[str, dict[str, float]] = {}
+            for size, budget in zip(SIZES, settings.budget_s, strict=True):
+                calls = target.time_calls(
+                    texts[size], budget, settings.min_calls, settings.max_calls
+                )
+                row[str(size)] = summarise(calls, size)
+            rows[target.name].append(row)
+            cells = "  ".join(f"{s}: {row[str(s)]['p50_us']:,.0f}" for s in SIZES)
+            print(
+                f"  round {index + 1}/{settings.rounds} {target.name:<18} p50 µs  {cells}  "
+                f"({time.monotonic() - started:.0f} s)",
+                flush=True,
+            )
+    return rows
+
+
+def run_adversarial(
+    targets: Sequence[Target], settings: Settings, passes: int = 3
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Per target, kind and size: the median µs of scanning one unbroken run.
+
+    The sizes alternate over ``passes`` passes (small, large, small, ...) and each figure
+    is the median of the passes' medians, so a burst of load on the shared machine
+    cannot land on one size only and fake a non-linear growth.
+    """
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    budget = settings.adversarial_budget_s / passes
+    for target in targets:
+        if target.time_calls is None:
+            continue
+        out[target.name] = {}
+        for kind in ADVERSARIAL_KINDS:
+            texts = {size: adversarial_text(kind, size) for size in ADVERSARIAL_SIZES}
+            seen: dict[int, list[dict[str, float]]] = {size: [] for size in ADVERSARIAL_SIZES}
+            for _ in range(passes):
+                for size in ADVERSARIAL_SIZES:
+                    calls = target.time_calls([texts[size]], budget, 1, 200)
+                    seen[size].append(summarise(calls, size))
+            out[target.name][kind] = {
+                str(size): {
+                    key: float(statistics.median(row[key] for row in rows)) for key in rows[0]
+                }
+                for size, rows in seen.items()
+            }
+            small, large = (out[target.name][kind][str(s)]["p50_us"] for s in ADVERSARIAL_SIZES)
+            print(
+                f"  adversarial {target.name:<18} {kind:<9} {small:>11,.0f} µs at 10 KB  "
+                f"{large:>11,.0f} µs at 100 KB",
+                flush=True,
+            )
+    return out
