@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -11,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.crypto.keyring import Keyring
+from bastion.detect.catalog import build_scanner
+from bastion.detect.inspector import DetectorInspector
 from bastion.model import Decision, Endpoint, Finding
 from bastion.model.checksums import iban_ok, luhn_ok
 from bastion.model.decision import Action
@@ -140,3 +143,45 @@ def test_redaction_changes_nothing_outside_the_span(
     text = body["messages"][0]["content"]
     assert value not in text
     assert text.startswith(before) and text.endswith(after)
+
+
+VALUES = {
+    "pii.email": ["lee.ortiz@contoso-example.com", "a.b@northwind.example.org"],
+    "pii.credit_card": ["4111 1111 1111 1111", "5500-0000-0000-0004"],
+    "pii.iban": ["DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432"],
+}
+FILLER = st.sampled_from(["", " ", "Hello, ", "see ", " and ", ". Thanks: ", "\n", " (ok) "])
+
+
+@functools.cache
+def guardrails() -> tuple[DetectorInspector, Redactor]:
+    ring = Keyring.generate()
+    return DetectorInspector(build_scanner(), ring), Redactor(ring)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    parts=st.lists(
+        st.tuples(FILLER, st.sampled_from(sorted(VALUES)), st.integers(0, 1)),
+        min_size=1,
+        max_size=4,
+    ),
+    transform=st.sampled_from(["mask", "hash", "drop", "synthesize", "pseudonymise"]),
+)
+def test_redacted_text_has_nothing_left_to_find(
+    parts: list[tuple[str, str, int]], transform: str
+) -> None:
+    inspector, redactor = guardrails()
+    text = "".join(f"{filler}{VALUES[cls][pick]} and " for filler, cls, pick in parts)
+    parsed = chat(text)
+    findings = inspector.inspect(parsed.conversation)
+    classes = {cls for _, cls, _ in parts}
+    assert classes <= {f.data_class for f in findings}
+    decision = Decision(Action.REDACT, redactions=tuple((c, transform) for c in sorted(classes)))
+    body, _ = redactor.apply(parsed.body, parsed.conversation, findings, decision)
+    redacted = chat(body["messages"][0]["content"])
+    left = {f.data_class for f in inspector.inspect(redacted.conversation)} & classes
+    if transform == "synthesize":  # fakes are format-valid on purpose: only new values remain
+        assert all(VALUES[c][p] not in body["messages"][0]["content"] for _, c, p in parts)
+    else:
+        assert not left

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,12 +85,11 @@ def _scan_line(
 
 
 def _open(path: Path) -> IO[str]:
-    if str(path) == "-":
-        return open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)
     try:
-        return path.open(encoding="utf-8", errors="replace")
+        handle: IO[str] = click.open_file(str(path), encoding="utf-8", errors="replace")
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    return handle
 
 
 @click.command("classes")

@@ -145,36 +145,67 @@ class Engine:
         """Every validated match of every pattern, with its score (thresholds apply later)."""
         if not self._compiled or not text:
             return []
+        spans = self._spans(text)
         hits: list[Hit] = []
         lowered: str | None = None
-        # ASCII text runs as bytes (offsets are the same, and RE2 skips the conversion);
-        # other text as str, where the binding maps byte offsets to code points in C
-        subject: str | bytes = text.encode("ascii") if text.isascii() else text
-        for index in self._candidates(subject):
+        for index, start, end in spans:
             entry = self._compiled[index]
             pattern = entry.pattern
-            for match in entry.regex.finditer(subject):
-                start, end = match.span(pattern.group)
-                if start < 0 or start == end:
+            found = 0
+            if entry.has_context:  # before the validator: cheap, and often decisive
+                if lowered is None:
+                    lowered = _lower(text)
+                found = _context_words(lowered, start, end, entry, pattern.context_window)
+                if found == 0 and pattern.requires_context:
                     continue
-                found = 0
-                if entry.has_context:  # before the validator: cheap, and often decisive
-                    if lowered is None:
-                        lowered = _lower(text)
-                    found = _context_words(lowered, start, end, entry, pattern.context_window)
-                    if found == 0 and pattern.requires_context:
-                        continue
-                value = text[start:end]
-                meta = pattern.meta
-                if pattern.validator is not None:
-                    extra = self._validate(index, pattern, value)
-                    if extra is None:
-                        continue
-                    if extra:
-                        meta = {**meta, **extra}
-                score = min(1.0, pattern.score + found * pattern.context_boost)
-                hits.append(Hit(pattern.data_class, start, end, score, pattern.id, value, meta))
+            value = text[start:end]
+            meta = pattern.meta
+            if pattern.validator is not None:
+                extra = self._validate(index, pattern, value)
+                if extra is None:
+                    continue
+                if extra:
+                    meta = {**meta, **extra}
+            score = min(1.0, pattern.score + found * pattern.context_boost)
+            hits.append(Hit(pattern.data_class, start, end, score, pattern.id, value, meta))
         return hits
+
+    def _spans(self, text: str) -> list[tuple[int, int, int]]:
+        """(pattern index, start, end) in code points of every candidate match.
+
+        RE2 runs on the UTF-8 bytes, encoded once: the binding's ``str`` path re-encodes
+        and maps offsets on every match. Byte offsets become code points in one sorted
+        pass (identical for ASCII text)."""
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: let the binding map offsets itself
+            return self._raw_spans(text)
+        raw = self._raw_spans(data)
+        if len(data) == len(text) or not raw:
+            return raw
+        chars = _char_offsets(data, {offset for _, s, e in raw for offset in (s, e)})
+        return [(index, chars[s], chars[e]) for index, s, e in raw]
+
+    def _raw_spans(self, subject: str | bytes) -> list[tuple[int, int, int]]:
+        spans: list[tuple[int, int, int]] = []
+        for index in self._candidates(subject):
+            group = self._compiled[index].pattern.group
+            for match in self._compiled[index].regex.finditer(subject):
+                start, end = match.span(group)
+                if start >= 0 and start != end:
+                    spans.append((index, start, end))
+        return spans
+
+
+def _char_offsets(data: bytes, offsets: set[int]) -> dict[int, int]:
+    """Code-point offsets of byte offsets that fall on character boundaries."""
+    out: dict[int, int] = {}
+    previous_byte = previous_char = 0
+    for offset in sorted(offsets):
+        previous_char += len(data[previous_byte:offset].decode("utf-8"))
+        previous_byte = offset
+        out[offset] = previous_char
+    return out
 
 
 def _lower(text: str) -> str:

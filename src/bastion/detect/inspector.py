@@ -4,10 +4,17 @@ Each segment is scanned on its own (its provenance decides source-specific detec
 then the seams between consecutive segments are scanned once more, so a value split
 across messages or content parts ("my card is 4111 1111" / "1111 1111") is still found.
 A finding across a seam is reported on each segment it touches, marked ``split``.
+
+Conversations resend their whole history on every turn, so the findings of each text
+are remembered by a keyed digest of the text (never the text or its values: a cached
+finding holds class, span, score and fingerprint only), bounded in number.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import replace
 from typing import Any
 
 from bastion.crypto.keyring import Keyring
@@ -18,6 +25,9 @@ from bastion.model import Conversation, Finding
 from bastion.model.finding import REQUEST
 
 _SEAM = 64  # characters either side of a seam scanned together (longer than any value)
+_SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
+_REMEMBERED = 4096  # texts whose findings are kept
+_WORTH_REMEMBERING = 256  # shorter texts are rescanned: cheaper than a miss costs nothing
 
 
 class DetectorInspector:
@@ -26,13 +36,15 @@ class DetectorInspector:
     def __init__(self, scanner: Scanner, keyring: Keyring) -> None:
         self.scanner = scanner
         self._keyring = keyring
+        self._salt = secrets.token_bytes(32)  # digests of texts mean nothing elsewhere
+        self._remembered: dict[bytes, tuple[Finding, ...]] = {}
 
     def inspect(self, conversation: Conversation) -> list[Finding]:
         findings: list[Finding] = []
         segments = conversation.segments
         for index, segment in enumerate(segments):
-            for hit in self.scanner.scan(segment.text, segment.source.value).findings:
-                findings.append(self._finding(hit, index, hit.start, hit.end))
+            for finding in self._text_findings(segment.text, segment.source.value):
+                findings.append(replace(finding, segment=index) if index else finding)
         for left in range(len(segments) - 1):
             findings.extend(self._across_seam(conversation, left))
         for reason in conversation.unscanned:
@@ -40,6 +52,23 @@ class DetectorInspector:
                 Finding("content.unscanned", REQUEST, 0, 0, 1.0, "wire", {"kind": reason})
             )
         return findings
+
+    def _text_findings(self, text: str, source: str) -> tuple[Finding, ...]:
+        """The findings of one text (as segment 0), from memory when it was seen before."""
+        if len(text) < _WORTH_REMEMBERING:
+            hits = self.scanner.scan(text, source).findings
+            return tuple(self._finding(hit, 0, hit.start, hit.end) for hit in hits)
+        digest = hashlib.blake2b(
+            text.encode("utf-8", "surrogatepass"), key=self._salt, person=source[:16].encode()
+        ).digest()
+        known = self._remembered.pop(digest, None)
+        if known is None:
+            hits = self.scanner.scan(text, source).findings
+            known = tuple(self._finding(hit, 0, hit.start, hit.end) for hit in hits)
+            if len(self._remembered) >= _REMEMBERED:
+                del self._remembered[next(iter(self._remembered))]  # the least recently used
+        self._remembered[digest] = known
+        return known
 
     def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
         """One text's findings in the scan format (CONTRACT.md §8)."""
@@ -54,21 +83,20 @@ class DetectorInspector:
         )
 
     def _across_seam(self, conversation: Conversation, left: int) -> list[Finding]:
-        """Findings that only exist when the end of one text meets the start of the next."""
+        """Findings that only exist when the end of one text meets the start of the next.
+
+        The two ends are joined with a space, as a reader sees two messages: a value
+        split in two ("4111 1111" / "1111 1111") reads whole, and words do not glue."""
         first = conversation.segments[left].text
         second = conversation.segments[left + 1].text
         head = first[-_SEAM:]
-        joined = head + second[:_SEAM]
-        seam = len(head)
+        seam = len(head)  # the joining space sits at ``seam``
         out: list[Finding] = []
-        for hit in self.scanner.scan(joined, documents=False).findings:
-            if not hit.start < seam < hit.end or hit.data_class.split(".")[0] not in (
-                "pii",
-                "secret",
-                "custom",
-            ):
+        for hit in self.scanner.scan(f"{head} {second[:_SEAM]}", documents=False).findings:
+            family = hit.data_class.split(".", 1)[0]
+            if family not in _SPLITTABLE or not hit.start < seam < hit.end - 1:
                 continue
             offset = len(first) - seam
             out.append(self._finding(hit, left, offset + hit.start, len(first), split="true"))
-            out.append(self._finding(hit, left + 1, 0, hit.end - seam, split="true"))
+            out.append(self._finding(hit, left + 1, 0, hit.end - seam - 1, split="true"))
         return out

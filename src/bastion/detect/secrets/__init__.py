@@ -2,7 +2,8 @@
 
 Catalogues are split by family (cloud, source hosting, payment, messaging, model
 providers, registries, hosting platforms, developer tools, SaaS, key material,
-password hashes, keyword assignments, generic placements, Bastion's own keys). Each
+password hashes, keyword assignments, generic placements, passwords stated in prose,
+Bastion's own keys). Each
 module exports ``PATTERNS`` and ``CLASSES`` (class name → one-line description for
 ``bastion classes``); this package joins them.
 """
@@ -26,6 +27,7 @@ from bastion.detect.secrets import (
     llm,
     messaging,
     payment,
+    prose,
     registries,
     saas,
     vcs,
@@ -47,12 +49,13 @@ _CATALOGUES = (
     hashes,
     generic,
     assignments,
+    prose,
 )
 
 # Catalogues matched by a keyword or a placement rather than a vendor prefix. RE2 set cost
 # on hostile text grows with the product of patterns' live states, so the engine may
 # compile these and the vendor catalogues as separate sets (see secret_pattern_groups).
-_GRAMMARS = (infra, keys, hashes, generic, assignments)
+_GRAMMARS = (infra, keys, hashes, generic, assignments, prose)
 
 __all__ = ["secret_classes", "secret_pattern_groups", "secret_patterns"]
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern, Validator
 from bastion.detect.secrets.checks import generated, password
+from bastion.detect.secrets.dummies import is_dummy_password
 from bastion.detect.secrets.rows import row
 from bastion.detect.secrets.values import bare_identifier, is_code_reference
 
@@ -55,6 +56,10 @@ _BLOCK = r"""["']?\s*:\s*[|>][+\-]?[ \t]*\r?\n[ \t]+([^\s"'`]{3,})"""
 _LINE_KEY = r"""(?:^|\n)[ \t#\-]*[A-Za-z0-9_.\-"']*"""
 _COLON = r"""["']?[ \t]*:[ \t]*"""
 _TIGHT = r"""["']?[ \t]*="""
+# A bare value after a line-start key ends its line (or meets a comment, a statement end
+# or a flow-mapping delimiter): "Password: at least 8 characters" and "secret: SHA-256 of
+# the body" are prose.
+_LINE_END = r"""[ \t]*(?:[#;,}\r\n]|//|$)"""
 _SPACED = r"""["'\]]?[ \t]*(?:=>|:{1,3}=|[?+.]?=)[ \t]*"""
 # A CSV row or an argument list on one line: ``apiToken,value,``.
 _CSV = r"""["']?[ \t]*,[ \t]*"""
@@ -68,6 +73,8 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
     """
 
     def check(value: str) -> Mapping[str, str] | None:
+        if is_dummy_password(value):
+            return inner(value)  # reads like a variable name, but it is the famous example
         if any(char in value for char in "$()[]{}") or bare_identifier(value):
             return None
         if is_code_reference(value) or (code and value.isidentifier()):
@@ -124,13 +131,14 @@ def _family(
     quoted = "(?:" + assign + "|" + _TYPED + ("" if chosen else "|" + _ARG) + ")"
     spaced = _SPACED if chosen else "(?:" + _SPACED + "|" + _CSV + ")"
     line_assign = _COLON if chosen else r"""["']?[ \t]*[:=][ \t]*"""
-    config = "(?:" + _LINE_KEY + key + line_assign + "|" + key + _TIGHT + ")"
     return (
         row("generic", name, key + quoted + _DQ, group=1, data_class=data_class,
             validator=validator, score=0.8, name=f"{name}_dq"),
         row("generic", name, key + quoted + _SQ, group=1, data_class=data_class,
             validator=validator, score=0.8, name=f"{name}_sq"),
-        row("generic", name, config + _BARE, group=1, data_class=data_class,
+        row("generic", name, _LINE_KEY + key + line_assign + _BARE + _LINE_END, group=1,
+            data_class=data_class, validator=_bare(validator), score=0.7, name=f"{name}_line"),
+        row("generic", name, key + _TIGHT + _BARE, group=1, data_class=data_class,
             validator=_bare(validator), score=0.7, name=f"{name}_bare"),
         row("generic", name, key + spaced + _BARE, group=1, data_class=data_class,
             validator=_bare(validator, code=chosen), score=0.7, name=f"{name}_bare_code"),

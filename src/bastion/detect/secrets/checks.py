@@ -33,8 +33,10 @@ def vendor(skip: int = 0, *, reject_filler: bool = False) -> Validator:
     """Accept a prefixed vendor token; mark it ``known_dummy`` when its body is filler.
 
     With ``reject_filler`` a counting filler (``a1b2c3…``, ``abcdef…``) drops the
-    candidate instead: for formats whose marker sits mid-token (``…AZDO…``, ``…NRAL``)
-    such a body is a documentation placeholder, not a leak.
+    candidate instead, for formats recognised only by a keyword and an alphabet (legacy
+    Azure DevOps PATs), where such a body is a documentation placeholder, not a leak.
+    Formats with an exact layout (``…AZDO…`` at a fixed offset, hex then ``NRAL``) check
+    the layout and keep fillers as ``known_dummy``.
     """
 
     def check(value: str) -> Mapping[str, str] | None:

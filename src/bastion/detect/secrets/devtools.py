@@ -1,6 +1,6 @@
 """CI, code quality and observability: Grafana, New Relic, Datadog, Sentry, Dynatrace,
 Jenkins, TeamCity, SonarQube, Code Climate, CircleCI, Buildkite, Postman, StackHawk,
-Snyk, Codecov.
+Snyk, Codecov, ReadMe, Infracost.
 
 New Relic prefixes most keys (``NRAK-``, ``NRII-``…) and suffixes license keys with
 ``NRAL``; Grafana API keys are base64 JSON starting ``{"k":"`` (``eyJrIjoi``). Jenkins,
@@ -33,15 +33,22 @@ CLASSES: Mapping[str, str] = {
     "secret.stackhawk_api_key": "StackHawk API key (hawk.….…).",
     "secret.snyk_token": "Snyk API token next to a Snyk keyword.",
     "secret.codecov_token": "Codecov upload token next to a Codecov keyword.",
+    "secret.readme_api_key": "ReadMe API key (rdme_).",
+    "secret.infracost_api_key": "Infracost API key (ico-).",
 }
 
 
-_LICENSE_CHECK = vendor(reject_filler=True)
+_LICENSE_CHECK = vendor()
+_LOWER_HEX = frozenset("0123456789abcdef")
 
 
 def _newrelic_license(value: str) -> Mapping[str, str] | None:
-    """New Relic license keys: 36 lower-case alphanumerics, then ``NRAL``."""
-    return _LICENSE_CHECK(value) if len(value) == 40 else None
+    """New Relic license keys: 40 characters ending ``NRAL``; the first six name the region
+    (``eu01xx``, or hex for US accounts) and the 30 after them are lower-case hex. A body
+    outside hex (``a1b2c3…g7h8…``) is a documentation placeholder, not a key."""
+    if len(value) != 40 or not _LOWER_HEX.issuperset(value[6:36]):
+        return None
+    return _LICENSE_CHECK(value)
 
 
 def _keyed_tool(provider: str, keyword: str, value: str, *, kind: str = "token") -> Pattern:
@@ -67,7 +74,7 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "grafana",
         "token",
-        r"\b(glsa_[A-Za-z0-9]{32}_[a-f0-9]{8})\b",
+        r"\b(glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})\b",
         group=1,
         name="service_account",
     ),
@@ -95,6 +102,8 @@ PATTERNS: tuple[Pattern, ...] = (
     _keyed_tool("datadog", r"datadog|\bdd_", r"[a-f0-9]{32}|[a-f0-9]{40}", kind="api_key"),
     row("sentry", "token", r"\b(sntrys_eyJ[A-Za-z0-9+/=_\-]{60,})", group=1),
     row("sentry", "token", r"\b(sntryu_[a-f0-9]{64})\b", group=1, name="user_token"),
+    row("readme", "api_key", r"\b(rdme_[a-z0-9]{70})\b", group=1, validator=vendor(5)),
+    row("infracost", "api_key", r"\b(ico-[A-Za-z0-9]{32})\b", group=1, validator=vendor(4)),
     row(
         "dynatrace",
         "token",

@@ -55,6 +55,20 @@ KNOWN_DUMMIES: frozenset[str] = frozenset(
     }
 )
 
+# Passwords that documentation and folklore use as the example: RFC 7617's
+# "Aladdin:open sesame", xkcd 936's pair and bash.org's "hunter2". Compared folded, with
+# "_", "-" and " " treated alike. Hard-coded, they are still credentials in shape.
+KNOWN_DUMMY_PASSWORDS: frozenset[str] = frozenset(
+    {
+        "open sesame",
+        "opensesame",
+        "correct horse battery staple",
+        "correcthorsebatterystaple",
+        "tr0ub4dor&3",
+        "hunter2",
+    }
+)
+
 _FILLER = frozenset("xX0*.#-_=")
 
 
@@ -70,9 +84,15 @@ def is_filler(body: str) -> bool:
     return size >= 12 and sequential_fraction(body) >= 0.6
 
 
+def is_dummy_password(value: str) -> bool:
+    """One of the folklore example passwords (``open_sesame``, ``hunter2``…)."""
+    folded = value.lower().replace("_", " ").replace("-", " ")
+    return folded in KNOWN_DUMMY_PASSWORDS
+
+
 def is_known_dummy(value: str) -> bool:
     """A documented example value, an AWS-style ``EXAMPLE`` marker, or a filler body."""
-    if value in KNOWN_DUMMIES or "EXAMPLE" in value:
+    if value in KNOWN_DUMMIES or "EXAMPLE" in value or is_dummy_password(value):
         return True
     return is_filler(value)
 

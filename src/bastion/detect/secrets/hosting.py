@@ -1,6 +1,7 @@
 """Hosting, data platforms and identity providers: DigitalOcean, Heroku, Alibaba, IBM,
 Tencent, Cloudflare, Databricks, Doppler, HashiCorp Vault and Terraform Cloud,
-Kubernetes, Okta, Salesforce, Supabase, PlanetScale, Netlify, Render, Fly.io, Pulumi.
+Kubernetes, Okta, Salesforce, Supabase, PlanetScale, Netlify, Render, Fly.io, Pulumi,
+Scalingo, OpenShift, Harness, Defined Networking.
 
 Where the vendor prefixes its tokens (``dop_v1_``, ``dapi``, ``hvs.``, ``sbp_``…) the
 prefix is enough. Heroku, IBM, Cloudflare and Okta keys and pre-1.10 Vault tokens have
@@ -34,7 +35,12 @@ CLASSES: Mapping[str, str] = {
     "secret.planetscale_token": "PlanetScale service token, password or OAuth token.",
     "secret.netlify_token": "Netlify personal access token (nfp_).",
     "secret.render_api_key": "Render API key (rnd_).",
-    "secret.flyio_token": "Fly.io access token.",
+    "secret.flyio_token": "Fly.io access token (fo1_, fm1a_, fm1r_, fm2_).",
+    "secret.cloudflare_origin_ca_key": "Cloudflare Origin CA key (v1.0-…).",
+    "secret.scalingo_api_token": "Scalingo API token (tk-us-).",
+    "secret.openshift_token": "OpenShift user OAuth token (sha256~).",
+    "secret.harness_token": "Harness personal or service-account token (pat./sat.).",
+    "secret.defined_networking_api_token": "Defined Networking API token (dnkey-).",
     "secret.pulumi_token": "Pulumi access token (pul-).",
 }
 
@@ -191,5 +197,30 @@ PATTERNS: tuple[Pattern, ...] = (
     row("netlify", "token", r"\b(nfp_[A-Za-z0-9]{36})\b", group=1),
     row("render", "api_key", r"\b(rnd_[A-Za-z0-9]{32})\b", group=1),
     row("flyio", "token", r"\b(fo1_[A-Za-z0-9_\-]{43})" + END, group=1),
+    row(
+        "flyio",
+        "token",
+        r"\b(fm(?:1[ar]|2)_[A-Za-z0-9+/]{100,}={0,3})" + END64,
+        group=1,
+        name="macaroon",
+    ),
+    row("cloudflare", "origin_ca_key", r"\b(v1\.0-[a-f0-9]{24}-[a-f0-9]{146})\b", group=1),
+    row(
+        "scalingo", "api_token", r"\b(tk-us-[A-Za-z0-9_\-]{48})" + END, group=1, validator=vendor(6)
+    ),
+    row("openshift", "token", r"\b(sha256~[A-Za-z0-9_\-]{43})" + END, group=1, validator=vendor(7)),
+    row(
+        "harness",
+        "token",
+        r"\b((?:pat|sat)\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20})\b",
+        group=1,
+    ),
+    row(
+        "defined_networking",
+        "api_token",
+        r"\b(dnkey-[a-z0-9=_\-]{26}-[a-z0-9=_\-]{52})" + END,
+        group=1,
+        validator=vendor(6),
+    ),
     row("pulumi", "token", r"\b(pul-[a-f0-9]{40})\b", group=1),
 )

@@ -5,7 +5,9 @@ None of these grants access by itself, but together they map an organisation's c
 estate and are what secret scanners such as Nosey Parker report for reconnaissance.
 They are scored ``IDENTIFIER_SCORE`` (below the default threshold), so a policy that
 blocks ``secret.*`` does not block every prompt that mentions a bucket; lower the
-class threshold to act on them.
+class threshold to act on them. Nosey Parker, whose rule examples label these as
+findings, itself files every one of these rules under the ``identifier`` category, not
+``secret``; the reason for each class is on its row.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ CLASSES: Mapping[str, str] = {
 }
 
 PATTERNS: tuple[Pattern, ...] = (
+    # An ARN names a resource; IAM decides access, and ARNs fill policies, logs and docs.
     row(
         "aws",
         "arn",
@@ -47,6 +50,7 @@ PATTERNS: tuple[Pattern, ...] = (
         r"[A-Za-z0-9_/:.*+=,@{}$\-]+",
         score=IDENTIFIER_SCORE,
     ),
+    # AWS documents account ids as identifiers to share, not secrets.
     row(
         "aws",
         "account_id",
@@ -54,6 +58,7 @@ PATTERNS: tuple[Pattern, ...] = (
         group=1,
         score=IDENTIFIER_SCORE,
     ),
+    # Bucket names are public DNS labels; access is the bucket policy's.
     row(
         "aws",
         "s3_bucket",
@@ -71,6 +76,7 @@ PATTERNS: tuple[Pattern, ...] = (
         score=IDENTIFIER_SCORE,
         name="s3_bucket_path",
     ),
+    # Same for Cloud Storage: the name is in every object URL.
     row(
         "gcs",
         "bucket",
@@ -88,6 +94,7 @@ PATTERNS: tuple[Pattern, ...] = (
         score=IDENTIFIER_SCORE,
         name="bucket_path",
     ),
+    # A store's domain is its public storefront address.
     row(
         "shopify",
         "domain",
@@ -95,6 +102,7 @@ PATTERNS: tuple[Pattern, ...] = (
         group=1,
         score=IDENTIFIER_SCORE,
     ),
+    # OAuth client ids ship in web pages and mobile apps; the client secret is the secret.
     row(
         "google",
         "client_id",

@@ -81,7 +81,7 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "slack",
         "token",
-        r"\b(xox[aorse]-[0-9A-Za-z\-]{10,})",
+        r"\b(xox[aorsec]-[0-9A-Za-z\-]{10,})",
         group=1,
         validator=vendor(5),
         name="legacy",

@@ -42,6 +42,7 @@ CLASSES: Mapping[str, str] = {
     "secret.shopify_app_secret": "Shopify app shared secret (shpss_).",
     "secret.plaid_access_token": "Plaid item access token.",
     "secret.flutterwave_secret_key": "Flutterwave secret key (FLWSECK-).",
+    "secret.flutterwave_encryption_key": "Flutterwave test encryption key (FLWSECK_TEST…).",
     "secret.shippo_api_token": "Shippo API token.",
     "secret.easypost_api_key": "EasyPost production or test API key.",
     "secret.duffel_api_token": "Duffel API token.",
@@ -133,7 +134,8 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\baccess-(?:sandbox|development|production)-" + UUID + r"\b",
     ),
     row("flutterwave", "secret_key", r"\bFLWSECK(?:_TEST)?-[a-h0-9]{32}-X\b"),
-    row("shippo", "api_token", r"\bshippo_(?:live|test)_[a-f0-9]{40}\b"),
+    row("flutterwave", "encryption_key", r"\bFLWSECK_TEST-?[a-h0-9]{12}\b"),
+    row("shippo", "api_token", r"\bshippo_(?:live|test)_[a-fA-F0-9]{40}\b"),
     row("easypost", "api_key", r"\bEZ[AT]K[a-zA-Z0-9]{54}\b"),
     row("duffel", "api_token", r"\b(duffel_(?:test|live)_[A-Za-z0-9_\-=]{43})" + END, group=1),
 )

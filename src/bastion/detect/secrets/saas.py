@@ -1,6 +1,6 @@
 """Productivity, data and IoT services: Figma, Linear, Notion, Airtable, Dropbox, Mapbox,
 Segment, HubSpot, ClickUp, Contentful, Typeform, PostHog, Prefect, 1Password, Adobe,
-Adafruit IO, ThingsBoard, TrueNAS, Django.
+Adafruit IO, ThingsBoard, TrueNAS, Django, Frame.io, MaxMind, 42 Intra, SettleMint.
 
 Mapbox public tokens (``pk.``) are meant to ship in web pages, so they are scored as
 identifiers (below the default threshold), unlike secret (``sk.``) and temporary
@@ -28,6 +28,11 @@ CLASSES: Mapping[str, str] = {
     "secret.clickup_token": "ClickUp personal API token (pk_…).",
     "secret.contentful_token": "Contentful personal access token (CFPAT-).",
     "secret.typeform_token": "Typeform personal access token (tfp_).",
+    "secret.onepassword_secret_key": "1Password account Secret Key (A3-…).",
+    "secret.frameio_token": "Frame.io developer token (fio-u-).",
+    "secret.maxmind_license_key": "MaxMind license key (…_mmk).",
+    "secret.intra42_client_secret": "42 Intra OAuth client secret (s-s4t2ud-).",
+    "secret.settlemint_token": "SettleMint access token (sm_pat_, sm_aat_, sm_sat_).",
     "secret.posthog_token": "PostHog personal API key (phx_).",
     "secret.prefect_token": "Prefect Cloud API key (pnu_).",
     "secret.onepassword_token": "1Password service-account token (ops_).",
@@ -74,6 +79,23 @@ PATTERNS: tuple[Pattern, ...] = (
     row("posthog", "token", r"\b(phx_[A-Za-z0-9]{43})\b", group=1),
     row("prefect", "token", r"\b(pnu_[A-Za-z0-9]{36})\b", group=1),
     row("onepassword", "token", r"\b(ops_eyJ[A-Za-z0-9+/=_\-]{100,})", group=1),
+    row(
+        "onepassword",
+        "secret_key",
+        r"\b(A3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})(?:-[A-Z0-9]{5}){3})\b",
+        group=1,
+        validator=vendor(3),
+    ),
+    row("frameio", "token", r"\b(fio-u-[A-Za-z0-9_\-=]{64})" + END, group=1),
+    row("maxmind", "license_key", r"\b([A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)\b", group=1),
+    row("intra42", "client_secret", r"\b(s-s4t2(?:ud|af)-[a-f0-9]{64})\b", group=1),
+    row(
+        "settlemint",
+        "token",
+        r"\b(sm_(?:aat|pat|sat)_[A-Za-z0-9]{16})\b",
+        group=1,
+        validator=vendor(7),
+    ),
     row("adobe", "client_secret", r"\b(p8e-[A-Za-z0-9_\-]{32})" + END, group=1),
     row("adafruit", "io_key", r"\b(aio_[A-Za-z0-9]{28})\b", group=1, validator=vendor(4)),
     row(

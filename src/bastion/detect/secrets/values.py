@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bastion.detect.secrets.dummies import is_filler
 from bastion.detect.secrets.entropy import counting_run, looks_random, sequential_fraction
+from bastion.detect.secrets.words import is_word_name
 
 QUOTES = "\"'`"
 
@@ -163,11 +164,12 @@ def is_wordy(value: str) -> bool:
 
 
 def machine_secret(value: str, *, min_length: int = 12) -> bool:
-    """A literal that looks generated (API keys, tokens): random-looking, not filler."""
+    """A literal that looks generated (API keys, tokens): random-looking, not filler, and
+    not a name made of words (``RefreshTokenExpired``)."""
     value = strip_quotes(value).strip()
     if not value or is_fragment(value) or is_placeholder(value) or is_code_reference(value):
         return False
-    if " " in value or is_wordy(value):
+    if " " in value or is_wordy(value) or is_word_name(value):
         return False
     return looks_random(value, min_length=min_length) and sequential_fraction(value) < 0.3
 

@@ -3,10 +3,10 @@ Sourcegraph.
 
 GitHub tokens (``ghp_`` personal, ``gho_`` OAuth, ``ghu_``/``ghs_`` app, ``ghr_``
 refresh) end in a base62 CRC32 of their random part, reported as ``checksum`` meta;
-fine-grained tokens are ``github_pat_<22>_<59>``. GitLab prefixes every token kind
-(``glpat-``, ``glptt-``, ``gldt-``, ``glrt-``, runner ``GR1348941``…). Azure DevOps
-PATs since 2024 are 84 characters with ``AZDO`` at offset 76; older ones are 52
-lower-case base-32 characters and need a keyword nearby.
+fine-grained tokens are ``github_pat_<22>_<59>`` (82 characters after the prefix).
+GitLab prefixes every token kind (``glpat-``, ``glptt-``, ``gldt-``, ``glrt-``, runner
+``GR1348941``…). Azure DevOps PATs since 2024 are 84 characters with ``AZDO`` at offset
+76; older ones are 52 lower-case base-32 characters and need a keyword nearby.
 """
 
 from __future__ import annotations
@@ -25,13 +25,18 @@ CLASSES: Mapping[str, str] = {
     "secret.atlassian_api_token": "Atlassian (Jira, Confluence) API token.",
     "secret.azure_devops_pat": "Azure DevOps personal access token.",
     "secret.sourcegraph_token": "Sourcegraph access token (sgp_…).",
+    "secret.gitlab_session_cookie": "GitLab session cookie (_gitlab_session=…).",
 }
 
-_ADO_CHECK = vendor(reject_filler=True)
+_ADO_CHECK = vendor()
 
 
 def _azure_devops(value: str) -> Mapping[str, str] | None:
-    """Azure DevOps PATs since 2024: 84 characters with ``AZDO`` at offset 76."""
+    """Azure DevOps PATs since 2024: 84 characters with ``AZDO`` at offset 76.
+
+    The fixed layout makes the format unambiguous, so a hand-made filler body (documentation
+    writes ``aQwErTy123…AZDO…``) is reported as ``known_dummy`` rather than dropped.
+    """
     if len(value) != 84 or value[76:80] != "AZDO":
         return None
     return _ADO_CHECK(value)
@@ -59,7 +64,7 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "github",
         "token",
-        r"\b(ghr_[A-Za-z0-9]{76})\b",
+        r"\b(ghr_(?:[A-Za-z0-9]{76}|[A-Za-z0-9]{36}))\b",
         group=1,
         validator=vendor(4),
         name="refresh",
@@ -67,7 +72,7 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "github",
         "token",
-        r"\b(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})\b",
+        r"\b(github_pat_[A-Za-z0-9_]{82})\b",
         group=1,
         validator=vendor(11),
         name="fine_grained",
@@ -131,7 +136,7 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "atlassian",
         "api_token",
-        r"\b(AT(?:ATT|CTT|OAT)3[A-Za-z0-9_\-=]{100,}=[A-Fa-f0-9]{8})\b",
+        r"\b(AT(?:ATT|CTT|OAT)3[A-Za-z0-9_\-=]{100,})" + END,
         group=1,
     ),
     row(
@@ -167,7 +172,14 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "sourcegraph",
         "token",
-        r"\b(sgp_(?:(?:[a-f0-9]{16}|local)_)?[a-f0-9]{40})\b",
+        r"\b(sgp_(?:(?:[a-fA-F0-9]{16}|local)_)?[a-fA-F0-9]{40})\b",
         group=1,
+    ),
+    row(
+        "gitlab",
+        "session_cookie",
+        r"\b_gitlab_session=([0-9a-f]{32})\b",
+        group=1,
+        validator=vendor(),
     ),
 )

@@ -1,0 +1,73 @@
+"""The inspect stage over whole conversations: segments, seams, unscanned content."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from bastion.crypto.keyring import Keyring
+from bastion.detect.catalog import build_scanner
+from bastion.detect.inspector import DetectorInspector
+from bastion.model import Endpoint
+from bastion.model.finding import REQUEST
+from bastion.wire.parse import parse_body
+from bastion.wire.request import WireOptions
+
+
+@pytest.fixture(scope="module")
+def inspector() -> DetectorInspector:
+    return DetectorInspector(build_scanner(), Keyring.generate())
+
+
+def conversation(*messages: object) -> object:
+    body = {"model": "m", "messages": list(messages)}
+    return parse_body(orjson.dumps(body), Endpoint.CHAT, WireOptions()).conversation
+
+
+def test_a_card_split_across_two_messages_is_found_on_both(inspector: DetectorInspector) -> None:
+    convo = conversation(
+        {"role": "user", "content": "my card number is 4111 1111"},
+        {"role": "user", "content": "1111 1111 thanks"},
+    )
+    cards = [f for f in inspector.inspect(convo) if f.data_class == "pii.credit_card"]  # type: ignore[arg-type]
+    assert [(f.segment, f.meta.get("split")) for f in cards] == [(0, "true"), (1, "true")]
+    texts = [s.text for s in convo.segments]  # type: ignore[attr-defined]
+    assert texts[0][cards[0].start : cards[0].end] == "4111 1111"
+    assert texts[1][cards[1].start : cards[1].end] == "1111 1111"
+    assert cards[0].fingerprint == cards[1].fingerprint != ""
+
+
+def test_every_role_and_tool_output_is_read(inspector: DetectorInspector) -> None:
+    convo = conversation(
+        {"role": "system", "content": "Escalations go to ops-lead@northwind.example.com"},
+        {"role": "user", "content": [{"type": "text", "text": "call +44 20 7946 0958"}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "IBAN DE89 3704 0044 0532 0130 00"},
+    )
+    found = {(f.data_class, f.segment) for f in inspector.inspect(convo)}  # type: ignore[arg-type]
+    assert {("pii.email", 0), ("pii.phone", 1), ("pii.iban", 2)} <= found
+
+
+def test_history_is_remembered_without_values(inspector: DetectorInspector) -> None:
+    long = "Please forward the contract to dana@northwind.example.com today. " * 6
+    first = inspector.inspect(conversation({"role": "user", "content": long}))  # type: ignore[arg-type]
+    again = inspector.inspect(
+        conversation(  # type: ignore[arg-type]
+            {"role": "user", "content": "hi"}, {"role": "user", "content": long}
+        )
+    )
+    assert [(f.data_class, f.start) for f in first] == [
+        (f.data_class, f.start) for f in again if f.segment == 1
+    ]
+    remembered = repr(inspector._remembered)
+    assert "dana@" not in remembered and "northwind" not in remembered
+
+
+def test_unreadable_content_is_a_finding_about_the_request(inspector: DetectorInspector) -> None:
+    convo = conversation(
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": "https://x.example/a.png"}}],
+        }
+    )
+    [finding] = inspector.inspect(convo)  # type: ignore[arg-type]
+    assert finding.data_class == "content.unscanned" and finding.segment == REQUEST
