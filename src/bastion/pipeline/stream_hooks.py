@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from bastion.model import Usage
 from bastion.pipeline.stream import StreamEvent
 
@@ -47,6 +49,7 @@ class _Fragment:
     length: int
     target: dict[str, Any]
     name: str
+    path: tuple[str | int, ...] = ()  # where ``target`` sits in the event's payload
 
 
 class TextWindowHook:
@@ -57,8 +60,10 @@ class TextWindowHook:
     the stream. :meth:`hold_tail` may keep the last characters of a window undecided
     until more text arrives. Events wait in one queue, in arrival order, until every
     text fragment they carry is decided; the rewritten text is then written back into
-    them (an unchanged window leaves its events untouched, byte for byte). Events are
-    held whole: at most ``hold_tail`` undecided characters plus the rest of their chunk.
+    them (an unchanged window leaves its events untouched, byte for byte). An event
+    whose one text fragment is decided only in part is split: the decided part goes out
+    now and the rest waits in a copy of the event, so at most ``hold_tail`` characters
+    wait, never a whole chunk.
     """
 
     def __init__(self, window_chars: int = 256) -> None:
@@ -111,26 +116,33 @@ class TextWindowHook:
         choices = payload["choices"]
         if not isinstance(choices, list):
             return
-        for choice in choices:
+        for at, choice in enumerate(choices):
             if not isinstance(choice, dict):
                 continue
             index = choice.get("index", 0)
             key = (index if isinstance(index, int) else 0, 0)
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                self._add(key, delta, "content", fragments)
-                for position, call in enumerate(delta.get("tool_calls") or ()):
+                self._add(key, delta, "content", fragments, ("choices", at, "delta"))
+                calls = delta.get("tool_calls")
+                for position, call in enumerate(calls if isinstance(calls, list) else ()):
                     function = call.get("function") if isinstance(call, dict) else None
                     if isinstance(function, dict):
                         number = call.get("index", position)
                         tool = -1 - (number if isinstance(number, int) else position)
-                        self._add((key[0], tool), function, "arguments", fragments)
+                        path = ("choices", at, "delta", "tool_calls", position, "function")
+                        self._add((key[0], tool), function, "arguments", fragments, path)
             if choice.get("finish_reason") is not None:
                 for text_key in [k for k in self._states if k[0] == key[0]]:
                     self._decide(text_key, final=True)
 
     def _add(
-        self, key: TextKey, target: dict[str, Any], name: str, fragments: list[_Fragment]
+        self,
+        key: TextKey,
+        target: dict[str, Any],
+        name: str,
+        fragments: list[_Fragment],
+        path: tuple[str | int, ...] = (),
     ) -> None:
         text = target.get(name)
         if not isinstance(text, str) or not text:
@@ -140,7 +152,7 @@ class TextWindowHook:
             state = self._states[key] = _TextState()
         state.undecided += text
         state.received += len(text)
-        fragments.append(_Fragment(key, state.received, len(text), target, name))
+        fragments.append(_Fragment(key, state.received, len(text), target, name, path))
         if len(state.undecided) >= self.window_chars:
             self._decide(key, final=False)
 
@@ -173,11 +185,47 @@ class TextWindowHook:
         while self._queue:
             event, fragments = self._queue[0]
             if self._undecided(fragments):
-                break
+                early = self._split_head()
+                if early is None:
+                    break
+                released.append(early)
+                continue
             self._queue.popleft()
             self._place(event, fragments)
             released.append(event)
         return released
+
+    def _split_head(self) -> StreamEvent | None:
+        """Release the decided part of the head event's one fragment; queue the rest.
+
+        The rest travels in a copy of the event (same id, model, choice index) whose
+        text field holds only the undecided characters."""
+        event, fragments = self._queue[0]
+        if len(fragments) != 1 or not isinstance(event.payload, dict):
+            return None
+        fragment = fragments[0]
+        state = self._states[fragment.key]
+        start = fragment.end - fragment.length
+        decided = state.decided - start
+        text = fragment.target.get(fragment.name)
+        if decided <= 0 or not isinstance(text, str) or len(text) != fragment.length:
+            return None
+        copy = orjson.loads(orjson.dumps(event.payload))
+        target: Any = copy
+        for step in fragment.path:
+            target = target[step]
+        target[fragment.name] = text[decided:]
+        rest = StreamEvent.from_payload(copy, event=event.sse.event)
+        remainder = _Fragment(
+            fragment.key, fragment.end, fragment.length - decided, target, fragment.name,
+            fragment.path,
+        )  # fmt: skip
+        fragment.target[fragment.name] = text[:decided]
+        fragment.end, fragment.length = start + decided, decided
+        event.mark_changed()
+        self._queue[0] = (rest, [remainder])
+        self._place(event, [fragment])
+        return event
 
     def _undecided(self, fragments: list[_Fragment]) -> bool:
         states = self._states
