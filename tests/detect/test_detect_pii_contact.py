@@ -10,6 +10,8 @@ from bastion.detect.pii import pii_patterns
 
 REPORTED = 0.5  # the scanner's default class threshold
 NBSP = "\u00a0"
+NNBSP = "\u202f"
+THIN = "\u2009"
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +68,26 @@ def test_email(engine: Engine, text: str, expected: set[str]) -> None:
                      id="intl-nbsp"),
         pytest.param("+1-202-555-0143x77 ok", "+1-202-555-0143x77", "US", id="intl-extension"),
         pytest.param("+91 98765 43210", "+91 98765 43210", "IN", id="intl-india"),
+        # blanks the row allows between groups: French typography's narrow no-break
+        # space, thin spaces, tabs (phonenumbers' own parser refuses these)
+        pytest.param(f"bureau +33{NNBSP}1{NNBSP}42{NNBSP}68{NNBSP}53{NNBSP}00",
+                     f"+33{NNBSP}1{NNBSP}42{NNBSP}68{NNBSP}53{NNBSP}00", "FR",
+                     id="intl-narrow-nbsp"),
+        pytest.param(f"+44{THIN}20{THIN}7946{THIN}0958", f"+44{THIN}20{THIN}7946{THIN}0958",
+                     "GB", id="intl-thin-space"),
+        pytest.param("ask 0041\t44\t668\t18\t00", "0041\t44\t668\t18\t00", "CH",
+                     id="intl-00-tabs"),
+        # calling codes shared by several regions: the region whose plan the number fits
+        pytest.param("+1 268 464 1234", "+1 268 464 1234", "AG", id="intl-caribbean"),
+        pytest.param("+44 1481 256789", "+44 1481 256789", "GG", id="intl-guernsey"),
+        pytest.param("+7 701 123 4567", "+7 701 123 4567", "KZ", id="intl-kazakhstan"),
+        pytest.param("+800 1234 5678", "+800 1234 5678", None, id="intl-non-geographic"),
         # North American
         pytest.param("call (415) 555-2671 now", "(415) 555-2671", "US", id="nanp-brackets"),
         pytest.param("fax 415.555.2671", "415.555.2671", "US", id="nanp-dots"),
         pytest.param("1-800-555-0199 toll free", "1-800-555-0199", "US", id="nanp-leading-1"),
+        pytest.param("809-555-0123", "809-555-0123", "DO", id="nanp-dominican"),
+        pytest.param("(555) 555-0199", "(555) 555-0199", None, id="nanp-no-such-area-code"),
         # national formats
         pytest.param("bureau 01 42 68 53 00", "01 42 68 53 00", None, id="national-fr-pairs"),
         pytest.param("Büro 030 901820", "030 901820", None, id="national-de"),

@@ -4,6 +4,7 @@ context words the bare-digit schemes require."""
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable
 
 import pytest
@@ -26,6 +27,7 @@ from stdnum.se import personnummer as se_pnr
 from bastion.detect.engine import Engine
 from bastion.detect.patterns import Hit
 from bastion.detect.pii import pii_patterns
+from bastion.detect.pii.fragments import is_repetitive
 
 REPORTED = 0.5  # the scanner's default class threshold
 DIGITS = "0123456789"
@@ -148,3 +150,57 @@ def test_national_id_positives(
 )  # fmt: skip
 def test_national_id_near_misses(engine: Engine, text: str) -> None:
     assert reported(engine, text) == []
+
+
+def _date(rng: random.Random, order: str) -> str:
+    """Six digits holding a real day, month and two-digit year in ``order``."""
+    parts = {"y": rng.randrange(100), "m": rng.randint(1, 12), "d": rng.randint(1, 28)}
+    return "".join(f"{parts[key]:02d}" for key in order)
+
+
+def _digits(rng: random.Random, count: int, first: str = DIGITS) -> str:
+    return rng.choice(first) + "".join(rng.choice(DIGITS) for _ in range(count - 1))
+
+
+@pytest.mark.parametrize(
+    ("row", "is_valid", "stem", "checks"),
+    [
+        pytest.param("se_personnummer_bare", se_pnr.is_valid,
+                     lambda rng: _date(rng, "ymd") + _digits(rng, 3), 1, id="se"),
+        pytest.param("dk_cpr", dk_cpr.is_valid,
+                     lambda rng: _date(rng, "dmy") + _digits(rng, 3), 1, id="dk"),
+        pytest.param("no_fodselsnummer", no_fnr.is_valid,
+                     lambda rng: _date(rng, "dmy") + _digits(rng, 3), 2, id="no"),
+        pytest.param("pl_pesel", pl_pesel.is_valid,
+                     lambda rng: _date(rng, "ymd") + _digits(rng, 4), 1, id="pl"),
+        pytest.param("be_nn", be_nn.is_valid,
+                     lambda rng: _date(rng, "ymd") + _digits(rng, 3), 2, id="be"),
+        # IdNr: one digit of the first ten repeats, the others are all different
+        pytest.param("de_idnr", de_idnr.is_valid,
+                     lambda rng: "".join(rng.sample("123456789", 9)) + _digits(rng, 1), 1,
+                     id="de"),
+        pytest.param("nl_bsn", nl_bsn.is_valid, lambda rng: _digits(rng, 8), 1, id="nl"),
+        pytest.param("ca_sin", ca_sin.is_valid, lambda rng: _digits(rng, 8), 1, id="ca"),
+        pytest.param("in_aadhaar", in_aadhaar.is_valid,
+                     lambda rng: _digits(rng, 11, first="23456789"), 1, id="in"),
+    ],
+)  # fmt: skip
+def test_cheap_prechecks_keep_every_number_stdnum_accepts(
+    row: str,
+    is_valid: Callable[[str], bool],
+    stem: Callable[[random.Random], str],
+    checks: int,
+) -> None:
+    """Each row checks check digits (or the date) itself before python-stdnum runs; the
+    verdicts over every completion of random stems must still be stdnum's."""
+    [validator] = [p.validator for p in pii_patterns() if p.id == f"pii.national_id.{row}"]
+    assert validator is not None
+    rng = random.Random(row)
+    candidates = [
+        stem_digits + "".join(tail)
+        for stem_digits in (stem(rng) for _ in range(40))
+        for tail in itertools.product(DIGITS, repeat=checks)
+    ]
+    accepted = [c for c in candidates if validator(c) is not None]
+    assert accepted == [c for c in candidates if is_valid(c) and not is_repetitive(c)]
+    assert len(accepted) >= 10

@@ -15,6 +15,7 @@ from bastion.detect.patterns import Pattern
 from bastion.detect.pii.fragments import MAX_CANDIDATE_CHARS, digit_groups, meta
 
 EARLIEST_BIRTH_YEAR = 1900
+_DATE_SEPARATORS = frozenset("-/.")
 
 MONTHS: Mapping[str, int] = {
     # English
@@ -76,8 +77,10 @@ def looks_like_date(candidate: str) -> bool:
     ``15.01.2023``, ``01/15/23``: one kind of dash, dot or slash) in any common order,
     so number families can drop it."""
     groups = digit_groups(candidate)
-    separators = {ch for ch in candidate if not ch.isdigit()}
-    if len(groups) != 3 or len(separators) != 1 or not separators <= set("-/."):
+    if len(groups) != 3:
+        return False
+    separators = {ch for ch in set(candidate) if not ch.isdigit()}
+    if len(separators) != 1 or not separators <= _DATE_SEPARATORS:
         return False
     a, b, c = groups
     if len(a) == 4 and len(b) <= 2 and len(c) <= 2:
@@ -101,7 +104,7 @@ def validate_numeric_birth_date(candidate: str) -> Mapping[str, str] | None:
     groups = digit_groups(candidate)
     if len(candidate) > MAX_CANDIDATE_CHARS or len(groups) != 3:
         return None
-    separators = {ch for ch in candidate if not ch.isdigit()}
+    separators = {ch for ch in set(candidate) if not ch.isdigit()}
     if len(separators) != 1:
         return None
     a, b, c = groups

@@ -40,10 +40,14 @@ keeps per-candidate work constant on adversarial runs of digits."""
 
 
 _SEPARATORS_TO_SPACE = str.maketrans(dict.fromkeys("\t\r\n\u00a0\u2007\u2009\u202f-./()+,", " "))
+_DROP_SEPARATORS = str.maketrans(dict.fromkeys(SEPARATORS))
+_ASCII_NON_DIGITS_TO_SPACE = bytes(b if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 
 
 def digit_groups(candidate: str) -> list[str]:
     """The maximal runs of ASCII digits in a candidate (its digit groups)."""
+    if candidate.isascii():  # most candidates: one byte-table pass, several times faster
+        return candidate.encode().translate(_ASCII_NON_DIGITS_TO_SPACE).decode().split()
     groups = candidate.translate(_SEPARATORS_TO_SPACE).split()
     if all(group.isascii() and group.isdigit() for group in groups):
         return groups  # the common case: digits and separators only, split in C
@@ -67,7 +71,7 @@ def digits_of(candidate: str) -> str:
 
 def compact(candidate: str) -> str:
     """The candidate without blanks and separator punctuation, upper-cased."""
-    return "".join(ch for ch in candidate if ch not in SEPARATORS).upper()
+    return candidate.translate(_DROP_SEPARATORS).upper()
 
 
 def one_separator_kind(candidate: str) -> bool:
