@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +129,27 @@ def test_scan_endpoint(guarded: Stack) -> None:
     assert ("pii.email", EMAIL) in spans and ("pii.phone", PHONE) in spans
     assert all(EMAIL not in json.dumps(f) for f in report["findings"])
     assert report["doc_scores"]["pii.email"] >= 0.5
+
+
+def test_what_the_model_writes_itself_is_scanned_and_recorded(guarded: Stack) -> None:
+    guarded.script("gpt-4o-mini", {"content": "Sure: escalate to ops-desk@contoso-example.com."})
+    raw = guarded.client().chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "who handles escalations?"}]
+    )
+    assert raw.headers["x-bastion-decision"] == "allow"  # answers are recorded, not acted on
+    request_id = raw.headers["x-bastion-request-id"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        calls = httpx.get(
+            f"{guarded.admin_url}/admin/api/calls?limit=100",
+            headers={"authorization": f"Bearer {guarded.admin_token}"},
+        ).json()["data"]
+        record = next((c for c in calls if c["request_id"] == request_id), None)
+        if record is not None:
+            break
+        time.sleep(0.1)
+    assert record is not None
+    assert {"data_class": "pii.email", "source": "output", "location": "answer"} in [
+        {k: f[k] for k in ("data_class", "source", "location")} for f in record["findings"]
+    ]
+    assert "contoso" not in json.dumps(record)

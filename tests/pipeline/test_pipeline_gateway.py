@@ -83,6 +83,13 @@ class FakeInspector:
         start = text.index("a@b")
         return [Finding("pii.email", 0, start, start + 13, 0.99, "fake")]
 
+    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
+        return {"findings": []}
+
+    def inspect_answer(self, text: str) -> list[Finding]:
+        self.rec.order.append("inspect_answer")
+        return []
+
 
 class FakeDecider:
     def __init__(self, rec: Recorder, action: Action = Action.ALLOW) -> None:
@@ -258,6 +265,7 @@ async def test_phases_run_in_order_and_the_record_is_complete() -> None:
         "apply",
         "reserve",
         "forward",
+        "inspect_answer",
         "settle",
     ]
     assert orjson.loads(reply.body)["model"] == "gpt-4o-mini"

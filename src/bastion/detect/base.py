@@ -21,6 +21,10 @@ class Inspector(Protocol):
         """One text's findings in the scan format of CONTRACT.md §8."""
         ...
 
+    def inspect_answer(self, text: str) -> list[Finding]:
+        """Findings in a piece of the model's answer (``segment`` is ``ANSWER``)."""
+        ...
+
 
 class NoDetectors:
     """The inspector used until detectors are configured: finds nothing."""
@@ -30,3 +34,6 @@ class NoDetectors:
 
     def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
         return {"findings": [], "doc_scores": {}} if all_scores else {"findings": []}
+
+    def inspect_answer(self, text: str) -> list[Finding]:
+        return []

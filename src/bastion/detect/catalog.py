@@ -40,6 +40,16 @@ def custom_classes(config: DetectorsConfig) -> list[CustomClass]:
     ]
 
 
+_WARM_UP = (
+    "Dear Maria Garcia, please call +1 415 555 0132, +44 20 7946 0958 or 030 901820 and "
+    "mail maria.garcia@example.com. Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 "
+    "0130 00, IP 203.0.113.7. Ship to 12 Main Street, Springfield, IL 62704, USA.\n"
+    "```python\ndef total(items):\n    return sum(i.price for i in items)\n```\n"
+    "The Supplier shall indemnify the Customer under this Agreement. "
+    "password=Zq8#pLm2vX aGVsbG8gd29ybGQgZnJvbSBiYXNlNjQ= j\u200bo\u200bhn"
+)
+
+
 @cache
 def _builtin_engine() -> Engine:
     return Engine(builtin_patterns())
@@ -62,7 +72,9 @@ def build_scanner(
         entities = _two_tier_entities(entities, config.second_tier.model)
     documents: list[DocumentDetector] = [CodeDetector(), LegalDetector(), entities]
     terms = TermMatcher([c for c in custom if c.terms])
-    return Scanner(engine, terms=terms, documents=documents, thresholds=config.thresholds)
+    scanner = Scanner(engine, terms=terms, documents=documents, thresholds=config.thresholds)
+    scanner.scan(_WARM_UP)  # lazy tables and RE2's automata, built before the first call
+    return scanner
 
 
 @cache

@@ -22,7 +22,7 @@ from bastion.detect.patterns import Hit
 from bastion.detect.report import scan_report
 from bastion.detect.scanner import Scanner
 from bastion.model import Conversation, Finding
-from bastion.model.finding import REQUEST
+from bastion.model.finding import ANSWER, REQUEST
 
 _SEAM = 64  # characters either side of a seam scanned together (longer than any value)
 _SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
@@ -69,6 +69,12 @@ class DetectorInspector:
                 del self._remembered[next(iter(self._remembered))]  # the least recently used
         self._remembered[digest] = known
         return known
+
+    def inspect_answer(self, text: str) -> list[Finding]:
+        """Values in the model's own output (patterns only: whole-text classes such as
+        code in an answer are the point of asking, not a leak)."""
+        hits = self.scanner.scan(text, "assistant", documents=False).findings
+        return [self._finding(hit, ANSWER, hit.start, hit.end) for hit in hits]
 
     def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
         """One text's findings in the scan format (CONTRACT.md §8)."""

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 REQUEST = -1
 """``Finding.segment`` of findings about the request as a whole, not one text."""
+ANSWER = -2
+"""``Finding.segment`` of findings in the model's answer (offsets into one answer text)."""
 
 
 @dataclass(frozen=True, slots=True)

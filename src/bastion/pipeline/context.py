@@ -76,6 +76,7 @@ class CallContext:
     principal: Principal | None = None
     parsed: ParsedRequest | None = None
     findings: list[Finding] = field(default_factory=list)
+    answer_findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
     model_used: str | None = None
     provider: str | None = None

@@ -39,6 +39,7 @@ from bastion.model import (
     Finding,
     Principal,
 )
+from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
@@ -186,7 +187,9 @@ class Gateway:
             return StreamingReply(200, chunks, headers, lambda: self._abandon(ctx, upstream))
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
-        out, ctx.usage = finish_json_body(upstream.body, ctx.model_used, applied)
+        scan = AnswerScan(p.inspector)
+        out, ctx.usage = finish_json_body(upstream.body, ctx.model_used, applied, scan)
+        ctx.answer_findings = scan.findings
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
@@ -199,7 +202,9 @@ class Gateway:
         applied: AppliedTransform | None,
         client_body: dict[str, Any],
     ) -> AsyncIterator[bytes]:
-        hooks, shaper = stream_hooks(ctx, client_body, applied)
+        scan = AnswerScan(self.parts.inspector)
+        ctx.answer_findings = scan.findings  # filled as the stream goes
+        hooks, shaper = stream_hooks(ctx, client_body, applied, scan)
         dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
         relay = StreamRelay(hooks, dialect=dialect)
         ctx.http_status = 200

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections import Counter
 
 from bastion.model import CallRecord, FindingSummary
-from bastion.model.finding import REQUEST
+from bastion.model.finding import ANSWER, REQUEST
 from bastion.pipeline.context import CallContext
 
 
 def _summaries(ctx: CallContext) -> tuple[FindingSummary, ...]:
     """Classes found, by where they sat; never the values."""
-    if not ctx.findings or ctx.parsed is None:
+    if (not ctx.findings and not ctx.answer_findings) or ctx.parsed is None:
         return ()
     segments = ctx.parsed.conversation.segments
     counts: Counter[tuple[str, str, str]] = Counter()
     best: dict[tuple[str, str, str], float] = {}
-    for finding in ctx.findings:
-        if finding.segment == REQUEST:
+    for finding in (*ctx.findings, *ctx.answer_findings):
+        if finding.segment == ANSWER:
+            key = (finding.data_class, "output", "answer")
+        elif finding.segment == REQUEST:
             key = (finding.data_class, "request", "request")
         else:
             segment = segments[finding.segment]

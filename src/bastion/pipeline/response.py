@@ -9,6 +9,7 @@ import orjson
 
 from bastion.errors import UpstreamFailed
 from bastion.model import Endpoint, Usage
+from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_texts
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.stream import StreamEvent, StreamHook
 from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
@@ -20,9 +21,13 @@ _CHARS_PER_TOKEN = 4  # conservative estimate when the upstream reports no usage
 
 
 def finish_json_body(
-    raw: bytes, public_model: str, applied: AppliedTransform | None
+    raw: bytes,
+    public_model: str,
+    applied: AppliedTransform | None,
+    answer_scan: AnswerScan | None = None,
 ) -> tuple[bytes, Usage]:
-    """Show the public model name and read the usage of a complete upstream answer."""
+    """Show the public model name and read the usage of a complete upstream answer;
+    scan what the model wrote (before restoring placeholders) and restore them."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -30,6 +35,10 @@ def finish_json_body(
     if not isinstance(payload, dict):
         raise UpstreamFailed("The upstream answered with an unexpected body.")
     usage = _usage_of(payload.get("usage"))
+    if answer_scan is not None:
+        for index, text in enumerate(answer_texts(payload)):
+            answer_scan.feed((index, 0), text)
+        answer_scan.finish()
     changed = False
     if payload.get("model", public_model) != public_model:
         payload["model"] = public_model
@@ -195,7 +204,10 @@ class AnswerShaper:
 
 
 def stream_hooks(
-    ctx: CallContext, client_body: dict[str, Any], applied: AppliedTransform | None
+    ctx: CallContext,
+    client_body: dict[str, Any],
+    applied: AppliedTransform | None,
+    answer_scan: AnswerScan | None = None,
 ) -> tuple[list[StreamHook], AnswerShaper]:
     """The hooks for one stream, in order, and the shaper that reports on it."""
     hide_usage = False
@@ -204,6 +216,8 @@ def stream_hooks(
         hide_usage = not (isinstance(options, dict) and options.get("include_usage"))
     shaper = AnswerShaper(ctx.model_used or "", hide_usage=hide_usage)
     hooks: list[StreamHook] = [shaper]
+    if answer_scan is not None:
+        hooks.append(AnswerScanHook(answer_scan))  # before restoration: the model's own text
     if applied is not None and applied.restorations:
         hooks.append(ReplaceTextHook(applied.restorations))
     return hooks, shaper

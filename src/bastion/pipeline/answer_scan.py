@@ -1,0 +1,116 @@
+"""Scanning the model's answer: what it wrote itself, before placeholders are restored.
+
+Complete answers are scanned once; streams in windows of ``WINDOW`` characters per
+choice (and per tool call's arguments) with ``OVERLAP`` characters carried over, so a
+value across a window edge is still found. The hook only observes: every event passes
+at once, nothing is held back. Findings go to the call record (source ``output``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from bastion.detect.base import Inspector
+from bastion.model import Finding
+from bastion.pipeline.stream import StreamEvent
+
+WINDOW = 2048
+OVERLAP = 96  # longer than any value a window edge may cut
+
+
+class AnswerScan:
+    """Windows over each answer text; findings keep their class, score and fingerprint."""
+
+    def __init__(self, inspector: Inspector) -> None:
+        self._inspector = inspector
+        self._pending: dict[tuple[int, int], str] = {}
+        self._scanned: dict[tuple[int, int], int] = {}  # characters already scanned
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, str, str]] = set()
+
+    def feed(self, key: tuple[int, int], text: str) -> None:
+        pending = self._pending.get(key, "") + text
+        if len(pending) >= WINDOW + OVERLAP:
+            self._scan(key, pending)
+            pending = pending[-OVERLAP:]
+        self._pending[key] = pending
+
+    def finish(self) -> list[Finding]:
+        for key, pending in self._pending.items():
+            self._scan(key, pending)
+        self._pending.clear()
+        return self.findings
+
+    def _scan(self, key: tuple[int, int], text: str) -> None:
+        offset = self._scanned.get(key, 0)
+        for finding in self._inspector.inspect_answer(text):
+            # a value in the overlap was found by the previous window already
+            mark = (finding.data_class, finding.fingerprint, f"{key}:{offset + finding.start}")
+            if mark not in self._seen:
+                self._seen.add(mark)
+                self.findings.append(finding)
+        self._scanned[key] = offset + max(0, len(text) - OVERLAP)
+
+
+class AnswerScanHook:
+    """The stream hook feeding :class:`AnswerScan` (observes; holds nothing back)."""
+
+    def __init__(self, scan: AnswerScan) -> None:
+        self.scan = scan
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        payload = event.payload
+        if isinstance(payload, dict):
+            for key, text in _stream_texts(payload, event.event_type):
+                self.scan.feed(key, text)
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        self.scan.finish()
+        return ()
+
+
+def _stream_texts(
+    payload: dict[str, Any], kind: str | None
+) -> Iterator[tuple[tuple[int, int], str]]:
+    if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
+        text = payload.get("delta")
+        output = payload.get("output_index")
+        if isinstance(text, str) and isinstance(output, int):
+            yield (output, -1 if "function" in kind else 0), text
+        return
+    for choice in payload.get("choices") or ():
+        if not isinstance(choice, dict) or not isinstance(choice.get("delta"), dict):
+            continue
+        number = choice.get("index")
+        index = number if isinstance(number, int) else 0
+        delta: dict[str, Any] = choice["delta"]
+        if isinstance(delta.get("content"), str):
+            yield (index, 0), delta["content"]
+        for position, call in enumerate(delta.get("tool_calls") or ()):
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                yield (index, -1 - position), function["arguments"]
+
+
+def answer_texts(payload: dict[str, Any]) -> Iterator[str]:
+    """Every text of a complete chat or Responses answer: content and tool arguments."""
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            continue
+        if isinstance(message.get("content"), str):
+            yield message["content"]
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                yield function["arguments"]
+    for item in payload.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("arguments"), str):
+            yield item["arguments"]
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                yield part["text"]
