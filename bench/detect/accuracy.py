@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from bastion.detect.catalog import Tier
 from bastion.detect.evaluation import (
     Example,
     Prediction,
@@ -57,8 +58,9 @@ PRESIDIO_CLASSES = {
     "LOCATION": "pii.location",
 }
 SYSTEMS = {
-    "bastion-fast": "Bastion, fast tier (patterns, normalisation, document detectors, tagger)",
-    "bastion-second": "Bastion, fast tier + spaCy en_core_web_sm NER tier",
+    "bastion-fast": "Bastion, fast tier (patterns, validators, normalisation, code, legal)",
+    "bastion-tagger": "Bastion, fast tier + tagger for names, places, addresses (second tier)",
+    "bastion-ner": "Bastion, fast tier + tagger + spaCy en_core_web_sm NER",
     "presidio-spacy": "Presidio, spaCy en_core_web_sm + patterns",
     "presidio-patterns": "Presidio, patterns only (no_op NLP engine)",
 }
@@ -78,11 +80,11 @@ class Span:
     end: int
 
 
-def _bastion(second_tier: bool) -> ScanFactory:
+def _bastion(tier: Tier) -> ScanFactory:
     """Scan functions of one Bastion tier; raises when the tier cannot be built."""
     from bastion.detect.catalog import build_scanner
 
-    scanner = build_scanner(second_tier=second_tier)
+    scanner = build_scanner(tier=tier)
 
     def factory(source: str, examples: Sequence[Example], task: str) -> ScanFn:
         return lambda text: scanner.scan(text, source=source).findings
@@ -157,12 +159,17 @@ def run(
     factories: dict[str, ScanFactory] = {}
     reasons: dict[str, str] = {}
     info: dict[str, dict[str, Any]] = {}
-    for name, second in (("bastion-fast", False), ("bastion-second", True)):
-        if second and not with_second:
-            reasons[name] = "skipped (--no-second-tier)"
+    tiers: tuple[tuple[str, Tier], ...] = (
+        ("bastion-fast", "fast"),
+        ("bastion-tagger", "tagger"),
+        ("bastion-ner", "ner"),
+    )
+    for name, tier in tiers:
+        if tier == "ner" and not with_second:
+            reasons[name] = "skipped (--no-ner)"
             continue
         try:
-            factories[name] = _bastion(second)
+            factories[name] = _bastion(tier)
         except Exception as exc:  # reported as unavailable, with the reason
             reasons[name] = f"{type(exc).__name__}: {exc}"
     with ExitStack() as stack:
@@ -202,7 +209,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder of *.dev.jsonl")
     parser.add_argument("--limit", type=int, default=None, help="first N examples per file")
     parser.add_argument("--no-presidio", action="store_true", help="skip Presidio")
-    parser.add_argument("--no-second-tier", action="store_true", help="skip Bastion's NER tier")
+    parser.add_argument("--no-ner", action="store_true", help="skip Bastion's NER tier")
     parser.add_argument("--no-save", action="store_true", help="print only")
     parser.add_argument("--docs-only", action="store_true", help="only regenerate docs/accuracy.md")
     return parser.parse_args(argv)
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         args.data_dir,
         limit=args.limit,
         with_presidio=not args.no_presidio,
-        with_second=not args.no_second_tier,
+        with_second=not args.no_ner,
     )
     commit, dirty = git_commit()
     document = {

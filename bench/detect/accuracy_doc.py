@@ -20,7 +20,8 @@ DOC = REPO / "docs" / "accuracy.md"
 Doc = Mapping[str, Any]
 _SHORT = {
     "bastion-fast": "Bastion fast",
-    "bastion-second": "Bastion + NER",
+    "bastion-tagger": "Bastion + tagger",
+    "bastion-ner": "Bastion + tagger + NER",
     "presidio-spacy": "Presidio spaCy sm",
     "presidio-patterns": "Presidio patterns",
 }

@@ -21,7 +21,8 @@ BEGIN, END = "<!-- detect:runs:begin -->", "<!-- detect:runs:end -->"
 Doc = Mapping[str, Any]
 SHORT = {
     "bastion-fast": "Bastion fast",
-    "bastion-second": "Bastion fast + NER",
+    "bastion-tagger": "Bastion fast + tagger",
+    "bastion-ner": "Bastion fast + tagger + NER",
     "presidio-spacy": "Presidio spaCy sm",
     "presidio-patterns": "Presidio patterns only",
 }

@@ -20,10 +20,12 @@ from bench.detect.timing import Settings, Target
 from bench.overhead.results import RESULTS_DIR, git_commit, machine
 from bench.overhead.stats import Goal, median_of, paired_median
 
-BASTION = ("bastion-fast", "bastion-second")
+BASTION = ("bastion-fast", "bastion-tagger", "bastion-ner")
 PRESIDIO = ("presidio-spacy", "presidio-patterns")
 # the fast tier's goals (issue "Detection"): 2 KB p50, 20 KB throughput, linear growth
 MAX_P50_2KB_US = 150.0
+MAX_TAGGER_P50_2KB_US = 2000.0  # "a tagger of your own": <= 2 ms per 2 KB
+MAX_NER_P50_2KB_US = 50000.0  # "a registry NER model": <= 50 ms per 2 KB
 MIN_MB_PER_S_20KB = 50.0
 MAX_GROWTH_PER_KB = 1.5
 Rounds = Mapping[str, Sequence[Mapping[str, Mapping[str, float]]]]
@@ -98,6 +100,12 @@ def goals(
         Goal("fast tier throughput, 20 KB text", fast.get("20480", {}).get("mb_per_s"),
              MIN_MB_PER_S_20KB, "MB/s", at_least=True),
     ]  # fmt: skip
+    tagger = median.get("bastion-tagger", {}).get("2048", {}).get("p50_us")
+    ner = median.get("bastion-ner", {}).get("2048", {}).get("p50_us")
+    found.append(Goal("second tier (tagger) p50, 2 KB text", tagger, MAX_TAGGER_P50_2KB_US,
+                      "us", at_least=False))  # fmt: skip
+    found.append(Goal("second tier with NER p50, 2 KB text", ner, MAX_NER_P50_2KB_US,
+                      "us", at_least=False))  # fmt: skip
     for kind, row in linear.get("bastion-fast", {}).items():
         found.append(
             Goal(f"fast tier µs/KB growth 10 → 100 KB, {kind}", row["growth_per_kb"],

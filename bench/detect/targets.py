@@ -1,8 +1,10 @@
 """The four systems the detection benchmark times, built once per run.
 
-* ``bastion-fast``: ``build_scanner(second_tier=False)``, the fast tier (patterns,
-  normalisation, document detectors) as the gateway runs it per request;
-* ``bastion-second``: ``build_scanner(second_tier=True)``, plus the spaCy NER tier;
+* ``bastion-fast``: ``build_scanner(tier="fast")``: patterns, validators, normalisation,
+  code and legal detectors;
+* ``bastion-tagger``: ``build_scanner(tier="tagger")``, plus names, places and addresses
+  (Bastion's tagger: the second tier, as the quickstart runs it);
+* ``bastion-ner``: ``build_scanner(tier="ner")``, the tagger combined with spaCy's NER;
 * ``presidio-spacy``: Presidio's AnalyzerEngine with spaCy's small English model and the
   default recognizers, then AnonymizerEngine on its results;
 * ``presidio-patterns``: the same without NER (``no_op`` NLP engine), then anonymize.
@@ -17,13 +19,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bastion.detect.catalog import Tier
 from bench.detect import presidio_env
 from bench.detect.presidio_client import PresidioRunner, running_presidio
 from bench.detect.timing import Calls, Target, TimeCalls, time_in_process
 
-BASTION_TARGETS = (
-    ("bastion-fast", "Bastion, fast tier", False),
-    ("bastion-second", "Bastion, fast + NER tier", True),
+BASTION_TARGETS: tuple[tuple[str, str, Tier], ...] = (
+    ("bastion-fast", "Bastion, fast tier", "fast"),
+    ("bastion-tagger", "Bastion, fast tier + tagger (second tier)", "tagger"),
+    ("bastion-ner", "Bastion, fast tier + tagger + spaCy NER", "ner"),
 )
 PRESIDIO_TARGETS = (
     ("presidio-spacy", "spacy", "Presidio, spaCy sm NER + patterns, analyze + anonymize"),
@@ -31,12 +35,12 @@ PRESIDIO_TARGETS = (
 )
 
 
-def _bastion(name: str, label: str, second_tier: bool) -> Target:
+def _bastion(name: str, label: str, tier: Tier) -> Target:
     try:
         from bastion.detect.catalog import build_scanner
 
         started = time.perf_counter()
-        scanner = build_scanner(second_tier=second_tier)
+        scanner = build_scanner(tier=tier)
         build_s = time.perf_counter() - started
     except Exception as exc:  # any failure makes the target unavailable, with the reason
         return Target(name, label, unavailable=f"{type(exc).__name__}: {exc}")
@@ -44,7 +48,7 @@ def _bastion(name: str, label: str, second_tier: bool) -> Target:
     def scan(text: str) -> object:
         return scanner.scan(text, source="user")
 
-    info = {"second_tier": second_tier, "build_s": round(build_s, 3)}
+    info = {"tier": tier, "build_s": round(build_s, 3)}
     return Target(name, label, time_in_process(scan), info=info)
 
 

@@ -154,6 +154,8 @@ class Fleet:
         config = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
         config["providers"]["openai"]["base_url"] = f"http://127.0.0.1:{self.simulator_port}/v1"
         config["providers"]["openai"]["api_key"] = "sk-simulator"
+        policy = REPO / "examples" / config["policy"]["file"]
+        config["policy"]["file"] = str(policy)  # the copy lives elsewhere: point at the file
         config_path = home / "bastion.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         bastion, config_arg = _bastion_bin(), ["--config", str(config_path)]
@@ -171,7 +173,7 @@ class Fleet:
             target.admin = AdminAccess(f"http://127.0.0.1:{admin_port}", token["token"])
         workload = target.workload
         target.process.wait_ready(lambda: _probe_chat(target.url, workload), 60)
-        target.info["config"] = "examples/quickstart.yaml (SQLite, no policy)"
+        target.info["config"] = "examples/quickstart.yaml (SQLite, its policy: every call scanned)"
 
     def _start_litellm(self, target: Target) -> None:
         if not self.with_litellm:

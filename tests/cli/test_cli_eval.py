@@ -45,7 +45,7 @@ def test_json_report_scores_the_email(pii_file: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["task"] == "pii" and report["level"] == "span"
-    assert report["examples"] == 3 and report["tiers"] == ["fast"]
+    assert report["examples"] == 3 and report["tiers"] == ["fast", "tagger"]
     assert report["source"] == "user"
     email = next(row for row in report["classes"] if row["name"] == "pii.email")
     assert (email["support"], email["tp"], email["fn"]) == (1, 1, 0)
@@ -56,7 +56,7 @@ def test_table_lists_every_class_and_the_micro_row(pii_file: Path) -> None:
     result = _run("--data", str(pii_file))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("pii.jsonl: task pii, span level, 3 examples, tiers fast")
+    assert lines[0].startswith("pii.jsonl: task pii, span level, 3 examples, tiers fast+tagger")
     assert lines[1].split() == ["CLASS", "SUPPORT", "TP", "FP", "FN", "PRECISION", "RECALL", "F1"]
     email = next(line.split() for line in lines if line.startswith("pii.email"))
     assert email[1:3] == ["1", "1"] and email[-2] == "1.000"

@@ -1,18 +1,14 @@
-"""EntityTagger as a whole: hit invariants, hostile input, overlap resolution, linearity."""
+"""EntityTagger as a whole: hit invariants, hostile input, overlap resolution, candidates."""
 
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.detect.entities import EntityTagger
-from bastion.detect.entities.location import run_places
-from bastion.detect.entities.person import analyse_run
-from bastion.detect.entities.runs import split_run
 
 _FULLWIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}  # "Sarah" -> fullwidth letters
 
@@ -69,18 +65,60 @@ def test_overlapping_person_and_location_keep_one(tagger: EntityTagger) -> None:
         pytest.param("@", id="at-signs"),
         pytest.param("Abc ", id="capitalised-words"),
         pytest.param("John Smith ", id="names"),
+        pytest.param("Paris ", id="anchor-words"),
         pytest.param("12 Main Street, ", id="addresses"),
+        pytest.param("eva lindqvist ", id="lower-case-names"),
         pytest.param(base64.b64encode(bytes(range(256))).decode(), id="base64"),
     ],
 )
-def test_time_grows_linearly_on_adversarial_input(tagger: EntityTagger, unit: str) -> None:
-    def cold_seconds(text: str) -> float:
-        for cached in (split_run, analyse_run, run_places):
-            cached.cache_clear()  # per-run caches would hide the real cost of a repeat
-        started = time.perf_counter()
-        tagger.detect(text)
-        return time.perf_counter() - started
+def test_hostile_repetitions_give_valid_hits(tagger: EntityTagger, unit: str) -> None:
+    # time is measured outside the unit tests; here the hits must stay sane
+    text = unit * (20_000 // len(unit))
+    for hit in tagger.detect(text):
+        assert text[hit.start : hit.end] == hit.value
 
-    small_s = cold_seconds(unit * (10_000 // len(unit)))
-    large_s = cold_seconds(unit * (80_000 // len(unit)))
-    assert large_s < max(small_s, 0.005) * 8 * 3  # 8x the text, generous slack for noise
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "Last year. Producer Ana Ferreira explained the plan.",
+            [("pii.person", "Ana Ferreira")],
+            id="role-word-opening-a-sentence",
+        ),
+        pytest.param(
+            "We flew to \u201cLisbon\u201d and then to Porto\u2026",
+            [("pii.location", "Lisbon"), ("pii.location", "Porto")],
+            id="curly-quotes-around-places",
+        ),
+        pytest.param("Analysis of Annapolis data", [], id="anchor-inside-a-word"),
+        pytest.param("see user_Paris or x@Paris", [], id="anchor-in-an-identifier"),
+        pytest.param(
+            "i moved from germany to bosnia and herzegovina last year",
+            [("pii.location", "germany"), ("pii.location", "bosnia and herzegovina")],
+            id="lower-case-places",
+        ),
+        pytest.param(
+            "ok " * 300 + "then i called eva lindqvist about it",
+            [("pii.person", "eva lindqvist")],
+            id="lower-case-name-late-in-a-long-text",
+        ),
+        pytest.param(
+            "VerticalNet, Inc. Suite 100      700 Dresher Road, Horsham, PA 19044",
+            [("pii.street_address", "700 Dresher Road, Horsham, PA 19044")],
+            id="street-after-a-rejected-candidate",
+        ),
+    ],
+)
+def test_candidates_found_without_a_scan_per_word(
+    tagger: EntityTagger, text: str, expected: list[tuple[str, str]]
+) -> None:
+    found = [(h.data_class, h.value) for h in tagger.detect(text) if h.score >= 0.5]
+    assert found == expected
+
+
+def test_run_cache_does_not_change_answers() -> None:
+    text = "Dear Priyanka, Sarah Whitfield flew from Toronto to Lisbon with Ana Ferreira."
+    cold = EntityTagger()
+    first = cold.detect(text)
+    assert cold.detect(text) == first == EntityTagger().detect(text)

@@ -50,3 +50,17 @@ def test_thresholds_and_all_scores() -> None:
 
 def test_documents_can_be_skipped() -> None:
     assert scanner().scan("WHEREAS", documents=False).findings == []
+
+
+def test_names_and_places_come_from_the_second_tier() -> None:
+    from bastion.config.schema import DetectorsConfig
+    from bastion.detect.catalog import build_scanner, class_registry
+
+    text = "Maria Garcia moved to Lisbon; mail maria@example.com"
+    fast = {h.data_class for h in build_scanner(tier="fast").scan(text).findings}
+    tagger = {h.data_class for h in build_scanner(tier="tagger").scan(text).findings}
+    assert fast == {"pii.email"}
+    assert {"pii.person", "pii.location", "pii.email"} <= tagger
+    off = DetectorsConfig(second_tier={"enabled": False})
+    assert class_registry(off)["pii.person"].active is False
+    assert class_registry()["pii.person"].tier == "second"

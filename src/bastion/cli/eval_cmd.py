@@ -21,6 +21,7 @@ from bastion.cli._context import (
     load_cli_config,
 )
 from bastion.config.schema import DetectorsConfig
+from bastion.detect.catalog import TIERS, Tier, configured_tier
 from bastion.detect.evaluation import (
     TASKS,
     EvaluationDataError,
@@ -66,7 +67,13 @@ def eval_group() -> None:
     show_default=True,
     help="Segment source to scan as; auto = retrieved for *indirect* files, else user.",
 )
-@click.option("--second-tier", is_flag=True, help="Also run the NER tier (optional extra).")
+@click.option(
+    "--tier",
+    type=click.Choice(["fast", "tagger", "ner"]),
+    default=None,
+    help="Detectors to run: fast (patterns, normalisation, code, legal), tagger (+ names, "
+    "places, addresses), ner (+ spaCy, optional extra). Default: as configured.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score the first N only.")
 @json_option
 def detect(
@@ -74,7 +81,7 @@ def detect(
     data_file: Path,
     task: Task | None,
     source: str,
-    second_tier: bool,
+    tier: Tier | None,
     limit: int | None,
     as_json: bool,
 ) -> None:
@@ -86,15 +93,15 @@ def detect(
     except EvaluationDataError as exc:
         raise click.ClickException(str(exc)) from exc
     segment_source = default_source(data_file) if source == "auto" else source
-    use_second_tier = second_tier or detectors.second_tier.enabled
-    scan = _scan_function(detectors, use_second_tier, segment_source)
+    chosen_tier: Tier = tier or configured_tier(detectors)
+    scan = _scan_function(detectors, chosen_tier, segment_source)
     started = time.perf_counter()
     try:
         report = evaluate(examples, scan, chosen)
     except BastionError as exc:  # e.g. the NER tier's model, loaded on first use, is missing
         raise click.ClickException(f"scanning failed: {exc}") from exc
     elapsed = time.perf_counter() - started
-    tiers = ["fast", "second"] if use_second_tier else ["fast"]
+    tiers = list(TIERS[: TIERS.index(chosen_tier) + 1])
     if as_json:
         echo_json(
             {"data": str(data_file), "source": segment_source, "tiers": tiers, **report.to_json()}
@@ -111,16 +118,14 @@ def detect(
         _echo_documents(report)
 
 
-def _scan_function(detectors: DetectorsConfig, second_tier: bool, source: str) -> ScanFn:
+def _scan_function(detectors: DetectorsConfig, tier: Tier, source: str) -> ScanFn:
     """The scanner's ``scan`` bound to ``source``; a missing optional tier exits 1."""
     from bastion.detect.catalog import build_scanner
 
     try:
-        scanner = build_scanner(detectors, second_tier=second_tier)
+        scanner = build_scanner(detectors, tier=tier)
     except (BastionError, ImportError) as exc:
-        hint = (
-            " (the second tier is an optional extra; see the install docs)" if second_tier else ""
-        )
+        hint = " (the NER tier is an optional extra; see the install docs)" if tier == "ner" else ""
         raise click.ClickException(f"cannot build the scanner: {exc}{hint}") from exc
 
     def scan(text: str) -> Sequence[Prediction]:

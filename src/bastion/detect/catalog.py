@@ -7,6 +7,7 @@ with ``second_tier`` on, and says how to install it when it is missing.
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
 
 from bastion.config.schema import DetectorsConfig
 from bastion.detect.code import LANGUAGES, CodeDetector
@@ -59,18 +60,33 @@ def builtin_patterns() -> tuple[Pattern, ...]:
     return (*pii_patterns(), *secret_patterns())
 
 
-def build_scanner(
-    config: DetectorsConfig | None = None, *, second_tier: bool | None = None
-) -> Scanner:
-    """The scanner for ``config`` (default: every built-in detector, no custom classes)."""
+Tier = Literal["fast", "tagger", "ner"]
+TIERS: tuple[Tier, ...] = ("fast", "tagger", "ner")
+"""``fast``: patterns, validators, normalisation, code and legal text. ``tagger``: plus
+names, places and addresses (the second tier, Bastion's own tagger). ``ner``: plus a
+spaCy NER model combined with the tagger (optional extra)."""
+
+
+def configured_tier(config: DetectorsConfig) -> Tier:
+    if not config.second_tier.enabled:
+        return "fast"
+    return "ner" if config.second_tier.ner else "tagger"
+
+
+def build_scanner(config: DetectorsConfig | None = None, *, tier: Tier | None = None) -> Scanner:
+    """The scanner for ``config`` (default: every installed detector, no custom classes);
+    ``tier`` overrides the configured tiers."""
     config = config or DetectorsConfig()
+    tier = tier or configured_tier(config)
     custom = custom_classes(config)
     extra = [p for c in custom if (p := c.pattern()) is not None]
     engine = Engine((*builtin_patterns(), *extra)) if extra else _builtin_engine()
-    entities: DocumentDetector = _fast_entities()
-    if config.second_tier.enabled if second_tier is None else second_tier:
-        entities = _two_tier_entities(entities, config.second_tier.model)
-    documents: list[DocumentDetector] = [CodeDetector(), LegalDetector(), entities]
+    documents: list[DocumentDetector] = [CodeDetector(), LegalDetector()]
+    if tier != "fast":
+        entities: DocumentDetector = _entity_tagger()
+        if tier == "ner":
+            entities = _with_ner(entities, config.second_tier.model)
+        documents.append(entities)
     terms = TermMatcher([c for c in custom if c.terms])
     scanner = Scanner(engine, terms=terms, documents=documents, thresholds=config.thresholds)
     scanner.scan(_WARM_UP)  # lazy tables and RE2's automata, built before the first call
@@ -78,7 +94,7 @@ def build_scanner(
 
 
 @cache
-def _fast_entities() -> EntityTagger:
+def _entity_tagger() -> EntityTagger:
     """One tagger per process: its gazetteers take ~1 s and ~30 MB to build."""
     tagger = EntityTagger()
     tagger.warm()
@@ -100,7 +116,7 @@ class _TwoTierEntities:
         return combine(self._fast.detect(text), self._ner.detect(text))
 
 
-def _two_tier_entities(fast: DocumentDetector, model: str) -> DocumentDetector:
+def _with_ner(fast: DocumentDetector, model: str) -> DocumentDetector:
     """The second tier, loaded now so a missing install fails at start, not per call."""
     from bastion.detect.entities.ner import MODELS, SpacyTagger, load_model
 
@@ -115,4 +131,9 @@ def class_registry(config: DetectorsConfig | None = None) -> dict[str, ClassInfo
     """Every class the configured detectors can report (``bastion classes``)."""
     config = config or DetectorsConfig()
     custom = [(name, entry.sensitivity) for name, entry in config.custom.items()]
-    return build_registry(secret_classes=secret_classes(), code_languages=LANGUAGES, custom=custom)
+    return build_registry(
+        secret_classes=secret_classes(),
+        code_languages=LANGUAGES,
+        custom=custom,
+        second_tier=configured_tier(config) != "fast",
+    )

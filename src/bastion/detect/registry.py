@@ -76,16 +76,19 @@ def build_registry(
     secret_classes: Iterable[tuple[str, str]],
     code_languages: Iterable[str],
     custom: Iterable[tuple[str, Sensitivity]],
+    second_tier: bool = True,
     injection: bool = False,
 ) -> dict[str, ClassInfo]:
     """Every class Bastion can report, in a stable order (name → info)."""
     entries: list[ClassInfo] = [
-        ClassInfo(
+        ClassInfo(f"pii.{name}", sensitivity, "fast", description)
+        if name not in _SECOND_TIER_PII
+        else ClassInfo(
             f"pii.{name}",
             sensitivity,
-            "fast",
-            description
-            + (" Fast tagger; the NER tier adds recall." if name in _SECOND_TIER_PII else ""),
+            "second",
+            description + " Bastion's tagger; a NER model can be added (detectors.second_tier).",
+            second_tier,
         )
         for name, sensitivity, description in _PII
     ]

@@ -1,6 +1,6 @@
 """``pii.street_address``: street lines, P.O. boxes, military and UK postcode addresses.
 
-Shapes (one RE2 program, linear):
+Shapes (two RE2 programs, linear; see ``address_shapes``):
 * number first: "221B Baker Street", "1600 Pennsylvania Ave NW", "12 rue de la Paix";
 * street type word first, number after: "Via Roma 5", "ul. Jesionowa 127", "Calle Mayor 3";
 * street type fused to the name, number after: "Hauptstraße 5", "Kiannonkatu 98";
@@ -15,9 +15,13 @@ one capitalised word unless an address cue precedes), so "3 more items on the wa
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
+from bastion.detect.entities.address_shapes import (
+    FUSED_ENDINGS,
+    PREFIX_WORDS,
+    bare_regex,
+    tail_regex,
+    typed_regex,
+)
 from bastion.detect.entities.gazetteer import places
 from bastion.detect.entities.lexicon import (
     ADDRESS_CUES,
@@ -28,65 +32,13 @@ from bastion.detect.entities.lexicon import (
     UNIT_WORDS,
     WEAK_STREET_SUFFIXES,
 )
-from bastion.detect.entities.runs import compile_re2, match_prefix, spans, token_key
+from bastion.detect.entities.runs import token_key
+from bastion.detect.entities.scanning import leftmost_spans, match_prefix
 from bastion.detect.entities.words import next_word, previous_words
-from bastion.detect.patterns import Hit
 
 DATA_CLASS = "pii.street_address"
-_WORD = r"[\p{L}\p{N}'\x{2019}.-]+"
-_CAPWORD = r"\p{Lu}[\p{L}\p{M}'\x{2019}.-]*"
-_NUMBER = r"\d{1,6}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?"
-_SUFFIXES = "|".join(sorted(STREET_SUFFIXES | WEAK_STREET_SUFFIXES))
-_FUSED = (
-    "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|vej|gade|gatan|vägen|"
-    "veien|katu|tie|kuja|straat|laan|gracht|plein|utca|út|tér"
-)
-_PREFIXED = (
-    "rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route|via|viale|piazza|"
-    "piazzale|corso|largo|vicolo|strada|calle|avenida|av\\.|plaza|paseo|carrer|camino|rua|"
-    "travessa|praça|estrada|alameda|rúa|ul\\.|ulica|al\\.|aleja|plac|ulice|náměstí|třída"
-)
-_LINKS = r"(?:(?:de|del|della|di|da|do|dos|das|la|le|les|du|des)[ \t]+|[dl]['\x{2019}])*"
-_UK_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?|GIR)[ \t]?\d[A-Z]{2}"
-_UK_POSTCODE_SPACED = r"(?:[A-Z]{1,2}\d[A-Z\d]?|GIR)[ \t]\d[A-Z]{2}"  # alone: "SW1A 1AA"
-_DIRECTION = r"(?:[ \t]+(?:North|South|East|West|[NS][EW]?|[EW])\b\.?)?"
-_STREET_PATTERN = "|".join(
-    (  # leftmost-first: at one position the earlier shape wins
-        # boxes: "P.O. Box 123", "PSC 1437, Box 3833", "USNS Comfort\nFPO AE 09512"
-        r"\b(?i:p\.?[ \t]?o\.?[ \t]*box|post[ \t]+office[ \t]+box|postfach|apartado|"
-        r"caixa[ \t]+postal)[ \t]*#?[ \t]*\d{1,6}\b",
-        r"\b(?:PSC|CMR|Unit)[ \t]+\d{1,5},?[ \t]+Box[ \t]+\d{1,5}\b",
-        rf"\b(?:USNS|USS)[ \t]+{_CAPWORD}(?:[ \t]+{_CAPWORD})?[ \t,]*\n?[ \t]*FPO[ \t]+A[AEP]"
-        r"[ \t]+\d{5}\b",
-        # number first, French: "12 rue de la Paix", "8 bis, avenue Foch"
-        rf"\b(?:\d{{1,6}}[ \t]+)?\d{{1,4}}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?i:{_PREFIXED})[ \t]+"
-        rf"{_LINKS}{_CAPWORD}(?:[ \t]+{_LINKS}{_CAPWORD}){{0,3}}",
-        # number first, US/UK: "221B Baker Street", "1600 Pennsylvania Ave NW"
-        rf"\b{_NUMBER},?[ \t]+(?:{_WORD}[ \t]+){{0,4}}(?i:{_SUFFIXES})\b\.?{_DIRECTION}",
-        # type word first, number after: "Via Roma 5", "ul. Jesionowa 127"
-        rf"\b(?i:{_PREFIXED})[ \t]+{_LINKS}{_CAPWORD}(?:[ \t]+{_LINKS}{_CAPWORD}){{0,3}}"
-        rf",?[ \t]+\d{{1,5}}[A-Za-z]?\b",
-        # fused type word, number after: "Hauptstraße 5", "Brucker Bundesstrasse 31"
-        rf"\b(?:\d{{1,6}}[ \t]+)?(?:{_CAPWORD}[ \t]+)?(?:\p{{Lu}}[\p{{L}}\p{{M}}-]*(?i:{_FUSED})"
-        rf"|{_CAPWORD}[ \t]+(?i:{_FUSED}))[ \t]+\d{{1,4}}[A-Za-z]?\b",
-        # name then number, no type word: "Storgata 5", "87818 Dalmatinova 68" (needs
-        # support: a leading number, a cue, a unit or town after it; see _bare_street)
-        rf"\b(?:\d{{3,6}}[ \t]+)?{_CAPWORD}(?:[ \t]+{_LINKS}{_CAPWORD}){{0,3}}[ \t]+"
-        r"\d{1,5}[A-Za-z]?\b",
-        rf"\b{_UK_POSTCODE_SPACED}\b",
-    )
-)
-# what may follow a street line: unit, "City, ST 12345", "10115 Berlin", APO, a country
-_TAIL_PATTERN = (
-    r"\.?(?:[ \t]*[,\n][ \t]*|[ \t]+)"
-    r"(?:(?i:apt|apartment|suite|ste|unit|fl|floor|flat|room|rm|#)\.?[ \t]*#?[\p{L}\p{N}-]{1,6}"
-    r"|(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+\d{5}"
-    rf"|\d{{4,5}}(?:-\d{{4}})?(?:[ \t]+{_CAPWORD}(?:[ \t]+{_CAPWORD}){{0,2}})?"
-    rf"|{_UK_POSTCODE}\b"
-    rf"|{_CAPWORD}(?:,?[ \t]+(?:{_UK_POSTCODE}\b|[A-Z]{{2}}(?:[ \t]+\d{{5}}(?:-\d{{4}})?)?\b"
-    rf"|\d{{5}}(?:-\d{{4}})?\b|{_CAPWORD})){{0,3}})"
-)
 _MAX_TAIL = 5
+_BOX_HEADS = frozenset({"psc", "cmr", "unit", "usns", "uss", "postfach"})
 _STOP_WORDS = frozenset(
     {"the", "a", "an", "of", "and", "or", "to", "in", "on", "at", "for", "with", "from", "by"}
     | {"is", "are", "was", "be", "this", "that", "more", "than", "some", "any", "all", "my"}
@@ -103,31 +55,19 @@ SCORES = {
 }
 
 
-_FUSED_ENDINGS = tuple(w.replace("\\", "") for w in _FUSED.split("|"))
-_PREFIX_WORDS = frozenset(w.replace("\\", "") for w in _PREFIXED.split("|"))
-_MAX_MEM = 64 << 20  # case-insensitive Unicode street words outgrow RE2's default 8 MiB
-
-
-@cache
-def _street_regex() -> Any:
-    return compile_re2(_STREET_PATTERN, _MAX_MEM)
-
-
-@cache
-def _tail_regex() -> Any:
-    return compile_re2(_TAIL_PATTERN, _MAX_MEM)
-
-
 class AddressTagger:
     """Finds street addresses in one text; see the module docstring for the shapes."""
 
     name = "entities.address"
 
-    def tag(self, text: str, data: bytes) -> list[Hit]:
-        """Address hits, each grown over the unit, town and postcode lines after it."""
-        hits: list[Hit] = []
+    def tag(self, text: str, data: bytes, typed: bool = True) -> list[tuple[int, int, float]]:
+        """Address hits ``(start, end, score)``, each grown over the unit, town and
+        postcode lines after it. ``typed=False`` skips the shapes that need a street-type
+        or box word (the caller knows the text has none)."""
+        regexes = (typed_regex(), bare_regex()) if typed else (bare_regex(),)
+        hits: list[tuple[int, int, float]] = []
         covered = 0
-        for start, end in spans(_street_regex(), text, data):
+        for start, end in leftmost_spans(regexes, text, data):
             if start < covered:
                 continue
             score = self._score(text, start, end)
@@ -144,25 +84,28 @@ class AddressTagger:
             if text[end - 1 : end] == "." and len(text[start:end].split()[-1]) > 4:
                 end -= 1  # the sentence's full stop, not "St."
             covered = end
-            hits.append(Hit(DATA_CLASS, start, end, round(score, 3), self.name, text[start:end]))
+            hits.append((start, end, round(score, 3)))
         return hits
 
     def _score(self, text: str, start: int, end: int) -> float:
         candidate = text[start:end]
+        folded = candidate.casefold()
         words = candidate.replace(",", " ").split()
         head = words[0].casefold()
-        cue = any(w in ADDRESS_CUES for w in previous_words(text, start, 3))
-        bonus = SCORES["cue"] if cue else 0.0
-        boxed = "box" in candidate.casefold() or "fpo" in candidate.casefold()
-        if head in ("psc", "cmr", "unit", "usns", "uss", "postfach") or boxed:
-            return SCORES["box"] + bonus
-        if _uk_postcode(words):
-            return SCORES["postcode"] + bonus
+        boxed = head in _BOX_HEADS or "box" in folded or "fpo" in folded
+        if boxed or _uk_postcode(words):
+            bonus = SCORES["cue"] if _cued(text, start) else 0.0
+            return SCORES["box" if boxed else "postcode"] + bonus
         if len(words) < 2:
             return 0.0
         if words[-1][:1].isdigit() and not _typed(words):
-            return _bare_street(words, head[:1].isdigit() or cue)
-        if not head[:1].isdigit() or words[1].casefold() in _PREFIX_WORDS:
+            # most candidates: "<Name> <number>", often "Section 5"; the cue is read last
+            bare = _bare_street(words)
+            supported = bare > 0 or (bare < 0 and (head[:1].isdigit() or _cued(text, start)))
+            return SCORES["bare_street"] if supported else 0.0
+        cue = _cued(text, start)
+        bonus = SCORES["cue"] if cue else 0.0
+        if not head[:1].isdigit() or words[1].casefold() in PREFIX_WORDS:
             return _named_street(words) + bonus
         return _numbered_street(text, start, words, cue) + bonus
 
@@ -234,7 +177,7 @@ def _uk_postcode(words: list[str]) -> bool:
 def _tail_at(text: str, end: int) -> tuple[int, str] | None:
     """The next address part after ``end``: its end offset and its text."""
     window = text[end : end + 80]
-    size = match_prefix(_tail_regex(), window)
+    size = match_prefix(tail_regex(), window)
     return None if size <= 0 else (end + size, window[:size])
 
 
@@ -246,24 +189,29 @@ def _is_unit(part: str) -> bool:
 def _typed(words: list[str]) -> bool:
     """Whether the candidate has a street type word ("Road", "Via", "…straße")."""
     keys = [token_key(w) for w in words]
-    return any(k in STREET_SUFFIXES or k in _PREFIX_WORDS for k in keys) or any(
-        k.endswith(_FUSED_ENDINGS) for k in keys
+    return any(k in STREET_SUFFIXES or k in PREFIX_WORDS for k in keys) or any(
+        k.endswith(FUSED_ENDINGS) for k in keys
     )
 
 
-def _bare_street(words: list[str], supported: bool) -> float:
-    """Score of "<Name> <number>": plausible only for title-case, uncommon name words."""
+def _bare_street(words: list[str]) -> int:
+    """Whether "<Name> <number>" may be a street: 1 for title-case, uncommon name words,
+    -1 when a name word is a common word (then it needs support: a leading number or
+    an address cue), 0 when it cannot be one."""
     names = [w for w in words if not w[:1].isdigit()]
     keys = [token_key(w) for w in names]
     if not keys or any(
         len(k) < 3 or not w[1:2].islower() for k, w in zip(keys, names, strict=True)
     ):
-        return 0.0  # "L 73", "PHQ 10": table codes and abbreviations
+        return 0  # "L 73", "PHQ 10": table codes and abbreviations
     if any(k in _STOP_WORDS or k in NOT_NAMES or k in ORG_WORDS for k in keys):
-        return 0.0
-    if any(k in COMMON_WORDS for k in keys) and not supported:
-        return 0.0
-    return SCORES["bare_street"]
+        return 0
+    return -1 if any(k in COMMON_WORDS for k in keys) else 1
+
+
+def _cued(text: str, start: int) -> bool:
+    """Whether an address cue stands in the three words before ``start``."""
+    return any(w in ADDRESS_CUES for w in previous_words(text, start, 3))
 
 
 def _bare_ok(text: str, start: int, end: int) -> bool:
@@ -271,7 +219,7 @@ def _bare_ok(text: str, start: int, end: int) -> bool:
     number or postcode, an address cue before it, or "street" right after it."""
     if text[start : start + 1].isdigit():
         return True
-    if any(w in ADDRESS_CUES for w in previous_words(text, start, 3)):
+    if _cued(text, start):
         return True
     return next_word(text, end).rstrip(".") in ("street", "st", "road", "rd")
 

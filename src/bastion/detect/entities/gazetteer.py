@@ -123,6 +123,8 @@ class Places:
     countries: frozenset[str]
     regions: frozenset[str]
     cities: dict[str, int]
+    phrases: dict[str, int]
+    """First word of each multi-word key → the most words a key starting with it has."""
 
     def kind(self, name_key: str) -> str | None:
         """``country``, ``region`` (state, continent), ``city`` or None."""
@@ -161,7 +163,12 @@ def places() -> Places:
                 cities[name_key] = population
     country_keys = _keys(countries)
     region_keys = _keys(regions) - country_keys
-    return Places(countries=country_keys, regions=region_keys, cities=cities)
+    phrases: dict[str, int] = {}
+    for name_key in (*country_keys, *region_keys, *cities):
+        words = name_key.split()
+        if len(words) > 1:
+            phrases[words[0]] = max(len(words), phrases.get(words[0], 0))
+    return Places(country_keys, region_keys, cities, phrases)
 
 
 def _plain_alias(name: str, given_names: frozenset[str]) -> bool:

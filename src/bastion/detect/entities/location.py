@@ -9,8 +9,8 @@ America", "Toronto University") or a longer proper noun scores lower or not at a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
+from functools import cache
 
 from bastion.detect.entities.gazetteer import Places, person_names, places
 from bastion.detect.entities.lexicon import (
@@ -20,9 +20,8 @@ from bastion.detect.entities.lexicon import (
     ORG_WORDS,
     PERSON_CUES,
 )
-from bastion.detect.entities.runs import CACHED_RUN_WORDS, Token, token_key
+from bastion.detect.entities.runs import Token
 from bastion.detect.entities.words import next_word, previous_words, sentence_initial
-from bastion.detect.patterns import Hit
 
 DATA_CLASS = "pii.location"
 _MAX_PHRASE = 4
@@ -43,58 +42,62 @@ def place_score(geo: Places, key: str) -> float:
     return 0.0
 
 
+Found = tuple[int, int, float]
+"""``(start, end, score)`` of one hit, before the tagger gives it a class."""
+Place = tuple[int, int, float, bool, bool]
+"""``(first token, end token, score, common word, given-name town)`` in a run."""
+
+
 class LocationTagger:
     """Finds place names in one text from the runs ``runs.find_runs`` reported."""
 
     name = "entities.location"
 
-    def tag(self, text: str, runs: Sequence[tuple[int, int, list[Token]]]) -> list[Hit]:
-        """Location hits, one per place phrase."""
-        geo = places()
-        hits: list[Hit] = []
-        for _, _, tokens in runs:
-            for start, end, score in self._from_run(text, tokens, geo):
-                hits.append(
-                    Hit(DATA_CLASS, start, end, round(score, 3), self.name, text[start:end])
-                )
-        return hits
-
-    def _from_run(
-        self, text: str, tokens: list[Token], geo: Places
-    ) -> Iterator[tuple[int, int, float]]:
-        words = tuple(w for _, _, w in tokens)
-        judged = run_places(words) if len(words) <= CACHED_RUN_WORDS else _run_places(words)
-        for i, j, score, common, town in judged:
-            start, end = tokens[i][0], tokens[j - 1][1]
-            before = previous_words(text, start)
-            last = before[-1] if before else ""
-            cue = last in LOCATION_CUES
-            trailer = _place_follows(text, end)
-            if common:
-                near = last in _PREPOSITIONS and not sentence_initial(text, start)
-                if not (near or trailer):
-                    continue  # "Reading the report", "Nice to meet you"
-            if len(before) == 2 and before[1] == "of" and before[0] in ORG_WORDS:
-                continue  # "Bank of America", "University of Toronto"
-            if last in PERSON_CUES or (town and not cue):
-                continue  # "Dear Georgia"; "Linda", "Florence" without a place cue
-            if cue or trailer:
-                score += _CUE_BOOST
-            yield start, end, min(score, 0.95)
+    def tag(
+        self, text: str, runs: Iterable[tuple[int, Sequence[Token], Sequence[Place]]]
+    ) -> list[Found]:
+        """Location hits, one per place phrase, from the analysed runs (``offset``,
+        relative tokens, places)."""
+        found: list[Found] = []
+        for offset, tokens, judged in runs:
+            for i, j, score, common, town in judged:
+                start, end = offset + tokens[i][0], offset + tokens[j - 1][1]
+                score = _in_context(text, start, end, score, common, town)
+                if score > 0:
+                    found.append((start, end, round(score, 3)))
+        return found
 
 
-Place = tuple[int, int, float, bool, bool]
-"""``(first token, end token, score, common word, given-name town)`` in a run."""
+def _in_context(text: str, start: int, end: int, score: float, common: bool, town: bool) -> float:
+    """The place's score given the words around it; 0 when they say it is no place."""
+    before = previous_words(text, start)
+    last = before[-1] if before else ""
+    cue = last in LOCATION_CUES
+    trailer = _place_follows(text, end)
+    if common:
+        near = last in _PREPOSITIONS and not sentence_initial(text, start)
+        if not (near or trailer):
+            return 0.0  # "Reading the report", "Nice to meet you"
+    if len(before) == 2 and before[1] == "of" and before[0] in ORG_WORDS:
+        return 0.0  # "Bank of America", "University of Toronto"
+    if last in PERSON_CUES or (town and not cue):
+        return 0.0  # "Dear Georgia"; "Linda", "Florence" without a place cue
+    if cue or trailer:
+        score += _CUE_BOOST
+    return min(score, 0.95)
 
 
-def _run_places(words: tuple[str, ...]) -> tuple[Place, ...]:
-    """The place phrases of a run and what its own words say about them."""
+def run_places(words: Sequence[str], keys: Sequence[str]) -> tuple[Place, ...]:
+    """The place phrases of a run (its words and their ``token_key``) and what its own
+    words say about them."""
     geo = places()
-    keys = [token_key(word) for word in words]
+    if place_words().isdisjoint(keys):
+        return ()
     found: list[Place] = []
     i, n = 0, len(keys)
     while i < n:
-        for size in range(min(_MAX_PHRASE, n - i), 0, -1):
+        longest = min(_MAX_PHRASE, n - i, geo.phrases.get(keys[i], 1))
+        for size in range(longest, 0, -1):
             j = i + size
             score = place_score(geo, " ".join(keys[i:j]))
             if score and not words[i][:1].islower():
@@ -108,11 +111,15 @@ def _run_places(words: tuple[str, ...]) -> tuple[Place, ...]:
     return tuple(found)
 
 
-run_places = lru_cache(maxsize=16_384)(_run_places)
-"""``_run_places`` cached for short runs (long ones would make the cache costly)."""
+@cache
+def place_words() -> frozenset[str]:
+    """Keys a place phrase can start with: one-word places and first words of longer ones."""
+    geo = places()
+    single = (key for key in (*geo.countries, *geo.regions, *geo.cities) if " " not in key)
+    return frozenset((*single, *geo.phrases))
 
 
-def _judge(words: tuple[str, ...], keys: list[str], i: int, j: int, score: float) -> Place | None:
+def _judge(words: Sequence[str], keys: Sequence[str], i: int, j: int, score: float) -> Place | None:
     phrase = keys[i:j]
     if any(k in ORG_WORDS for k in phrase) or (j < len(keys) and keys[j] in ORG_WORDS):
         return None  # "Toronto University", "London Stock Exchange"
@@ -123,7 +130,7 @@ def _judge(words: tuple[str, ...], keys: list[str], i: int, j: int, score: float
     common = all(k in COMMON_WORDS or k in NOT_NAMES for k in phrase)
     if common and not words[i][1:].islower():
         return None  # "READING", "NICE": shouted common words
-    neighbours = keys[i - 1 : i] + keys[j : j + 1]
+    neighbours = [*keys[i - 1 : i], *keys[j : j + 1]]
     if any(k not in COMMON_WORDS and k not in NOT_NAMES for k in neighbours):
         score -= _LONGER_NOUN_PENALTY  # part of a longer proper noun
     town = j - i == 1 and _given_name_town(keys[i])
@@ -150,7 +157,7 @@ def _given_name_town(key: str) -> bool:
     )
 
 
-def _in_person_name(keys: list[str], i: int, j: int) -> bool:
+def _in_person_name(keys: Sequence[str], i: int, j: int) -> bool:
     """Whether the place is a given name followed by a surname in the same run."""
     if j - i != 1 or j >= len(keys):
         return False

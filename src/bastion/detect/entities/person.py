@@ -11,8 +11,7 @@ of a full name (see ``SCORES``). Common English words that are also names ("Will
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache, lru_cache
 from itertools import pairwise
 from typing import Any
@@ -31,9 +30,11 @@ from bastion.detect.entities.lexicon import (
     UNIT_WORDS,
     WEAK_STREET_SUFFIXES,
 )
-from bastion.detect.entities.runs import CACHED_RUN_WORDS, Token, compile_re2, spans, token_key
-from bastion.detect.entities.words import next_word, previous_word
-from bastion.detect.patterns import Hit
+from bastion.detect.entities.probe import Probe
+from bastion.detect.entities.repeats import add_repeats
+from bastion.detect.entities.runs import Token, token_key
+from bastion.detect.entities.scanning import compile_re2, spans
+from bastion.detect.entities.words import next_word, previous_word, sentence_initial
 
 DATA_CLASS = "pii.person"
 SCORES = {
@@ -51,7 +52,6 @@ SCORES = {
     "lone_last": 0.35,
 }
 _CUE_BOOST = 0.2
-_MAX_REPEAT_WORDS = 16
 _STOPS = UNIT_WORDS | STREET_SUFFIXES | WEAK_STREET_SUFFIXES
 _NOT_AFTER_NAME = ORG_WORDS | STREET_SUFFIXES | WEAK_STREET_SUFFIXES | PLACE_WORDS
 
@@ -67,10 +67,11 @@ _CUE_PATTERN = (
 
 
 @cache
-def _cue_regex() -> Any:
+def cue_regex() -> Any:
     return compile_re2(_CUE_PATTERN)
 
 
+@lru_cache(maxsize=65_536)
 def token_kind(word: str, key: str) -> str:
     """One letter: Title, Initial, Particle, First, Last, Ambiguous, Common, stop (X),
     Unknown."""
@@ -96,6 +97,7 @@ def token_kind(word: str, key: str) -> str:
     return "U"
 
 
+@lru_cache(maxsize=4096)
 def score_name(kinds: str) -> float:
     """Score of a name core (kinds of its tokens, particles removed); 0 if no name."""
     if not kinds:
@@ -122,35 +124,73 @@ def score_name(kinds: str) -> float:
     return score - 0.2 if n > 4 else score
 
 
+Found = tuple[int, int, float]
+"""``(start, end, score)`` of one hit, before the tagger gives it a class."""
+Segment = tuple[int, int, str, bool, bool, float]
+"""``(first token, end token, core kinds, titled, starts with a big place, score of the
+core alone)`` of a run."""
+
+
 class PersonTagger:
     """Finds person names in one text; see the module docstring for the evidence."""
 
     name = "entities.person"
 
     def tag(
-        self, text: str, data: bytes, runs: Sequence[tuple[int, int, list[Token]]]
-    ) -> list[Hit]:
-        """Person hits from the shared runs plus the cue scan of ``text``."""
+        self,
+        text: str,
+        data: bytes,
+        runs: Iterable[tuple[int, Sequence[Token], Sequence[Segment]]],
+        cues: bool = True,
+        context: bool = True,
+        seen: Probe | None = None,
+    ) -> list[Found]:
+        """Person hits from the analysed runs (``offset``, relative tokens, segments) plus,
+        when ``cues`` says a cue word is present, the cue scan of ``text``. ``context=False``
+        says the text holds no cue word and no verb of speech, so none is looked for; ``seen``,
+        the text's probe, finds later mentions in a long text in one pass."""
         found: dict[tuple[int, int], float] = {}
-        for _, _, tokens in runs:
-            for start, end, score in self._from_run(text, tokens):
+        for offset, tokens, segments in runs:
+            for start, end, score in self._from_run(text, offset, tokens, segments, context):
                 found[(start, end)] = max(score, found.get((start, end), 0.0))
-        for start, end, score in self._from_cues(text, data):
-            found[(start, end)] = max(score, found.get((start, end), 0.0))
-        _add_repeats(text, found)
+        if cues:
+            for start, end, score in self._from_cues(text, data):
+                found[(start, end)] = max(score, found.get((start, end), 0.0))
+        if found:
+            add_repeats(text, found, seen, SCORES["first_unknown"], SCORES["repeat"])
         return [
-            Hit(DATA_CLASS, start, end, round(min(score, 1.0), 3), self.name, text[start:end])
+            (start, end, round(min(score, 1.0), 3))
             for (start, end), score in sorted(found.items())
             if score > 0
         ]
 
-    def _from_run(self, text: str, tokens: list[Token]) -> Iterator[tuple[int, int, float]]:
-        words = tuple(w for _, _, w in tokens)
-        segments = analyse_run(words) if len(words) <= CACHED_RUN_WORDS else _analyse_run(words)
-        for i, j, core, titled, big_place in segments:
-            start, end = tokens[i][0], tokens[j - 1][1]
+    def _from_run(
+        self,
+        text: str,
+        offset: int,
+        tokens: Sequence[Token],
+        segments: Sequence[Segment],
+        context: bool,
+    ) -> Iterator[Found]:
+        for i, j, core, titled, big_place, base in segments:
+            start, end = offset + tokens[i][0], offset + tokens[j - 1][1]
             if core == "CAPS":
                 yield start, end, SCORES["first_last"] - 0.1
+                continue
+            if (
+                core[:2] == "UF"
+                and len(core) > 2
+                and tokens[i + 1][2][:1].isupper()
+                and sentence_initial(text, start)
+            ):
+                # "Producer Ana Silva explained": a capitalised word opening the sentence
+                i, core, start = i + 1, core[1:], offset + tokens[i + 1][0]
+                base = score_name(core)
+            if not context:  # no cue word, no verb of speech: the words alone decide
+                if not (big_place and core == "F"):
+                    score = SCORES["title"] if titled else base
+                    if score > 0:
+                        yield start, end, score
                 continue
             before = previous_word(text, start)
             place_like = big_place and core == "F" and before not in PERSON_CUES
@@ -159,7 +199,7 @@ class PersonTagger:
             if titled:
                 score = SCORES["title"]
             else:
-                score = score_name(core)
+                score = base
                 if before in PERSON_CUES:
                     floor = 0.5 if core[0] == "A" else SCORES["cue"] if core[0] in "FLU" else 0.0
                     score = max(score + _CUE_BOOST, floor)
@@ -169,31 +209,28 @@ class PersonTagger:
             if score > 0:
                 yield start, end, score
 
-    def _from_cues(self, text: str, data: bytes) -> Iterator[tuple[int, int, float]]:
-        for start, end in spans(_cue_regex(), text, data):
+    def _from_cues(self, text: str, data: bytes) -> Iterator[Found]:
+        for start, end in spans(cue_regex(), text, data):
             yield from _cue_names(text, start, end)
 
 
-Segment = tuple[int, int, str, bool, bool]
-"""``(first token, end token, core kinds, titled, starts with a big place)`` of a run."""
-
-
-def _analyse_run(words: tuple[str, ...]) -> tuple[Segment, ...]:
-    """The name segments of a run, independent of its context (so cacheable by its words).
+def analyse_run(words: Sequence[str], keys: Sequence[str]) -> tuple[Segment, ...]:
+    """The name segments of a run (its words and their ``token_key``), independent of its
+    context (so cacheable by its words).
 
     Segments are cut at common words and stops, lose leading titles and particles, and
     are dropped when they form a multi-word place ("Costa Rica"), precede an
     organisation or street word ("Jane Doe Foundation", "Philip Bypass"), or start with a
     big place followed by an unknown word ("Georgia Bulldogs").
     """
-    keys = [token_key(word) for word in words]
-    kinds = [token_kind(word, key) for word, key in zip(words, keys, strict=True)]
+    kinds = list(map(token_kind, words, keys))
     _mark_places(keys, kinds)
     n = len(words)
-    if all(word.isupper() for word in words):
+    if " ".join(words).isupper():  # every token starts with a letter, so: all upper
         # a heading or a shouted line: only a short run of known given name + surname
         core = "".join(k for k in kinds if k not in "PI")
-        return ((0, n, "CAPS", False, False),) if n <= 4 and core in ("FL", "FF", "FLL") else ()
+        capitals = n <= 4 and core in ("FL", "FF", "FLL")
+        return ((0, n, "CAPS", False, False, SCORES["first_last"] - 0.1),) if capitals else ()
     segments: list[Segment] = []
     i = 0
     while i < n:
@@ -205,29 +242,27 @@ def _analyse_run(words: tuple[str, ...]) -> tuple[Segment, ...]:
             j += 1
         if j < n and kinds[j] == "X" and keys[j] in _NOT_AFTER_NAME:
             break  # "Jane Doe Foundation", "Philip Bypass": an organisation or street
-        for a, b in _split_names(kinds, i, j):
+        for a, b in _split_names(kinds, i, j) if j - i > 3 else ((i, j),):
             titled = False
             while a < b and kinds[a] in "TP":
                 titled = titled or kinds[a] == "T"
                 a += 1
             while b > a and kinds[b - 1] == "P":
                 b -= 1
-            core = "".join(k for k in kinds[a:b] if k != "P")
+            core = "".join(kinds[a:b]).replace("P", "")
             if not core:
                 continue
-            big = _big_place(keys[a])
+            big = keys[a] in big_places()
             if big and core[0] == "F" and core[-1] == "U":
                 continue  # "Georgia Bulldogs", "Victoria Station"
-            segments.append((a, b, core, titled, big))
+            base = score_name(core)
+            if titled or base > 0 or core[0] in "FLUA":  # else no cue could make it a name
+                segments.append((a, b, core, titled, big, base))
         i = j
     return tuple(segments)
 
 
-analyse_run = lru_cache(maxsize=16_384)(_analyse_run)
-"""``_analyse_run`` cached for short runs (long ones would make the cache costly)."""
-
-
-def _cue_names(text: str, start: int, end: int) -> Iterator[tuple[int, int, float]]:
+def _cue_names(text: str, start: int, end: int) -> Iterator[Found]:
     """The name after (or before) a cue phrase, as far as its tokens look like a name."""
     match = text[start:end]
     words = match.split()
@@ -274,17 +309,21 @@ _CUE_HEADS = frozenset(
 )
 
 
-def _mark_places(keys: list[str], kinds: list[str]) -> None:
+def _mark_places(keys: Sequence[str], kinds: list[str]) -> None:
     """Turn the tokens of a multi-word place inside a run into stops ("Los Angeles")."""
     geo = places()
+    if geo.phrases.keys().isdisjoint(keys):
+        return
     for i in range(len(keys) - 1):
+        if keys[i] not in geo.phrases:
+            continue
         for size in (3, 2):
             if i + size <= len(keys) and geo.kind(" ".join(keys[i : i + size])) is not None:
                 kinds[i : i + size] = ["X"] * size
                 break
 
 
-def _split_names(kinds: list[str], i: int, j: int) -> list[tuple[int, int]]:
+def _split_names(kinds: Sequence[str], i: int, j: int) -> list[tuple[int, int]]:
     """Cut a long segment where a surname meets the next given name ("A B C D" lists)."""
     if j - i < 4:
         return [(i, j)]
@@ -292,42 +331,9 @@ def _split_names(kinds: list[str], i: int, j: int) -> list[tuple[int, int]]:
     return list(pairwise([i, *cuts, j]))
 
 
-def _big_place(key: str) -> bool:
-    """Whether a key names a country, a region or a city of 100,000+ people."""
+@cache
+def big_places() -> frozenset[str]:
+    """Keys of the countries, regions and cities of 100,000+ people."""
     geo = places()
-    kind = geo.kind(key)
-    return kind in ("country", "region") or (kind == "city" and geo.cities[key] >= 100_000)
-
-
-def _add_repeats(text: str, found: dict[tuple[int, int], float]) -> None:
-    """Later bare mentions of a word of a confident full name ("... early Yefremova")."""
-    words: set[str] = set()
-    for (start, end), score in found.items():
-        parts = text[start:end].split()
-        if score >= SCORES["first_unknown"] and len(parts) >= 2:
-            for part in parts:
-                word = part.removesuffix("'s").removesuffix("\u2019s").rstrip(".,")
-                if len(word) > 2 and word[:1].isupper() and not word.isupper():
-                    words.add(word)
-    if not words:
-        return
-    spans_ = sorted(found)
-    starts = [s for s, _ in spans_]
-    ends = [e for _, e in spans_]
-    for word in sorted(words)[:_MAX_REPEAT_WORDS]:
-        if token_key(word) in COMMON_WORDS or token_key(word) in TITLES:
-            continue
-        at = text.find(word)
-        while at >= 0:
-            end = at + len(word)
-            k = bisect_right(starts, at) - 1
-            inside = k >= 0 and ends[k] > at and (starts[k], ends[k]) != (at, end)
-            if not inside and _bounded(text, at, end):
-                found[(at, end)] = max(found.get((at, end), 0.0), SCORES["repeat"])
-            at = text.find(word, end)
-
-
-def _bounded(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    return not (before.isalnum() or after.isalnum() or before in "-_@" or after in "-_@")
+    big = {key for key, people in geo.cities.items() if people >= 100_000}
+    return frozenset(big) | geo.countries | geo.regions
