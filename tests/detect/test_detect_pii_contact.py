@@ -7,6 +7,7 @@ import pytest
 from bastion.detect.engine import Engine
 from bastion.detect.patterns import Hit
 from bastion.detect.pii import pii_patterns
+from bastion.detect.scanner import Scanner
 
 REPORTED = 0.5  # the scanner's default class threshold
 NBSP = "\u00a0"
@@ -19,6 +20,19 @@ def engine() -> Engine:
     return Engine(pii_patterns())
 
 
+@pytest.fixture(scope="module")
+def scanner(engine: Engine) -> Scanner:
+    """What a user sees: nested readings of one number resolved to the strongest."""
+    return Scanner(engine, normalise=False)
+
+
+def found(scanner: Scanner, text: str, data_class: str) -> list[str]:
+    """The values the scanner reports for ``data_class``, in text order."""
+    return [
+        text[h.start : h.end] for h in scanner.scan(text).findings if h.data_class == data_class
+    ]
+
+
 def reported(engine: Engine, text: str, data_class: str) -> list[Hit]:
     return [h for h in engine.scan(text) if h.data_class == data_class and h.score >= REPORTED]
 
@@ -28,11 +42,14 @@ def values(engine: Engine, text: str, data_class: str) -> set[str]:
 
 
 def strongest(engine: Engine, text: str, data_class: str) -> Hit:
-    """The one reported value (rows of one class may report the same span; the scanner
-    keeps the strongest)."""
+    """The one reported value: rows of one class may report the same or nested spans
+    (a phone with and without its last group); like the scanner, keep the strongest,
+    then the longest, and check that every other hit is a reading of the same value."""
     hits = reported(engine, text, data_class)
-    assert len({(h.start, h.end) for h in hits}) == 1, hits
-    return max(hits, key=lambda h: h.score)
+    assert hits
+    best = min(hits, key=lambda h: (-h.score, -(h.end - h.start)))
+    assert all(h.start < best.end and best.start < h.end for h in hits), hits
+    return best
 
 
 @pytest.mark.parametrize(
@@ -152,3 +169,48 @@ def test_context_raises_phone_score(engine: Engine) -> None:
 def test_two_numbers_one_blank_apart_are_both_found(engine: Engine) -> None:
     text = "Tel: +44 20 7946 0958 +33 1 42 68 53 00"
     assert values(engine, text, "pii.phone") == {"+44 20 7946 0958", "+33 1 42 68 53 00"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("call +44 20 7946 0958 5 times", ["+44 20 7946 0958"], id="intl-then-count"),
+        pytest.param("+1 415 555 2671 24/7", ["+1 415 555 2671"], id="intl-then-24-7"),
+        pytest.param("+33 1 42 68 53 00 12/05/2024", ["+33 1 42 68 53 00"],
+                     id="intl-then-date"),
+        pytest.param("0044 20 7946 0958 2 lines", ["0044 20 7946 0958"], id="intl-00-then-count"),
+        pytest.param("ring 020 7946 0958 12 times", ["020 7946 0958"],
+                     id="national-then-count"),
+        pytest.param("(415) 555-2671 2 times", ["(415) 555-2671"], id="nanp-then-count"),
+        pytest.param("+44 20 7946 0958\n030 901820", ["+44 20 7946 0958", "030 901820"],
+                     id="next-line"),
+        pytest.param("+44 20 7946 0958 or +33 1 42 68 53 00",
+                     ["+44 20 7946 0958", "+33 1 42 68 53 00"], id="list-with-or"),
+        # the longer reading wins when both are valid numbers
+        pytest.param("+49 30 901820 12", ["+49 30 901820 12"], id="both-readings-valid"),
+    ],
+)  # fmt: skip
+def test_phone_followed_by_numbers(scanner: Scanner, text: str, expected: list[str]) -> None:
+    assert found(scanner, text, "pii.phone") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("tel+44 20 7946 0958", ["+44 20 7946 0958"], id="plus-after-letters"),
+        pytest.param("tel:+442079460958", ["+442079460958"], id="colon"),
+        pytest.param("phone(+44 20 7946 0958)", ["+44 20 7946 0958"], id="bracketed-plus"),
+        pytest.param("(020 7946 0958)", ["020 7946 0958"], id="bracketed-national"),
+        pytest.param("phone#020 7946 0958", ["020 7946 0958"], id="hash"),
+        pytest.param("call=+1 415 555 2671", ["+1 415 555 2671"], id="equals"),
+        pytest.param("Tel.:/020 7946 0958", ["020 7946 0958"], id="slash-after-punctuation"),
+        pytest.param("tel:020 7946 0958", ["020 7946 0958"], id="colon-national"),
+        pytest.param("a1+44 20 7946 0958", [], id="plus-after-a-digit"),
+        pytest.param("at 09:05 0123 456", [], id="after-a-time"),
+        pytest.param("ref INV02079460958", [], id="national-after-letters-is-an-id"),
+        pytest.param("see /items/02079460958", [], id="url-path"),
+        pytest.param("on 12/02079460958", [], id="after-a-date-slash"),
+    ],
+)
+def test_phone_glued_to_text(scanner: Scanner, text: str, expected: list[str]) -> None:
+    assert found(scanner, text, "pii.phone") == expected

@@ -4,7 +4,9 @@ people and evasions use, and near-misses that must not validate."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
+from importlib.resources import files
 
 import pytest
 from stdnum import iban, luhn
@@ -12,6 +14,8 @@ from stdnum import iban, luhn
 from bastion.detect.engine import Engine
 from bastion.detect.patterns import Hit
 from bastion.detect.pii import pii_patterns
+from bastion.detect.pii.iban import IBAN_LENGTHS
+from bastion.detect.scanner import Scanner
 
 REPORTED = 0.5  # the scanner's default class threshold
 FILLER = "31415926535897932384626"  # not repetitive, so no placeholder rule trips
@@ -22,8 +26,21 @@ def engine() -> Engine:
     return Engine(pii_patterns())
 
 
+@pytest.fixture(scope="module")
+def scanner(engine: Engine) -> Scanner:
+    """What a user sees: overlapping readings of one value resolved to the strongest."""
+    return Scanner(engine, normalise=False)
+
+
 def reported(engine: Engine, text: str, data_class: str) -> list[Hit]:
     return [h for h in engine.scan(text) if h.data_class == data_class and h.score >= REPORTED]
+
+
+def found(scanner: Scanner, text: str, data_class: str) -> list[str]:
+    """The values the scanner reports for ``data_class``, in text order."""
+    return [
+        text[h.start : h.end] for h in scanner.scan(text).findings if h.data_class == data_class
+    ]
 
 
 def card(prefix: str, length: int) -> str:
@@ -49,8 +66,15 @@ def make_iban(country: str, bban: str) -> str:
 
 
 VISA = card("4", 16)
+MASTERCARD = card("53", 16)
+AMEX = card("37", 15)
+VISA_13 = card("4", 13)
+VISA_19 = card("4", 19)  # its first 16 digits fail Luhn
+UNIONPAY_19 = card("62", 19)  # its first 16 digits pass Luhn too
 GB_IBAN = make_iban("GB", "NWBK60161331926819")
 DE_IBAN = make_iban("DE", "370400440532013000")
+BE_IBAN = make_iban("BE", "539007547034")  # 16 characters: ends on a full chunk
+AT_IBAN = make_iban("AT", "1904300234573201")
 
 
 @pytest.mark.parametrize(
@@ -129,6 +153,92 @@ def test_card_near_misses(engine: Engine, text: str) -> None:
     assert reported(engine, text, "pii.credit_card") == []
 
 
+def spaced(number: str) -> str:
+    """A card in the grouping printed on it."""
+    sizes = {15: (4, 6, 5), 13: (4, 4, 4, 1), 19: (4, 4, 4, 4, 3)}.get(len(number), (4,) * 4)
+    return grouped(number, sizes, " ")
+
+
+@pytest.mark.parametrize(
+    "separator",
+    [
+        pytest.param(" ", id="one-space"),
+        pytest.param(", ", id="comma"),
+        pytest.param("\n", id="newline"),
+        pytest.param("; ", id="semicolon"),
+        pytest.param(" and ", id="words"),
+        pytest.param("\n\n", id="blank-line"),
+    ],
+)
+@pytest.mark.parametrize(
+    "layout",
+    [pytest.param(spaced, id="grouped"), pytest.param(str, id="contiguous")],
+)
+def test_every_card_of_a_list_is_found(
+    scanner: Scanner, separator: str, layout: Callable[[str], str]
+) -> None:
+    cards = [layout(n) for n in (VISA, MASTERCARD, AMEX, VISA_13)]
+    text = f"cards: {separator.join(cards)} thanks"
+    assert found(scanner, text, "pii.credit_card") == cards
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(f"{spaced(VISA)} 2 times", spaced(VISA), id="count"),
+        pytest.param(f"{spaced(VISA)} 12/27", spaced(VISA), id="expiry"),
+        pytest.param(f"{spaced(VISA)}\n12/27", spaced(VISA), id="expiry-next-line"),
+        pytest.param(f"{spaced(VISA)} 109", spaced(VISA), id="cvv-that-also-makes-19-digits"),
+        pytest.param(f"{VISA} 12/27 123", VISA, id="contiguous-expiry-cvv"),
+        pytest.param(f"{spaced(AMEX)} 1234", spaced(AMEX), id="amex-then-pin"),
+        pytest.param(f"{spaced(VISA_13)} 12/27", spaced(VISA_13), id="thirteen-digits-expiry"),
+        # 19 digits: whole where only the whole passes, or where one mark joins all groups
+        pytest.param(f"card {spaced(VISA_19)} ok", spaced(VISA_19), id="nineteen-digits"),
+        pytest.param(f"{grouped(VISA_19, (4, 4, 4, 4, 3), '-')} 12/27",
+                     grouped(VISA_19, (4, 4, 4, 4, 3), "-"), id="nineteen-digits-expiry"),
+        pytest.param(grouped(UNIONPAY_19, (4, 4, 4, 4, 3), "-"),
+                     grouped(UNIONPAY_19, (4, 4, 4, 4, 3), "-"), id="nineteen-one-mark"),
+        pytest.param(spaced(UNIONPAY_19), spaced(UNIONPAY_19)[:19],
+                     id="nineteen-spaced-ties-to-sixteen"),
+    ],
+)  # fmt: skip
+def test_card_followed_by_numbers(scanner: Scanner, text: str, expected: str) -> None:
+    assert found(scanner, text, "pii.credit_card") == [expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(f"card#{VISA}", [VISA], id="hash"),
+        pytest.param(f"cc:{VISA}", [VISA], id="colon"),
+        pytest.param(f"card={VISA}&exp=1227", [VISA], id="query-string"),
+        pytest.param(f"paid ({spaced(VISA)})", [spaced(VISA)], id="brackets"),
+        pytest.param(f"cards/{VISA}", [VISA], id="slash"),
+        pytest.param(f"Thanks{spaced(VISA)}", [spaced(VISA)], id="grouped-after-a-word"),
+        pytest.param(f"INV{VISA}", [], id="contiguous-after-letters-is-an-id"),
+        pytest.param(f"tok_{spaced(VISA)}", [], id="after-underscore"),
+        pytest.param(f"7{spaced(VISA)}", [], id="after-a-digit"),
+    ],
+)
+def test_card_glued_to_text(scanner: Scanner, text: str, expected: list[str]) -> None:
+    assert found(scanner, text, "pii.credit_card") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("USPS 9400 1000 0000 0000 0000 00", id="tracking-number"),
+        pytest.param("ts 1700000000000 and 1700000000000123", id="epoch-timestamps"),
+        pytest.param("2024-05-17T10:32:07.123456Z", id="iso-timestamp"),
+        pytest.param(f"run {'8' + VISA + '27'}", id="long-run-holding-a-card"),
+        pytest.param(f"serial {grouped('1' + VISA + '2', (3, 4, 4, 4, 3), '-')}",
+                     id="card-digits-in-other-groups"),
+    ],
+)  # fmt: skip
+def test_card_hard_negatives(scanner: Scanner, text: str) -> None:
+    assert found(scanner, text, "pii.credit_card") == []
+
+
 def test_twelve_digit_maestro_needs_a_card_word(engine: Engine) -> None:
     number = card("6759", 12)
     [hit] = reported(engine, f"my debit card {number}", "pii.credit_card")
@@ -186,6 +296,44 @@ def test_iban_positives(engine: Engine, text: str, expected: str, country: str) 
 )
 def test_iban_near_misses(engine: Engine, text: str) -> None:
     assert reported(engine, text, "pii.iban") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(f"{iban.format(BE_IBAN)} thanks", [iban.format(BE_IBAN)],
+                     id="full-last-chunk-then-a-word"),
+        pytest.param(f"to {AT_IBAN} thanks", [AT_IBAN], id="compact-then-a-word"),
+        pytest.param(f"{iban.format(BE_IBAN)} 12 EUR", [iban.format(BE_IBAN)],
+                     id="then-an-amount"),
+        pytest.param(f"{iban.format(AT_IBAN)} 1234", [iban.format(AT_IBAN)],
+                     id="then-a-four-digit-group"),
+        pytest.param(f"{DE_IBAN}\n2024", [DE_IBAN], id="then-a-year-on-the-next-line"),
+        pytest.param(f"{iban.format(GB_IBAN)} {iban.format(BE_IBAN)}",
+                     [iban.format(GB_IBAN), iban.format(BE_IBAN)], id="list-one-space"),
+        pytest.param(f"{AT_IBAN}\n{DE_IBAN}", [AT_IBAN, DE_IBAN], id="list-newline"),
+        # glued on
+        pytest.param(f"IBAN:{DE_IBAN}", [DE_IBAN], id="colon"),
+        pytest.param(f"iban={DE_IBAN}", [DE_IBAN], id="equals"),
+        pytest.param(f"({iban.format(AT_IBAN)})", [iban.format(AT_IBAN)], id="brackets"),
+        pytest.param(f"acct/{BE_IBAN}", [BE_IBAN], id="slash"),
+        pytest.param(f"#{GB_IBAN}", [GB_IBAN], id="hash"),
+        pytest.param(f"IBAN{DE_IBAN}", [DE_IBAN], id="after-letters"),
+        pytest.param(f"12{DE_IBAN}", [], id="after-digits"),
+    ],
+)  # fmt: skip
+def test_iban_next_to_other_text(scanner: Scanner, text: str, expected: list[str]) -> None:
+    assert found(scanner, text, "pii.iban") == expected
+
+
+def test_iban_lengths_follow_the_registry() -> None:
+    """The regex's per-country lengths are python-stdnum's IBAN registry."""
+    registry = {}
+    for line in (files("stdnum") / "iban.dat").read_text().splitlines():
+        if match := re.match(r'^([A-Z]{2}) .*bban="([^"]+)"', line):
+            registry[match[1]] = 4 + sum(int(n) for n in re.findall(r"(\d+)!", match[2]))
+    ours = {country: length for length, countries in IBAN_LENGTHS for country in countries}
+    assert ours == registry
 
 
 def test_iban_verdicts_match_stdnum() -> None:

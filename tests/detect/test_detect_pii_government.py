@@ -35,6 +35,12 @@ def values(engine: Engine, text: str, data_class: str) -> set[str]:
         pytest.param("SSN 536.22.8741", {"536.22.8741"}, id="dotted"),
         pytest.param("ssn: 536228741", {"536228741"}, id="bare-nine-digits"),
         pytest.param("536228741 is my SSN", {"536228741"}, id="context-after"),
+        # punctuation glued on the left
+        pytest.param("ssn#536-22-8741", {"536-22-8741"}, id="hash"),
+        pytest.param("SSN:536-22-8741", {"536-22-8741"}, id="colon"),
+        pytest.param("ssn=536228741&x=1", {"536228741"}, id="query-string"),
+        pytest.param("(536-22-8741)", {"536-22-8741"}, id="brackets"),
+        pytest.param("SSN/536-22-8741", {"536-22-8741"}, id="slash"),
         # near-misses
         pytest.param("id 536 22 8741", set(), id="spaced-without-context"),
         pytest.param("order 536228741", set(), id="bare-without-context"),
@@ -48,6 +54,7 @@ def values(engine: Engine, text: str, data_class: str) -> set[str]:
         pytest.param("SSN 536-22.8741", set(), id="mixed-separators"),
         pytest.param("part 1-536-22-8741", set(), id="inside-longer-dashed-number"),
         pytest.param("part A536-22-8741", set(), id="glued-to-letters"),
+        pytest.param("on 12/536-22-8741", set(), id="after-a-digit-and-slash"),
         pytest.param("SSN 536-22-87410", set(), id="serial-too-long"),
     ],
 )

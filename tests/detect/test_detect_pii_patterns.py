@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import pytest
 import re2
 
+from bastion.detect.engine import Engine
 from bastion.detect.patterns import Pattern
 from bastion.detect.pii import pii_patterns
 
@@ -71,3 +73,30 @@ def test_importing_the_package_defers_heavy_dependencies() -> None:
     code = "import sys, bastion.detect.pii; print('phonenumbers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _groups(separator: str, first: str = "") -> str:
+    """100 KB of four-digit groups: every four of them are a card-shaped window."""
+    return separator.join(f"{first}{n * 7919 % 10_000:04d}"[:4] for n in range(20_000))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("7" * 100_000, id="digits"),
+        pytest.param(_groups(" "), id="four-digit-groups"),
+        pytest.param(_groups("-"), id="dashed-groups"),
+        pytest.param(_groups("\n"), id="groups-on-lines"),
+        pytest.param(_groups(" ", first="0"), id="trunk-zero-groups"),
+        pytest.param("1 " * 50_000, id="spaced-out-digits"),
+        pytest.param("+44 20 7946 0958 5 " * 5_000, id="phones-each-followed-by-a-number"),
+        pytest.param("DE89 " * 20_000, id="iban-starts"),
+        pytest.param("a1" * 50_000, id="letters-and-digits"),
+    ],
+)
+def test_hostile_input_scans_in_linear_time(text: str) -> None:
+    engine = Engine(pii_patterns())
+    engine.scan(text[:1000])
+    start = time.perf_counter()
+    engine.scan(text)
+    assert time.perf_counter() - start < 1.0

@@ -5,8 +5,15 @@ length limits and label shapes and turns away asset names such as ``icon@2x.png`
 Phone rows go from the most to the least self-evident shape (see ``phone.py``); the
 loose shape counts only with a phone word nearby. Phone rows other than ``+CC`` refuse
 to start right after a digit group and a blank, so they do not report a slice of a
-number another row (or a longer number) owns. Rows of one class may still report the
-same span; the scanner keeps the strongest.
+number another row (or a longer number) owns. Phone groups are open-ended, so a number
+on the same line after a phone (``+44 20 7946 0958 5 times``) would join it and sink
+it; ``*.then_number`` rows read the same run without its last token. Rows of one class
+may report the same or nested spans; the scanner keeps the strongest, then the longest.
+
+Glued letters: a ``+`` number may follow a letter directly (``tel+44 20 7946 0958``);
+numbers without a plus may not (``INV02079460958`` is an id), nor may any phone follow
+a digit. ``#``, ``=`` and ``(`` never block; ``:`` blocks only after a digit (times),
+``/`` only after a letter or digit (dates, URL paths).
 """
 
 from __future__ import annotations
@@ -29,26 +36,47 @@ PHONE_CONTEXT = (
     "telefono", "handy",
 )  # fmt: skip
 
-_NOT_AFTER_NUMBER = r"(?:^|^[ \x{a0}]|[^\w+()\-./\x{a0} ]|[^\d)][ \x{a0}])"
-"""Left guard for phone rows: not inside a word or a number, and not right after a digit
-group and one blank (``+44 20 7946 0958`` must not also yield ``20 7946 0958``, and a
-``0044`` group inside an IBAN is no dialling prefix)."""
+_NOT_AFTER_NUMBER = r"(?:^|^[ \x{a0}]|[^\w+)\-./:\x{a0} ]|[^\d)][ \x{a0}]|(?:^|\D):|(?:^|[^\w])/)"
+"""Left guard for phone rows without a ``+``: not inside a word or a number, and not
+right after a digit group and one blank (``+44 20 7946 0958`` must not also yield
+``20 7946 0958``, and a ``0044`` group inside an IBAN is no dialling prefix). ``(`` is
+fine (``(020 7946 0958)``); a colon only where no digit precedes it (``09:05 0123 456``
+is a time), a slash only where no word character does (``12/0207...`` is a date,
+``/items/0207...`` a path)."""
+
+_PLUS_GUARD = r"(?:^|[^\d+])"
+"""Left guard for ``+CC`` rows: anything but a digit or another plus. The plus marks the
+number plainly enough that a letter may touch it (``tel+44 20 7946 0958``)."""
 
 _EXT = rf"(?:{HSPACE}?(?:[xX]|[eE][xX][tT]\.?|#){HSPACE}?\d{{1,6}})?"
-_AFTER_COUNTRY_CODE = (
-    rf"(?:{DIGIT_SEP}?\(0\))?(?:{DIGIT_SEP}?(?:\(\d{{1,5}}\)|\d{{1,6}}))+{_EXT})\b"
+_AFTER_COUNTRY_CODE = rf"(?:{DIGIT_SEP}?\(0\))?(?:{DIGIT_SEP}?(?:\(\d{{1,5}}\)|\d{{1,6}}))+"
+_PLUS_CC = r"(?:\+[1-9]\d{0,2}|\(\+[1-9]\d{0,2}\))"
+_NATIONAL_NUMBER = (
+    rf"(?:0\d{{1,4}}{DIGIT_SEP}|(?:8{HSPACE}?)?\(0?\d{{1,5}}\){DIGIT_SEP}?)"
+    rf"\d{{2,8}}(?:{DIGIT_SEP}\d{{2,8}})*"
 )
-_INTERNATIONAL_PLUS = rf"(?:^|[^\w+(])((?:\+|\(\+)[1-9]\d{{0,2}}\)?{_AFTER_COUNTRY_CODE}"
-_INTERNATIONAL_00 = rf"{_NOT_AFTER_NUMBER}(00[1-9]\d{{0,2}}{_AFTER_COUNTRY_CODE}"
+_NEXT_TOKEN = rf"{HSPACE}{{1,3}}\d[\d/.:\-]*\b"
+"""A blank and one number-like token after a phone (``2 times``, ``24/7``, ``12/05/2024``),
+consumed by the "phone, then a number" rows so that the value group stops before it."""
+
+_INTERNATIONAL_PLUS = rf"{_PLUS_GUARD}({_PLUS_CC}{_AFTER_COUNTRY_CODE}{_EXT})\b"
+_INTERNATIONAL_00 = rf"{_NOT_AFTER_NUMBER}(00[1-9]\d{{0,2}}{_AFTER_COUNTRY_CODE}{_EXT})\b"
 _NANP = (
     rf"{_NOT_AFTER_NUMBER}((?:1{DIGIT_SEP})?(?:\(\d{{3}}\){DIGIT_SEP}?|\d{{3}}{DIGIT_SEP})"
     rf"\d{{3}}{DIGIT_SEP}\d{{4}}{_EXT})\b"
 )
-_NATIONAL = (
-    rf"{_NOT_AFTER_NUMBER}((?:0\d{{1,4}}{DIGIT_SEP}|(?:8{HSPACE}?)?\(0?\d{{1,5}}\){DIGIT_SEP}?)"
-    rf"\d{{2,8}}(?:{DIGIT_SEP}\d{{2,8}})*)\b"
-)
+_NATIONAL = rf"{_NOT_AFTER_NUMBER}({_NATIONAL_NUMBER})\b"
 _LOOSE = rf"{_NOT_AFTER_NUMBER}(\d{{7,12}}|\d{{2,5}}(?:{DIGIT_SEP}\d{{2,8}})+)\b"
+
+# The same shapes when a number follows on the line: their groups are open-ended, so the
+# rows above read "+44 20 7946 0958 5 times" as one 13-digit candidate, which fails, and
+# RE2 does not retry without the " 5". These read the run minus its last token; when both
+# readings validate, the longer one wins (same score), so a plain phone is unaffected.
+_INTERNATIONAL_PLUS_THEN_NUMBER = rf"{_PLUS_GUARD}({_PLUS_CC}{_AFTER_COUNTRY_CODE}){_NEXT_TOKEN}"
+_INTERNATIONAL_00_THEN_NUMBER = (
+    rf"{_NOT_AFTER_NUMBER}(00[1-9]\d{{0,2}}{_AFTER_COUNTRY_CODE}){_NEXT_TOKEN}"
+)
+_NATIONAL_THEN_NUMBER = rf"{_NOT_AFTER_NUMBER}({_NATIONAL_NUMBER}){_NEXT_TOKEN}"
 
 _EMAIL = r"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})\b"
 _FILE_SUFFIXES = frozenset(
@@ -106,6 +134,24 @@ PHONE_PATTERNS: tuple[Pattern, ...] = (
         context=PHONE_CONTEXT,
     ),
     Pattern(
+        id="pii.phone.international.then_number",
+        data_class="pii.phone",
+        regex=_INTERNATIONAL_PLUS_THEN_NUMBER,
+        group=1,
+        score=0.8,
+        validator=validate_international_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
+        id="pii.phone.international_00.then_number",
+        data_class="pii.phone",
+        regex=_INTERNATIONAL_00_THEN_NUMBER,
+        group=1,
+        score=0.75,
+        validator=validate_international_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
         id="pii.phone.nanp",
         data_class="pii.phone",
         regex=_NANP,
@@ -118,6 +164,15 @@ PHONE_PATTERNS: tuple[Pattern, ...] = (
         id="pii.phone.national",
         data_class="pii.phone",
         regex=_NATIONAL,
+        group=1,
+        score=0.6,
+        validator=validate_national_phone,
+        context=PHONE_CONTEXT,
+    ),
+    Pattern(
+        id="pii.phone.national.then_number",
+        data_class="pii.phone",
+        regex=_NATIONAL_THEN_NUMBER,
         group=1,
         score=0.6,
         validator=validate_national_phone,

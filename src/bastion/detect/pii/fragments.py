@@ -2,10 +2,16 @@
 
 The regex fragments follow two rules that keep candidates whole without lookaround:
 a *left guard* may consume the character before a value (it sits outside the value
-group), but the right edge is either ``\\b`` or the natural end of a greedy run, never a
+group), but the right edge is either ``\\b`` or the natural end of a run, never a
 consumed character, so that two values separated by one space are both found.
-Digit runs are matched greedily across separators and judged whole by the validator, so
-a phone-like or card-like stretch inside a longer number is rejected rather than cut out.
+
+RE2 never retries a shorter match when a validator rejects a long one, so a value must
+not run on into a neighbouring number. Rows therefore spell out the groupings a value is
+written in (cards: 4-4-4-4, 4-6-5, ...; IBANs: their country's length), in the order
+RE2's leftmost-first alternation should prefer them; where the grouping is open (phone
+numbers), a second row reads the same run without its last blank-separated token. A
+contiguous run of digits is still judged whole, so a card-like or phone-like stretch
+inside a longer number is rejected rather than cut out.
 """
 
 from __future__ import annotations
@@ -26,9 +32,18 @@ CARD_SEP = rf"(?:{HSPACE}{{0,2}}[\-./\r\n]{{1,2}}{HSPACE}{{0,2}}|{HSPACE}{{1,3}}
 """Like ``DIGIT_SEP`` but also across a line break; only long checksummed numbers
 (cards) use it, since short groups on consecutive lines are usually separate values."""
 
-NOT_IN_NUMBER = r"(?:^|[^\w\-./+])"
+NOT_IN_NUMBER = r"(?:^|[^\w\-./+]|(?:^|\D)/)"
 """Stricter left guard for fixed-shape numbers: not after a word character nor after a
-dash, dot, slash or plus that could join it to a longer number."""
+dash, dot or plus that could join it to a longer number; a slash only where no digit
+precedes it (``SSN/536-22-8741``, not ``12/536-22-8741``). ``#``, ``:``, ``=`` and
+``(`` are fine."""
+
+BOUNDARY_OR_LETTER = r"(?:\b|[A-Za-z])"
+"""Left guard for values whose own shape sets them apart from identifiers (grouped card
+numbers, IBANs with their country code): any non-word character before them (``#``,
+``:``, ``=``, ``(``, ``/``) or a letter glued on (``Thanks4111 1111 ...``,
+``IBANDE89...``), but never a digit or ``_``. Rows that need contiguous digits to stand
+apart from order ids (``INV4111111111111111``) add ``\\b`` inside that alternative."""
 
 BLANKS = frozenset(" \t\r\n\u00a0\u2007\u2009\u202f")
 SEPARATORS = BLANKS | frozenset("-./()")
