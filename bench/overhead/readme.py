@@ -56,7 +56,8 @@ def render_budget(latest: Doc | None) -> str:
     for stage, budget, kind in BUDGET:
         measured = {
             "core": f"{_num(cpu, 3)} ms (all of Bastion's CPU per call, quickstart config)",
-            "idle": "not exercised (quickstart has no policy)",
+            "idle": "not in the runs above (they predate the quickstart policy); "
+            "detection alone: see Detection below",
             "in-core": "included in the core figure",
         }[kind]
         lines.append(f"| {stage} | {budget:.2f} ms | {measured} |")
