@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bastion.detect.catalog import Tier
 from bastion.detect.evaluation import (
     Example,
@@ -42,7 +40,7 @@ from bastion.detect.evaluation import (
 from bench.detect import accuracy_doc, presidio_env
 from bench.detect.presidio_client import PresidioRunner, running_presidio
 from bench.detect.results import software
-from bench.overhead.results import RESULTS_DIR, git_commit, machine
+from bench.overhead.results import git_commit, machine, write_result
 from bench.overhead.targets import REPO
 
 DATA_DIR = REPO.parent / "shared" / "data"
@@ -248,10 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.no_save:
         return 0
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.limit is None else f"-limit{args.limit}"
-    path = RESULTS_DIR / f"accuracy-{started:%Y-%m-%d}-{commit}{suffix}.json"
-    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    path = write_result("accuracy", document)
     accuracy_doc.regenerate()
     print(f"saved {path.relative_to(REPO)}; docs/accuracy.md regenerated")
     return 0

@@ -10,10 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bastion.detect.evaluation import MIN_GOLD_OVERLAP, PII_CLASSES
-from bench.overhead.results import RESULTS_DIR
+from bench.overhead.results import load_results
 from bench.overhead.targets import REPO
 
 DOC = REPO / "docs" / "accuracy.md"
@@ -58,8 +56,7 @@ _METHOD = f"""\
 
 def latest() -> dict[str, Any] | None:
     """The newest full accuracy result (or the newest of any kind when none is full)."""
-    documents = [orjson.loads(p.read_bytes()) for p in RESULTS_DIR.glob("accuracy-*.json")]
-    documents.sort(key=lambda d: str(d.get("date", "")), reverse=True)
+    documents = load_results("accuracy")
     full = [d for d in documents if d.get("mode") == "full"]
     chosen: dict[str, Any] | None = (full or documents or [None])[0]
     return chosen

@@ -13,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from bench.detect.corpus import ADVERSARIAL_SIZES, PERSONAL_SHARE, SEED, SIZES
 from bench.detect.timing import Settings, Target
-from bench.overhead.results import RESULTS_DIR, git_commit, machine
+from bench.overhead.results import git_commit, load_results, machine, write_result
 from bench.overhead.stats import Goal, median_of, paired_median
 
 BASTION = ("bastion-fast", "bastion-tagger", "bastion-ner")
@@ -164,16 +162,10 @@ def build(
 
 
 def write(document: Mapping[str, Any]) -> Path:
-    """Save as bench/results/detect-<UTC date>-<short commit>[-quick].json; return the path."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    day = str(document["date"])[:10]
-    suffix = "-quick" if document.get("mode") == "quick" else ""
-    path = RESULTS_DIR / f"detect-{day}-{document['commit']}{suffix}.json"
-    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    return path
+    """Save a detection result (bench/results/detect-…json)."""
+    return write_result("detect", document)
 
 
 def load_all() -> list[dict[str, Any]]:
     """Every saved detection result, latest first."""
-    documents = [orjson.loads(p.read_bytes()) for p in RESULTS_DIR.glob("detect-*.json")]
-    return sorted(documents, key=lambda d: str(d.get("date", "")), reverse=True)
+    return load_results("detect")

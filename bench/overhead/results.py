@@ -144,17 +144,29 @@ def build(
     }
 
 
-def write(document: Mapping[str, Any]) -> Path:
-    """Save as bench/results/overhead-<UTC date>-<short commit>[-quick].json; return the path."""
+def write_result(kind: str, document: Mapping[str, Any]) -> Path:
+    """Save as bench/results/<kind>-<UTC date>-<short commit>[-<mode>].json (no suffix for
+    a full run); return the path."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     day = str(document["date"])[:10]
-    suffix = "-quick" if document.get("mode") == "quick" else ""
-    path = RESULTS_DIR / f"overhead-{day}-{document['commit']}{suffix}.json"
+    mode = str(document.get("mode", "full"))
+    suffix = "" if mode == "full" else f"-{mode}"
+    path = RESULTS_DIR / f"{kind}-{day}-{document['commit']}{suffix}.json"
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return path
 
 
+def load_results(kind: str) -> list[dict[str, Any]]:
+    """Every saved result of ``kind`` (overhead, detect, accuracy), latest first."""
+    documents = [orjson.loads(p.read_bytes()) for p in RESULTS_DIR.glob(f"{kind}-*.json")]
+    return sorted(documents, key=lambda d: str(d.get("date", "")), reverse=True)
+
+
+def write(document: Mapping[str, Any]) -> Path:
+    """Save an overhead result (bench/results/overhead-…json)."""
+    return write_result("overhead", document)
+
+
 def load_all() -> list[dict[str, Any]]:
     """Every saved overhead result, latest first."""
-    documents = [orjson.loads(p.read_bytes()) for p in RESULTS_DIR.glob("overhead-*.json")]
-    return sorted(documents, key=lambda d: str(d.get("date", "")), reverse=True)
+    return load_results("overhead")
