@@ -76,6 +76,10 @@ def _table() -> _Table:
     )
 
 
+_REFINE_FROM = 0.3
+"""Candidates scored below this (reported only with --all-scores) keep their chunk span."""
+
+
 class LegalDetector:
     """Reports ``legal.contract`` for contract or legal-agreement text (one hit at most)."""
 
@@ -92,8 +96,10 @@ class LegalDetector:
             return []
         agreeing = sum(1 for _, _, z in legal if z >= 0.0)
         z = max(z for _, _, z in legal) + min(_SPREAD * max(agreeing - 1, 0), _SPREAD_CAP)
-        start, end = _refine(text, legal[0][0], legal[-1][1])
         score = round(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))), 4)
+        start, end = legal[0][0], legal[-1][1]
+        if score >= _REFINE_FROM:  # trimming costs a gate test per line: only for real hits
+            start, end = _refine(text, start, end)
         return [Hit("legal.contract", start, end, score, "legal")]
 
 
