@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -92,6 +93,10 @@ class Runtime:
         self.audit.start()
         if self._watcher is not None:
             self._watcher.start()
+        # the detectors' tables (gazetteers, patterns) live as long as the process: move
+        # them out of the cyclic collector's generations so collections stay cheap
+        gc.collect()
+        gc.freeze()
         self._started = True
 
     async def close(self) -> None:
