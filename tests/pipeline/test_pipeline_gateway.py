@@ -83,8 +83,10 @@ class FakeInspector:
         start = text.index("a@b")
         return [Finding("pii.email", 0, start, start + 13, 0.99, "fake")]
 
-    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
-        return {"findings": []}
+    def scan_text(
+        self, text: str, source: str, *, all_scores: bool = False
+    ) -> tuple[list[Finding], dict[str, Any]]:
+        return [], {"findings": []}
 
     def inspect_answer(self, text: str) -> list[Finding]:
         self.rec.order.append("inspect_answer")

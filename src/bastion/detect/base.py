@@ -17,8 +17,11 @@ class Inspector(Protocol):
 
     def inspect(self, conversation: Conversation) -> list[Finding]: ...
 
-    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
-        """One text's findings in the scan format of CONTRACT.md §8."""
+    def scan_text(
+        self, text: str, source: str, *, all_scores: bool = False
+    ) -> tuple[list[Finding], dict[str, Any]]:
+        """One text, scanned once: its reported findings and the scan-format report of
+        CONTRACT.md §8 (with ``all_scores``: candidates below threshold, ``doc_scores``)."""
         ...
 
     def inspect_answer(self, text: str) -> list[Finding]:
@@ -32,8 +35,10 @@ class NoDetectors:
     def inspect(self, conversation: Conversation) -> list[Finding]:
         return []
 
-    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
-        return {"findings": [], "doc_scores": {}} if all_scores else {"findings": []}
+    def scan_text(
+        self, text: str, source: str, *, all_scores: bool = False
+    ) -> tuple[list[Finding], dict[str, Any]]:
+        return [], ({"findings": [], "doc_scores": {}} if all_scores else {"findings": []})
 
     def inspect_answer(self, text: str) -> list[Finding]:
         return []

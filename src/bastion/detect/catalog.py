@@ -1,7 +1,8 @@
 """Assembling the built-in detectors and configured custom classes into a ``Scanner``.
 
-Heavy parts load lazily and only when used: the NER tier imports spaCy on first build
-with ``second_tier`` on, and says how to install it when it is missing.
+Heavy parts load only when used: the tagger's gazetteers on the first build of a tier
+that needs them (once per process), spaCy only for ``tier="ner"``, with an install hint
+when it is missing.
 """
 
 from __future__ import annotations

@@ -272,8 +272,3 @@ def _has_phrase(haystack: str, phrase: str) -> bool:
             return True
         at = haystack.find(phrase, at + 1)
     return False
-
-
-def compile_check(patterns: Sequence[Pattern]) -> None:
-    """Raise ``PatternCompileError`` naming the first pattern RE2 refuses (for tests/config)."""
-    Engine(patterns)

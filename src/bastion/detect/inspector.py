@@ -18,8 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from bastion.crypto.keyring import Keyring
-from bastion.detect.patterns import Hit
-from bastion.detect.report import scan_report
+from bastion.detect.report import scan_report, to_finding
 from bastion.detect.scanner import Scanner
 from bastion.model import Conversation, Finding
 from bastion.model.finding import ANSWER, REQUEST
@@ -53,18 +52,20 @@ class DetectorInspector:
             )
         return findings
 
+    def _scan(self, text: str, source: str) -> tuple[Finding, ...]:
+        hits = self.scanner.scan(text, source).findings
+        return tuple(to_finding(hit, self._keyring) for hit in hits)
+
     def _text_findings(self, text: str, source: str) -> tuple[Finding, ...]:
         """The findings of one text (as segment 0), from memory when it was seen before."""
         if len(text) < _WORTH_REMEMBERING:
-            hits = self.scanner.scan(text, source).findings
-            return tuple(self._finding(hit, 0, hit.start, hit.end) for hit in hits)
+            return self._scan(text, source)
         digest = hashlib.blake2b(
             text.encode("utf-8", "surrogatepass"), key=self._salt, person=source[:16].encode()
         ).digest()
         known = self._remembered.pop(digest, None)
         if known is None:
-            hits = self.scanner.scan(text, source).findings
-            known = tuple(self._finding(hit, 0, hit.start, hit.end) for hit in hits)
+            known = self._scan(text, source)
             if len(self._remembered) >= _REMEMBERED:
                 del self._remembered[next(iter(self._remembered))]  # the least recently used
         self._remembered[digest] = known
@@ -74,19 +75,21 @@ class DetectorInspector:
         """Values in the model's own output (patterns only: whole-text classes such as
         code in an answer are the point of asking, not a leak)."""
         hits = self.scanner.scan(text, "assistant", documents=False).findings
-        return [self._finding(hit, ANSWER, hit.start, hit.end) for hit in hits]
+        return [to_finding(hit, self._keyring, ANSWER) for hit in hits]
 
-    def report(self, text: str, source: str, *, all_scores: bool = False) -> dict[str, Any]:
-        """One text's findings in the scan format (CONTRACT.md §8)."""
+    def scan_text(
+        self, text: str, source: str, *, all_scores: bool = False
+    ) -> tuple[list[Finding], dict[str, Any]]:
+        """One scan of one text: its reported findings (segment 0) and the scan-format
+        report (CONTRACT.md §8; with ``all_scores`` also candidates below threshold)."""
         result = self.scanner.scan(text, source, all_scores=all_scores)
-        return scan_report(result, self._keyring, all_scores=all_scores)
-
-    def _finding(self, hit: Hit, segment: int, start: int, end: int, **extra: str) -> Finding:
-        meta = {**hit.meta, **extra} if extra else dict(hit.meta)
-        fingerprint = self._keyring.fingerprint(hit.data_class, hit.value) if hit.value else ""
-        return Finding(
-            hit.data_class, segment, start, end, hit.score, hit.detector, meta, fingerprint
-        )
+        report = scan_report(result, self._keyring, all_scores=all_scores)
+        findings = [
+            to_finding(hit, self._keyring)
+            for hit in result.findings
+            if hit.score >= self.scanner.threshold(hit.data_class)
+        ]
+        return findings, report
 
     def _across_seam(self, conversation: Conversation, left: int) -> list[Finding]:
         """Findings that only exist when the end of one text meets the start of the next.
@@ -103,6 +106,7 @@ class DetectorInspector:
             if family not in _SPLITTABLE or not hit.start < seam < hit.end - 1:
                 continue
             offset = len(first) - seam
-            out.append(self._finding(hit, left, offset + hit.start, len(first), split="true"))
-            out.append(self._finding(hit, left + 1, 0, hit.end - seam - 1, split="true"))
+            ring = self._keyring
+            out.append(to_finding(hit, ring, left, (offset + hit.start, len(first)), split="true"))
+            out.append(to_finding(hit, ring, left + 1, (0, hit.end - seam - 1), split="true"))
         return out

@@ -14,6 +14,7 @@ from typing import Any
 from bastion.detect.base import Inspector
 from bastion.model import Finding
 from bastion.pipeline.stream import StreamEvent
+from bastion.pipeline.stream_hooks import stream_text_fields
 
 WINDOW = 2048
 OVERLAP = 96  # longer than any value a window edge may cut
@@ -62,8 +63,10 @@ class AnswerScanHook:
     def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
         payload = event.payload
         if isinstance(payload, dict):
-            for key, text in _stream_texts(payload, event.event_type):
-                self.scan.feed(key, text)
+            for key, target, name, _ in stream_text_fields(payload, event.event_type):
+                text = target.get(name)
+                if isinstance(text, str) and text:
+                    self.scan.feed(key, text)
         return (event,)
 
     def on_end(self) -> Sequence[StreamEvent]:
@@ -71,46 +74,29 @@ class AnswerScanHook:
         return ()
 
 
-def _stream_texts(
-    payload: dict[str, Any], kind: str | None
-) -> Iterator[tuple[tuple[int, int], str]]:
-    if kind in ("response.output_text.delta", "response.function_call_arguments.delta"):
-        text = payload.get("delta")
-        output = payload.get("output_index")
-        if isinstance(text, str) and isinstance(output, int):
-            yield (output, -1 if "function" in kind else 0), text
-        return
-    for choice in payload.get("choices") or ():
-        if not isinstance(choice, dict) or not isinstance(choice.get("delta"), dict):
-            continue
-        number = choice.get("index")
-        index = number if isinstance(number, int) else 0
-        delta: dict[str, Any] = choice["delta"]
-        if isinstance(delta.get("content"), str):
-            yield (index, 0), delta["content"]
-        for position, call in enumerate(delta.get("tool_calls") or ()):
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                yield (index, -1 - position), function["arguments"]
-
-
-def answer_texts(payload: dict[str, Any]) -> Iterator[str]:
-    """Every text of a complete chat or Responses answer: content and tool arguments."""
+def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(holder, field) of every text of a complete chat or Responses answer: message
+    content, tool-call and function-call arguments, output text parts."""
     for choice in payload.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
             continue
-        if isinstance(message.get("content"), str):
-            yield message["content"]
+        yield message, "content"
         for call in message.get("tool_calls") or ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                yield function["arguments"]
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                yield call["function"], "arguments"
     for item in payload.get("output") or ():
         if not isinstance(item, dict):
             continue
-        if isinstance(item.get("arguments"), str):
-            yield item["arguments"]
+        yield item, "arguments"
         for part in item.get("content") or ():
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                yield part["text"]
+            if isinstance(part, dict):
+                yield part, "text"
+
+
+def answer_texts(payload: dict[str, Any]) -> Iterator[str]:
+    """Every text of a complete answer (the strings :func:`answer_fields` points at)."""
+    for holder, name in answer_fields(payload):
+        text = holder.get(name)
+        if isinstance(text, str):
+            yield text

@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
-from bastion.detect.base import Inspector
-from bastion.detect.report import finding_json
 from bastion.errors import (
     ApiError,
     InvalidRequest,
@@ -34,7 +32,6 @@ from bastion.model import (
     Action,
     AuthenticatedKey,
     CallStatus,
-    Conversation,
     Endpoint,
     Finding,
     Principal,
@@ -120,20 +117,19 @@ class Gateway:
             await p.limiter.admit(ctx.principal)
             ctx.reservation = Reservation()
             ctx.parsed = request = parse_scan_request(call.body)
-            ctx.findings = await _inspect(p.inspector, request.conversation)
+            segments = request.conversation.segments
+            text, source = (
+                (segments[0].text, segments[0].source.value) if segments else ("", "user")
+            )
+            all_scores = request.body.get("all_scores") is True
+            ctx.findings, report = await _off_loop(
+                len(text), p.inspector.scan_text, text, source, all_scores=all_scores
+            )
         except ApiError as exc:
             return self._local_reply(ctx, exc)
         ctx.decision = SCAN
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
-        segment = request.conversation.segments[0] if request.conversation.segments else None
-        all_scores = request.body.get("all_scores") is True
-        if segment is None:
-            report: dict[str, Any] = p.inspector.report("", "user", all_scores=all_scores)
-        elif all_scores:
-            report = p.inspector.report(segment.text, segment.source.value, all_scores=True)
-        else:
-            report = {"findings": [finding_json(f) for f in ctx.findings]}
         headers = {
             "content-type": _JSON,
             "x-bastion-request-id": call.request_id,
@@ -157,7 +153,8 @@ class Gateway:
         principal = ctx.principal = self._with_end_user(ctx)
         self._check_model(ctx, conversation.model)
 
-        ctx.findings = await _inspect(p.inspector, conversation)
+        size = sum(len(segment.text) for segment in conversation.segments)
+        ctx.findings = await _off_loop(size, p.inspector.inspect, conversation)
         decision = ctx.decision = p.decider.decide(principal, conversation, ctx.findings)
         if not decision.forwards:
             code = "exception_required" if decision.action is Action.REQUIRE_EXCEPTION else None
@@ -364,14 +361,15 @@ def _with_upstream_usage(body: dict[str, Any]) -> dict[str, Any]:
 
 
 _INLINE_CHARS = 256 * 1024  # larger requests are scanned off the event loop
+T = TypeVar("T")
 
 
-async def _inspect(inspector: Inspector, conversation: Conversation) -> list[Finding]:
+async def _off_loop(size: int, scan: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Scan on the loop for ordinary prompts; in a thread for very large ones, so one
     10 MB document does not stall every other call (the scan itself is linear)."""
-    if sum(len(s.text) for s in conversation.segments) <= _INLINE_CHARS:
-        return inspector.inspect(conversation)
-    return await asyncio.to_thread(inspector.inspect, conversation)
+    if size <= _INLINE_CHARS:
+        return scan(*args, **kwargs)
+    return await asyncio.to_thread(scan, *args, **kwargs)
 
 
 def class_counts(findings: Sequence[Finding]) -> dict[str, int]:

@@ -25,7 +25,6 @@ class Guardrails:
     inspector: DetectorInspector
     decider: Decider
     transformer: Redactor
-    registry: dict[str, ClassInfo]
     keyring: Keyring
 
 
@@ -39,7 +38,7 @@ def build_guardrails(config: BastionConfig, *, keyring: Keyring | None = None) -
         check_policy_classes(policy, registry, str(config.policy.file))
         decider = policy
     inspector = DetectorInspector(build_scanner(config.detectors), keyring)
-    return Guardrails(inspector, decider, Redactor(keyring), registry, keyring)
+    return Guardrails(inspector, decider, Redactor(keyring), keyring)
 
 
 def check_policy_classes(policy: RulesDecider, registry: dict[str, ClassInfo], where: str) -> None:

@@ -9,7 +9,7 @@ import orjson
 
 from bastion.errors import UpstreamFailed
 from bastion.model import Endpoint, Usage
-from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_texts
+from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_fields, answer_texts
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.stream import StreamEvent, StreamHook
 from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
@@ -61,20 +61,8 @@ def restore_answer(payload: dict[str, Any], restorer: ReplaceTextHook) -> bool:
                 holder[key] = restored
                 changed = True
 
-    for choice in payload.get("choices") or ():  # chat completions
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict):
-            restore(message, "content")
-            for call in message.get("tool_calls") or ():
-                if isinstance(call, dict) and isinstance(call.get("function"), dict):
-                    restore(call["function"], "arguments")
-    for item in payload.get("output") or ():  # Responses
-        if not isinstance(item, dict):
-            continue
-        restore(item, "arguments")
-        for part in item.get("content") or ():
-            if isinstance(part, dict):
-                restore(part, "text")
+    for holder, name in answer_fields(payload):
+        restore(holder, name)
     return changed
 
 

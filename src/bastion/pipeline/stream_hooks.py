@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,27 +113,13 @@ class TextWindowHook:
         return self._release()
 
     def _chat_chunk(self, payload: dict[str, Any], fragments: list[_Fragment]) -> None:
-        choices = payload["choices"]
-        if not isinstance(choices, list):
-            return
-        for at, choice in enumerate(choices):
-            if not isinstance(choice, dict):
-                continue
-            index = choice.get("index", 0)
-            key = (index if isinstance(index, int) else 0, 0)
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                self._add(key, delta, "content", fragments, ("choices", at, "delta"))
-                calls = delta.get("tool_calls")
-                for position, call in enumerate(calls if isinstance(calls, list) else ()):
-                    function = call.get("function") if isinstance(call, dict) else None
-                    if isinstance(function, dict):
-                        number = call.get("index", position)
-                        tool = -1 - (number if isinstance(number, int) else position)
-                        path = ("choices", at, "delta", "tool_calls", position, "function")
-                        self._add((key[0], tool), function, "arguments", fragments, path)
-            if choice.get("finish_reason") is not None:
-                for text_key in [k for k in self._states if k[0] == key[0]]:
+        for key, target, name, path in chat_text_fields(payload):
+            self._add(key, target, name, fragments, path)
+        for choice in payload["choices"] if isinstance(payload["choices"], list) else ():
+            if isinstance(choice, dict) and choice.get("finish_reason") is not None:
+                index = choice.get("index", 0)
+                choice_index = index if isinstance(index, int) else 0
+                for text_key in [k for k in self._states if k[0] == choice_index]:
                     self._decide(text_key, final=True)
 
     def _add(
@@ -281,6 +267,42 @@ class TextWindowHook:
             return False
         target[name] = "".join(state.full_out)
         return True
+
+
+TextField = tuple[TextKey, dict[str, Any], str, tuple[str | int, ...]]
+"""(key, the dict holding the text, the text's field name, where that dict sits)."""
+
+
+def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
+    """Every assistant text a chat chunk carries: each choice's ``delta.content`` and each
+    tool call's ``function.arguments`` (non-empty strings only)."""
+    choices = payload.get("choices")
+    for at, choice in enumerate(choices if isinstance(choices, list) else ()):
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        index = choice.get("index", 0)
+        choice_index = index if isinstance(index, int) else 0
+        if isinstance(delta.get("content"), str) and delta["content"]:
+            yield (choice_index, 0), delta, "content", ("choices", at, "delta")
+        calls = delta.get("tool_calls")
+        for position, call in enumerate(calls if isinstance(calls, list) else ()):
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                number = call.get("index", position)
+                tool = -1 - (number if isinstance(number, int) else position)
+                path = ("choices", at, "delta", "tool_calls", position, "function")
+                yield (choice_index, tool), function, "arguments", path
+
+
+def stream_text_fields(payload: dict[str, Any], kind: str | None) -> Iterator[TextField]:
+    """Every assistant text one stream event carries, chat or Responses."""
+    if "choices" in payload:
+        yield from chat_text_fields(payload)
+    elif kind == "response.output_text.delta":
+        yield _responses_key(payload), payload, "delta", ()
+    elif kind == "response.function_call_arguments.delta":
+        yield _arguments_key(payload), payload, "delta", ()
 
 
 def _key(first: Any, second: Any) -> TextKey:
