@@ -29,7 +29,7 @@ def test_schema_prints_the_json_schema(runner: CliRunner) -> None:
 def test_validate_ok(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["config", "validate", "--config", QUICKSTART])
     assert result.exit_code == 0
-    assert result.output == f"ok: {QUICKSTART}: 1 provider, 3 models\n"
+    assert result.output.startswith(f"ok: {QUICKSTART}: 2 providers, 5 models, policy enterprise@")
 
 
 def test_validate_uses_bastion_config_and_defaults(runner: CliRunner, tmp_path: Path) -> None:

@@ -21,19 +21,23 @@ def test_loads_with_an_empty_environment_and_targets_the_simulator() -> None:
         8080,
         8081,
     )
-    assert config.policy.file == QUICKSTART.parent / "policies" / "quickstart.yaml"
+    assert config.policy.file == QUICKSTART.parent / "policies" / "enterprise.yaml"
     assert config.storage.url == f"sqlite:///{QUICKSTART.parent}/.bastion/bastion.db"
 
 
 def test_exposes_the_contract_models() -> None:
     models = load_config(QUICKSTART, environ={}).models
-    assert {name: model.kind for name, model in models.items()} == {
-        "gpt-4o-mini": "chat",
-        "gpt-4o": "chat",
-        "text-embedding-3-small": "embedding",
+    targets = {
+        name: (model.kind, [(t.provider, t.model) for t in model.targets])
+        for name, model in models.items()
     }
-    for name, model in models.items():
-        assert [(t.provider, t.model) for t in model.targets] == [("openai", name)]
+    assert targets == {
+        "gpt-4o-mini": ("chat", [("openai", "gpt-4o-mini")]),
+        "gpt-4o": ("chat", [("openai", "gpt-4o")]),
+        "text-embedding-3-small": ("embedding", [("openai", "text-embedding-3-small")]),
+        "internal-llm": ("chat", [("internal", "llama-3.1-70b-instruct")]),
+        "gpt-4.1": ("chat", [("openai", "gpt-4.1")]),
+    }
 
 
 def test_environment_switches_to_the_real_provider() -> None:

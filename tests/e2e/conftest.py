@@ -53,6 +53,8 @@ models:
   retry-chat: {{targets: [{{provider: sim, model: retry-upstream}}]}}
   badauth-chat: {{targets: [{{provider: wrongkey, model: gpt-4o-mini}}]}}
   fault-chat: {{targets: [{{provider: sim, model: fault-upstream}}]}}
+  internal-llm: {{targets: [{{provider: sim, model: llama-3.1-70b-instruct}}]}}
+  gpt-4.1: {{targets: [{{provider: sim, model: gpt-4.1}}]}}
 """
 
 

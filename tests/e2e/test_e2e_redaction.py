@@ -1,11 +1,10 @@
-"""The quickstart policy end to end: personal data leaves as pseudonyms and comes back as
+"""Reversible redaction end to end: personal data leaves as pseudonyms and comes back as
 the original in answers (streamed, tool-call arguments, Responses); secrets never leave."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +21,25 @@ PHONE = "+44 20 7946 0958"
 PROMPT = f"Write to {EMAIL} or call {PHONE} about the invoice."
 PLACEHOLDER = re.compile(r"<[A-Z_]+_[0-9a-f]{8,}>")
 SECRET = "AKIA" + "Q3EGRTZ5LXKW7NUC"  # an AWS access key id shape, not a vendor dummy
+POLICY = """\
+name: quickstart
+version: "1"
+rules:
+  - id: pii.pseudonymise
+    match: {classes: ["pii.*"]}
+    action: redact
+    transform: pseudonymise
+  - id: secret.block
+    match: {classes: ["secret.*"]}
+    action: block
+    message: "This request contains a credential ({classes}); remove it and try again."
+"""
 
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("e2e-policy")
-    shutil.copy(ROOT / "examples" / "policies" / "quickstart.yaml", work / "policy.yaml")
+    (work / "policy.yaml").write_text(POLICY, encoding="utf-8")
     with running_stack(work, "policy: {file: policy.yaml}\n") as running:
         yield running
 

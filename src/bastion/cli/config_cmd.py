@@ -10,6 +10,7 @@ import yaml
 
 from bastion.config import BastionConfig, config_json_schema, config_path_from, load_config
 from bastion.errors import ConfigError
+from bastion.pipeline.guardrails import load_configured_policy
 
 _config_option = click.option(
     "--config",
@@ -39,9 +40,16 @@ def validate(config_file: Path | None) -> None:
     loaded = _load_or_exit(config_file)
     source = config_path_from(config_file)
     where = str(source) if source is not None else "built-in defaults (no config file)"
+    policy = ""
+    if loaded.policy.file is not None:
+        try:
+            policy = f", policy {load_configured_policy(loaded, loaded.policy.file).version}"
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise SystemExit(1) from exc
     click.echo(
         f"ok: {where}: {_count(len(loaded.providers), 'provider')}, "
-        f"{_count(len(loaded.models), 'model')}"
+        f"{_count(len(loaded.models), 'model')}{policy}"
     )
 
 

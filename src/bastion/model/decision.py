@@ -44,6 +44,19 @@ class Decision:
     exception_id: str | None = None
     redactions: tuple[tuple[str, str], ...] = ()
     """(data class, transform) pairs the transform stage applies, e.g. ("pii.email", "mask")."""
+    code: str | None = None
+    """Error code of a refusal: ``policy_violation`` (default), ``exception_required`` or
+    ``exception_invalid``."""
+    exception_state: str | None = None
+    """State of an exception the request named that did not apply (``expired``, ...)."""
+    exception_hint: str | None = None
+    """How the caller can get an exception for the refusing rule."""
+    shadow_action: Action | None = None
+    """What the policy would have done with its shadow rules enforced, when different."""
+    shadow_rules: tuple[str, ...] = ()
+    """Shadow rules that matched (decided and recorded, not enforced)."""
+    logged_rules: tuple[str, ...] = ()
+    """Matched rules marked ``log: true``."""
 
     @property
     def forwards(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bastion.config.schema import ModelConfig
@@ -17,6 +17,11 @@ def model_entry(name: str, model: ModelConfig) -> dict[str, Any]:
     return {"id": name, "object": "model", "created": _CREATED, "owned_by": model.owned_by}
 
 
-def visible_models(models: Mapping[str, ModelConfig], key: AuthenticatedKey) -> list[str]:
-    """Configured models in the key's list, in configuration order."""
-    return [name for name in models if key.allows_model(name)]
+def visible_models(
+    models: Mapping[str, ModelConfig],
+    key: AuthenticatedKey,
+    approves: Callable[[str], bool] = lambda _: True,
+) -> list[str]:
+    """Configured models in the key's list that the policy approves, in config order
+    (DESIGN.md: one model permission)."""
+    return [name for name in models if key.allows_model(name) and approves(name)]

@@ -32,10 +32,12 @@ from bastion.model import (
     Action,
     AuthenticatedKey,
     CallStatus,
+    Decision,
     Endpoint,
     Finding,
     Principal,
 )
+from bastion.model.facts import call_facts
 from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
@@ -91,7 +93,7 @@ class Gateway:
     ) -> Reply:
         """``GET /v1/models[/{id}]``: the configured models this key may use."""
         key = await self._authenticate(api_key, client)
-        names = visible_models(self.parts.models, key)
+        names = visible_models(self.parts.models, key, self.parts.decider.approves)
         headers = {"content-type": _JSON, "x-bastion-request-id": request_id}
         if model_id is None:
             data = [model_entry(n, self.parts.models[n]) for n in names]
@@ -155,18 +157,18 @@ class Gateway:
 
         size = sum(len(segment.text) for segment in conversation.segments)
         ctx.findings = await _off_loop(size, p.inspector.inspect, conversation)
-        decision = ctx.decision = p.decider.decide(principal, conversation, ctx.findings)
-        if not decision.forwards:
-            code = "exception_required" if decision.action is Action.REQUIRE_EXCEPTION else None
-            raise PermissionDenied(
-                decision.message or "This request is not allowed by policy.",
-                code=code,
-                bastion={
-                    "decision": decision.action.value,
-                    "rules": list(decision.rules),
-                    "classes": class_counts(ctx.findings),
-                },
+        provider = p.models[conversation.model].targets[0].provider
+        facts = call_facts(principal, conversation, ctx.findings, provider)
+        decision = ctx.decision = p.decider.decide(facts, (), time.time())
+        if decision.logged_rules:
+            log.info(
+                "policy rules %s marked log: request %s decided %s",
+                ",".join(decision.logged_rules),
+                ctx.call.request_id,
+                decision.action.value,
             )
+        if not decision.forwards:
+            raise _refusal(decision, ctx.findings)
         ctx.model_used = decision.route or conversation.model
         body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
         if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
@@ -288,6 +290,8 @@ class Gateway:
                 headers["x-bastion-redacted"] = ",".join(decision.redacted_classes)
             if decision.exception_id:
                 headers["x-bastion-exception"] = decision.exception_id
+            if decision.shadow_action is not None:
+                headers["x-bastion-shadow-decision"] = decision.shadow_action.value
         if self.parts.decider.version:
             headers["x-bastion-policy"] = self.parts.decider.version
         if ctx.model_used:
@@ -370,6 +374,29 @@ async def _off_loop(size: int, scan: Callable[..., T], *args: Any, **kwargs: Any
     if size <= _INLINE_CHARS:
         return scan(*args, **kwargs)
     return await asyncio.to_thread(scan, *args, **kwargs)
+
+
+def _refusal(decision: Decision, findings: Sequence[Finding]) -> PermissionDenied:
+    """The 403 a refused call gets: what decided it, which classes (never values), and
+    how to get an exception (CONTRACT.md §5)."""
+    details: dict[str, Any] = {
+        "decision": decision.action.value,
+        "rules": list(decision.rules),
+        "classes": class_counts(findings),
+    }
+    if decision.exception_hint:
+        details["exception_hint"] = decision.exception_hint
+    if decision.exception_state:
+        details["exception_state"] = decision.exception_state
+    code = decision.code
+    if code is None and decision.action is Action.REQUIRE_EXCEPTION:
+        code = "exception_required"
+    return PermissionDenied(
+        decision.message or "This request is not allowed by policy.",
+        code=code,
+        param="bastion.exception" if code == "exception_invalid" else None,
+        bastion=details,
+    )
 
 
 def class_counts(findings: Sequence[Finding]) -> dict[str, int]:

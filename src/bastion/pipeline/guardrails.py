@@ -3,18 +3,17 @@ server, the CLI's ``scan``/``classes`` and tests)."""
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
+from pathlib import Path
 
 from bastion.config.schema import BastionConfig
 from bastion.crypto.keyring import Keyring
 from bastion.crypto.location import open_keyring
 from bastion.detect.catalog import build_scanner, class_registry
 from bastion.detect.inspector import DetectorInspector
-from bastion.detect.registry import ClassInfo
 from bastion.errors import ConfigError
 from bastion.policy.base import AllowAll, Decider
-from bastion.policy.rules import RulesDecider, load_policy
+from bastion.policy.loader import Policy, load_policy
 from bastion.transform.redact import Redactor
 
 
@@ -31,22 +30,32 @@ class Guardrails:
 def build_guardrails(config: BastionConfig, *, keyring: Keyring | None = None) -> Guardrails:
     """Build every stage from ``config``; raises ``ConfigError`` naming what is wrong."""
     keyring = keyring or open_keyring(config)
-    registry = class_registry(config.detectors)
     decider: Decider = AllowAll()
     if config.policy.file is not None:
-        policy = load_policy(config.policy.file)
-        check_policy_classes(policy, registry, str(config.policy.file))
-        decider = policy
+        decider = load_configured_policy(config, config.policy.file)
     inspector = DetectorInspector(build_scanner(config.detectors), keyring)
     return Guardrails(inspector, decider, Redactor(keyring), keyring)
 
 
-def check_policy_classes(policy: RulesDecider, registry: dict[str, ClassInfo], where: str) -> None:
-    """Every class a rule names must exist: a typo must not silently match nothing."""
+def load_configured_policy(config: BastionConfig, path: Path) -> Policy:
+    """The policy file at ``path``, checked against this config's classes and models."""
+    registry = class_registry(config.detectors)
+    providers = {name: model.targets[0].provider for name, model in config.models.items()}
+    policy = load_policy(
+        path,
+        {name: info.sensitivity for name, info in registry.items()},
+        model_providers=providers,
+    )
+    check_policy_models(policy, config, str(path))
+    return policy
+
+
+def check_policy_models(policy: Policy, config: BastionConfig, where: str) -> None:
+    """Reroute targets must be models this gateway serves: a call must never be sent
+    to a model that does not exist."""
     for index, rule in enumerate(policy.document.rules):
-        for glob in rule.match.classes:
-            if not any(fnmatch.fnmatchcase(name, glob) for name in registry):
-                raise ConfigError(
-                    f"{where}: rules[{index}].match.classes: {glob!r} matches no data class "
-                    "(`bastion classes` lists them)"
-                )
+        if rule.reroute is not None and rule.reroute.to not in config.models:
+            raise ConfigError(
+                f"{where}: rules[{index}].reroute.to: {rule.reroute.to!r} is not a model "
+                "in the config's models"
+            )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bastion.model import CallRecord, FindingSummary
+from bastion.model import CallRecord, Decision, FindingSummary
 from bastion.model.finding import ANSWER, REQUEST
 from bastion.pipeline.context import CallContext
 
@@ -33,6 +33,27 @@ def _summaries(ctx: CallContext) -> tuple[FindingSummary, ...]:
     )
 
 
+def _decision_facts(decision: Decision) -> dict[str, object]:
+    """What the policy did beyond action and rules: every action, not just the strongest."""
+    facts: dict[str, object] = {}
+    if decision.route:
+        facts["route"] = decision.route
+    if decision.redactions:
+        facts["redacted"] = dict(decision.redactions)
+    if decision.exception_id:
+        facts["exception_applied"] = decision.exception_id
+    if decision.exception_state:
+        facts["exception_state"] = decision.exception_state
+    if decision.shadow_rules or decision.shadow_action is not None:
+        facts["shadow"] = {
+            "decision": decision.shadow_action.value if decision.shadow_action else None,
+            "rules": list(decision.shadow_rules),
+        }
+    if decision.logged_rules:
+        facts["logged_rules"] = list(decision.logged_rules)
+    return facts
+
+
 def build_record(ctx: CallContext) -> CallRecord:
     """The audit record: who, what, decision, model asked and used, usage, timings."""
     conversation = ctx.parsed.conversation if ctx.parsed else None
@@ -46,6 +67,8 @@ def build_record(ctx: CallContext) -> CallRecord:
             "untrusted_marks": conversation.untrusted_marks,
             "exception": conversation.exception_id,
         }
+    if decision is not None:
+        facts.update(_decision_facts(decision))
     return CallRecord(
         request_id=ctx.call.request_id,
         started_at=ctx.started_wall,

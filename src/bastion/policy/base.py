@@ -1,12 +1,14 @@
-"""The policy stage's interface: principal + request facts + findings → decision (pure)."""
+"""The policy stage's interface: the facts of a call (+ exceptions, time) → decision."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from bastion.model import Conversation, Decision, Finding, Principal
+from bastion.model import Decision
 from bastion.model.decision import ALLOW
+from bastion.model.exceptions import PolicyException
+from bastion.model.facts import CallFacts
 
 
 class Decider(Protocol):
@@ -17,8 +19,15 @@ class Decider(Protocol):
         """``name@label+sha256[:12]`` of the active policy, or None when there is none."""
         ...
 
+    def approves(self, model: str) -> bool:
+        """Whether callers may ask for ``model`` (``/v1/models`` lists only these)."""
+        ...
+
     def decide(
-        self, principal: Principal, conversation: Conversation, findings: Sequence[Finding]
+        self,
+        facts: CallFacts,
+        exceptions: Sequence[PolicyException] = (),
+        now: float | None = None,
     ) -> Decision: ...
 
 
@@ -29,7 +38,13 @@ class AllowAll:
     def version(self) -> str | None:
         return None
 
+    def approves(self, model: str) -> bool:
+        return True
+
     def decide(
-        self, principal: Principal, conversation: Conversation, findings: Sequence[Finding]
+        self,
+        facts: CallFacts,
+        exceptions: Sequence[PolicyException] = (),
+        now: float | None = None,
     ) -> Decision:
         return ALLOW

@@ -1,0 +1,313 @@
+"""A validated policy document compiled once into what evaluation needs.
+
+Rules become bit positions; every condition becomes a per-value bit mask (computed on
+first use and cached), so evaluating a call ANDs a handful of integers and then looks at
+the few rules that can still match, in order — however many rules the policy has.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bastion.model.exceptions import ExceptionState, PolicyException
+from bastion.policy.document import (
+    ClassSetting,
+    PolicyDocument,
+    Rule,
+    Sensitivity,
+    StaticException,
+)
+
+SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "confidential": 2, "restricted": 3}
+UNKNOWN_SENSITIVITY: Sensitivity = "confidential"
+"""Sensitivity of a class the registry does not know (e.g. in old recorded facts)."""
+
+MODEL_UNAPPROVED = "model.unapproved"
+MODEL_MAX_SENSITIVITY = "model.max_sensitivity"
+MODEL_DENY_CLASSES = "model.deny_classes"
+BUILT_IN_RULES = (MODEL_UNAPPROVED, MODEL_MAX_SENSITIVITY, MODEL_DENY_CLASSES)
+
+PRINCIPAL_DIMENSIONS = ("key_id", "name", "user", "app", "team", "environment", "owner")
+_CACHE_LIMIT = 4096
+
+
+class PolicyError(ValueError):
+    """A policy that is well-formed YAML but inconsistent; ``where`` is its key path."""
+
+    def __init__(self, where: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """One rule, ready to evaluate; ``bit`` is ``1 << index``."""
+
+    index: int
+    id: str
+    action: str
+    transform: str
+    message: str | None
+    route: str | None
+    log: bool
+    shadow: bool
+    class_globs: tuple[str, ...] | None
+    min_score: float
+    min_count: int
+    where: frozenset[str] | None
+    source: Rule
+
+    @property
+    def bit(self) -> int:
+        return 1 << self.index
+
+
+class Dimension:
+    """One matchable property (``app``, ``models``, ``tools``, ...): which rules accept a
+    value. Rules without a condition on it accept every value."""
+
+    __slots__ = ("_cache", "_conditions", "free", "name")
+
+    def __init__(self, name: str, conditions: Iterable[tuple[int, Sequence[str] | None]]) -> None:
+        self.name = name
+        self.free = 0
+        self._conditions: list[tuple[int, tuple[str, ...]]] = []
+        for bit, globs in conditions:
+            if globs is None:
+                self.free |= bit
+            else:
+                self._conditions.append((bit, tuple(globs)))
+        self._cache: dict[str | None, int] = {}
+
+    def mask(self, value: str | None) -> int:
+        """Rules that accept ``value`` (None: the field is unset; only free rules)."""
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        mask = self.free
+        if value is not None:
+            for bit, globs in self._conditions:
+                if any(fnmatch.fnmatchcase(value, glob) for glob in globs):
+                    mask |= bit
+        if len(self._cache) < _CACHE_LIMIT:
+            self._cache[value] = mask
+        return mask
+
+    def mask_any(self, values: Iterable[str]) -> int:
+        """Rules that accept at least one of ``values`` (multi-valued: roles, tools)."""
+        mask = self.free
+        for value in values:
+            mask |= self.mask(value)
+        return mask
+
+
+@dataclass(slots=True)
+class CompiledPolicy:
+    """Everything evaluation needs; immutable in use (its caches only memoise)."""
+
+    document: PolicyDocument
+    version: str
+    rules: tuple[CompiledRule, ...]
+    dimensions: dict[str, Dimension]
+    classes: Dimension
+    """Rules whose class globs accept a class (``free`` = rules without a class condition)."""
+    pass_one: int
+    pass_two: int
+    enforced: int
+    """Rules enforced (not shadow); 0 when the whole policy is in shadow mode."""
+    every_rule: int
+    shadow_ids: frozenset[str]
+    """Ids whose decisions are shadow only (every id, built-ins too, in a shadow policy)."""
+    has_shadow: bool
+    static_exceptions: tuple[PolicyException, ...]
+    approved: Mapping[str, tuple[Sensitivity, tuple[str, ...]]] | None
+    """Approved model → (max sensitivity, denied class globs); None: every model."""
+    defaults: Mapping[str, Sensitivity]
+    model_providers: dict[str, str] = field(default_factory=dict)
+    _settings: list[tuple[str, ClassSetting]] = field(default_factory=list)
+    _modes: dict[str, bool] = field(default_factory=dict)
+    _sensitivity: dict[str, Sensitivity] = field(default_factory=dict)
+
+    def approves(self, model: str) -> bool:
+        """Whether the policy lets calls ask for ``model`` at all."""
+        return self.approved is None or model in self.approved
+
+    def monitored(self, data_class: str) -> bool:
+        """Whether findings of ``data_class`` are recorded only, never acted on."""
+        cached = self._modes.get(data_class)
+        if cached is None:
+            cached = self._setting(data_class, "mode") == "monitor"
+            if len(self._modes) < _CACHE_LIMIT:
+                self._modes[data_class] = cached
+        return cached
+
+    def sensitivity(self, data_class: str) -> Sensitivity:
+        """The class's sensitivity: the policy's override, else the registry's default."""
+        cached = self._sensitivity.get(data_class)
+        if cached is None:
+            override = self._setting(data_class, "sensitivity")
+            cached = override or self.defaults.get(data_class, UNKNOWN_SENSITIVITY)
+            if len(self._sensitivity) < _CACHE_LIMIT:
+                self._sensitivity[data_class] = cached
+        return cached
+
+    def _setting(self, data_class: str, name: str) -> Any:
+        """``name`` from the most specific ``classes`` entry that sets it for the class."""
+        for glob, setting in self._settings:
+            if name in setting.model_fields_set and fnmatch.fnmatchcase(data_class, glob):
+                return getattr(setting, name)
+        return None
+
+
+def compile_policy(
+    document: PolicyDocument,
+    version: str,
+    class_sensitivity: Mapping[str, Sensitivity],
+) -> CompiledPolicy:
+    """Check ``document`` against the class registry and compile it.
+
+    Raises ``PolicyError`` naming the key path for: a class glob that matches no known
+    class, a repeated rule id, a reroute to an unapproved model or one whose
+    ``max_sensitivity`` is below the classes the rule matches, an exception for an
+    unknown rule.
+    """
+    rules = tuple(_compile_rule(i, rule) for i, rule in enumerate(document.rules))
+    _check_ids(rules)
+    known = list(class_sensitivity)
+    for rule in rules:
+        for glob in rule.class_globs or ():
+            _check_glob(glob, known, ("rules", rule.index, "match", "classes"))
+    for glob in document.classes:
+        _check_glob(glob, known, ("classes", glob))
+    approved = None
+    if document.models is not None:
+        approved = {
+            name: (entry.max_sensitivity, tuple(entry.deny_classes))
+            for name, entry in document.models.items()
+        }
+        for name, entry in document.models.items():
+            for glob in entry.deny_classes:
+                _check_glob(glob, known, ("models", name, "deny_classes"))
+    compiled = CompiledPolicy(
+        document=document,
+        version=version,
+        rules=rules,
+        dimensions=_dimensions(rules),
+        classes=Dimension("classes", ((r.bit, r.class_globs) for r in rules)),
+        pass_one=_mask(rules, ("allow", "block", "require_exception", "reroute")),
+        pass_two=_mask(rules, ("allow", "redact")),
+        enforced=0 if document.shadow else sum(r.bit for r in rules if not r.shadow),
+        every_rule=(1 << len(rules)) - 1,
+        shadow_ids=frozenset(
+            (*(r.id for r in rules), *BUILT_IN_RULES)
+            if document.shadow
+            else (r.id for r in rules if r.shadow)
+        ),
+        has_shadow=document.shadow or any(r.shadow for r in rules),
+        static_exceptions=tuple(_static_exception(e) for e in document.exceptions),
+        approved=approved,
+        defaults=dict(class_sensitivity),
+    )
+    compiled._settings = sorted(  # most specific first: exact names, then longer globs
+        document.classes.items(), key=lambda item: ("*" not in item[0], len(item[0])), reverse=True
+    )
+    _check_reroutes(compiled, known)
+    rule_ids = {rule.id for rule in rules} | set(BUILT_IN_RULES)
+    for index, exception in enumerate(document.exceptions):
+        if exception.rule not in rule_ids:
+            raise PolicyError(
+                ("exceptions", index, "rule"), f"no rule {exception.rule!r} in this policy"
+            )
+    return compiled
+
+
+def _compile_rule(index: int, rule: Rule) -> CompiledRule:
+    match = rule.match
+    return CompiledRule(
+        index=index,
+        id=rule.id or f"rule-{index + 1}",
+        action=rule.action,
+        transform=rule.transform or "pseudonymise",
+        message=rule.message,
+        route=rule.reroute.to if rule.reroute else None,
+        log=rule.log,
+        shadow=rule.shadow,
+        class_globs=tuple(match.classes) if match.classes is not None else None,
+        min_score=match.min_score,
+        min_count=match.min_count,
+        where=frozenset(match.where) if match.where is not None else None,
+        source=rule,
+    )
+
+
+def _dimensions(rules: Sequence[CompiledRule]) -> dict[str, Dimension]:
+    def conditions(name: str) -> list[tuple[int, Sequence[str] | None]]:
+        return [(r.bit, getattr(r.source.match, name)) for r in rules]
+
+    names = (*PRINCIPAL_DIMENSIONS, "roles", "models", "providers", "tools", "endpoints")
+    return {name: Dimension(name, conditions(name)) for name in names}
+
+
+def _mask(rules: Sequence[CompiledRule], actions: tuple[str, ...]) -> int:
+    return sum(rule.bit for rule in rules if rule.action in actions)
+
+
+def _check_ids(rules: Sequence[CompiledRule]) -> None:
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise PolicyError(("rules", rule.index, "id"), f"rule id {rule.id!r} is repeated")
+        seen.add(rule.id)
+
+
+def _check_glob(glob: str, known: Sequence[str], where: tuple[str | int, ...]) -> None:
+    if not any(fnmatch.fnmatchcase(name, glob) for name in known):
+        raise PolicyError(where, f"{glob!r} matches no data class (`bastion classes` lists them)")
+
+
+def _check_reroutes(policy: CompiledPolicy, known: Sequence[str]) -> None:
+    for rule in policy.rules:
+        if rule.route is None:
+            continue
+        where: tuple[str | int, ...] = ("rules", rule.index, "reroute", "to")
+        if policy.approved is None:
+            continue
+        if rule.route not in policy.approved:
+            raise PolicyError(where, f"reroute target {rule.route!r} is not an approved model")
+        limit = policy.approved[rule.route][0]
+        for glob in rule.class_globs or ():
+            for name in known:
+                if not fnmatch.fnmatchcase(name, glob):
+                    continue
+                sensitivity = policy.sensitivity(name)
+                if SENSITIVITY_RANK[sensitivity] > SENSITIVITY_RANK[limit]:
+                    raise PolicyError(
+                        where,
+                        f"{rule.route!r} takes data up to {limit}, but this rule sends it "
+                        f"{name} ({sensitivity})",
+                    )
+
+
+def _static_exception(entry: StaticException) -> PolicyException:
+    scope = tuple(
+        (name, value) for name, value in entry.scope.model_dump().items() if value is not None
+    )
+    return PolicyException(
+        id=entry.id,
+        rule=entry.rule,
+        scope=scope,
+        state=ExceptionState.APPROVED,
+        expires_at=_timestamp(entry.expires),
+        justification=entry.justification,
+        owner=entry.owner,
+        approver=entry.approver,
+        static=True,
+    )
+
+
+def _timestamp(moment: datetime) -> float:
+    return moment.timestamp()

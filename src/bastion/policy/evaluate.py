@@ -1,0 +1,417 @@
+"""Deciding one call: a pure function of (policy, facts, exceptions, time).
+
+1. A named exception must exist and cover the caller (else ``exception_invalid``); a
+   model outside the approved list is refused (rule ``model.unapproved``).
+2. Pass one, on the requested model: ``block``, ``require_exception`` and ``reroute``
+   rules decide whether the call goes and to which model (the first reroute wins).
+3. Pass two, on the routed model: ``redact`` rules combine per class, the strongest
+   transform winning (drop > mask > hash > synthesize > pseudonymise).
+4. What still leaves unredacted must suit the routed model: no denied class, nothing
+   above its ``max_sensitivity`` (rules ``model.deny_classes``, ``model.max_sensitivity``).
+
+In both passes an ``allow`` rule takes the classes it matched away from later rules (one
+without a class condition takes the whole call). A rule waived by an exception that
+applies is skipped and the exception recorded. Monitored classes are invisible to rules.
+Shadow rules are evaluated in a second run with everything enforced; its action is the
+shadow decision.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from bastion.model import Action, Decision
+from bastion.model.exceptions import ExceptionState, PolicyException
+from bastion.model.facts import CallFacts, ClassFact
+from bastion.policy.compiler import (
+    MODEL_DENY_CLASSES,
+    MODEL_MAX_SENSITIVITY,
+    MODEL_UNAPPROVED,
+    PRINCIPAL_DIMENSIONS,
+    SENSITIVITY_RANK,
+    CompiledPolicy,
+    CompiledRule,
+)
+
+_STRENGTH = {"drop": 5, "mask": 4, "hash": 3, "synthesize": 2, "pseudonymise": 1}
+_DEFAULT_BLOCK = "This request contains data the policy does not allow to leave: {classes}."
+_DEFAULT_REQUIRE = (
+    "This request needs an approved exception for rule {rule} (classes found: {classes})."
+)
+_HINT = (
+    "Ask for an exception: `bastion exceptions request --rule {rule} --app <your app> "
+    "--justification ...`; once approved it applies to your calls (or name it in the "
+    "request's bastion.exception)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One line of an explanation: a rule in a pass and what came of it."""
+
+    rule: str
+    stage: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one run over the rules produced."""
+
+    blocks: list[tuple[CompiledRule | str, list[str]]] = field(default_factory=list)
+    requires: list[tuple[CompiledRule, list[str]]] = field(default_factory=list)
+    route: str | None = None
+    reroutes: list[str] = field(default_factory=list)
+    allows: list[str] = field(default_factory=list)
+    redact_rules: list[str] = field(default_factory=list)
+    redactions: dict[str, str] = field(default_factory=dict)
+    exception_id: str | None = None
+    logged: list[str] = field(default_factory=list)
+    shadow_rules: list[str] = field(default_factory=list)
+
+    @property
+    def action(self) -> Action:
+        if self.blocks:
+            return Action.BLOCK
+        if self.requires:
+            return Action.REQUIRE_EXCEPTION
+        if self.route is not None:
+            return Action.REROUTE
+        if self.redactions:
+            return Action.REDACT
+        return Action.ALLOW
+
+
+def evaluate(
+    policy: CompiledPolicy,
+    facts: CallFacts,
+    exceptions: Sequence[PolicyException] = (),
+    now: float = 0.0,
+    trace: list[Step] | None = None,
+) -> Decision:
+    """Decide one call (module docstring); ``trace`` collects an explanation if given."""
+    every = (*policy.static_exceptions, *exceptions)
+    named: PolicyException | None = None
+    if facts.exception_id is not None:
+        named = next((e for e in every if e.id == facts.exception_id), None)
+        if named is None or not named.in_scope(facts.principal):
+            if trace is not None:
+                trace.append(Step("-", "exception", "invalid", facts.exception_id))
+            return Decision(
+                Action.BLOCK,
+                (),
+                policy.version,
+                message=f"The exception {facts.exception_id[:64]!r} does not exist or does "
+                "not cover this caller.",
+                code="exception_invalid",
+            )
+    waivers = _waivers(every, facts, now)
+    if not policy.approves(facts.model):
+        if policy.document.shadow:  # nothing is enforced, not even model approval
+            return Decision(
+                Action.ALLOW,
+                (),
+                policy.version,
+                shadow_action=Action.BLOCK,
+                shadow_rules=(MODEL_UNAPPROVED,),
+            )
+        if trace is not None:
+            trace.append(Step(MODEL_UNAPPROVED, "model", "block", facts.model))
+        return Decision(
+            Action.BLOCK,
+            (MODEL_UNAPPROVED,),
+            policy.version,
+            message=f"The policy does not approve the model {facts.model[:128]!r}.",
+        )
+    enforced = tuple(f for f in facts.classes if not policy.monitored(f.data_class))
+    if policy.document.shadow:
+        decision = Decision(Action.ALLOW, (), policy.version)
+        route = None
+    else:
+        outcome = _run(policy, facts, enforced, waivers, policy.enforced, trace)
+        decision = _decision(policy, facts, outcome, named, now)
+        route = outcome.route
+    if not policy.has_shadow:
+        return decision
+    shadow = _run(policy, facts, enforced, waivers, policy.every_rule, None)
+    matched = (
+        *_ids(shadow.blocks),
+        *_ids(shadow.requires),
+        *shadow.reroutes,
+        *shadow.redact_rules,
+        *shadow.allows,
+    )
+    shadow_rules = tuple(r for r in matched if r in policy.shadow_ids)
+    different = shadow.action is not decision.action or shadow.route != route
+    return replace(
+        decision,
+        shadow_action=shadow.action if different else None,
+        shadow_rules=shadow_rules,
+    )
+
+
+def _waivers(exceptions: Sequence[PolicyException], facts: CallFacts, now: float) -> dict[str, str]:
+    """Rule id → id of the exception that waives it for this caller now."""
+    waivers: dict[str, str] = {}
+    for exception in exceptions:
+        if exception.state_at(now) is not ExceptionState.APPROVED:
+            continue
+        if not exception.in_scope(facts.principal) or exception.rule in waivers:
+            continue
+        waivers[exception.rule] = exception.id
+    if facts.exception_id is not None:  # the named one wins where it applies
+        for exception in exceptions:
+            if exception.id == facts.exception_id and exception.applies(
+                facts.principal, exception.rule, now
+            ):
+                waivers[exception.rule] = exception.id
+    return waivers
+
+
+def _candidates(policy: CompiledPolicy, facts: CallFacts, enforced: Sequence[ClassFact]) -> int:
+    """Rules whose principal, endpoint, tool and class conditions the call meets."""
+    dims = policy.dimensions
+    principal = facts.principal
+    mask = policy.classes.mask_any({f.data_class for f in enforced})
+    for name in PRINCIPAL_DIMENSIONS:
+        mask &= dims[name].mask(getattr(principal, name))
+        if not mask:
+            return 0
+    mask &= dims["roles"].mask_any(principal.roles)
+    mask &= dims["tools"].mask_any(facts.tools)
+    mask &= dims["endpoints"].mask(facts.endpoint)
+    return mask
+
+
+def _run(
+    policy: CompiledPolicy,
+    facts: CallFacts,
+    enforced: Sequence[ClassFact],
+    waivers: dict[str, str],
+    active: int,
+    trace: list[Step] | None,
+) -> _Outcome:
+    outcome = _Outcome()
+    candidates = _candidates(policy, facts, enforced) & active
+    dims = policy.dimensions
+    provider = facts.provider or policy.model_providers.get(facts.model)
+    first = (
+        candidates
+        & policy.pass_one
+        & dims["models"].mask(facts.model)
+        & dims["providers"].mask(provider)
+    )
+    taken: set[str] = set()
+    whole_call = _pass(policy, first, enforced, taken, waivers, outcome, "pass 1", trace)
+    if outcome.blocks or outcome.requires:
+        return outcome
+    if outcome.route == facts.model:  # rerouted to where it was going anyway
+        outcome.route = None
+    target = outcome.route or facts.model
+    if not whole_call:
+        second = (
+            candidates
+            & policy.pass_two
+            & dims["models"].mask(target)
+            & dims["providers"].mask(policy.model_providers.get(target, provider or ""))
+        )
+        taken = set()
+        _pass(policy, second, enforced, taken, waivers, outcome, "pass 2", trace)
+    _guard_model(policy, target, enforced, waivers, outcome, trace)
+    return outcome
+
+
+def _pass(
+    policy: CompiledPolicy,
+    mask: int,
+    enforced: Sequence[ClassFact],
+    taken: set[str],
+    waivers: dict[str, str],
+    outcome: _Outcome,
+    stage: str,
+    trace: list[Step] | None,
+) -> bool:
+    """Run the rules in ``mask`` in order; True when an allow rule took the whole call."""
+    rules = policy.rules
+    while mask:
+        low = mask & -mask
+        mask ^= low
+        rule = rules[low.bit_length() - 1]
+        classes: list[str] = []
+        if rule.class_globs is not None:
+            classes = _matched_classes(policy, rule, enforced, taken)
+            if not classes:
+                if trace is not None:
+                    trace.append(Step(rule.id, stage, "no match", _why_no_classes(rule, taken)))
+                continue
+        waiver = waivers.get(rule.id)
+        if waiver is not None and rule.action != "allow":
+            outcome.exception_id = outcome.exception_id or waiver
+            if trace is not None:
+                trace.append(Step(rule.id, stage, "waived", waiver))
+            continue
+        if trace is not None:
+            trace.append(Step(rule.id, stage, rule.action, ", ".join(classes)))
+        if rule.log and rule.id not in outcome.logged:
+            outcome.logged.append(rule.id)
+        action = rule.action
+        if action == "allow":
+            if rule.id not in outcome.allows:  # allow rules take part in both passes
+                outcome.allows.append(rule.id)
+            if rule.class_globs is None:
+                return True
+            taken.update(classes)
+        elif action == "block":
+            outcome.blocks.append((rule, classes))
+        elif action == "require_exception":
+            outcome.requires.append((rule, classes))
+        elif action == "reroute":
+            if outcome.route is None:
+                outcome.route = rule.route
+            outcome.reroutes.append(rule.id)
+        else:
+            outcome.redact_rules.append(rule.id)
+            for data_class in classes:
+                current = outcome.redactions.get(data_class)
+                if current is None or _STRENGTH[rule.transform] > _STRENGTH[current]:
+                    outcome.redactions[data_class] = rule.transform
+    return False
+
+
+def _matched_classes(
+    policy: CompiledPolicy, rule: CompiledRule, enforced: Sequence[ClassFact], taken: set[str]
+) -> list[str]:
+    """Classes of the call this rule matches (honouring where, min_score, min_count)."""
+    count = 0
+    matched: list[str] = []
+    bit = rule.bit
+    for fact in enforced:
+        name = fact.data_class
+        if name in taken or not policy.classes.mask(name) & bit:
+            continue
+        if rule.where is not None and fact.where not in rule.where:
+            continue
+        if fact.score < rule.min_score:
+            continue
+        count += fact.count
+        if name not in matched:
+            matched.append(name)
+    return matched if count >= rule.min_count else []
+
+
+def _why_no_classes(rule: CompiledRule, taken: set[str]) -> str:
+    parts = []
+    if taken:
+        parts.append(f"taken by allow rules: {', '.join(sorted(taken))}")
+    if rule.where is not None:
+        parts.append(f"where {sorted(rule.where)}")
+    if rule.min_score:
+        parts.append(f"min_score {rule.min_score}")
+    if rule.min_count > 1:
+        parts.append(f"min_count {rule.min_count}")
+    return "no finding of its classes" + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _guard_model(
+    policy: CompiledPolicy,
+    model: str,
+    enforced: Sequence[ClassFact],
+    waivers: dict[str, str],
+    outcome: _Outcome,
+    trace: list[Step] | None,
+) -> None:
+    """Refuse classes that would reach ``model`` unredacted and do not suit it."""
+    if policy.approved is None or model not in policy.approved:
+        return
+    limit, denied_globs = policy.approved[model]
+    leaving = sorted({f.data_class for f in enforced} - outcome.redactions.keys())
+    denied = [c for c in leaving if any(fnmatch.fnmatchcase(c, g) for g in denied_globs)]
+    too_sensitive = [
+        c for c in leaving if SENSITIVITY_RANK[policy.sensitivity(c)] > SENSITIVITY_RANK[limit]
+    ]
+    for rule, classes in ((MODEL_DENY_CLASSES, denied), (MODEL_MAX_SENSITIVITY, too_sensitive)):
+        if not classes:
+            continue
+        waiver = waivers.get(rule)
+        if waiver is not None:
+            outcome.exception_id = outcome.exception_id or waiver
+            if trace is not None:
+                trace.append(Step(rule, "model", "waived", waiver))
+            continue
+        if trace is not None:
+            trace.append(Step(rule, "model", "block", f"{model}: {', '.join(classes)}"))
+        outcome.blocks.append((rule, classes))
+
+
+def _decision(
+    policy: CompiledPolicy,
+    facts: CallFacts,
+    outcome: _Outcome,
+    named: PolicyException | None,
+    now: float,
+) -> Decision:
+    action = outcome.action
+    named_state = None
+    if named is not None and named.state_at(now) is not ExceptionState.APPROVED:
+        named_state = named.state_at(now).value
+    if action is Action.BLOCK:
+        first, classes = outcome.blocks[0]
+        rule_id = first if isinstance(first, str) else first.id
+        template = _DEFAULT_BLOCK
+        if isinstance(first, str):
+            template = _guard_message(first, facts.model if not outcome.route else outcome.route)
+        elif first.message:
+            template = first.message
+        return Decision(
+            Action.BLOCK,
+            _ids(outcome.blocks),
+            policy.version,
+            message=_fill(template, rule_id, classes),
+            exception_hint=_HINT.format(rule=rule_id),
+            logged_rules=tuple(outcome.logged),
+            exception_state=named_state,
+        )
+    if action is Action.REQUIRE_EXCEPTION:
+        rule, classes = outcome.requires[0]
+        message = _fill(rule.message or _DEFAULT_REQUIRE, rule.id, classes)
+        if named is not None and named_state is not None:
+            message += f" The exception {named.id!r} is {named_state}."
+        return Decision(
+            Action.REQUIRE_EXCEPTION,
+            _ids(outcome.requires),
+            policy.version,
+            message=message,
+            code="exception_required",
+            exception_hint=_HINT.format(rule=rule.id),
+            logged_rules=tuple(outcome.logged),
+            exception_state=named_state,
+        )
+    return Decision(
+        action,
+        (*outcome.allows, *outcome.reroutes, *outcome.redact_rules),
+        policy.version,
+        route=outcome.route,
+        redacted_classes=tuple(sorted(outcome.redactions)),
+        redactions=tuple(sorted(outcome.redactions.items())),
+        exception_id=outcome.exception_id,
+        logged_rules=tuple(outcome.logged),
+        exception_state=named_state,
+    )
+
+
+def _guard_message(rule: str, model: str) -> str:
+    if rule == MODEL_DENY_CLASSES:
+        return f"The model {model!r} may not receive {{classes}}."
+    return f"The model {model!r} may not receive data as sensitive as {{classes}}."
+
+
+def _fill(template: str, rule: str, classes: Sequence[str]) -> str:
+    names = ", ".join(sorted(classes)) or "none"
+    return template.replace("{classes}", names).replace("{rule}", rule)
+
+
+def _ids(entries: Sequence[tuple[CompiledRule | str, list[str]]]) -> tuple[str, ...]:
+    return tuple(e if isinstance(e, str) else e.id for e, _ in entries)

@@ -1,0 +1,271 @@
+"""Evaluating a policy: the two passes, exceptions, shadow mode and the model guard."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bastion.model import Action, Principal
+from bastion.model.exceptions import ExceptionState, PolicyException
+from bastion.model.facts import CallFacts, ClassFact
+from bastion.policy.document import Sensitivity
+from bastion.policy.evaluate import Step
+from bastion.policy.loader import Policy, parse_policy
+
+CLASSES: dict[str, Sensitivity] = {
+    "pii.email": "confidential",
+    "pii.credit_card": "restricted",
+    "pii.ip_address": "internal",
+    "secret.aws_access_key": "restricted",
+    "secret.jwt": "restricted",
+    "legal.contract": "confidential",
+    "code.python": "confidential",
+    "injection.indirect": "internal",
+    "content.unscanned": "confidential",
+}
+
+POLICY = """\
+name: test
+version: v2
+classes:
+  pii.ip_address: {sensitivity: public}
+  "code.*": {mode: monitor}
+models:
+  gpt-4o-mini: {max_sensitivity: confidential}
+  gpt-4o: {max_sensitivity: confidential, deny_classes: [legal.contract]}
+  internal: {max_sensitivity: restricted}
+  m: {max_sensitivity: internal}
+rules:
+  - id: mail.allow
+    match: {classes: [pii.email], min_score: 0.95}
+    action: allow
+  - id: secrets
+    match: {classes: ["secret.*"]}
+    action: block
+    message: "No credentials ({classes}) under {rule}."
+  - id: contracts.internal
+    match: {classes: [legal.contract], team: [legal], models: "gpt-4o-mini"}
+    action: reroute
+    reroute: {to: internal}
+  - id: cards.prod
+    match: {classes: [pii.credit_card], environment: prod}
+    action: require_exception
+  - id: security.team
+    match: {team: security, roles: [reviewer]}
+    action: allow
+  - id: pii.external
+    match: {classes: ["pii.*"], models: ["gpt-*"]}
+    action: redact
+  - id: card.mask
+    match: {classes: [pii.credit_card], models: ["gpt-*"], min_count: 2}
+    action: redact
+    transform: mask
+  - id: injected.retrieved
+    match: {classes: [injection.indirect], where: [retrieved, tool_result]}
+    action: block
+    shadow: true
+    log: true
+exceptions:
+  - id: exc-billing
+    rule: cards.prod
+    scope: {app: billing}
+    justification: Disputes.
+    expires: "2027-01-01T00:00:00Z"
+"""
+BEFORE_EXPIRY = 1_790_000_000.0  # 2026-09
+AFTER_EXPIRY = 1_800_000_000.0  # 2027-01-15
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return parse_policy(POLICY, "policy.yaml", CLASSES)
+
+
+def facts(
+    model: str = "gpt-4o-mini",
+    *classes: tuple[str, str, float] | tuple[str, str, float, int],
+    exception_id: str | None = None,
+    **principal: object,
+) -> CallFacts:
+    fields: dict[str, object] = {"key_id": "k1", "name": "app", **principal}
+    return CallFacts(
+        Principal(**fields),  # type: ignore[arg-type]
+        "chat.completions",
+        model,
+        tuple(ClassFact(*c) for c in classes),
+        exception_id=exception_id,
+    )
+
+
+def test_version_names_policy_label_and_content(policy: Policy) -> None:
+    assert policy.version.startswith("test@v2+") and len(policy.version) == len("test@v2+") + 12
+
+
+def test_nothing_found_is_allowed(policy: Policy) -> None:
+    decision = policy.decide(facts())
+    assert decision.action is Action.ALLOW and decision.policy_version == policy.version
+
+
+def test_redaction_combines_per_class_strongest_wins(policy: Policy) -> None:
+    one_card = policy.decide(facts("gpt-4o", ("pii.credit_card", "user", 1.0)))
+    assert dict(one_card.redactions) == {"pii.credit_card": "pseudonymise"}
+    two_cards = policy.decide(
+        facts("gpt-4o", ("pii.credit_card", "user", 1.0), ("pii.credit_card", "system", 1.0))
+    )
+    assert dict(two_cards.redactions) == {"pii.credit_card": "mask"}
+    assert two_cards.rules == ("pii.external", "card.mask")
+    assert two_cards.action is Action.REDACT and two_cards.redacted_classes == ("pii.credit_card",)
+
+
+def test_allow_takes_confident_findings_from_later_rules(policy: Policy) -> None:
+    exempt = policy.decide(facts("gpt-4o", ("pii.email", "user", 0.99)))
+    assert exempt.action is Action.ALLOW and exempt.rules == ("mail.allow",)
+    unsure = policy.decide(facts("gpt-4o", ("pii.email", "user", 0.9)))
+    assert unsure.action is Action.REDACT
+
+
+def test_block_beats_everything_and_fills_its_message(policy: Policy) -> None:
+    decision = policy.decide(facts("gpt-4o", ("pii.email", "user", 0.9), ("secret.jwt", "user", 1)))
+    assert decision.action is Action.BLOCK and decision.rules == ("secrets",)
+    assert decision.message == "No credentials (secret.jwt) under secrets."
+    assert decision.exception_hint and "--rule secrets" in decision.exception_hint
+    assert not decision.forwards
+
+
+def test_reroute_then_redact_against_the_routed_model(policy: Policy) -> None:
+    contract = ("legal.contract", "user", 1.0)
+    email = ("pii.email", "user", 0.9)
+    legal = policy.decide(facts("gpt-4o-mini", contract, email, team="legal"))
+    assert legal.action is Action.REROUTE and legal.route == "internal"
+    assert legal.redactions == ()  # pass two ran on `internal`: no pii.external there
+    other_team = policy.decide(facts("gpt-4o-mini", contract, email, team="sales"))
+    assert other_team.action is Action.REDACT and other_team.route is None
+
+
+def test_model_guard_refuses_what_would_leave_unredacted(policy: Policy) -> None:
+    denied = policy.decide(facts("gpt-4o", ("legal.contract", "user", 1.0), team="legal"))
+    assert denied.action is Action.BLOCK and denied.rules == ("model.deny_classes",)
+    assert "gpt-4o" in (denied.message or "") and "legal.contract" in (denied.message or "")
+    # On gpt-4o-mini a contract (confidential) is within the model's limit.
+    assert policy.decide(facts("gpt-4o-mini", ("legal.contract", "user", 1))).forwards
+    # On m (internal at most) an e-mail address may not leave unredacted.
+    too_sensitive = policy.decide(facts("m", ("pii.email", "user", 0.9)))
+    assert too_sensitive.rules == ("model.max_sensitivity",)
+    # The policy lowered pii.ip_address to public: fine for m.
+    assert policy.decide(facts("m", ("pii.ip_address", "user", 1.0))).forwards
+
+
+def test_unapproved_model_is_refused(policy: Policy) -> None:
+    decision = policy.decide(facts("gpt-4.1"))
+    assert decision.action is Action.BLOCK and decision.rules == ("model.unapproved",)
+    assert not policy.approves("gpt-4.1") and policy.approves("internal")
+
+
+def test_monitored_classes_are_invisible_to_rules_and_guard(policy: Policy) -> None:
+    assert policy.decide(facts("m", ("code.python", "user", 1.0))).action is Action.ALLOW
+
+
+def test_require_exception_and_a_static_exception(policy: Policy) -> None:
+    card = ("pii.credit_card", "user", 1.0)
+    needs = policy.decide(facts("gpt-4o", card, environment="prod"), now=BEFORE_EXPIRY)
+    assert needs.action is Action.REQUIRE_EXCEPTION and needs.code == "exception_required"
+    assert needs.rules == ("cards.prod",)
+
+    billing = facts("gpt-4o", card, environment="prod", app="billing")
+    waived = policy.decide(billing, now=BEFORE_EXPIRY)
+    assert waived.action is Action.REDACT and waived.exception_id == "exc-billing"
+    expired = policy.decide(billing, now=AFTER_EXPIRY)
+    assert expired.action is Action.REQUIRE_EXCEPTION and expired.exception_id is None
+
+
+def test_named_exceptions(policy: Policy) -> None:
+    card = ("pii.credit_card", "user", 1.0)
+    dynamic = PolicyException("exc_abc", "cards.prod", (("team", "risk"),), expires_at=AFTER_EXPIRY)
+    risk = facts("gpt-4o", card, environment="prod", team="risk")
+    applied = policy.decide(replace(risk, exception_id="exc_abc"), (dynamic,), BEFORE_EXPIRY)
+    assert applied.action is Action.REDACT and applied.exception_id == "exc_abc"
+    # It applies to its scope without being named, too.
+    assert policy.decide(risk, (dynamic,), BEFORE_EXPIRY).exception_id == "exc_abc"
+
+    revoked = replace(dynamic, state=ExceptionState.REVOKED)
+    refused = policy.decide(replace(risk, exception_id="exc_abc"), (revoked,), BEFORE_EXPIRY)
+    assert refused.action is Action.REQUIRE_EXCEPTION and refused.exception_state == "revoked"
+    assert "revoked" in (refused.message or "")
+    late = policy.decide(replace(risk, exception_id="exc_abc"), (dynamic,), AFTER_EXPIRY)
+    assert late.exception_state == "expired"
+
+    other_team = facts("gpt-4o", card, environment="prod", team="sales", exception_id="exc_abc")
+    invalid = policy.decide(other_team, (dynamic,), BEFORE_EXPIRY)
+    assert invalid.action is Action.BLOCK and invalid.code == "exception_invalid"
+    unknown = policy.decide(replace(risk, exception_id="exc_nope"), (), BEFORE_EXPIRY)
+    assert unknown.code == "exception_invalid"
+
+
+def test_allow_rule_without_classes_takes_the_whole_call(policy: Policy) -> None:
+    security = facts("gpt-4o", ("pii.email", "user", 0.9), team="security", roles=("reviewer",))
+    decision = policy.decide(security)
+    assert decision.action is Action.ALLOW and decision.rules == ("security.team",)
+    not_reviewer = policy.decide(replace(security, principal=Principal("k", "n", team="security")))
+    assert not_reviewer.action is Action.REDACT
+
+
+def test_shadow_rules_decide_and_record_without_enforcing(policy: Policy) -> None:
+    in_retrieved = policy.decide(facts("gpt-4o", ("injection.indirect", "retrieved", 0.9)))
+    assert in_retrieved.action is Action.ALLOW
+    assert in_retrieved.shadow_action is Action.BLOCK
+    assert in_retrieved.shadow_rules == ("injected.retrieved",)
+    in_user_text = policy.decide(facts("gpt-4o", ("injection.indirect", "user", 0.9)))
+    assert in_user_text.shadow_action is None and in_user_text.shadow_rules == ()
+
+
+def test_a_shadow_policy_enforces_nothing() -> None:
+    shadow = parse_policy(
+        "name: s\nshadow: true\nmodels: {m: {}}\n"
+        "rules: [{id: b, match: {classes: ['secret.*']}, action: block}]\n",
+        "s.yaml",
+        CLASSES,
+    )
+    found = shadow.decide(facts("m", ("secret.jwt", "user", 1.0)))
+    assert found.action is Action.ALLOW and found.shadow_action is Action.BLOCK
+    assert found.shadow_rules == ("b",)
+    unapproved = shadow.decide(facts("other"))
+    assert unapproved.action is Action.ALLOW and unapproved.shadow_action is Action.BLOCK
+
+
+def test_where_and_logged_rules() -> None:
+    logged = parse_policy(
+        "name: l\nrules: [{id: r, match: {classes: ['pii.*'], where: [system]}, "
+        "action: redact, log: true}]\n",
+        "l.yaml",
+        CLASSES,
+    )
+    in_user = logged.decide(facts("m", ("pii.email", "user", 1.0)))
+    assert in_user.action is Action.ALLOW and in_user.logged_rules == ()
+    in_system = logged.decide(facts("m", ("pii.email", "system", 1.0)))
+    assert in_system.action is Action.REDACT and in_system.logged_rules == ("r",)
+
+
+def test_trace_explains_each_candidate(policy: Policy) -> None:
+    trace: list[Step] = []
+    policy.decide(
+        facts("gpt-4o", ("pii.email", "user", 0.9), environment="prod", app="billing"),
+        now=BEFORE_EXPIRY,
+        trace=trace,
+    )
+    outcomes = {(step.rule, step.outcome) for step in trace}
+    assert ("mail.allow", "no match") in outcomes and ("pii.external", "redact") in outcomes
+
+
+def test_many_rules_match_only_their_own_conditions() -> None:
+    """The bit-mask index must agree with a plain reading of each rule."""
+    rules = "\n".join(
+        f"  - {{id: r{i}, match: {{classes: ['pii.email'], app: app{i}}}, action: block}}"
+        for i in range(150)
+    )
+    many = parse_policy(f"name: many\nrules:\n{rules}\n", "many.yaml", CLASSES)
+    email = ("pii.email", "user", 1.0)
+    assert many.decide(facts("m", email, app="app77")).rules == ("r77",)
+    assert many.decide(facts("m", email, app="app149")).rules == ("r149",)
+    assert many.decide(facts("m", email, app="other")).action is Action.ALLOW
+    assert many.decide(facts("m", app="app77")).action is Action.ALLOW
