@@ -4,9 +4,11 @@ saw: allow, redact, block, reroute, require_exception (with a static exception) 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import openai
 import pytest
 
 from tests.e2e.conftest import Stack, running_stack
+from tests.e2e.processes import cli_json
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "dana.whitfield@northwind-example.com"
@@ -151,6 +154,71 @@ def test_shadow_rule_forwards_and_records_what_it_would_do(stack: Stack) -> None
     facts = record["request_facts"]
     assert isinstance(facts, dict)
     assert facts["shadow"] == {"decision": "block", "rules": ["code.external"]}
+
+
+def exceptions_cli(stack: Stack, *args: str, token: str | None = None) -> dict[str, object]:
+    env = {**os.environ, "BASTION_ADMIN_TOKEN": token} if token else None
+    return cli_json("exceptions", *args, "--config", str(stack.config), env=env)
+
+
+def eventually(check: Callable[[], bool], what: str, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_dynamic_exception_valid_then_revoked_then_expired(stack: Stack) -> None:
+    key = prod_key(stack, "claims")
+    approver = str(
+        cli_json(
+            "admin-token",
+            "create",
+            "--config",
+            str(stack.config),
+            "--role",
+            "security",
+            "--subject",
+            "sec-lead",
+        )["token"]
+    )
+    text = f"The claim quotes card {CARD}."
+    scope = ("--rule", "pii.restricted.prod", "--app", "claims")
+    requested = exceptions_cli(
+        stack, "request", *scope, "--justification", "Claims quote cards.", "--expires", "7d"
+    )
+    exc_id = str(requested["id"])
+    assert refused(stack, text, key=key)["error"]["code"] == "exception_required"  # type: ignore[index]
+    exceptions_cli(stack, "approve", exc_id, token=approver)
+
+    def applies(exception_id: str) -> bool:
+        try:
+            return ask(stack, text, key=key).headers["x-bastion-exception"] == exception_id
+        except openai.PermissionDeniedError:
+            return False
+
+    eventually(lambda: applies(exc_id), "an approved exception reaches the gateway in seconds")
+    (capture,) = stack.captures()
+    assert "4539" not in json.dumps(capture["body"])  # the exception waives one rule only
+
+    exceptions_cli(stack, "revoke", exc_id, token=approver)
+    eventually(lambda: not applies(exc_id), "a revoked exception stops applying in seconds")
+    body = refused(stack, text, key=key, extra_body={"bastion": {"exception": exc_id}})
+    details = body["bastion"]
+    assert isinstance(details, dict) and details["exception_state"] == "revoked"
+    assert body["error"]["code"] == "exception_required"  # type: ignore[index]
+
+    soon = (datetime.now(UTC) + timedelta(seconds=10)).isoformat()
+    short = exceptions_cli(
+        stack, "request", *scope, "--justification", "One more claim.", "--expires", soon
+    )
+    short_id = str(short["id"])
+    exceptions_cli(stack, "approve", short_id, token=approver)
+    eventually(lambda: applies(short_id), "the short exception applies")
+    eventually(lambda: not applies(short_id), "an exception stops applying when it expires", 20)
+    body = refused(stack, text, key=key, extra_body={"bastion": {"exception": short_id}})
+    details = body["bastion"]
+    assert isinstance(details, dict) and details["exception_state"] == "expired"
 
 
 def _record(stack: Stack, request_id: str) -> dict[str, object]:

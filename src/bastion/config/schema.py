@@ -120,6 +120,18 @@ class ModelConfig(_Strict):
 
 class PolicyConfig(_Strict):
     file: Path | None = Field(None, description="Policy file seeding the store.")
+    exception_webhook: SecretStr | None = Field(
+        None,
+        description="http(s) URL that receives a JSON POST for every exception request "
+        "and decision (`bastion exceptions`); treated as a secret. null: none.",
+    )
+
+    @field_validator("exception_webhook")
+    @classmethod
+    def _http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("exception_webhook must be an http:// or https:// URL")
+        return value
 
 
 class WireConfig(_Strict):

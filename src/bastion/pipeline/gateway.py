@@ -159,7 +159,10 @@ class Gateway:
         ctx.findings = await _off_loop(size, p.inspector.inspect, conversation)
         provider = p.models[conversation.model].targets[0].provider
         facts = call_facts(principal, conversation, ctx.findings, provider)
-        decision = ctx.decision = p.decider.decide(facts, (), time.time())
+        exceptions = p.exceptions.for_call(principal, facts.exception_id)
+        decision = ctx.decision = p.decider.decide(facts, exceptions, time.time())
+        if decision.exception_id:
+            p.exceptions.note_use(decision.exception_id)
         if decision.logged_rules:
             log.info(
                 "policy rules %s marked log: request %s decided %s",

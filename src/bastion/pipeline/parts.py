@@ -11,7 +11,8 @@ from bastion.audit.writer import AuditWriter
 from bastion.config.schema import ModelConfig
 from bastion.detect.base import Inspector, NoDetectors
 from bastion.limits.base import Limiter, Unlimited
-from bastion.model import AuthenticatedKey, Endpoint
+from bastion.model import AuthenticatedKey, Endpoint, Principal
+from bastion.model.exceptions import PolicyException
 from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
 from bastion.policy.base import AllowAll, Decider
 from bastion.providers import UpstreamResponse
@@ -43,6 +44,28 @@ class Upstream(Protocol):
     ) -> UpstreamResponse | LiveStream: ...
 
 
+class ExceptionLookup(Protocol):
+    """Dynamic policy exceptions the decide phase passes to the policy (``ExceptionBook``)."""
+
+    def for_call(
+        self, principal: Principal, exception_id: str | None
+    ) -> tuple[PolicyException, ...]: ...
+
+    def note_use(self, exception_id: str) -> None: ...
+
+
+class NoExceptions:
+    """No exception store: only the policy file's static exceptions apply."""
+
+    def for_call(
+        self, principal: Principal, exception_id: str | None
+    ) -> tuple[PolicyException, ...]:
+        return ()
+
+    def note_use(self, exception_id: str) -> None:
+        return None
+
+
 @dataclass(slots=True)
 class GatewayParts:
     """Everything the pipeline calls, one object per stage."""
@@ -57,5 +80,6 @@ class GatewayParts:
     limiter: Limiter = field(default_factory=Unlimited)
     inspector: Inspector = field(default_factory=NoDetectors)
     decider: Decider = field(default_factory=AllowAll)
+    exceptions: ExceptionLookup = field(default_factory=NoExceptions)
     transformer: Transformer = field(default_factory=NoTransform)
     rejections: RejectionSummary = field(default_factory=RejectionSummary)

@@ -15,6 +15,7 @@ from bastion.errors import ConfigError
 from bastion.identity.admin import AdminAuthenticator
 from bastion.identity.changes import PollingChangeNotifier
 from bastion.identity.verifier import KeyVerifier
+from bastion.pipeline.exception_book import ExceptionBook
 from bastion.pipeline.gateway import Gateway
 from bastion.pipeline.guardrails import build_guardrails
 from bastion.pipeline.parts import GatewayParts
@@ -25,6 +26,7 @@ from bastion.storage.admin_tokens import AdminTokenRepository
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.changes import ChangeFeed
 from bastion.storage.database import Database
+from bastion.storage.exceptions import ExceptionRepository
 from bastion.storage.keys import KeyRepository
 from bastion.wire.request import WireOptions
 
@@ -65,6 +67,7 @@ class Runtime:
         )
         self.router = Router(config)
         self.guardrails = build_guardrails(config)
+        self.exception_book = ExceptionBook(ExceptionRepository(self.database))
         self.audit = AuditWriter(
             self.records,
             flush_interval_s=config.audit.flush_interval_s,
@@ -79,6 +82,7 @@ class Runtime:
                 wire=wire_options(config),
                 inspector=self.guardrails.inspector,
                 decider=self.guardrails.decider,
+                exceptions=self.exception_book,
                 transformer=self.guardrails.transformer,
             )
         )
@@ -89,7 +93,9 @@ class Runtime:
         await self.database.migrate()
         await self.router.start()
         self.changes.subscribe("keys", self._keys_changed)
+        self.exception_book.subscribe_to(self.changes)  # before start: no change missed
         await self.changes.start()
+        await self.exception_book.start()
         self.audit.start()
         if self._watcher is not None:
             self._watcher.start()
@@ -107,6 +113,7 @@ class Runtime:
             task.cancel()
             await router.close()
         await self.changes.close()
+        await self.exception_book.close()  # writes back use counts: before the database
         self.gateway.parts.rejections.flush()
         await self.audit.close()
         await self.router.close()

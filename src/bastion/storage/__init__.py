@@ -4,6 +4,7 @@ from bastion.storage.admin_tokens import AdminTokenRepository, StoredAdminToken
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.changes import ChangeFeed, ChangeKind
 from bastion.storage.database import Database
+from bastion.storage.exceptions import ExceptionRepository, StoredException
 from bastion.storage.keys import KeyRepository, KeyStatus, StoredKey
 
 __all__ = [
@@ -12,8 +13,10 @@ __all__ = [
     "ChangeFeed",
     "ChangeKind",
     "Database",
+    "ExceptionRepository",
     "KeyRepository",
     "KeyStatus",
     "StoredAdminToken",
+    "StoredException",
     "StoredKey",
 ]

@@ -31,6 +31,7 @@ class ChangeKind(StrEnum):
     ADMIN_TOKENS = "admin_tokens"
     CONFIG = "config"
     POLICY = "policy"
+    EXCEPTIONS = "exceptions"
 
 
 async def record_change(session: AsyncSession, kind: ChangeKind) -> None:

@@ -145,3 +145,37 @@ class CallRecordRow(Base):
     end_user_claimed: Mapped[str | None] = mapped_column(String())
     client_addr: Mapped[str | None] = mapped_column(String())
     request_facts: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+
+
+class PolicyExceptionRow(Base):
+    """A dynamic policy exception: one rule waived for a scoped caller until it expires.
+
+    Scope columns left NULL are not part of the scope; at least one is set.
+    """
+
+    __tablename__ = "policy_exceptions"
+    __table_args__ = (
+        Index("ix_policy_exceptions_state_expires_at", "state", "expires_at"),
+        Index("ix_policy_exceptions_updated_at", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String())
+    app: Mapped[str | None] = mapped_column(String())
+    team: Mapped[str | None] = mapped_column(String())
+    user: Mapped[str | None] = mapped_column(String())
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    justification: Mapped[str] = mapped_column(String())
+    owner: Mapped[str] = mapped_column(String())
+    requester: Mapped[str] = mapped_column(String())
+    approver: Mapped[str | None] = mapped_column(String())
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String())
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decision_note: Mapped[str | None] = mapped_column(String())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    uses: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
