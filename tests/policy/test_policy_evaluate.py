@@ -231,6 +231,9 @@ def test_a_shadow_policy_enforces_nothing() -> None:
     assert found.shadow_rules == ("b",)
     unapproved = shadow.decide(facts("other"))
     assert unapproved.action is Action.ALLOW and unapproved.shadow_action is Action.BLOCK
+    unknown_exception = shadow.decide(facts("m", exception_id="exc_nope"))
+    assert unknown_exception.action is Action.ALLOW
+    assert unknown_exception.shadow_action is Action.BLOCK
 
 
 def test_where_and_logged_rules() -> None:

@@ -95,6 +95,12 @@ MODELS = "models: {ext: {max_sensitivity: confidential}, int: {}}\n"
             id="exception-naive-expiry",
         ),
         pytest.param(
+            "name: x\nexceptions:\n  - id: e\n    rule: model.unapproved\n"
+            "    scope: {app: a}\n    justification: j\n    expires: '2027-01-01T00:00:00Z'\n",
+            r"exceptions\[0\]\.rule: no rule 'model.unapproved' in this policy that an exception",
+            id="exception-cannot-approve-a-model",
+        ),
+        pytest.param(
             "name: x\ntests:\n  - name: t\n    expect: {decision: allow}\n",
             r"either request or findings",
             id="test-without-input",

@@ -12,12 +12,14 @@ COMMANDS: dict[str, str] = {
     "serve": "bastion.cli.serve:serve",
     "simulate": "bastion.cli.simulate:simulate",
     "keys": "bastion.cli.keys:keys",
+    "exceptions": "bastion.cli.exceptions:exceptions",
     "admin-token": "bastion.cli.admin_token:admin_token",
     "config": "bastion.cli.config_cmd:config",
     "eval": "bastion.cli.eval_cmd:eval_group",
     "scan": "bastion.cli.scan:scan",
     "classes": "bastion.cli.scan:classes",
     "crypto": "bastion.cli.crypto:crypto",
+    "policy": "bastion.cli.policy:policy",
 }
 
 

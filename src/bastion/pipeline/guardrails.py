@@ -51,11 +51,24 @@ def load_configured_policy(config: BastionConfig, path: Path) -> Policy:
 
 
 def check_policy_models(policy: Policy, config: BastionConfig, where: str) -> None:
-    """Reroute targets must be models this gateway serves: a call must never be sent
-    to a model that does not exist."""
+    """Reroute targets must be models this gateway serves, of the kind the rerouted
+    calls need: a call must never be sent to a model that cannot answer it."""
     for index, rule in enumerate(policy.document.rules):
-        if rule.reroute is not None and rule.reroute.to not in config.models:
+        if rule.reroute is None:
+            continue
+        target = config.models.get(rule.reroute.to)
+        if target is None:
             raise ConfigError(
                 f"{where}: rules[{index}].reroute.to: {rule.reroute.to!r} is not a model "
                 "in the config's models"
+            )
+        endpoints = set(rule.match.endpoints or ("chat.completions", "responses", "embeddings"))
+        serves = {"embeddings"} if target.kind == "embedding" else {"chat.completions", "responses"}
+        unserved = ", ".join(sorted(endpoints - serves))
+        if unserved:
+            article = "an" if target.kind == "embedding" else "a"
+            raise ConfigError(
+                f"{where}: rules[{index}].reroute.to: {rule.reroute.to!r} is {article} "
+                f"{target.kind} model and cannot answer {unserved} calls; "
+                f"limit the rule with match.endpoints: [{', '.join(sorted(serves))}]"
             )

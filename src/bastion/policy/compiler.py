@@ -216,11 +216,13 @@ def compile_policy(
         document.classes.items(), key=lambda item: ("*" not in item[0], len(item[0])), reverse=True
     )
     _check_reroutes(compiled, known)
-    rule_ids = {rule.id for rule in rules} | set(BUILT_IN_RULES)
+    # Approval is the policy's own list: an exception cannot approve a model.
+    waivable = {rule.id for rule in rules} | {MODEL_MAX_SENSITIVITY, MODEL_DENY_CLASSES}
     for index, exception in enumerate(document.exceptions):
-        if exception.rule not in rule_ids:
+        if exception.rule not in waivable:
             raise PolicyError(
-                ("exceptions", index, "rule"), f"no rule {exception.rule!r} in this policy"
+                ("exceptions", index, "rule"),
+                f"no rule {exception.rule!r} in this policy that an exception can waive",
             )
     return compiled
 

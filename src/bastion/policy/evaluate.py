@@ -100,6 +100,8 @@ def evaluate(
         if named is None or not named.in_scope(facts.principal):
             if trace is not None:
                 trace.append(Step("-", "exception", "invalid", facts.exception_id))
+            if policy.document.shadow:  # nothing is enforced, not even this
+                return Decision(Action.ALLOW, (), policy.version, shadow_action=Action.BLOCK)
             return Decision(
                 Action.BLOCK,
                 (),

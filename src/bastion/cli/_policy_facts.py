@@ -1,0 +1,79 @@
+"""Facts of a call given as a raw request body, found by the config's real detectors:
+what ``bastion policy test`` and ``explain`` decide on (the gateway's parse → inspect →
+facts steps, without a key, a store or an upstream)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from bastion.config import BastionConfig
+from bastion.crypto.keyring import Keyring
+from bastion.detect.inspector import DetectorInspector
+from bastion.errors import ApiError
+from bastion.model import Endpoint, Principal
+from bastion.model.facts import CallFacts, call_facts
+from bastion.pipeline.guardrails import build_guardrails
+from bastion.policy.document import PolicyTest
+from bastion.policy.testing import CaseError, facts_from_findings, principal_of
+from bastion.server.runtime import wire_options
+from bastion.wire.parse import parse_body
+
+
+class RequestFacts:
+    """Builds ``CallFacts`` from request bodies; the detectors load on first use."""
+
+    def __init__(self, config: BastionConfig) -> None:
+        self._config = config
+        self._inspector: DetectorInspector | None = None
+
+    def _detectors(self) -> DetectorInspector:
+        if self._inspector is None:
+            # An ephemeral keyring: fingerprints are never shown, and nothing is written.
+            self._inspector = build_guardrails(self._config, keyring=Keyring.generate()).inspector
+        return self._inspector
+
+    def of_body(
+        self,
+        body: Mapping[str, Any],
+        endpoint: str,
+        principal: Principal,
+        *,
+        model: str | None = None,
+        tools: Sequence[str] = (),
+        exception: str | None = None,
+    ) -> CallFacts:
+        """The facts of ``body`` sent to ``endpoint`` by ``principal``; ``model``,
+        ``tools`` and ``exception`` override or add to what the body says."""
+        if model is not None:
+            body = {**body, "model": model}
+        raw = json.dumps(body).encode("utf-8")
+        try:
+            parsed = parse_body(raw, Endpoint(endpoint), wire_options(self._config))
+        except ApiError as exc:
+            raise CaseError(f"request: {exc.message}") from exc
+        conversation = parsed.conversation
+        findings = self._detectors().inspect(conversation)
+        configured = self._config.models.get(conversation.model)
+        provider = configured.targets[0].provider if configured is not None else None
+        facts = call_facts(principal, conversation, findings, provider)
+        return replace(
+            facts,
+            tools=tuple(dict.fromkeys((*facts.tools, *tools))),
+            exception_id=exception or facts.exception_id,
+        )
+
+    def of_case(self, test: PolicyTest) -> CallFacts:
+        """The facts of a policy test case: its canned findings, or its request scanned."""
+        if test.request is None:
+            return facts_from_findings(test)
+        return self.of_body(
+            test.request,
+            test.endpoint,
+            principal_of(test.principal),
+            model=test.model,
+            tools=test.tools,
+            exception=test.exception,
+        )
