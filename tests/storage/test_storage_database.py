@@ -64,9 +64,19 @@ async def test_migrate_is_idempotent_and_creates_every_table(database: Database)
     await database.migrate()
     async with database.transaction("test") as session:
         version = await session.scalar(text("SELECT version_num FROM alembic_version"))
-        for table in ("api_keys", "admin_tokens", "changes", "call_records", "policy_exceptions"):
+        tables = (
+            "api_keys",
+            "admin_tokens",
+            "changes",
+            "call_records",
+            "policy_exceptions",
+            "policy_versions",
+            "policy_activations",
+            "class_sets",
+        )
+        for table in tables:
             await session.execute(text(f"SELECT count(*) FROM {table}"))
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_migrations_match_the_table_definitions(database: Database) -> None:

@@ -16,9 +16,11 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -179,3 +181,43 @@ class PolicyExceptionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     uses: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PolicyVersionRow(Base):
+    """One uploaded policy file, by content digest (uploading the same bytes twice
+    finds the same version)."""
+
+    __tablename__ = "policy_versions"
+
+    id: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String())
+    label: Mapped[str] = mapped_column(String())
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    content: Mapped[str] = mapped_column(Text())
+    source: Mapped[str | None] = mapped_column(String())
+    uploaded_by: Mapped[str] = mapped_column(String())
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PolicyActivationRow(Base):
+    """A policy version made active (``activate``, ``rollback`` or ``seed``); the latest
+    activation is the active policy of every replica."""
+
+    __tablename__ = "policy_activations"
+
+    id: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("policy_versions.id"))
+    activated_by: Mapped[str] = mapped_column(String())
+    activated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+class ClassSetRow(Base):
+    """The data classes a gateway's detectors could report, by digest: call records name
+    their class set, so replay knows which classes were looked for at the time."""
+
+    __tablename__ = "class_sets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    classes: Mapped[list[str]] = mapped_column(JsonValue)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
