@@ -38,9 +38,8 @@ from pydantic import BaseModel
 from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
 
 from bastion.config import BastionConfig, load_config
-from bastion.detect.catalog import class_registry
 from bastion.errors import ConfigError
-from bastion.policy.loader import load_policy
+from bastion.pipeline.guardrails import load_configured_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
@@ -178,7 +177,8 @@ def test_config_error_example_is_the_real_message(
 def test_policy_example_loads(block: DocBlock, tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(block.code, encoding="utf-8")
-    load_policy(path, {name: info.sensitivity for name, info in class_registry().items()})
+    # checked as the quickstart gateway would load it: its classes and models
+    load_configured_policy(load_config(ROOT / "examples" / "quickstart.yaml", environ={}), path)
 
 
 def _run_python(block: DocBlock, env: dict[str, str], cwd: Path) -> None:

@@ -11,8 +11,9 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from bastion.model import Action, Decision, Principal
 from bastion.model.exceptions import ExceptionState, PolicyException
 from bastion.policy.document import (
     ClassSetting,
@@ -105,6 +106,15 @@ class Dimension:
         return mask
 
 
+class ClassProfile(NamedTuple):
+    """A class as this policy sees it: monitored only, the rules its name can trigger,
+    its sensitivity rank."""
+
+    monitored: bool
+    rules: int
+    rank: int
+
+
 @dataclass(slots=True)
 class CompiledPolicy:
     """Everything evaluation needs; immutable in use (its caches only memoise)."""
@@ -119,18 +129,49 @@ class CompiledPolicy:
     pass_two: int
     enforced: int
     """Rules enforced (not shadow); 0 when the whole policy is in shadow mode."""
-    every_rule: int
+    shadow_rules: int
+    """Rules marked ``shadow: true`` (a shadow run is needed only when one can match)."""
     shadow_ids: frozenset[str]
     """Ids whose decisions are shadow only (every id, built-ins too, in a shadow policy)."""
-    has_shadow: bool
     static_exceptions: tuple[PolicyException, ...]
     approved: Mapping[str, tuple[Sensitivity, tuple[str, ...]]] | None
     """Approved model → (max sensitivity, denied class globs); None: every model."""
     defaults: Mapping[str, Sensitivity]
     model_providers: dict[str, str] = field(default_factory=dict)
+    allow: Decision = field(default_factory=Decision)
+    """The decision for a call nothing applies to (built once, with the version)."""
     _settings: list[tuple[str, ClassSetting]] = field(default_factory=list)
     _modes: dict[str, bool] = field(default_factory=dict)
     _sensitivity: dict[str, Sensitivity] = field(default_factory=dict)
+    _principals: dict[Principal, int] = field(default_factory=dict)
+    _profiles: dict[str, ClassProfile] = field(default_factory=dict)
+
+    def profile(self, data_class: str) -> ClassProfile:
+        """What evaluation needs of a class, in one cached lookup."""
+        cached = self._profiles.get(data_class)
+        if cached is None:
+            cached = ClassProfile(
+                self.monitored(data_class),
+                self.classes.mask(data_class),
+                SENSITIVITY_RANK[self.sensitivity(data_class)],
+            )
+            if len(self._profiles) < _CACHE_LIMIT:
+                self._profiles[data_class] = cached
+        return cached
+
+    def principal_mask(self, principal: Principal) -> int:
+        """Rules whose principal conditions the caller meets (cached per principal: a
+        key's principal is the same object call after call)."""
+        cached = self._principals.get(principal)
+        if cached is not None:
+            return cached
+        dims = self.dimensions
+        mask = dims["roles"].mask_any(principal.roles)
+        for name in PRINCIPAL_DIMENSIONS:
+            mask &= dims[name].mask(getattr(principal, name))
+        if len(self._principals) < _CACHE_LIMIT:
+            self._principals[principal] = mask
+        return mask
 
     def approves(self, model: str) -> bool:
         """Whether the policy lets calls ask for ``model`` at all."""
@@ -201,17 +242,17 @@ def compile_policy(
         pass_one=_mask(rules, ("allow", "block", "require_exception", "reroute")),
         pass_two=_mask(rules, ("allow", "redact")),
         enforced=0 if document.shadow else sum(r.bit for r in rules if not r.shadow),
-        every_rule=(1 << len(rules)) - 1,
+        shadow_rules=sum(r.bit for r in rules if r.shadow),
         shadow_ids=frozenset(
             (*(r.id for r in rules), *BUILT_IN_RULES)
             if document.shadow
             else (r.id for r in rules if r.shadow)
         ),
-        has_shadow=document.shadow or any(r.shadow for r in rules),
         static_exceptions=tuple(_static_exception(e) for e in document.exceptions),
         approved=approved,
         defaults=dict(class_sensitivity),
     )
+    compiled.allow = Decision(Action.ALLOW, (), version)
     compiled._settings = sorted(  # most specific first: exact names, then longer globs
         document.classes.items(), key=lambda item: ("*" not in item[0], len(item[0])), reverse=True
     )

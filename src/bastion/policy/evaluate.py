@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bastion.model import Action, Decision
 from bastion.model.exceptions import ExceptionState, PolicyException
@@ -29,7 +30,6 @@ from bastion.policy.compiler import (
     MODEL_DENY_CLASSES,
     MODEL_MAX_SENSITIVITY,
     MODEL_UNAPPROVED,
-    PRINCIPAL_DIMENSIONS,
     SENSITIVITY_RANK,
     CompiledPolicy,
     CompiledRule,
@@ -55,6 +55,15 @@ class Step:
     stage: str
     outcome: str
     detail: str = ""
+
+
+class _Marked(NamedTuple):
+    """An enforced finding, the rules whose class globs accept its class, its
+    sensitivity rank."""
+
+    fact: ClassFact
+    rules: int
+    rank: int
 
 
 @dataclass(slots=True)
@@ -128,31 +137,34 @@ def evaluate(
             policy.version,
             message=f"The policy does not approve the model {facts.model[:128]!r}.",
         )
-    enforced = tuple(f for f in facts.classes if not policy.monitored(f.data_class))
+    enforced = []
+    for fact in facts.classes:
+        profile = policy.profile(fact.data_class)
+        if not profile.monitored:
+            enforced.append(_Marked(fact, profile.rules, profile.rank))
+    candidates = _candidates(policy, facts, enforced)
+    shadow: _Outcome | None = None
+    if policy.document.shadow or candidates & policy.shadow_rules:
+        # only when a shadow rule could take part: otherwise it equals the real run
+        shadow = _run(policy, facts, enforced, waivers, candidates, None)
     if policy.document.shadow:
-        decision = Decision(Action.ALLOW, (), policy.version)
-        route = None
+        real = _Outcome()
     else:
-        outcome = _run(policy, facts, enforced, waivers, policy.enforced, trace)
-        decision = _decision(policy, facts, outcome, named, now)
-        route = outcome.route
-    if not policy.has_shadow:
-        return decision
-    shadow = _run(policy, facts, enforced, waivers, policy.every_rule, None)
-    matched = (
-        *_ids(shadow.blocks),
-        *_ids(shadow.requires),
-        *shadow.reroutes,
-        *shadow.redact_rules,
-        *shadow.allows,
-    )
-    shadow_rules = tuple(r for r in matched if r in policy.shadow_ids)
-    different = shadow.action is not decision.action or shadow.route != route
-    return replace(
-        decision,
-        shadow_action=shadow.action if different else None,
-        shadow_rules=shadow_rules,
-    )
+        real = _run(policy, facts, enforced, waivers, candidates & policy.enforced, trace)
+    shadow_action: Action | None = None
+    shadow_rules: tuple[str, ...] = ()
+    if shadow is not None:
+        matched = (
+            *_ids(shadow.blocks),
+            *_ids(shadow.requires),
+            *shadow.reroutes,
+            *shadow.redact_rules,
+            *shadow.allows,
+        )
+        shadow_rules = tuple(r for r in matched if r in policy.shadow_ids)
+        if shadow.action is not real.action or shadow.route != real.route:
+            shadow_action = shadow.action
+    return _decision(policy, facts, real, named, now, shadow_action, shadow_rules)
 
 
 def _waivers(exceptions: Sequence[PolicyException], facts: CallFacts, now: float) -> dict[str, str]:
@@ -173,31 +185,28 @@ def _waivers(exceptions: Sequence[PolicyException], facts: CallFacts, now: float
     return waivers
 
 
-def _candidates(policy: CompiledPolicy, facts: CallFacts, enforced: Sequence[ClassFact]) -> int:
+def _candidates(policy: CompiledPolicy, facts: CallFacts, enforced: Sequence[_Marked]) -> int:
     """Rules whose principal, endpoint, tool and class conditions the call meets."""
+    mask = policy.classes.free
+    for marked in enforced:
+        mask |= marked.rules
+    mask &= policy.principal_mask(facts.principal)
+    if not mask:
+        return 0
     dims = policy.dimensions
-    principal = facts.principal
-    mask = policy.classes.mask_any({f.data_class for f in enforced})
-    for name in PRINCIPAL_DIMENSIONS:
-        mask &= dims[name].mask(getattr(principal, name))
-        if not mask:
-            return 0
-    mask &= dims["roles"].mask_any(principal.roles)
-    mask &= dims["tools"].mask_any(facts.tools)
-    mask &= dims["endpoints"].mask(facts.endpoint)
-    return mask
+    return mask & dims["tools"].mask_any(facts.tools) & dims["endpoints"].mask(facts.endpoint)
 
 
 def _run(
     policy: CompiledPolicy,
     facts: CallFacts,
-    enforced: Sequence[ClassFact],
+    enforced: Sequence[_Marked],
     waivers: dict[str, str],
-    active: int,
+    candidates: int,
     trace: list[Step] | None,
 ) -> _Outcome:
+    """One run over the ``candidates`` rules: pass one, pass two, the model guard."""
     outcome = _Outcome()
-    candidates = _candidates(policy, facts, enforced) & active
     dims = policy.dimensions
     provider = facts.provider or policy.model_providers.get(facts.model)
     first = (
@@ -229,7 +238,7 @@ def _run(
 def _pass(
     policy: CompiledPolicy,
     mask: int,
-    enforced: Sequence[ClassFact],
+    enforced: Sequence[_Marked],
     taken: set[str],
     waivers: dict[str, str],
     outcome: _Outcome,
@@ -244,7 +253,7 @@ def _pass(
         rule = rules[low.bit_length() - 1]
         classes: list[str] = []
         if rule.class_globs is not None:
-            classes = _matched_classes(policy, rule, enforced, taken)
+            classes = _matched_classes(rule, enforced, taken)
             if not classes:
                 if trace is not None:
                     trace.append(Step(rule.id, stage, "no match", _why_no_classes(rule, taken)))
@@ -283,16 +292,16 @@ def _pass(
     return False
 
 
-def _matched_classes(
-    policy: CompiledPolicy, rule: CompiledRule, enforced: Sequence[ClassFact], taken: set[str]
-) -> list[str]:
+def _matched_classes(rule: CompiledRule, enforced: Sequence[_Marked], taken: set[str]) -> list[str]:
     """Classes of the call this rule matches (honouring where, min_score, min_count)."""
     count = 0
     matched: list[str] = []
     bit = rule.bit
-    for fact in enforced:
+    for fact, rules, _ in enforced:
+        if not rules & bit:
+            continue
         name = fact.data_class
-        if name in taken or not policy.classes.mask(name) & bit:
+        if name in taken:
             continue
         if rule.where is not None and fact.where not in rule.where:
             continue
@@ -320,20 +329,22 @@ def _why_no_classes(rule: CompiledRule, taken: set[str]) -> str:
 def _guard_model(
     policy: CompiledPolicy,
     model: str,
-    enforced: Sequence[ClassFact],
+    enforced: Sequence[_Marked],
     waivers: dict[str, str],
     outcome: _Outcome,
     trace: list[Step] | None,
 ) -> None:
     """Refuse classes that would reach ``model`` unredacted and do not suit it."""
-    if policy.approved is None or model not in policy.approved:
+    if not enforced or policy.approved is None or model not in policy.approved:
         return
     limit, denied_globs = policy.approved[model]
-    leaving = sorted({f.data_class for f in enforced} - outcome.redactions.keys())
-    denied = [c for c in leaving if any(fnmatch.fnmatchcase(c, g) for g in denied_globs)]
-    too_sensitive = [
-        c for c in leaving if SENSITIVITY_RANK[policy.sensitivity(c)] > SENSITIVITY_RANK[limit]
-    ]
+    redacted = outcome.redactions
+    leaving = {m.fact.data_class: m.rank for m in enforced if m.fact.data_class not in redacted}
+    if not leaving:
+        return
+    ceiling = SENSITIVITY_RANK[limit]
+    denied = sorted(c for c in leaving if any(fnmatch.fnmatchcase(c, g) for g in denied_globs))
+    too_sensitive = sorted(c for c, rank in leaving.items() if rank > ceiling)
     for rule, classes in ((MODEL_DENY_CLASSES, denied), (MODEL_MAX_SENSITIVITY, too_sensitive)):
         if not classes:
             continue
@@ -354,8 +365,17 @@ def _decision(
     outcome: _Outcome,
     named: PolicyException | None,
     now: float,
+    shadow_action: Action | None,
+    shadow_rules: tuple[str, ...],
 ) -> Decision:
     action = outcome.action
+    if (
+        action is Action.ALLOW
+        and named is None
+        and shadow_action is None
+        and not (outcome.allows or outcome.logged or outcome.exception_id or shadow_rules)
+    ):
+        return policy.allow  # the common case: nothing to say beyond the version
     named_state = None
     if named is not None and named.state_at(now) is not ExceptionState.APPROVED:
         named_state = named.state_at(now).value
@@ -375,6 +395,8 @@ def _decision(
             exception_hint=_HINT.format(rule=rule_id),
             logged_rules=tuple(outcome.logged),
             exception_state=named_state,
+            shadow_action=shadow_action,
+            shadow_rules=shadow_rules,
         )
     if action is Action.REQUIRE_EXCEPTION:
         rule, classes = outcome.requires[0]
@@ -390,6 +412,8 @@ def _decision(
             exception_hint=_HINT.format(rule=rule.id),
             logged_rules=tuple(outcome.logged),
             exception_state=named_state,
+            shadow_action=shadow_action,
+            shadow_rules=shadow_rules,
         )
     return Decision(
         action,
@@ -401,6 +425,8 @@ def _decision(
         exception_id=outcome.exception_id,
         logged_rules=tuple(outcome.logged),
         exception_state=named_state,
+        shadow_action=shadow_action,
+        shadow_rules=shadow_rules,
     )
 
 

@@ -1,0 +1,1 @@
+"""Policy evaluation benchmark: how long one decision takes with a large policy."""
