@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from bastion.config import BastionConfig, load_config
-from bastion.errors import ApiError, BastionError
-from bastion.identity.admin import AdminIdentity, resolve_cli_admin
+from bastion.errors import ApiError, BastionError, PermissionDenied
+from bastion.identity.admin import AdminIdentity, AdminRole, resolve_cli_admin
 from bastion.storage.database import Database
 
 T = TypeVar("T")
@@ -85,6 +85,17 @@ async def acting_admin(
     return await resolve_cli_admin(
         read_admin_token(token_file), database, allow_bootstrap=allow_bootstrap
     )
+
+
+def require_role(actor: AdminIdentity, roles: tuple[AdminRole, ...], what: str) -> None:
+    """PermissionDenied unless ``actor`` has one of ``roles``; ``what`` says what for."""
+    if actor.role not in roles:
+        allowed = " or ".join(role.value for role in roles)
+        raise PermissionDenied(
+            f"{actor.subject!r} has the role {actor.role.value!r} and may not {what}; "
+            f"that needs {allowed}",
+            code="admin_role_required",
+        )
 
 
 def run_async(operation: Callable[[], Awaitable[T]]) -> T:

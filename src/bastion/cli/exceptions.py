@@ -32,6 +32,7 @@ from bastion.cli._context import (
     load_cli_config,
     open_database,
     parse_expiry,
+    require_role,
     run_async,
 )
 from bastion.config import BastionConfig
@@ -102,7 +103,7 @@ def request(
     async def operation() -> StoredException:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            _require(actor, _REQUESTERS, "request exceptions")
+            require_role(actor, _REQUESTERS, "request exceptions")
             stored = await ExceptionRepository(db).request(
                 rule=rule,
                 scope=scope,
@@ -302,7 +303,7 @@ def _decide(
             actor = await acting_admin(admin_token_file, db)
             repo = ExceptionRepository(db)
             if verb == "approve":
-                _require(actor, _DECIDERS, "approve exceptions")
+                require_role(actor, _DECIDERS, "approve exceptions")
                 try:
                     stored = await repo.approve(exception_id, approver=actor.subject, note=note)
                 except PermissionDenied as exc:
@@ -313,25 +314,15 @@ def _decide(
                 if actor.role not in _DECIDERS:  # a requester may withdraw their own
                     current = await repo.get(exception_id)
                     if current is None or current.requester != actor.subject:
-                        _require(actor, _DECIDERS, "deny others' exceptions")
+                        require_role(actor, _DECIDERS, "deny others' exceptions")
                 stored = await repo.deny(exception_id, decided_by=actor.subject, note=note)
             else:
-                _require(actor, _DECIDERS, "revoke exceptions")
+                require_role(actor, _DECIDERS, "revoke exceptions")
                 stored = await repo.revoke(exception_id, decided_by=actor.subject, note=note)
         await _notify(config, stored.state.value, actor, stored)
         return stored
 
     return run_async(operation)
-
-
-def _require(actor: AdminIdentity, roles: tuple[AdminRole, ...], what: str) -> None:
-    if actor.role not in roles:
-        allowed = " or ".join(role.value for role in roles)
-        raise PermissionDenied(
-            f"{actor.subject!r} has the role {actor.role.value!r} and may not {what}; "
-            f"that needs {allowed}",
-            code="admin_role_required",
-        )
 
 
 def _print_decision(stored: StoredException, as_json: bool, verb: str, effect: str) -> None:

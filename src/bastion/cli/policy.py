@@ -1,4 +1,6 @@
-"""``bastion policy validate | test | explain | diff``: policy files from the shell.
+"""``bastion policy validate | test | explain | diff``: policy files from the shell
+(``activate | rollback | history | show``, the store's lifecycle, are in
+``bastion.cli.policy_store``).
 
 Every command checks the file against the config's data classes and models (as the
 gateway would load it). Exit codes (CONTRACT.md §10): 0 ok; 1 the file is invalid, a
@@ -14,6 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
+from bastion.cli import policy_store
 from bastion.cli._context import config_option, echo_json, json_option, load_cli_config
 from bastion.cli._policy_facts import RequestFacts
 from bastion.config import BastionConfig
@@ -41,7 +44,16 @@ _file_argument = click.argument("file", type=click.Path(dir_okay=False, path_typ
 
 @click.group("policy")
 def policy() -> None:
-    """Validate, test, explain and compare policy files."""
+    """Validate, test, explain and compare policy files; activate and roll back."""
+
+
+for _command in (
+    policy_store.activate,
+    policy_store.rollback,
+    policy_store.history,
+    policy_store.show,
+):
+    policy.add_command(_command)
 
 
 def _fail(message: str, as_json: bool = False) -> NoReturn:
@@ -392,3 +404,8 @@ def _value(value: Any) -> str:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+from bastion.cli.policy_replay import replay  # noqa: E402 (kept apart, at the end)
+
+policy.add_command(replay)

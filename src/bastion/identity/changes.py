@@ -46,6 +46,9 @@ class ChangeNotifier(Protocol):
         ...
 
 
+_CLOSE_TIMEOUT_S = 5.0
+
+
 class PollingChangeNotifier:
     """Polls the ``changes`` table every ``interval_s`` seconds."""
 
@@ -55,6 +58,7 @@ class PollingChangeNotifier:
         self._subscribers: defaultdict[str, list[ChangeCallback]] = defaultdict(list)
         self._last_seq = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def subscribe(self, kind: str, callback: ChangeCallback) -> None:
         """Call ``callback`` when ``kind`` changes."""
@@ -70,12 +74,18 @@ class PollingChangeNotifier:
             # Start anyway: the first successful poll catches up from seq 0 and
             # notifies every kind once, which is harmless (caches are refilled).
             logger.warning("change feed unavailable at start: %s", type(exc).__name__)
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="bastion-change-poller")
 
     async def close(self) -> None:
-        """Stop polling."""
+        """Stop polling; a poll under way finishes first (cancelling it mid-query would
+        leave its database connection to be rolled back by a cancelled task)."""
         task, self._task = self._task, None
-        if task is not None:
+        if task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S)
+        if not done:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -94,7 +104,10 @@ class PollingChangeNotifier:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+            if self._stopping.is_set():
+                return
             try:
                 await self.poll_once()
             except StorageError as exc:

@@ -6,7 +6,8 @@ re-decided under another policy without its prompt text (replay).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bastion.model.conversation import Conversation
@@ -75,3 +76,12 @@ def call_facts(
         tools=conversation.tools,
         exception_id=conversation.exception_id,
     )
+
+
+def class_set_digest(classes: Iterable[str]) -> str:
+    """The id of a set of class names: sha256 (hex) of the sorted names, one per line.
+
+    A call record names the class set its detectors could report, so replay can tell
+    a class that was not found from one that was not looked for.
+    """
+    return hashlib.sha256("\n".join(sorted(set(classes))).encode("utf-8")).hexdigest()

@@ -92,6 +92,8 @@ class CallContext:
     upstream_s: float = 0.0
     finished: bool = False
     in_flight: bool = False
+    class_set: str | None = None
+    """Digest of the class set the call was inspected with (see ``GatewayParts``)."""
 
     @property
     def model_requested(self) -> str | None:

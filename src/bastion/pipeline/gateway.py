@@ -156,6 +156,7 @@ class Gateway:
         self._check_model(ctx, conversation.model)
 
         size = sum(len(segment.text) for segment in conversation.segments)
+        ctx.class_set = p.class_set
         ctx.findings = await _off_loop(size, p.inspector.inspect, conversation)
         provider = p.models[conversation.model].targets[0].provider
         facts = call_facts(principal, conversation, ctx.findings, provider)

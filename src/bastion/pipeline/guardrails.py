@@ -12,8 +12,9 @@ from bastion.crypto.location import open_keyring
 from bastion.detect.catalog import build_scanner, class_registry
 from bastion.detect.inspector import DetectorInspector
 from bastion.errors import ConfigError
+from bastion.model.facts import class_set_digest
 from bastion.policy.base import AllowAll, Decider
-from bastion.policy.loader import Policy, load_policy
+from bastion.policy.loader import Policy, parse_policy, read_policy_text
 from bastion.transform.redact import Redactor
 
 
@@ -25,28 +26,57 @@ class Guardrails:
     decider: Decider
     transformer: Redactor
     keyring: Keyring
+    class_set: tuple[str, ...] = ()
+    """Sorted names of the classes the detectors look for (the registry's active ones)."""
+
+    @property
+    def class_set_digest(self) -> str:
+        """The id call records name their class set by (``ClassSetRepository.save``)."""
+        return class_set_digest(self.class_set)
 
 
-def build_guardrails(config: BastionConfig, *, keyring: Keyring | None = None) -> Guardrails:
-    """Build every stage from ``config``; raises ``ConfigError`` naming what is wrong."""
+def build_guardrails(
+    config: BastionConfig, *, keyring: Keyring | None = None, decider: Decider | None = None
+) -> Guardrails:
+    """Build every stage from ``config``; raises ``ConfigError`` naming what is wrong.
+
+    The decider is ``decider`` when given (the server's comes from the policy store),
+    else the policy file's (the CLI's ``scan``, ``classes`` and ``policy`` commands).
+    """
     keyring = keyring or open_keyring(config)
-    decider: Decider = AllowAll()
-    if config.policy.file is not None:
-        decider = load_configured_policy(config, config.policy.file)
+    if decider is None:
+        decider = AllowAll()
+        if config.policy.file is not None:
+            decider = load_configured_policy(config, config.policy.file)
     inspector = DetectorInspector(build_scanner(config.detectors), keyring)
-    return Guardrails(inspector, decider, Redactor(keyring), keyring)
+    return Guardrails(inspector, decider, Redactor(keyring), keyring, active_classes(config))
+
+
+def active_classes(config: BastionConfig) -> tuple[str, ...]:
+    """Sorted names of the classes this config's detectors look for."""
+    registry = class_registry(config.detectors)
+    return tuple(sorted(name for name, info in registry.items() if info.active))
 
 
 def load_configured_policy(config: BastionConfig, path: Path) -> Policy:
     """The policy file at ``path``, checked against this config's classes and models."""
+    policy = policy_from_text(config, read_policy_text(path), str(path))
+    policy.path = path
+    return policy
+
+
+def policy_from_text(config: BastionConfig, text: str, source: str) -> Policy:
+    """Policy ``text`` checked against this config's classes and models; ``source``
+    names it in errors (a file name, so they read ``file:line: key: problem``)."""
     registry = class_registry(config.detectors)
     providers = {name: model.targets[0].provider for name, model in config.models.items()}
-    policy = load_policy(
-        path,
+    policy = parse_policy(
+        text,
+        source,
         {name: info.sensitivity for name, info in registry.items()},
         model_providers=providers,
     )
-    check_policy_models(policy, config, str(path))
+    check_policy_models(policy, config, source)
     return policy
 
 

@@ -69,6 +69,13 @@ class GatewayMetrics:
             ["result"],
             registry=r,
         )
+        self.policy_loads = Counter(
+            "bastion_policy_loads_total",
+            "Policy versions loaded (at start, on activation, on config reload), by result "
+            "(ok, rejected).",
+            ["result"],
+            registry=r,
+        )
         self.audit_pending = Gauge(
             "bastion_audit_pending",
             "Audit records waiting for a commit.",

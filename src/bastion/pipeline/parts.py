@@ -83,3 +83,6 @@ class GatewayParts:
     exceptions: ExceptionLookup = field(default_factory=NoExceptions)
     transformer: Transformer = field(default_factory=NoTransform)
     rejections: RejectionSummary = field(default_factory=RejectionSummary)
+    class_set: str | None = None
+    """Digest of the classes ``inspector`` looks for (``Guardrails.class_set_digest``);
+    call records name it so replay can tell "not found" from "not looked for"."""

@@ -69,6 +69,8 @@ def build_record(ctx: CallContext) -> CallRecord:
         }
     if decision is not None:
         facts.update(_decision_facts(decision))
+    if ctx.class_set is not None:
+        facts["class_set"] = ctx.class_set
     return CallRecord(
         request_id=ctx.call.request_id,
         started_at=ctx.started_wall,

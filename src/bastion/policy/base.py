@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from bastion.errors import ServiceUnavailable
 from bastion.model import Decision
 from bastion.model.decision import ALLOW
 from bastion.model.exceptions import PolicyException
@@ -48,3 +49,28 @@ class AllowAll:
         now: float | None = None,
     ) -> Decision:
         return ALLOW
+
+
+class PolicyUnavailable:
+    """The decider while a policy is required but none valid is loaded: every call is
+    refused (fail closed, never allow-all) with 503 ``guardrail_unavailable``."""
+
+    MESSAGE = (
+        "The gateway has no valid policy loaded, so it refuses calls; an administrator "
+        "can activate one with `bastion policy activate FILE`."
+    )
+
+    @property
+    def version(self) -> str | None:
+        return None
+
+    def approves(self, model: str) -> bool:
+        raise ServiceUnavailable(self.MESSAGE, code="guardrail_unavailable")
+
+    def decide(
+        self,
+        facts: CallFacts,
+        exceptions: Sequence[PolicyException] = (),
+        now: float | None = None,
+    ) -> Decision:
+        raise ServiceUnavailable(self.MESSAGE, code="guardrail_unavailable")

@@ -85,17 +85,22 @@ def load_policy(
     model_providers: Mapping[str, str] | None = None,
 ) -> Policy:
     """Read, validate and compile the policy file at ``path``."""
+    text = read_policy_text(path)
+    policy = parse_policy(text, str(path), class_sensitivity, model_providers=model_providers)
+    policy.path = path
+    return policy
+
+
+def read_policy_text(path: Path) -> str:
+    """The policy file at ``path`` as text; ConfigError when unreadable or not UTF-8."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read policy file {path}: {exc.strerror}") from exc
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: the policy file is not UTF-8 text") from exc
-    policy = parse_policy(text, str(path), class_sensitivity, model_providers=model_providers)
-    policy.path = path
-    return policy
 
 
 def _line_of(lines: Mapping[tuple[str | int, ...], int], where: tuple[str | int, ...]) -> str:

@@ -28,7 +28,8 @@ def sections_needing_restart(old: BastionConfig, new: BastionConfig) -> list[str
 
 
 class ConfigWatcher:
-    """Polls the config file's modification time and asks for a reload when it changes."""
+    """Polls a file's modification time (the config's, the policy's) and calls back when
+    it changes."""
 
     def __init__(self, path: Path, reload: Any, interval_s: float = 1.0) -> None:
         self._path = path
@@ -36,6 +37,11 @@ class ConfigWatcher:
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
         self._mtime = self._stat()
+
+    @property
+    def path(self) -> Path:
+        """The file watched."""
+        return self._path
 
     def _stat(self) -> float | None:
         try:

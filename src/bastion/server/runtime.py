@@ -11,23 +11,27 @@ from typing import Any
 
 from bastion.audit.writer import AuditWriter
 from bastion.config.schema import BastionConfig
-from bastion.errors import ConfigError
+from bastion.errors import ConfigError, StorageError
 from bastion.identity.admin import AdminAuthenticator
 from bastion.identity.changes import PollingChangeNotifier
 from bastion.identity.verifier import KeyVerifier
+from bastion.pipeline.active_policy import ActivePolicy
 from bastion.pipeline.exception_book import ExceptionBook
 from bastion.pipeline.gateway import Gateway
 from bastion.pipeline.guardrails import build_guardrails
 from bastion.pipeline.parts import GatewayParts
+from bastion.policy.base import Decider, PolicyUnavailable
 from bastion.providers import Router
 from bastion.server.asgi import Receive, Send
 from bastion.server.reload import ConfigWatcher, load_candidate, sections_needing_restart
 from bastion.storage.admin_tokens import AdminTokenRepository
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.changes import ChangeFeed
+from bastion.storage.class_sets import ClassSetRepository
 from bastion.storage.database import Database
 from bastion.storage.exceptions import ExceptionRepository
 from bastion.storage.keys import KeyRepository
+from bastion.storage.policies import PolicyRepository
 from bastion.wire.request import WireOptions
 
 log = logging.getLogger("bastion.server")
@@ -55,7 +59,9 @@ class Runtime:
         self.config = config
         self.config_path = config_path
         self._overrides = dict(overrides or {})
+        self._watch = watch
         self._watcher = ConfigWatcher(config_path, self.reload) if watch and config_path else None
+        self._policy_watcher: ConfigWatcher | None = None
         self._retired: dict[asyncio.Task[None], Router] = {}
         self.database = Database.from_url(config.storage.url)
         self.keys = KeyRepository(self.database)
@@ -66,8 +72,10 @@ class Runtime:
             ChangeFeed(self.database), config.storage.poll_interval_s
         )
         self.router = Router(config)
-        self.guardrails = build_guardrails(config)
+        # the decider comes from the policy store once started (ActivePolicy)
+        self.guardrails = build_guardrails(config, decider=PolicyUnavailable())
         self.exception_book = ExceptionBook(ExceptionRepository(self.database))
+        self.class_sets = ClassSetRepository(self.database)
         self.audit = AuditWriter(
             self.records,
             flush_interval_s=config.audit.flush_interval_s,
@@ -84,21 +92,33 @@ class Runtime:
                 decider=self.guardrails.decider,
                 exceptions=self.exception_book,
                 transformer=self.guardrails.transformer,
+                class_set=self.guardrails.class_set_digest,
             )
+        )
+        self.policy = ActivePolicy(
+            PolicyRepository(self.database),
+            config,
+            self._install_decider,
+            self.gateway.parts.metrics.policy_loads,
         )
         self._started = False
 
     async def start(self) -> None:
         """Migrate the store, start pools and background tasks."""
         await self.database.migrate()
+        await self.class_sets.save(self.guardrails.class_set)  # records name it; replay reads it
         await self.router.start()
         self.changes.subscribe("keys", self._keys_changed)
         self.exception_book.subscribe_to(self.changes)  # before start: no change missed
+        self.policy.subscribe_to(self.changes)
         await self.changes.start()
+        await self.policy.start(watch=self._watch)
         await self.exception_book.start()
         self.audit.start()
         if self._watcher is not None:
             self._watcher.start()
+        if self._watch:
+            await self._watch_policy_file()
         # the detectors' tables (gazetteers, patterns) live as long as the process: move
         # them out of the cyclic collector's generations so collections stay cheap
         gc.collect()
@@ -109,6 +129,8 @@ class Runtime:
         """Drain what is queued and close everything opened by ``start``."""
         if self._watcher is not None:
             await self._watcher.close()
+        if self._policy_watcher is not None:
+            await self._policy_watcher.close()
         for task, router in list(self._retired.items()):
             task.cancel()
             await router.close()
@@ -128,16 +150,28 @@ class Runtime:
         guardrails = None
         if new is not None:
             try:
-                guardrails = build_guardrails(new, keyring=self.guardrails.keyring)
+                guardrails = build_guardrails(
+                    new, keyring=self.guardrails.keyring, decider=self.policy.decider
+                )
             except ConfigError as exc:
                 log.error("config reload rejected: %s", exc)
         if new is None or guardrails is None:
             parts.metrics.config_reloads.labels("rejected").inc()
             return False
+        # the active policy, compiled for the new classes and models, or the reload is
+        # rejected (unless no valid policy was in force anyway)
+        if not await self.policy.reload(new) and self.policy.loaded:
+            parts.metrics.config_reloads.labels("rejected").inc()
+            log.error("config reload rejected: the active policy does not load with it")
+            return False
+        try:
+            await self.class_sets.save(guardrails.class_set)
+        except StorageError as exc:  # replay reports such calls as incomplete
+            log.error("class set not saved: %s", type(exc).__name__)
         self.guardrails = guardrails
         parts.inspector = guardrails.inspector
-        parts.decider = guardrails.decider
         parts.transformer = guardrails.transformer
+        parts.class_set = guardrails.class_set_digest
         router = Router(new)
         await router.start()
         old_router, self.router = self.router, router
@@ -153,7 +187,26 @@ class Runtime:
         log.info("config reloaded: %d models", len(new.models))
         if restart:
             log.warning("config sections %s changed; they apply after a restart", restart)
+        if self._watch:
+            await self._watch_policy_file()
         return True
+
+    async def _watch_policy_file(self) -> None:
+        """``serve --watch``: activate ``policy.file`` whenever it changes (the watcher
+        follows the file the current config names)."""
+        path = self.config.policy.file
+        watcher = self._policy_watcher
+        if watcher is not None and watcher.path == path:
+            return
+        if watcher is not None:
+            await watcher.close()
+        self._policy_watcher = None
+        if path is not None:
+            self._policy_watcher = ConfigWatcher(path, self.policy.apply_file)
+            self._policy_watcher.start()
+
+    def _install_decider(self, decider: Decider) -> None:
+        self.gateway.parts.decider = decider
 
     async def _retire(self, router: Router, config: BastionConfig) -> None:
         """Close a replaced router once calls that started on it can have ended."""
@@ -166,7 +219,7 @@ class Runtime:
 
     def readiness(self) -> tuple[str, list[str]]:
         """``ready`` / ``degraded`` (with names) / ``unavailable`` for ``/readyz``."""
-        if not self._started or not self.audit.healthy:
+        if not self._started or not self.audit.healthy or not self.policy.loaded:
             return "unavailable", []
         if not self.verifier.store_reachable and self.verifier.cached_keys == 0:
             return "unavailable", []

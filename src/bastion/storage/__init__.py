@@ -6,8 +6,15 @@ from bastion.storage.changes import ChangeFeed, ChangeKind
 from bastion.storage.database import Database
 from bastion.storage.exceptions import ExceptionRepository, StoredException
 from bastion.storage.keys import KeyRepository, KeyStatus, StoredKey
+from bastion.storage.policies import (
+    ActivationReason,
+    PolicyActivation,
+    PolicyRepository,
+    PolicyVersion,
+)
 
 __all__ = [
+    "ActivationReason",
     "AdminTokenRepository",
     "CallRecordRepository",
     "ChangeFeed",
@@ -16,6 +23,9 @@ __all__ = [
     "ExceptionRepository",
     "KeyRepository",
     "KeyStatus",
+    "PolicyActivation",
+    "PolicyRepository",
+    "PolicyVersion",
     "StoredAdminToken",
     "StoredException",
     "StoredKey",

@@ -6,11 +6,11 @@ records that already committed instead of failing the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect, func, select
+from sqlalchemy import ColumnElement, Dialect, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.errors import StorageError
@@ -66,6 +66,62 @@ class CallRecordRepository:
         """How many call records are stored."""
         async with self._database.transaction("audit record count") as session:
             return int(await session.scalar(select(func.count(CallRecordRow.request_id))) or 0)
+
+    async def count_between(self, since: float, until: float | None = None) -> int:
+        """How many calls started in ``[since, until)`` (``until`` None: up to now)."""
+        statement = select(func.count(CallRecordRow.request_id)).where(
+            _started_between(since, until)
+        )
+        async with self._database.transaction("audit record count") as session:
+            return int(await session.scalar(statement) or 0)
+
+    async def pages_between(
+        self, since: float, until: float | None = None, *, page_size: int = 500
+    ) -> AsyncGenerator[list[CallRecord], None]:
+        """Calls started in ``[since, until)``, oldest first, ``page_size`` at a time.
+
+        Keyset pagination on ``(started_at, request_id)``: each page is one short
+        transaction that seeks on the ``started_at`` index, so a long window neither
+        holds a transaction open nor slows down as it goes (no OFFSET).
+        """
+        window = _started_between(since, until)
+        after: tuple[float, str] | None = None
+        while True:
+            condition = window
+            if after is not None:
+                started, request_id = after
+                condition = and_(
+                    window,
+                    or_(
+                        CallRecordRow.started_at > started,
+                        and_(
+                            CallRecordRow.started_at == started,
+                            CallRecordRow.request_id > request_id,
+                        ),
+                    ),
+                )
+            statement = (
+                select(CallRecordRow)
+                .where(condition)
+                .order_by(CallRecordRow.started_at, CallRecordRow.request_id)
+                .limit(page_size)
+            )
+            async with self._database.transaction("audit record page") as session:
+                rows = (await session.scalars(statement)).all()
+                page = [_from_row(row) for row in rows]
+            if not page:
+                return
+            yield page
+            if len(page) < page_size:
+                return
+            after = (page[-1].started_at, page[-1].request_id)
+
+
+def _started_between(since: float, until: float | None) -> ColumnElement[bool]:
+    condition = CallRecordRow.started_at >= since
+    if until is not None:
+        condition = and_(condition, CallRecordRow.started_at < until)
+    return condition
 
 
 _JSON_COLUMNS = frozenset({"roles", "findings", "rules", "request_facts"})
