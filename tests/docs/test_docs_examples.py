@@ -215,6 +215,7 @@ def quickstart_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     env = {
         **_clean_environment(),
         "OPENAI_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
+        "INTERNAL_LLM_BASE_URL": f"http://127.0.0.1:{sim_port}/v1",
         "BASTION_SERVER__PORT": str(port),
         "BASTION_SERVER__ADMIN__PORT": str(admin_port),
         "BASTION_STORAGE__URL": f"sqlite:///{work / 'bastion.db'}",
