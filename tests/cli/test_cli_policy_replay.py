@@ -287,3 +287,37 @@ def test_reading_records_needs_a_reader_role(
     else:
         assert result.exit_code == 1
         assert "'someone' has the role 'app_owner' and may not read call records" in result.output
+
+
+def explain_call(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["policy", "explain", *args, "--config", str(config)])
+
+
+def test_explain_a_recorded_call_under_a_candidate(recorded: Path, tmp_path: Path) -> None:
+    stricter = candidate(tmp_path, STRICTER)
+    result = explain_call(recorded, stricter, "--call", "req_0", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["call"]["principal"]["app"] == "helpdesk"
+    assert data["decision"]["action"] == "block"
+    assert data["decision"]["rules"] == ["secrets.block"]
+    assert "AKIA" not in result.stdout  # facts only: the record never held the text
+
+    human = explain_call(recorded, stricter, "--call", "req_1")
+    assert human.exit_code == 0, human.output
+    assert "mail.redact" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--call", "req_404"), "no recorded call 'req_404'"),
+        (("--call", "req_0", "--principal", "app=x"), "--call takes the caller"),
+        ((), "give either --request FILE or --call REQUEST_ID"),
+    ],
+)
+def test_explain_call_errors(
+    recorded: Path, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = explain_call(recorded, candidate(tmp_path, CURRENT), *args)
+    assert result.exit_code != 0 and message in result.output

@@ -87,6 +87,11 @@ async def acting_admin(
     )
 
 
+RECORD_READERS = (AdminRole.ADMIN, AdminRole.SECURITY, AdminRole.AUDITOR)
+"""Roles that may read call records (replay, explain --call)."""
+READ_RECORDS = "read call records"
+
+
 def require_role(actor: AdminIdentity, roles: tuple[AdminRole, ...], what: str) -> None:
     """PermissionDenied unless ``actor`` has one of ``roles``; ``what`` says what for."""
     if actor.role not in roles:

@@ -17,14 +17,29 @@ from typing import Any, NoReturn
 import click
 
 from bastion.cli import policy_store
-from bastion.cli._context import config_option, echo_json, json_option, load_cli_config
+from bastion.cli._context import (
+    READ_RECORDS,
+    RECORD_READERS,
+    acting_admin,
+    admin_token_file_option,
+    config_option,
+    echo_json,
+    json_option,
+    load_cli_config,
+    open_database,
+    require_role,
+    run_async,
+)
 from bastion.cli._policy_facts import RequestFacts
 from bastion.config import BastionConfig
 from bastion.errors import BastionError, ConfigError
+from bastion.model import CallRecord
+from bastion.model.facts import CallFacts
 from bastion.pipeline.guardrails import load_configured_policy
 from bastion.policy.diff import Change, PolicyDiff, Section, diff_policies
 from bastion.policy.explain import Explanation, explain
 from bastion.policy.loader import Policy
+from bastion.policy.replay import facts_from_record
 from bastion.policy.testing import (
     PRINCIPAL_FIELDS,
     Case,
@@ -37,6 +52,7 @@ from bastion.policy.testing import (
     run_cases,
     sidecar_path,
 )
+from bastion.storage.call_records import CallRecordRepository
 
 _ENDPOINTS = ("chat.completions", "responses", "embeddings")
 _file_argument = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -185,10 +201,19 @@ def _print_report(report: RunReport, file: Path) -> None:
 @click.option(
     "--request",
     "request_file",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="A raw request body (JSON), as a client would send it; `-` reads stdin.",
 )
+@click.option(
+    "--call",
+    "call_id",
+    default=None,
+    metavar="REQUEST_ID",
+    help="Instead of --request: a recorded call (x-bastion-request-id), rebuilt from its "
+    "audit facts and decided as of when it was made (needs admin, security or auditor).",
+)
+@admin_token_file_option
 @click.option(
     "--principal",
     "principal_pairs",
@@ -216,7 +241,9 @@ def _print_report(report: RunReport, file: Path) -> None:
 def explain_command(
     config_file: Path | None,
     as_json: bool,
-    request_file: Path,
+    request_file: Path | None,
+    call_id: str | None,
+    admin_token_file: Path | None,
     principal_pairs: tuple[str, ...],
     endpoint: str,
     model: str | None,
@@ -225,10 +252,23 @@ def explain_command(
     file: Path,
 ) -> None:
     """Explain how FILE decides one request: findings, each rule, exceptions, result."""
-    fields = _principal_fields(principal_pairs)
-    body = _read_request(request_file)
+    if (request_file is None) == (call_id is None):
+        raise click.UsageError("give either --request FILE or --call REQUEST_ID")
     config = load_cli_config(config_file)
     loaded, _ = _load(config, file, as_json, cases=False)
+    if call_id is not None:
+        if principal_pairs or model or exception_id:
+            raise click.UsageError("--call takes the caller, model and exception from the record")
+        facts, made_at = _recorded_facts(config, call_id, admin_token_file, as_json)
+        result = explain(loaded, facts, (), moment(at, made_at))
+        if as_json:
+            echo_json(result.to_json())
+        else:
+            _print_explanation(result)
+        return
+    assert request_file is not None
+    fields = _principal_fields(principal_pairs)
+    body = _read_request(request_file)
     try:
         principal = principal_of(fields)
         facts = RequestFacts(config).of_body(
@@ -243,6 +283,25 @@ def explain_command(
         echo_json(result.to_json())
     else:
         _print_explanation(result)
+
+
+def _recorded_facts(
+    config: BastionConfig, call_id: str, admin_token_file: Path | None, as_json: bool
+) -> tuple[CallFacts, float]:
+    """The facts of a recorded call and when it was made (its text is never needed)."""
+
+    async def operation() -> CallRecord | None:
+        async with open_database(config) as db:
+            require_role(await acting_admin(admin_token_file, db), RECORD_READERS, READ_RECORDS)
+            return await CallRecordRepository(db).get(call_id)
+
+    record = run_async(operation)
+    if record is None:
+        _fail(f"no recorded call {call_id[:64]!r}", as_json)
+    try:
+        return facts_from_record(record), record.started_at
+    except ValueError as exc:
+        _fail(f"{exc} (it was refused before it was decided)", as_json)
 
 
 def _principal_fields(pairs: tuple[str, ...]) -> dict[str, str | list[str]]:

@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 
 from bastion.cli._context import (
+    READ_RECORDS,
+    RECORD_READERS,
     acting_admin,
     admin_token_file_option,
     config_option,
@@ -28,17 +30,16 @@ from bastion.cli._context import (
     load_cli_config,
     open_database,
     parse_duration,
+    require_role,
     run_async,
 )
-from bastion.errors import ConfigError, PermissionDenied
-from bastion.identity.admin import AdminIdentity, AdminRole
+from bastion.errors import ConfigError
 from bastion.pipeline.guardrails import active_classes, load_configured_policy
 from bastion.policy.replay import Replay, ReplayReport, class_set_of
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.class_sets import ClassSetRepository
 
 PAGE_SIZE = 500
-_READERS = (AdminRole.ADMIN, AdminRole.SECURITY, AdminRole.AUDITOR)
 
 
 @click.command("replay")
@@ -100,7 +101,7 @@ def replay(
     async def operation() -> ReplayReport:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            _require_reader(actor)
+            require_role(actor, RECORD_READERS, READ_RECORDS)
             records = CallRecordRepository(db)
             sets = ClassSetRepository(db)
             until_ts = end.timestamp() if end is not None else None
@@ -162,16 +163,6 @@ def _moment(text: str, now: datetime, option: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def _require_reader(actor: AdminIdentity) -> None:
-    if actor.role not in _READERS:
-        allowed = " or ".join(role.value for role in _READERS)
-        raise PermissionDenied(
-            f"{actor.subject!r} has the role {actor.role.value!r} and may not read call "
-            f"records; that needs {allowed}",
-            code="admin_role_required",
-        )
 
 
 def _print_report(report: ReplayReport, candidate: Path, window: dict[str, str | None]) -> None:
