@@ -41,6 +41,11 @@ def math_bold(text: str) -> str:
         ),
         pytest.param("the \ufb01nal \ufb02ow", "the final flow", id="ligatures"),
         pytest.param("\u2460 \u2474 x\u00b2", "1 (1) x2", id="enclosed-superscript"),
+        pytest.param(
+            "Zo\u00eb: SSN \u00b9\u00b2\u00b3-45-6789",
+            "Zo\u00eb: SSN 123-45-6789",
+            id="latin1-text-with-superscript-digits",
+        ),
     ],
 )
 def test_nfkc_projection_folds_compatibility_forms(text: str, folded: str) -> None:

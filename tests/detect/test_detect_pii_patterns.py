@@ -99,4 +99,6 @@ def test_hostile_input_scans_in_linear_time(text: str) -> None:
     engine.scan(text[:1000])
     start = time.perf_counter()
     engine.scan(text)
-    assert time.perf_counter() - start < 1.0
+    # A hang guard, not a performance target: quadratic behaviour on 100 KB takes
+    # minutes; growth is measured in bench/detect (adversarial rows).
+    assert time.perf_counter() - start < 10.0

@@ -15,7 +15,7 @@ from typing import Any
 
 import re2
 
-from bastion.detect.patterns import Hit, Pattern
+from bastion.detect.patterns import Hit, Pattern, ascii_translation
 
 _MAX_MEM = 256 << 20  # RE2's DFA budget for the set; the default (8 MB) is too small
 _VERDICTS = 4096  # validator results kept per engine
@@ -26,7 +26,8 @@ class PatternCompileError(ValueError):
     """A pattern is not valid RE2 syntax (raised at build time, never per request)."""
 
 
-_WORD_BREAKS = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~\t\n\r-'"})
+_BREAKS = "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~\t\n\r-'"
+_WORD_BREAKS = ascii_translation(str.maketrans(_BREAKS, " " * len(_BREAKS)))
 
 
 _UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
@@ -46,10 +47,7 @@ class _Compiled:
     match: Any  # its low-level Match, or None
     words: frozenset[str]  # single-word context, looked up in a set of nearby words
     phrases: tuple[str, ...]  # context with spaces or punctuation, found as substrings
-
-    @property
-    def has_context(self) -> bool:
-        return bool(self.words or self.phrases)
+    has_context: bool  # words or phrases (a field: read once per candidate span)
 
 
 def _options() -> re2.Options:
@@ -121,7 +119,9 @@ class Engine:
             lowered = [word.lower() for word in pattern.context]
             words = frozenset(w for w in lowered if w.translate(_WORD_BREAKS) == w and " " not in w)
             phrases = tuple(w for w in lowered if w not in words)
-            compiled.append(_Compiled(pattern, regex, _low_level_match(regex), words, phrases))
+            match = _low_level_match(regex)
+            context = bool(words or phrases)
+            compiled.append(_Compiled(pattern, regex, match, words, phrases, context))
         self._compiled = tuple(compiled)
         self._groups = tuple(_Group(members, compiled, options) for members in _partition(compiled))
         self._verdicts: dict[tuple[int, str], Mapping[str, str] | None] = {}
@@ -158,16 +158,14 @@ class Engine:
             return []
         spans = self._spans(text)
         hits: list[Hit] = []
-        lowered: str | None = None
+        nearby: dict[tuple[int, int, int], _Nearby] = {}  # sibling patterns share spans
         for index, start, end in spans:
             entry = self._compiled[index]
             pattern = entry.pattern
-            found = 0
-            if entry.has_context:  # before the validator: cheap, and often decisive
-                if lowered is None:
-                    lowered = _lower(text)
-                found = _context_words(lowered, start, end, entry, pattern.context_window)
-                if found == 0 and pattern.requires_context:
+            found = -1
+            if pattern.requires_context:  # before the validator: cheap, and often decisive
+                found = _context_words(_around(nearby, text, start, end, pattern), entry)
+                if found == 0:
                     continue
             value = text[start:end]
             meta = pattern.meta
@@ -177,6 +175,10 @@ class Engine:
                     continue
                 if extra:
                     meta = {**meta, **extra}
+            if found < 0:  # context only raises the score: looked up for valid values only
+                found = 0
+                if entry.has_context:
+                    found = _context_words(_around(nearby, text, start, end, pattern), entry)
             score = min(1.0, pattern.score + found * pattern.context_boost)
             hits.append(Hit(pattern.data_class, start, end, score, pattern.id, value, meta))
         return hits
@@ -242,21 +244,43 @@ def _char_offsets(data: bytes, offsets: set[int]) -> dict[int, int]:
 
 
 def _lower(text: str) -> str:
-    """Lower case with the same length (a few letters, e.g. "İ", lower to two code points)."""
+    """Lower case, leaving the few letters that lower to two code points (e.g. "İ") alone."""
     lowered = text.lower()
     if len(lowered) == len(text):
         return lowered
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
-def _context_words(lowered: str, start: int, end: int, entry: _Compiled, window: int) -> int:
+_Nearby = tuple[str, tuple[str, ...]]
+"""The lower-cased text around a value, and its words: where context is looked up.
+(Tuples of strings: the cyclic GC stops tracking them, unlike lists or sets.)"""
+
+
+def _around(
+    nearby: dict[tuple[int, int, int], _Nearby], text: str, start: int, end: int, pattern: Pattern
+) -> _Nearby:
+    """``_nearby`` of a span, computed once per span and window."""
+    key = (start, end, pattern.context_window)
+    around = nearby.get(key)
+    if around is None:
+        around = nearby[key] = _nearby(text, start, end, pattern.context_window)
+    return around
+
+
+def _nearby(text: str, start: int, end: int, window: int) -> _Nearby:
+    """Only the window is lower-cased and split, never the whole text (for a 20 KB text
+    with a few dozen candidates, lowering all of it cost more than every window)."""
+    before = text[max(0, start - window) : start]
+    lowered = _lower(f"{before} {text[end : end + _AFTER_WINDOW]}")
+    return lowered, tuple(lowered.translate(_WORD_BREAKS).split())
+
+
+def _context_words(nearby: _Nearby, entry: _Compiled) -> int:
     """How many of the pattern's context words or phrases occur near the value."""
-    before = lowered[max(0, start - window) : start]
-    after = lowered[end : end + _AFTER_WINDOW]
-    nearby = f"{before} {after}"
-    found = len(entry.words.intersection(nearby.translate(_WORD_BREAKS).split()))
+    lowered, words = nearby
+    found = len(entry.words.intersection(words))
     for phrase in entry.phrases:
-        if _has_phrase(nearby, phrase):
+        if _has_phrase(lowered, phrase):
             found += 1
     return found
 

@@ -20,6 +20,15 @@ ACCEPT: Mapping[str, str] = {}
 """What a validator returns for a valid candidate with nothing to add."""
 
 
+def ascii_translation(table: Mapping[int, int | str | None]) -> dict[int, int | str | None]:
+    """``table`` (from ``str.maketrans``) with every other ASCII character mapped to itself.
+
+    For each distinct character a table lacks, ``str.translate`` raises and clears a
+    LookupError inside CPython; on short strings of prose that was a few dozen exceptions
+    per call. A table covering ASCII leaves only non-ASCII characters to that path."""
+    return {**{code: code for code in range(128)}, **table}
+
+
 @dataclass(frozen=True, slots=True)
 class Pattern:
     """One fast-tier pattern producing one data class.

@@ -20,7 +20,9 @@ CHUNK_LIMIT = 2400
 CHUNK_MIN = 400
 """A blank line closer than this to a chunk's start does not end the chunk."""
 _MAX_MEM = 64 << 20  # the DFA budget of one set (RE2's default of 8 MB is tight)
-_SENTINEL = r"(?s)."  # matches every non-empty text: its absence means the DFA gave up
+_SENTINEL = r"\z"  # matches every text: its absence means the DFA gave up
+# (only at the end: a sentinel such as "(?s)." puts the DFA in a matching state from the
+# first byte on, and a set records its matches at every byte -- twice the cost per pass)
 
 
 class SignalSet:
@@ -28,7 +30,7 @@ class SignalSet:
 
     Build once (at first use, through a cached builder); ``present`` is thread-safe.
     RE2's set matcher has no slow fallback: when its DFA runs out of memory it reports
-    nothing. A sentinel pattern that matches every non-empty text exposes that, and the
+    nothing. A sentinel pattern that matches every text (at its end) exposes that, and the
     patterns are then run one by one (each RE2 regex falls back to its NFA by itself).
     """
 
@@ -68,7 +70,9 @@ class Screen:
     first hit. Searching bytes skips the binding's mapping of offsets back to characters."""
 
     def __init__(self, regex: str) -> None:
-        self._regex = re2.compile(regex)
+        options = re2.Options()
+        options.never_capture = True  # only "whether": RE2's DFAs, never its NFA for groups
+        self._regex = re2.compile(regex, options)
 
     def passes(self, raw: bytes) -> bool:
         return self._regex.search(raw) is not None

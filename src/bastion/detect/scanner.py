@@ -83,6 +83,8 @@ class Scanner:
         """Findings that only normalised projections reveal, in original offsets."""
         normalised = project(text)
         extra: list[Hit] = list(normalised.evasion)
+        if not normalised.projections:  # plain text: nothing more to scan
+            return extra
         seen: dict[str, _Spans] = {}
         for hit in found:
             seen.setdefault(hit.data_class, _Spans()).add(hit.start, hit.end)

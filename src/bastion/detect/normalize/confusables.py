@@ -108,10 +108,27 @@ def _wide_mixed() -> Any:
     return re2.compile(f"{_WORD}*(?:[A-Za-z0-9]{_WORD}*{wide}|{wide}{_WORD}*[A-Za-z0-9]){_WORD}*")
 
 
+_LATIN1_COMPATIBILITY = tuple(
+    bytes([c]) for c in range(256) if unicodedata.normalize("NFKC", chr(c)) != chr(c)
+)
+"""The Latin-1 characters NFKC changes (no-break space, superscripts, fractions, ...)."""
+
+
+def _nfkc_stable(text: str) -> bool:
+    """Whether NFKC leaves ``text`` alone. Latin-1 text (most non-ASCII prose in Western
+    languages) is checked with a few ``memchr`` calls, far cheaper than ``unicodedata``:
+    Latin-1 holds no combining marks, so only its own compatibility characters change."""
+    try:
+        latin = text.encode("latin-1")  # a copy for Python's one-byte strings
+    except UnicodeEncodeError:
+        return unicodedata.is_normalized("NFKC", text)
+    return not any(char in latin for char in _LATIN1_COMPATIBILITY)
+
+
 def fold_compatibility(source: Utf8Text) -> Folded | None:
     """Per-character NFKC of the text; None when nothing in it has a compatibility form."""
     text = source.text
-    if unicodedata.is_normalized("NFKC", text):
+    if _nfkc_stable(text):
         return None
     changing = _nfkc_set()
     parts: list[str] = []

@@ -128,7 +128,7 @@ class _Gate:
 
     Names: ``invisible`` (a suspicious invisible character), ``lookalike``, and the
     decoder families. RE2's set matcher has no slow fallback: when its DFA runs out of
-    memory it reports nothing. A sentinel that matches every non-empty text exposes
+    memory it reports nothing. A sentinel that matches every text (at its end) exposes
     that, and everything is then assumed present (correct, merely slower).
     """
 
@@ -137,7 +137,7 @@ class _Gate:
         options.max_mem = _GATE_MAX_MEM
         options.log_errors = False
         self._set = re2.Set.SearchSet(options)
-        self._set.Add(r"(?s).")
+        self._set.Add(r"\z")  # at the end only: "(?s)." would make every byte a match state
         self._owners: list[str] = []
         for name, patterns in _families():
             for pattern in patterns:

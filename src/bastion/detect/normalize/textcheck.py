@@ -7,8 +7,10 @@ hashes and random tokens decode to binary and are left alone. The checks run at 
 
 from __future__ import annotations
 
+from bastion.detect.patterns import ascii_translation
+
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
-_WHITESPACE = str.maketrans("", "", "\t\n\r")
+_WHITESPACE = ascii_translation(str.maketrans("", "", "\t\n\r"))
 _MAX_UNPRINTABLE = 0.05  # share of control characters a decoding may hold and still be text
 
 
