@@ -9,7 +9,8 @@
         ├── PermissionDenied         403 policy_violation / exception_required / ...
         ├── NotFound                 404 model_not_found / unknown_url
         ├── RequestRejected          408 / 413 / 415 / 431 framing problems
-        ├── RateLimited              429 rate_limit_exceeded / budget_exceeded
+        ├── RateLimited              429 rate_limit_exceeded
+        │   └── BudgetExceeded       429 budget_exceeded (type insufficient_quota)
         ├── ServiceUnavailable       503 guardrail / auth / limits / audit unavailable
         ├── UpstreamFailed           502 / 504 upstream_error / upstream_timeout / ...
         └── InternalError            500 internal_error (a bug; details only in logs)
@@ -119,6 +120,13 @@ class RateLimited(ApiError):
     status = 429
     error_type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(RateLimited):
+    """A budget is spent: 429 ``insufficient_quota``, never worth an automatic retry."""
+
+    error_type = "insufficient_quota"
+    code = "budget_exceeded"
 
 
 class ServiceUnavailable(ApiError):

@@ -10,7 +10,7 @@ import pytest
 
 from bastion.audit.writer import AuditWriter
 from bastion.config.schema import ModelConfig, ModelTarget
-from bastion.errors import AuthenticationFailed, RateLimited, UpstreamFailed
+from bastion.errors import AuthenticationFailed, RateLimited, ServiceUnavailable, UpstreamFailed
 from bastion.limits.base import Reservation
 from bastion.model import (
     Action,
@@ -57,13 +57,18 @@ class FakeLimiter:
         self.refuse_admit = refuse_admit
         self.settled: list[tuple[Reservation, Usage]] = []
 
-    async def admit(self, principal: Principal) -> None:
+    async def admit(self, principal: Principal) -> Reservation:
         self.rec.order.append("admit")
         if self.refuse_admit:
             raise RateLimited("Rate limit reached.", headers={"retry-after": "1"})
+        return Reservation()
 
     async def reserve(
-        self, principal: Principal, conversation: Conversation, model: str
+        self,
+        principal: Principal,
+        conversation: Conversation,
+        model: str,
+        admitted: Reservation = Reservation(),  # noqa: B008
     ) -> Reservation:
         self.rec.order.append("reserve")
         return Reservation(scopes=("app:app",), tokens=100)
@@ -500,3 +505,41 @@ async def test_placeholders_split_across_stream_chunks_are_restored() -> None:
         for choice in orjson.loads(line[6:])["choices"]
     )
     assert text == "Write to a@b.example please"
+
+
+class OrderedAudit(AuditWriter):
+    """Notes the intent in the phase order; can refuse it as a failed log would."""
+
+    def __init__(self, h: Harness, *, refuse: bool = False) -> None:
+        super().__init__(h.sink)
+        self.rec, self.refuse = h.rec, refuse
+
+    async def intent(self, record: CallRecord) -> None:
+        self.rec.order.append("intent")
+        if self.refuse:
+            raise ServiceUnavailable("audit log failed", code="audit_unavailable")
+        await super().intent(record)
+
+
+async def test_the_intent_is_written_right_before_the_call_goes_upstream() -> None:
+    h = Harness(router_answer=_answer())
+    h.parts.audit = audit = OrderedAudit(h)
+    await h.call(CHAT)
+    assert h.rec.order.index("intent") == h.rec.order.index("forward") - 1
+    assert audit.intents == ["req_test"]
+
+    blocked = Harness(router_answer=_answer(), action=Action.BLOCK)
+    blocked.parts.audit = OrderedAudit(blocked)
+    await blocked.call(CHAT)
+    assert "intent" not in blocked.rec.order  # nothing goes upstream: no intent needed
+
+
+async def test_an_intent_that_cannot_be_written_refuses_the_call() -> None:
+    h = Harness(router_answer=_answer())
+    h.parts.audit = OrderedAudit(h, refuse=True)
+    reply = await h.call(CHAT)
+    assert isinstance(reply, Reply) and reply.status == 503
+    assert orjson.loads(reply.body)["error"]["code"] == "audit_unavailable"
+    assert "forward" not in h.rec.order and h.router.bodies == []
+    (record,) = await h.records()
+    assert record.status is CallStatus.FAILED and record.error_code == "audit_unavailable"

@@ -1,5 +1,8 @@
 """Group-commit writer: call records queue in memory and reach the store in batches.
 
+The gateway process uses ``audit.log.AuditLog`` (write-ahead log, hash chain); this
+in-memory writer remains for tests and tools that need no durability.
+
 The hot path only appends to a list; a background task commits every
 ``flush_interval_s`` (or sooner when a batch fills). A failing store keeps the records
 queued and retries; once ``max_pending`` records wait, ``healthy`` turns false so the
@@ -46,6 +49,7 @@ class AuditWriter:
         self._failing = False
         self.written = 0
         self.dropped = 0
+        self.intents: list[str] = []
 
     @property
     def healthy(self) -> bool:
@@ -55,6 +59,10 @@ class AuditWriter:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    async def intent(self, record: CallRecord) -> None:
+        """Count the intent; this in-memory writer makes nothing durable (tests, tools)."""
+        self.intents.append(record.request_id)
 
     def submit(self, record: CallRecord) -> None:
         """Queue one record (never blocks, never raises).

@@ -1,4 +1,5 @@
-"""``bastion crypto``: create and inspect the keyring (pseudonym and fingerprint keys)."""
+"""``bastion crypto``: create and inspect the keyring (pseudonym, fingerprint and
+checkpoint-signing keys)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bastion.audit.checkpoints import public_key_pem
 from bastion.cli._context import config_option, json_option, load_cli_config
 from bastion.crypto.keyring import Keyring, Purpose, load_keyring, write_keyring
 from bastion.crypto.location import keyring_location
@@ -82,15 +84,40 @@ def show(config_file: Path | None, keyring_file: Path | None, as_json: bool) -> 
 @crypto.command("rotate")
 @config_option
 @_keyring_file_option
-@click.argument("purpose", type=click.Choice(["pseudonym", "fingerprint"]))
+@click.argument("purpose", type=click.Choice(["pseudonym", "fingerprint", "signing"]))
 def rotate(config_file: Path | None, keyring_file: Path | None, purpose: str) -> None:
-    """Make a fresh active key for PURPOSE; the old one stays to match old records."""
+    """Make a fresh active key for PURPOSE; the old one stays to match old records
+    (and, for signing, to verify old checkpoints)."""
     path = _target(config_file, keyring_file)
     try:
         ring = load_keyring(path, generate=False)
     except BastionError as exc:
         raise click.ClickException(str(exc)) from exc
-    chosen: Purpose = "pseudonym" if purpose == "pseudonym" else "fingerprint"
+    chosen: Purpose = (
+        "pseudonym"
+        if purpose == "pseudonym"
+        else "signing"
+        if purpose == "signing"
+        else "fingerprint"
+    )
     fresh = ring.rotated(chosen)
     write_keyring(path, fresh)
     click.echo(f"{purpose} key is now {fresh.active(chosen).id}; restart the gateway to use it")
+
+
+@crypto.command("export-public")
+@config_option
+@_keyring_file_option
+@json_option
+def export_public(config_file: Path | None, keyring_file: Path | None, as_json: bool) -> None:
+    """Print the checkpoint-signing public key (PEM), for `bastion audit verify --public-key`."""
+    path = _target(config_file, keyring_file)
+    try:
+        key = load_keyring(path, generate=False).active("signing")
+    except BastionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    pem = public_key_pem(key)
+    if as_json:
+        click.echo(json.dumps({"key_id": key.id, "algorithm": "ed25519", "public_key_pem": pem}))
+    else:
+        click.echo(pem, nl=False)

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "classes": "bastion.cli.scan:classes",
     "crypto": "bastion.cli.crypto:crypto",
     "policy": "bastion.cli.policy:policy",
+    "audit": "bastion.cli.audit:audit",
 }
 
 

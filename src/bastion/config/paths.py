@@ -2,7 +2,8 @@
 
 Relative paths written in the config file are relative to the file's directory, so a
 config works the same whatever directory ``bastion`` is started from. This covers
-``policy.file``, ``providers.*.api_key_file`` and a relative SQLite path in
+``policy.file``, ``providers.*.api_key_file``, ``audit.wal_dir``,
+``audit.checkpoint_file`` and a relative SQLite path in
 ``storage.url`` (``sqlite:///.bastion/bastion.db`` becomes ``sqlite:////abs/dir/
 .bastion/bastion.db``). A value set by environment or flag is relative to the current
 directory instead, as a shell user expects; with no config file at all, so are defaults.
@@ -53,6 +54,11 @@ def resolve_paths(
     if crypto.keyring_file is not None and not crypto.keyring_file.is_absolute():
         keyring = base_for(("crypto", "keyring_file")) / crypto.keyring_file
         crypto = crypto.model_copy(update={"keyring_file": keyring})
+    audit = config.audit
+    for name in ("wal_dir", "checkpoint_file"):
+        value = getattr(audit, name)
+        if value is not None and not value.is_absolute():
+            audit = audit.model_copy(update={name: base_for(("audit", name)) / value})
     custom = {
         name: entry.model_copy(
             update={
@@ -71,6 +77,7 @@ def resolve_paths(
             "policy": policy,
             "storage": storage,
             "crypto": crypto,
+            "audit": audit,
             "detectors": detectors,
         }
     )

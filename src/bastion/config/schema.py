@@ -226,13 +226,172 @@ class CryptoConfig(_Strict):
     )
 
 
+ScopeField = Literal["key", "user", "app", "team", "environment", "model"]
+
+
+class BudgetConfig(_Strict):
+    """Spend allowed per calendar period (in ``limits.timezone``) or rolling window."""
+
+    period: Literal["day", "week", "month"] | None = Field(
+        None, description="Calendar period (weeks start on Monday); or set rolling_s."
+    )
+    rolling_s: float | None = Field(
+        None, gt=0, le=31 * 86400, description="Rolling window in seconds instead of a period."
+    )
+    usd: float | None = Field(None, ge=0, description="Most USD spent in the period.")
+    tokens: int | None = Field(None, ge=0, description="Most tokens (prompt + output).")
+    soft: float | None = Field(
+        0.8, gt=0, lt=1, description="Share of the limit that alerts once per period; null: none."
+    )
+
+    @model_validator(mode="after")
+    def _one_window_and_a_limit(self) -> BudgetConfig:
+        if (self.period is None) == (self.rolling_s is None):
+            raise ValueError("a budget needs exactly one of period (day/week/month) or rolling_s")
+        if self.usd is None and self.tokens is None:
+            raise ValueError("a budget needs usd, tokens or both")
+        return self
+
+
+class LimitRuleConfig(_Strict):
+    """One set of limits, counted separately for each value of its scope fields."""
+
+    name: str | None = Field(
+        None, description="Id in messages and metrics; default: the scope fields joined by x."
+    )
+    scope: list[ScopeField] = Field(
+        default_factory=list,
+        description="Principal fields (and model) whose values each get their own counters, "
+        "e.g. [team, environment]; [] counts everything together.",
+    )
+    match: dict[ScopeField, str | list[str]] = Field(
+        default_factory=dict,
+        description="Apply only to calls whose fields have these values, e.g. {team: finance}.",
+    )
+    requests_per_minute: int | None = Field(None, ge=1, description="Sliding 60 s window.")
+    tokens_per_minute: int | None = Field(
+        None, ge=1, description="Sliding 60 s window; reserved worst case, settled to usage."
+    )
+    concurrent_requests: int | None = Field(
+        None, ge=1, description="Calls in flight at once (leases with limits.lease_ttl_s)."
+    )
+    budgets: list[BudgetConfig] = Field(
+        default_factory=list, description="USD and token budgets per period."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_shape(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            value and len(value) <= 64 and all(c.isalnum() or c in "_.-" for c in value)
+        ):
+            raise ValueError("a limit name uses letters, digits, '_', '.', '-' (at most 64)")
+        return value
+
+    @model_validator(mode="after")
+    def _limits_something(self) -> LimitRuleConfig:
+        if not (
+            self.requests_per_minute
+            or self.tokens_per_minute
+            or self.concurrent_requests
+            or self.budgets
+        ):
+            raise ValueError(
+                "a limit rule needs requests_per_minute, tokens_per_minute, "
+                "concurrent_requests or budgets"
+            )
+        if len(set(self.scope)) != len(self.scope):
+            raise ValueError("scope lists a field twice")
+        return self
+
+    @property
+    def rule_id(self) -> str:
+        """The rule's name, or its scope fields joined by ``x`` (``all`` for none)."""
+        return self.name or "x".join(self.scope) or "all"
+
+
+class ModelPriceConfig(_Strict):
+    """A model's price in USD per 1M tokens; overrides the built-in table."""
+
+    input: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    cached_input: float | None = Field(
+        None, ge=0, description="USD per 1M cached prompt tokens (default: input)."
+    )
+    output: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+    max_output_tokens: int | None = Field(
+        None, ge=0, description="Output reserved when a call sets no max_tokens."
+    )
+
+
 class LimitsConfig(_Strict):
-    """Rate limits and budgets (filled by the limits work)."""
+    """Rate limits and budgets: admit, reserve, settle (docs/limits.md)."""
+
+    timezone: str = Field(
+        "UTC", description="IANA time zone of calendar periods, e.g. Europe/Berlin."
+    )
+    rules: list[LimitRuleConfig] = Field(
+        default_factory=list, description="Limits by scope; a call must fit every rule."
+    )
+    pricing: dict[str, ModelPriceConfig] = Field(
+        default_factory=dict,
+        description="Prices per public or upstream model name, over the built-in table.",
+    )
+    default_max_output_tokens: int = Field(
+        4096, ge=0, description="Output reserved when neither the call nor the price sets one."
+    )
+    lease_ttl_s: float = Field(
+        900.0, gt=0, description="A concurrency slot not released by then frees itself."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> LimitsConfig:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.rule_id in seen:
+                raise ValueError(f"two limit rules are named {rule.rule_id!r}; give one a name")
+            seen.add(rule.rule_id)
+        return self
 
 
 class AuditConfig(_Strict):
     flush_interval_s: float = Field(0.05, gt=0, le=10, description="Group-commit interval.")
     max_batch: int = Field(512, ge=1, description="Most records per commit.")
+    durability: Literal["process", "fsync"] = Field(
+        "process",
+        description="process: intents written with write(2) before forwarding (survive kill -9);"
+        " fsync: forwarding waits for the group fsync (survive power loss).",
+    )
+    wal_dir: Path | None = Field(
+        None,
+        description="Write-ahead log directory. Default: audit-wal beside the SQLite database;"
+        " .bastion/audit-wal in the working directory with PostgreSQL.",
+    )
+    max_spool_bytes: int = Field(
+        1 << 30, ge=1 << 16, description="Unshipped log bytes past which new calls are refused."
+    )
+    segment_bytes: int = Field(
+        8 << 20, ge=1 << 12, description="Size at which the log starts a new segment file."
+    )
+    checkpoint_file: Path | None = Field(
+        None,
+        description="Append-only file of signed chain checkpoints. Default: "
+        "audit-checkpoints.jsonl beside the write-ahead log directory.",
+    )
+    checkpoint_every: int = Field(1000, ge=1, description="Checkpoint after this many records.")
+    checkpoint_interval_s: float = Field(
+        60.0, gt=0, description="Checkpoint at least this often while records arrive."
+    )
 
 
 class BastionConfig(_Strict):

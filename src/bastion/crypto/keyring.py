@@ -1,10 +1,15 @@
-"""One keyring for the deployment: keyed digests for pseudonyms and fingerprints.
+"""One keyring for the deployment: keyed digests for pseudonyms and fingerprints, and
+the Ed25519 key that signs audit checkpoints.
 
 Each key has an id and a purpose. Fingerprints carry the id of the key that made them
 (``fp_1a2b3c4d:…``) so records written before a rotation stay matchable: ``matches``
 tries every fingerprint key the ring still holds. Keys live in one JSON file (mode
 0600). In embedded mode (SQLite) a missing file is generated on first start; with
 PostgreSQL the file is required, never generated, so every replica uses the same keys.
+
+The signing key is the one purpose a ring may lack (rings written before it existed):
+in embedded mode it is added on the next start; with PostgreSQL, ``bastion crypto
+rotate signing`` adds it to the shared file.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from typing import Literal
 
 from bastion.errors import ConfigError
 
-Purpose = Literal["pseudonym", "fingerprint"]
-PURPOSES: tuple[Purpose, ...] = ("pseudonym", "fingerprint")
-_PREFIX: Mapping[Purpose, str] = {"pseudonym": "ps", "fingerprint": "fp"}
+Purpose = Literal["pseudonym", "fingerprint", "signing"]
+PURPOSES: tuple[Purpose, ...] = ("pseudonym", "fingerprint", "signing")
+_REQUIRED: tuple[Purpose, ...] = ("pseudonym", "fingerprint")
+_PREFIX: Mapping[Purpose, str] = {"pseudonym": "ps", "fingerprint": "fp", "signing": "sg"}
 _FORMAT_VERSION = 1
 
 
@@ -61,6 +67,8 @@ class Keyring:
         self._active: dict[Purpose, RingKey] = {}
         for purpose in PURPOSES:
             key = self._keys.get(active.get(purpose, ""))
+            if key is None and purpose not in _REQUIRED and purpose not in active:
+                continue
             if key is None or key.purpose != purpose:
                 raise ConfigError(f"keyring: no active {purpose} key")
             self._active[purpose] = key
@@ -71,7 +79,20 @@ class Keyring:
         return cls(keys, {key.purpose: key.id for key in keys})
 
     def active(self, purpose: Purpose) -> RingKey:
-        return self._active[purpose]
+        key = self._active.get(purpose)
+        if key is None:
+            raise ConfigError(
+                f"keyring: no {purpose} key; add one with `bastion crypto rotate {purpose}`"
+            )
+        return key
+
+    def has(self, purpose: Purpose) -> bool:
+        """Whether the ring has an active key for ``purpose``."""
+        return purpose in self._active
+
+    def with_signing_key(self) -> Keyring:
+        """This ring, plus a signing key if it has none."""
+        return self if self.has("signing") else self.rotated("signing")
 
     @property
     def keys(self) -> tuple[RingKey, ...]:
@@ -98,14 +119,14 @@ class Keyring:
     def rotated(self, purpose: Purpose) -> Keyring:
         """A ring with a fresh active key for ``purpose``; the old one stays for matching."""
         fresh = new_key(purpose)
-        active = {p: self._active[p].id for p in PURPOSES}
+        active = {p: key.id for p, key in self._active.items()}
         active[purpose] = fresh.id
         return Keyring([*self._keys.values(), fresh], active)
 
     def to_json(self) -> bytes:
         document = {
             "version": _FORMAT_VERSION,
-            "active": {p: self._active[p].id for p in PURPOSES},
+            "active": {p: key.id for p, key in self._active.items()},
             "keys": [
                 {
                     "id": key.id,
@@ -152,7 +173,7 @@ def _purpose(value: object) -> Purpose:
 def load_keyring(path: Path, *, generate: bool) -> Keyring:
     """Read the keyring file; create it (0600) when missing and ``generate`` is set."""
     try:
-        return Keyring.from_json(path.read_bytes(), str(path))
+        ring = Keyring.from_json(path.read_bytes(), str(path))
     except FileNotFoundError:
         if not generate:
             raise ConfigError(
@@ -162,6 +183,11 @@ def load_keyring(path: Path, *, generate: bool) -> Keyring:
             ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read keyring file {path}: {exc.strerror}") from exc
+    else:
+        if generate and not ring.has("signing"):  # a ring from before checkpoint signing
+            ring = ring.with_signing_key()
+            write_keyring(path, ring)
+        return ring
     ring = Keyring.generate()
     write_keyring(path, ring)
     return ring

@@ -10,28 +10,44 @@ from bastion.model import Conversation, Principal, Usage
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What was held for one call; settled with real usage afterwards."""
+    """What was held for one call; settled with real usage afterwards.
+
+    ``held`` is the limiter's own record of what it took (opaque to the gateway): the
+    admission's concurrency leases travel inside it until ``settle`` releases them.
+    """
 
     scopes: tuple[str, ...] = ()
     tokens: int = 0
     cost_usd: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    model: str | None = None
+    held: tuple[object, ...] = ()
+
+
+NOTHING_HELD = Reservation()
 
 
 class Limiter(Protocol):
     """Rate limits and budgets.
 
     ``admit`` runs right after identity and raises ``RateLimited`` to shed a flood
-    before detection costs CPU; ``reserve`` raises ``RateLimited`` (code
-    ``budget_exceeded`` or ``rate_limit_exceeded``) or ``ServiceUnavailable``
-    (``limits_unavailable``); ``settle`` is called exactly once for every admitted
-    call, whatever its ending.
+    before detection costs CPU; it returns what it holds (concurrency leases), which
+    the gateway passes to ``reserve`` and, whatever happens, to ``settle``.
+    ``reserve`` raises ``RateLimited`` (``rate_limit_exceeded``), ``BudgetExceeded``
+    (``budget_exceeded``) or ``ServiceUnavailable`` (``limits_unavailable``) and
+    returns a reservation that includes the admission's holds; ``settle`` is called
+    exactly once for every admitted call, whatever its ending, with the latest
+    reservation.
     """
 
-    async def admit(self, principal: Principal) -> None: ...
+    async def admit(self, principal: Principal) -> Reservation: ...
 
     async def reserve(
-        self, principal: Principal, conversation: Conversation, model: str
+        self,
+        principal: Principal,
+        conversation: Conversation,
+        model: str,
+        admitted: Reservation = NOTHING_HELD,
     ) -> Reservation: ...
 
     async def settle(
@@ -42,13 +58,17 @@ class Limiter(Protocol):
 class Unlimited:
     """The limiter used when no limits are configured."""
 
-    async def admit(self, principal: Principal) -> None:
-        return None
+    async def admit(self, principal: Principal) -> Reservation:
+        return NOTHING_HELD
 
     async def reserve(
-        self, principal: Principal, conversation: Conversation, model: str
+        self,
+        principal: Principal,
+        conversation: Conversation,
+        model: str,
+        admitted: Reservation = NOTHING_HELD,
     ) -> Reservation:
-        return Reservation()
+        return NOTHING_HELD
 
     async def settle(self, principal: Principal, reservation: Reservation, usage: Usage) -> None:
         return None

@@ -27,7 +27,6 @@ from bastion.errors import (
     ServiceUnavailable,
     UpstreamFailed,
 )
-from bastion.limits.base import Reservation
 from bastion.model import (
     Action,
     AuthenticatedKey,
@@ -116,8 +115,7 @@ class Gateway:
             return self._error_reply(ctx, exc)
         try:
             ctx.principal = ctx.key.principal
-            await p.limiter.admit(ctx.principal)
-            ctx.reservation = Reservation()
+            ctx.reservation = await p.limiter.admit(ctx.principal)
             ctx.parsed = request = parse_scan_request(call.body)
             segments = request.conversation.segments
             text, source = (
@@ -143,8 +141,8 @@ class Gateway:
         p = self.parts
         assert ctx.key is not None
         principal = ctx.principal = ctx.key.principal
-        await p.limiter.admit(principal)
-        ctx.reservation = Reservation()  # from here on, settle runs on every path
+        # from here on, settle runs on every path (and releases admission's leases)
+        ctx.reservation = await p.limiter.admit(principal)
         if not p.audit.healthy:
             raise ServiceUnavailable(
                 "The audit store cannot take more records; try again shortly.",
@@ -177,8 +175,11 @@ class Gateway:
         body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
         if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
             body = _with_upstream_usage(body)
-        ctx.reservation = await p.limiter.reserve(principal, conversation, ctx.model_used)
+        ctx.reservation = await p.limiter.reserve(
+            principal, conversation, ctx.model_used, ctx.reservation
+        )
 
+        await p.audit.intent(build_record(ctx))  # A1: durable before any byte goes upstream
         ctx.upstream_sent_at = time.perf_counter()
         upstream = await p.router.send(
             ctx.model_used, ctx.call.endpoint, body, stream=conversation.stream

@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bastion.audit.rejections import RejectionSummary
-from bastion.audit.writer import AuditWriter
 from bastion.config.schema import ModelConfig
 from bastion.detect.base import Inspector, NoDetectors
 from bastion.limits.base import Limiter, Unlimited
-from bastion.model import AuthenticatedKey, Endpoint, Principal
+from bastion.model import AuthenticatedKey, CallRecord, Endpoint, Principal
 from bastion.model.exceptions import PolicyException
 from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
 from bastion.policy.base import AllowAll, Decider
@@ -44,6 +43,21 @@ class Upstream(Protocol):
     ) -> UpstreamResponse | LiveStream: ...
 
 
+class AuditTrail(Protocol):
+    """Where call records go (``audit.AuditLog``; ``audit.AuditWriter`` in tests).
+
+    ``intent`` returns once the call's intent is durable (or raises 503
+    ``audit_unavailable``); ``submit`` takes the terminal record and never raises.
+    """
+
+    @property
+    def healthy(self) -> bool: ...
+
+    async def intent(self, record: CallRecord) -> None: ...
+
+    def submit(self, record: CallRecord) -> None: ...
+
+
 class ExceptionLookup(Protocol):
     """Dynamic policy exceptions the decide phase passes to the policy (``ExceptionBook``)."""
 
@@ -72,7 +86,7 @@ class GatewayParts:
 
     verifier: Verifier
     router: Upstream
-    audit: AuditWriter
+    audit: AuditTrail
     models: Mapping[str, ModelConfig]
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     overhead_samples: OverheadSamples = field(default_factory=OverheadSamples)

@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bastion.audit.writer import AuditWriter
+from prometheus_client import Counter
+
+from bastion.audit import location as audit_location
+from bastion.audit.checkpoints import Signer
+from bastion.audit.log import AuditLog
 from bastion.config.schema import BastionConfig
 from bastion.errors import ConfigError, StorageError
 from bastion.identity.admin import AdminAuthenticator
 from bastion.identity.changes import PollingChangeNotifier
 from bastion.identity.verifier import KeyVerifier
+from bastion.limits.base import Limiter, Unlimited
+from bastion.limits.build import build_limiter
+from bastion.limits.ledger import LedgerWriter, rebuild
+from bastion.limits.limiter import ScopedLimiter
 from bastion.pipeline.active_policy import ActivePolicy
 from bastion.pipeline.exception_book import ExceptionBook
 from bastion.pipeline.gateway import Gateway
@@ -25,6 +34,7 @@ from bastion.providers import Router
 from bastion.server.asgi import Receive, Send
 from bastion.server.reload import ConfigWatcher, load_candidate, sections_needing_restart
 from bastion.storage.admin_tokens import AdminTokenRepository
+from bastion.storage.audit_events import AuditEventRepository
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.changes import ChangeFeed
 from bastion.storage.class_sets import ClassSetRepository
@@ -32,6 +42,7 @@ from bastion.storage.database import Database
 from bastion.storage.exceptions import ExceptionRepository
 from bastion.storage.keys import KeyRepository
 from bastion.storage.policies import PolicyRepository
+from bastion.storage.spend import SpendLedgerRepository
 from bastion.wire.request import WireOptions
 
 log = logging.getLogger("bastion.server")
@@ -42,6 +53,24 @@ def wire_options(config: BastionConfig) -> WireOptions:
     return WireOptions(
         retrieved_tags=tuple(config.wire.retrieved_tags),
         extra_passthrough=frozenset(config.wire.passthrough_fields),
+    )
+
+
+def build_audit_log(config: BastionConfig, database: Database, signer: Signer) -> AuditLog:
+    """The process's audit trail (write-ahead log, shipper, checkpoints) from the config."""
+    audit = config.audit
+    return AuditLog(
+        AuditEventRepository(database),
+        audit_location.wal_dir(config),
+        durability=audit.durability,
+        max_spool_bytes=audit.max_spool_bytes,
+        segment_bytes=audit.segment_bytes,
+        signer=signer,
+        checkpoint_file=audit_location.checkpoint_file(config),
+        checkpoint_every=audit.checkpoint_every,
+        checkpoint_interval_s=audit.checkpoint_interval_s,
+        flush_interval_s=audit.flush_interval_s,
+        max_batch=audit.max_batch,
     )
 
 
@@ -76,11 +105,17 @@ class Runtime:
         self.guardrails = build_guardrails(config, decider=PolicyUnavailable())
         self.exception_book = ExceptionBook(ExceptionRepository(self.database))
         self.class_sets = ClassSetRepository(self.database)
-        self.audit = AuditWriter(
-            self.records,
-            flush_interval_s=config.audit.flush_interval_s,
-            max_batch=config.audit.max_batch,
+        self.audit = build_audit_log(
+            config, self.database, Signer(self.guardrails.keyring.active("signing"))
         )
+        # --- limits (issue 6): the limiter from `limits`, its spend ledger ---
+        self.spend = SpendLedgerRepository(self.database)
+        built = build_limiter(config, self.spend, on_soft_limit=self._soft_limit_reached)
+        self.limiter: ScopedLimiter | None = built[0] if built else None
+        self.ledger: LedgerWriter | None = built[1] if built else None
+        limiter: Limiter = self.limiter if self.limiter is not None else Unlimited()
+        self._soft_alerts: Counter | None = None
+        # --- end limits ---
         self.gateway = Gateway(
             GatewayParts(
                 verifier=self.verifier,
@@ -93,7 +128,14 @@ class Runtime:
                 exceptions=self.exception_book,
                 transformer=self.guardrails.transformer,
                 class_set=self.guardrails.class_set_digest,
+                limiter=limiter,
             )
+        )
+        self._soft_alerts = Counter(  # limits: soft thresholds reached (once per period)
+            "bastion_limit_soft_alerts_total",
+            "Budgets that reached their soft threshold, by rule and limit.",
+            ["rule", "limit"],
+            registry=self.gateway.parts.metrics.registry,
         )
         self.policy = ActivePolicy(
             PolicyRepository(self.database),
@@ -114,7 +156,12 @@ class Runtime:
         await self.changes.start()
         await self.policy.start(watch=self._watch)
         await self.exception_book.start()
-        self.audit.start()
+        await self.audit.start()  # ships what a killed process left, closes its orphans
+        if self.limiter is not None:  # limits: counters of the current periods from the ledger
+            restored = await rebuild(self.limiter, self.spend, time.time())
+            log.info("limits: %d counters restored from the spend ledger", restored)
+        if self.ledger is not None:
+            self.ledger.start()
         if self._watcher is not None:
             self._watcher.start()
         if self._watch:
@@ -138,6 +185,8 @@ class Runtime:
         await self.exception_book.close()  # writes back use counts: before the database
         self.gateway.parts.rejections.flush()
         await self.audit.close()
+        if self.ledger is not None:  # limits: settled spend reaches the ledger
+            await self.ledger.close()
         await self.router.close()
         await self.verifier.close()
         await self.database.close()
@@ -204,6 +253,10 @@ class Runtime:
         if path is not None:
             self._policy_watcher = ConfigWatcher(path, self.policy.apply_file)
             self._policy_watcher.start()
+
+    def _soft_limit_reached(self, rule: str, limit: str) -> None:
+        if self._soft_alerts is not None:
+            self._soft_alerts.labels(rule, limit).inc()
 
     def _install_decider(self, decider: Decider) -> None:
         self.gateway.parts.decider = decider

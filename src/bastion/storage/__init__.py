@@ -12,6 +12,7 @@ from bastion.storage.policies import (
     PolicyRepository,
     PolicyVersion,
 )
+from bastion.storage.spend import SpendLedgerRepository
 
 __all__ = [
     "ActivationReason",
@@ -26,6 +27,7 @@ __all__ = [
     "PolicyActivation",
     "PolicyRepository",
     "PolicyVersion",
+    "SpendLedgerRepository",
     "StoredAdminToken",
     "StoredException",
     "StoredKey",

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.errors import StorageError
 from bastion.model import CallRecord, CallStatus, FindingSummary, Principal, Usage
+from bastion.model.audit import record_to_json
 from bastion.storage.database import Database
 from bastion.storage.tables import CallRecordRow
 
@@ -153,50 +154,7 @@ def _to_row(record: CallRecord, order: tuple[str, ...]) -> tuple[Any, ...]:
 
 
 def _to_values(record: CallRecord) -> dict[str, Any]:
-    principal = record.principal
-    return {
-        "request_id": record.request_id,
-        "started_at": record.started_at,
-        "endpoint": record.endpoint,
-        "key_id": principal.key_id if principal else None,
-        "name": principal.name if principal else None,
-        "user": principal.user if principal else None,
-        "app": principal.app if principal else None,
-        "team": principal.team if principal else None,
-        "environment": principal.environment if principal else None,
-        "roles": list(principal.roles) if principal else None,
-        "owner": principal.owner if principal else None,
-        "model_requested": record.model_requested,
-        "model_used": record.model_used,
-        "provider": record.provider,
-        "decision": record.decision,
-        "status": record.status.value,
-        "http_status": record.http_status,
-        "error_code": record.error_code,
-        "stream": record.stream,
-        "prompt_tokens": record.usage.prompt_tokens,
-        "completion_tokens": record.usage.completion_tokens,
-        "usage_estimated": record.usage.estimated,
-        "gateway_ms": record.gateway_ms,
-        "upstream_ms": record.upstream_ms,
-        "findings": [_finding_to_json(finding) for finding in record.findings],
-        "rules": list(record.rules),
-        "policy_version": record.policy_version,
-        "cost_usd": record.cost_usd,
-        "end_user_claimed": record.end_user_claimed,
-        "client_addr": record.client_addr,
-        "request_facts": record.request_facts,
-    }
-
-
-def _finding_to_json(finding: FindingSummary) -> dict[str, Any]:
-    return {
-        "data_class": finding.data_class,
-        "source": finding.source,
-        "location": finding.location,
-        "count": finding.count,
-        "score": finding.score,
-    }
+    return record_to_json(record)
 
 
 def _from_row(row: CallRecordRow) -> CallRecord:

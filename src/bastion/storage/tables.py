@@ -221,3 +221,58 @@ class ClassSetRow(Base):
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     classes: Mapped[list[str]] = mapped_column(JsonValue)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SpendLedgerRow(Base):
+    """One settled call's tokens and cost (picodollars): budgets are rebuilt from these
+    rows at start-up, so spend survives restarts."""
+
+    __tablename__ = "spend_ledger"
+    __table_args__ = (Index("ix_spend_ledger_settled_at", "settled_at"),)
+
+    id: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)
+    settled_at: Mapped[float] = mapped_column(Float)
+    key_id: Mapped[str] = mapped_column(String(16))
+    user: Mapped[str | None] = mapped_column(String())
+    app: Mapped[str | None] = mapped_column(String())
+    team: Mapped[str | None] = mapped_column(String())
+    environment: Mapped[str] = mapped_column(String())
+    model: Mapped[str] = mapped_column(String())
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_pusd: Mapped[int] = mapped_column(BigInteger)
+    estimated: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditEventRow(Base):
+    """One link of a writer's audit hash chain: an intent (written before the call went
+    upstream) or a completion (the call's one terminal state). ``body`` is the canonical
+    JSON of the chained metadata, exactly as hashed; content is never in it."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_request_id", "request_id", "kind"),)
+
+    writer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String())
+    at: Mapped[float] = mapped_column(Float)
+    body: Mapped[str] = mapped_column(Text())
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditWriterRow(Base):
+    """Where a writer's chain and write-ahead log stand: its head, the log position
+    shipped with it (same transaction, so nothing is shipped twice), and the seq up to
+    which every intent is known to be closed."""
+
+    __tablename__ = "audit_writers"
+
+    writer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    head_seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    wal_segment: Mapped[int] = mapped_column(BigInteger)
+    wal_offset: Mapped[int] = mapped_column(BigInteger)
+    closed_through: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,1 @@
+"""Benchmarks of the limits stage (issue #6)."""

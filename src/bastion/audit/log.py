@@ -1,0 +1,361 @@
+"""The audit trail of a gateway process: write-ahead log, shipper, reconciler, checkpoints.
+
+Hot path (RELIABILITY.md A1): ``intent`` appends the call's intent record to the local
+write-ahead log before the call goes upstream (one ``write(2)``; with durability
+``fsync`` it also waits for the group fsync); ``submit`` appends the completion record
+when the call ends. Neither touches the database.
+
+Off the hot path, the shipper moves log entries to the database in batches, chaining
+them (per-writer hash chain, contiguous seqs) in the same transaction that records the
+log position, then deletes shipped segments and writes a signed checkpoint every
+``checkpoint_every`` events or ``checkpoint_interval_s`` seconds. While the database is
+down the log is the spool; past ``max_spool_bytes`` ``healthy`` turns false and the
+gateway refuses new calls (in-flight calls still finish and are logged).
+
+At start-up the reconciler ships what the previous process left in the log, then closes
+every intent of this writer without a terminal record as ``unknown_after_crash`` (A2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from bastion.audit.chain import COMPLETION, INTENT, Chain, canonical
+from bastion.audit.checkpoints import CheckpointFile, Signer
+from bastion.audit.wal import Durability, Position, WalFailed, WriteAheadLog
+from bastion.errors import ServiceUnavailable
+from bastion.model import CallRecord, CallStatus
+from bastion.model.audit import record_from_json, record_to_json
+from bastion.model.chain import ChainedEvent, WriterState
+
+log = logging.getLogger("bastion.audit")
+
+# fields of a completion the intent cannot know yet
+_OUTCOME_FIELDS = (
+    "status",
+    "http_status",
+    "error_code",
+    "prompt_tokens",
+    "completion_tokens",
+    "usage_estimated",
+    "gateway_ms",
+    "upstream_ms",
+    "cost_usd",
+    "provider",
+)
+
+
+class ChainStore(Protocol):
+    """Where shipped events go (``storage.AuditEventRepository``)."""
+
+    async def writer_state(self, writer_id: str) -> WriterState | None: ...
+
+    async def ship(
+        self,
+        events: Sequence[ChainedEvent],
+        records: Sequence[Mapping[str, Any]],
+        state: WriterState,
+        now: float,
+    ) -> None: ...
+
+    async def open_intents(self, writer_id: str, after_seq: int) -> list[ChainedEvent]: ...
+
+
+def intent_body(record: CallRecord) -> dict[str, Any]:
+    """The intent of a call about to go upstream: the record so far, without outcome."""
+    body = record_to_json(record)
+    for name in _OUTCOME_FIELDS:
+        del body[name]
+    return body
+
+
+def closure_of(intent: Mapping[str, Any]) -> dict[str, Any]:
+    """The terminal record of an intent whose process died: ``unknown_after_crash``."""
+    values = dict(intent)
+    values.update(status=CallStatus.UNKNOWN_AFTER_CRASH.value, http_status=0)
+    facts = dict(values.get("request_facts") or {})
+    facts["closed_by"] = "reconciler"
+    values["request_facts"] = facts
+    return record_to_json(record_from_json(values))
+
+
+class AuditLog:
+    """Durable intent and completion records, shipped to a hash-chained store."""
+
+    def __init__(
+        self,
+        store: ChainStore,
+        wal_dir: Path,
+        *,
+        durability: Durability = "process",
+        max_spool_bytes: int = 1 << 30,
+        segment_bytes: int = 8 << 20,
+        signer: Signer | None = None,
+        checkpoint_file: Path | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval_s: float = 60.0,
+        flush_interval_s: float = 0.05,
+        max_batch: int = 512,
+        fsync: Callable[[int], None] = os.fsync,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._wal_dir = wal_dir
+        self._durability: Durability = durability
+        self._max_spool = max_spool_bytes
+        self._segment_bytes = segment_bytes
+        self._signer = signer
+        self._checkpoints = CheckpointFile(checkpoint_file) if checkpoint_file else None
+        self._checkpoint_every = checkpoint_every
+        self._checkpoint_interval = checkpoint_interval_s
+        self._interval = flush_interval_s
+        self._max_batch = max_batch
+        self._fsync = fsync
+        self._clock = clock
+        self.wal: WriteAheadLog | None = None
+        self._chain: Chain | None = None
+        self._shipped = Position(0, 0)
+        self._closed_through = 0
+        self._checkpointed_seq = 0
+        self._checkpointed_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._ship_lock = asyncio.Lock()
+        self._resync = False
+        self._failing = False
+        self._appended = 0
+        self.shipped = 0
+        self.dropped = 0
+        self.closed_after_crash = 0
+
+    # --- the hot path ---
+
+    @property
+    def healthy(self) -> bool:
+        """False when new calls must be refused: the log failed or the spool is full."""
+        wal = self.wal
+        if wal is None or wal.failed:
+            return False
+        return wal.unshipped_bytes(self._shipped) < self._max_spool
+
+    @property
+    def pending(self) -> int:
+        """Entries written to the log and not yet in the database (approximate)."""
+        return max(self._appended - self.shipped, 0)
+
+    @property
+    def spool_bytes(self) -> int:
+        return 0 if self.wal is None else self.wal.unshipped_bytes(self._shipped)
+
+    @property
+    def writer_id(self) -> str | None:
+        return None if self.wal is None else self.wal.writer_id
+
+    async def intent(self, record: CallRecord) -> None:
+        """Make the call's intent durable before it goes upstream, or raise 503."""
+        wal = self.wal
+        try:
+            if wal is None:
+                raise WalFailed("the audit log is not open")
+            entry = {"k": INTENT, "r": record.request_id, "t": self._clock()}
+            entry["b"] = intent_body(record)
+            wal.append(entry)
+            self._appended += 1
+            if self._durability == "fsync":
+                await wal.sync()
+        except WalFailed:
+            raise ServiceUnavailable(
+                "The audit log cannot record this call; it was not forwarded.",
+                code="audit_unavailable",
+            ) from None
+        if self._appended % self._max_batch == 0:
+            self._wake.set()
+
+    def submit(self, record: CallRecord) -> None:
+        """Log the call's terminal record (never blocks, never raises)."""
+        wal = self.wal
+        if wal is None or wal.failed:
+            self._drop("the audit log is not writable")
+            return
+        entry = {"k": COMPLETION, "r": record.request_id, "t": self._clock()}
+        try:
+            entry["b"] = record_to_json(record)
+            wal.append(entry)
+        except (WalFailed, TypeError) as exc:  # TypeError: a fact that is not JSON
+            self._drop(type(exc).__name__)
+            return
+        self._appended += 1
+        if self._appended % self._max_batch == 0:
+            self._wake.set()
+
+    def _drop(self, why: str) -> None:
+        if not self.dropped:
+            log.error("audit: a call record could not be logged (%s)", why)
+        self.dropped += 1
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        """Open the log, ship what a previous process left, close its orphans, run."""
+        wal = self.wal = WriteAheadLog.open(
+            self._wal_dir,
+            durability=self._durability,
+            segment_bytes=self._segment_bytes,
+            fsync=self._fsync,
+        )
+        state = await self._store.writer_state(wal.writer_id)
+        if state is None:
+            self._chain = Chain(wal.writer_id)
+            self._shipped = wal.start
+        else:
+            self._chain = Chain(wal.writer_id, state.head_seq, state.head_hash)
+            self._shipped = Position(state.wal_segment, state.wal_offset)
+            self._closed_through = state.closed_through
+            self._checkpointed_seq = state.head_seq
+        await self.flush()
+        await self._reconcile()
+        self._checkpointed_at = self._clock()
+        self._task = asyncio.create_task(self._run(), name="bastion-audit-shipper")
+
+    async def _reconcile(self) -> None:
+        assert self.wal is not None and self._chain is not None
+        orphans = await self._store.open_intents(self.wal.writer_id, self._closed_through)
+        for intent in orphans:
+            closure = closure_of(orjson.loads(intent.body))
+            self.wal.append(
+                {"k": COMPLETION, "r": intent.request_id, "t": self._clock(), "b": closure}
+            )
+            self._appended += 1
+        self.closed_after_crash = len(orphans)
+        if orphans:
+            log.warning(
+                "audit: %d calls of a previous run had no ending; closed as unknown_after_crash",
+                len(orphans),
+            )
+        await self.flush()
+        self._closed_through = self._chain.head_seq
+        await self._store.ship([], [], self._state(self._shipped), self._clock())
+
+    async def flush(self) -> None:
+        """Ship everything logged so far (start-up, shutdown, tests)."""
+        async with self._ship_lock:
+            while await self._ship_batch():
+                pass
+
+    async def close(self) -> None:
+        """Stop the shipper, ship what is left, write a last checkpoint, close the log."""
+        if self._task is not None:  # never cancelled mid-ship: it stops between batches
+            self._stopping = True
+            self._wake.set()
+            with contextlib.suppress(Exception):
+                await self._task
+            self._task = None
+        if self.wal is None:
+            return
+        try:
+            await self.flush()
+            self._checkpoint(force=True)
+        except Exception as exc:
+            log.error(
+                "audit: %d bytes stay in the log at shutdown (%s); shipped at next start",
+                self.spool_bytes,
+                type(exc).__name__,
+            )
+        self.wal.close()
+        self.wal = None
+
+    # --- the shipper ---
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                await self.flush()
+                self._checkpoint()
+                if self._failing:
+                    log.warning("audit: store is writable again")
+                self._failing = False
+            except Exception as exc:
+                if not self._failing:
+                    log.error(
+                        "audit: store write failed (%s); %d bytes spooled in the log",
+                        type(exc).__name__,
+                        self.spool_bytes,
+                    )
+                self._failing = True
+                await asyncio.sleep(min(1.0, self._interval * 10))
+
+    async def _ship_batch(self) -> bool:
+        """Ship one batch; False when there was nothing to ship."""
+        wal, chain = self.wal, self._chain
+        assert wal is not None and chain is not None
+        if self._resync:  # a failed ship may or may not have committed: ask the store
+            state = await self._store.writer_state(chain.writer_id)
+            if state is not None:
+                chain.head_seq, chain.head_hash = state.head_seq, state.head_hash
+                self._shipped = Position(state.wal_segment, state.wal_offset)
+            self._resync = False
+        entries, end = wal.read(self._shipped, self._max_batch)
+        if not entries and end == self._shipped:
+            return False
+        head = (chain.head_seq, chain.head_hash)
+        events: list[ChainedEvent] = []
+        records: list[dict[str, Any]] = []
+        for entry in entries:
+            events.append(chain.link(entry["k"], entry["r"], entry["t"], canonical(entry["b"])))
+            if entry["k"] == COMPLETION:
+                records.append(entry["b"])
+        try:
+            await self._store.ship(events, records, self._state(end), self._clock())
+        except BaseException:
+            chain.head_seq, chain.head_hash = head
+            self._resync = True
+            raise
+        self._shipped = end
+        self.shipped += len(events)
+        wal.release(end)
+        return True
+
+    def _state(self, position: Position) -> WriterState:
+        assert self._chain is not None
+        return WriterState(
+            self._chain.writer_id,
+            self._chain.head_seq,
+            self._chain.head_hash,
+            position.segment,
+            position.offset,
+            self._closed_through,
+        )
+
+    def _checkpoint(self, *, force: bool = False) -> None:
+        chain = self._chain
+        if self._signer is None or self._checkpoints is None or chain is None:
+            return
+        if chain.head_seq <= self._checkpointed_seq:
+            return
+        now = self._clock()
+        due = (
+            force
+            or chain.head_seq - self._checkpointed_seq >= self._checkpoint_every
+            or now - self._checkpointed_at >= self._checkpoint_interval
+        )
+        if not due:
+            return
+        self._checkpoints.append(
+            self._signer.sign(chain.writer_id, chain.head_seq, chain.head_hash, now)
+        )
+        self._checkpointed_seq, self._checkpointed_at = chain.head_seq, now

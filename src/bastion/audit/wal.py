@@ -1,0 +1,288 @@
+"""The local append-only write-ahead log: audit entries are durable before calls go on.
+
+One directory per writer (``<wal_dir>/<writer id>/``), locked with ``flock`` by the
+process that owns it, holding numbered segments of JSON lines. An entry is one
+``write(2)`` of one line, so once ``append`` returns it survives ``kill -9`` of the
+process (durability ``process``); with ``fsync`` the caller also awaits ``sync``, a
+group fsync shared by every entry written before it started (survives power loss).
+
+A failed write or fsync marks the log failed for good: the kernel may have dropped the
+dirty pages, so retrying could report success for data that is gone (PostgreSQL's
+"fsyncgate"). The gateway then refuses new calls until it is restarted.
+
+Each start opens a fresh segment; older segments are only read (replayed and shipped)
+and deleted once shipped. A line cut short by a crash is at the end of an old segment
+and is skipped: its ``append`` never returned, so its call never went upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+log = logging.getLogger("bastion.audit")
+
+Durability = Literal["process", "fsync"]
+_SUFFIX = ".wal"
+_READ_CHUNK = 1 << 20
+
+
+class WalFailed(Exception):
+    """The log can no longer promise durability (a write or fsync failed)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """A place in the log: segment number and byte offset within it."""
+
+    segment: int
+    offset: int
+
+
+def _segment_name(index: int) -> str:
+    return f"{index:012d}{_SUFFIX}"
+
+
+class WriteAheadLog:
+    """One writer's log directory, locked for this process."""
+
+    def __init__(
+        self,
+        directory: Path,
+        lock_fd: int,
+        *,
+        durability: Durability = "process",
+        segment_bytes: int = 8 << 20,
+        fsync: Callable[[int], None] = os.fsync,
+    ) -> None:
+        self.directory = directory
+        self.writer_id = directory.name
+        self.durability = durability
+        self._lock_fd = lock_fd
+        self._segment_bytes = segment_bytes
+        self._fsync = fsync
+        self.failed = False
+        self._sizes: dict[int, int] = {}
+        for path in directory.glob(f"*{_SUFFIX}"):
+            with contextlib.suppress(ValueError):
+                self._sizes[int(path.stem)] = path.stat().st_size
+        self._current = max(self._sizes, default=0) + 1
+        self._fd = self._open_segment(self._current)
+        self._written = 0
+        self._synced = 0
+        self._sync_task: asyncio.Future[None] | None = None
+
+    @classmethod
+    def open(
+        cls,
+        root: Path,
+        *,
+        durability: Durability = "process",
+        segment_bytes: int = 8 << 20,
+        fsync: Callable[[int], None] = os.fsync,
+    ) -> WriteAheadLog:
+        """Take over a writer directory no live process holds, or start a new writer."""
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+            lock_fd = _try_lock(directory)
+            if lock_fd is not None:
+                return cls(
+                    directory,
+                    lock_fd,
+                    durability=durability,
+                    segment_bytes=segment_bytes,
+                    fsync=fsync,
+                )
+        while True:
+            directory = root / f"w_{secrets.token_hex(6)}"
+            try:
+                directory.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            lock_fd = _try_lock(directory)
+            if lock_fd is not None:
+                _fsync_dir(root)
+                return cls(
+                    directory,
+                    lock_fd,
+                    durability=durability,
+                    segment_bytes=segment_bytes,
+                    fsync=fsync,
+                )
+
+    # --- writing (the hot path) ---
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Write one entry with one write(2); raises WalFailed once the log has failed."""
+        if self.failed:
+            raise WalFailed("the audit log failed earlier")
+        line = orjson.dumps(entry) + b"\n"
+        try:
+            written = os.write(self._fd, line)
+            if written != len(line):
+                raise OSError(f"short write ({written} of {len(line)} bytes)")
+        except OSError as exc:
+            self._fail("write", exc)
+            raise WalFailed(str(exc)) from None
+        self._written += 1
+        size = self._sizes[self._current] + len(line)
+        self._sizes[self._current] = size
+        if size >= self._segment_bytes:
+            self._rotate()
+
+    async def sync(self) -> None:
+        """Wait until every entry appended so far is fsynced (one fsync for the group)."""
+        target = self._written
+        while self._synced < target:
+            if self.failed:
+                raise WalFailed("the audit log failed earlier")
+            if self._sync_task is None:
+                self._sync_task = asyncio.ensure_future(self._fsync_group())
+            await asyncio.shield(self._sync_task)
+        if self.failed:
+            raise WalFailed("the audit log failed earlier")
+
+    async def _fsync_group(self) -> None:
+        upto, fd = self._written, self._fd
+        try:
+            await asyncio.to_thread(self._fsync, fd)
+            self._synced = max(self._synced, upto)
+        except OSError as exc:
+            self._fail("fsync", exc)
+        finally:
+            self._sync_task = None
+
+    def _fail(self, what: str, exc: OSError) -> None:
+        if not self.failed:
+            log.critical(
+                "audit log %s failed (%s); refusing new calls until restart",
+                what,
+                exc.strerror or type(exc).__name__,
+            )
+        self.failed = True
+
+    def _rotate(self) -> None:
+        old = self._fd
+        try:
+            if self.durability == "fsync":
+                self._fsync(old)  # rare (once per segment): the group fsync covers new fds
+            self._current += 1
+            self._fd = self._open_segment(self._current)
+        except OSError as exc:
+            self._fail("rotate", exc)
+            return
+        self._synced = self._written if self.durability == "fsync" else self._synced
+        os.close(old)
+
+    def _open_segment(self, index: int) -> int:
+        fd = os.open(
+            self.directory / _segment_name(index),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+            0o600,
+        )
+        self._sizes[index] = os.fstat(fd).st_size
+        _fsync_dir(self.directory)
+        return fd
+
+    # --- reading (the shipper) ---
+
+    @property
+    def start(self) -> Position:
+        """The oldest position still in the log."""
+        return Position(min(self._sizes, default=self._current), 0)
+
+    def read(self, after: Position, limit: int) -> tuple[list[dict[str, Any]], Position]:
+        """Up to ``limit`` complete entries after ``after``, and the position past them."""
+        entries: list[dict[str, Any]] = []
+        position = after if after.segment in self._sizes else self._next_segment(after)
+        while len(entries) < limit and position.segment in self._sizes:
+            chunk = self._read_chunk(position)
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                if position.segment == self._current or len(chunk) >= _READ_CHUNK:
+                    break  # nothing complete yet (or a line longer than a chunk: never ours)
+                position = self._next_segment(position)  # a torn last line: skip it
+                continue
+            consumed = 0
+            for line in chunk[: end + 1].split(b"\n")[:-1]:
+                consumed += len(line) + 1
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    log.error("audit log %s: an unreadable line skipped", self.writer_id)
+                    continue
+                entries.append(entry)
+                if len(entries) >= limit:
+                    break
+            position = Position(position.segment, position.offset + consumed)
+            if position.segment != self._current and position.offset >= self._sizes.get(
+                position.segment, 0
+            ):
+                position = self._next_segment(position)
+        return entries, position
+
+    def _read_chunk(self, position: Position) -> bytes:
+        path = self.directory / _segment_name(position.segment)
+        with path.open("rb") as handle:
+            handle.seek(position.offset)
+            return handle.read(_READ_CHUNK)
+
+    def _next_segment(self, position: Position) -> Position:
+        later = [index for index in self._sizes if index > position.segment]
+        return Position(min(later), 0) if later else position
+
+    def release(self, shipped: Position) -> None:
+        """Delete the segments wholly before ``shipped`` (their entries are stored)."""
+        for index in sorted(self._sizes):
+            if index >= shipped.segment or index == self._current:
+                break
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / _segment_name(index)).unlink()
+            del self._sizes[index]
+
+    def unshipped_bytes(self, shipped: Position) -> int:
+        """Bytes written after ``shipped``: the spool."""
+        total = sum(size for index, size in self._sizes.items() if index >= shipped.segment)
+        return total - (shipped.offset if shipped.segment in self._sizes else 0)
+
+    def segments(self) -> Iterator[Path]:
+        """The segment files, oldest first."""
+        for index in sorted(self._sizes):
+            yield self.directory / _segment_name(index)
+
+    def close(self) -> None:
+        """Close the segment and give up the writer directory."""
+        with contextlib.suppress(OSError):
+            if self.durability == "fsync" and not self.failed:
+                self._fsync(self._fd)
+            os.close(self._fd)
+        with contextlib.suppress(OSError):
+            os.close(self._lock_fd)
+
+
+def _try_lock(directory: Path) -> int | None:
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

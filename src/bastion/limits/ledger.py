@@ -1,0 +1,167 @@
+"""The spend ledger's writer and the start-up rebuild of counters from it.
+
+``settle`` only appends to a list; a background task writes batches every
+``flush_interval_s`` (group commit, off the hot path). A failing store keeps the
+entries queued and retries. At start-up, the counters of the current periods (and of
+rolling windows and tokens per minute) are rebuilt from the ledger before the first
+call, so a restart keeps the spend. Entries queued when a process is killed with
+``kill -9`` (at most one flush interval) are lost; a clean shutdown flushes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from bastion.limits.limiter import ScopedLimiter
+from bastion.limits.periods import PeriodKind
+from bastion.limits.rules import Measure
+from bastion.limits.store import HoldKind
+from bastion.model import Principal
+from bastion.model.spend import SpendEntry, SpendTotal
+
+log = logging.getLogger("bastion.limits")
+
+
+class SpendSink(Protocol):
+    """Where settled spend goes and is read back from (the ledger repository)."""
+
+    async def insert_many(self, entries: Sequence[SpendEntry]) -> None: ...
+
+    async def totals_since(self, since: float) -> Sequence[SpendTotal]: ...
+
+    async def entries_since(self, since: float) -> Sequence[SpendEntry]: ...
+
+
+class LedgerWriter:
+    """Batches spend entries into one transaction per flush."""
+
+    def __init__(
+        self, sink: SpendSink, *, flush_interval_s: float = 0.2, max_batch: int = 1000
+    ) -> None:
+        self._sink = sink
+        self._interval = flush_interval_s
+        self._max_batch = max_batch
+        self._pending: list[SpendEntry] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failing = False
+        self.written = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, entry: SpendEntry) -> None:
+        """Queue one entry (never blocks, never raises)."""
+        self._pending.append(entry)
+        if len(self._pending) >= self._max_batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="bastion-spend-ledger")
+
+    async def flush(self) -> None:
+        """Write everything queued now (shutdown, tests)."""
+        while self._pending:
+            batch = self._pending[: self._max_batch]
+            await self._sink.insert_many(batch)
+            del self._pending[: len(batch)]
+            self.written += len(batch)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.flush()
+        except Exception:
+            log.exception(
+                "limits: %d ledger entries could not be written at shutdown", self.pending
+            )
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+                if self._failing:
+                    log.warning("limits: the spend ledger is writable again")
+                self._failing = False
+            except Exception as exc:
+                if not self._failing:
+                    log.error(
+                        "limits: ledger write failed (%s); %d entries queued",
+                        type(exc).__name__,
+                        self.pending,
+                    )
+                self._failing = True
+                await asyncio.sleep(min(1.0, self._interval * 10))
+
+
+def _principal(row: SpendTotal | SpendEntry) -> Principal:
+    return Principal(
+        key_id=row.key_id,
+        name="ledger",
+        user=row.user,
+        app=row.app,
+        team=row.team,
+        environment=row.environment,
+    )
+
+
+async def rebuild(limiter: ScopedLimiter, sink: SpendSink, now: float) -> int:
+    """Restore the current periods' totals and the rolling windows from the ledger;
+    returns how many counters were restored."""
+    store = limiter.store
+    restored: dict[str, int] = {}
+    soft: dict[str, float] = {}
+    kinds: set[PeriodKind] = set()
+    longest_window = 0.0
+    for rule in limiter.rules:
+        for spec in rule.reserve_specs:
+            if spec.period is not None:
+                kinds.add(spec.period)
+            elif spec.kind is HoldKind.WINDOW and spec.measure in (Measure.TOKENS, Measure.COST):
+                longest_window = max(longest_window, spec.span_s)
+    for kind in sorted(kinds):
+        period = limiter.clock.current(kind, now)
+        for row in await sink.totals_since(period.start):
+            principal = _principal(row)
+            for planned in limiter.plan_for(principal, row.model):
+                if planned.spec.period != kind:
+                    continue
+                amount = row.cost_pusd if planned.spec.measure is Measure.COST else row.tokens
+                key = f"{planned.key}|{period.id}"
+                await store.restore(key, HoldKind.TOTAL, period.end - now, amount, period.start)
+                restored[key] = restored.get(key, 0) + amount
+                if planned.spec.soft is not None:
+                    soft[key] = planned.spec.soft * planned.spec.limit
+    if longest_window:
+        for entry in await sink.entries_since(now - longest_window):
+            principal = _principal(entry)
+            for planned in limiter.plan_for(principal, entry.model):
+                spec = planned.spec
+                if spec.period is not None or spec.kind is not HoldKind.WINDOW:
+                    continue
+                if spec.measure not in (Measure.TOKENS, Measure.COST):
+                    continue
+                if entry.settled_at <= now - spec.span_s:
+                    continue
+                amount = entry.cost_pusd if spec.measure is Measure.COST else entry.tokens
+                await store.restore(
+                    planned.key, HoldKind.WINDOW, spec.span_s, amount, entry.settled_at
+                )
+                restored[planned.key] = restored.get(planned.key, 0) + amount
+    for key, threshold in soft.items():
+        if restored[key] >= threshold:
+            limiter.mark_alerted(key)
+    return len(restored)

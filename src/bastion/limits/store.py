@@ -1,0 +1,92 @@
+"""The counter store interface: atomic all-or-nothing holds over many counters.
+
+A call's limits become a list of ``Hold``s, one per counter it must fit in. A store
+takes them all or none (``take``), later replaces each hold's amount with what was
+really used and releases leases (``settle``), and accepts settled amounts replayed
+from the ledger at start-up (``restore``). Three kinds of counter cover every limit:
+
+* ``WINDOW`` — a sliding log (RELIABILITY.md R1): the hold fits iff the weight
+  admitted in the preceding ``span_s`` seconds plus its own is ≤ ``limit``. Requests
+  and tokens per minute, rolling budgets.
+* ``LEASE`` — a concurrency slot that frees itself ``span_s`` seconds after it was
+  taken unless released sooner, so a crashed process leaks none.
+* ``TOTAL`` — a running sum for one calendar period (the period is part of the key);
+  the counter may be forgotten ``span_s`` seconds after it was first used.
+
+Stores are an extension point (DESIGN.md "counter stores"): ``memory`` for one
+process here; a Redis store does the same with one Lua script per call and server
+time, a shared-database store with one transaction. Amounts are integers (requests,
+tokens, picodollars) so every backend sums exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar, Protocol
+
+
+class HoldKind(Enum):
+    WINDOW = "window"
+    LEASE = "lease"
+    TOTAL = "total"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """``amount`` of one counter, which must stay ≤ ``limit``."""
+
+    key: str
+    kind: HoldKind
+    limit: int
+    amount: int
+    span_s: float
+
+    def __post_init__(self) -> None:
+        if self.amount < 0 or self.limit < 0 or not self.span_s > 0:
+            raise ValueError("a hold needs amount ≥ 0, limit ≥ 0 and a positive span")
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """Every hold was taken. Per hold: what is left of its limit, and seconds until
+    it resets (the oldest weight leaves the window / the period ends)."""
+
+    ticket: object
+    remaining: tuple[int, ...]
+    reset_s: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Nothing was taken: hold ``index`` did not fit. ``retry_after_s`` is when it
+    could (``inf`` when its amount exceeds the limit or only the period end frees it)."""
+
+    index: int
+    used: int
+    retry_after_s: float = math.inf
+
+
+class CounterStore(Protocol):
+    """Atomic multi-counter holds. ``take`` and ``settle`` may raise
+    ``bastion.errors.StorageError`` when the backend is unreachable; the limiter then
+    answers 503 ``limits_unavailable`` (fail closed)."""
+
+    name: ClassVar[str]
+
+    async def take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
+        """Take every hold or none."""
+        ...
+
+    async def settle(self, ticket: object, amounts: Sequence[int | None], now: float) -> None:
+        """Replace each hold's amount (``None`` keeps it); leases are released."""
+        ...
+
+    async def restore(
+        self, key: str, kind: HoldKind, span_s: float, amount: int, at: float
+    ) -> None:
+        """Add settled weight from the ledger (no limit check): a window entry at
+        ``at``, or to a period total."""
+        ...

@@ -1,0 +1,124 @@
+"""The write-ahead log: append and replay, torn tails, rotation, writer locks, fsync."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from pathlib import Path
+
+import pytest
+
+from bastion.audit.wal import Position, WalFailed, WriteAheadLog
+
+
+def _entries(wal: WriteAheadLog, after: Position, limit: int = 1000) -> tuple[list[int], Position]:
+    entries, end = wal.read(after, limit)
+    return [e["n"] for e in entries], end
+
+
+def test_appended_entries_replay_in_order_after_a_restart(tmp_path: Path) -> None:
+    wal = WriteAheadLog.open(tmp_path)
+    start = wal.start
+    for n in range(5):
+        wal.append({"n": n})
+    writer = wal.writer_id
+    wal.close()  # as a killed process would leave it: nothing shipped
+
+    again = WriteAheadLog.open(tmp_path)
+    assert again.writer_id == writer  # the same writer continues its chain
+    numbers, end = _entries(again, start)
+    assert numbers == [0, 1, 2, 3, 4]
+    assert _entries(again, end) == ([], end)
+    again.append({"n": 5})
+    assert _entries(again, end)[0] == [5]
+
+
+def test_reading_in_batches_resumes_where_it_stopped(tmp_path: Path) -> None:
+    wal = WriteAheadLog.open(tmp_path)
+    for n in range(7):
+        wal.append({"n": n})
+    position, seen = wal.start, []
+    while True:
+        numbers, position = _entries(wal, position, limit=3)
+        if not numbers:
+            break
+        assert len(numbers) <= 3
+        seen += numbers
+    assert seen == list(range(7))
+
+
+def test_a_line_torn_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    wal = WriteAheadLog.open(tmp_path)
+    wal.append({"n": 1})
+    segment = next(wal.segments())
+    wal.close()
+    with segment.open("ab") as handle:
+        handle.write(b'{"n": 2, "half')  # write(2) never returned: the call never went out
+    again = WriteAheadLog.open(tmp_path)
+    again.append({"n": 3})
+    assert _entries(again, Position(0, 0))[0] == [1, 3]
+
+
+def test_segments_rotate_and_shipped_ones_are_deleted(tmp_path: Path) -> None:
+    wal = WriteAheadLog.open(tmp_path, segment_bytes=4096)
+    for n in range(200):
+        wal.append({"n": n, "pad": "x" * 40})
+    assert len(list(wal.segments())) > 2
+    numbers, end = _entries(wal, wal.start)
+    assert numbers == list(range(200))
+    assert wal.unshipped_bytes(end) == 0
+    assert wal.unshipped_bytes(wal.start) > 200 * 40
+    wal.release(end)
+    assert len(list(wal.segments())) == 1  # only the segment being written stays
+
+
+def test_a_second_process_gets_its_own_writer(tmp_path: Path) -> None:
+    first = WriteAheadLog.open(tmp_path)
+    second = WriteAheadLog.open(tmp_path)
+    assert first.writer_id != second.writer_id
+    first.close()
+    third = WriteAheadLog.open(tmp_path)  # the first's directory is free again
+    assert third.writer_id == first.writer_id
+
+
+async def test_one_fsync_serves_every_entry_written_before_it(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def fsync(fd: int) -> None:
+        calls.append(fd)
+
+    wal = WriteAheadLog.open(tmp_path, durability="fsync", fsync=fsync)
+    for n in range(20):
+        wal.append({"n": n})
+    await asyncio.gather(*(wal.sync() for _ in range(20)))
+    assert len(calls) == 1
+    await wal.sync()  # nothing new: no fsync
+    assert len(calls) == 1
+
+
+async def test_a_failed_fsync_fails_the_log_for_good(tmp_path: Path) -> None:
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    wal = WriteAheadLog.open(tmp_path, durability="fsync", fsync=failing)
+    wal.append({"n": 1})
+    with pytest.raises(WalFailed):
+        await wal.sync()
+    assert wal.failed
+    with pytest.raises(WalFailed):
+        wal.append({"n": 2})  # never continues after a failed fsync
+
+
+def test_a_failed_write_fails_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wal = WriteAheadLog.open(tmp_path)
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("bastion.audit.wal.os.write", full)
+    with pytest.raises(WalFailed):
+        wal.append({"n": 1})
+    monkeypatch.undo()
+    assert wal.failed
+    with pytest.raises(WalFailed):
+        wal.append({"n": 2})
