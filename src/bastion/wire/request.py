@@ -151,5 +151,10 @@ def parse_request(
         end_user=ext.end_user,
         exception_id=ext.exception,
         untrusted_marks=len(ext.untrusted),
+        params={name: body[name] for name in _LIMIT_PARAMS if name in body},
     )
     return ParsedRequest(body, conversation, ext)
+
+
+# what the limits stage reads to bound a call's output (its worst case)
+_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "n")
