@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.detect.evaluation import MIN_GOLD_OVERLAP, PII_CLASSES
+from bench.injection import doc as injection_doc
 from bench.overhead.results import load_results
 from bench.overhead.targets import REPO
 
@@ -181,6 +182,7 @@ def render(doc: Doc) -> str:
         "",
         *_documents_table(documents, names),
         "",
+        *injection_doc.section(),
         _METHOD,
     ]
     return "\n".join(out)

@@ -1,8 +1,11 @@
-"""``bastion eval detect``: how well the detectors do on a labelled JSON Lines file.
+"""``bastion eval detect|injection``: how well the detectors do on a labelled JSON Lines file.
 
 Scores come from ``bastion.detect.evaluation`` (span level for PII, document level for
-secrets, code, legal and injection; the rules are in that module's docstring). A
-missing or malformed file ends with exit code 1 and a message naming file and line.
+secrets, code, legal and injection; the rules are in that module's docstring). ``eval
+injection`` scores the injection detector alone from its scores
+(``bastion.detect.injection.metrics``: the counting the committed cross-validation
+results use). A missing or malformed file ends with exit code 1 and a message naming
+file and line.
 """
 
 from __future__ import annotations
@@ -173,3 +176,91 @@ def _echo_documents(report: Report) -> None:
         click.echo("")
         rows = [[name, str(pos), str(neg)] for name, pos, neg in report.fired]
         echo_table(["FIRED CLASS", "ON POSITIVES", "ON NEGATIVES"], rows)
+
+
+@eval_group.command("injection")
+@click.option(
+    "--data",
+    "data_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Labelled JSON Lines: {"text", "label"}; label "injection" is positive, any other '
+    "label negative.",
+)
+@click.option(
+    "--source",
+    type=click.Choice(_SOURCES),
+    default="auto",
+    show_default=True,
+    help="Read the texts as this source; auto = retrieved for *indirect* files, else user.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Report at this score instead of the source's default threshold.",
+)
+@click.option(
+    "--all-scores",
+    is_flag=True,
+    help="Also print the ROC operating points (best TPR within each FPR budget) and AUC; "
+    "with --json, every document's score.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Score the first N only.")
+@json_option
+def injection(
+    data_file: Path,
+    source: str,
+    threshold: float | None,
+    all_scores: bool,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Score injection detection on the --data file: TPR, FPR, precision, F1, balanced
+    accuracy at the threshold (and the ROC operating points with --all-scores)."""
+    from bastion.detect.injection import InjectionDetector
+    from bastion.detect.injection.metrics import at_threshold, auc, roc_points
+
+    try:
+        examples = load_examples(data_file, limit=limit)
+    except EvaluationDataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not examples:
+        raise click.ClickException(f"{data_file}: no examples")
+    segment_source = default_source(data_file) if source == "auto" else source
+    detector = InjectionDetector()
+    cut = detector.threshold(segment_source) if threshold is None else threshold
+    started = time.perf_counter()
+    scores = [detector.score(example.text, segment_source) for example in examples]
+    elapsed = time.perf_counter() - started
+    labels = [example.label == "injection" for example in examples]
+    result = at_threshold(scores, labels, cut)
+    report: dict[str, object] = {"data": str(data_file), "source": segment_source, **result}
+    if all_scores:
+        report["auc"] = auc(scores, labels)
+        report["roc"] = roc_points(scores, labels)
+    if as_json:
+        if all_scores:
+            report["scores"] = [round(score, 4) for score in scores]
+        echo_json(report)
+        return
+    click.echo(
+        f"{data_file.name}: {len(examples)} examples ({result['positives']} injection, "
+        f"{result['negatives']} other), source {segment_source}, threshold {cut:.4f} "
+        f"({elapsed:.1f} s)"
+    )
+    names = ["TPR", "FPR", "PRECISION", "F1", "BALANCED ACC"]
+    keys = ["tpr", "fpr", "precision", "f1", "balanced_accuracy"]
+    echo_table(
+        ["TP", "FP", "FN", "TN", *names],
+        [[str(result[k]) for k in ("tp", "fp", "fn", "tn")] + [_rate(result[key]) for key in keys]],
+    )
+    if all_scores:
+        click.echo(f"\nAUC {_rate(auc(scores, labels))}; operating points:")
+        echo_table(
+            ["MAX FPR", "THRESHOLD", "TPR", "FPR"],
+            [
+                [f"{p['max_fpr']}", _rate(p["threshold"]), _rate(p["tpr"]), _rate(p["fpr"])]
+                for p in roc_points(scores, labels)
+            ],
+        )

@@ -1,0 +1,206 @@
+"""``InjectionDetector``: ``injection.direct`` in prompts, ``injection.indirect`` in data.
+
+The source decides the reading: ``system``/``user`` (and ``assistant``) text is a prompt,
+scored by the direct model and the prompt scores of the rules and reported as
+``injection.direct``; ``retrieved``/``tool_result`` text is data, scored by the indirect
+model and the data scores of the rules (which also name jailbreak and override phrasings,
+so a jailbreak pasted into a document is still found), reported as ``injection.indirect``.
+
+Every text is read as it is and as each normalised projection (``normalize.project``:
+invisible characters removed, tag payloads decoded, look-alikes folded, base64 / hex /
+URL escapes / ROT13 / leet / spaced-out letters decoded), so an instruction hidden by
+any of those is read in clear; spans map back to the original. In data, a Unicode tag
+payload is itself an injection (nothing legitimate hides text there).
+
+The classifier scores overlapping windows of tokens (``features``) and the text takes
+its best window: diluting an attack in benign text does not lower its score. One
+finding per text at most, spanning from the first to the last window (or rule match)
+at or above the source's threshold; with ``all_scores`` the best candidate is returned
+whatever its score. Never raises for any text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from bastion.detect.injection.features import markers
+from bastion.detect.injection.model import InjectionModel, packaged_model
+from bastion.detect.injection.offsets import token_char_spans
+from bastion.detect.injection.rules import RuleSet, default_rules
+from bastion.detect.normalize import Normalised, Projection, project
+from bastion.detect.patterns import Hit
+from bastion.detect.regions import utf8
+from bastion.model import Finding
+
+DETECTOR = "injection"
+DATA_SOURCES = frozenset({"retrieved", "tool_result"})
+DIRECT, INDIRECT = "injection.direct", "injection.indirect"
+TAG_PAYLOAD_SCORE = 0.9
+
+
+def data_class(source: str) -> str:
+    """The class an injection in text of ``source`` is reported as."""
+    return INDIRECT if source in DATA_SOURCES else DIRECT
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A rule match (character span) or a window (token span, resolved when reported)."""
+
+    score: float
+    start: int
+    end: int
+    how: str  # "model", "rule:<name>" or "tag_payload"
+    projection: Projection | None = None
+    scanned: str = ""  # for windows: the text whose tokens ``start``/``end`` index
+    tokens: bool = False
+
+    def span(self) -> tuple[int, int]:
+        """The candidate's span in the original text."""
+        start, end = self.start, self.end
+        if self.tokens:
+            start, end = token_char_spans(self.scanned, [(start, end)])[0]
+        if self.projection is not None:
+            return self.projection.to_original(start, end)
+        return start, end
+
+
+class InjectionDetector:
+    """Scores a text read as ``source`` for injection; build once, call from any thread."""
+
+    name = DETECTOR
+
+    def __init__(
+        self,
+        model: InjectionModel | None = None,
+        *,
+        rules: RuleSet | None = None,
+        thresholds: Mapping[str, float] | None = None,
+        normalise: bool = True,
+    ) -> None:
+        """``thresholds`` override the model's defaults by source (``user``, ``system``,
+        ``retrieved``, ``tool_result``) or by reading (``prompt``, ``data``)."""
+        self._model = model or packaged_model()
+        self._rules = rules or default_rules()
+        markers()  # RE2 sets compiled now, not on the first request
+        self._thresholds = {**self._model.thresholds, **(thresholds or {})}
+        self._normalise = normalise
+
+    def threshold(self, source: str) -> float:
+        """The score at or above which text of ``source`` is reported."""
+        default = self._thresholds.get("data" if source in DATA_SOURCES else "prompt", 0.5)
+        return self._thresholds.get(source, default)
+
+    def class_thresholds(self) -> dict[str, float]:
+        """Per-class thresholds for a ``Scanner`` (the stricter source of each class)."""
+        return {
+            DIRECT: min(self.threshold("user"), self.threshold("system")),
+            INDIRECT: min(self.threshold("retrieved"), self.threshold("tool_result")),
+        }
+
+    def detect(
+        self,
+        text: str,
+        source: str = "user",
+        *,
+        all_scores: bool = False,
+        normalised: Normalised | None = None,
+    ) -> list[Hit]:
+        """At most one hit of ``data_class(source)``; below the threshold only with
+        ``all_scores``. ``normalised`` is ``project(text)`` when the caller has it already
+        (the scanner computes it once for every detector)."""
+        if not text or text.isspace():
+            return []
+        surrogates = False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: RE2 needs UTF-8; same-length stand-ins
+            text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+            surrogates = True
+        data = source in DATA_SOURCES
+        threshold = self.threshold(source)
+        found = self._candidates(text, None, data, threshold)
+        if self._normalise:
+            if normalised is None or surrogates:
+                normalised = project(text)
+            if data:
+                for hit in normalised.evasion:
+                    if hit.data_class == "evasion.tag_payload":
+                        tagged = _Candidate(TAG_PAYLOAD_SCORE, hit.start, hit.end, "tag_payload")
+                        found.append(tagged)
+            for projection in normalised.projections:
+                found.extend(self._candidates(projection.text, projection, data, threshold))
+        if not found:
+            return []
+        best = max(found, key=lambda c: c.score)
+        if best.score < threshold:
+            if not all_scores:
+                return []
+            chosen = [best]
+        else:
+            chosen = [c for c in found if c.score >= threshold]
+        spans = _spans(chosen)
+        start = min(s for s, _ in spans)
+        end = max(e for _, e in spans)
+        meta = {"reading": "data" if data else "prompt", "by": best.how}
+        if best.projection is not None:
+            meta["projection"] = best.projection.name
+        score = round(min(1.0, max(0.0, best.score)), 4)
+        return [Hit(data_class(source), start, end, score, DETECTOR, "", meta)]
+
+    def scan(self, text: str, source: str = "user") -> list[Finding]:
+        """The findings of ``text`` read as ``source`` (segment 0; no fingerprint: an
+        injection's value is never pseudonymised or matched)."""
+        return [
+            Finding(hit.data_class, 0, hit.start, hit.end, hit.score, hit.detector, dict(hit.meta))
+            for hit in self.detect(text, source)
+        ]
+
+    def score(self, text: str, source: str = "user") -> float:
+        """The text's injection score in [0, 1] (the best candidate, reported or not)."""
+        hits = self.detect(text, source, all_scores=True)
+        return hits[0].score if hits else 0.0
+
+    def _candidates(
+        self, scanned: str, projection: Projection | None, data: bool, threshold: float
+    ) -> list[_Candidate]:
+        """Rule matches, and the best window plus every window at or above ``threshold``."""
+        out: list[_Candidate] = []
+        raw = utf8(scanned)
+        for hit in self._rules.find(scanned, data=data, raw=raw):
+            how = f"rule:{hit.rule.name}"
+            out.append(_Candidate(hit.score, hit.start, hit.end, how, projection))
+        words, found = markers().tokens(scanned, raw)
+        if not words:
+            return out
+        reading = self._model.indirect if data else self._model.direct
+        windows = reading.scorer.scores(words, found)
+        best = max(windows)
+        floor = reading.log_odds(threshold)  # compare raw log-odds: one sigmoid per keeper
+        for window in windows:
+            if window[0] >= floor or window == best:
+                z, first, last = window
+                probability = reading.probability(z)
+                out.append(_Candidate(probability, first, last, "model", projection, scanned, True))
+        return out
+
+
+def _spans(chosen: list[_Candidate]) -> list[tuple[int, int]]:
+    """Original spans covering the chosen candidates: rule matches as they are, windows
+    merged per scanned text (first to last), so at most two token lookups per text."""
+    out: list[tuple[int, int]] = []
+    merged: dict[int, _Candidate] = {}
+    for candidate in chosen:
+        if not candidate.tokens:
+            out.append(candidate.span())
+            continue
+        key = id(candidate.scanned)
+        known = merged.get(key)
+        if known is None:
+            merged[key] = candidate
+        else:
+            start, end = min(known.start, candidate.start), max(known.end, candidate.end)
+            merged[key] = replace(known, start=start, end=end)
+    out.extend(candidate.span() for candidate in merged.values())
+    return out
