@@ -186,6 +186,28 @@ class SecondTierConfig(_Strict):
     model: str = Field("en_core_web_sm", description="spaCy model package for `ner`.")
 
 
+InjectionSource = Literal["user", "system", "retrieved", "tool_result"]
+
+
+class InjectionConfig(_Strict):
+    enabled: bool = Field(
+        True, description="Find prompt injection (injection.direct / injection.indirect)."
+    )
+    thresholds: dict[InjectionSource, float] = Field(
+        default_factory=dict,
+        description="Reporting threshold per source in [0, 1], e.g. retrieved: 0.3 "
+        "(stricter for retrieved text); default: the shipped model's calibrated 0.5.",
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _in_range(cls, value: dict[InjectionSource, float]) -> dict[InjectionSource, float]:
+        for source, threshold in value.items():
+            if not 0.0 <= threshold <= 1.0:
+                raise ValueError(f"threshold of {source} must be within [0, 1]")
+        return value
+
+
 class DetectorsConfig(_Strict):
     """Which detectors run and how findings are scored."""
 
@@ -199,6 +221,10 @@ class DetectorsConfig(_Strict):
     second_tier: SecondTierConfig = Field(
         default_factory=SecondTierConfig,
         description="Names, places and addresses: the tagger, optionally with a NER model.",
+    )
+    injection: InjectionConfig = Field(
+        default_factory=InjectionConfig,
+        description="Prompt injection in prompts, retrieved text and tool results.",
     )
 
     @field_validator("thresholds")

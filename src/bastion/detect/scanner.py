@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from bastion.detect.custom import TermMatcher
 from bastion.detect.engine import Engine
-from bastion.detect.normalize import Projection, project
+from bastion.detect.injection import InjectionDetector
+from bastion.detect.normalize import Normalised, Projection, project
 from bastion.detect.patterns import DocumentDetector, Hit
 
 DEFAULT_THRESHOLD = 0.5
@@ -41,12 +42,14 @@ class Scanner:
         documents: Sequence[DocumentDetector] = (),
         thresholds: Mapping[str, float] | None = None,
         normalise: bool = True,
+        injection: InjectionDetector | None = None,
     ) -> None:
         self.engine = engine
         self._terms = terms if terms else None
         self._documents = tuple(documents)
         self._thresholds = dict(thresholds or {})
         self._normalise = normalise
+        self._injection = injection
 
     def threshold(self, data_class: str) -> float:
         return self._thresholds.get(data_class, DEFAULT_THRESHOLD)
@@ -56,14 +59,18 @@ class Scanner:
     ) -> ScanResult:
         """Findings of ``text`` read as ``source``; ``documents=False`` skips whole-text
         detectors (code, legal, names), e.g. for the seams between two messages."""
-        del source  # source-specific detectors (injection) read it; the fast tier does not
         hits = self._find(text)
         if documents:
             for detector in self._documents:
                 hits.extend(detector.detect(text))
-        if self._normalise and text:
-            hits.extend(self._find_hidden(text, hits))
+        normalised = project(text) if self._normalise and text else None
+        if normalised is not None:
+            hits.extend(self._find_hidden(normalised, hits))
         hits = _resolve(hits)
+        if documents and self._injection is not None:  # its own class: nothing to resolve
+            hits.extend(
+                self._injection.detect(text, source, all_scores=all_scores, normalised=normalised)
+            )
         doc_scores: dict[str, float] = {}
         for hit in hits:
             if hit.score > doc_scores.get(hit.data_class, -1.0):
@@ -79,9 +86,8 @@ class Scanner:
             hits.extend(self._terms.detect(text))
         return hits
 
-    def _find_hidden(self, text: str, found: list[Hit]) -> list[Hit]:
+    def _find_hidden(self, normalised: Normalised, found: list[Hit]) -> list[Hit]:
         """Findings that only normalised projections reveal, in original offsets."""
-        normalised = project(text)
         extra: list[Hit] = list(normalised.evasion)
         if not normalised.projections:  # plain text: nothing more to scan
             return extra
