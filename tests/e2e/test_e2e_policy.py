@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -79,7 +80,8 @@ def test_redact_pseudonymises_for_external_models(stack: Stack) -> None:
     raw = ask(stack, f"Write to {EMAIL} today.")
     assert raw.parse().choices[0].message.content == f"Write to {EMAIL} today."
     (capture,) = stack.captures()
-    assert EMAIL not in json.dumps(capture["body"])
+    upstream = json.dumps(capture["body"])
+    assert EMAIL not in upstream and re.search(r"<EMAIL_[0-9a-f]{8,}>", upstream)
     assert raw.headers["x-bastion-decision"] == "redact"
     assert raw.headers["x-bastion-rules"] == "pii.external"
 
