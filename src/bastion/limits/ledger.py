@@ -10,8 +10,6 @@ call, so a restart keeps the spend. Entries queued when a process is killed with
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -22,89 +20,32 @@ from bastion.limits.rules import Measure
 from bastion.limits.store import HoldKind
 from bastion.model import Principal
 from bastion.model.spend import SpendEntry, SpendTotal
+from bastion.storage.group_commit import BatchSink, GroupCommit
 
 log = logging.getLogger("bastion.limits")
 
 
-class SpendSink(Protocol):
+class SpendSink(BatchSink[SpendEntry], Protocol):
     """Where settled spend goes and is read back from (the ledger repository)."""
-
-    async def insert_many(self, entries: Sequence[SpendEntry]) -> None: ...
 
     async def totals_since(self, since: float) -> Sequence[SpendTotal]: ...
 
     async def entries_since(self, since: float) -> Sequence[SpendEntry]: ...
 
 
-class LedgerWriter:
+class LedgerWriter(GroupCommit[SpendEntry]):
     """Batches spend entries into one transaction per flush."""
 
     def __init__(
         self, sink: SpendSink, *, flush_interval_s: float = 0.2, max_batch: int = 1000
     ) -> None:
-        self._sink = sink
-        self._interval = flush_interval_s
-        self._max_batch = max_batch
-        self._pending: list[SpendEntry] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._failing = False
-        self.written = 0
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def submit(self, entry: SpendEntry) -> None:
-        """Queue one entry (never blocks, never raises)."""
-        self._pending.append(entry)
-        if len(self._pending) >= self._max_batch:
-            self._wake.set()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="bastion-spend-ledger")
-
-    async def flush(self) -> None:
-        """Write everything queued now (shutdown, tests)."""
-        while self._pending:
-            batch = self._pending[: self._max_batch]
-            await self._sink.insert_many(batch)
-            del self._pending[: len(batch)]
-            self.written += len(batch)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        try:
-            await self.flush()
-        except Exception:
-            log.exception(
-                "limits: %d ledger entries could not be written at shutdown", self.pending
-            )
-
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            try:
-                await self.flush()
-                if self._failing:
-                    log.warning("limits: the spend ledger is writable again")
-                self._failing = False
-            except Exception as exc:
-                if not self._failing:
-                    log.error(
-                        "limits: ledger write failed (%s); %d entries queued",
-                        type(exc).__name__,
-                        self.pending,
-                    )
-                self._failing = True
-                await asyncio.sleep(min(1.0, self._interval * 10))
+        super().__init__(
+            sink,
+            flush_interval_s=flush_interval_s,
+            max_batch=max_batch,
+            log=log,
+            what="spend ledger entries",
+        )
 
 
 def _principal(row: SpendTotal | SpendEntry) -> Principal:
