@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bastion.model.controls import OutputPlan, ToolPlan
+
 
 class Action(StrEnum):
     """Actions ordered by strength (CONTRACT.md §6)."""
@@ -29,6 +31,20 @@ _STRENGTH = {
     Action.REQUIRE_EXCEPTION: 3,
     Action.BLOCK: 4,
 }
+
+
+TRANSFORM_STRENGTH: dict[str, int] = {
+    "strip": 6,
+    "drop": 5,
+    "mask": 4,
+    "hash": 3,
+    "synthesize": 2,
+    "pseudonymise": 1,
+    "spotlight": 0,
+}
+"""When several rules redact one class, the strongest transform wins; in overlapping
+spans too. ``strip`` removes a region (an injection) and says so; ``spotlight`` keeps
+untrusted text but marks it as data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,10 @@ class Decision:
     """Shadow rules that matched (decided and recorded, not enforced)."""
     logged_rules: tuple[str, ...] = ()
     """Matched rules marked ``log: true``."""
+    tools: ToolPlan | None = None
+    """Tool rules for this call (None: the policy has none; every tool is allowed)."""
+    output: OutputPlan | None = None
+    """Output rules for this call (None: the answer is only observed)."""
 
     @property
     def forwards(self) -> bool:

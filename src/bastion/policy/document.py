@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-TransformName = Literal["drop", "mask", "hash", "synthesize", "pseudonymise"]
+TransformName = Literal["drop", "mask", "hash", "synthesize", "pseudonymise", "strip", "spotlight"]
 ActionName = Literal["allow", "redact", "block", "reroute", "require_exception"]
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
 Where = Literal["system", "user", "assistant", "retrieved", "tool_result", "metadata", "output"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from bastion.model import Action, Decision
+from bastion.model.decision import TRANSFORM_STRENGTH
 from bastion.model.exceptions import ExceptionState, PolicyException
 from bastion.model.facts import CallFacts, ClassFact
 from bastion.policy.compiler import (
@@ -35,7 +36,6 @@ from bastion.policy.compiler import (
     CompiledRule,
 )
 
-_STRENGTH = {"drop": 5, "mask": 4, "hash": 3, "synthesize": 2, "pseudonymise": 1}
 _DEFAULT_BLOCK = "This request contains data the policy does not allow to leave: {classes}."
 _DEFAULT_REQUIRE = (
     "This request needs an approved exception for rule {rule} (classes found: {classes})."
@@ -287,7 +287,10 @@ def _pass(
             outcome.redact_rules.append(rule.id)
             for data_class in classes:
                 current = outcome.redactions.get(data_class)
-                if current is None or _STRENGTH[rule.transform] > _STRENGTH[current]:
+                stronger = current is None or (
+                    TRANSFORM_STRENGTH[rule.transform] > TRANSFORM_STRENGTH[current]
+                )
+                if stronger:
                     outcome.redactions[data_class] = rule.transform
     return False
 

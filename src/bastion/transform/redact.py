@@ -16,7 +16,8 @@ from typing import Any
 from bastion.crypto.keyring import Keyring
 from bastion.model import Conversation, Decision, Finding
 from bastion.model.conversation import Path
-from bastion.transform.replacements import STRENGTH, Replacements
+from bastion.model.decision import TRANSFORM_STRENGTH as STRENGTH
+from bastion.transform.replacements import Replacements
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,10 @@ history stays consistent across calls.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from bastion.crypto.keyring import Keyring
 from bastion.transform.synthesize import synthesize
 
-TransformName = Literal["drop", "mask", "hash", "synthesize", "pseudonymise"]
-STRENGTH: dict[str, int] = {"drop": 5, "mask": 4, "hash": 3, "synthesize": 2, "pseudonymise": 1}
-"""When several rules redact one class, the strongest transform wins (issue #4)."""
 RESTORED = frozenset({"pseudonymise", "synthesize"})
 _HEX_STEPS = (8, 12, 16, 24, 32, 64)
 
