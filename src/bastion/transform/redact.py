@@ -2,9 +2,11 @@
 
 Findings point at segments; a segment is a run of one string in the body (its ``path``)
 starting at ``segment.start``. Spans of one string are merged where they overlap (the
-strongest transform of the merged findings wins) and replaced right to left, so every
-character outside a redacted span is forwarded unchanged. Containers on the way to a
-changed string are copied; the parsed body itself is never mutated.
+strongest transform of the merged findings wins) and replaced in order, so every
+character outside a redacted span is forwarded unchanged. ``spotlight`` is not a span
+replacement: the whole segment holding the finding is delimited as data
+(:mod:`bastion.transform.spotlight`) after its other spans are replaced. Containers on
+the way to a changed string are copied; the parsed body itself is never mutated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bastion.model import Conversation, Decision, Finding
 from bastion.model.conversation import Path
 from bastion.model.decision import TRANSFORM_STRENGTH as STRENGTH
 from bastion.transform.replacements import Replacements
+from bastion.transform.spotlight import Spotlight
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +57,26 @@ class Redactor:
         if not chosen or not findings:
             return body, None
         by_path: dict[Path, list[_Span]] = {}
+        marks: dict[Path, set[tuple[int, int]]] = {}  # segments to spotlight, per string
+        classes: set[str] = set()
         for finding in findings:
             transform = chosen.get(finding.data_class)
             if transform is None:
                 continue
+            classes.add(finding.data_class)
             segment = conversation.segments[finding.segment]
             offset = segment.start
+            if transform == "spotlight":
+                marks.setdefault(segment.path, set()).add((offset, offset + len(segment.text)))
+                by_path.setdefault(segment.path, [])
+                continue
             by_path.setdefault(segment.path, []).append(
                 _Span(offset + finding.start, offset + finding.end, finding.data_class, transform)
             )
         if not by_path:
             return body, None
         replacements = Replacements(self._keyring)
+        spotlight = Spotlight() if marks else None
         changed: dict[Path, str] = {}
         count = 0
         for path, spans in by_path.items():
@@ -73,11 +84,24 @@ class Redactor:
             if not isinstance(original, str):
                 continue
             merged = _merge(spans)
-            count += len(merged)
-            changed[path] = _rewrite(original, merged, replacements)
-        classes = tuple(sorted({s.data_class for spans in by_path.values() for s in spans}))
-        redaction = Redaction(replacements.restorations, classes, count)
-        return _with_strings(body, changed), redaction
+            edits: list[_Edit] = [
+                (
+                    s.start,
+                    s.end,
+                    2,
+                    replacements.replace(s.transform, s.data_class, original[s.start : s.end]),
+                )
+                for s in merged
+            ]
+            if spotlight is not None and path in marks:
+                edits += _marks(marks[path], merged, spotlight)
+            count += len(merged) + len(marks.get(path, ()))
+            changed[path] = _rewrite(original, edits)
+        rewritten = _with_strings(body, changed)
+        if spotlight is not None:
+            rewritten = spotlight.instruct(rewritten, conversation.endpoint)
+        redaction = Redaction(replacements.restorations, tuple(sorted(classes)), count)
+        return rewritten, redaction
 
 
 def _merge(spans: list[_Span]) -> list[_Span]:
@@ -97,14 +121,37 @@ def _merge(spans: list[_Span]) -> list[_Span]:
     return merged
 
 
-def _rewrite(text: str, spans: list[_Span], replacements: Replacements) -> str:
+_Edit = tuple[int, int, int, str]
+"""(start, end, order at one position: closing 0 / opening 1 / span 2, replacement)."""
+
+
+def _marks(segments: set[tuple[int, int]], spans: list[_Span], spotlight: Spotlight) -> list[_Edit]:
+    """Zero-width edits opening and closing each spotlighted segment; a marker that would
+    fall inside a redacted span moves to that span's edge, outside it."""
+
+    def outside(at: int, *, opening: bool) -> int:
+        for span in spans:
+            if span.start < at < span.end:
+                return span.start if opening else span.end
+        return at
+
+    edits: list[_Edit] = []
+    for start, end in segments:
+        opening, closing = outside(start, opening=True), outside(end, opening=False)
+        edits.append((opening, opening, 1, spotlight.opening))
+        edits.append((closing, closing, 0, spotlight.closing))
+    return edits
+
+
+def _rewrite(text: str, edits: list[_Edit]) -> str:
+    """``text`` with each edit's range replaced; edits do not overlap (zero-width ones
+    may share a position: a closing marker, then an opening one, then a span)."""
     pieces: list[str] = []
     at = 0
-    for span in spans:
-        pieces.append(text[at : span.start])
-        value = text[span.start : span.end]
-        pieces.append(replacements.replace(span.transform, span.data_class, value))
-        at = span.end
+    for start, end, _, replacement in sorted(edits, key=lambda e: (e[0], e[2])):
+        pieces.append(text[at:start])
+        pieces.append(replacement)
+        at = end
     pieces.append(text[at:])
     return "".join(pieces)
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from bastion.crypto.keyring import Keyring
 from bastion.transform.synthesize import synthesize
 
+STRIPPED = "[content removed by policy]"
+"""What a stripped region (an injection) leaves, so the model knows text was removed."""
 RESTORED = frozenset({"pseudonymise", "synthesize"})
 _HEX_STEPS = (8, 12, 16, 24, 32, 64)
 
@@ -42,6 +44,8 @@ class Replacements:
             return known
         if transform == "drop":
             out = ""
+        elif transform == "strip":
+            out = STRIPPED
         elif transform == "mask":
             out = f"[{class_tail(data_class)}]"
         elif transform == "hash":
