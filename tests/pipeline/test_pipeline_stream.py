@@ -511,3 +511,35 @@ async def test_tool_call_arguments_are_restored_as_json_across_chunks() -> None:
                 )
     assert json.loads(arguments[0]) == {"to": 'Ann "Nan" O\\Neil', "cc": 'Ann "Nan" O\\Neil'}
     assert json.loads(arguments[1]) == {"q": 'Ann "Nan" O\\Neil'}
+
+
+async def test_a_split_chunk_repeats_no_field_the_client_concatenates() -> None:
+    """The held-back rest of a chunk carries only its text: the client joins role, tool
+    name and id across deltas, so repeating them would corrupt the answer."""
+    opening = chunk(role=True)
+    opening["choices"][0]["delta"]["tool_calls"] = [
+        {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "<CI'},
+        }
+    ]
+    rest = chunk()
+    rest["choices"][0]["delta"]["tool_calls"] = [{"index": 0, "function": {"arguments": 'TY_1>"}'}}]
+    text = chunk("Going to <CI", role=True)
+    raw = sse([text, chunk("TY_1> now", finish="stop"), opening, rest, chunk(finish="tool_calls")])
+    out = await run(StreamRelay([ReplaceTextHook({"<CITY_1>": "Paris"})]), raw)
+    roles, names, ids, arguments, content = [], "", "", "", ""
+    for event in events_of(out):
+        for choice in orjson.loads(event.data)["choices"]:
+            delta = choice["delta"]
+            roles += [delta["role"]] if "role" in delta else []
+            content += delta.get("content") or ""
+            for call in delta.get("tool_calls") or ():
+                ids += call.get("id", "")
+                names += call.get("function", {}).get("name", "")
+                arguments += call.get("function", {}).get("arguments", "")
+    assert content == "Going to Paris now"
+    assert (names, ids, arguments) == ("get_weather", "call_1", '{"city": "Paris"}')
+    assert roles == ["assistant", "assistant"]  # one per opening chunk, never repeated

@@ -8,15 +8,42 @@ output rules, complete or streamed (issue #5).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 OnDisallowedOffer = Literal["strip", "refuse"]
 OnDisallowedCall = Literal["remove", "refuse"]
 OutputMode = Literal["window", "buffer"]
 NOT_OFFERED_RULE = "tools.not_offered"
 """The rule a call to a tool the request did not offer (after stripping) is refused by."""
+
+
+MCP_PREFIX = "mcp:"
+"""MCP tools are named ``mcp:<server_label>``: a label is chosen by the caller, so it
+gets a namespace of its own and cannot pass for an allowed function of the same name."""
+
+
+def tool_name(tool: Any, *, legacy: bool = False) -> str | None:
+    """The name a policy knows a tool (or a named ``tool_choice``) by; None when the
+    entry names none. ``legacy``: an entry of chat's old ``functions`` list."""
+    if not isinstance(tool, Mapping):
+        return None
+    if legacy:
+        name = tool.get("name")
+        return name if isinstance(name, str) else None
+    kind = tool.get("type")
+    if not isinstance(kind, str):
+        return None
+    if kind in ("function", "custom"):
+        inner = tool.get(kind)  # chat nests the definition under its type
+        name = inner.get("name") if isinstance(inner, Mapping) else tool.get("name")
+        return name if isinstance(name, str) else None
+    if kind == "mcp":
+        label = tool.get("server_label")
+        return f"{MCP_PREFIX}{label}" if isinstance(label, str) else MCP_PREFIX
+    return kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,15 +197,17 @@ class TextWindowHook:
         if decided <= 0 or not isinstance(text, str) or len(text) != fragment.length:
             return None
         copy = orjson.loads(orjson.dumps(event.payload))
+        path = fragment.path
+        if path[:1] == ("choices",):
+            path = _continuation_only(copy, event.payload, path)
         target: Any = copy
-        for step in fragment.path:
+        for step in path:
             target = target[step]
         target[fragment.name] = text[decided:]
         rest = StreamEvent.from_payload(copy, event=event.sse.event)
         remainder = _Fragment(
-            fragment.key, fragment.end, fragment.length - decided, target, fragment.name,
-            fragment.path,
-        )  # fmt: skip
+            fragment.key, fragment.end, fragment.length - decided, target, fragment.name, path
+        )
         fragment.target[fragment.name] = text[:decided]
         fragment.end, fragment.length = start + decided, decided
         event.mark_changed()
@@ -267,6 +269,23 @@ class TextWindowHook:
             return False
         target[name] = "".join(state.full_out)
         return True
+
+
+def _continuation_only(rest: Any, head: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Split a chat chunk: the fields clients concatenate (``role``, a tool call's ``id``,
+    ``type`` and ``function.name``) stay in the head only, and the finish reason moves
+    to the rest, which now ends the choice. Returns the text's path in ``rest``."""
+    at = path[1]
+    rest_choice, head_choice = rest["choices"][at], head["choices"][at]
+    head_choice["finish_reason"] = None
+    if len(path) == 3:  # delta.content
+        rest_choice["delta"] = {"content": ""}
+        return path
+    call = rest_choice["delta"]["tool_calls"][path[4]]
+    kept: dict[str, Any] = {"index": call["index"]} if "index" in call else {}
+    kept["function"] = {"arguments": ""}
+    rest_choice["delta"] = {"tool_calls": [kept]}
+    return (*path[:4], 0, "function")
 
 
 TextField = tuple[TextKey, dict[str, Any], str, tuple[str | int, ...]]

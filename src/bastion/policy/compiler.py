@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from bastion.model import Action, Decision, Principal
+from bastion.model.controls import OutputAction, OutputPlan
 from bastion.model.exceptions import ExceptionState, PolicyException
 from bastion.policy.document import (
+    RESERVED_TOOL_RULES,
     ClassSetting,
+    OutputSection,
+    OutputTransformName,
     PolicyDocument,
     Rule,
     Sensitivity,
     StaticException,
 )
+from bastion.policy.tools import ResolvedToolPlan, ToolRules, ToolRulesError
 
 SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "confidential": 2, "restricted": 3}
 UNKNOWN_SENSITIVITY: Sensitivity = "confidential"
@@ -56,6 +61,8 @@ class CompiledRule:
     route: str | None
     log: bool
     shadow: bool
+    output: bool
+    """Acts on the model's answer (``where: [output]``); never on the request."""
     class_globs: tuple[str, ...] | None
     min_score: float
     min_count: int
@@ -127,6 +134,7 @@ class CompiledPolicy:
     """Rules whose class globs accept a class (``free`` = rules without a class condition)."""
     pass_one: int
     pass_two: int
+    """Request-side rules of each pass (output rules are in neither)."""
     enforced: int
     """Rules enforced (not shadow); 0 when the whole policy is in shadow mode."""
     shadow_rules: int
@@ -140,6 +148,16 @@ class CompiledPolicy:
     model_providers: dict[str, str] = field(default_factory=dict)
     allow: Decision = field(default_factory=Decision)
     """The decision for a call nothing applies to (built once, with the version)."""
+    output_rules: int = 0
+    """Enforced output rules (not shadow); 0 in a shadow policy."""
+    output_conditions: frozenset[str] = frozenset()
+    """Call dimensions (``models``, ``providers``, ``endpoints``, ``tools``) some output
+    rule has a condition on: the others need no look-up."""
+    output: OutputSection = field(default_factory=OutputSection)
+    tools: ToolRules | None = None
+    """The ``tools:`` section compiled (None: absent, or a shadow policy)."""
+    _output_plans: dict[int, OutputPlan] = field(default_factory=dict)
+    _allows: dict[tuple[ResolvedToolPlan | None, int], Decision] = field(default_factory=dict)
     _settings: list[tuple[str, ClassSetting]] = field(default_factory=list)
     _modes: dict[str, bool] = field(default_factory=dict)
     _sensitivity: dict[str, Sensitivity] = field(default_factory=dict)
@@ -172,6 +190,38 @@ class CompiledPolicy:
         if len(self._principals) < _CACHE_LIMIT:
             self._principals[principal] = mask
         return mask
+
+    def output_plan(self, rules: int) -> OutputPlan | None:
+        """The plan of the output rules in the mask ``rules`` (None: no rule), built once
+        per set of rules so its per-class cache is shared by the calls it serves."""
+        if not rules:
+            return None
+        plan = self._output_plans.get(rules)
+        if plan is None:
+            entries: list[tuple[str, OutputAction]] = []
+            mask = rules
+            while mask:
+                low = mask & -mask
+                mask ^= low
+                rule = self.rules[low.bit_length() - 1]
+                action = _output_action(rule)
+                entries.extend((glob, action) for glob in rule.class_globs or ())
+            settings = self.output
+            plan = OutputPlan(tuple(entries), settings.mode, settings.window_chars)
+            if len(self._output_plans) < _CACHE_LIMIT:
+                self._output_plans[rules] = plan
+        return plan
+
+    def allow_with(self, tools: ResolvedToolPlan | None, output: int) -> Decision:
+        """The allow decision carrying the tool plan ``tools`` and the output plan of the
+        rules in the mask ``output`` (built once per pair)."""
+        key = (tools, output)
+        decision = self._allows.get(key)
+        if decision is None:
+            decision = replace(self.allow, tools=tools, output=self.output_plan(output))
+            if len(self._allows) < _CACHE_LIMIT:
+                self._allows[key] = decision
+        return decision
 
     def approves(self, model: str) -> bool:
         """Whether the policy lets calls ask for ``model`` at all."""
@@ -218,6 +268,7 @@ def compile_policy(
     """
     rules = tuple(_compile_rule(i, rule) for i, rule in enumerate(document.rules))
     _check_ids(rules)
+    tools = _compile_tools(document, rules)
     known = list(class_sensitivity)
     for rule in rules:
         for glob in rule.class_globs or ():
@@ -242,7 +293,7 @@ def compile_policy(
         pass_one=_mask(rules, ("allow", "block", "require_exception", "reroute")),
         pass_two=_mask(rules, ("allow", "redact")),
         enforced=0 if document.shadow else sum(r.bit for r in rules if not r.shadow),
-        shadow_rules=sum(r.bit for r in rules if r.shadow),
+        shadow_rules=sum(r.bit for r in rules if r.shadow and not r.output),
         shadow_ids=frozenset(
             (*(r.id for r in rules), *BUILT_IN_RULES)
             if document.shadow
@@ -253,6 +304,16 @@ def compile_policy(
         defaults=dict(class_sensitivity),
     )
     compiled.allow = Decision(Action.ALLOW, (), version)
+    if not document.shadow:  # a shadow policy enforces nothing, on answers neither
+        compiled.output_rules = sum(r.bit for r in rules if r.output and not r.shadow)
+        compiled.output_conditions = frozenset(
+            name
+            for name in ("models", "providers", "endpoints", "tools")
+            for rule in rules
+            if rule.bit & compiled.output_rules and getattr(rule.source.match, name) is not None
+        )
+        compiled.tools = tools
+    compiled.output = document.output or OutputSection()
     compiled._settings = sorted(  # most specific first: exact names, then longer globs
         document.classes.items(), key=lambda item: ("*" not in item[0], len(item[0])), reverse=True
     )
@@ -270,21 +331,30 @@ def compile_policy(
 
 def _compile_rule(index: int, rule: Rule) -> CompiledRule:
     match = rule.match
+    output = rule.acts_on_output
     return CompiledRule(
         index=index,
         id=rule.id or f"rule-{index + 1}",
         action=rule.action,
-        transform=rule.transform or "pseudonymise",
+        transform=rule.transform or ("mask" if output else "pseudonymise"),
         message=rule.message,
         route=rule.reroute.to if rule.reroute else None,
         log=rule.log,
         shadow=rule.shadow,
+        output=output,
         class_globs=tuple(match.classes) if match.classes is not None else None,
         min_score=match.min_score,
         min_count=match.min_count,
         where=frozenset(match.where) if match.where is not None else None,
         source=rule,
     )
+
+
+def _output_action(rule: CompiledRule) -> OutputAction:
+    transform: OutputTransformName = "mask"
+    if rule.transform in ("drop", "hash"):
+        transform = "drop" if rule.transform == "drop" else "hash"
+    return OutputAction("block" if rule.action == "block" else "redact", rule.id, transform)
 
 
 def _dimensions(rules: Sequence[CompiledRule]) -> dict[str, Dimension]:
@@ -296,7 +366,23 @@ def _dimensions(rules: Sequence[CompiledRule]) -> dict[str, Dimension]:
 
 
 def _mask(rules: Sequence[CompiledRule], actions: tuple[str, ...]) -> int:
-    return sum(rule.bit for rule in rules if rule.action in actions)
+    """Request-side rules taking one of ``actions``."""
+    return sum(rule.bit for rule in rules if rule.action in actions and not rule.output)
+
+
+def _compile_tools(document: PolicyDocument, rules: Sequence[CompiledRule]) -> ToolRules | None:
+    if document.tools is None:
+        return None
+    try:
+        tools = ToolRules(document.tools)
+    except ToolRulesError as exc:
+        raise PolicyError(("tools", *exc.where), str(exc)) from exc
+    for rule in rules:
+        if rule.id in tools.ids or rule.id in RESERVED_TOOL_RULES:
+            raise PolicyError(
+                ("rules", rule.index, "id"), f"rule id {rule.id!r} is also a tool rule id"
+            )
+    return tools
 
 
 def _check_ids(rules: Sequence[CompiledRule]) -> None:

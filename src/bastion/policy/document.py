@@ -12,8 +12,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from bastion.model.controls import NOT_OFFERED_RULE
+
 TransformName = Literal["drop", "mask", "hash", "synthesize", "pseudonymise", "strip", "spotlight"]
 ActionName = Literal["allow", "redact", "block", "reroute", "require_exception"]
+OutputTransformName = Literal["mask", "drop", "hash"]
 Sensitivity = Literal["public", "internal", "confidential", "restricted"]
 Where = Literal["system", "user", "assistant", "retrieved", "tool_result", "metadata", "output"]
 EndpointName = Literal["chat.completions", "responses", "embeddings"]
@@ -107,7 +110,33 @@ class Rule(_Strict):
             raise ValueError("action: reroute needs reroute: {to: MODEL}, and only it")
         if self.action == "redact" and self.match.classes is None:
             raise ValueError("a redact rule needs match.classes: the classes to redact")
+        if self.match.where is not None and "output" in self.match.where:
+            self._check_output_rule()
         return self
+
+    @property
+    def acts_on_output(self) -> bool:
+        """Whether the rule acts on the model's answer (``match.where: [output]``)."""
+        return self.match.where is not None and "output" in self.match.where
+
+    def _check_output_rule(self) -> None:
+        if self.match.where != ["output"]:
+            raise ValueError(
+                "where: output rules act on the answer; give where: [output] alone "
+                "(a separate rule covers the request)"
+            )
+        if self.action not in ("redact", "block"):
+            raise ValueError("an output rule (where: [output]) can only redact or block")
+        if self.transform not in (None, "mask", "drop", "hash"):
+            raise ValueError("transform: an output rule masks, drops or hashes (default mask)")
+        if self.match.min_score or self.match.min_count != 1:
+            raise ValueError(
+                "min_score and min_count do not apply to output rules (class thresholds do)"
+            )
+        if self.message is not None:
+            raise ValueError("message does not apply to output rules")
+        if self.log:
+            raise ValueError("log does not apply to output rules")
 
 
 class ClassSetting(_Strict):
@@ -204,6 +233,130 @@ class PolicyTest(_Strict):
         return self
 
 
+RESERVED_TOOL_RULES = frozenset(
+    {"tools.offer", "tools.max_calls", "tools.arguments", NOT_OFFERED_RULE}
+)
+"""Built-in tool rule ids: no offer entry matched the caller, too many calls per answer,
+arguments unreadable with no entry to name, a call to a tool the request did not offer."""
+
+
+def _check_tool_rule_id(value: str) -> None:
+    if not valid_id(value):
+        raise ValueError("id: use lower-case letters, digits, '_', '.', '-'")
+    if value.startswith("model.") or value in RESERVED_TOOL_RULES:
+        raise ValueError(f"id: {value!r} is reserved for a built-in rule")
+
+
+class ToolMatch(_Strict):
+    """Whom an ``offer`` entry is for: principal fields and models, as in a rule's match."""
+
+    key_id: Globs | None = Field(None, description="Principal: gateway key id.")
+    name: Globs | None = Field(None, description="Principal: key name.")
+    user: Globs | None = Field(None, description="Principal: user.")
+    app: Globs | None = Field(None, description="Principal: app.")
+    team: Globs | None = Field(None, description="Principal: team (department).")
+    environment: Globs | None = Field(None, description="Principal: environment.")
+    owner: Globs | None = Field(None, description="Principal: app owner.")
+    roles: Globs | None = Field(None, description="Principal: holds any of these roles.")
+    models: Globs | None = Field(None, description="Public model name the call goes to.")
+
+
+class ToolOffer(_Strict):
+    """Which tools one set of callers may offer to the model."""
+
+    id: str = Field(description="Rule id a refused tool or call names ([a-z0-9_.-]).")
+    description: str | None = Field(None, description="What the entry is for (docs only).")
+    match: ToolMatch = Field(
+        default_factory=ToolMatch, description="Whom it is for; empty: every caller."
+    )
+    allow: Globs = Field(description="Tool names (globs) these callers may offer.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ToolOffer:
+        _check_tool_rule_id(self.id)
+        return self
+
+
+class ArgumentCheck(_Strict):
+    """Checks on one top-level argument of a tool call (strings; lists item by item)."""
+
+    domains: Globs | None = Field(
+        None,
+        description="The value is an http(s) URL whose host matches one of these "
+        "(`*.example.com`: any subdomain).",
+    )
+    no_shell: bool = Field(False, description="No shell metacharacters (; | & $ ` < > ...).")
+    pattern: str | None = Field(None, description="RE2 expression the whole value must match.")
+    max_length: int | None = Field(None, ge=1, description="At most this many characters.")
+
+    @model_validator(mode="after")
+    def _some_check(self) -> ArgumentCheck:
+        given = (self.domains is not None, self.no_shell, self.pattern is not None)
+        if not any(given) and self.max_length is None:
+            raise ValueError("give at least one of domains, no_shell, pattern, max_length")
+        return self
+
+
+class ToolConstraint(_Strict):
+    """What a tool call's arguments must look like."""
+
+    id: str = Field(description="Rule id a refused call names ([a-z0-9_.-]).")
+    description: str | None = Field(None, description="What the constraint is for (docs only).")
+    tool: Globs = Field(description="The tool it constrains: a name or a glob.")
+    schema_: dict[str, Any] | None = Field(
+        None, alias="schema", description="JSON Schema the arguments object must satisfy."
+    )
+    arguments: dict[str, ArgumentCheck] = Field(
+        default_factory=dict, description="Top-level argument name → checks."
+    )
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> ToolConstraint:
+        _check_tool_rule_id(self.id)
+        if self.schema_ is None and not self.arguments:
+            raise ValueError("give schema, arguments or both")
+        return self
+
+
+class ToolsSection(_Strict):
+    """Which tools callers may offer and call, and with what arguments."""
+
+    on_disallowed_offer: Literal["strip", "refuse"] = Field(
+        "strip",
+        description="A tool the caller may not offer: strip it from the request, or "
+        "refuse the call (403 policy_violation).",
+    )
+    on_disallowed_call: Literal["remove", "refuse"] = Field(
+        "remove",
+        description="A tool call the model may not make: remove it from the answer, or "
+        "refuse the whole answer.",
+    )
+    max_calls_per_answer: int | None = Field(
+        None, ge=1, description="At most this many tool calls per answer (per choice)."
+    )
+    offer: list[ToolOffer] | None = Field(
+        None,
+        description="Ordered; the first entry whose match holds decides. Given but none "
+        "matches: no tool may be offered (rule tools.offer). Absent: every tool may.",
+    )
+    constraints: list[ToolConstraint] = Field(
+        default_factory=list, description="Argument rules; every one naming a tool applies."
+    )
+
+
+class OutputSection(_Strict):
+    """How answers are held while output rules scan them."""
+
+    mode: Literal["window", "buffer"] = Field(
+        "window",
+        description="window: a stream is released in windows, each scanned first; "
+        "buffer: the whole answer is held and scanned before any of it is sent.",
+    )
+    window_chars: int = Field(
+        256, ge=32, le=65536, description="Characters of answer text per window."
+    )
+
+
 class PolicyDocument(_Strict):
     name: str = Field(description="Policy name, shown in x-bastion-policy.")
     version: str = Field("1", description="Version label, e.g. 2026-12-01 or v3.")
@@ -219,6 +372,12 @@ class PolicyDocument(_Strict):
         "(rule model.unapproved).",
     )
     rules: list[Rule] = Field(default_factory=list, description="Rules, in order.")
+    tools: ToolsSection | None = Field(
+        None, description="Tool control: what may be offered and called; absent: anything."
+    )
+    output: OutputSection | None = Field(
+        None, description="How output rules (match.where: [output]) hold answers."
+    )
     exceptions: list[StaticException] = Field(
         default_factory=list, description="Static exceptions."
     )

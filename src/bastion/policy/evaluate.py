@@ -14,6 +14,11 @@ without a class condition takes the whole call). A rule waived by an exception t
 applies is skipped and the exception recorded. Monitored classes are invisible to rules.
 Shadow rules are evaluated in a second run with everything enforced; its action is the
 shadow decision.
+
+A call that goes ahead also carries what its answer may do: the tool plan of the first
+``tools.offer`` entry that holds for its principal and routed model, and the output plan
+of the output rules (``where: [output]``) whose conditions other than classes hold —
+the answer does not exist yet. Output rules never take part in the request's passes.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from bastion.policy.compiler import (
     CompiledPolicy,
     CompiledRule,
 )
+from bastion.policy.tools import ResolvedToolPlan
 
 _DEFAULT_BLOCK = "This request contains data the policy does not allow to leave: {classes}."
 _DEFAULT_REQUIRE = (
@@ -142,7 +148,8 @@ def evaluate(
         profile = policy.profile(fact.data_class)
         if not profile.monitored:
             enforced.append(_Marked(fact, profile.rules, profile.rank))
-    candidates = _candidates(policy, facts, enforced)
+    principal = policy.principal_mask(facts.principal)
+    candidates = _candidates(policy, facts, enforced, principal)
     shadow: _Outcome | None = None
     if policy.document.shadow or candidates & policy.shadow_rules:
         # only when a shadow rule could take part: otherwise it equals the real run
@@ -164,7 +171,66 @@ def evaluate(
         shadow_rules = tuple(r for r in matched if r in policy.shadow_ids)
         if shadow.action is not real.action or shadow.route != real.route:
             shadow_action = shadow.action
-    return _decision(policy, facts, real, named, now, shadow_action, shadow_rules)
+    plans = _NO_PLANS
+    goes_ahead = not (real.blocks or real.requires)
+    if goes_ahead and (policy.tools is not None or policy.output_rules):
+        plans = _answer_plans(policy, facts, real, principal, waivers, trace)
+    return _decision(policy, facts, real, named, now, shadow_action, shadow_rules, plans)
+
+
+class _Plans(NamedTuple):
+    """What the answer of a call that goes ahead may do: its tool plan and the mask of
+    the output rules that apply to it."""
+
+    tools: ResolvedToolPlan | None
+    output: int
+
+
+_NO_PLANS = _Plans(None, 0)
+
+
+def _answer_plans(
+    policy: CompiledPolicy,
+    facts: CallFacts,
+    outcome: _Outcome,
+    principal: int,
+    waivers: dict[str, str],
+    trace: list[Step] | None,
+) -> _Plans:
+    """The tool plan and output rules for the routed model; an exception waiving an
+    output rule is recorded on ``outcome``."""
+    target = outcome.route or facts.model
+    tools = None
+    if policy.tools is not None:
+        tools = policy.tools.plan_for(facts.principal, target)
+    output = policy.output_rules & principal
+    conditions = policy.output_conditions
+    if output and conditions:
+        dims = policy.dimensions
+        if "models" in conditions:
+            output &= dims["models"].mask(target)
+        if "providers" in conditions:
+            provider = facts.provider or policy.model_providers.get(facts.model)
+            output &= dims["providers"].mask(policy.model_providers.get(target, provider or ""))
+        if "endpoints" in conditions:
+            output &= dims["endpoints"].mask(facts.endpoint)
+        if "tools" in conditions:
+            output &= dims["tools"].mask_any(facts.tools)
+    if output and (waivers or trace is not None):
+        mask = output
+        while mask:
+            low = mask & -mask
+            mask ^= low
+            rule = policy.rules[low.bit_length() - 1]
+            waiver = waivers.get(rule.id)
+            if waiver is not None:
+                output ^= low
+                outcome.exception_id = outcome.exception_id or waiver
+            if trace is not None:
+                outcome_text = "waived" if waiver else f"answer: {rule.action}"
+                detail = waiver or ", ".join(rule.class_globs or ())
+                trace.append(Step(rule.id, "output", outcome_text, detail))
+    return _Plans(tools, output)
 
 
 def _waivers(exceptions: Sequence[PolicyException], facts: CallFacts, now: float) -> dict[str, str]:
@@ -185,12 +251,14 @@ def _waivers(exceptions: Sequence[PolicyException], facts: CallFacts, now: float
     return waivers
 
 
-def _candidates(policy: CompiledPolicy, facts: CallFacts, enforced: Sequence[_Marked]) -> int:
+def _candidates(
+    policy: CompiledPolicy, facts: CallFacts, enforced: Sequence[_Marked], principal: int
+) -> int:
     """Rules whose principal, endpoint, tool and class conditions the call meets."""
     mask = policy.classes.free
     for marked in enforced:
         mask |= marked.rules
-    mask &= policy.principal_mask(facts.principal)
+    mask &= principal
     if not mask:
         return 0
     dims = policy.dimensions
@@ -370,6 +438,7 @@ def _decision(
     now: float,
     shadow_action: Action | None,
     shadow_rules: tuple[str, ...],
+    plans: _Plans = _NO_PLANS,
 ) -> Decision:
     action = outcome.action
     if (
@@ -378,7 +447,9 @@ def _decision(
         and shadow_action is None
         and not (outcome.allows or outcome.logged or outcome.exception_id or shadow_rules)
     ):
-        return policy.allow  # the common case: nothing to say beyond the version
+        if plans.tools is None and not plans.output:
+            return policy.allow  # the common case: nothing to say beyond the version
+        return policy.allow_with(plans.tools, plans.output)
     named_state = None
     if named is not None and named.state_at(now) is not ExceptionState.APPROVED:
         named_state = named.state_at(now).value
@@ -430,6 +501,8 @@ def _decision(
         exception_state=named_state,
         shadow_action=shadow_action,
         shadow_rules=shadow_rules,
+        tools=plans.tools,
+        output=policy.output_plan(plans.output),
     )
 
 

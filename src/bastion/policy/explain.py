@@ -154,6 +154,9 @@ def _rule(
         matched = any(step.outcome != "no match" for step in steps)
         reason = "; ".join(_step_text(step) for step in steps)
         return RuleExplanation(rule.id, rule.action, shadow, matched, reason, steps)
+    if rule.output:
+        reason = _output_reason(policy, rule, facts, decision, shadow)
+        return RuleExplanation(rule.id, rule.action, shadow, False, reason)
     if rule.id in decision.shadow_rules:
         reason = "matched in the shadow run: decided and recorded, not enforced"
         return RuleExplanation(rule.id, rule.action, shadow, True, reason)
@@ -168,6 +171,23 @@ def _rule(
     else:
         reason = "not tried: " + _why_not_tried(rule, decision)
     return RuleExplanation(rule.id, rule.action, shadow, False, reason)
+
+
+def _output_reason(
+    policy: CompiledPolicy,
+    rule: CompiledRule,
+    facts: CallFacts,
+    decision: Decision,
+    shadow: bool,
+) -> str:
+    """Why an output rule is not in this call's output plan."""
+    if shadow:
+        return "output rule in shadow mode: answers are not checked against it"
+    if not decision.forwards:
+        return "output rule: the call was refused, so there is no answer to check"
+    model = decision.route or facts.model
+    unmet = unmet_conditions(policy, rule, facts, model, routed=model != facts.model, classes=False)
+    return "output rule, not for this call: " + "; ".join(unmet)
 
 
 def _step_text(step: Step) -> str:
@@ -192,10 +212,12 @@ def unmet_conditions(
     model: str,
     *,
     routed: bool = False,
+    classes: bool = True,
 ) -> list[str]:
     """Each condition of ``rule`` the call does not meet, in words (empty: all met).
 
-    ``model`` is the model the rule is matched against (the routed one in pass 2).
+    ``model`` is the model the rule is matched against (the routed one in pass 2);
+    ``classes=False`` leaves out the class conditions (output rules: no answer yet).
     """
     match = rule.source.match
     principal = facts.principal
@@ -217,7 +239,7 @@ def unmet_conditions(
         provider = facts.provider or policy.model_providers.get(model)
         if not _accepts(match.providers, provider):
             unmet.append(_differs("provider", provider, match.providers))
-    if rule.class_globs is not None:
+    if classes and rule.class_globs is not None:
         problem = _classes_unmet(policy, rule, facts.classes)
         if problem:
             unmet.append(problem)

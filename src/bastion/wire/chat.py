@@ -6,6 +6,7 @@ from typing import Any
 
 from bastion.errors import InvalidRequest
 from bastion.model import Source
+from bastion.model.controls import tool_name
 from bastion.wire.request import ConversationBuilder
 
 MAX_MESSAGES = 10_000
@@ -137,7 +138,7 @@ def _walk_tools(body: dict[str, Any], b: ConversationBuilder) -> None:
                 and tool.get("type") not in (None, "function")
             ):
                 b.unscannable("hosted_tool")
-                b.tools.append(str(tool.get("type"))[:64])
+                b.tools.append((tool_name(tool) or str(tool.get("type")))[:64])
                 continue
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise InvalidRequest(f"{field}[{k}] must name a function.", param=f"{field}[{k}]")

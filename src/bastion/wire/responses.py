@@ -6,6 +6,7 @@ from typing import Any
 
 from bastion.errors import InvalidRequest
 from bastion.model import Source
+from bastion.model.controls import tool_name
 from bastion.wire.chat import ROLE_SOURCE
 from bastion.wire.request import ConversationBuilder
 
@@ -156,5 +157,5 @@ def _walk_tools(body: dict[str, Any], b: ConversationBuilder) -> None:
                 b.segments.add(tool["description"], Source.SYSTEM, ("tools", k, "description"))
             b.add_schema_texts(tool.get("parameters"), ("tools", k, "parameters"))
         else:
-            b.tools.append(kind[:64])
+            b.tools.append((tool_name(tool) or kind)[:64])
             b.unscannable("mcp_server_url" if tool.get("server_url") else "hosted_tool")
