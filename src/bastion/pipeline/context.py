@@ -16,6 +16,8 @@ from bastion.model import (
     Principal,
     Usage,
 )
+from bastion.model.controls import ToolRefusal
+from bastion.pipeline.tool_calls import ToolCallGuard
 from bastion.wire.request import ParsedRequest
 
 NO_USAGE = Usage()
@@ -94,6 +96,10 @@ class CallContext:
     in_flight: bool = False
     class_set: str | None = None
     """Digest of the class set the call was inspected with (see ``GatewayParts``)."""
+    tools_stripped: tuple[ToolRefusal, ...] = ()
+    """Tools the policy took out of the request (each with its rule)."""
+    tool_guard: ToolCallGuard | None = None
+    """Checks the tool calls of the answer (None: the policy has no tool rules)."""
 
     @property
     def model_requested(self) -> str | None:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import orjson
@@ -36,17 +37,25 @@ from bastion.model import (
     Finding,
     Principal,
 )
+from bastion.model.controls import ToolPlan
 from bastion.model.facts import call_facts
 from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
 from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
-from bastion.pipeline.response import estimate_usage, finish_json_body, stream_hooks
+from bastion.pipeline.response import (
+    estimate_usage,
+    finish_json_body,
+    read_json_answer,
+    stream_hooks,
+)
 from bastion.pipeline.scan import SCAN, parse_scan_request
 from bastion.pipeline.stream import Dialect, StreamRelay
+from bastion.pipeline.tool_calls import ToolCallGuard, shown_name
 from bastion.providers import UpstreamResponse
 from bastion.transform.base import AppliedTransform
+from bastion.transform.tools import strip_tools
 from bastion.wire.parse import parse_body
 
 _JSON = "application/json"
@@ -173,6 +182,8 @@ class Gateway:
             raise _refusal(decision, ctx.findings)
         ctx.model_used = decision.route or conversation.model
         body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
+        if decision.tools is not None:
+            body = self._strip_tools(ctx, body, decision.tools)
         if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
             body = _with_upstream_usage(body)
         ctx.reservation = await p.limiter.reserve(
@@ -192,8 +203,11 @@ class Gateway:
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
         scan = AnswerScan(p.inspector)
-        out, ctx.usage = finish_json_body(upstream.body, ctx.model_used, applied, scan)
         ctx.answer_findings = scan.findings
+        payload, ctx.usage = read_json_answer(upstream.body)
+        out = finish_json_body(
+            upstream.body, payload, ctx.model_used, applied, scan, ctx.tool_guard
+        )
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
@@ -220,9 +234,11 @@ class Gateway:
             ctx.error_code = shaper.upstream_error
             ctx.status = CallStatus.FAILED if ctx.error_code else CallStatus.COMPLETED
         except ApiError as exc:  # the upstream failed after the stream began
-            ctx.status = CallStatus.FAILED
+            ctx.status = CallStatus.BLOCKED if exc.status == 403 else CallStatus.FAILED
             ctx.error_code = exc.code
-            yield relay.error_event(exc.message, exc.code)
+            yield relay.error_event(
+                exc.message, exc.code, error_type=exc.error_type, bastion=exc.bastion
+            )
         except Exception:  # a bug in a hook: end the stream cleanly, keep the traceback
             log.exception("stream relay failed (request %s)", ctx.call.request_id)
             ctx.status = CallStatus.FAILED
@@ -251,6 +267,26 @@ class Gateway:
         await upstream.aclose()
         ctx.usage = estimate_usage(ctx.parsed, 0)
         await self._complete(ctx, reply_at=ctx.upstream_done_at)
+
+    def _strip_tools(
+        self, ctx: CallContext, body: dict[str, Any], plan: ToolPlan
+    ) -> dict[str, Any]:
+        """Take out the tools this caller may not offer (or refuse the call, as the
+        policy says) and arm the check of the answer's tool calls."""
+        strip = strip_tools(body, plan)
+        ctx.tools_stripped = strip.stripped
+        if strip.stripped and plan.on_disallowed_offer == "refuse":
+            assert ctx.decision is not None
+            rules = tuple(dict.fromkeys(r.rule for r in strip.stripped))
+            ctx.decision = replace(ctx.decision, action=Action.BLOCK, rules=rules)
+            names = sorted({shown_name(r.tool) for r in strip.stripped})
+            raise PermissionDenied(
+                f"This request offers tools the policy does not allow for this caller "
+                f"({', '.join(names)}; rule {', '.join(rules)}).",
+                bastion={"decision": "block", "rules": list(rules), "tools": names},
+            )
+        ctx.tool_guard = ToolCallGuard(plan, strip.offered)
+        return strip.body
 
     def _with_end_user(self, ctx: CallContext) -> Principal:
         """Apply CONTRACT.md §1: trusted keys take the end user from the request."""

@@ -7,6 +7,7 @@ from collections import Counter
 from bastion.model import CallRecord, Decision, FindingSummary
 from bastion.model.finding import ANSWER, REQUEST
 from bastion.pipeline.context import CallContext
+from bastion.pipeline.tool_calls import shown_name
 
 
 def _summaries(ctx: CallContext) -> tuple[FindingSummary, ...]:
@@ -71,6 +72,13 @@ def build_record(ctx: CallContext) -> CallRecord:
         facts.update(_decision_facts(decision))
     if ctx.class_set is not None:
         facts["class_set"] = ctx.class_set
+    if ctx.tools_stripped:
+        facts["tools_stripped"] = [{"tool": r.tool, "rule": r.rule} for r in ctx.tools_stripped]
+    if ctx.tool_guard is not None and ctx.tool_guard.refusals:
+        facts["tool_calls_refused"] = [
+            {"tool": shown_name(r.tool), "rule": r.rule, "reason": r.reason}
+            for r in ctx.tool_guard.refusals
+        ]
     return CallRecord(
         request_id=ctx.call.request_id,
         started_at=ctx.started_wall,

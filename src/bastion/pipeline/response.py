@@ -11,8 +11,10 @@ from bastion.errors import UpstreamFailed
 from bastion.model import Endpoint, Usage
 from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_fields, answer_texts
 from bastion.pipeline.context import CallContext
-from bastion.pipeline.stream import StreamEvent, StreamHook
+from bastion.pipeline.stream import Dialect, StreamEvent, StreamHook
 from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
+from bastion.pipeline.tool_call_stream import tool_call_hook
+from bastion.pipeline.tool_calls import ToolCallGuard, enforce_json
 from bastion.providers.upstream_errors import PASSTHROUGH_CODES, scrub_message
 from bastion.transform.base import AppliedTransform
 from bastion.wire.request import ParsedRequest
@@ -20,21 +22,30 @@ from bastion.wire.request import ParsedRequest
 _CHARS_PER_TOKEN = 4  # conservative estimate when the upstream reports no usage
 
 
-def finish_json_body(
-    raw: bytes,
-    public_model: str,
-    applied: AppliedTransform | None,
-    answer_scan: AnswerScan | None = None,
-) -> tuple[bytes, Usage]:
-    """Show the public model name and read the usage of a complete upstream answer;
-    scan what the model wrote (before restoring placeholders) and restore them."""
+def read_json_answer(raw: bytes) -> tuple[dict[str, Any], Usage]:
+    """The upstream's complete answer and its usage (read first: whatever happens to the
+    answer next, the tokens were billed and must be settled)."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise UpstreamFailed("The upstream answered with a body that is not JSON.") from None
     if not isinstance(payload, dict):
         raise UpstreamFailed("The upstream answered with an unexpected body.")
-    usage = _usage_of(payload.get("usage"))
+    return payload, _usage_of(payload.get("usage"))
+
+
+def finish_json_body(
+    raw: bytes,
+    payload: dict[str, Any],
+    public_model: str,
+    applied: AppliedTransform | None,
+    answer_scan: AnswerScan | None = None,
+    tool_guard: ToolCallGuard | None = None,
+) -> bytes:
+    """The body the client gets: the model's own text scanned (before placeholders are
+    restored), the public model name shown, placeholders restored, then tool calls
+    checked on the arguments the client will run. ``raw`` goes out unchanged when
+    nothing changed. Raises :class:`PermissionDenied` when the answer is refused."""
     if answer_scan is not None:
         for index, text in enumerate(answer_texts(payload)):
             answer_scan.feed((index, 0), text)
@@ -45,7 +56,9 @@ def finish_json_body(
         changed = True
     if applied is not None and applied.restorations:
         changed = restore_answer(payload, ReplaceTextHook(applied.restorations)) or changed
-    return (orjson.dumps(payload) if changed else raw), usage
+    if tool_guard is not None and enforce_json(payload, tool_guard):
+        changed = True
+    return orjson.dumps(payload) if changed else raw
 
 
 def restore_answer(payload: dict[str, Any], restorer: ReplaceTextHook) -> bool:
@@ -208,4 +221,7 @@ def stream_hooks(
         hooks.append(AnswerScanHook(answer_scan))  # before restoration: the model's own text
     if applied is not None and applied.restorations:
         hooks.append(ReplaceTextHook(applied.restorations))
+    if ctx.tool_guard is not None:  # last: it checks the arguments the client will run
+        dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
+        hooks.append(tool_call_hook(ctx.tool_guard, dialect))
     return hooks, shaper
