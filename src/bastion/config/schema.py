@@ -208,6 +208,47 @@ class InjectionConfig(_Strict):
         return value
 
 
+class OutputDetectorsConfig(_Strict):
+    """Detectors that only read the model's answer (``output.*`` classes)."""
+
+    canaries: list[SecretStr] = Field(
+        default_factory=list,
+        description="Canary strings planted in system prompts (use ${VAR}); one in an "
+        "answer is output.system_prompt_leak. Matched case-sensitively, also through "
+        "invisible characters, look-alikes and encodings; 8-40 characters each.",
+    )
+    exfil_link: bool = Field(
+        True,
+        description="Find links and images to hosts not on link_allow_domains (output.exfil_link).",
+    )
+    link_allow_domains: list[str] = Field(
+        default_factory=list,
+        description="Hosts answers may link to: docs.example.com, or *.example.org for "
+        "any subdomain (not the apex). Empty: no host is allowed.",
+    )
+
+    @field_validator("canaries")
+    @classmethod
+    def _canary_lengths(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for index, canary in enumerate(value):
+            length = len(canary.get_secret_value())
+            if not 8 <= length <= 40:  # never the value itself in the message
+                raise ValueError(f"canary {index} has {length} characters; use 8 to 40")
+        return value
+
+    @field_validator("link_allow_domains")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            host = entry.removeprefix("*.")
+            if not host or any(c in host for c in "*/:@?#\\ ") or host.startswith("."):
+                raise ValueError(
+                    f"link_allow_domains entry {entry!r}: write a host name "
+                    "(docs.example.com) or *.example.org, without scheme, port or path"
+                )
+        return value
+
+
 class DetectorsConfig(_Strict):
     """Which detectors run and how findings are scored."""
 
@@ -225,6 +266,10 @@ class DetectorsConfig(_Strict):
     injection: InjectionConfig = Field(
         default_factory=InjectionConfig,
         description="Prompt injection in prompts, retrieved text and tool results.",
+    )
+    output: OutputDetectorsConfig = Field(
+        default_factory=OutputDetectorsConfig,
+        description="What only the model's answers are scanned for: canaries, links.",
     )
 
     @field_validator("thresholds")

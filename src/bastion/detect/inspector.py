@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from bastion.crypto.keyring import Keyring
+from bastion.detect.output import AnswerDetectors, ExfilLinkDetector
 from bastion.detect.report import scan_report, to_finding
 from bastion.detect.scanner import Scanner
 from bastion.model import Conversation, Finding
@@ -30,10 +31,15 @@ _WORTH_REMEMBERING = 256  # shorter texts are rescanned: cheaper than a miss cos
 
 
 class DetectorInspector:
-    """Implements the pipeline's ``Inspector`` with a built ``Scanner``."""
+    """Implements the pipeline's ``Inspector`` with a built ``Scanner``; answers are
+    scanned with ``answer`` (default: the scanner's patterns and the link detector with
+    no host allowed, as ``detectors.output`` defaults to)."""
 
-    def __init__(self, scanner: Scanner, keyring: Keyring) -> None:
+    def __init__(
+        self, scanner: Scanner, keyring: Keyring, answer: AnswerDetectors | None = None
+    ) -> None:
         self.scanner = scanner
+        self.answer = answer or AnswerDetectors(scanner, ExfilLinkDetector())
         self._keyring = keyring
         self._salt = secrets.token_bytes(32)  # digests of texts mean nothing elsewhere
         self._remembered: dict[bytes, tuple[Finding, ...]] = {}
@@ -72,10 +78,9 @@ class DetectorInspector:
         return known
 
     def inspect_answer(self, text: str) -> list[Finding]:
-        """Values in the model's own output (patterns only: whole-text classes such as
-        code in an answer are the point of asking, not a leak)."""
-        hits = self.scanner.scan(text, "assistant", documents=False).findings
-        return [to_finding(hit, self._keyring, ANSWER) for hit in hits]
+        """Values in the model's own output (patterns, canaries and links: whole-text
+        classes such as code in an answer are the point of asking, not a leak)."""
+        return [to_finding(hit, self._keyring, ANSWER) for hit in self.answer.scan(text)]
 
     def scan_text(
         self, text: str, source: str, *, all_scores: bool = False

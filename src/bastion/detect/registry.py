@@ -62,9 +62,17 @@ _FIXED: tuple[ClassInfo, ...] = (
     ClassInfo("evasion.encoded", "internal", "fast", "A finding hidden in an encoded run."),
     ClassInfo("evasion.homoglyph", "internal", "fast", "Look-alike letters from other scripts."),
     ClassInfo(
-        "output.system_prompt_leak", "confidential", "response", "The answer repeats the prompt."
+        "output.system_prompt_leak",
+        "confidential",
+        "response",
+        "A canary planted in the system prompt appears in the answer (detectors.output.canaries).",
     ),
-    ClassInfo("output.exfil_link", "confidential", "response", "A link carrying data out."),
+    ClassInfo(
+        "output.exfil_link",
+        "confidential",
+        "response",
+        "A link or image in the answer to a host not on detectors.output.link_allow_domains.",
+    ),
     ClassInfo(
         "content.unscanned", "confidential", "request", "Content Bastion cannot read (files, ...)."
     ),
@@ -78,8 +86,10 @@ def build_registry(
     custom: Iterable[tuple[str, Sensitivity]],
     second_tier: bool = True,
     injection: bool = False,
+    output: Iterable[str] = (),
 ) -> dict[str, ClassInfo]:
-    """Every class Bastion can report, in a stable order (name → info)."""
+    """Every class Bastion can report, in a stable order (name → info); ``output`` names
+    the answer-side classes whose detectors run (the others are listed inactive)."""
     entries: list[ClassInfo] = [
         ClassInfo(f"pii.{name}", sensitivity, "fast", description)
         if name not in _SECOND_TIER_PII
@@ -104,9 +114,10 @@ def build_registry(
         ClassInfo(f"custom.{name}", sensitivity, "fast", "Declared in detectors.custom.")
         for name, sensitivity in custom
     ]
+    answer_side = frozenset(output)
     for info in _FIXED:
         active = injection or not info.name.startswith("injection.")
         if info.tier == "response":
-            active = False  # output scanning arrives with the injection work
+            active = info.name in answer_side
         entries.append(ClassInfo(info.name, info.sensitivity, info.tier, info.description, active))
     return {entry.name: entry for entry in entries}

@@ -4,20 +4,43 @@ Complete answers are scanned once; streams in windows of ``WINDOW`` characters p
 choice (and per tool call's arguments) with ``OVERLAP`` characters carried over, so a
 value across a window edge is still found. The hook only observes: every event passes
 at once, nothing is held back. Findings go to the call record (source ``output``).
+When the decision carries output rules, :mod:`bastion.pipeline.output_guard` scans
+instead (holding windows back until decided), recording findings the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bastion.detect.base import Inspector
 from bastion.model import Finding
 from bastion.pipeline.stream import StreamEvent
-from bastion.pipeline.stream_hooks import stream_text_fields
+from bastion.pipeline.stream_hooks import TextKey, stream_text_fields
 
 WINDOW = 2048
 OVERLAP = 96  # longer than any value a window edge may cut
+
+
+class FindingLog:
+    """The findings of one answer, each recorded once, at its offset in its whole text
+    (overlapping windows find a value twice; the log keeps the first)."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, str, TextKey, int]] = set()
+
+    def add(self, key: TextKey, offset: int, finding: Finding) -> None:
+        """Record ``finding`` of a window starting ``offset`` characters into text ``key``."""
+        start = offset + finding.start
+        mark = (finding.data_class, finding.fingerprint, key, start)
+        if mark in self._seen:
+            return
+        self._seen.add(mark)
+        if offset:
+            finding = replace(finding, start=start, end=offset + finding.end)
+        self.findings.append(finding)
 
 
 class AnswerScan:
@@ -27,8 +50,8 @@ class AnswerScan:
         self._inspector = inspector
         self._pending: dict[tuple[int, int], str] = {}
         self._scanned: dict[tuple[int, int], int] = {}  # characters already scanned
-        self.findings: list[Finding] = []
-        self._seen: set[tuple[str, str, str]] = set()
+        self.log = FindingLog()
+        self.findings = self.log.findings
 
     def feed(self, key: tuple[int, int], text: str) -> None:
         pending = self._pending.get(key, "") + text
@@ -43,14 +66,19 @@ class AnswerScan:
         self._pending.clear()
         return self.findings
 
+    def apply_json(self, payload: dict[str, Any]) -> bool:
+        """Scan every text of a complete answer; never changes it (returns False)."""
+        for index, (holder, name) in enumerate(answer_fields(payload)):
+            text = holder.get(name)
+            if isinstance(text, str) and text:
+                self.feed(answer_key(index, name), text)
+        self.finish()
+        return False
+
     def _scan(self, key: tuple[int, int], text: str) -> None:
         offset = self._scanned.get(key, 0)
         for finding in self._inspector.inspect_answer(text):
-            # a value in the overlap was found by the previous window already
-            mark = (finding.data_class, finding.fingerprint, f"{key}:{offset + finding.start}")
-            if mark not in self._seen:
-                self._seen.add(mark)
-                self.findings.append(finding)
+            self.log.add(key, offset, finding)  # a value in the overlap is found twice
         self._scanned[key] = offset + max(0, len(text) - OVERLAP)
 
 
@@ -92,6 +120,12 @@ def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str
         for part in item.get("content") or ():
             if isinstance(part, dict):
                 yield part, "text"
+
+
+def answer_key(index: int, name: str) -> TextKey:
+    """The key of the ``index``-th text of :func:`answer_fields` (second element
+    negative for JSON arguments, as in streams)."""
+    return (index, -1 if name == "arguments" else 0)
 
 
 def answer_texts(payload: dict[str, Any]) -> Iterator[str]:

@@ -17,6 +17,8 @@ from bastion.model import (
     Usage,
 )
 from bastion.model.controls import ToolRefusal
+from bastion.pipeline.answer_scan import AnswerScan
+from bastion.pipeline.output_guard import OutputGuard
 from bastion.pipeline.tool_calls import ToolCallGuard
 from bastion.wire.request import ParsedRequest
 
@@ -100,6 +102,8 @@ class CallContext:
     """Tools the policy took out of the request (each with its rule)."""
     tool_guard: ToolCallGuard | None = None
     """Checks the tool calls of the answer (None: the policy has no tool rules)."""
+    answer_scan: AnswerScan | OutputGuard | None = None
+    """Reads the answer: records findings, and applies output rules when there are any."""
 
     @property
     def model_requested(self) -> str | None:

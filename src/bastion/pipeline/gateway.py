@@ -42,6 +42,7 @@ from bastion.model.facts import call_facts
 from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
+from bastion.pipeline.output_guard import OutputGuard
 from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
 from bastion.pipeline.response import (
@@ -202,12 +203,14 @@ class Gateway:
             return StreamingReply(200, chunks, headers, lambda: self._abandon(ctx, upstream))
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
-        scan = AnswerScan(p.inspector)
+        scan = ctx.answer_scan = self._answer_scan(ctx)
         ctx.answer_findings = scan.findings
         payload, ctx.usage = read_json_answer(upstream.body)
         out = finish_json_body(
             upstream.body, payload, ctx.model_used, applied, scan, ctx.tool_guard
         )
+        if isinstance(scan, OutputGuard) and scan.redacted:
+            _add_output_redactions(headers, scan)
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
@@ -220,7 +223,7 @@ class Gateway:
         applied: AppliedTransform | None,
         client_body: dict[str, Any],
     ) -> AsyncIterator[bytes]:
-        scan = AnswerScan(self.parts.inspector)
+        scan = ctx.answer_scan = self._answer_scan(ctx)
         ctx.answer_findings = scan.findings  # filled as the stream goes
         hooks, shaper = stream_hooks(ctx, client_body, applied, scan)
         dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
@@ -267,6 +270,14 @@ class Gateway:
         await upstream.aclose()
         ctx.usage = estimate_usage(ctx.parsed, 0)
         await self._complete(ctx, reply_at=ctx.upstream_done_at)
+
+    def _answer_scan(self, ctx: CallContext) -> AnswerScan | OutputGuard:
+        """What reads the answer: the output guard when output rules apply to this call,
+        else the observer that only records findings."""
+        plan = ctx.decision.output if ctx.decision is not None else None
+        if plan is not None and plan.active:
+            return OutputGuard(plan, self.parts.inspector, self.parts.keyring)
+        return AnswerScan(self.parts.inspector)
 
     def _strip_tools(
         self, ctx: CallContext, body: dict[str, Any], plan: ToolPlan
@@ -393,6 +404,14 @@ class Gateway:
             p.metrics.observe_call(record, ctx.overhead_s if forwarded else None, ctx.upstream_s)
             if forwarded:
                 p.overhead_samples.add(ctx.overhead_s)
+
+
+def _add_output_redactions(headers: dict[str, str], guard: OutputGuard) -> None:
+    """A complete answer's redactions join the request's in the headers (streams
+    announce theirs in SSE comments); the record keeps them apart."""
+    for name, added in (("x-bastion-redacted", guard.redacted), ("x-bastion-rules", guard.rules)):
+        known = [v for v in headers.get(name, "").split(",") if v]
+        headers[name] = ",".join(dict.fromkeys([*known, *added]))
 
 
 def _with_upstream_usage(body: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from bastion.config.schema import BastionConfig
 from bastion.crypto.keyring import Keyring
 from bastion.crypto.location import open_keyring
-from bastion.detect.catalog import build_scanner, class_registry
+from bastion.detect.catalog import build_answer_detectors, build_scanner, class_registry
 from bastion.detect.inspector import DetectorInspector
 from bastion.errors import ConfigError
 from bastion.model.facts import class_set_digest
@@ -48,7 +48,9 @@ def build_guardrails(
         decider = AllowAll()
         if config.policy.file is not None:
             decider = load_configured_policy(config, config.policy.file)
-    inspector = DetectorInspector(build_scanner(config.detectors), keyring)
+    scanner = build_scanner(config.detectors)
+    answer = build_answer_detectors(config.detectors, scanner)
+    inspector = DetectorInspector(scanner, keyring, answer)
     return Guardrails(inspector, decider, Redactor(keyring), keyring, active_classes(config))
 
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from bastion.audit.rejections import RejectionSummary
 from bastion.config.schema import ModelConfig
+from bastion.crypto.keyring import Keyring
 from bastion.detect.base import Inspector, NoDetectors
 from bastion.limits.base import Limiter, Unlimited
 from bastion.model import AuthenticatedKey, CallRecord, Endpoint, Principal
@@ -97,6 +98,8 @@ class GatewayParts:
     exceptions: ExceptionLookup = field(default_factory=NoExceptions)
     transformer: Transformer = field(default_factory=NoTransform)
     rejections: RejectionSummary = field(default_factory=RejectionSummary)
+    keyring: Keyring = field(default_factory=Keyring.generate)
+    """The deployment's keys (output redaction's keyed ``hash`` uses the pseudonym key)."""
     class_set: str | None = None
     """Digest of the classes ``inspector`` looks for (``Guardrails.class_set_digest``);
     call records name it so replay can tell "not found" from "not looked for"."""

@@ -7,6 +7,7 @@ from collections import Counter
 from bastion.model import CallRecord, Decision, FindingSummary
 from bastion.model.finding import ANSWER, REQUEST
 from bastion.pipeline.context import CallContext
+from bastion.pipeline.output_guard import OutputGuard
 from bastion.pipeline.tool_calls import shown_name
 
 
@@ -72,6 +73,9 @@ def build_record(ctx: CallContext) -> CallRecord:
         facts.update(_decision_facts(decision))
     if ctx.class_set is not None:
         facts["class_set"] = ctx.class_set
+    guard = ctx.answer_scan
+    if isinstance(guard, OutputGuard) and guard.redacted:
+        facts["output_redacted"] = {"classes": dict(guard.redacted), "rules": list(guard.rules)}
     if ctx.tools_stripped:
         facts["tools_stripped"] = [{"tool": r.tool, "rule": r.rule} for r in ctx.tools_stripped]
     if ctx.tool_guard is not None and ctx.tool_guard.refusals:

@@ -9,8 +9,9 @@ import orjson
 
 from bastion.errors import UpstreamFailed
 from bastion.model import Endpoint, Usage
-from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_fields, answer_texts
+from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_fields
 from bastion.pipeline.context import CallContext
+from bastion.pipeline.output_guard import OutputGuard, OutputGuardHook
 from bastion.pipeline.stream import Dialect, StreamEvent, StreamHook
 from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
 from bastion.pipeline.tool_call_stream import tool_call_hook
@@ -39,18 +40,14 @@ def finish_json_body(
     payload: dict[str, Any],
     public_model: str,
     applied: AppliedTransform | None,
-    answer_scan: AnswerScan | None = None,
+    answer_scan: AnswerScan | OutputGuard | None = None,
     tool_guard: ToolCallGuard | None = None,
 ) -> bytes:
     """The body the client gets: the model's own text scanned (before placeholders are
     restored), the public model name shown, placeholders restored, then tool calls
     checked on the arguments the client will run. ``raw`` goes out unchanged when
     nothing changed. Raises :class:`PermissionDenied` when the answer is refused."""
-    if answer_scan is not None:
-        for index, text in enumerate(answer_texts(payload)):
-            answer_scan.feed((index, 0), text)
-        answer_scan.finish()
-    changed = False
+    changed = answer_scan is not None and answer_scan.apply_json(payload)
     if payload.get("model", public_model) != public_model:
         payload["model"] = public_model
         changed = True
@@ -208,7 +205,7 @@ def stream_hooks(
     ctx: CallContext,
     client_body: dict[str, Any],
     applied: AppliedTransform | None,
-    answer_scan: AnswerScan | None = None,
+    answer_scan: AnswerScan | OutputGuard | None = None,
 ) -> tuple[list[StreamHook], AnswerShaper]:
     """The hooks for one stream, in order, and the shaper that reports on it."""
     hide_usage = False
@@ -217,8 +214,10 @@ def stream_hooks(
         hide_usage = not (isinstance(options, dict) and options.get("include_usage"))
     shaper = AnswerShaper(ctx.model_used or "", hide_usage=hide_usage)
     hooks: list[StreamHook] = [shaper]
-    if answer_scan is not None:
-        hooks.append(AnswerScanHook(answer_scan))  # before restoration: the model's own text
+    if isinstance(answer_scan, OutputGuard):  # before restoration: the model's own text
+        hooks.append(OutputGuardHook(answer_scan))
+    elif answer_scan is not None:
+        hooks.append(AnswerScanHook(answer_scan))
     if applied is not None and applied.restorations:
         hooks.append(ReplaceTextHook(applied.restorations))
     if ctx.tool_guard is not None:  # last: it checks the arguments the client will run

@@ -127,6 +127,7 @@ class Runtime:
                 decider=self.guardrails.decider,
                 exceptions=self.exception_book,
                 transformer=self.guardrails.transformer,
+                keyring=self.guardrails.keyring,
                 class_set=self.guardrails.class_set_digest,
                 limiter=limiter,
             )

@@ -1,0 +1,453 @@
+"""Output controls: what the decision's :class:`~bastion.model.controls.OutputPlan` says
+to do with values found in the model's answer — redact them or refuse the answer.
+
+:class:`OutputGuard` scans each text of the answer once (before placeholders are
+restored: the model's own words), records the findings for the call record as
+:class:`~bastion.pipeline.answer_scan.AnswerScan` does, replaces the spans of classes
+whose action is ``redact`` (``mask`` → ``[EMAIL]``, ``drop`` → nothing, ``hash`` →
+``[EMAIL:1a2b3c4d5e6f]``) and raises ``PermissionDenied`` for a class whose action is
+``block``. Inside tool-call arguments (JSON text) a replacement keeps the JSON valid.
+
+:class:`OutputGuardHook` does the same for streams. ``window`` mode releases the text in
+windows of ``plan.window_chars`` characters, each held until scanned; a value that may
+still be growing at the window's end — anything in the last ``MARGIN`` characters, and
+any finding reaching into them — waits whole for the next window. ``buffer`` mode holds
+each choice's whole text until it ends. A redaction is announced to the client by an
+SSE comment (``: bastion redacted=pii.email``) before the rewritten events; a refusal
+raises from the hook, and the relay ends the stream with the contract's error event.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from bastion.crypto.keyring import Keyring
+from bastion.detect.base import Inspector
+from bastion.errors import PermissionDenied
+from bastion.model import Finding
+from bastion.model.controls import OutputAction, OutputPlan
+from bastion.pipeline.answer_scan import OVERLAP, FindingLog, answer_fields, answer_key
+from bastion.pipeline.stream import StreamEvent
+from bastion.pipeline.stream_hooks import TextKey, TextWindowHook
+from bastion.transform.replacements import Replacements
+
+MARGIN = OVERLAP
+"""Characters at the end of a window that always wait for more text (longer than any
+value a window edge may cut; canaries are at most 40 characters)."""
+CONTEXT = OVERLAP
+"""Characters of already released text scanned again before a window (context words)."""
+_LOOKBACK = 512  # how far back on its line a URL's markdown or HTML opening is looked for
+_JSON_TOKEN = re2.compile(r'\\u[0-9A-Fa-f]{4}|\\[^u]|"')
+_NUMBER = frozenset("0123456789+-.eE")
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """A span of a window to replace, and the class and action it is replaced for."""
+
+    start: int
+    end: int
+    data_class: str
+    action: OutputAction
+
+
+class OutputGuard:
+    """Applies one call's output plan to its answer; ``findings`` fill as it goes.
+
+    ``redacted`` counts the findings replaced per class (for ``x-bastion-redacted`` and
+    the call record); a refusal raises ``PermissionDenied`` (``policy_violation``) whose
+    ``bastion`` object names the rules and classes, never values.
+    """
+
+    def __init__(self, plan: OutputPlan, inspector: Inspector, keyring: Keyring) -> None:
+        self.plan = plan
+        self._inspector = inspector
+        self._replacements = Replacements(keyring)
+        self.log = FindingLog()
+        self.findings = self.log.findings
+        self.redacted: dict[str, int] = {}
+        self.rules: list[str] = []
+        """Rules whose redactions were applied, in first-use order."""
+
+    def apply_json(self, payload: dict[str, Any]) -> bool:
+        """Scan and rewrite every text of a complete chat or Responses answer in place;
+        True if any changed. Raises ``PermissionDenied`` when a class is to be blocked."""
+        changed = False
+        for index, (holder, name) in enumerate(answer_fields(payload)):
+            text = holder.get(name)
+            if not isinstance(text, str) or not text:
+                continue
+            key = answer_key(index, name)
+            findings = self._inspector.inspect_answer(text)
+            out = self.review(key, text, findings, in_json=key[1] < 0)
+            if out != text:
+                holder[name] = out
+                changed = True
+        return changed
+
+    def inspect(self, text: str) -> list[Finding]:
+        """The findings of one piece of answer text."""
+        return self._inspector.inspect_answer(text)
+
+    def review(
+        self,
+        key: TextKey,
+        scanned: str,
+        findings: Sequence[Finding],
+        *,
+        carry: int = 0,
+        offset: int = 0,
+        in_json: bool = False,
+        in_string: bool = False,
+    ) -> str:
+        """Decide ``scanned[carry:]`` (the part before ``carry`` was released already):
+        record ``findings`` (offsets into ``scanned``, which starts ``offset`` characters
+        into text ``key``), refuse or return the window rewritten. ``in_json``: the text
+        is JSON (``in_string``: the window starts inside a JSON string)."""
+        window = scanned[carry:]
+        regions: list[_Region] = []
+        blocked: dict[str, int] = {}
+        blocking_rules: list[str] = []
+        for finding in findings:
+            if finding.end <= carry:
+                continue  # decided with an earlier window
+            self.log.add(key, offset, finding)
+            action = self.plan.action_for(finding.data_class)
+            if action is None:
+                continue
+            if action.action == "block":
+                blocked[finding.data_class] = blocked.get(finding.data_class, 0) + 1
+                if action.rule not in blocking_rules:
+                    blocking_rules.append(action.rule)
+                continue
+            start = max(finding.start, carry) - carry
+            end = min(finding.end - carry, len(window))
+            regions.append(_Region(start, end, finding.data_class, action))
+        if blocked:
+            raise refusal(blocking_rules, blocked)
+        if not regions:
+            return window
+        for region in regions:
+            self.redacted[region.data_class] = self.redacted.get(region.data_class, 0) + 1
+            if region.action.rule not in self.rules:
+                self.rules.append(region.action.rule)
+        merged = _merge(regions)
+        if in_json:
+            return self._rewrite_json(window, merged, in_string)
+        parts: list[str] = []
+        done = 0
+        for region in merged:
+            parts.append(window[done : region.start])
+            parts.append(self._replacement(region, window))
+            done = region.end
+        parts.append(window[done:])
+        return "".join(parts)
+
+    def _replacement(self, region: _Region, window: str) -> str:
+        value = window[region.start : region.end]
+        return self._replacements.replace(region.action.transform, region.data_class, value)
+
+    def _rewrite_json(self, window: str, regions: list[_Region], in_string: bool) -> str:
+        """Replace ``regions`` of a window of JSON text, keeping it valid JSON: a span
+        edge inside an escape sequence moves out of it (the pattern read escape syntax,
+        ``\\n``, as part of the value); inside a string the replacement is escaped; a
+        number replaced becomes a string; quotes and structure inside a span stay."""
+        quotes, escapes = _json_tokens(window, in_string)
+        escape_starts = [start for start, _ in escapes]
+        parts: list[str] = []
+        done = 0
+        for region in regions:
+            start = max(_out_of_escape(escapes, escape_starts, region.start, after=True), done)
+            end = _out_of_escape(escapes, escape_starts, region.end, after=False)
+            if end <= start:
+                continue
+            replacement = _json_escaped(self._replacement(region, window))
+            parts.append(window[done:start])
+            inside = in_string ^ (bisect_left(quotes, start) % 2 == 1)
+            piece_start = start
+            for quote in quotes[bisect_left(quotes, start) : bisect_left(quotes, end)]:
+                parts.append(_json_piece(window[piece_start:quote], inside, replacement))
+                replacement = ""  # the value is replaced once, its other pieces emptied
+                parts.append('"')
+                inside = not inside
+                piece_start = quote + 1
+            parts.append(_json_piece(window[piece_start:end], inside, replacement))
+            done = end
+        parts.append(window[done:])
+        return "".join(parts)
+
+
+def refusal(rules: Sequence[str], classes: dict[str, int]) -> PermissionDenied:
+    """The error refusing an answer: rule ids and class names with counts, no values."""
+    names = ", ".join(sorted(classes))
+    return PermissionDenied(
+        f"The answer was refused by policy rule {', '.join(rules)}: it contained {names}.",
+        bastion={
+            "decision": "block",
+            "rules": list(rules),
+            "classes": dict(sorted(classes.items())),
+        },
+    )
+
+
+def _merge(regions: list[_Region]) -> list[_Region]:
+    """Overlapping regions joined; the widest finding names the class replaced."""
+    regions.sort(key=lambda r: (r.start, -r.end))
+    merged: list[_Region] = []
+    for region in regions:
+        if merged and region.start < merged[-1].end:
+            last = merged[-1]
+            widest = last if last.end - last.start >= region.end - region.start else region
+            merged[-1] = _Region(last.start, max(last.end, region.end), widest.data_class,
+                                 widest.action)  # fmt: skip
+        else:
+            merged.append(region)
+    return merged
+
+
+def _json_tokens(text: str, in_string: bool) -> tuple[list[int], list[tuple[int, int]]]:
+    """Positions of the quotes that open or close strings, and the escape sequences
+    inside strings, of a window of JSON text starting inside a string or not."""
+    quotes: list[int] = []
+    escapes: list[tuple[int, int]] = []
+    for match in _JSON_TOKEN.finditer(text):
+        start, end = match.span()
+        if end - start == 1:
+            quotes.append(start)
+            in_string = not in_string
+        elif in_string:
+            escapes.append((start, end))
+    return quotes, escapes
+
+
+def json_string_state(text: str, in_string: bool) -> bool:
+    """Whether a window of JSON text that starts inside a string (or not) ends inside one."""
+    if '"' not in text:
+        return in_string
+    tokens: list[str] = _JSON_TOKEN.findall(text)
+    return in_string ^ (tokens.count('"') % 2 == 1)
+
+
+def _out_of_escape(
+    escapes: list[tuple[int, int]], starts: list[int], position: int, *, after: bool
+) -> int:
+    """``position`` moved out of an escape sequence it falls inside of: to its end
+    (``after``) or to its start."""
+    at = bisect_right(starts, position) - 1
+    if at >= 0:
+        start, end = escapes[at]
+        if start < position < end:
+            return end if after else start
+    return position
+
+
+def _json_escaped(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _json_piece(piece: str, inside: bool, replacement: str) -> str:
+    """One piece of a replaced span: string content is replaced; outside strings a
+    number becomes the replacement as a string, and structure stays as it is."""
+    if inside:
+        return replacement
+    core = piece.strip(" \t\r\n,:[]{}")
+    if core and all(char in _NUMBER for char in core):
+        at = piece.find(core)
+        return f'{piece[:at]}"{replacement}"{piece[at + len(core) :]}'
+    return piece
+
+
+@dataclass(slots=True)
+class _GuardState:
+    """What the guard keeps per text of a stream: released tail, position, JSON state."""
+
+    json: bool
+    carry: str = ""  # the last CONTEXT characters released, scanned before each window
+    decided: int = 0  # characters of this text released so far
+    in_string: bool = False  # JSON: the next window starts inside a string
+    next_try: int = 0  # undecided length before which a held text is not rescanned
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    key: TextKey
+    undecided: str
+    scanned: str  # carry + undecided
+    carry: int
+    findings: list[Finding]
+
+
+class OutputGuardHook(TextWindowHook):
+    """The stream hook applying an :class:`OutputGuard` (holds text until decided)."""
+
+    def __init__(self, guard: OutputGuard) -> None:
+        plan = guard.plan
+        super().__init__(sys.maxsize if plan.mode == "buffer" else plan.window_chars + MARGIN)
+        self.guard = guard
+        self.findings = guard.findings
+        self._key: TextKey = (0, 0)
+        self._texts: dict[TextKey, _GuardState] = {}
+        self._last: _Scan | None = None
+        self._unannounced: list[str] = []
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        """Queue the event, decide what it completes, release what is decided."""
+        return self._announce(super().on_event(event))
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        """Decide all remaining text (a refusal raises here) and release the rest."""
+        return self._announce(super().on_end())
+
+    def _decide(self, key: TextKey, *, final: bool) -> None:
+        # The base class decides one text at a time; the key tells which, for the
+        # per-text state that on_window and hold_tail need.
+        self._key = key
+        super()._decide(key, final=final)
+
+    def hold_tail(self, text: str) -> int:
+        """Keep back the last ``MARGIN`` characters, any finding reaching into them and,
+        for a URL, the markdown or HTML construct it opens; cut only where an event's
+        text ends, so an unchanged window leaves its events as they came."""
+        state = self._state(self._key)
+        if len(text) <= MARGIN or len(text) < state.next_try:
+            return len(text)
+        scan = self._last = self._scan(text)
+        cut, previous = len(text) - MARGIN, -1
+        while cut != previous and cut > 0:  # each step only moves it back
+            previous = cut
+            cut = _cut(scan, cut)
+            if state.json:
+                cut = _escape_safe(text, cut)
+            cut = self._event_boundary(cut)
+        if cut <= 0:  # nothing can go yet: rescan only after the text grew by half
+            state.next_try = len(text) + max(self.window_chars - MARGIN, len(text) // 2)
+            return len(text)
+        return len(text) - cut
+
+    def on_window(self, choice_index: int, text: str) -> str:
+        """Decide one window of assistant text."""
+        return self._window(text)
+
+    def on_arguments_window(self, choice_index: int, text: str) -> str:
+        """Decide one window of a tool call's JSON arguments."""
+        return self._window(text)
+
+    def _window(self, window: str) -> str:
+        key = self._key
+        state = self._state(key)
+        scan = self._last
+        if scan is None or scan.key != key or not scan.undecided.startswith(window):
+            scan = self._scan(window)
+        self._last = None
+        end = scan.carry + len(window)
+        findings = [finding for finding in scan.findings if finding.start < end]
+        before = dict(self.guard.redacted)
+        out = self.guard.review(
+            key,
+            scan.scanned[:end],
+            findings,
+            carry=scan.carry,
+            offset=state.decided - scan.carry,
+            in_json=state.json,
+            in_string=state.in_string,
+        )
+        if state.json:
+            state.in_string = json_string_state(window, state.in_string)
+        state.decided += len(window)
+        state.carry = (state.carry + window)[-CONTEXT:]
+        state.next_try = 0
+        if out != window:
+            for name, count in self.guard.redacted.items():
+                if count != before.get(name) and name not in self._unannounced:
+                    self._unannounced.append(name)
+        return out
+
+    def _scan(self, undecided: str) -> _Scan:
+        carry = self._state(self._key).carry
+        scanned = carry + undecided
+        findings = self.guard.inspect(scanned)
+        return _Scan(self._key, undecided, scanned, len(carry), findings)
+
+    def _state(self, key: TextKey) -> _GuardState:
+        state = self._texts.get(key)
+        if state is None:
+            state = self._texts[key] = _GuardState(json=key[1] < 0)
+        return state
+
+    def _event_boundary(self, cut: int) -> int:
+        """The last end of an event's text of the current key at or before ``cut``
+        (characters into its undecided text), read from the base class's queue."""
+        decided = self._states[self._key].decided
+        best = 0
+        for _, fragments in self._queue:
+            for fragment in fragments:
+                if fragment.key == self._key:
+                    end = fragment.end - decided
+                    if best < end <= cut:
+                        best = end
+        return best
+
+    def _announce(self, released: Sequence[StreamEvent]) -> Sequence[StreamEvent]:
+        """Put ``: bastion redacted=<classes>`` before the first rewritten event."""
+        if not self._unannounced or not released:
+            return released
+        comment = StreamEvent.make_comment("bastion redacted=" + ",".join(self._unannounced))
+        self._unannounced = []
+        events = list(released)
+        at = next((i for i, event in enumerate(events) if event.changed), 0)
+        events.insert(at, comment)
+        return events
+
+
+def _cut(scan: _Scan, cut: int) -> int:
+    """``cut`` moved back before every finding it would split (and, for a URL, before
+    the ``[`` or ``<`` opening its construct on the same line); findings that began in
+    text already released cannot be held and do not count."""
+    carry = scan.carry
+    spans = [
+        (finding.start - carry, finding.end - carry, _is_bare_url(finding))
+        for finding in scan.findings
+        if finding.start >= carry
+    ]
+    moved = True
+    while moved and cut > 0:
+        moved = False
+        for start, end, url in spans:
+            if start < cut < end:
+                cut = start
+                moved = True
+                if url:
+                    cut = _construct_start(scan.undecided, cut)
+    return max(cut, 0)
+
+
+def _is_bare_url(finding: Finding) -> bool:
+    return finding.data_class == "output.exfil_link" and finding.meta.get("kind") == "url"
+
+
+def _construct_start(text: str, at: int) -> int:
+    """Where a markdown or HTML construct holding the URL at ``at`` may begin."""
+    line = max(text.rfind("\n", 0, at) + 1, at - _LOOKBACK)
+    opening = max(text.rfind("[", line, at), text.rfind("<", line, at))
+    return opening if opening >= 0 else at
+
+
+def _escape_safe(text: str, cut: int) -> int:
+    """``cut`` moved back so that it does not fall inside a JSON escape sequence."""
+    at = text.rfind("\\", max(0, cut - 6), cut)
+    if at < 0:
+        return cut
+    run = at
+    while run > 0 and text[run - 1] == "\\":
+        run -= 1
+    if (at - run) % 2 == 1:  # the backslash at ``at`` is itself escaped: "\\"
+        return cut
+    length = 6 if text[at + 1 : at + 2] == "u" else 2
+    return at if at + length > cut else cut
