@@ -308,3 +308,39 @@ def test_sidecar_errors_name_file_line_and_key(tmp_path: Path, tests: str, messa
     with pytest.raises(ConfigError) as caught:
         load_cases(path, loaded.document, CLASSES)
     assert message in str(caught.value)
+
+
+def test_cases_pin_down_stripped_tools_and_what_answers_may_carry() -> None:
+    policy = parse_policy(
+        """\
+name: agents
+rules:
+  - id: answers.secrets
+    match: {classes: ["secret.*"], where: [output], environment: prod}
+    action: block
+tools:
+  offer:
+    - id: tools.prod
+      match: {environment: prod}
+      allow: [search_docs]
+    - id: tools.default
+      allow: ["*"]
+""",
+        "agents.yaml",
+        CLASSES,
+    )
+    prod = {"environment": "prod"}
+    expect_prod = {
+        "decision": "allow",
+        "tools_stripped": ["run_shell"],
+        "output": {"secret.aws_access_key": "block", "pii.email": "allow"},
+    }
+    report = run(
+        policy,
+        case(principal=prod, tools=["search_docs", "run_shell"], expect=expect_prod),
+        case(tools=["search_docs", "run_shell"], expect=expect_prod),
+    )
+    passed, failed = report.results
+    assert passed.passed
+    assert {m.field for m in failed.mismatches} == {"tools_stripped", "output"}
+    assert "answers.secrets" in report.reached

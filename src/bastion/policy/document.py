@@ -204,6 +204,12 @@ class Expectation(_Strict):
     code: str | None = Field(None, description="Error code of a refusal.")
     shadow_decision: str | None = Field(None, description="The shadow decision, if any.")
     exception: str | None = Field(None, description="The exception applied.")
+    tools_stripped: list[str] | None = Field(
+        None, description="Exactly these of the offered tools are stripped (tools rules)."
+    )
+    output: dict[str, Literal["allow", "redact", "block"]] | None = Field(
+        None, description="What output rules do to each class found in the answer."
+    )
 
 
 class PolicyTest(_Strict):

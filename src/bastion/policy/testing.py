@@ -45,7 +45,7 @@ DEFAULT_PRINCIPAL: Mapping[str, str] = {
 }
 NONE = "none"
 """Expected value meaning "there is none" (for code, shadow_decision and exception)."""
-_SET_FIELDS = ("rules", "redacted")
+_SET_FIELDS = ("rules", "redacted", "tools_stripped")
 _REFUSAL_CODES = {Action.BLOCK: "policy_violation", Action.REQUIRE_EXCEPTION: "exception_required"}
 
 FactsOf = Callable[[PolicyTest], CallFacts]
@@ -187,18 +187,32 @@ def load_cases(
     """
     cases: list[Case] = []
     if document.tests:
-        lines = load_lined_yaml(_read(policy_path), str(policy_path)).lines
-        cases += _checked(document.tests, str(policy_path), lines, known_classes)
+        cases += inline_cases(_read(policy_path), str(policy_path), document, known_classes)
     sidecar = sidecar_path(policy_path)
     if sidecar.is_file():
         cases += load_case_file(sidecar, known_classes)
     return cases
 
 
+def inline_cases(
+    text: str, source: str, document: PolicyDocument, known_classes: Collection[str] = ()
+) -> list[Case]:
+    """The ``tests:`` of a policy given as ``text`` (parsed into ``document``), placed
+    at ``source:line`` (an uploaded policy has no file beside it)."""
+    if not document.tests:
+        return []
+    lines = load_lined_yaml(text, source).lines
+    return _checked(document.tests, source, lines, known_classes)
+
+
 def load_case_file(path: Path, known_classes: Collection[str] = ()) -> list[Case]:
     """The cases of a ``tests:`` file (``<stem>.tests.yaml``)."""
-    source = str(path)
-    lined = load_lined_yaml(_read(path), source)
+    return case_file_cases(_read(path), str(path), known_classes)
+
+
+def case_file_cases(text: str, source: str, known_classes: Collection[str] = ()) -> list[Case]:
+    """The cases of a ``tests:`` file's ``text`` (named ``source`` in errors)."""
+    lined = load_lined_yaml(text, source)
     origins = {key: Origin("file", source, line) for key, line in lined.lines.items()}
     try:
         parsed = CaseFile.model_validate(lined.data)
@@ -339,14 +353,22 @@ def _run_case(
     reached.update(s.rule for s in trace if s.outcome != "no match" and s.rule != "-")
     reached.update(decision.rules)
     reached.update(decision.shadow_rules)
-    actual = outcome(decision, facts)
+    actual = outcome(decision, facts, test.expect.output or ())
     return CaseResult(
         test.name, case.source, actual, tuple(compare(test, actual)), steps=tuple(trace)
     )
 
 
-def outcome(decision: Decision, facts: CallFacts) -> dict[str, Any]:
-    """A decision in the terms of a case's ``expect``."""
+def outcome(
+    decision: Decision, facts: CallFacts, output_classes: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A decision in the terms of a case's ``expect`` (``output_classes``: the answer
+    classes whose treatment to report)."""
+    plan, tools = decision.output, decision.tools
+    output = {}
+    for data_class in output_classes:
+        action = plan.action_for(data_class) if plan is not None else None
+        output[data_class] = action.action if action is not None else "allow"
     return {
         "decision": decision.action.value,
         "rules": list(decision.rules),
@@ -355,6 +377,8 @@ def outcome(decision: Decision, facts: CallFacts) -> dict[str, Any]:
         "code": decision.code or _REFUSAL_CODES.get(decision.action),
         "shadow_decision": decision.shadow_action.value if decision.shadow_action else None,
         "exception": decision.exception_id,
+        "tools_stripped": [t for t in facts.tools if tools is not None and tools.offer(t)],
+        "output": output,
     }
 
 
