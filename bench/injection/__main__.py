@@ -4,7 +4,9 @@ Times ``InjectionDetector.detect`` in this process on generated texts (``bench.d
 corpus``, same seed, same bytes): 2 KB prompts read as ``user`` and 50 KB retrieved
 contexts read as ``retrieved`` (prose, a pipe table and a code listing), each clean and
 with one injected sentence in the middle. Rounds alternate the kinds, the first round is
-a warm-up; p50 and p90 are over every timed call. Writes
+a warm-up; p50 and p90 are over every timed call. ``detect`` is given the text alone, so
+it normalises the text itself (``normalize.project``); ``--breakdown`` also times that
+projection alone and ``detect`` given it, as a ``Scanner`` calls it. Writes
 bench/results/injection-<UTC date>-<commit>.json. Budgets (DESIGN.md): 200 µs p50 for a
 2 KB prompt, 3 ms p50 for a 50 KB retrieved context.
 """
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bastion.detect.injection import InjectionDetector
+from bastion.detect.normalize import project
 from bench.detect.corpus import mixed_text
 from bench.overhead.results import git_commit, machine, write_result
 
@@ -85,31 +88,43 @@ def _time(call: Callable[[], object]) -> float:
     return (time.perf_counter_ns() - started) / 1_000
 
 
-def run(rounds: int, variants: int) -> dict[str, Any]:
+def run(rounds: int, variants: int, *, breakdown: bool = False) -> dict[str, Any]:
+    """p50/p90 of ``detect`` per kind of text; with ``breakdown`` also of ``project`` alone
+    and of ``detect`` given the projections (what a ``Scanner``, which projects once for
+    every detector, pays for injection on top), timed in the same rounds."""
     detector = InjectionDetector()
     texts = _texts(variants)
-    samples: dict[str, list[float]] = {name: [] for name in texts}
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in texts}
     found: dict[str, int] = {}
     for round_ in range(rounds + 1):  # round 0 warms up
         for name, (source, batch) in texts.items():
             for text in batch:
-                elapsed = _time(lambda t=text, s=source: detector.detect(t, s))  # type: ignore[misc]
+                timed = {"": _time(lambda t=text, s=source: detector.detect(t, s))}  # type: ignore[misc]
+                if breakdown:
+                    projected = project(text)
+                    timed["project_"] = _time(lambda t=text: project(t))  # type: ignore[misc]
+                    timed["given_projections_"] = _time(
+                        lambda t=text, s=source, n=projected: detector.detect(t, s, normalised=n)  # type: ignore[misc]
+                    )
                 if round_:
-                    samples[name].append(elapsed)
+                    for prefix, elapsed in timed.items():
+                        samples[name].setdefault(prefix, []).append(elapsed)
             if not round_:
                 found[name] = sum(1 for text in batch if detector.detect(text, source))
     out: dict[str, Any] = {}
-    for name, values in samples.items():
-        ordered = sorted(values)
-        out[name] = {
+    for name, timings in samples.items():
+        row: dict[str, Any] = {
             "source": texts[name][0],
             "chars": len(texts[name][1][0]),
-            "calls": len(values),
-            "p50_us": round(statistics.median(ordered), 1),
-            "p90_us": round(ordered[int(0.9 * (len(ordered) - 1))], 1),
-            "flagged": f"{found[name]}/{len(texts[name][1])}",
-            "budget_p50_us": BUDGET_US.get(name),
+            "calls": len(timings[""]),
         }
+        for prefix, values in timings.items():
+            ordered = sorted(values)
+            row[f"{prefix}p50_us"] = round(statistics.median(ordered), 1)
+            row[f"{prefix}p90_us"] = round(ordered[int(0.9 * (len(ordered) - 1))], 1)
+        row["flagged"] = f"{found[name]}/{len(texts[name][1])}"
+        row["budget_p50_us"] = BUDGET_US.get(name)
+        out[name] = row
     return out
 
 
@@ -117,20 +132,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.injection", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 20")
     parser.add_argument("--no-save", action="store_true", help="print only")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time normalisation alone and detection given its projections",
+    )
     args = parser.parse_args(argv)
     rounds, variants = (3, 5) if args.quick else (20, 10)
     started = dt.datetime.now(dt.UTC)
-    results = run(rounds, variants)
+    results = run(rounds, variants, breakdown=args.breakdown)
     for name, row in results.items():
         budget = f" (budget {row['budget_p50_us']:.0f})" if row["budget_p50_us"] else ""
         print(f"{name:<24} p50 {row['p50_us']:>8.1f} µs  p90 {row['p90_us']:>8.1f} µs"
               f"{budget}  flagged {row['flagged']}")  # fmt: skip
+        if args.breakdown:
+            print(f"{'':<24} project alone p50 {row['project_p50_us']:>8.1f} µs, detect given "
+                  f"its projections p50 {row['given_projections_p50_us']:>8.1f} µs")  # fmt: skip
     if args.no_save:
         return 0
     commit, dirty = git_commit()
     document = {
         "benchmark": "injection",
-        "command": "python -m bench.injection" + (" --quick" if args.quick else ""),
+        "command": "python -m bench.injection"
+        + (" --quick" if args.quick else "")
+        + (" --breakdown" if args.breakdown else ""),
         "mode": "quick" if args.quick else "full",
         "commit": commit,
         "dirty": dirty,

@@ -21,22 +21,25 @@ whatever its score. Never raises for any text.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from bastion.detect.injection.features import markers
+from bastion.detect.injection.features import MARKER_REGEXES, markers
 from bastion.detect.injection.model import InjectionModel, packaged_model
 from bastion.detect.injection.offsets import token_char_spans
 from bastion.detect.injection.rules import RuleSet, default_rules
 from bastion.detect.normalize import Normalised, Projection, project
 from bastion.detect.patterns import Hit
-from bastion.detect.regions import utf8
+from bastion.detect.regions import SignalSet, utf8
 from bastion.model import Finding
 
 DETECTOR = "injection"
 DATA_SOURCES = frozenset({"retrieved", "tool_result"})
 DIRECT, INDIRECT = "injection.direct", "injection.indirect"
 TAG_PAYLOAD_SCORE = 0.9
+TIE = 1e-12
+"""Scores (and window log-odds) this close are equal: sums in another order differ by less."""
 
 
 def data_class(source: str) -> str:
@@ -54,13 +57,18 @@ class _Candidate:
     how: str  # "model", "rule:<name>" or "tag_payload"
     projection: Projection | None = None
     scanned: str = ""  # for windows: the text whose tokens ``start``/``end`` index
-    tokens: bool = False
+    anchors: tuple[tuple[int, int], ...] | None = None  # for windows: its tokenisation's cuts
+
+    @property
+    def tokens(self) -> bool:
+        """Whether ``start``/``end`` are token offsets (a window), not characters."""
+        return self.anchors is not None
 
     def span(self) -> tuple[int, int]:
         """The candidate's span in the original text."""
         start, end = self.start, self.end
-        if self.tokens:
-            start, end = token_char_spans(self.scanned, [(start, end)])[0]
+        if self.anchors is not None:
+            start, end = token_char_spans(self.scanned, [(start, end)], self.anchors)[0]
         if self.projection is not None:
             return self.projection.to_original(start, end)
         return start, end
@@ -83,6 +91,9 @@ class InjectionDetector:
         ``retrieved``, ``tool_result``) or by reading (``prompt``, ``data``)."""
         self._model = model or packaged_model()
         self._rules = rules or default_rules()
+        # one RE2 set for the rules and the markers: one pass per scanned text for both
+        self._signals = SignalSet((*self._rules.regexes, *MARKER_REGEXES))
+        self._marker_offset = len(self._rules.regexes)
         markers()  # RE2 sets compiled now, not on the first request
         self._thresholds = {**self._model.thresholds, **(thresholds or {})}
         self._normalise = normalise
@@ -114,13 +125,14 @@ class InjectionDetector:
             return []
         surrogates = False
         try:
-            text.encode("utf-8")
+            raw = text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: RE2 needs UTF-8; same-length stand-ins
             text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+            raw = text.encode("utf-8")
             surrogates = True
         data = source in DATA_SOURCES
         threshold = self.threshold(source)
-        found = self._candidates(text, None, data, threshold)
+        found = self._candidates(text, raw, None, data, threshold)
         if self._normalise:
             if normalised is None or surrogates:
                 normalised = project(text)
@@ -130,11 +142,15 @@ class InjectionDetector:
                         tagged = _Candidate(TAG_PAYLOAD_SCORE, hit.start, hit.end, "tag_payload")
                         found.append(tagged)
             for projection in normalised.projections:
-                found.extend(self._candidates(projection.text, projection, data, threshold))
+                scanned = projection.text
+                found.extend(self._candidates(scanned, utf8(scanned), projection, data, threshold))
         if not found:
             return []
-        best = max(found, key=lambda c: c.score)
-        if best.score < threshold:
+        top = max(candidate.score for candidate in found)
+        # ties (equal but for rounding) go to the first: the original text before its
+        # projections, rules in table order before windows
+        best = next(candidate for candidate in found if candidate.score >= top - TIE)
+        if top < threshold:
             if not all_scores:
                 return []
             chosen = [best]
@@ -146,7 +162,7 @@ class InjectionDetector:
         meta = {"reading": "data" if data else "prompt", "by": best.how}
         if best.projection is not None:
             meta["projection"] = best.projection.name
-        score = round(min(1.0, max(0.0, best.score)), 4)
+        score = round(min(1.0, max(0.0, top)), 4)
         return [Hit(data_class(source), start, end, score, DETECTOR, "", meta)]
 
     def scan(self, text: str, source: str = "user") -> list[Finding]:
@@ -163,26 +179,43 @@ class InjectionDetector:
         return hits[0].score if hits else 0.0
 
     def _candidates(
-        self, scanned: str, projection: Projection | None, data: bool, threshold: float
+        self,
+        scanned: str,
+        raw: bytes,
+        projection: Projection | None,
+        data: bool,
+        threshold: float,
     ) -> list[_Candidate]:
-        """Rule matches, and the best window plus every window at or above ``threshold``."""
+        """Rule matches, and the best window plus every window at or above ``threshold``
+        (``raw``: ``scanned`` as UTF-8)."""
         out: list[_Candidate] = []
-        raw = utf8(scanned)
-        for hit in self._rules.find(scanned, data=data, raw=raw):
+        present = sorted(self._signals.present(raw))  # rules and markers: one RE2 set pass
+        split = bisect_left(present, self._marker_offset)
+        for hit in self._rules.find(scanned, data=data, raw=raw, present=present[:split]):
             how = f"rule:{hit.rule.name}"
             out.append(_Candidate(hit.score, hit.start, hit.end, how, projection))
-        words, found = markers().tokens(scanned, raw)
+        marked = [index - self._marker_offset for index in present[split:]]
+        tokenised = markers().tokenise(scanned, raw, marked)
+        words, anchors = tokenised.words, tokenised.anchors
         if not words:
             return out
         reading = self._model.indirect if data else self._model.direct
-        windows = reading.scorer.scores(words, found)
+        scorer = reading.scorer
+        windows = scorer.log_odds(words, tokenised.found)
         best = max(windows)
         floor = reading.log_odds(threshold)  # compare raw log-odds: one sigmoid per keeper
-        for window in windows:
-            if window[0] >= floor or window == best:
-                z, first, last = window
-                probability = reading.probability(z)
-                out.append(_Candidate(probability, first, last, "model", projection, scanned, True))
+        if best < floor:  # the best window only, the last of equals
+            equals = list(map((best - TIE).__le__, windows))
+            keep = [len(windows) - 1 - equals[::-1].index(True)]
+        else:
+            keep = [index for index, z in enumerate(windows) if z >= floor]
+        size, step, count = scorer.size, max(scorer.size // 2, 1), len(words)
+        for index in keep:
+            first = index * step
+            probability = reading.probability(windows[index])
+            last = min(first + size, count)
+            window = _Candidate(probability, first, last, "model", projection, scanned, anchors)
+            out.append(window)
         return out
 
 

@@ -9,15 +9,19 @@ the pairs of adjacent tokens.
 A window is ``size`` consecutive tokens; windows start every ``size // 2`` tokens, so
 any run of up to half a window lies whole inside one window: a short instruction
 diluted in a long benign text is still scored on its own neighbourhood. A window's
-log-odds is ``bias + sum(weights of its tokens) + sum(weights of its pairs)``; with
-prefix sums every window costs O(1) after one pass over the tokens.
+log-odds is ``bias + sum(weights of its tokens) + sum(weights of its pairs)``: each
+token's and each pair's weight is looked up once, and sums over blocks of tokens that
+overlapping windows share make every window O(1) after that one pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, pairwise, repeat
+from itertools import accumulate, chain, islice, pairwise, repeat, zip_longest
+from math import gcd
+from operator import sub
 from typing import Any
 
 import re2
@@ -35,23 +39,33 @@ _UNICODE: tuple[tuple[bytes, bytes], ...] = tuple(
         ("\u2028", " "), ("\u2029", " "), ("\u3000", " "), ("\u202f", " "),
     )
 )  # fmt: skip
-_UNICODE_BY_LEAD: tuple[tuple[bytes, tuple[tuple[bytes, bytes], ...]], ...] = tuple(
-    (lead, tuple(pair for pair in _UNICODE if pair[0].startswith(lead)))
-    for lead in sorted({old[:2] for old, _ in _UNICODE})
+_FOLDS: tuple[tuple[bytes, bytes, dict[bytes, bytes]], ...] = tuple(
+    (lead[:1], lead, {old[-1:]: new for old, new in _UNICODE if old[:-1] == lead})
+    for lead in sorted({old[:-1] for old, _ in _UNICODE})
 )
+"""``_UNICODE`` by lead bytes (all but the last): ``(first byte, lead, {last byte: new})``."""
+DROPPED: frozenset[str] = frozenset(
+    [chr(code) for code in _DROPPED] + [old.decode() for old, new in _UNICODE if not new]
+)
+"""Characters the tokeniser deletes: the tokens on either side of one join up."""
 _SPACED: tuple[tuple[bytes, bytes], ...] = (
     *((bytes([c]), b" " + bytes([c]) + b" ") for c in _KEPT),
     (b"\n", f" {NEWLINE} ".encode()),
 )
+"""The kept marks and the line break: each becomes a token of its own."""
+_NOT_SPACED = bytes(sorted(set(range(256)) - {old[0] for old, _ in _SPACED}))
 
 
 def _byte_table() -> bytes:
+    """ASCII lower case, every digit ``0``, punctuation but the kept marks a space."""
     table = bytearray(range(256))
     for code in range(128):
         char = chr(code)
         if char.isdigit():
             table[code] = ord("0")
-        elif not char.isalnum() and char != "\n" and code not in _KEPT:
+        elif char.isalpha():
+            table[code] = ord(char.lower())
+        elif char != "\n" and code not in _KEPT:
             table[code] = ord(" ")
     return bytes(table)
 
@@ -65,21 +79,51 @@ def tokens(text: str) -> list[bytes]:
 
 
 def _tokens(data: bytes, ascii: bool) -> list[bytes]:
-    """Tokens of UTF-8 ``data``: ``bytes`` methods only, each one pass at C speed (ASCII
-    lower case, other scripts keep theirs; a few ``replace`` calls for common non-ASCII
-    punctuation; one ``translate`` for digits, punctuation and apostrophes; one
-    ``replace`` per kept mark present)."""
-    data = data.lower()
-    if not ascii:
-        for lead, group in _UNICODE_BY_LEAD:
-            if lead in data:  # one scan per lead sequence, not one per character
-                for old, new in group:
-                    data = data.replace(old, new)
+    """Tokens of UTF-8 ``data`` (``ascii``: whether it is ASCII)."""
+    return _normalised(data, ascii).split()
+
+
+def _normalised(data: bytes, ascii: bool) -> bytes:
+    """``data`` with its tokens between spaces: ``bytes`` methods only, each one pass at C
+    speed (common non-ASCII punctuation folded where its lead byte occurs at all; one
+    ``translate`` for ASCII lower case, digits, punctuation and apostrophes, other scripts
+    keeping their case; one to find the kept marks present, one ``replace`` for each).
+    Byte by byte but for the folded punctuation, so a byte outside UTF-8 (``_CUT``) stays
+    put."""
+    if not ascii:  # the folded sequences are not ASCII: folding commutes with the table
+        data = _fold_punctuation(data)
     data = data.translate(_TABLE, _DROPPED)
-    for old, new in _SPACED:
-        if old in data:
-            data = data.replace(old, new)
-    return data.split()
+    marks = data.translate(None, _NOT_SPACED)  # the kept marks alone: short, or empty
+    if marks:
+        for old, new in _SPACED:
+            if old in marks:
+                data = data.replace(old, new)
+    return data
+
+
+def _fold_punctuation(data: bytes) -> bytes:
+    """``data`` with every ``_UNICODE`` sequence replaced. Text without a sequence's first
+    byte pays one ``memchr``; otherwise one split at its lead bytes and a step per
+    occurrence, or (dense text) one ``replace`` per sequence."""
+    for first, lead, table in _FOLDS:
+        if first not in data:
+            continue
+        parts = data.split(lead)
+        if len(parts) == 1:
+            continue
+        if len(parts) > len(data) >> 5:  # dense: C-speed replaces beat a step per occurrence
+            for last, new in table.items():
+                data = data.replace(lead + last, new)
+            continue
+        out = [parts[0]]
+        for part in islice(parts, 1, None):
+            folded = table.get(part[:1])
+            if folded is None:
+                out += (lead, part)
+            else:
+                out += (folded, part[1:])
+        data = b"".join(out)
+    return data
 
 
 def pairs(words: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
@@ -162,43 +206,73 @@ MARKERS: tuple[tuple[str, str], ...] = (
 adds the feature ``MARK + name`` at the token where it starts (``MARK`` is a character
 the tokeniser never keeps, so no text can spell a marker)."""
 MARK = "\x00"
+MARKER_REGEXES: tuple[str, ...] = tuple(regex for _, regex in MARKERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokenised:
+    """A text's tokens, its markers, and where its tokenisation was cut."""
+
+    words: list[bytes]
+    found: list[tuple[int, str]]
+    """``(token index, feature)`` of every marker match."""
+    anchors: tuple[tuple[int, int], ...] = ()
+    """``(token index, byte offset)`` of every cut, in text order: the text's tokens from
+    that byte on are the tokens from that index on (``offsets.token_char_spans``)."""
+
+
+_CUT = b"\xff"
+"""Marks a cut in a text normalised whole: a byte that UTF-8 never holds and that every
+normalising step keeps where it is."""
 
 
 class MarkerSet:
     """Finds ``MARKERS`` in a text: one RE2 set pass, then spans for those present."""
 
     def __init__(self) -> None:
-        self._set = SignalSet([regex for _, regex in MARKERS])
-        self._compiled: tuple[Any, ...] = tuple(re2.compile(regex) for _, regex in MARKERS)
+        self._set = SignalSet(MARKER_REGEXES)
+        self._compiled: tuple[Any, ...] = tuple(re2.compile(regex) for regex in MARKER_REGEXES)
 
     def tokens(
         self, text: str, raw: bytes | None = None
     ) -> tuple[list[bytes], list[tuple[int, str]]]:
-        """The text's tokens, and ``(token index, feature)`` of every marker match.
+        """The text's tokens, and ``(token index, feature)`` of every marker match."""
+        tokenised = self.tokenise(text, raw)
+        return tokenised.words, tokenised.found
+
+    def tokenise(
+        self, text: str, raw: bytes | None = None, present: Iterable[int] | None = None
+    ) -> Tokenised:
+        """The text's tokens, its markers and its cuts (``raw``: the text's UTF-8).
 
         The text is tokenised piece by piece, cut where markers start (a line start, a
-        sentence end, a pipe, a word boundary: never inside a token), so the markers'
-        token positions come with the one tokenisation the scorer needs anyway."""
+        sentence end, a pipe, a word boundary: never inside a token), so the markers' token
+        positions come with the one tokenisation the scorer needs anyway. ``present``:
+        indices into ``MARKERS`` of the markers in the text, when the caller's own RE2 set
+        pass found them."""
         data = utf8(text) if raw is None else raw
         ascii = text.isascii()
-        present = self._set.present(data)
-        if not present:
-            return _tokens(data, ascii), []
+        if present is None:
+            present = self._set.present(data)
         starts: list[tuple[int, str]] = []
         for index in present:  # on the bytes: byte offsets, cut at character boundaries
             name = MARK + MARKERS[index][0]
             starts.extend((match.start(), name) for match in self._compiled[index].finditer(data))
+        if not starts:
+            return Tokenised(_tokens(data, ascii), [])
         starts.sort()
-        words: list[bytes] = []
-        found: list[tuple[int, str]] = []
-        done = 0
-        for start, name in starts:
-            if start > done:
-                words.extend(_tokens(data[done:start], ascii))
-                done = start
-            found.append((len(words), name))
-        words.extend(_tokens(data[done:], ascii))
-        return words, found
+        cuts = sorted({start for start, _ in starts})
+        pieces = [data[start:end] for start, end in pairwise([0, *cuts, len(data)])]
+        # normalised in one go, then split at the cuts: tokenising piece by piece but
+        # for the split of each piece
+        normal = _normalised(_CUT.join(pieces), ascii).split(_CUT)
+        words = normal[0].split()
+        position: dict[int, int] = {}
+        for cut, piece in zip(cuts, islice(normal, 1, None), strict=True):
+            position[cut] = len(words)
+            words += piece.split()
+        found = [(position[start], name) for start, name in starts]
+        return Tokenised(words, found, tuple((index, cut) for cut, index in position.items()))
 
 
 @cache
@@ -210,59 +284,72 @@ def markers() -> MarkerSet:
 class WindowScorer:
     """Log-odds of every window of a token list under one linear model."""
 
-    __slots__ = ("_bias", "_pairs", "_size", "_words")
+    __slots__ = ("_bias", "_opening", "_pairs", "_size", "_words")
 
     def __init__(
         self, bias: float, words: Mapping[str, float], pair_weights: Mapping[str, float], size: int
     ) -> None:
         """``words`` and ``pair_weights`` as in the weights file (pairs as ``"a b"``)."""
+        if size < 1:
+            raise ValueError(f"injection weights: window size {size} < 1")
         self._bias = bias
         self._words = {key.encode("utf-8", "surrogatepass"): w for key, w in words.items()}
         self._pairs: dict[tuple[bytes, ...], float] = {
             tuple(part.encode("utf-8", "surrogatepass") for part in key.split(" ", 1)): w
             for key, w in pair_weights.items()
         }
+        # a known pair with its first token's weight: one lookup gives a position's whole
+        # weight (its token and the pair it opens), the token's weight being the default
+        self._opening = {pair: self._words.get(pair[0], 0.0) + w for pair, w in self._pairs.items()}
         self._size = size
 
     @property
     def size(self) -> int:
         return self._size
 
+    def log_odds(
+        self, words: Sequence[bytes], found: Sequence[tuple[int, str]] = ()
+    ) -> list[float]:
+        """The log-odds of each window, in the order of ``window_starts(len(words), size)``;
+        ``found`` are the text's markers (``MarkerSet.tokens``).
+
+        Position ``i`` weighs its token, its markers and the pair ``(words[i], words[i +
+        1])``: a window is the sum of its positions minus the pair that leaves it. Two
+        dictionary lookups per position and sums over blocks of ``gcd(step, size)``
+        positions, all in C loops; every window is a whole number of blocks, O(1) from the
+        blocks' prefix sums."""
+        count = len(words)
+        size = self._size
+        block = gcd(max(size // 2, 1), size) if count > size else max(count, 1)
+        unigram = list(map(self._words.get, words, repeat(0.0, count)))
+        # zip reuses its result tuple; pairwise (3.11) makes a new one per pair
+        adjacent = zip(words, words[1:], strict=False)  # noqa: RUF007
+        positions = chain(map(self._opening.get, adjacent, unigram), unigram[-1:])
+        sums = list(map(sum, zip_longest(*[positions] * block, fillvalue=0.0)))
+        for position, name in found:
+            if position < count:
+                sums[position // block] += self._words.get(name.encode(), 0.0)
+        if count <= size:
+            return [self._bias + sum(sums)]
+        step = max(size // 2, 1)
+        prefix = list(accumulate(sums, initial=0.0))
+        windows = len(window_starts(count, size))
+        per_step, per_window = step // block, size // block
+        # window k holds blocks [k per_step, k per_step + per_window), the last one up to
+        # the end, which no pair leaves
+        firsts = prefix[: windows * per_step : per_step]
+        lasts = prefix[per_window : per_window + (windows - 1) * per_step : per_step]
+        lasts.append(prefix[-1])
+        ends = size - 1 + (windows - 1) * step
+        leaving = zip(words[size - 1 : ends : step], words[size : ends + 1 : step], strict=True)
+        left = list(map(self._pairs.get, leaving, repeat(0.0, windows - 1)))
+        left.append(0.0)
+        return list(map(self._bias.__add__, map(sub, map(sub, lasts, firsts), left)))
+
     def scores(
         self, words: Sequence[bytes], found: Sequence[tuple[int, str]] = ()
     ) -> list[tuple[float, int, int]]:
-        """``(log-odds, start, end)`` of each window (token offsets); ``found`` are the
-        text's markers (``MarkerSet.find``)."""
-        count = len(words)
-        lookups: Iterator[float] = map(self._words.get, words, repeat(0.0, count))
-        if found:
-            values = list(lookups)
-            for position, name in found:
-                if position < count:
-                    values[position] += self._words.get(name.encode(), 0.0)
-            lookups = iter(values)
-        unigram = list(accumulate(lookups, initial=0.0))
-        bigram = list(
-            accumulate(map(self._pairs.get, pairwise(words), repeat(0.0, count)), initial=0.0)
-        )
-        bias = self._bias
-        size = self._size
-        if count <= size:
-            return [(bias + unigram[count] + bigram[-1], 0, count)]
-        step = size // 2
-        last = range(0, count - size + step, step)[-1]  # the only window that may be short
-        pair_end = size - 1
-        out = [
-            (
-                bias + unigram[start + size] - unigram[start] + bigram[start + pair_end]
-                - bigram[start],
-                start,
-                start + size,
-            )
-            for start in range(0, last, step)
-        ]  # fmt: skip
-        end = min(last + size, count)
-        out.append(
-            (bias + unigram[end] - unigram[last] + bigram[end - 1] - bigram[last], last, end)
-        )
-        return out
+        """``(log-odds, start, end)`` of each window (token offsets)."""
+        bounds = window_bounds(len(words), self._size)
+        windows = zip(self.log_odds(words, found), bounds, strict=True)
+        return [(z, start, end) for z, (start, end) in windows]

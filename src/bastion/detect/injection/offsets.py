@@ -3,24 +3,35 @@
 Scoring never needs offsets (``features.tokens`` is a translate and a split); a finding
 does. Tokenisation is local to each character, so a text cut at a space or a line
 break tokenises as the concatenation of its pieces: the text is counted piece by piece
-(C speed) and only the piece holding a wanted token is walked character by character.
+(C speed), the piece holding a wanted token is halved until it is small, and only that
+small piece is walked character by character. Counting starts at the nearest *anchor*
+before the token when the caller knows some (the cuts of ``MarkerSet.tokenise``, where
+its tokenisation is cut anyway) and stops at the next, so a token deep in a long text
+costs a few pieces, not a second tokenisation of everything before it, and the tokens
+counted are those of the cut tokenisation.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 
-from bastion.detect.injection.features import tokens
+from bastion.detect.injection.features import DROPPED, tokens
+from bastion.detect.regions import utf8
 
-_PIECE = 1024  # characters per counted piece, cut at the next space or line break
+_PIECE = 4096  # characters per counted piece, cut at the next space or line break
+_SMALL = 64  # the piece holding a wanted token is halved down to about this size
 
 
+@lru_cache(maxsize=4096)
 def _kind_of(char: str) -> int:
+    """``_kind`` of any character, from what the tokeniser makes of it alone."""
     if char == "\n":
         return 2
     mapped = tokens(char)
     if not mapped:
-        return 3 if char in "'\u2019`" else 0
+        return 3 if char in DROPPED else 0
     return 2 if len(mapped[0]) == 1 and not mapped[0].isalnum() else 1
 
 
@@ -61,32 +72,70 @@ def _walk(
         out[index] = (base + start, base + last + 1)
 
 
-def _cut(text: str, at: int) -> int:
-    if at >= len(text):
-        return len(text)
-    space = text.find(" ", at)
-    newline = text.find("\n", at)
+def _cut(text: str, at: int, stop: int) -> int:
+    """The first space or line break at or after ``at`` (``stop`` if none before it)."""
+    if at >= stop:
+        return stop
+    space = text.find(" ", at, stop)
+    newline = text.find("\n", at, stop)
     found = [p for p in (space, newline) if p >= 0]
-    return min(found) if found else len(text)
+    return min(found) if found else stop
 
 
-def token_char_spans(text: str, ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Character spans of token ranges ``[first, last)`` of ``features.tokens(text)``."""
-    wanted = {first for first, _ in ranges} | {max(last - 1, first) for first, last in ranges}
-    if not wanted:
-        return []
-    found: dict[int, tuple[int, int]] = {}
-    highest = max(wanted)
-    pos = count = 0
-    while pos < len(text) and count <= highest:
-        cut = _cut(text, pos + _PIECE)
-        piece = text[pos:cut]
-        size = len(tokens(piece))
-        inside = {i for i in wanted if count <= i < count + size}
-        if inside:
-            _walk(piece, pos, count, inside, found)
-        count += size
+def _locate(
+    text: str, pos: int, stop: int, count: int, wanted: int, out: dict[int, tuple[int, int]]
+) -> tuple[int, int]:
+    """Count tokens of ``text[pos:stop]`` (token ``count`` next) in pieces of ``_PIECE``
+    characters up to the piece holding token ``wanted``, halve that piece down to about
+    ``_SMALL`` characters around the token, and walk what is left. Returns where the
+    piece holding the token starts and its first token's index (where the search for a
+    later token may go on from)."""
+    while pos < stop:
+        cut = _cut(text, pos + _PIECE, stop)
+        counted = len(tokens(text[pos:cut]))
+        if wanted < count + counted:
+            break
+        count += counted
         pos = cut
+    else:
+        return pos, count
+    resume = (pos, count)
+    while cut - pos > _SMALL:
+        middle = _cut(text, pos + (cut - pos) // 2, cut)
+        if middle >= cut:
+            break
+        counted = len(tokens(text[pos:middle]))
+        if wanted < count + counted:
+            cut = middle
+        else:
+            pos, count = middle, count + counted
+    _walk(text[pos:cut], pos, count, {wanted}, out)
+    return resume
+
+
+def token_char_spans(
+    text: str, ranges: Sequence[tuple[int, int]], anchors: Sequence[tuple[int, int]] = ()
+) -> list[tuple[int, int]]:
+    """Character spans of token ranges ``[first, last)`` of ``features.tokens(text)``, or
+    with ``anchors`` of the tokenisation cut there: ``(token index, byte offset into the
+    text's UTF-8)`` of each cut, in text order (``MarkerSet.tokenise``)."""
+    wanted = {first for first, _ in ranges} | {max(last - 1, first) for first, last in ranges}
+    found: dict[int, tuple[int, int]] = {}
+    raw = None if text.isascii() or not anchors else utf8(text)
+
+    def char(offset: int) -> int:
+        return offset if raw is None else len(raw[:offset].decode("utf-8", "surrogatepass"))
+
+    segment, pos, count = -2, 0, 0
+    for token in sorted(wanted):
+        # counting stays between two cuts: a piece across one could join two tokens
+        nearest = bisect_right(anchors, (token, len(text) * 4 + 1)) - 1
+        if nearest != segment:
+            segment = nearest
+            count, pos = anchors[nearest] if nearest >= 0 else (0, 0)
+            pos = char(pos)
+        stop = char(anchors[nearest + 1][1]) if nearest + 1 < len(anchors) else len(text)
+        pos, count = _locate(text, pos, stop, count, token, found)
     spans: list[tuple[int, int]] = []
     for first, last in ranges:
         start = found.get(first, (0, 0))[0]

@@ -17,6 +17,7 @@ is reported is the classifier's call on the whole window; unquoted, it is report
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -311,30 +312,48 @@ class RuleSet:
 
     def __init__(self, rules: tuple[Rule, ...] = RULES) -> None:
         self._rules = rules
-        regexes = [_spaced(rule.regex) for rule in rules]
-        self._set = SignalSet(regexes)
+        self.regexes: tuple[str, ...] = tuple(_spaced(rule.regex) for rule in rules)
+        """The rules' patterns as searched, in the order of ``rules``."""
+        self._set = SignalSet(self.regexes)
         options = re2.Options()
         options.max_mem = 64 << 20
-        self._compiled: tuple[Any, ...] = tuple(re2.compile(r, options) for r in regexes)
+        self._compiled: tuple[Any, ...] = tuple(re2.compile(r, options) for r in self.regexes)
 
-    def find(self, text: str, *, data: bool, raw: bytes | None = None) -> list[RuleHit]:
-        """The first match of each applicable rule present in ``text`` (``raw``: the
-        text's UTF-8 when the caller has it)."""
+    def find(
+        self,
+        text: str,
+        *,
+        data: bool,
+        raw: bytes | None = None,
+        present: Iterable[int] | None = None,
+    ) -> list[RuleHit]:
+        """The first match of each applicable rule present in ``text``, in table order
+        (``raw``: the text's UTF-8 when the caller has it; ``present``: indices of the
+        rules in the text when the caller's own RE2 set pass found them)."""
         if not text:
             return []
+        raw = utf8(text) if raw is None else raw
         hits: list[RuleHit] = []
-        for index in self._set.present(utf8(text) if raw is None else raw):
+        for index in sorted(self._set.present(raw) if present is None else present):
             rule = self._rules[index]
             score = rule.data if data else rule.prompt
             if score is None:
                 continue
-            match = self._compiled[index].search(text)
+            match = self._compiled[index].search(raw)  # bytes: no copy of the text per rule
             if match is None:
                 continue
-            start, end = match.span()
+            start, end = _char_span(text, raw, *match.span())
             quoted = rule.kind in _PHRASINGS and _quoted(text, start)
             hits.append(RuleHit(start, end, score * QUOTED if quoted else score, rule, quoted))
         return hits
+
+
+def _char_span(text: str, raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """The code-point span of the byte span ``[start, end)`` of ``raw`` (``text`` as UTF-8)."""
+    if len(raw) == len(text):  # ASCII: bytes are characters
+        return start, end
+    first = len(raw[:start].decode("utf-8", "surrogatepass"))
+    return first, first + len(raw[start:end].decode("utf-8", "surrogatepass"))
 
 
 def _spaced(regex: str) -> str:
