@@ -41,7 +41,9 @@ def test_typo_in_a_section_name_and_in_a_named_entry(tmp_path: Path) -> None:
 
 def test_unknown_key_without_close_match_lists_the_allowed_keys(tmp_path: Path) -> None:
     path = write(tmp_path, "redis:\n  zzz: 1\n")
-    assert error_of(path, environ={}) == f"{path}:2: redis.zzz: unknown key (expected one of: url)"
+    assert error_of(path, environ={}) == (
+        f"{path}:2: redis.zzz: unknown key (expected one of: url, timeout_s, key_prefix)"
+    )
 
 
 def test_missing_key_points_at_the_parent_mapping(tmp_path: Path) -> None:

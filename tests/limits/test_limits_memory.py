@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.limits.memory import MemoryCounterStore
-from bastion.limits.store import Granted, Hold, HoldKind, Refused
+from bastion.limits.store import Granted, Hold, HoldKind, Refused, Restored
 
 
 def window(key: str = "w", limit: int = 3, amount: int = 1, span: float = 60.0) -> Hold:
@@ -112,9 +112,17 @@ def test_period_totals_settle_to_actual_and_restore_adds() -> None:
     assert store.used("b", 1.0) == 30
 
 
-async def test_restore_seeds_windows_and_totals() -> None:
+async def test_restore_seeds_windows_and_totals_until_they_end() -> None:
     store = MemoryCounterStore()
-    await store.restore("w", HoldKind.WINDOW, 60.0, 5, at=10.0)
-    await store.restore("b", HoldKind.TOTAL, 3600.0, 70, at=0.0)
+    assert await store.restore(
+        [
+            Restored("w", HoldKind.WINDOW, 60.0, 5, at=10.0),
+            Restored("b", HoldKind.TOTAL, 3600.0, 70, at=0.0),
+        ]
+    )
     assert store.used("w", 20.0) == 5 and store.used("w", 70.0) == 0
     assert isinstance(await store.take([Hold("b", HoldKind.TOTAL, 100, 31, 3600.0)], 1.0), Refused)
+    store.sweep(3599.0)
+    assert store.used("b", 3599.0) == 70  # kept until the period ends
+    store.sweep(3600.0)
+    assert store.used("b", 3600.0) == 0

@@ -53,6 +53,12 @@ class StorageConfig(_Strict):
 
 class RedisConfig(_Strict):
     url: str | None = Field(None, description="redis://host:port/db, or null for none.")
+    timeout_s: float = Field(
+        1.0, gt=0, le=10, description="Longest wait for Redis (connect, one command)."
+    )
+    key_prefix: str = Field(
+        "bastion:", min_length=1, max_length=64, description="Prefix of every Bastion key."
+    )
 
 
 class TimeoutsConfig(_Strict):
@@ -292,8 +298,9 @@ class DetectorsConfig(_Strict):
 class CryptoConfig(_Strict):
     keyring_file: Path | None = Field(
         None,
-        description="Keyring (pseudonym and fingerprint keys). Default with SQLite: "
-        "keyring.json beside the database, generated on first start; required with PostgreSQL.",
+        description="Keyring (pseudonym, fingerprint, signing and content keys). Default with "
+        "SQLite: keyring.json beside the database, generated on first start; required with "
+        "PostgreSQL.",
     )
 
 
@@ -413,6 +420,16 @@ class LimitsConfig(_Strict):
     lease_ttl_s: float = Field(
         900.0, gt=0, description="A concurrency slot not released by then frees itself."
     )
+    store: Literal["memory", "redis"] = Field(
+        "memory",
+        description="Where counters live: memory (one process) or redis (shared by every "
+        "worker and replica; needs redis.url).",
+    )
+    on_store_down: Literal["closed", "open"] = Field(
+        "closed",
+        description="Redis unreachable: closed refuses calls (503 limits_unavailable); "
+        "open lets them through unlimited, counted and logged.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -433,6 +450,35 @@ class LimitsConfig(_Strict):
                 raise ValueError(f"two limit rules are named {rule.rule_id!r}; give one a name")
             seen.add(rule.rule_id)
         return self
+
+
+ContentMode = Literal["none", "redacted", "encrypted", "full"]
+
+
+class AuditContentConfig(_Strict):
+    """Which calls keep their prompt and answer text, and for how long (docs/audit.md)."""
+
+    default: ContentMode = Field(
+        "none",
+        description="Content kept for calls no app or team entry names: none (metadata only),"
+        " redacted (the text as forwarded), encrypted (the original, AES-GCM under the content"
+        " key), full (plain text; not for production).",
+    )
+    apps: dict[str, ContentMode] = Field(
+        default_factory=dict, description="Mode per app (wins over teams), e.g. billing: redacted."
+    )
+    teams: dict[str, ContentMode] = Field(
+        default_factory=dict, description="Mode per team, e.g. research: encrypted."
+    )
+    retention_days: float = Field(
+        30.0, gt=0, description="Content older than this is purged (unless under legal hold)."
+    )
+    purge_interval_s: float = Field(
+        3600.0, gt=0, description="How often the gateway purges expired content."
+    )
+    max_bytes: int = Field(
+        1 << 20, ge=1024, description="Most bytes of request and answer kept per call."
+    )
 
 
 class AuditConfig(_Strict):
@@ -462,6 +508,10 @@ class AuditConfig(_Strict):
     checkpoint_every: int = Field(1000, ge=1, description="Checkpoint after this many records.")
     checkpoint_interval_s: float = Field(
         60.0, gt=0, description="Checkpoint at least this often while records arrive."
+    )
+    content: AuditContentConfig = Field(
+        default_factory=AuditContentConfig,
+        description="Content retention: none, redacted, encrypted or full, per app or team.",
     )
 
 

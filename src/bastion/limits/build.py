@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bastion.config.schema import BastionConfig
 from bastion.errors import ConfigError
-from bastion.limits.ledger import LedgerWriter, SpendSink
+from bastion.limits.ledger import LedgerWriter, SpendSink, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.limits.memory import MemoryCounterStore
 from bastion.limits.periods import PeriodClock
 from bastion.limits.pricing import ModelPrice, Pricer, find_price
+from bastion.limits.redis_store import RedisCounterStore
 from bastion.limits.rules import Measure, compile_rule
+from bastion.limits.store import CounterStore
 
 
 def model_prices(config: BastionConfig) -> dict[str, tuple[Pricer, int, bool]]:
@@ -33,11 +37,63 @@ def model_prices(config: BastionConfig) -> dict[str, tuple[Pricer, int, bool]]:
     return found
 
 
+def build_store(
+    config: BastionConfig, *, on_fail_open: Callable[[], None] | None = None
+) -> CounterStore:
+    """The counter store ``limits.store`` names (ConfigError when it cannot serve the
+    configured workers)."""
+    limits = config.limits
+    if limits.store == "memory":
+        if config.server.workers > 1:
+            raise ConfigError(
+                f"limits.rules with server.workers: {config.server.workers} need shared "
+                "counters: set limits.store: redis (and redis.url), or server.workers: 1; "
+                "in-memory counters would let every worker allow the full limit"
+            )
+        return MemoryCounterStore()
+    if not config.redis.url:
+        raise ConfigError("limits.store: redis needs redis.url (redis://host:6379/0)")
+    if not _redis_url_ok(config.redis.url):
+        raise ConfigError(_BAD_REDIS_URL)  # never the URL: it may hold a password
+    try:
+        return RedisCounterStore(
+            config.redis.url,
+            key_prefix=config.redis.key_prefix,
+            timeout_s=config.redis.timeout_s,
+            fail_open=limits.on_store_down == "open",
+            on_fail_open=on_fail_open,
+        )
+    except ValueError:
+        raise ConfigError(_BAD_REDIS_URL) from None
+
+
+_BAD_REDIS_URL = (
+    "redis.url: not a Redis URL; expected redis://[user:password@]host[:port][/db] "
+    "(rediss:// for TLS)"
+)
+
+
+def _redis_url_ok(url: str) -> bool:
+    """A ``redis://`` or ``rediss://`` URL with a host and, if any, a numeric database."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    database = parts.path.lstrip("/")
+    return (
+        parts.scheme in ("redis", "rediss")
+        and bool(parts.hostname)
+        and (not database or database.isdigit())
+    )
+
+
 def build_limiter(
     config: BastionConfig,
     sink: SpendSink | None,
     *,
     on_soft_limit: Callable[[str, str], None] | None = None,
+    on_fail_open: Callable[[], None] | None = None,
 ) -> tuple[ScopedLimiter, LedgerWriter | None] | None:
     """The limiter for ``config.limits`` (None without rules) and its ledger writer.
 
@@ -46,11 +102,7 @@ def build_limiter(
     limits = config.limits
     if not limits.rules:
         return None
-    if config.server.workers > 1:
-        raise ConfigError(
-            "limits.rules need server.workers: 1 for now: counters live in one process, "
-            "and several workers would each allow the full limit"
-        )
+    store = build_store(config, on_fail_open=on_fail_open)
     rules = [compile_rule(rule, limits.lease_ttl_s) for rule in limits.rules]
     prices = model_prices(config)
     money = [r for r in rules if any(s.measure is Measure.COST for s in r.reserve_specs)]
@@ -74,10 +126,16 @@ def build_limiter(
     writer = LedgerWriter(sink) if sink is not None else None
     limiter = ScopedLimiter(
         rules,
-        MemoryCounterStore(),
+        store,
         price_of,
         PeriodClock(ZoneInfo(limits.timezone)),
         record_spend=writer.submit if writer is not None else None,
         on_soft_limit=on_soft_limit,
     )
+    if sink is not None and isinstance(store, RedisCounterStore):  # when Redis lost its data
+
+        async def rebuild_from_ledger() -> int:
+            return await rebuild(limiter, sink, time.time())
+
+        store.rebuild_from = rebuild_from_ledger
     return limiter, writer

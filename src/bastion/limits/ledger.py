@@ -4,7 +4,8 @@
 ``flush_interval_s`` (group commit, off the hot path). A failing store keeps the
 entries queued and retries. At start-up, the counters of the current periods (and of
 rolling windows and tokens per minute) are rebuilt from the ledger before the first
-call, so a restart keeps the spend. Entries queued when a process is killed with
+call, so a restart keeps the spend; the Redis store rebuilds the same way when it finds
+its counters gone (a flush or restart of Redis). Entries queued when a process is killed with
 ``kill -9`` (at most one flush interval) are lost; a clean shutdown flushes them.
 """
 
@@ -17,7 +18,7 @@ from typing import Protocol
 from bastion.limits.limiter import ScopedLimiter
 from bastion.limits.periods import PeriodKind
 from bastion.limits.rules import Measure
-from bastion.limits.store import HoldKind
+from bastion.limits.store import HoldKind, Restored
 from bastion.model import Principal
 from bastion.model.spend import SpendEntry, SpendTotal
 from bastion.storage.group_commit import BatchSink, GroupCommit
@@ -61,8 +62,8 @@ def _principal(row: SpendTotal | SpendEntry) -> Principal:
 
 async def rebuild(limiter: ScopedLimiter, sink: SpendSink, now: float) -> int:
     """Restore the current periods' totals and the rolling windows from the ledger;
-    returns how many counters were restored."""
-    store = limiter.store
+    returns how many counters were restored (0 when a shared store already held them)."""
+    entries: list[Restored] = []
     restored: dict[str, int] = {}
     soft: dict[str, float] = {}
     kinds: set[PeriodKind] = set()
@@ -82,7 +83,7 @@ async def rebuild(limiter: ScopedLimiter, sink: SpendSink, now: float) -> int:
                     continue
                 amount = row.cost_pusd if planned.spec.measure is Measure.COST else row.tokens
                 key = f"{planned.key}|{period.id}"
-                await store.restore(key, HoldKind.TOTAL, period.end - now, amount, period.start)
+                entries.append(Restored(key, HoldKind.TOTAL, period.end - now, amount, now))
                 restored[key] = restored.get(key, 0) + amount
                 if planned.spec.soft is not None:
                     soft[key] = planned.spec.soft * planned.spec.limit
@@ -98,11 +99,12 @@ async def rebuild(limiter: ScopedLimiter, sink: SpendSink, now: float) -> int:
                 if entry.settled_at <= now - spec.span_s:
                     continue
                 amount = entry.cost_pusd if spec.measure is Measure.COST else entry.tokens
-                await store.restore(
-                    planned.key, HoldKind.WINDOW, spec.span_s, amount, entry.settled_at
+                entries.append(
+                    Restored(planned.key, HoldKind.WINDOW, spec.span_s, amount, entry.settled_at)
                 )
                 restored[planned.key] = restored.get(planned.key, 0) + amount
+    applied = await limiter.store.restore(entries)
     for key, threshold in soft.items():
         if restored[key] >= threshold:
             limiter.mark_alerted(key)
-    return len(restored)
+    return len(restored) if applied else 0

@@ -17,13 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bastion.errors import BudgetExceeded, RateLimited
+from bastion.errors import BudgetExceeded, RateLimited, ServiceUnavailable, StorageError
 from bastion.limits.base import NOTHING_HELD, Reservation
 from bastion.limits.estimate import output_tokens, prompt_tokens
 from bastion.limits.periods import PeriodClock
 from bastion.limits.pricing import Pricer
 from bastion.limits.rules import LimitSpec, Measure, Rule, field_value
-from bastion.limits.store import CounterStore, Granted, Hold, HoldKind, Refused
+from bastion.limits.store import CounterStore, Granted, Hold, HoldKind, Refused, Settlement
 from bastion.model import Conversation, Principal, Usage
 from bastion.model.spend import PICO_USD, SpendEntry
 
@@ -154,13 +154,21 @@ class ScopedLimiter:
         tokens = usage.total_tokens
         cost = pricer.cost(usage) if pricer is not None else 0
         now = self._now()
-        for held in _helds(reservation):
-            amounts = [
-                None if m in (Measure.REQUESTS, Measure.LEASE) else _amount(m, tokens, cost)
-                for m in held.measures
-            ]
+        settlements: list[Settlement] = [
+            (
+                held.ticket,
+                [
+                    None if m in (Measure.REQUESTS, Measure.LEASE) else _amount(m, tokens, cost)
+                    for m in held.measures
+                ],
+            )
+            for held in _helds(reservation)
+        ]
+        if settlements:
             try:
-                await self.store.settle(held.ticket, amounts, now)
+                await self.store.settle(settlements, now)
+            except StorageError:  # logged once by the store; the ledger entry still counts
+                log.debug("limits: the counter store is unreachable; a call was not settled")
             except Exception:  # a store outage must not lose the ledger entry below
                 log.exception("limits: settling counters failed")
         if model is not None and tokens and self._record_spend is not None:
@@ -214,7 +222,13 @@ class ScopedLimiter:
         now: float | None = None,
     ) -> Reservation:
         now = self._now() if now is None else now
-        result = await self.store.take(holds, now)
+        try:
+            result = await self.store.take(holds, now)
+        except StorageError as exc:  # fail closed (limits.on_store_down: closed)
+            raise ServiceUnavailable(
+                "Rate limits and budgets cannot be checked right now; try again shortly.",
+                code="limits_unavailable",
+            ) from exc
         if isinstance(result, Refused):
             raise self._refusal(plan.items[result.index], holds[result.index], result, now)
         self._check_soft(plan.items, holds, result)

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import ClassVar
 
-from bastion.limits.store import Granted, Hold, HoldKind, Refused
+from bastion.limits.store import Granted, Hold, HoldKind, Refused, Restored, Settlement
 
 _SWEEP_EVERY = 4096  # takes between sweeps of idle counters
 
@@ -74,6 +74,7 @@ class MemoryCounterStore:
     """Counters of one process (``limits.store: memory``)."""
 
     name: ClassVar[str] = "memory"
+    reachable: ClassVar[bool] = True  # in this process: always
 
     def __init__(self) -> None:
         self._logs: dict[str, _Log] = {}
@@ -85,18 +86,22 @@ class MemoryCounterStore:
     async def take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
         return self.take_now(holds, now)
 
-    async def settle(self, ticket: object, amounts: Sequence[int | None], now: float) -> None:
-        self.settle_now(ticket, amounts)
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        for ticket, amounts in settlements:
+            self.settle_now(ticket, amounts)
 
-    async def restore(
-        self, key: str, kind: HoldKind, span_s: float, amount: int, at: float
-    ) -> None:
-        if kind is HoldKind.WINDOW:
-            log = self._log(key, span_s)
-            log.entries.append([at, float(amount), 1.0])
-            log.total += amount
-        elif kind is HoldKind.TOTAL:
-            self._total(key, at + span_s).used += amount
+    async def restore(self, entries: Sequence[Restored]) -> bool:
+        for entry in sorted(entries, key=lambda e: e.at):  # a log is oldest first
+            if entry.kind is HoldKind.WINDOW:
+                log = self._log(entry.key, entry.span_s)
+                log.entries.append([entry.at, float(entry.amount), 1.0])
+                log.total += entry.amount
+            elif entry.kind is HoldKind.TOTAL:
+                self._total(entry.key, entry.at + entry.span_s).used += entry.amount
+        return True
+
+    async def close(self) -> None:
+        return None
 
     def take_now(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
         """``take`` without the coroutine (the bench times both)."""

@@ -3,7 +3,8 @@
 A call's limits become a list of ``Hold``s, one per counter it must fit in. A store
 takes them all or none (``take``), later replaces each hold's amount with what was
 really used and releases leases (``settle``), and accepts settled amounts replayed
-from the ledger at start-up (``restore``). Three kinds of counter cover every limit:
+from the ledger (``restore``: at start-up, and by a shared store whose counters were
+lost). Three kinds of counter cover every limit:
 
 * ``WINDOW`` — a sliding log (RELIABILITY.md R1): the hold fits iff the weight
   admitted in the preceding ``span_s`` seconds plus its own is ≤ ``limit``. Requests
@@ -14,8 +15,8 @@ from the ledger at start-up (``restore``). Three kinds of counter cover every li
   the counter may be forgotten ``span_s`` seconds after it was first used.
 
 Stores are an extension point (DESIGN.md "counter stores"): ``memory`` for one
-process here; a Redis store does the same with one Lua script per call and server
-time, a shared-database store with one transaction. Amounts are integers (requests,
+process, ``redis`` (``redis_store``) for every worker and replica, with one Lua
+script per call and the server's clock. Amounts are integers (requests,
 tokens, picodollars) so every backend sums exactly.
 """
 
@@ -50,6 +51,19 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class Restored:
+    """Settled weight replayed from the ledger: a window entry made at ``at`` (the
+    window is ``span_s`` long), or part of a period total kept until ``at + span_s``
+    (``at`` is now and ``span_s`` what is left of the period)."""
+
+    key: str
+    kind: HoldKind
+    span_s: float
+    amount: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Granted:
     """Every hold was taken. Per hold: what is left of its limit, and seconds until
     it resets (the oldest weight leaves the window / the period ends)."""
@@ -69,6 +83,10 @@ class Refused:
     retry_after_s: float = math.inf
 
 
+Settlement = tuple[object, Sequence[int | None]]
+"""A ticket from ``Granted`` and, per hold, the amount it settles to."""
+
+
 class CounterStore(Protocol):
     """Atomic multi-counter holds. ``take`` and ``settle`` may raise
     ``bastion.errors.StorageError`` when the backend is unreachable; the limiter then
@@ -76,17 +94,29 @@ class CounterStore(Protocol):
 
     name: ClassVar[str]
 
+    @property
+    def reachable(self) -> bool:
+        """False while the backend cannot be reached (``/readyz`` reports it)."""
+        ...
+
     async def take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
         """Take every hold or none."""
         ...
 
-    async def settle(self, ticket: object, amounts: Sequence[int | None], now: float) -> None:
-        """Replace each hold's amount (``None`` keeps it); leases are released."""
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        """For every ``(ticket, amounts)``: replace each hold's amount (``None`` keeps
+        it) and release its leases; several tickets (a call's admission and its
+        reservation) settle together."""
         ...
 
-    async def restore(
-        self, key: str, kind: HoldKind, span_s: float, amount: int, at: float
-    ) -> None:
-        """Add settled weight from the ledger (no limit check): a window entry at
-        ``at``, or to a period total."""
+    async def restore(self, entries: Sequence[Restored]) -> bool:
+        """Add settled weight from the ledger, all of it at once, with no limit check.
+
+        A store shared by several processes adds it only while it holds no counters
+        (first start, or its data was lost) and answers False when another process
+        already restored them; a process-local store always adds and answers True."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (the counters stay where they are)."""
         ...

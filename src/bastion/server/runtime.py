@@ -25,6 +25,7 @@ from bastion.limits.build import build_limiter
 from bastion.limits.ledger import LedgerWriter, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.pipeline.active_policy import ActivePolicy
+from bastion.pipeline.content import build_content_keeper
 from bastion.pipeline.exception_book import ExceptionBook
 from bastion.pipeline.gateway import Gateway
 from bastion.pipeline.guardrails import build_guardrails
@@ -105,16 +106,22 @@ class Runtime:
         self.guardrails = build_guardrails(config, decider=PolicyUnavailable())
         self.exception_book = ExceptionBook(ExceptionRepository(self.database))
         self.class_sets = ClassSetRepository(self.database)
-        self.audit = build_audit_log(
-            config, self.database, Signer(self.guardrails.keyring.active("signing"))
-        )
+        signer = Signer(self.guardrails.keyring.active("signing"))
+        self.audit = build_audit_log(config, self.database, signer)
+        self.content = build_content_keeper(config, self.database, self.guardrails.keyring, signer)
         # --- limits (issue 6): the limiter from `limits`, its spend ledger ---
         self.spend = SpendLedgerRepository(self.database)
-        built = build_limiter(config, self.spend, on_soft_limit=self._soft_limit_reached)
+        built = build_limiter(
+            config,
+            self.spend,
+            on_soft_limit=self._soft_limit_reached,
+            on_fail_open=self._limits_fail_open,
+        )
         self.limiter: ScopedLimiter | None = built[0] if built else None
         self.ledger: LedgerWriter | None = built[1] if built else None
         limiter: Limiter = self.limiter if self.limiter is not None else Unlimited()
         self._soft_alerts: Counter | None = None
+        self._fail_open_passes: Counter | None = None
         # --- end limits ---
         self.gateway = Gateway(
             GatewayParts(
@@ -129,6 +136,7 @@ class Runtime:
                 transformer=self.guardrails.transformer,
                 keyring=self.guardrails.keyring,
                 class_set=self.guardrails.class_set_digest,
+                content=self.content,
                 limiter=limiter,
             )
         )
@@ -136,6 +144,12 @@ class Runtime:
             "bastion_limit_soft_alerts_total",
             "Budgets that reached their soft threshold, by rule and limit.",
             ["rule", "limit"],
+            registry=self.gateway.parts.metrics.registry,
+        )
+        self._fail_open_passes = Counter(  # limits: calls let through with Redis down
+            "bastion_limits_fail_open_total",
+            "Calls admitted without limits because the counter store was unreachable "
+            "(limits.on_store_down: open).",
             registry=self.gateway.parts.metrics.registry,
         )
         self.policy = ActivePolicy(
@@ -158,6 +172,7 @@ class Runtime:
         await self.policy.start(watch=self._watch)
         await self.exception_book.start()
         await self.audit.start()  # ships what a killed process left, closes its orphans
+        await self.content.start()  # content retention: writer and purge job
         if self.limiter is not None:  # limits: counters of the current periods from the ledger
             restored = await rebuild(self.limiter, self.spend, time.time())
             log.info("limits: %d counters restored from the spend ledger", restored)
@@ -186,8 +201,11 @@ class Runtime:
         await self.exception_book.close()  # writes back use counts: before the database
         self.gateway.parts.rejections.flush()
         await self.audit.close()
+        await self.content.close()  # queued content reaches the store
         if self.ledger is not None:  # limits: settled spend reaches the ledger
             await self.ledger.close()
+        if self.limiter is not None:  # limits: the counter store's connections
+            await self.limiter.store.close()
         await self.router.close()
         await self.verifier.close()
         await self.database.close()
@@ -259,6 +277,10 @@ class Runtime:
         if self._soft_alerts is not None:
             self._soft_alerts.labels(rule, limit).inc()
 
+    def _limits_fail_open(self) -> None:
+        if self._fail_open_passes is not None:
+            self._fail_open_passes.inc()
+
     def _install_decider(self, decider: Decider) -> None:
         self.gateway.parts.decider = decider
 
@@ -277,9 +299,15 @@ class Runtime:
             return "unavailable", []
         if not self.verifier.store_reachable and self.verifier.cached_keys == 0:
             return "unavailable", []
+        # limits: counters in Redis that cannot be reached refuse calls unless fail-open
+        redis_down = self.limiter is not None and not self.limiter.store.reachable
+        if redis_down and self.config.limits.on_store_down == "closed":
+            return "unavailable", []
         degraded = [name for name, state in self.router.health().items() if state == "open"]
         if not self.verifier.store_reachable:
             degraded.append("key_store")
+        if redis_down:
+            degraded.append("redis")
         return ("degraded" if degraded else "ready"), degraded
 
     async def lifespan(self, receive: Receive, send: Send) -> None:

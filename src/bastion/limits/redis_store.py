@@ -1,0 +1,337 @@
+"""The Redis counter store: the memory store's counters, shared by every worker and replica.
+
+Each ``take``, ``settle`` and ``restore`` is one Lua script (``redis_scripts``, one
+EVALSHA), so every scope of a call is checked and taken atomically, with the Redis
+server's clock rather than the callers'. Every counter key carries the epoch, the id of
+the current set of counters: when Redis lost its data (FLUSHALL, a restart without
+persistence) the epoch marker is gone, and the first process to notice rebuilds the
+counters from the spend ledger under a new epoch before anything is admitted again; the
+others adopt that epoch. A ticket of an older epoch settles by adding what it used.
+
+Redis errors and timeouts (``redis.timeout_s`` per command; nothing is retried, since a
+take that timed out may have been applied) open a breaker: until a background ``PING``
+(every half second) answers, calls do not wait for Redis. Meanwhile ``take`` refuses
+with ``StorageError`` (``limits.on_store_down: closed``, the default) or passes the
+call unlimited, counted in ``fail_open_passes`` (``open``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from bastion.errors import StorageError
+from bastion.limits.redis_scripts import RESTORE, SETTLE, TAKE
+from bastion.limits.store import Granted, Hold, HoldKind, Refused, Restored, Settlement
+
+log = logging.getLogger("bastion.limits")
+
+_KIND = {HoldKind.WINDOW: "w", HoldKind.LEASE: "l", HoldKind.TOTAL: "t"}
+_ATTEMPTS = 3  # a script answering "another epoch" is retried after adopting it
+_PROBE_EVERY_S = 0.5
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(slots=True)
+class _Ticket:
+    """What one take holds: its epoch, server time, entry ids, holds and amounts."""
+
+    epoch: bytes
+    at_us: int
+    first_id: int
+    holds: tuple[Hold, ...]
+    amounts: list[int]
+
+
+_PASSED = object()  # the ticket of a call let through while Redis was unreachable
+
+
+def _us(seconds: float) -> str:
+    return str(math.ceil(seconds * 1_000_000))
+
+
+class RedisCounterStore:
+    """Counters in Redis (``limits.store: redis``), shared by every process using it.
+
+    ``rebuild_from`` is the ledger rebuild run when the counters are found gone; it
+    calls ``restore``. ``take`` and ``settle`` ignore the callers' ``now``: windows,
+    leases and expiries follow the server's clock.
+    """
+
+    name: ClassVar[str] = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_prefix: str = "bastion:",
+        timeout_s: float = 1.0,
+        fail_open: bool = False,
+        max_connections: int = 64,
+        on_fail_open: Callable[[], None] | None = None,
+    ) -> None:
+        # nothing is retried: a take retried after a timeout could be taken twice
+        # a call waits (up to timeout_s) for one of max_connections, never opens more
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            socket_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+        )
+        self._redis = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        self._prefix = f"{key_prefix}lim:"
+        self._marker = f"{self._prefix}epoch"
+        self._seq = f"{self._prefix}seq"
+        self._deadline_s = timeout_s
+        self._fail_open = fail_open
+        self._on_fail_open = on_fail_open
+        # EVALSHA, loading the script once when Redis answers NOSCRIPT (after a restart)
+        self._take_script = self._redis.register_script(TAKE)
+        self._settle_script = self._redis.register_script(SETTLE)
+        self._restore_script = self._redis.register_script(RESTORE)
+        self._epoch: bytes | None = None
+        self._recovery = asyncio.Lock()
+        self._down_since: float | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._passes_before = 0
+        self.rebuild_from: Callable[[], Awaitable[object]] | None = None
+        self.fail_open_passes = 0
+
+    @property
+    def reachable(self) -> bool:
+        """False from a failure until Redis answers a ``PING`` again."""
+        return self._down_since is None
+
+    async def take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
+        if self._down_since is not None:
+            return self._unreachable(holds, None)
+        args: list[str] = []
+        for hold in holds:
+            args += (_KIND[hold.kind], str(hold.limit), str(hold.amount), _us(hold.span_s))
+        try:
+            for _ in range(_ATTEMPTS):
+                epoch = self._epoch or await self._recover(None)
+                keys = [self._marker, self._seq]
+                for hold in holds:
+                    keys += self._keys(epoch, hold.kind, hold.key)
+                reply = await self._run(self._take_script, keys, [epoch.decode(), *args])
+                if reply[0] != 0:
+                    break
+                await self._recover(epoch)
+            else:
+                raise StorageError("the Redis counters changed epoch during one call")
+        except _FAILURES as exc:
+            return self._unreachable(holds, exc)
+        except StorageError as exc:  # the ledger could not be read for a rebuild
+            return self._unreachable(holds, exc, trip=False)
+        self._reached()
+        if reply[0] < 0:
+            _, index, used, retry_us = reply
+            return Refused(int(index), int(used), math.inf if retry_us < 0 else retry_us / 1e6)
+        values = reply[3:]
+        ticket = _Ticket(
+            epoch, int(reply[1]), int(reply[2]), tuple(holds), [h.amount for h in holds]
+        )
+        return Granted(
+            ticket,
+            tuple(int(v) for v in values[0::2]),
+            tuple(max(v, 0) / 1e6 for v in values[1::2]),
+        )
+
+    async def settle(self, settlements: Sequence[Settlement], now: float) -> None:
+        tickets: list[tuple[_Ticket, list[int]]] = []
+        args: list[str] = []
+        for ticket, amounts in settlements:
+            if ticket is _PASSED:
+                continue
+            assert isinstance(ticket, _Ticket)
+            settled = [
+                held if amount is None else amount
+                for held, amount in zip(ticket.amounts, amounts, strict=True)
+            ]
+            tickets.append((ticket, settled))
+            epoch, at = ticket.epoch.decode(), str(ticket.at_us)
+            for index, (hold, held, amount) in enumerate(
+                zip(ticket.holds, ticket.amounts, settled, strict=True)
+            ):
+                args += (
+                    _KIND[hold.kind],
+                    str(ticket.first_id + index + 1),
+                    str(held),
+                    str(amount),
+                    _us(hold.span_s),
+                    epoch,
+                    at,
+                )
+        if not tickets:
+            return
+        if self._down_since is not None:
+            raise StorageError("the limit counters (Redis) cannot be reached")
+        try:
+            for _ in range(_ATTEMPTS):
+                epoch_now = self._epoch or await self._recover(None)
+                keys = [self._marker]
+                for ticket, _settled in tickets:
+                    for hold in ticket.holds:
+                        keys += self._keys(epoch_now, hold.kind, hold.key)
+                reply = await self._run(self._settle_script, keys, [epoch_now.decode(), *args])
+                if reply[0] != 0:
+                    break
+                await self._recover(epoch_now)
+            else:
+                raise StorageError("the Redis counters changed epoch during one call")
+        except _FAILURES as exc:
+            self._trip(exc)
+            raise StorageError("the limit counters (Redis) cannot be reached") from exc
+        self._reached()
+        for ticket, settled in tickets:
+            ticket.epoch = epoch_now
+            ticket.amounts = settled
+
+    async def restore(self, entries: Sequence[Restored]) -> bool:
+        """Add the ledger's spend under a new epoch if Redis holds none yet; False when
+        it does (another process restored) or when Redis cannot be reached (the first
+        call that reaches it rebuilds then)."""
+        try:
+            return await self._restore(entries)
+        except _FAILURES as exc:
+            self._trip(exc)
+            return False
+
+    async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+        await self._redis.aclose(close_connection_pool=True)
+
+    async def used(self, key: str, kind: HoldKind) -> int:
+        """What a counter holds (windows: as of their last take; 0 when unknown)."""
+        epoch = self._epoch or await self._recover(None)
+        main, aux = self._keys(epoch, kind, key)
+        if kind is HoldKind.LEASE:
+            seconds, micros = await self._redis.time()
+            now_us = int(seconds) * 1_000_000 + int(micros)
+            return int(await self._redis.zcount(main, f"({now_us}", "+inf"))
+        found = await self._redis.get(aux if kind is HoldKind.WINDOW else main)
+        return int(found or 0)
+
+    async def _restore(self, entries: Sequence[Restored]) -> bool:
+        epoch = secrets.token_hex(8).encode()
+        keys = [self._marker, self._seq]
+        args = [epoch.decode()]
+        for entry in entries:
+            keys += self._keys(epoch, entry.kind, entry.key)
+            args += (
+                _KIND[entry.kind],
+                str(entry.amount),
+                _us(entry.at),
+                _us(entry.span_s),
+            )
+        reply = await self._run(self._restore_script, keys, args)
+        self._epoch = bytes(reply[1])
+        self._reached()
+        return bool(reply[0])
+
+    async def _recover(self, stale: bytes | None) -> bytes:
+        """Adopt the current epoch, or rebuild the counters from the ledger when Redis
+        has none (one task per process at a time; one process wins the restore)."""
+        async with self._recovery:
+            if self._epoch is not None and self._epoch != stale:
+                return self._epoch  # another task recovered meanwhile
+            current = await self._run_command(lambda: self._redis.get(self._marker))
+            if current is not None:
+                self._epoch = bytes(current)
+                return self._epoch
+            log.warning(
+                "limits: Redis holds no counters (first start, flush or restart); "
+                "rebuilding them from the spend ledger before admitting calls"
+            )
+            if self.rebuild_from is not None:
+                await self.rebuild_from()  # calls restore()
+            else:
+                await self._restore(())
+            if self._epoch is None or self._epoch == stale:
+                raise StorageError("the Redis counters could not be rebuilt")
+            return self._epoch
+
+    async def _run(self, script: AsyncScript, keys: list[str], args: list[str]) -> list[Any]:
+        reply: list[Any] = await self._run_command(lambda: script(keys=keys, args=args))
+        return reply
+
+    async def _run_command(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        async with asyncio.timeout(self._deadline_s):
+            return await command()
+
+    def _keys(self, epoch: bytes, kind: HoldKind, key: str) -> tuple[str, str]:
+        base = f"{self._prefix}{epoch.decode()}:"
+        if kind is HoldKind.WINDOW:
+            return f"{base}w:{key}", f"{base}s:{key}"
+        main = f"{base}{_KIND[kind]}:{key}"
+        return main, main
+
+    def _unreachable(
+        self, holds: Sequence[Hold], exc: BaseException | None, *, trip: bool = True
+    ) -> Granted:
+        if exc is not None and trip:
+            self._trip(exc)
+        if not self._fail_open:
+            raise StorageError("the limit counters (Redis) cannot be reached") from exc
+        self.fail_open_passes += 1
+        if self._on_fail_open is not None:
+            self._on_fail_open()
+        return Granted(_PASSED, tuple(h.limit for h in holds), tuple(0.0 for _ in holds))
+
+    def _trip(self, exc: BaseException) -> None:
+        """Open the breaker: calls stop waiting for Redis until a probe reaches it."""
+        if self._down_since is not None:
+            return
+        self._down_since = time.monotonic()
+        self._passes_before = self.fail_open_passes
+        log.warning(
+            "limits: Redis unreachable (%s); %s until it answers again",
+            type(exc).__name__,
+            "letting calls through without limits (limits.on_store_down: open)"
+            if self._fail_open
+            else "refusing calls with 503 limits_unavailable",
+        )
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(
+                self._probe_until_reached(), name="bastion-limits-redis-probe"
+            )
+
+    async def _probe_until_reached(self) -> None:
+        while self._down_since is not None:
+            await asyncio.sleep(_PROBE_EVERY_S)
+            try:
+                # idle connections from before the outage may be dead (a partition)
+                await self._redis.connection_pool.disconnect(inuse_connections=False)
+                await self._run_command(self._redis.ping)
+            except _FAILURES:
+                continue
+            self._reached()
+
+    def _reached(self) -> None:
+        if self._down_since is not None:
+            log.warning(
+                "limits: Redis reachable again after %.1f s; %d calls passed without limits",
+                time.monotonic() - self._down_since,
+                self.fail_open_passes - self._passes_before,
+            )
+            self._down_since = None

@@ -1,0 +1,122 @@
+"""What every counter store does alike, run against the memory store and the Redis store.
+
+The Redis store follows the server's clock, so these tests take at the current time and
+never move a clock; the memory store's own tests cover time passing with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+from bastion.limits.memory import MemoryCounterStore
+from bastion.limits.redis_store import RedisCounterStore
+from bastion.limits.store import CounterStore, Granted, Hold, HoldKind, Refused, Restored
+
+
+def window(key: str = "w", limit: int = 3, amount: int = 1, span: float = 60.0) -> Hold:
+    return Hold(key, HoldKind.WINDOW, limit, amount, span)
+
+
+def budget(limit: int = 100, amount: int = 60) -> Hold:
+    return Hold("b", HoldKind.TOTAL, limit, amount, 3600.0)
+
+
+def lease(limit: int = 2, span: float = 30.0) -> Hold:
+    return Hold("c", HoldKind.LEASE, limit, 1, span)
+
+
+async def take(store: CounterStore, *holds: Hold) -> Granted | Refused:
+    return await store.take(holds, time.time())
+
+
+async def used(store: CounterStore, key: str, kind: HoldKind) -> int:
+    if isinstance(store, MemoryCounterStore):
+        return store.used(key, time.time())
+    assert isinstance(store, RedisCounterStore)
+    return await store.used(key, kind)
+
+
+async def test_a_window_admits_exactly_its_limit(store: CounterStore) -> None:
+    results = [await take(store, window()) for _ in range(4)]
+    assert [type(r) for r in results] == [Granted, Granted, Granted, Refused]
+    granted, refused = results[2], results[3]
+    assert isinstance(granted, Granted) and granted.remaining == (0,)
+    assert 59.0 < granted.reset_s[0] <= 60.0  # the oldest entry leaves in a minute
+    assert isinstance(refused, Refused) and (refused.index, refused.used) == (0, 3)
+    assert 59.0 < refused.retry_after_s <= 60.0
+
+
+async def test_a_weight_above_the_limit_never_fits(store: CounterStore) -> None:
+    assert isinstance(await take(store, window(limit=100, amount=40)), Granted)
+    waits = await take(store, window(limit=100, amount=70))
+    assert isinstance(waits, Refused) and 59.0 < waits.retry_after_s <= 60.0
+    never = await take(store, window(limit=100, amount=101))
+    assert isinstance(never, Refused) and math.isinf(never.retry_after_s)
+
+
+async def test_settling_a_window_entry_replaces_its_weight(store: CounterStore) -> None:
+    granted = await take(store, window(limit=100, amount=90))
+    assert isinstance(granted, Granted) and granted.remaining == (10,)
+    await store.settle([(granted.ticket, [20])], time.time())
+    assert await used(store, "w", HoldKind.WINDOW) == 20
+    assert isinstance(await take(store, window(limit=100, amount=80)), Granted)
+    assert isinstance(await take(store, window(limit=100, amount=1)), Refused)
+
+
+async def test_a_take_over_many_counters_is_all_or_nothing(store: CounterStore) -> None:
+    assert isinstance(await take(store, window(limit=5), budget()), Granted)
+    refused = await take(store, window(limit=5), lease(limit=9), budget())
+    assert isinstance(refused, Refused) and (refused.index, refused.used) == (2, 60)
+    assert math.isinf(refused.retry_after_s)  # only the period's end frees a budget
+    assert await used(store, "w", HoldKind.WINDOW) == 1  # nothing else was taken
+    assert await used(store, "c", HoldKind.LEASE) == 0
+
+
+async def test_leases_are_held_until_released(store: CounterStore) -> None:
+    first = await take(store, lease())
+    assert isinstance(first, Granted) and first.remaining == (1,)
+    assert isinstance(await take(store, lease()), Granted)
+    refused = await take(store, lease())
+    assert isinstance(refused, Refused) and refused.used == 2
+    assert 29.0 < refused.retry_after_s <= 30.0  # the first lease expires by then
+    await store.settle([(first.ticket, [None])], time.time())
+    assert await used(store, "c", HoldKind.LEASE) == 1
+    assert isinstance(await take(store, lease()), Granted)
+
+
+async def test_period_totals_settle_to_actual_usage(store: CounterStore) -> None:
+    granted = await take(store, budget())
+    assert isinstance(granted, Granted) and granted.remaining == (40,)
+    assert 3599.0 < granted.reset_s[0] <= 3600.0
+    await store.settle([(granted.ticket, [25])], time.time())
+    assert await used(store, "b", HoldKind.TOTAL) == 25
+    await store.settle([(granted.ticket, [30])], time.time())  # moves from the last amount
+    assert await used(store, "b", HoldKind.TOTAL) == 30
+    assert isinstance(await take(store, budget(amount=70)), Granted)
+    assert isinstance(await take(store, budget(amount=1)), Refused)
+
+
+async def test_restore_seeds_windows_and_totals(store: CounterStore) -> None:
+    now = time.time()
+    restored = [
+        Restored("w", HoldKind.WINDOW, 60.0, 5, now - 10.0),
+        Restored("w", HoldKind.WINDOW, 60.0, 7, now - 61.0),  # already out of the window
+        Restored("b", HoldKind.TOTAL, 3600.0, 70, now),
+    ]
+    assert await store.restore(restored)
+    refused = await take(store, budget(amount=31))
+    assert isinstance(refused, Refused) and refused.used == 70
+    assert isinstance(await take(store, budget(amount=30)), Granted)
+    granted = await take(store, window(limit=10, amount=5))
+    assert isinstance(granted, Granted) and granted.remaining == (0,)
+    assert 49.0 < granted.reset_s[0] <= 50.0  # the restored entry leaves first
+
+
+async def test_concurrent_takes_admit_exactly_what_fits(store: CounterStore) -> None:
+    holds = (window(limit=10**6), budget(limit=10 * 60 + 30, amount=60), lease(limit=10**6))
+    results = await asyncio.gather(*(store.take(holds, time.time()) for _ in range(200)))
+    assert sum(isinstance(r, Granted) for r in results) == 10
+    assert await used(store, "b", HoldKind.TOTAL) == 600
+    assert await used(store, "c", HoldKind.LEASE) == 10
