@@ -99,7 +99,7 @@ def test_crypto_init_show_rotate(tmp_path: Path) -> None:
     assert run("crypto", "init", "--keyring-file", str(ring))[0] == 1  # never overwritten
     code, out = run("crypto", "show", "--keyring-file", str(ring), "--json")
     keys = json.loads(out)
-    assert {k["purpose"] for k in keys} == {"pseudonym", "fingerprint", "signing"}
+    assert {k["purpose"] for k in keys} == {"pseudonym", "fingerprint", "signing", "content"}
     assert "secret" not in out
     run("crypto", "rotate", "--keyring-file", str(ring), "fingerprint")
     keys = json.loads(run("crypto", "show", "--keyring-file", str(ring), "--json")[1])

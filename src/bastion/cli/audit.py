@@ -1,4 +1,5 @@
-"""``bastion audit``: verify the tamper-evident audit chain."""
+"""``bastion audit``: verify the tamper-evident audit chain; show, purge, hold and erase
+retained content (``cli.audit_content``, ``cli.audit_holds``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from bastion.cli._context import (
     open_database,
     run_async,
 )
+from bastion.cli.audit_content import erase_subject, purge, show
+from bastion.cli.audit_holds import hold
 from bastion.config.schema import BastionConfig
 from bastion.crypto.keyring import load_keyring
 from bastion.crypto.location import keyring_location
@@ -28,6 +31,12 @@ from bastion.storage.audit_events import AuditEventRepository
 @click.group("audit")
 def audit() -> None:
     """Inspect the audit trail."""
+
+
+audit.add_command(show)
+audit.add_command(purge)
+audit.add_command(hold)
+audit.add_command(erase_subject)
 
 
 @audit.command("verify")

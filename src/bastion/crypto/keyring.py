@@ -1,5 +1,6 @@
-"""One keyring for the deployment: keyed digests for pseudonyms and fingerprints, and
-the Ed25519 key that signs audit checkpoints.
+"""One keyring for the deployment: keyed digests for pseudonyms and fingerprints, the
+Ed25519 key that signs audit checkpoints, and the AES-256-GCM keys that encrypt retained
+content (audit retention mode ``encrypted``).
 
 Each key has an id and a purpose. Fingerprints carry the id of the key that made them
 (``fp_1a2b3c4d:…``) so records written before a rotation stay matchable: ``matches``
@@ -7,9 +8,9 @@ tries every fingerprint key the ring still holds. Keys live in one JSON file (mo
 0600). In embedded mode (SQLite) a missing file is generated on first start; with
 PostgreSQL the file is required, never generated, so every replica uses the same keys.
 
-The signing key is the one purpose a ring may lack (rings written before it existed):
-in embedded mode it is added on the next start; with PostgreSQL, ``bastion crypto
-rotate signing`` adds it to the shared file.
+Signing and content keys are the purposes a ring may lack (rings written before they
+existed): in embedded mode they are added on the next start; with PostgreSQL,
+``bastion crypto rotate signing`` (or ``content``) adds them to the shared file.
 """
 
 from __future__ import annotations
@@ -28,10 +29,16 @@ from typing import Literal
 
 from bastion.errors import ConfigError
 
-Purpose = Literal["pseudonym", "fingerprint", "signing"]
-PURPOSES: tuple[Purpose, ...] = ("pseudonym", "fingerprint", "signing")
+Purpose = Literal["pseudonym", "fingerprint", "signing", "content"]
+PURPOSES: tuple[Purpose, ...] = ("pseudonym", "fingerprint", "signing", "content")
 _REQUIRED: tuple[Purpose, ...] = ("pseudonym", "fingerprint")
-_PREFIX: Mapping[Purpose, str] = {"pseudonym": "ps", "fingerprint": "fp", "signing": "sg"}
+_PREFIX: Mapping[Purpose, str] = {
+    "pseudonym": "ps",
+    "fingerprint": "fp",
+    "signing": "sg",
+    "content": "ck",
+}
+_CONTENT_DIGEST = "bastion.audit.content"  # domain of content digests under the fingerprint key
 _FORMAT_VERSION = 1
 
 
@@ -90,9 +97,17 @@ class Keyring:
         """Whether the ring has an active key for ``purpose``."""
         return purpose in self._active
 
-    def with_signing_key(self) -> Keyring:
-        """This ring, plus a signing key if it has none."""
-        return self if self.has("signing") else self.rotated("signing")
+    def with_optional_keys(self) -> Keyring:
+        """This ring, plus a signing and a content key where it has none (embedded mode)."""
+        ring = self
+        for purpose in ("signing", "content"):
+            if not ring.has(purpose):
+                ring = ring.rotated(purpose)
+        return ring
+
+    def key(self, key_id: str) -> RingKey | None:
+        """The key with ``key_id`` (active or retired), or None."""
+        return self._keys.get(key_id)
 
     @property
     def keys(self) -> tuple[RingKey, ...]:
@@ -111,6 +126,29 @@ class Keyring:
             return False
         expected = key.digest(data_class, value)[:16].hex()
         return hmac.compare_digest(expected, digest)
+
+    def fingerprints_of(self, data_class: str, value: str) -> tuple[str, ...]:
+        """The fingerprints ``value`` has under every fingerprint key the ring holds
+        (retired keys too): what records written before a rotation carry."""
+        return tuple(
+            f"{key.id}:{key.digest(data_class, value)[:16].hex()}"
+            for key in self._keys.values()
+            if key.purpose == "fingerprint"
+        )
+
+    def content_digest(self, *parts: str) -> str:
+        """``<key id>:<64 hex>``: a salted (keyed) digest linking retained content to its
+        chained record; without the key a short value cannot be guessed back from it."""
+        key = self._active["fingerprint"]
+        return f"{key.id}:{key.digest(_CONTENT_DIGEST, *parts).hex()}"
+
+    def content_digest_matches(self, digest: str, *parts: str) -> bool:
+        """Whether ``digest`` was made from ``parts`` under a key the ring holds."""
+        key_id, _, expected = digest.partition(":")
+        key = self._keys.get(key_id)
+        if key is None or key.purpose != "fingerprint":
+            return False
+        return hmac.compare_digest(key.digest(_CONTENT_DIGEST, *parts).hex(), expected)
 
     def pseudonym_digest(self, data_class: str, value: str) -> bytes:
         """The keyed digest pseudonyms and synthesized values are drawn from."""
@@ -184,8 +222,8 @@ def load_keyring(path: Path, *, generate: bool) -> Keyring:
     except OSError as exc:
         raise ConfigError(f"cannot read keyring file {path}: {exc.strerror}") from exc
     else:
-        if generate and not ring.has("signing"):  # a ring from before checkpoint signing
-            ring = ring.with_signing_key()
+        if generate and not (ring.has("signing") and ring.has("content")):
+            ring = ring.with_optional_keys()  # a ring from before signing or content keys
             write_keyring(path, ring)
         return ring
     ring = Keyring.generate()

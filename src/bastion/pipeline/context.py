@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bastion.limits.base import Reservation
 from bastion.model import (
@@ -21,6 +22,9 @@ from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.output_guard import OutputGuard
 from bastion.pipeline.tool_calls import ToolCallGuard
 from bastion.wire.request import ParsedRequest
+
+if TYPE_CHECKING:
+    from bastion.pipeline.content import ContentDraft
 
 NO_USAGE = Usage()
 
@@ -98,6 +102,10 @@ class CallContext:
     in_flight: bool = False
     class_set: str | None = None
     """Digest of the class set the call was inspected with (see ``GatewayParts``)."""
+    content: ContentDraft | None = None
+    """The call's content as it goes, when its retention mode keeps any (docs/audit.md)."""
+    content_ref: dict[str, str] | None = None
+    """Mode and salted digest of the content kept; the completion record carries it."""
     tools_stripped: tuple[ToolRefusal, ...] = ()
     """Tools the policy took out of the request (each with its rule)."""
     tool_guard: ToolCallGuard | None = None

@@ -187,6 +187,7 @@ class Gateway:
             body = self._strip_tools(ctx, body, decision.tools)
         if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
             body = _with_upstream_usage(body)
+        p.content.draft(ctx, body, applied)  # content retention: what the call will keep
         ctx.reservation = await p.limiter.reserve(
             principal, conversation, ctx.model_used, ctx.reservation
         )
@@ -211,6 +212,8 @@ class Gateway:
         )
         if isinstance(scan, OutputGuard) and scan.redacted:
             _add_output_redactions(headers, scan)
+        if ctx.content is not None:
+            ctx.content.answer_json(out)
         ctx.status = CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
@@ -231,6 +234,8 @@ class Gateway:
         ctx.http_status = 200
         try:
             async for chunk in relay.relay(upstream.chunks()):
+                if ctx.content is not None:
+                    ctx.content.answer_chunk(chunk)
                 yield chunk
             if not shaper.finished and shaper.upstream_error is None:
                 raise UpstreamFailed("The upstream ended the stream before the answer finished.")
@@ -398,6 +403,7 @@ class Gateway:
             if ctx.reservation is not None and ctx.principal is not None:
                 await p.limiter.settle(ctx.principal, ctx.reservation, ctx.usage)
         finally:
+            p.content.keep(ctx)  # before the record, which names the content's digest
             record = build_record(ctx)
             p.audit.submit(record)
             forwarded = ctx.upstream_sent_at is not None

@@ -73,6 +73,8 @@ def build_record(ctx: CallContext) -> CallRecord:
         facts.update(_decision_facts(decision))
     if ctx.class_set is not None:
         facts["class_set"] = ctx.class_set
+    if ctx.content_ref is not None:
+        facts["content"] = ctx.content_ref  # by salted digest: the text is stored apart
     guard = ctx.answer_scan
     if isinstance(guard, OutputGuard) and guard.redacted:
         facts["output_redacted"] = {"classes": dict(guard.redacted), "rules": list(guard.rules)}

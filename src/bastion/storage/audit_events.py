@@ -7,13 +7,15 @@ so a crash between the commit and the log's clean-up never ships an entry twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bastion.errors import StorageError
 from bastion.model.chain import ChainedEvent, WriterState
 from bastion.storage.call_records import (
     _INSERT_POSTGRESQL,
@@ -26,6 +28,8 @@ from bastion.storage.database import Database
 from bastion.storage.tables import AuditEventRow, AuditWriterRow, CallRecordRow
 
 _EVENT_COLUMNS = ("writer_id", "seq", "kind", "request_id", "at", "body", "prev_hash", "hash")
+_GENESIS = "0" * 64  # a chain's first prev_hash (audit.chain.GENESIS; storage sits below audit)
+_APPEND_ATTEMPTS = 8
 
 
 class AuditEventRepository:
@@ -87,6 +91,61 @@ class AuditEventRepository:
                 connection = await session.connection()
                 await connection.exec_driver_sql(sql, rows)
             await session.execute(upsert)
+
+    async def append(
+        self, writer_id: str, link: Callable[[int, str], ChainedEvent], now: float
+    ) -> ChainedEvent:
+        """Append one event to ``writer_id``'s chain, whichever process asks (admin events).
+
+        ``link(head_seq, head_hash)`` makes the event from the current head. The head is
+        read and advanced in one transaction (locked on PostgreSQL); a concurrent append
+        makes the losing transaction fail on the (writer, seq) key, and it is retried.
+        """
+        for attempt in range(_APPEND_ATTEMPTS):
+            try:
+                return await self._append_once(writer_id, link, now)
+            except StorageError:
+                if attempt + 1 == _APPEND_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _append_once(
+        self, writer_id: str, link: Callable[[int, str], ChainedEvent], now: float
+    ) -> ChainedEvent:
+        head = select(AuditWriterRow).where(AuditWriterRow.writer_id == writer_id)
+        if not self._database.is_sqlite:
+            head = head.with_for_update()
+        async with self._database.transaction("audit chain append") as session:
+            row = await session.scalar(head)
+            event = link(row.head_seq, row.head_hash) if row else link(0, _GENESIS)
+            session.add(AuditEventRow(**{name: getattr(event, name) for name in _EVENT_COLUMNS}))
+            if row is None:
+                session.add(
+                    AuditWriterRow(
+                        writer_id=writer_id,
+                        head_seq=event.seq,
+                        head_hash=event.hash,
+                        wal_segment=0,
+                        wal_offset=0,
+                        closed_through=event.seq,
+                        updated_at=now,
+                    )
+                )
+            else:
+                row.head_seq, row.head_hash = event.seq, event.hash
+                row.closed_through, row.updated_at = event.seq, now
+        return event
+
+    async def events_for(self, request_id: str, kind: str) -> list[ChainedEvent]:
+        """Every event of ``kind`` naming ``request_id`` (e.g. the decryptions of a call)."""
+        statement = (
+            select(AuditEventRow)
+            .where(AuditEventRow.request_id == request_id, AuditEventRow.kind == kind)
+            .order_by(AuditEventRow.at, AuditEventRow.writer_id, AuditEventRow.seq)
+        )
+        async with self._database.transaction("audit events lookup") as session:
+            return [_event(row) for row in (await session.scalars(statement)).all()]
 
     async def open_intents(self, writer_id: str, after_seq: int) -> list[ChainedEvent]:
         """Intents of ``writer_id`` past ``after_seq`` whose call has no terminal record."""

@@ -124,15 +124,36 @@ class Database:
                 f"({type(exc).__name__}); check that {self.display_url} is reachable"
             ) from exc
 
+    async def scrub(self) -> bool:
+        """Drop old page images after deleting sensitive rows (content purge, erasure).
+
+        SQLite deletes with ``secure_delete`` (freed space is zeroed), but earlier page
+        images stay in the ``-wal`` file until it is rewritten: a ``TRUNCATE`` checkpoint
+        empties it. False when a reader kept it from completing (run again later).
+        PostgreSQL keeps dead rows until its own vacuum (docs/audit.md): nothing to do here.
+        """
+        if not self.is_sqlite:
+            return True
+        try:
+            async with self.engine.connect() as connection:
+                row = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database checkpoint failed ({type(exc).__name__})") from exc
+        return int(row[0]) == 0
+
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
 
 
 def _create_engine(url: URL) -> AsyncEngine:
+    # hide_parameters: SQLAlchemy's error messages never carry bound values (retained
+    # content, hashes), whoever logs them (RELIABILITY.md K1)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_async_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -140,10 +161,13 @@ def _create_engine(url: URL) -> AsyncEngine:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers proceed during the audit writer's group commits; busy_timeout
     # makes a second process (the CLI beside a running gateway) wait instead of failing.
+    # secure_delete zeroes what a delete frees, so purged or erased content does not
+    # linger in free pages (deletes are rare: the hot path only inserts).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -276,3 +276,55 @@ class AuditWriterRow(Base):
     wal_offset: Mapped[int] = mapped_column(BigInteger)
     closed_through: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditContentRow(Base):
+    """Retained content of one call (audit retention modes ``redacted``, ``encrypted``,
+    ``full``), stored by its salted digest apart from the chained metadata: the chained
+    record names only the digest, so purging or erasing content keeps the chain valid."""
+
+    __tablename__ = "audit_content"
+    __table_args__ = (
+        Index("ix_audit_content_request_id", "request_id"),
+        Index("ix_audit_content_created_at", "created_at"),
+    )
+
+    digest: Mapped[str] = mapped_column(String(96), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String())
+    created_at: Mapped[float] = mapped_column(Float)
+    mode: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    app: Mapped[str | None] = mapped_column(String())
+    team: Mapped[str | None] = mapped_column(String())
+    truncated: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[str] = mapped_column(Text())
+
+
+class AuditContentSubjectRow(Base):
+    """A keyed fingerprint found in a call whose content is retained: per-subject erasure
+    finds the content to delete by fingerprint, never by value."""
+
+    __tablename__ = "audit_content_subjects"
+    __table_args__ = (Index("ix_audit_content_subjects_digest", "digest"),)
+
+    fingerprint: Mapped[str] = mapped_column(String(96), primary_key=True)
+    digest: Mapped[str] = mapped_column(
+        String(96), ForeignKey("audit_content.digest", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class LegalHoldRow(Base):
+    """A legal hold: content of an app, a team or one request is kept past its retention
+    window (purge skips it) until the hold is released."""
+
+    __tablename__ = "audit_legal_holds"
+    __table_args__ = (Index("ix_audit_legal_holds_scope_value", "scope", "value"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String())
+    reason: Mapped[str] = mapped_column(String())
+    created_by: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_by: Mapped[str | None] = mapped_column(String())
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
