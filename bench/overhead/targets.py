@@ -161,7 +161,7 @@ class Fleet:
         bastion, config_arg = _bastion_bin(), ["--config", str(config_path)]
         key = _cli_json([bastion, "keys", "create", *config_arg, "--name", "bench", "--json"])
         token = _cli_json(
-            [bastion, "admin-token", "create", *config_arg, "--role", "auditor", "--json"]
+            [bastion, "admin-token", "create", *config_arg, "--role", "security", "--json"]
         )
         port, admin_port = free_port(), free_port()
         serve = [bastion, "serve", *config_arg, "--port", str(port)]

@@ -149,6 +149,10 @@ def test_roles_decide_who_may_request_and_decide(config_file: Path) -> None:
     assert run(config_file, "exceptions", "list", token=auditor).exit_code == 0
 
     owner = admin_token(config_file, "app-team", role="app_owner")
+    not_yet = run(config_file, *REQUEST, token=owner)  # owns no key of helpdesk yet
+    assert not_yet.exit_code == 1 and "only for its own apps" in not_yet.output
+    key = ("keys", "create", "--name", "hd", "--app", "helpdesk", "--owner", "app-team")
+    assert run(config_file, *key, token=owner).exit_code == 0
     own = run_json(config_file, *REQUEST, token=owner)["id"]
     other = run_json(config_file, *REQUEST)["id"]
     approve = run(config_file, "exceptions", "approve", other, token=owner)

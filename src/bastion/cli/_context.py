@@ -19,9 +19,18 @@ from typing import Any, TypeVar
 
 import click
 
+from bastion.audit import location as audit_location
+from bastion.audit.checkpoints import Signer
 from bastion.config import BastionConfig, load_config
-from bastion.errors import ApiError, BastionError, PermissionDenied
-from bastion.identity.admin import AdminIdentity, AdminRole, resolve_cli_admin
+from bastion.crypto.keyring import load_keyring
+from bastion.crypto.location import keyring_location
+from bastion.errors import ApiError, BastionError
+from bastion.identity.admin import RECORD_READERS as RECORD_READERS  # for the commands
+from bastion.identity.admin import AdminIdentity, resolve_cli_admin
+from bastion.identity.admin import require_role as require_role  # for the commands
+from bastion.pipeline.admin_trail import AdminTrail
+from bastion.pipeline.governance import Governance
+from bastion.storage.audit_events import AuditEventRepository
 from bastion.storage.database import Database
 
 T = TypeVar("T")
@@ -78,6 +87,31 @@ async def open_database(config: BastionConfig) -> AsyncIterator[Database]:
         await database.close()
 
 
+def open_governance(config: BastionConfig, database: Database) -> Governance:
+    """The governance service shared with the admin API: role checks, and each change
+    recorded on the admin chain (checkpointed when the deployment's keyring is here)."""
+    trail = AdminTrail(
+        AuditEventRepository(database),
+        signer=_signer(config),
+        checkpoint_file=audit_location.checkpoint_file(config),
+    )
+    return Governance(
+        database, lambda: config, trail, warn=lambda text: click.echo(f"warning: {text}", err=True)
+    )
+
+
+def _signer(config: BastionConfig) -> Signer | None:
+    """The keyring's signing key, when the keyring exists (the CLI never creates one)."""
+    try:
+        path, _ = keyring_location(config)
+        if path is None or not path.is_file():
+            return None
+        ring = load_keyring(path, generate=False)
+    except BastionError:
+        return None
+    return Signer(ring.active("signing")) if ring.has("signing") else None
+
+
 async def acting_admin(
     token_file: Path | None, database: Database, *, allow_bootstrap: bool = False
 ) -> AdminIdentity:
@@ -87,20 +121,7 @@ async def acting_admin(
     )
 
 
-RECORD_READERS = (AdminRole.ADMIN, AdminRole.SECURITY, AdminRole.AUDITOR)
-"""Roles that may read call records (replay, explain --call)."""
 READ_RECORDS = "read call records"
-
-
-def require_role(actor: AdminIdentity, roles: tuple[AdminRole, ...], what: str) -> None:
-    """PermissionDenied unless ``actor`` has one of ``roles``; ``what`` says what for."""
-    if actor.role not in roles:
-        allowed = " or ".join(role.value for role in roles)
-        raise PermissionDenied(
-            f"{actor.subject!r} has the role {actor.role.value!r} and may not {what}; "
-            f"that needs {allowed}",
-            code="admin_role_required",
-        )
 
 
 def run_async(operation: Callable[[], Awaitable[T]]) -> T:

@@ -2,10 +2,12 @@
 
 Every command acts as an admin identity (CONTRACT.md §1): requester and approver are
 token subjects, never names typed on the command line. Roles: ``admin`` and
-``security`` decide; ``app_owner`` may request (and withdraw its own request with
-``deny``); ``auditor`` may only read. The approver must differ from the requester, also
-for ``local-admin`` (the store enforces it): on an embedded store, approve with a token
-of a second subject (``bastion admin-token create --role security --subject NAME``).
+``security`` decide; ``app_owner`` may request for its own apps (and withdraw its own
+request with ``deny``) and sees only its apps' exceptions; ``auditor`` may only read.
+The approver must differ from the requester, also for ``local-admin`` (the store
+enforces it): on an embedded store, approve with a token of a second subject
+(``bastion admin-token create --role security --subject NAME``). The rules, the admin
+chain events and the webhook live in ``pipeline.governance``, shared with the admin API.
 
 When ``policy.exception_webhook`` is set, each change is POSTed there as JSON; a webhook
 failure is reported on stderr and does not undo the change.
@@ -15,10 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 import click
 
 from bastion.cli._context import (
@@ -31,19 +30,16 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
+    open_governance,
     parse_expiry,
-    require_role,
     run_async,
 )
-from bastion.config import BastionConfig
-from bastion.errors import NotFound, PermissionDenied
-from bastion.identity.admin import LOCAL_ADMIN_SUBJECT, AdminIdentity, AdminRole
+from bastion.errors import PermissionDenied
+from bastion.identity.admin import LOCAL_ADMIN_SUBJECT
 from bastion.model.exceptions import ExceptionState
-from bastion.storage.exceptions import ExceptionRepository, StoredException
+from bastion.pipeline.exception_webhook import exception_to_json
+from bastion.storage.exceptions import StoredException
 
-WEBHOOK_TIMEOUT_S = 5.0
-_DECIDERS = (AdminRole.ADMIN, AdminRole.SECURITY)
-_REQUESTERS = (AdminRole.ADMIN, AdminRole.SECURITY, AdminRole.APP_OWNER)
 LOCAL_ADMIN_HINT = (
     " On this embedded store, create a token for a second person and approve with it: "
     "bastion admin-token create --role security --subject NAME, then set "
@@ -103,17 +99,14 @@ def request(
     async def operation() -> StoredException:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            require_role(actor, _REQUESTERS, "request exceptions")
-            stored = await ExceptionRepository(db).request(
+            return await open_governance(config, db).request_exception(
+                actor,
                 rule=rule,
                 scope=scope,
                 justification=justification,
                 expires_at=expires_at,
-                requester=actor.subject,
                 owner=owner,
             )
-        await _notify(config, "requested", actor, stored)
-        return stored
 
     stored = run_async(operation)
     if as_json:
@@ -209,9 +202,13 @@ def list_exceptions(
 
     async def operation() -> list[StoredException]:
         async with open_database(config) as db:
-            await acting_admin(admin_token_file, db)
-            return await ExceptionRepository(db).list(
-                state=ExceptionState(state) if state else None, app=app, rule=rule, now=now
+            actor = await acting_admin(admin_token_file, db)
+            return await open_governance(config, db).list_exceptions(
+                actor,
+                state=ExceptionState(state) if state else None,
+                app=app,
+                rule=rule,
+                now=now,
             )
 
     found = run_async(operation)
@@ -251,11 +248,8 @@ def show(
 
     async def operation() -> StoredException:
         async with open_database(config) as db:
-            await acting_admin(admin_token_file, db)
-            stored = await ExceptionRepository(db).get(exception_id)
-        if stored is None:
-            raise NotFound(f"no exception with id {exception_id!r}", code="exception_not_found")
-        return stored
+            actor = await acting_admin(admin_token_file, db)
+            return await open_governance(config, db).get_exception(actor, exception_id)
 
     data = exception_to_json(run_async(operation), datetime.now(UTC))
     if as_json:
@@ -265,28 +259,6 @@ def show(
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         click.echo(f"{name + ':':<15} {'-' if value is None else value}")
-
-
-def exception_to_json(stored: StoredException, now: datetime) -> dict[str, Any]:
-    """An exception for JSON output; ``state`` is the state at ``now``."""
-    return {
-        "id": stored.id,
-        "rule": stored.rule,
-        "scope": dict(stored.scope),
-        "state": stored.status(now).value,
-        "expires_at": iso(stored.expires_at),
-        "justification": stored.justification,
-        "owner": stored.owner,
-        "requester": stored.requester,
-        "approver": stored.approver,
-        "approved_at": iso(stored.approved_at),
-        "decided_by": stored.decided_by,
-        "decided_at": iso(stored.decided_at),
-        "decision_note": stored.decision_note,
-        "created_at": iso(stored.created_at),
-        "uses": stored.uses,
-        "last_used_at": iso(stored.last_used_at),
-    }
 
 
 def _decide(
@@ -301,26 +273,17 @@ def _decide(
     async def operation() -> StoredException:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            repo = ExceptionRepository(db)
+            governance = open_governance(config, db)
             if verb == "approve":
-                require_role(actor, _DECIDERS, "approve exceptions")
                 try:
-                    stored = await repo.approve(exception_id, approver=actor.subject, note=note)
+                    return await governance.approve_exception(actor, exception_id, note=note)
                 except PermissionDenied as exc:
-                    if actor.subject == LOCAL_ADMIN_SUBJECT:
+                    if exc.code == "approver_is_requester" and actor.subject == LOCAL_ADMIN_SUBJECT:
                         exc.message += LOCAL_ADMIN_HINT
                     raise
-            elif verb == "deny":
-                if actor.role not in _DECIDERS:  # a requester may withdraw their own
-                    current = await repo.get(exception_id)
-                    if current is None or current.requester != actor.subject:
-                        require_role(actor, _DECIDERS, "deny others' exceptions")
-                stored = await repo.deny(exception_id, decided_by=actor.subject, note=note)
-            else:
-                require_role(actor, _DECIDERS, "revoke exceptions")
-                stored = await repo.revoke(exception_id, decided_by=actor.subject, note=note)
-        await _notify(config, stored.state.value, actor, stored)
-        return stored
+            if verb == "deny":
+                return await governance.deny_exception(actor, exception_id, note=note)
+            return await governance.revoke_exception(actor, exception_id, note=note)
 
     return run_async(operation)
 
@@ -338,38 +301,3 @@ def _print_decision(stored: StoredException, as_json: bool, verb: str, effect: s
 
 def _scope_text(stored: StoredException) -> str:
     return ",".join(f"{field}={value}" for field, value in stored.scope)
-
-
-async def _notify(
-    config: BastionConfig, event: str, actor: AdminIdentity, stored: StoredException
-) -> None:
-    """POST the change to ``policy.exception_webhook``; failures warn, never raise."""
-    secret_url = config.policy.exception_webhook
-    if secret_url is None:
-        return
-    url = secret_url.get_secret_value()
-    payload = {
-        "event": f"exception.{event}",
-        "actor": actor.subject,
-        "exception": exception_to_json(stored, datetime.now(UTC)),
-    }
-    # The URL may carry a token (chat webhooks): messages name its host only.
-    host = urlsplit(url).hostname or "?"
-    timeout = aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(url, json=payload) as response,
-        ):
-            if response.status >= 300:
-                click.echo(
-                    f"warning: exception webhook at {host} answered {response.status}; "
-                    "the change is made",
-                    err=True,
-                )
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        click.echo(
-            f"warning: exception webhook at {host} failed ({type(exc).__name__}); "
-            "the change is made",
-            err=True,
-        )

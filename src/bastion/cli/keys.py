@@ -22,13 +22,14 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
+    open_governance,
     parse_duration,
     parse_expiry,
     run_async,
     split_list,
 )
-from bastion.identity.issuing import IssuedKey, KeySpec, create_key, revoke_key, rotate_key
-from bastion.storage.keys import KeyRepository, StoredKey
+from bastion.identity.issuing import IssuedKey, KeySpec
+from bastion.storage.keys import StoredKey
 
 SHOWN_ONCE_WARNING = (
     "This key is shown only once. Store it now (e.g. in your secret manager); "
@@ -99,7 +100,7 @@ def create(
     async def operation() -> IssuedKey:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            return await create_key(KeyRepository(db), spec, actor=actor)
+            return await open_governance(config, db).create_key(actor, spec)
 
     issued = run_async(operation)
     _print_issued(issued, as_json, verb="Created")
@@ -119,8 +120,7 @@ def list_keys(
     async def operation() -> list[StoredKey]:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            stored = await KeyRepository(db).list(include_revoked=include_all)
-            return [key for key in stored if actor.may_see_key_of(key.owner)]
+            return await open_governance(config, db).list_keys(actor, include_revoked=include_all)
 
     stored_keys = run_async(operation)
     now = datetime.now(UTC)
@@ -162,7 +162,7 @@ def revoke(
     async def operation() -> None:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            await revoke_key(KeyRepository(db), key_id, actor=actor)
+            await open_governance(config, db).revoke_key(actor, key_id)
 
     run_async(operation)
     if as_json:
@@ -191,7 +191,8 @@ def rotate(
     async def operation() -> IssuedKey:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            return await rotate_key(KeyRepository(db), key_id, grace=grace_period, actor=actor)
+            governance = open_governance(config, db)
+            return await governance.rotate_key(actor, key_id, grace=grace_period)
 
     issued = run_async(operation)
     old_valid_until = None if not grace_period else datetime.now(UTC) + grace_period

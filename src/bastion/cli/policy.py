@@ -30,12 +30,12 @@ from bastion.cli._context import (
     require_role,
     run_async,
 )
-from bastion.cli._policy_facts import RequestFacts
 from bastion.config import BastionConfig
 from bastion.errors import BastionError, ConfigError
 from bastion.model import CallRecord
 from bastion.model.facts import CallFacts
 from bastion.pipeline.guardrails import load_configured_policy
+from bastion.pipeline.request_facts import RequestFacts
 from bastion.policy.diff import Change, PolicyDiff, Section, diff_policies
 from bastion.policy.explain import Explanation, explain
 from bastion.policy.loader import Policy
@@ -52,6 +52,7 @@ from bastion.policy.testing import (
     run_cases,
     sidecar_path,
 )
+from bastion.server.runtime import wire_options
 from bastion.storage.call_records import CallRecordRepository
 
 _ENDPOINTS = ("chat.completions", "responses", "embeddings")
@@ -144,7 +145,7 @@ def test(config_file: Path | None, as_json: bool, junit_path: Path | None, file:
     """
     config = load_cli_config(config_file)
     loaded, cases = _load(config, file, as_json)
-    facts = RequestFacts(config)
+    facts = RequestFacts(config, wire_options(config))
     try:
         report = run_cases(loaded, cases, facts.of_case, time.time())
     except BastionError as exc:
@@ -271,7 +272,7 @@ def explain_command(
     body = _read_request(request_file)
     try:
         principal = principal_of(fields)
-        facts = RequestFacts(config).of_body(
+        facts = RequestFacts(config, wire_options(config)).of_body(
             body, endpoint, principal, model=model, exception=exception_id
         )
     except CaseError as exc:

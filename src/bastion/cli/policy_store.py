@@ -25,16 +25,14 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
-    require_role,
+    open_governance,
     run_async,
 )
 from bastion.errors import ConfigError, NotFound
-from bastion.identity.admin import AdminRole
 from bastion.pipeline.guardrails import policy_from_text
 from bastion.policy.loader import read_policy_text
 from bastion.storage.policies import PolicyActivation, PolicyRepository, PolicyVersion
 
-_ACTIVATORS = (AdminRole.ADMIN, AdminRole.SECURITY)
 _PICKUP = "running gateways load it within a few seconds"
 
 
@@ -50,7 +48,7 @@ def activate(
     config = load_cli_config(config_file)
     try:
         text = read_policy_text(file)
-        policy = policy_from_text(config, text, str(file))
+        policy_from_text(config, text, str(file))  # errors name the file as given
     except ConfigError as exc:
         if as_json:
             echo_json({"ok": False, "error": str(exc)})
@@ -63,14 +61,7 @@ def activate(
     async def operation() -> tuple[PolicyVersion, PolicyActivation | None]:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            require_role(actor, _ACTIVATORS, "activate policies")
-            return await PolicyRepository(db).upload_and_activate(
-                text,
-                name=policy.document.name,
-                label=policy.document.version,
-                source=source,
-                by=actor.subject,
-            )
+            return await open_governance(config, db).activate_policy(actor, text, source=source)
 
     version, activation = run_async(operation)
     if as_json:
@@ -92,10 +83,7 @@ def rollback(config_file: Path | None, admin_token_file: Path | None, as_json: b
     async def operation() -> tuple[PolicyActivation | None, PolicyActivation]:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            require_role(actor, _ACTIVATORS, "roll back policies")
-            repo = PolicyRepository(db)
-            before = await repo.active()
-            return before, await repo.rollback(by=actor.subject)
+            return await open_governance(config, db).rollback_policy(actor)
 
     before, activation = run_async(operation)
     if as_json:

@@ -52,6 +52,23 @@ class AdminIdentity:
         return self.role is not AdminRole.APP_OWNER or owner == self.subject
 
 
+RECORD_READERS = (AdminRole.ADMIN, AdminRole.SECURITY, AdminRole.AUDITOR)
+"""Roles that may read call records (audit search, replay, explain a recorded call)."""
+GOVERNORS = (AdminRole.ADMIN, AdminRole.SECURITY)
+"""Roles that activate policies and decide policy exceptions."""
+
+
+def require_role(actor: AdminIdentity, roles: tuple[AdminRole, ...], what: str) -> None:
+    """PermissionDenied unless ``actor`` has one of ``roles``; ``what`` says what for."""
+    if actor.role not in roles:
+        allowed = " or ".join(role.value for role in roles)
+        raise PermissionDenied(
+            f"{actor.subject!r} has the role {actor.role.value!r} and may not {what}; "
+            f"that needs {allowed}",
+            code="admin_role_required",
+        )
+
+
 def generate_admin_token() -> tuple[str, str]:
     """A new admin token as ``(token_id, plaintext)``."""
     return ADMIN_TOKEN.generate()

@@ -1,21 +1,29 @@
-"""The admin port's ASGI app: metrics and the admin API, for admin tokens only."""
+"""The admin port's ASGI app: ``/healthz``, ``/metrics`` and the admin API.
+
+Every route but ``/healthz`` needs an admin token: it is checked here, before anything
+else, so an unknown or malformed request without one is a 401 too. ``/admin/api/...``
+is the FastAPI app of ``server.admin_api`` (its roles are in its permission table);
+``/metrics`` is open to every admin role. Each response carries ``x-bastion-request-id``;
+bodies are bounded by ``server.max_body_bytes``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import os
 import secrets
-from urllib.parse import parse_qs
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
-from bastion.errors import ApiError, InvalidRequest, NotFound, PermissionDenied
-from bastion.identity.admin import AdminIdentity, AdminRole
+from bastion.errors import ApiError, InternalError, NotFound, RequestRejected, StorageError
+from bastion.identity.admin import AdminIdentity
 from bastion.pipeline.context import Reply
-from bastion.server.asgi import Receive, Scope, Send, header, send_error, send_reply
+from bastion.server.admin_api.app import PREFIX, AdminAPI, create_admin_api
+from bastion.server.admin_api.context import IDENTITY_STATE, AdminContext
+from bastion.server.asgi import Message, Receive, Scope, Send, header, send_error, send_reply
 from bastion.server.runtime import Runtime
 
+log = logging.getLogger("bastion.admin")
 _JSON = {"content-type": "application/json"}
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -29,20 +37,12 @@ def _scrape_registry(own: CollectorRegistry) -> CollectorRegistry:
     return merged
 
 
-def _limit(scope: Scope, default: int = 100, maximum: int = 1000) -> int:
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("limit")
-    if not values:
-        return default
-    if not values[0].isdigit() or not 1 <= int(values[0]) <= maximum:
-        raise InvalidRequest(f"limit must be an integer from 1 to {maximum}.", param="limit")
-    return int(values[0])
-
-
 class AdminApp:
-    """``/metrics`` and ``/admin/api/...``; every route needs an admin token."""
+    """``/healthz``, ``/metrics`` and ``/admin/api/...`` on ``server.admin.port``."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.api: AdminAPI = create_admin_api(AdminContext(runtime))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,12 +52,51 @@ class AdminApp:
                 await send({"type": "lifespan.shutdown.complete"})
             return
         request_id = "adm_" + secrets.token_hex(8)
+        started = False
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-bastion-request-id"]
+                headers.append((b"x-bastion-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        method, path = scope["method"], scope["path"]
         try:
-            reply = await self._route(scope)
+            await self._route(scope, receive, tagged_send)
         except ApiError as exc:
-            await send_error(send, exc, request_id)
+            if not started:
+                await send_error(tagged_send, exc, request_id)
+        except StorageError as exc:  # the token could not be checked
+            log.error("admin port: %s (%s)", exc, request_id)
+            if not started:
+                await send_error(tagged_send, _store_down(), request_id)
+        except Exception:
+            log.exception(
+                "admin port: unexpected error on %s %s (%s)", method, path[:200], request_id
+            )
+            if not started:
+                failure = InternalError("The admin port failed unexpectedly; see the logs.")
+                await send_error(tagged_send, failure, request_id)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        if method == "GET" and path == "/healthz":
+            await send_reply(send, Reply(200, b'{"status":"ok"}', dict(_JSON)))
             return
-        await send_reply(send, reply)
+        identity = await self._authenticate(scope)
+        if method == "GET" and path == "/metrics":
+            gateway = self.runtime.gateway
+            gateway.parts.metrics.audit_pending.set(self.runtime.audit.pending)
+            body = generate_latest(_scrape_registry(gateway.parts.metrics.registry))
+            await send_reply(send, Reply(200, body, {"content-type": CONTENT_TYPE_LATEST}))
+            return
+        if path == PREFIX or path.startswith(PREFIX + "/"):
+            await self._api(scope, receive, send, identity)
+            return
+        raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")
 
     async def _authenticate(self, scope: Scope) -> AdminIdentity:
         auth = header(scope, b"authorization") or ""
@@ -66,35 +105,40 @@ class AdminApp:
             token.strip() if scheme.lower() == "bearer" else None
         )
 
-    async def _route(self, scope: Scope) -> Reply:
-        method, path = scope["method"], scope["path"]
-        if method == "GET" and path == "/healthz":
-            return Reply(200, b'{"status":"ok"}', dict(_JSON))
-        identity = await self._authenticate(scope)
-        gateway = self.runtime.gateway
-        if method == "GET" and path == "/metrics":
-            gateway.parts.metrics.audit_pending.set(self.runtime.audit.pending)
-            body = generate_latest(_scrape_registry(gateway.parts.metrics.registry))
-            return Reply(200, body, {"content-type": CONTENT_TYPE_LATEST})
-        if method == "GET" and path == "/admin/api/whoami":
-            return Reply(
-                200,
-                orjson.dumps({"subject": identity.subject, "role": identity.role.value}),
-                dict(_JSON),
+    async def _api(
+        self, scope: Scope, receive: Receive, send: Send, identity: AdminIdentity
+    ) -> None:
+        """Hand the request to the FastAPI app, with the identity and a bounded JSON body."""
+        limit = self.runtime.config.server.max_body_bytes
+        ctype = header(scope, b"content-type")
+        if ctype is not None and ctype.split(";", 1)[0].strip().lower() != "application/json":
+            raise RequestRejected(
+                "Content-Type must be application/json.", status=415, code="unsupported_media_type"
             )
-        if method == "GET" and path == "/admin/api/calls":
-            if identity.role is AdminRole.APP_OWNER:
-                raise PermissionDenied(
-                    "Reading every call needs the auditor, security or admin role.",
-                    code="insufficient_role",
-                )
-            limit = _limit(scope)
-            records = await self.runtime.records.recent(limit)
-            data = [dataclasses.asdict(r) for r in records]
-            return Reply(200, orjson.dumps({"object": "list", "data": data}), dict(_JSON))
-        if path == "/admin/api/overhead":
-            samples = gateway.parts.overhead_samples
-            if method == "DELETE":
-                samples.reset()
-            return Reply(200, orjson.dumps(samples.quantiles()), dict(_JSON))
-        raise NotFound(f"Invalid URL ({method} {path[:200]})", code="unknown_url")
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit)
+            return message
+
+        state = {**(scope.get("state") or {}), IDENTITY_STATE: identity}
+        await self.api({**scope, "state": state}, bounded_receive, send)
+
+
+def _store_down() -> ApiError:
+    return ApiError(
+        "The store is unavailable; try again shortly.", code="storage_unavailable", status=503
+    )
+
+
+def _too_large(limit: int) -> RequestRejected:
+    return RequestRejected(
+        f"The request body is larger than {limit} bytes.", status=413, code="request_too_large"
+    )

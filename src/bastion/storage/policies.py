@@ -212,14 +212,19 @@ class PolicyRepository:
         async with self._database.transaction("policy read") as session:
             return await _latest(session)
 
-    async def history(self, limit: int = 20) -> list[PolicyActivation]:
-        """The latest ``limit`` activations, newest first, with their versions."""
+    async def history(
+        self, limit: int = 20, *, before: int | None = None
+    ) -> list[PolicyActivation]:
+        """The latest ``limit`` activations, newest first, with their versions; with
+        ``before``, those older than activation ``before`` (the next page)."""
         statement = (
             select(PolicyActivationRow, PolicyVersionRow)
             .join(PolicyVersionRow, PolicyVersionRow.id == PolicyActivationRow.version_id)
             .order_by(PolicyActivationRow.id.desc())
             .limit(max(1, limit))
         )
+        if before is not None:
+            statement = statement.where(PolicyActivationRow.id < before)
         async with self._database.transaction("policy history") as session:
             rows = (await session.execute(statement)).all()
         return [_activation(activation, version) for activation, version in rows]

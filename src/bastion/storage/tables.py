@@ -112,8 +112,11 @@ class CallRecordRow(Base):
     __table_args__ = (
         Index("ix_call_records_started_at", "started_at"),
         Index("ix_call_records_key_id", "key_id"),
-        Index("ix_call_records_environment", "environment"),
-        Index("ix_call_records_app", "app"),
+        # audit search and overview (migration 0007): a field's calls, newest first
+        *(
+            Index(f"ix_call_records_{name}_started_at", name, "started_at")
+            for name in ("environment", "app", "team", "user", "decision")
+        ),
     )
 
     request_id: Mapped[str] = mapped_column(String(), primary_key=True)
