@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "crypto": "bastion.cli.crypto:crypto",
     "policy": "bastion.cli.policy:policy",
     "audit": "bastion.cli.audit:audit",
+    "budgets": "bastion.cli.budgets:budgets",
+    "usage": "bastion.cli.budgets:usage",
 }
 
 
