@@ -1,5 +1,6 @@
 """``bastion audit``: verify the tamper-evident audit chain; show, purge, hold and erase
-retained content (``cli.audit_content``, ``cli.audit_holds``)."""
+retained content (``cli.audit_content``, ``cli.audit_holds``); search and export the
+call records (``cli.audit_search``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bastion.cli._context import (
 )
 from bastion.cli.audit_content import erase_subject, purge, show
 from bastion.cli.audit_holds import hold
+from bastion.cli.audit_search import export, search
 from bastion.config.schema import BastionConfig
 from bastion.crypto.keyring import load_keyring
 from bastion.crypto.location import keyring_location
@@ -37,6 +39,8 @@ audit.add_command(show)
 audit.add_command(purge)
 audit.add_command(hold)
 audit.add_command(erase_subject)
+audit.add_command(search)
+audit.add_command(export)
 
 
 @audit.command("verify")

@@ -97,6 +97,12 @@ class CallSearch:
         last = records[-1] if more and records else None
         return CallPage(records, (last.started_at, last.request_id) if last else None)
 
+    async def count(self, where: CallFilter) -> int:
+        """How many records match ``where`` (an export's progress total)."""
+        statement = select(func.count(CallRecordRow.request_id)).where(*self.conditions(where))
+        async with self._database.transaction("audit search count") as session:
+            return int(await session.scalar(statement) or 0)
+
     def conditions(self, where: CallFilter) -> list[ColumnElement[bool]]:
         """The SQL conditions of ``where`` (shared with the overview's aggregates)."""
         found: list[ColumnElement[bool]] = []
