@@ -167,6 +167,28 @@ async def test_the_log_spools_while_the_store_is_down(tmp_path: Path) -> None:
     await log.close()
 
 
+async def test_the_lag_grows_while_the_store_is_down_and_clears_once_shipped(
+    tmp_path: Path,
+) -> None:
+    now = [1000.0]
+    store = MemoryStore()
+    log = audit_log(store, tmp_path, clock=lambda: now[0])
+    await log.start()
+    assert log.lag_s == 0.0  # nothing waiting
+    store.down = True
+    await log.intent(record(1))
+    now[0] += 30.0
+    assert log.lag_s == 30.0 and log.spool_bytes > 0
+    with pytest.raises(StorageError):
+        await log.flush()
+    now[0] += 15.0
+    assert log.lag_s == 45.0  # a failed ship does not reset it
+    store.down = False
+    await log.flush()
+    assert log.lag_s == 0.0 and log.spool_bytes == 0
+    await log.close()
+
+
 async def test_a_failed_fsync_refuses_the_call_and_every_later_one(tmp_path: Path) -> None:
     def failing(fd: int) -> None:
         raise OSError(errno.EIO, "I/O error")

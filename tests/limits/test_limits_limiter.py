@@ -199,11 +199,12 @@ async def test_settle_replaces_reservations_with_usage_and_records_spend() -> No
     reservation = await call(limiter, FINANCE, chat(max_tokens=900))
     with pytest.raises(RateLimited):
         await call(limiter, FINANCE, chat(max_tokens=900))
-    await limiter.settle(FINANCE, reservation, Usage(20, 30))
+    cost = await limiter.settle(FINANCE, reservation, Usage(20, 30))
     await call(limiter, FINANCE, chat(max_tokens=900))
     (entry,) = spent
     assert (entry.team, entry.model, entry.tokens) == ("finance", "gpt-4o-mini", 50)
     assert entry.cost_pusd == 20 * 150_000 + 30 * 600_000
+    assert cost == pytest.approx(entry.cost_pusd / 1e12)  # the call record's cost_usd
 
 
 async def test_usage_that_never_arrived_settles_the_reserved_prompt() -> None:

@@ -134,6 +134,7 @@ class AuditLog:
         self._resync = False
         self._failing = False
         self._appended = 0
+        self._caught_up_at = clock()  # when the shipper last had nothing left to ship
         self.shipped = 0
         self.dropped = 0
         self.closed_after_crash = 0
@@ -156,6 +157,14 @@ class AuditLog:
     @property
     def spool_bytes(self) -> int:
         return 0 if self.wal is None else self.wal.unshipped_bytes(self._shipped)
+
+    @property
+    def lag_s(self) -> float:
+        """How long the oldest entry not yet in the database may have waited (an upper
+        bound: the time since the shipper last had nothing left); 0 when all is shipped."""
+        if not self.spool_bytes:
+            return 0.0
+        return max(self._clock() - self._caught_up_at, 0.0)
 
     @property
     def writer_id(self) -> str | None:
@@ -251,6 +260,7 @@ class AuditLog:
         async with self._ship_lock:
             while await self._ship_batch():
                 pass
+            self._caught_up_at = self._clock()
 
     async def close(self) -> None:
         """Stop the shipper, ship what is left, write a last checkpoint, close the log."""

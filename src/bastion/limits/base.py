@@ -52,7 +52,9 @@ class Limiter(Protocol):
 
     async def settle(
         self, principal: Principal, reservation: Reservation, usage: Usage
-    ) -> None: ...
+    ) -> float | None:
+        """Settle the call to ``usage``; its cost in USD (None when no price is known)."""
+        ...
 
 
 class Unlimited:
@@ -70,5 +72,7 @@ class Unlimited:
     ) -> Reservation:
         return NOTHING_HELD
 
-    async def settle(self, principal: Principal, reservation: Reservation, usage: Usage) -> None:
+    async def settle(
+        self, principal: Principal, reservation: Reservation, usage: Usage
+    ) -> float | None:
         return None

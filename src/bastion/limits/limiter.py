@@ -143,8 +143,11 @@ class ScopedLimiter:
             plan, holds, admitted, model=model, prompt=prompt, tokens=tokens, cost=cost, now=now
         )
 
-    async def settle(self, principal: Principal, reservation: Reservation, usage: Usage) -> None:
-        """Settle every hold to ``usage``, release leases, record the spend."""
+    async def settle(
+        self, principal: Principal, reservation: Reservation, usage: Usage
+    ) -> float | None:
+        """Settle every hold to ``usage``, release leases, record the spend; the call's
+        cost in USD (None when the model has no price)."""
         model = reservation.model
         pricer = self._prices(model)[0] if model is not None else None
         reserved_prompt = max((h.prompt_tokens for h in _helds(reservation)), default=0)
@@ -187,6 +190,7 @@ class ScopedLimiter:
                     estimated=usage.estimated,
                 )
             )
+        return cost / PICO_USD if pricer is not None else None
 
     def plan_for(self, principal: Principal, model: str | None) -> tuple[_Planned, ...]:
         """Every limit that applies to a call (both phases), for rebuilds and reports."""

@@ -90,6 +90,8 @@ class CallContext:
     provider: str | None = None
     reservation: Reservation | None = None
     usage: Usage = NO_USAGE
+    cost_usd: float | None = None
+    """What the call cost, from its usage and the model's price (when limits know it)."""
     status: CallStatus = CallStatus.FAILED
     http_status: int = 0
     error_code: str | None = None

@@ -401,7 +401,7 @@ class Gateway:
             ctx.overhead_s = reply_at - received
         try:
             if ctx.reservation is not None and ctx.principal is not None:
-                await p.limiter.settle(ctx.principal, ctx.reservation, ctx.usage)
+                ctx.cost_usd = await p.limiter.settle(ctx.principal, ctx.reservation, ctx.usage)
         finally:
             p.content.keep(ctx)  # before the record, which names the content's digest
             record = build_record(ctx)

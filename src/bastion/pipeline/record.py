@@ -98,6 +98,7 @@ def build_record(ctx: CallContext) -> CallRecord:
         error_code=ctx.error_code,
         stream=bool(conversation and conversation.stream),
         usage=ctx.usage,
+        cost_usd=ctx.cost_usd,
         gateway_ms=ctx.overhead_s * 1000.0,
         upstream_ms=ctx.upstream_s * 1000.0,
         findings=_summaries(ctx),

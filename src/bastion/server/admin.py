@@ -89,7 +89,7 @@ class AdminApp:
         identity = await self._authenticate(scope)
         if method == "GET" and path == "/metrics":
             gateway = self.runtime.gateway
-            gateway.parts.metrics.audit_pending.set(self.runtime.audit.pending)
+            gateway.parts.metrics.observe_audit(self.runtime.audit)
             body = generate_latest(_scrape_registry(gateway.parts.metrics.registry))
             await send_reply(send, Reply(200, body, {"content-type": CONTENT_TYPE_LATEST}))
             return
