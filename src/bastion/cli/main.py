@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "audit": "bastion.cli.audit:audit",
     "budgets": "bastion.cli.budgets:budgets",
     "usage": "bastion.cli.budgets:usage",
+    "report": "bastion.cli.report:report",
 }
 
 
