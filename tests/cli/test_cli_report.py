@@ -247,7 +247,7 @@ def test_injections_by_class_and_source(page: Page) -> None:
 
 
 def test_exception_uses_by_owner_and_exceptions_granted_and_expired(page: Page) -> None:
-    assert page.bars["exception_uses"] == ["alice: 1 calls, 1 exceptions"]
+    assert page.bars["exception_uses"] == ["alice: 1 call, 1 exception"]
     text = squash(page.text["exceptions"])
     assert "2 granted, 1 expired, 0 revoked" in text
     assert text.count("secrets.block") == 2 and "pii.redact" in text

@@ -127,13 +127,18 @@ def _injections(report: EvidenceReport) -> str:
     )
 
 
+def _count(number: int, noun: str) -> str:
+    """``1 call``, ``3 calls``."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _exception_uses(report: EvidenceReport) -> str:
     if not report.exception_uses:
         return _section(
             "exception_uses", "Policy exceptions by app owner", _none("No call used an exception.")
         )
     bars = [
-        Bar(u.owner, u.calls, f"{u.calls:,} calls, {u.exceptions:,} exceptions")
+        Bar(u.owner, u.calls, f"{_count(u.calls, 'call')}, {_count(u.exceptions, 'exception')}")
         for u in report.exception_uses
     ]
     return _section(
