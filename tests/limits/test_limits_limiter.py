@@ -9,8 +9,8 @@ import pytest
 
 from bastion.config.schema import BastionConfig
 from bastion.errors import BudgetExceeded, ConfigError, RateLimited
-from bastion.limits.base import Reservation
-from bastion.limits.build import build_limiter
+from bastion.limits.base import Reservation, Unlimited
+from bastion.limits.build import build_limiter, known_prices
 from bastion.limits.estimate import prompt_tokens
 from bastion.limits.limiter import ScopedLimiter
 from bastion.model import Conversation, Endpoint, Principal, Segment, Source, Usage
@@ -254,3 +254,14 @@ def test_several_workers_are_refused_until_counters_are_shared() -> None:
 
 def test_no_rules_means_no_limiter() -> None:
     assert build_limiter(config(), None) is None
+
+
+async def test_without_limits_calls_of_priced_models_still_get_their_cost() -> None:
+    """No limits configured: nothing is held, yet call records carry what calls cost."""
+    unlimited = Unlimited(known_prices(config(unpriced_local=True)))
+    priced = await unlimited.reserve(FINANCE, chat(), "gpt-4o-mini")
+    assert await unlimited.settle(FINANCE, priced, Usage(20, 30)) == pytest.approx(
+        (20 * 150_000 + 30 * 600_000) / 1e12
+    )
+    unpriced = await unlimited.reserve(FINANCE, chat(model="local"), "local")
+    assert await unlimited.settle(FINANCE, unpriced, Usage(20, 30)) is None

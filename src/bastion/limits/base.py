@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bastion.limits.pricing import Pricer
 from bastion.model import Conversation, Principal, Usage
+from bastion.model.spend import PICO_USD
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,11 @@ class Limiter(Protocol):
 
 
 class Unlimited:
-    """The limiter used when no limits are configured."""
+    """The limiter used when no limits are configured: it holds nothing, and prices the
+    calls of models with a known price so call records still carry their cost."""
+
+    def __init__(self, prices: Mapping[str, Pricer] | None = None) -> None:
+        self._prices = dict(prices or {})
 
     async def admit(self, principal: Principal) -> Reservation:
         return NOTHING_HELD
@@ -70,9 +77,10 @@ class Unlimited:
         model: str,
         admitted: Reservation = NOTHING_HELD,
     ) -> Reservation:
-        return NOTHING_HELD
+        return Reservation(model=model) if model in self._prices else NOTHING_HELD
 
     async def settle(
         self, principal: Principal, reservation: Reservation, usage: Usage
     ) -> float | None:
-        return None
+        pricer = self._prices.get(reservation.model) if reservation.model else None
+        return pricer.cost(usage) / PICO_USD if pricer is not None else None

@@ -37,6 +37,11 @@ def model_prices(config: BastionConfig) -> dict[str, tuple[Pricer, int, bool]]:
     return found
 
 
+def known_prices(config: BastionConfig) -> dict[str, Pricer]:
+    """The pricer of every configured model whose price is known (overrides or table)."""
+    return {name: pricer for name, (pricer, _, found) in model_prices(config).items() if found}
+
+
 def build_store(
     config: BastionConfig, *, on_fail_open: Callable[[], None] | None = None
 ) -> CounterStore:

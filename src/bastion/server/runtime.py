@@ -21,7 +21,7 @@ from bastion.identity.admin import AdminAuthenticator
 from bastion.identity.changes import PollingChangeNotifier
 from bastion.identity.verifier import KeyVerifier
 from bastion.limits.base import Limiter, Unlimited
-from bastion.limits.build import build_limiter
+from bastion.limits.build import build_limiter, known_prices
 from bastion.limits.ledger import LedgerWriter, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.pipeline.active_policy import ActivePolicy
@@ -119,7 +119,9 @@ class Runtime:
         )
         self.limiter: ScopedLimiter | None = built[0] if built else None
         self.ledger: LedgerWriter | None = built[1] if built else None
-        limiter: Limiter = self.limiter if self.limiter is not None else Unlimited()
+        limiter: Limiter = (
+            self.limiter if self.limiter is not None else Unlimited(known_prices(config))
+        )
         self._soft_alerts: Counter | None = None
         self._fail_open_passes: Counter | None = None
         # --- end limits ---
