@@ -20,6 +20,7 @@ from bastion.model import (
 from bastion.model.controls import ToolRefusal
 from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.output_guard import OutputGuard
+from bastion.pipeline.stream import Dialect
 from bastion.pipeline.tool_calls import ToolCallGuard
 from bastion.wire.request import ParsedRequest
 
@@ -84,7 +85,6 @@ class CallContext:
     principal: Principal | None = None
     parsed: ParsedRequest | None = None
     findings: list[Finding] = field(default_factory=list)
-    answer_findings: list[Finding] = field(default_factory=list)
     decision: Decision | None = None
     model_used: str | None = None
     provider: str | None = None
@@ -114,6 +114,16 @@ class CallContext:
     """Checks the tool calls of the answer (None: the policy has no tool rules)."""
     answer_scan: AnswerScan | OutputGuard | None = None
     """Reads the answer: records findings, and applies output rules when there are any."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The stream dialect of this call's endpoint."""
+        return "responses" if self.call.endpoint is Endpoint.RESPONSES else "chat"
+
+    @property
+    def answer_findings(self) -> list[Finding]:
+        """What the answer reader found so far (filled as a stream goes)."""
+        return self.answer_scan.findings if self.answer_scan is not None else []
 
     @property
     def model_requested(self) -> str | None:

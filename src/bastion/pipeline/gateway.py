@@ -52,7 +52,7 @@ from bastion.pipeline.response import (
     stream_hooks,
 )
 from bastion.pipeline.scan import SCAN, parse_scan_request
-from bastion.pipeline.stream import Dialect, StreamRelay
+from bastion.pipeline.stream import StreamRelay
 from bastion.pipeline.tool_calls import ToolCallGuard, shown_name
 from bastion.providers import UpstreamResponse
 from bastion.transform.base import AppliedTransform
@@ -205,7 +205,6 @@ class Gateway:
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
         scan = ctx.answer_scan = self._answer_scan(ctx)
-        ctx.answer_findings = scan.findings
         payload, ctx.usage = read_json_answer(upstream.body)
         out = finish_json_body(
             upstream.body, payload, ctx.model_used, applied, scan, ctx.tool_guard
@@ -227,10 +226,8 @@ class Gateway:
         client_body: dict[str, Any],
     ) -> AsyncIterator[bytes]:
         scan = ctx.answer_scan = self._answer_scan(ctx)
-        ctx.answer_findings = scan.findings  # filled as the stream goes
         hooks, shaper = stream_hooks(ctx, client_body, applied, scan)
-        dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
-        relay = StreamRelay(hooks, dialect=dialect)
+        relay = StreamRelay(hooks, dialect=ctx.dialect)
         ctx.http_status = 200
         try:
             async for chunk in relay.relay(upstream.chunks()):

@@ -12,7 +12,7 @@ from bastion.model import Endpoint, Usage
 from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_fields
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.output_guard import OutputGuard, OutputGuardHook
-from bastion.pipeline.stream import Dialect, StreamEvent, StreamHook
+from bastion.pipeline.stream import StreamEvent, StreamHook
 from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
 from bastion.pipeline.tool_call_stream import tool_call_hook
 from bastion.pipeline.tool_calls import ToolCallGuard, enforce_json
@@ -221,6 +221,5 @@ def stream_hooks(
     if applied is not None and applied.restorations:
         hooks.append(ReplaceTextHook(applied.restorations))
     if ctx.tool_guard is not None:  # last: it checks the arguments the client will run
-        dialect: Dialect = "responses" if ctx.call.endpoint is Endpoint.RESPONSES else "chat"
-        hooks.append(tool_call_hook(ctx.tool_guard, dialect))
+        hooks.append(tool_call_hook(ctx.tool_guard, ctx.dialect))
     return hooks, shaper
