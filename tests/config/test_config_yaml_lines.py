@@ -37,6 +37,14 @@ def test_yaml_syntax_error_names_file_and_line() -> None:
     assert str(caught.value).endswith("(while parsing a flow sequence started on line 3)")
 
 
+def test_a_control_character_is_an_error_naming_its_line_not_a_crash() -> None:
+    # Found by schemathesis on POST /admin/api/policies/validate: PyYAML refuses
+    # non-printable characters while constructing its reader, outside the parse.
+    with pytest.raises(ConfigError) as caught:
+        load_lined_yaml("version: 1\nrules: \x94\n", "policy.yaml")
+    assert str(caught.value) == "policy.yaml:2: invalid YAML: character #x0094 is not allowed"
+
+
 def test_yaml_error_at_a_bad_indent_names_its_line() -> None:
     with pytest.raises(ConfigError, match=r"^c.yaml:3: invalid YAML"):
         load_lined_yaml("server:\n  port: 1\n host: x\n", "c.yaml")

@@ -48,7 +48,13 @@ def load_lined_yaml(text: str, source: str) -> LinedDocument:
     Raises ``ConfigError`` for YAML syntax errors, duplicate keys, non-string keys
     and a top level that is not a mapping; every message starts with ``source:line``.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses non-printable characters up front
+    except yaml.reader.ReaderError as exc:
+        at = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(
+            f"{source}:{at}: invalid YAML: character #x{exc.character:04x} is not allowed"
+        ) from None
     try:
         root = loader.get_single_node()
         if root is None:
