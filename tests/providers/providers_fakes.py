@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,13 +42,14 @@ class FakeUpstream:
     """Answers each request with the next scripted behaviour (then the default)."""
 
     port: int = 0
+    scheme: str = "http"
     script: list[Behaviour] = field(default_factory=list)
     seen: list[SeenRequest] = field(default_factory=list)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v1"
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -134,9 +136,10 @@ def sse_answer(
 
 
 @asynccontextmanager
-async def serve_fake() -> AsyncIterator[FakeUpstream]:
-    """Serve a FakeUpstream on a free 127.0.0.1 port until the block ends."""
-    fake = FakeUpstream()
+async def serve_fake(tls: ssl.SSLContext | None = None) -> AsyncIterator[FakeUpstream]:
+    """Serve a FakeUpstream on a free 127.0.0.1 port until the block ends (over TLS
+    with ``tls``, a server-side context)."""
+    fake = FakeUpstream(scheme="https" if tls is not None else "http")
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", fake.handle)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
@@ -144,7 +147,7 @@ async def serve_fake() -> AsyncIterator[FakeUpstream]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     fake.port = sock.getsockname()[1]
-    site = web.SockSite(runner, sock)
+    site = web.SockSite(runner, sock, ssl_context=tls)
     await site.start()
     try:
         yield fake

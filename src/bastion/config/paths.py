@@ -2,7 +2,9 @@
 
 Relative paths written in the config file are relative to the file's directory, so a
 config works the same whatever directory ``bastion`` is started from. This covers
-``policy.file``, ``providers.*.api_key_file``, ``audit.wal_dir``,
+``policy.file``, ``providers.*.api_key_file``, the providers' TLS files
+(``ca_bundle``, ``client_cert``, ``client_key``: loaded once here to check them),
+``audit.wal_dir``,
 ``audit.checkpoint_file`` and a relative SQLite path in
 ``storage.url`` (``sqlite:///.bastion/bastion.db`` becomes ``sqlite:////abs/dir/
 .bastion/bastion.db``). A value set by environment or flag is relative to the current
@@ -16,6 +18,7 @@ in an error.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from pydantic import SecretStr
 
 from bastion.config.layers import Origin, origin_of
 from bastion.config.schema import BastionConfig, ProviderConfig
+from bastion.config.tls import ssl_context
 from bastion.config.yaml_lines import KeyPath, dotted
 from bastion.errors import ConfigError
 
@@ -41,7 +45,12 @@ def resolve_paths(
         return origin.base_dir
 
     providers = {
-        name: _read_key_file(provider, ("providers", name), base_for, origins)
+        name: _check_tls(
+            _read_key_file(provider, ("providers", name), base_for, origins),
+            ("providers", name),
+            base_for,
+            origins,
+        )
         for name, provider in config.providers.items()
     }
     policy = config.policy
@@ -118,3 +127,33 @@ def _read_key_file(
     if not key.strip():
         raise ConfigError(f"{where}{dotted(key_path)}: {file} is empty")
     return provider.model_copy(update={"api_key": SecretStr(key), "api_key_file": file})
+
+
+_TLS_FILES = ("ca_bundle", "client_cert", "client_key")
+
+
+def _check_tls(
+    provider: ProviderConfig,
+    path: KeyPath,
+    base_for: Callable[[KeyPath], Path],
+    origins: Mapping[KeyPath, Origin],
+) -> ProviderConfig:
+    """Make the TLS file paths absolute and load them once, so a bad file fails here."""
+    update: dict[str, Path] = {}
+    for name in _TLS_FILES:
+        file = getattr(provider, name)
+        if file is not None and not file.is_absolute():
+            update[name] = base_for((*path, name)) / file
+    resolved = provider.model_copy(update=update) if update else provider
+    try:
+        ssl_context(resolved)
+    except (OSError, ssl.SSLError) as exc:
+        named = [name for name in _TLS_FILES if getattr(resolved, name) is not None]
+        origin = origin_of(origins, (*path, named[0]))
+        where = f"{origin.describe()}: " if origin is not None else ""
+        files = ", ".join(f"{name} {getattr(resolved, name)}" for name in named)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(
+            f"{where}{dotted(path)}: cannot load TLS files ({files}): {reason}"
+        ) from None
+    return resolved

@@ -95,6 +95,23 @@ class ProviderConfig(_Strict):
         default_factory=BreakerConfig, description="Circuit breaker per target."
     )
     max_connections: int = Field(256, ge=1, description="Connection pool size.")
+    proxy: SecretStr | None = Field(
+        None,
+        description="Egress HTTP proxy for this provider, e.g. http://proxy.internal:3128 "
+        "(https upstreams are tunnelled with CONNECT); a password in the URL stays secret. "
+        "null: connect directly (environment proxy variables are never read).",
+    )
+    ca_bundle: Path | None = Field(
+        None,
+        description="PEM file of the CAs trusted for this upstream instead of the system "
+        "store (internal model servers with a private CA).",
+    )
+    client_cert: Path | None = Field(
+        None, description="PEM client certificate for mutual TLS (with client_key)."
+    )
+    client_key: Path | None = Field(
+        None, description="PEM private key of client_cert (unencrypted; omit if in client_cert)."
+    )
 
     @field_validator("api_key")
     @classmethod
@@ -108,6 +125,12 @@ class ProviderConfig(_Strict):
             raise ValueError("set api_key or api_key_file, not both")
         if self.kind == "azure" and not self.api_version:
             raise ValueError("azure providers need api_version (e.g. 2024-10-21)")
+        if self.client_key is not None and self.client_cert is None:
+            raise ValueError("client_key needs client_cert")
+        if self.proxy is not None and not self.proxy.get_secret_value().startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("proxy must be an http:// or https:// URL")
         return self
 
 

@@ -1,7 +1,8 @@
 """The HTTP client side of one provider: an aiohttp session and its error boundary.
 
 One `ClientSession` per provider (its own pool of `max_connections` keep-alive
-connections, no cookies, no proxy settings from the environment, decompression on).
+connections, no cookies, no proxy settings from the environment, decompression on;
+the provider's own `proxy`, CA bundle and client certificate when configured).
 Every aiohttp or socket exception raised while talking to an upstream is converted
 here, and only here, into `UpstreamFailed` with ``raise ... from``:
 
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 import aiohttp
 
 from bastion.config.schema import ProviderConfig
+from bastion.config.tls import ssl_context
 from bastion.errors import UpstreamFailed
 
 _TIMEOUT_MESSAGE = "The upstream provider did not answer in time."
@@ -59,13 +61,17 @@ class ProviderTransport:
         """Open the session (must run inside the event loop that will use it)."""
         if self._session is not None:
             return
+        context = ssl_context(self._config)
         connector = aiohttp.TCPConnector(
             limit=self._config.max_connections,
             limit_per_host=0,
             keepalive_timeout=30.0,
+            ssl=context if context is not None else True,
         )
+        proxy = self._config.proxy
         self._session = aiohttp.ClientSession(
             connector=connector,
+            proxy=proxy.get_secret_value() if proxy is not None else None,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
             trust_env=False,
