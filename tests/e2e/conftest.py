@@ -115,8 +115,9 @@ def _bastion_cmd() -> list[str]:
 
 
 @contextmanager
-def running_stack(work: Path, extra_config: str = "") -> Iterator[Stack]:
-    """Start a simulator and a gateway on free ports with ``CONFIG`` + ``extra_config``."""
+def running_stack(work: Path, extra_config: str = "", server_extra: str = "") -> Iterator[Stack]:
+    """Start a simulator and a gateway on free ports with ``CONFIG`` + ``extra_config``
+    (``server_extra``: indented lines added to its ``server:`` section)."""
     sim_port, port, admin_port, dead_port = free_port(), free_port(), free_port(), free_port()
     config = work / "bastion.yaml"
     config.write_text(
@@ -126,7 +127,7 @@ def running_stack(work: Path, extra_config: str = "") -> Iterator[Stack]:
             sim_port=sim_port,
             dead_port=dead_port,
             sim_key=SIM_KEY,
-        )
+        ).replace("\nstorage:", f"\n{server_extra}storage:", 1)
         + extra_config
     )
     sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, running_stack
 
 
 def _calls(stack: Stack) -> list[dict[str, object]]:
@@ -103,3 +103,32 @@ def test_readiness(stack: Stack) -> None:
     assert httpx.get(f"{root}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{root}/readyz")
     assert ready.status_code == 200 and ready.json()["status"] in ("ready", "degraded")
+
+
+def _client_addr(stack: Stack, headers: dict[str, str]) -> object:
+    reply = httpx.post(
+        f"{stack.base_url}/chat/completions",
+        headers={"authorization": f"Bearer {stack.key}", **headers},
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "where from?"}]},
+    )
+    assert reply.status_code == 200
+    request_id = reply.headers["x-bastion-request-id"]
+    _record(stack, request_id)  # shipped
+    detail = httpx.get(
+        f"{stack.admin_url}/admin/api/audit/events/{request_id}",
+        headers={"authorization": f"Bearer {stack.admin_token}"},
+    )
+    detail.raise_for_status()
+    return detail.json()["record"]["client_addr"]
+
+
+def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    forwarded = {"x-forwarded-for": "203.0.113.7"}
+    # The default trusts a proxy on loopback, where this test's connection comes from.
+    assert _client_addr(stack, forwarded) == "203.0.113.7"
+    assert _client_addr(stack, {}) == "127.0.0.1"
+    untrusted = "  trusted_proxies: ['10.0.0.0/8']\n"
+    with running_stack(tmp_path_factory.mktemp("untrusted"), server_extra=untrusted) as elsewhere:
+        assert _client_addr(elsewhere, forwarded) == "127.0.0.1"  # a client's claim

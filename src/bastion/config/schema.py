@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -39,6 +40,23 @@ class ServerConfig(_Strict):
         default_factory=AdminServerConfig, description="Admin API, /metrics and console listener."
     )
     cors: CorsConfig = Field(default_factory=CorsConfig, description="CORS on the proxy port.")
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "names the client recorded in the call records; '*' trusts any. Others: the "
+        "connection's own address is recorded.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
 
 class StorageConfig(_Strict):

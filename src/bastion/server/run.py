@@ -69,6 +69,8 @@ def _uvicorn_config(
         timeout_keep_alive=30,
         limit_concurrency=None,
         backlog=2048,
+        proxy_headers=True,
+        forwarded_allow_ips=config.server.trusted_proxies,
     )
 
 
