@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from bastion.cli.report_data import CONTROLS, EvidenceReport
-from bastion.cli.report_svg import Bar, bar_chart, nice_ceiling, stacked_time_chart
+from bastion.charts import Bar, bar_chart, nice_ceiling, stacked_time_chart
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#222;

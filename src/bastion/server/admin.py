@@ -1,10 +1,12 @@
-"""The admin port's ASGI app: ``/healthz``, ``/metrics`` and the admin API.
+"""The admin port's ASGI app: ``/healthz``, ``/metrics``, the admin API and the console.
 
 Every route but ``/healthz`` needs an admin token: it is checked here, before anything
 else, so an unknown or malformed request without one is a 401 too. ``/admin/api/...``
 is the FastAPI app of ``server.admin_api`` (its roles are in its permission table);
-``/metrics`` is open to every admin role. Each response carries ``x-bastion-request-id``;
-bodies are bounded by ``server.max_body_bytes``.
+``/metrics`` is open to every admin role. ``/console/...`` (``bastion.console``) is the
+exception: it logs in with an admin token once and then goes by its session cookie.
+Each response carries ``x-bastion-request-id``; bodies are bounded by
+``server.max_body_bytes``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import secrets
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from bastion.console.app import Console
+from bastion.console.page import PREFIX as CONSOLE_PREFIX
 from bastion.errors import ApiError, InternalError, NotFound, RequestRejected, StorageError
 from bastion.identity.admin import AdminIdentity
 from bastion.pipeline.context import Reply
@@ -38,11 +42,14 @@ def _scrape_registry(own: CollectorRegistry) -> CollectorRegistry:
 
 
 class AdminApp:
-    """``/healthz``, ``/metrics`` and ``/admin/api/...`` on ``server.admin.port``."""
+    """``/healthz``, ``/metrics``, ``/admin/api/...`` and ``/console/...`` on
+    ``server.admin.port``."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.api: AdminAPI = create_admin_api(AdminContext(runtime))
+        context = AdminContext(runtime)
+        self.api: AdminAPI = create_admin_api(context)
+        self.console = Console(context)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -85,6 +92,9 @@ class AdminApp:
         method, path = scope["method"], scope["path"]
         if method == "GET" and path == "/healthz":
             await send_reply(send, Reply(200, b'{"status":"ok"}', dict(_JSON)))
+            return
+        if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+            await self.console(scope, receive, send)
             return
         identity = await self._authenticate(scope)
         if method == "GET" and path == "/metrics":

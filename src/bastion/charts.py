@@ -1,5 +1,6 @@
-"""Inline SVG charts for the evidence report: horizontal bars with a value axis, and
-stacked bars over time with a legend. Pure string building; every label is escaped."""
+"""Inline SVG charts shared by the evidence report (`bastion report`) and the console:
+horizontal bars with a value axis, and stacked bars over time with a legend. Pure
+string building, no imports from Bastion; every label is escaped."""
 
 from __future__ import annotations
 
@@ -112,9 +113,11 @@ def stacked_time_chart(
     series: Sequence[tuple[str, Sequence[int]]],
     *,
     title: str,
+    colours: Sequence[str] = PALETTE,
 ) -> str:
     """Vertical bars per time bucket (``labels``), each stacked by series, with a y axis
-    of counts, every few bucket labels on the x axis, and a legend."""
+    of counts, every few bucket labels on the x axis, and a legend; series take
+    ``colours`` in order."""
     left, right, top, bottom = 56, 16, 34, 46
     plot_w, plot_h = 820, 220
     width, height = left + plot_w + right, top + plot_h + bottom
@@ -146,7 +149,7 @@ def stacked_time_chart(
             base -= h
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" '
-                f'height="{h:.1f}" fill="{PALETTE[number % len(PALETTE)]}"><title>'
+                f'height="{h:.1f}" fill="{colours[number % len(colours)]}"><title>'
                 f"{escape(label)} {escape(name)}: {value:,}</title></rect>"
             )
         if index % every == 0:
@@ -165,7 +168,7 @@ def stacked_time_chart(
     for number, (name, _) in enumerate(series):
         parts.append(
             f'<rect class="legend" x="{x}" y="8" width="12" height="12" '
-            f'fill="{PALETTE[number % len(PALETTE)]}"/>'
+            f'fill="{colours[number % len(colours)]}"/>'
             f'<text x="{x + 16}" y="18" class="label">{escape(_clip(name, 24))}</text>'
         )
         x += 28 + 8 * min(len(name), 24)

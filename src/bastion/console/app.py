@@ -1,0 +1,342 @@
+"""The console as an ASGI app under ``/console`` on the admin port: login with an admin
+token, a signed session cookie, CSRF-checked forms, and the pages of ``PAGES``, each
+shown only to roles the admin API's permission table lets read it.
+
+Pages call the admin API's own route functions with the session's identity, so a
+console action is the same governed (and audited) change as the API call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route, Router
+
+from bastion.console.page import PREFIX, Page, View
+from bastion.console.security import PAGE_HEADERS, check_same_origin, read_form
+from bastion.console.session import (
+    LOGIN_COOKIE,
+    LOGIN_TTL_S,
+    SESSION_COOKIE,
+    Session,
+    SessionSigner,
+)
+from bastion.console.views import audit, budgets, exceptions, keys, overview, policy
+from bastion.errors import (
+    ApiError,
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+)
+from bastion.identity.admin import AdminIdentity, AdminRole
+from bastion.server.admin_api.context import AdminContext
+from bastion.storage.admin_tokens import AdminTokenRepository
+
+log = logging.getLogger("bastion.console")
+PAGES: tuple[Page, ...] = (
+    overview.PAGE,
+    audit.PAGE,
+    policy.PAGE,
+    keys.PAGE,
+    budgets.PAGE,
+    exceptions.PAGE,
+)
+"""Every console page, in navigation order."""
+SESSION_KEY_PURPOSE = "bastion.console.session"
+MAX_FORM_BYTES = 256 * 1024
+_STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _when(value: datetime | float | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int | float):
+        value = datetime.fromtimestamp(value, UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("bastion.console", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    env.filters["usd"] = lambda v: "—" if v is None else f"${v:,.2f}"
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.0f} %"
+    env.filters["svg"] = Markup  # only for chart markup built by bastion.charts (escaped)
+    return env
+
+
+def _static_files() -> dict[str, tuple[bytes, str]]:
+    folder = resources.files("bastion.console").joinpath("static")
+    found: dict[str, tuple[bytes, str]] = {}
+    for item in folder.iterdir():
+        suffix = "." + item.name.rpartition(".")[2]
+        if item.is_file() and suffix in _STATIC_TYPES:
+            found[item.name] = (item.read_bytes(), _STATIC_TYPES[suffix])
+    return found
+
+
+class Console:
+    """The console's ASGI app on one admin context."""
+
+    def __init__(
+        self,
+        context: AdminContext,
+        *,
+        pages: tuple[Page, ...] = PAGES,
+        secure_cookies: bool | None = None,
+        session_ttl_s: float | None = None,
+    ) -> None:
+        self.context = context
+        self.pages = pages
+        self.secure_cookies = secure_cookies
+        self.templates = _templates()
+        self.static = _static_files()
+        key = context.runtime.guardrails.keyring.active("signing").digest(SESSION_KEY_PURPOSE)
+        self.signer = (
+            SessionSigner(key) if session_ttl_s is None else SessionSigner(key, ttl_s=session_ttl_s)
+        )
+        self.tokens = AdminTokenRepository(context.runtime.database)
+        routes = [
+            Route(PREFIX, self._home, methods=["GET"]),
+            Route(PREFIX + "/", self._home, methods=["GET"]),
+            Route(PREFIX + "/login", self._login_form, methods=["GET"]),
+            Route(PREFIX + "/login", self._login, methods=["POST"]),
+            Route(PREFIX + "/logout", self._logout, methods=["POST"]),
+            Route(PREFIX + "/static/{name}", self._static_file, methods=["GET"]),
+        ]
+        for page in pages:
+            for action in page.actions:
+                routes.append(
+                    Route(
+                        page.url + action.path,
+                        self._endpoint(page, action.handler, action.needs),
+                        methods=[action.method],
+                    )
+                )
+        self.router = Router(routes, default=self._not_found)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.router(scope, receive, send)
+
+    # --- sessions ---------------------------------------------------------------------
+
+    def _secure(self, request: Request) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return request.url.scheme == "https"
+
+    async def _identity(self, session: Session) -> AdminIdentity:
+        """The token behind the session, looked up again: revoked tokens end sessions."""
+        stored = await self.tokens.get(session.token_id)
+        if stored is None or not stored.is_active(datetime.now(UTC)):
+            raise AuthenticationFailed("The console session ended; log in again.")
+        try:
+            role = AdminRole(stored.role)
+        except ValueError as exc:
+            raise AuthenticationFailed("The console session ended; log in again.") from exc
+        return AdminIdentity(subject=stored.subject, role=role, token_id=stored.token_id)
+
+    def _to_login(self, request: Request) -> Response:
+        response = RedirectResponse(PREFIX + "/login", status_code=303, headers=dict(PAGE_HEADERS))
+        if request.cookies.get(SESSION_COOKIE):
+            response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    async def _home(self, request: Request) -> Response:
+        session = self.signer.read(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            return self._to_login(request)
+        try:
+            identity = await self._identity(session)
+        except AuthenticationFailed:
+            return self._to_login(request)
+        for page in self.pages:
+            if page.visible_to(identity.role):
+                return RedirectResponse(page.url, status_code=303, headers=dict(PAGE_HEADERS))
+        return self._error(request, PermissionDenied("No console page is open to this role."))
+
+    async def _login_form(self, request: Request, *, failed: str | None = None) -> Response:
+        nonce = self.signer.login_nonce()
+        html = self.templates.get_template("login.html").render(
+            prefix=PREFIX,
+            csrf=self.signer.login_token(nonce),
+            failed=failed,
+            page=None,
+            nav=[],
+            identity=None,
+        )
+        response = HTMLResponse(
+            html, status_code=401 if failed else 200, headers=dict(PAGE_HEADERS)
+        )
+        response.set_cookie(
+            LOGIN_COOKIE,
+            nonce,
+            max_age=int(LOGIN_TTL_S),
+            path=PREFIX,
+            secure=self._secure(request),
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    async def _login(self, request: Request) -> Response:
+        try:
+            check_same_origin(request)
+            form = await read_form(request, MAX_FORM_BYTES)
+        except ApiError as exc:
+            return self._error(request, exc)
+        if not self.signer.login_matches(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
+            return await self._login_form(
+                request, failed="The login form expired; enter the token again."
+            )
+        try:
+            identity = await self.context.runtime.admin_auth.verify(form.get("token", "").strip())
+        except AuthenticationFailed:
+            log.info("console: login refused")
+            return await self._login_form(
+                request, failed="That admin token is not valid (bat_<id>_<secret>)."
+            )
+        except StorageError as exc:
+            return self._error(request, exc)
+        assert identity.token_id is not None
+        _, cookie = self.signer.open(identity.token_id)
+        log.info("console: %s (%s) logged in", identity.subject, identity.role.value)
+        response = RedirectResponse(PREFIX + "/", status_code=303, headers=dict(PAGE_HEADERS))
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=int(self.signer.ttl_s),
+            path=PREFIX,
+            secure=self._secure(request),
+            httponly=True,
+            samesite="strict",
+        )
+        response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+        return response
+
+    async def _logout(self, request: Request) -> Response:
+        session = self.signer.read(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            return self._to_login(request)
+        try:
+            check_same_origin(request)
+            form = await read_form(request, MAX_FORM_BYTES)
+            if not self.signer.csrf_matches(session, form.get("csrf")):
+                raise _csrf_refused()
+        except ApiError as exc:
+            return self._error(request, exc)
+        self.signer.close(session)
+        response = self._to_login(request)
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    async def _not_found(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        page = self._error(request, NotFound("There is no such console page.", code="unknown_url"))
+        await page(scope, receive, send)
+
+    async def _static_file(self, request: Request) -> Response:
+        found = self.static.get(request.path_params["name"])
+        if found is None:
+            return Response(b"not found", status_code=404, headers=dict(PAGE_HEADERS))
+        body, media_type = found
+        headers = {**PAGE_HEADERS, "cache-control": "public, max-age=300"}
+        return Response(body, media_type=media_type, headers=headers)
+
+    # --- pages --------------------------------------------------------------------------
+
+    def _endpoint(
+        self, page: Page, handler: Callable[[View], Awaitable[Response]], needs: str | None
+    ) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            session = self.signer.read(request.cookies.get(SESSION_COOKIE))
+            if session is None:
+                return self._to_login(request)
+            try:
+                identity = await self._identity(session)
+            except AuthenticationFailed:
+                return self._to_login(request)
+            except StorageError as exc:
+                return self._error(request, exc)
+            csrf = self.signer.csrf_token(session)
+            view = View(
+                request, page, self.context, identity, session, csrf, self.templates, self.pages
+            )
+            started = time.perf_counter()
+            try:
+                if not page.visible_to(identity.role):
+                    raise PermissionDenied(
+                        f"The {page.title} page is not open to the role {identity.role.value!r}.",
+                        code="admin_role_required",
+                    )
+                if needs is not None:
+                    view.require(needs)
+                if request.method == "POST":
+                    check_same_origin(request)
+                    view.form = await read_form(request, MAX_FORM_BYTES)
+                    if not self.signer.csrf_matches(session, view.form.get("csrf")):
+                        raise _csrf_refused()
+                return await handler(view)
+            except ApiError as exc:
+                return self._error(request, exc, view)
+            except StorageError as exc:
+                log.error("console: %s on %s %s", exc, request.method, page.url)
+                return self._error(request, exc, view)
+            except Exception:
+                log.exception("console: unexpected error on %s %s", request.method, page.url)
+                return self._error(request, None, view)
+            finally:
+                log.debug(
+                    "console: %s %s in %.1f ms",
+                    request.method,
+                    page.url,
+                    (time.perf_counter() - started) * 1000,
+                )
+
+        return endpoint
+
+    def _error(
+        self, request: Request, exc: ApiError | StorageError | None, view: View | None = None
+    ) -> Response:
+        if isinstance(exc, ApiError):
+            status, message, code = exc.status, exc.message, exc.code
+        elif isinstance(exc, StorageError):
+            status, message, code = 503, "The store is unavailable; try again shortly.", "storage"
+        else:
+            status, message, code = 500, "The console failed unexpectedly; see the logs.", "error"
+        values = {"error_status": status, "message": message, "code": code}
+        if view is not None:
+            return view.render("error.html", status=status, **values)
+        html = self.templates.get_template("error.html").render(
+            prefix=PREFIX,
+            page=None,
+            nav=[],
+            identity=None,
+            csrf="",
+            may=lambda _: False,
+            **values,
+        )
+        return HTMLResponse(html, status_code=status, headers=dict(PAGE_HEADERS))
+
+
+def _csrf_refused() -> PermissionDenied:
+    return PermissionDenied(
+        "The form's security token did not match this session; reload the page and try again.",
+        code="console_csrf",
+    )

@@ -1,0 +1,117 @@
+"""Console sessions: a signed cookie that names a random session id, the admin token it
+was opened with and when it ends, plus the CSRF tokens tied to it.
+
+The cookie is signed with a key derived from the keyring's signing key, so every worker
+of a gateway (and every replica sharing the keyring) accepts it; nothing secret is in
+it. Each request looks the token up again, so revoking the token ends its sessions at
+once. Logging out clears the cookie and refuses its session id in this process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+SESSION_COOKIE = "bastion_console"
+LOGIN_COOKIE = "bastion_console_login"
+DEFAULT_TTL_S = 8 * 3600.0
+LOGIN_TTL_S = 3600.0
+_VERSION = "v1"
+_MAX_LOGGED_OUT = 10_000
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """An open console session: its id, the admin token id behind it, when it ends."""
+
+    session_id: str
+    token_id: str
+    expires_at: float
+
+    def __post_init__(self) -> None:
+        for part in (self.session_id, self.token_id):
+            if not part or not all(c.isalnum() or c in "-_" for c in part):
+                raise ValueError("session and token ids are url-safe base64 or base62")
+
+
+class SessionSigner:
+    """Issues and checks session cookies, login nonces and CSRF tokens with one key."""
+
+    def __init__(self, key: bytes, *, ttl_s: float = DEFAULT_TTL_S) -> None:
+        if len(key) < 32:
+            raise ValueError("the console session key needs at least 32 bytes")
+        self._key = key
+        self.ttl_s = ttl_s
+        self._logged_out: OrderedDict[str, float] = OrderedDict()
+
+    def _mac(self, *parts: str) -> str:
+        message = b"\x00".join(part.encode("utf-8") for part in parts)
+        return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
+
+    def open(self, token_id: str, now: float | None = None) -> tuple[Session, str]:
+        """A new session for ``token_id`` and its cookie value."""
+        expires = int((now if now is not None else time.time()) + self.ttl_s)
+        session = Session(_b64(secrets.token_bytes(24)), token_id, float(expires))
+        body = f"{_VERSION}.{session.session_id}.{token_id}.{expires}"
+        return session, f"{body}.{self._mac('session', body)}"
+
+    def read(self, cookie: str | None, now: float | None = None) -> Session | None:
+        """The session a cookie names, when its signature holds and it has not ended."""
+        if not cookie or len(cookie) > 512:
+            return None
+        body, _, mac = cookie.rpartition(".")
+        parts = body.split(".")
+        if len(parts) != 4 or parts[0] != _VERSION or not parts[3].isdigit():
+            return None
+        if not hmac.compare_digest(mac, self._mac("session", body)):
+            return None
+        expires = float(parts[3])
+        if expires <= (now if now is not None else time.time()):
+            return None
+        if parts[1] in self._logged_out:
+            return None
+        try:
+            return Session(parts[1], parts[2], expires)
+        except ValueError:
+            return None
+
+    def close(self, session: Session) -> None:
+        """Refuse this session id from now on (in this process; the cookie is cleared too)."""
+        self._logged_out[session.session_id] = session.expires_at
+        now = time.time()
+        while self._logged_out and (
+            len(self._logged_out) > _MAX_LOGGED_OUT or next(iter(self._logged_out.values())) < now
+        ):
+            self._logged_out.popitem(last=False)
+
+    def csrf_token(self, session: Session) -> str:
+        """The synchronizer token every form of this session carries."""
+        return self._mac("csrf", session.session_id)
+
+    def csrf_matches(self, session: Session, presented: str | None) -> bool:
+        """Whether a form's token belongs to this session (constant time)."""
+        return presented is not None and hmac.compare_digest(presented, self.csrf_token(session))
+
+    @staticmethod
+    def login_nonce() -> str:
+        """A random value for the login form's cookie."""
+        return _b64(secrets.token_bytes(18))
+
+    def login_token(self, nonce: str) -> str:
+        """The login form's CSRF token, tied to the nonce in its cookie."""
+        return self._mac("login", nonce)
+
+    def login_matches(self, nonce: str | None, presented: str | None) -> bool:
+        """Whether the login form's token belongs to the nonce cookie (constant time)."""
+        if not nonce or presented is None or len(nonce) > 64:
+            return False
+        return hmac.compare_digest(presented, self.login_token(nonce))

@@ -1,0 +1,173 @@
+"""Console login and sessions: the admin token checked as the API checks it, a signed
+HttpOnly SameSite=Strict cookie, logout, CSRF and same-origin checks on every form, and
+the security headers on every answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from tests.console.console_client import client, form_token, log_in, logged_in
+from tests.server.admin_stack import AdminStack, admin_stack
+
+from bastion.console.security import CSP
+from bastion.console.session import SESSION_COOKIE
+from bastion.identity.admin import AdminRole, new_admin_token
+from bastion.storage.admin_tokens import AdminTokenRepository
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AdminStack]:
+    async with admin_stack(tmp_path_factory.mktemp("console-session")) as running:
+        yield running
+
+
+def set_cookies(response: object) -> list[str]:
+    headers = response.headers  # type: ignore[attr-defined]
+    return [value for name, value in headers.multi_items() if name == "set-cookie"]
+
+
+async def test_login_sets_a_strict_http_only_cookie_and_logout_ends_the_session(
+    stack: AdminStack,
+) -> None:
+    async with client(stack) as browser:
+        assert (await browser.get("/console/keys")).headers["location"] == "/console/login"
+        answer = await log_in(browser, stack.tokens["security"])
+        assert answer.status_code == 303
+        (cookie,) = [c for c in set_cookies(answer) if c.startswith(SESSION_COOKIE + "=")]
+        flags = {part.strip().lower() for part in cookie.split(";")}
+        assert {"httponly", "samesite=strict", "path=/console"} <= flags
+        assert "secure" not in flags  # plain http here; https below
+        assert stack.tokens["security"] not in cookie
+
+        home = await browser.get("/console/")
+        assert home.status_code == 303 and home.headers["location"] == "/console/overview"
+        page = await browser.get("/console/overview")
+        assert page.status_code == 200 and "sec" in page.text and "(security)" in page.text
+
+        out = await browser.post("/console/logout", data={"csrf": form_token(page.text)})
+        assert out.status_code == 303 and out.headers["location"] == "/console/login"
+        browser.cookies.clear()
+        browser.cookies.set(SESSION_COOKIE, cookie.split(";")[0].partition("=")[2])
+        again = await browser.get("/console/overview")  # the old cookie replayed
+        assert again.status_code == 303 and again.headers["location"] == "/console/login"
+
+
+async def test_cookies_are_secure_over_https(stack: AdminStack) -> None:
+    async with client(stack, "https://admin") as browser:
+        answer = await log_in(browser, stack.tokens["auditor"])
+        assert answer.status_code == 303
+        assert all("secure" in c.lower() for c in set_cookies(answer) if "Max-Age=0" not in c)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("bat_nothere_000000000000000000000000000000", id="unknown admin token"),
+        pytest.param("not a token", id="malformed"),
+        pytest.param("", id="empty"),
+    ],
+)
+async def test_a_bad_token_shows_the_form_again(stack: AdminStack, token: str) -> None:
+    async with client(stack) as browser:
+        answer = await log_in(browser, token)
+        assert answer.status_code == 401
+        assert "not valid" in answer.text and 'name="token"' in answer.text
+        assert not [c for c in set_cookies(answer) if c.startswith(SESSION_COOKIE + "=")]
+
+
+async def test_a_gateway_key_never_logs_in(stack: AdminStack) -> None:
+    async with client(stack) as browser:
+        assert (await log_in(browser, stack.keys["shop"][1])).status_code == 401
+
+
+async def test_login_without_the_forms_token_is_refused(stack: AdminStack) -> None:
+    async with client(stack) as browser:
+        answer = await browser.post("/console/login", data={"token": stack.tokens["admin"]})
+        assert answer.status_code == 401 and "expired" in answer.text
+        assert not [c for c in set_cookies(answer) if c.startswith(SESSION_COOKIE + "=")]
+
+
+async def test_a_revoked_token_ends_its_sessions(stack: AdminStack) -> None:
+    repo = AdminTokenRepository(stack.apps.runtime.database)
+    record, plaintext = new_admin_token("temp", AdminRole.ADMIN)
+    await repo.create(record)
+    async with client(stack) as browser:
+        assert (await log_in(browser, plaintext)).status_code == 303
+        assert (await browser.get("/console/keys")).status_code == 200
+        await repo.revoke(record.token_id, record.created_at.now(record.created_at.tzinfo))
+        assert (await browser.get("/console/keys")).headers["location"] == "/console/login"
+
+
+async def test_a_form_without_its_csrf_token_changes_nothing(stack: AdminStack) -> None:
+    async with logged_in(stack, "admin") as browser:
+        before = len((await stack.api("admin", "GET", "/keys")).json()["data"])
+        for data in ({"name": "sneaky"}, {"name": "sneaky", "csrf": "forged"}):
+            refused = await browser.post("/console/keys", data=data)
+            assert refused.status_code == 403 and "security token" in refused.text
+        async with logged_in(stack, "security") as other:
+            theirs = form_token((await other.get("/console/keys")).text)
+        refused = await browser.post("/console/keys", data={"name": "sneaky", "csrf": theirs})
+        assert refused.status_code == 403
+        after = len((await stack.api("admin", "GET", "/keys")).json()["data"])
+        assert after == before
+
+
+async def test_a_form_from_another_site_is_refused(stack: AdminStack) -> None:
+    async with logged_in(stack, "admin") as browser:
+        token = form_token((await browser.get("/console/keys")).text)
+        refused = await browser.post(
+            "/console/keys",
+            data={"name": "cross", "csrf": token},
+            headers={"origin": "https://evil.example"},
+        )
+        assert refused.status_code == 403
+        same = await browser.post(
+            "/console/keys",
+            data={"name": "same", "csrf": token},
+            headers={"origin": "http://admin"},
+        )
+        assert same.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/login", "/console/overview", "/console/nowhere", "/console/keys"]
+)
+async def test_every_answer_has_strict_security_headers(stack: AdminStack, path: str) -> None:
+    async with logged_in(stack, "admin") as browser:
+        answer = await browser.get(path)
+        if path == "/console/nowhere":
+            assert answer.status_code == 404 and "no such console page" in answer.text
+        headers = answer.headers
+        assert headers["content-security-policy"] == CSP
+        assert "script-src 'self'" in CSP and "frame-ancestors 'none'" in CSP
+        assert "unsafe-inline" not in CSP
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+async def test_pages_carry_no_inline_script_or_style(stack: AdminStack) -> None:
+    async with logged_in(stack, "admin") as browser:
+        for page in ("overview", "audit", "policy", "keys", "budgets", "exceptions"):
+            html = (await browser.get(f"/console/{page}")).text.lower()
+            assert "<script" not in html and "style=" not in html and "<style" not in html
+            assert " on" + "click=" not in html
+        css = await browser.get("/console/static/console.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+async def test_the_console_session_opens_no_door_to_the_admin_api(stack: AdminStack) -> None:
+    async with logged_in(stack, "admin") as browser:
+        assert (await browser.get("/console/keys")).status_code == 200
+        session = browser.cookies.get(SESSION_COOKIE)
+        assert session
+        api = await browser.get(
+            "/admin/api/keys", headers={"cookie": f"{SESSION_COOKIE}={session}"}
+        )
+        assert api.status_code == 401
+        assert (await browser.get("/metrics")).status_code == 401

@@ -1,0 +1,32 @@
+"""The console's session cookies and CSRF tokens: signed, bound to one session, ended
+by time and by logout."""
+
+from __future__ import annotations
+
+import time
+
+from bastion.console.session import SessionSigner
+
+
+def test_a_tampered_or_expired_cookie_is_refused() -> None:
+    signer = SessionSigner(b"k" * 32, ttl_s=60)
+    session, cookie = signer.open("tok12345", now=1000.0)
+    assert signer.read(cookie, now=1001.0) == session
+    body, _, mac = cookie.rpartition(".")
+    forged = body.replace("tok12345", "tok99999") + "." + mac
+    assert signer.read(forged, now=1001.0) is None
+    assert signer.read(cookie, now=1000.0 + 61) is None
+    assert SessionSigner(b"x" * 32).read(cookie, now=1001.0) is None
+    assert signer.csrf_matches(session, signer.csrf_token(session))
+    other, _ = signer.open("tok12345", now=1000.0)
+    assert not signer.csrf_matches(other, signer.csrf_token(session))
+
+
+def test_a_closed_session_is_refused_and_others_are_not() -> None:
+    signer = SessionSigner(b"k" * 32)
+    session, cookie = signer.open("tok12345")
+    other, other_cookie = signer.open("tok12345")
+    signer.close(session)
+    assert signer.read(cookie) is None
+    assert signer.read(other_cookie) == other
+    assert signer.read(cookie, now=time.time() + 1) is None
