@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from bastion.cli.report_data import CONTROLS, EvidenceReport
 from bastion.charts import Bar, bar_chart, nice_ceiling, stacked_time_chart
+from bastion.cli.report_data import CONTROLS, EvidenceReport
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#222;
