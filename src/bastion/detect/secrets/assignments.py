@@ -25,11 +25,11 @@ from bastion.detect.secrets.values import bare_identifier, is_code_reference
 # Password-like key names, glued to any prefix (DB_PASSWORD, AdminPassword, $pwd) and
 # an optional known suffix (password_hash, PASSWORD2); "pass" alone only as a word.
 _PW_NAMES = (
-    r"(?:(?i:pass(?:word|wd|phrase)|pwd)"
+    r"(?:(?i:pass(?:word|wd|[_\-]?phrase)|pwd|sshpass)"
     r"(?:[_.\-]?(?i:hash|value|str|string|plain|clear|cleartext|enc|encrypted|b64|raw|\d))?"
     r"|(?:\b|_)(?i:pass))"
 )
-_SECRETISH_NAMES = r"(?i:secret)(?:[_.\-]?(?i:key|token|value|string|str|\d))?"
+_SECRETISH_NAMES = r"(?i:secret)(?:[_.\-]?(?i:key(?:[_.\-]?base)?|token|value|string|str|\d))?"
 _APIKEY_NAMES = (
     r"(?i:api[_.\-]?(?:key|token|secret)|apikey|access[_.\-]?(?:key|token)|auth[_.\-]?"
     r"(?:key|token)|(?:refresh|bearer|session|id)[_.\-]?token|token|private[_.\-]?key|"
@@ -118,33 +118,93 @@ def _dotted_path(value: str) -> bool:
     return len(parts) > 1 and all(p.isidentifier() for p in parts)
 
 
+# Names a vendor format owns: the vendor's row reports every value that fits the format
+# (AWS secret keys are 40 base64 characters, Twitch stream keys live_<id>_<30>), so a
+# value under that name that does not fit is a near miss (a truncated or made-up value),
+# not a generic secret. A row of a generic family starts with this as a veto: matched
+# first at an earlier or the same position (leftmost-first), it captures nothing.
+_VENDOR_OWNED = (
+    r"(?i:aws[_.\-]?secret(?:[_.\-]?access)?[_.\-]?key|"
+    r"aws[_.\-]?session[_.\-]?token|twitch[_.\-]?stream[_.\-]?key)"
+)
+
+
+def _vetoed(regex: str, veto: str, lead: str = "") -> str:
+    """``regex`` behind ``veto``: where both match from one position, the veto wins."""
+    return "(?:" + lead + veto + "|" + regex + ")" if veto else regex
+
+
 def _family(
-    name: str, data_class: str, key: str, validator: Validator, *, chosen: bool
+    name: str, data_class: str, key: str, validator: Validator, *, chosen: bool, veto: str = ""
 ) -> tuple[Pattern, ...]:
     """The quoted, bare and YAML-block rows of one key family.
 
     ``chosen`` families (passwords, secrets) also match comparisons against a literal;
     generated-value families (keys, tokens) also match CSV/argument commas, which
-    would be too loose for short human-chosen values.
+    would be too loose for short human-chosen values. ``veto`` names keys the family
+    leaves alone (``_VENDOR_OWNED``).
     """
     assign = _COMPARE_OR_ASSIGN if chosen else _ASSIGN
     quoted = "(?:" + assign + "|" + _TYPED + ("" if chosen else "|" + _ARG) + ")"
     spaced = _SPACED if chosen else "(?:" + _SPACED + "|" + _CSV + ")"
     line_assign = _COLON if chosen else r"""["']?[ \t]*[:=][ \t]*"""
+    line = _LINE_KEY + key + line_assign + _BARE + _LINE_END
     return (
-        row("generic", name, key + quoted + _DQ, group=1, data_class=data_class,
+        row("generic", name, _vetoed(key + quoted + _DQ, veto), group=1, data_class=data_class,
             validator=validator, score=0.8, name=f"{name}_dq"),
-        row("generic", name, key + quoted + _SQ, group=1, data_class=data_class,
+        row("generic", name, _vetoed(key + quoted + _SQ, veto), group=1, data_class=data_class,
             validator=validator, score=0.8, name=f"{name}_sq"),
-        row("generic", name, _LINE_KEY + key + line_assign + _BARE + _LINE_END, group=1,
-            data_class=data_class, validator=_bare(validator), score=0.7, name=f"{name}_line"),
-        row("generic", name, key + _TIGHT + _BARE, group=1, data_class=data_class,
+        row("generic", name, _vetoed(line, veto, _LINE_KEY), group=1, data_class=data_class,
+            validator=_bare(validator), score=0.7, name=f"{name}_line"),
+        row("generic", name, _vetoed(key + _TIGHT + _BARE, veto), group=1, data_class=data_class,
             validator=_bare(validator), score=0.7, name=f"{name}_bare"),
-        row("generic", name, key + spaced + _BARE, group=1, data_class=data_class,
+        row("generic", name, _vetoed(key + spaced + _BARE, veto), group=1, data_class=data_class,
             validator=_bare(validator, code=chosen), score=0.7, name=f"{name}_bare_code"),
-        row("generic", name, key + _BLOCK, group=1, data_class=data_class,
+        row("generic", name, _vetoed(key + _BLOCK, veto), group=1, data_class=data_class,
             validator=_bare(validator), score=0.7, name=f"{name}_yaml_block"),
     )  # fmt: skip
+
+
+# Any name that ends in "key" after a separator or a camel hump (PAYFAST_KEY, hmacKey,
+# X-Acme-Key): most such keys hold credentials, so a generated-looking value is one. The
+# exceptions are names whose last word says the key is public (public, publishable,
+# site) or not a credential at all (cache, sort, primary, idempotency, i18n…). RE2 has no
+# lookbehind, so each row starts with a veto: such a word before "key", which begins
+# left of the separator the real branch starts at, so it is the leftmost match and
+# captures nothing.
+_KEY_SUFFIX = r"(?:[_\-](?:KEY|Key|key)|[a-z0-9]Key)"
+_NON_CREDENTIAL_WORDS = (
+    "public|publishable|pub|site|cache|sort|primary|foreign|partition|range|hash|row|"
+    "object|map|i18n|translation|locale|lang|query|route|unique|idempotency|dedup|dedupe|"
+    "correlation|request|message|event|item|list|field|column|table|index|group|node|"
+    "gpg|pgp|ssh|redis|react|access|api|auth|private|secret"
+)
+_KEY_VETO = r"(?i:" + _NON_CREDENTIAL_WORDS + r")[_\-]?(?:KEY|Key|key)"
+
+
+def _named_key_rows() -> tuple[Pattern, ...]:
+    """``<anything>_KEY = value`` rows, each behind its veto (see ``_KEY_VETO``). Names the
+    api-key family already covers (api, access, auth, private, secret) are vetoed here too,
+    so a value is reported once."""
+    styles = (
+        ("dq", "", _ASSIGN + _DQ, generated(16)),
+        ("sq", "", _ASSIGN + _SQ, generated(16)),
+        ("bare", "", _TIGHT + _BARE, _bare(generated(16))),
+        ("line", _LINE_KEY, r"""["']?[ \t]*:[ \t]*""" + _BARE + _LINE_END, _bare(generated(16))),
+    )
+    return tuple(
+        row(
+            "generic",
+            "api_key",
+            f"(?:{lead}{_KEY_VETO}|{lead}{_VENDOR_OWNED}|{lead}{_KEY_SUFFIX}{tail})",
+            data_class="generic_api_key",
+            group=1,
+            validator=validator,
+            score=0.7,
+            name=f"named_key_{name}",
+        )
+        for name, lead, tail, validator in styles
+    )
 
 
 def _single_word(value: str) -> Mapping[str, str] | None:
@@ -160,8 +220,18 @@ CLASSES: Mapping[str, str] = {
 
 PATTERNS: tuple[Pattern, ...] = (
     *_family("password", "generic_password", _PW_NAMES, password, chosen=True),
-    *_family("secret", "generic_secret", _SECRETISH_NAMES, _not_self_named(password), chosen=True),
-    *_family("api_key", "generic_api_key", _APIKEY_NAMES, generated(12), chosen=False),
+    *_family(
+        "secret",
+        "generic_secret",
+        _SECRETISH_NAMES,
+        _not_self_named(password),
+        chosen=True,
+        veto=_VENDOR_OWNED,
+    ),
+    *_family(
+        "api_key", "generic_api_key", _APIKEY_NAMES, generated(12), chosen=False, veto=_VENDOR_OWNED
+    ),
+    *_named_key_rows(),
     row(
         "generic",
         "api_key",
@@ -181,6 +251,30 @@ PATTERNS: tuple[Pattern, ...] = (
         validator=generated(12),
         score=0.8,
         name="api_key_xml",
+    ),
+    # PHP constants (wp-config.php): define('DB_PASSWORD', 'value').
+    row(
+        "generic",
+        "password",
+        r"(?i:\bdefine)\s*\(\s*[\"'][A-Za-z0-9_]*" + _PW_NAMES + r"[A-Za-z0-9_]*[\"']\s*,\s*"
+        r"[\"']([^\"'\r\n]+)[\"']",
+        data_class="generic_password",
+        group=1,
+        validator=password,
+        score=0.8,
+        name="password_php_define",
+    ),
+    # SQL account statements: CREATE/ALTER USER … IDENTIFIED BY 'value' (not the
+    # IDENTIFIED BY PASSWORD '<hash>' form, whose value is a hash).
+    row(
+        "generic",
+        "password",
+        r"(?i:\bidentified\s+(?:with\s+[A-Za-z0-9_]+\s+)?by)\s+[\"'`]([^\"'`\r\n]+)[\"'`]",
+        data_class="generic_password",
+        group=1,
+        validator=password,
+        score=0.8,
+        name="password_sql_identified",
     ),
     row(
         "generic",

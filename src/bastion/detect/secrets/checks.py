@@ -16,7 +16,13 @@ import zlib
 from collections.abc import Mapping
 
 from bastion.detect.patterns import ACCEPT, Validator
-from bastion.detect.secrets.dummies import DUMMY, KNOWN_DUMMIES, dummy_meta, is_known_dummy
+from bastion.detect.secrets.dummies import (
+    DUMMY,
+    KNOWN_DUMMIES,
+    dummy_meta,
+    is_example_password,
+    is_known_dummy,
+)
 from bastion.detect.secrets.entropy import sequential_fraction
 from bastion.detect.secrets.values import (
     human_secret,
@@ -60,19 +66,26 @@ def keyed(min_length: int = 8) -> Validator:
     return check
 
 
-_SELF_NAMED = frozenset({"password", "passwd", "secret"})
+def _anonymous_login(value: str) -> bool:
+    """``user@`` with no host: the conventional anonymous-FTP password (RFC 1635), an
+    address given as courtesy rather than a secret."""
+    name = value[:-1]
+    return value.endswith("@") and name.replace(".", "").replace("-", "").isalnum()
 
 
 def password(value: str) -> Mapping[str, str] | None:
     """A chosen password next to a password keyword (placeholders and variables dropped).
 
-    ``password = "password"`` is still a hard-coded credential, but the canonical
-    documentation one, so it is marked ``known_dummy``.
+    Example passwords (``password = "password"``, ``super$ecret``, ``P@ssw0rd1``,
+    ``open_sesame``) are still hard-coded credentials, and often the real one of a demo
+    or test deployment, so they are reported, marked ``known_dummy``.
     """
     if not human_secret(value):
         return None
-    literal = strip_quotes(value)
-    return DUMMY if literal.lower() in _SELF_NAMED or is_known_dummy(literal) else ACCEPT
+    literal = strip_quotes(value).strip()
+    if _anonymous_login(literal):
+        return None
+    return DUMMY if is_example_password(literal) or is_known_dummy(literal) else ACCEPT
 
 
 def generated(min_length: int = 12) -> Validator:

@@ -90,6 +90,52 @@ def is_dummy_password(value: str) -> bool:
     return folded in KNOWN_DUMMY_PASSWORDS
 
 
+# Words that example passwords are made of: the name of the field itself, and the
+# words tutorials wrap around it ("mysecret", "SuperSecret123", "test_password",
+# "P@ssw0rd", "foobar"). Deliberately without "admin", "root" or "guest": a default
+# account's password is a real weak credential, not a placeholder.
+_EXAMPLE_WORDS: frozenset[str] = frozenset(
+    {
+        "password", "passwd", "pass", "pwd", "passphrase", "secret", "secrets", "my",
+        "your", "our", "the", "a", "some", "super", "very", "top", "test", "testing",
+        "tester", "example", "sample", "dummy", "demo", "fake", "mock", "foo", "bar",
+        "baz", "qux", "foobar", "changeme", "default", "new", "old", "temp", "tmp",
+    }
+)  # fmt: skip
+# Leetspeak that turns those words into "P@ssw0rd" and "$ecret".
+_LEET = str.maketrans({"@": "a", "4": "a", "$": "s", "5": "s", "0": "o", "3": "e", "1": "i"})
+_LONGEST_WORD = max(len(word) for word in _EXAMPLE_WORDS)
+
+
+def _example_words_only(letters: str) -> bool:
+    """Whether ``letters`` splits entirely into ``_EXAMPLE_WORDS`` (a short DP)."""
+    reachable = [True] + [False] * len(letters)
+    for end in range(1, len(letters) + 1):
+        reachable[end] = any(
+            reachable[start] and letters[start:end] in _EXAMPLE_WORDS
+            for start in range(max(0, end - _LONGEST_WORD), end)
+        )
+    return reachable[-1]
+
+
+def is_example_password(value: str) -> bool:
+    """A password a tutorial would write, not one someone chose: a folklore example
+    (``open_sesame``, ``hunter2``), or the field's own name and placeholder words glued
+    together, in any case, in leetspeak, with separators and trailing digits or ``!``
+    (``password``, ``super$ecret``, ``P@ssw0rd1!``, ``my-test-secret``).
+
+    Runs only on short candidates next to a password keyword, after the placeholder
+    checks; a match is reported and marked ``known_dummy``.
+    """
+    if is_dummy_password(value):
+        return True
+    folded = value.lower().rstrip("!?.#*0123456789")
+    if not 3 <= len(folded) <= 40:
+        return False
+    letters = "".join(c for c in folded.translate(_LEET) if c not in "_-. ")
+    return letters.isalpha() and letters.isascii() and _example_words_only(letters)
+
+
 def is_known_dummy(value: str) -> bool:
     """A documented example value, an AWS-style ``EXAMPLE`` marker, or a filler body."""
     if value in KNOWN_DUMMIES or "EXAMPLE" in value or is_dummy_password(value):

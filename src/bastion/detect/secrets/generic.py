@@ -1,7 +1,9 @@
 """Credentials recognised by where they sit rather than by a vendor format.
 
 Connection URIs with a password (``postgres://user:pass@host``, any scheme), .netrc
-entries, HTTP Basic and Bearer authorisation values, auth headers (``X-API-Key``),
+and .pgpass entries, HTTP Basic and Bearer authorisation values, Docker ``config.json`` registry
+logins (``"auth": base64(user:password)``), auth headers (``X-API-Key``, a bare
+``Authorization`` value), session cookies,
 command-line credentials (``curl -u user:pass``, ``--password x``, ``-u user -p x``
 as in psexec, docker and mysql) and .NET credential constructors. Values pass the same
 placeholder checks as keyword assignments, so ``user:${PASSWORD}@host`` and
@@ -55,7 +57,10 @@ def _user_password(value: str) -> Mapping[str, str] | None:
 CLASSES: Mapping[str, str] = {
     "secret.connection_string": "Password inside a connection URI (scheme://user:pass@host).",
     "secret.netrc_credentials": "Password in a .netrc machine entry.",
+    "secret.pgpass_credentials": "Password in a PostgreSQL .pgpass line.",
     "secret.http_basic_auth": "HTTP Basic credentials (header or curl -u user:pass).",
+    "secret.docker_registry_auth": "Registry login in a Docker config.json (auth entry).",
+    "secret.http_session_cookie": "Session or auth cookie in a Cookie / Set-Cookie header.",
     "secret.bearer_token": "Token in an HTTP Bearer/Token authorization value.",
     "secret.auth_header": "API key in an authentication header (X-API-Key…).",
     "secret.cli_password": "Password passed on a command line (--password, -u … -p …).",
@@ -87,11 +92,29 @@ PATTERNS: tuple[Pattern, ...] = (
         group=1,
         validator=password,
     ),
+    # ~/.pgpass: hostname:port:database:username:password, one entry per line (the host
+    # has a dot, is localhost or *, so colon-separated cache keys are not entries).
+    row(
+        "pgpass",
+        "credentials",
+        r"(?:^|\n)[ \t]*(?:\*|localhost|[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+):(?:\d{2,5}|\*):"
+        r"[^:\s]+:[^:\s]+:([^:\s]{3,})[ \t]*(?:\r?\n|$)",
+        group=1,
+        validator=password,
+    ),
     row(
         "http",
         "basic_auth",
         r"(?i:\bbasic)\s+([A-Za-z0-9+/]{8,}={0,2})" + END64,
         data_class="http_basic_auth",
+        group=1,
+        validator=basic_credentials,
+    ),
+    # ~/.docker/config.json: {"auths": {"<registry>": {"auth": "<base64 user:password>"}}}
+    row(
+        "docker",
+        "registry_auth",
+        r"\"auth\"\s*:\s*\"([A-Za-z0-9+/]{8,}={0,2})\"",
         group=1,
         validator=basic_credentials,
     ),
@@ -122,6 +145,30 @@ PATTERNS: tuple[Pattern, ...] = (
         validator=_bearer,
         score=0.8,
         name="token_scheme",
+    ),
+    # An Authorization header with no scheme word: the raw key (a "Bearer"/"Basic" value
+    # has a space after a short word, which the 20-character run does not take).
+    row(
+        "http",
+        "auth_header",
+        r"(?i:\bauthorization)[\"']?\s*:\s*[\"']?([A-Za-z0-9_\-.+/=:]{20,})" + END,
+        data_class="auth_header",
+        group=1,
+        validator=generated(20),
+        score=0.8,
+        name="raw_authorization",
+    ),
+    # Session cookies act as the login itself ("Copy as cURL" pastes carry them).
+    row(
+        "http",
+        "session_cookie",
+        r"(?i:\b(?:set-)?cookie)\s*:[^\r\n]{0,400}?[\s;](?i:[A-Za-z0-9_.\-]*sess(?:ion)?"
+        r"(?:id)?|sid|[A-Za-z0-9_.\-]*auth[_\-]?token|remember[_\-]?(?:me|token)[A-Za-z0-9_\-]*)"
+        r"=([^;\s\"']{16,})",
+        data_class="http_session_cookie",
+        group=1,
+        validator=generated(16),
+        score=0.8,
     ),
     row(
         "http",

@@ -2,8 +2,8 @@
 
 A hash is not the password, but a leaked salted hash can be cracked offline (and an
 AS-REP or TGS blob is exactly what Kerberoasting extracts), so a hash in a prompt is a
-credential leak. The formats are self-describing (``$2b$``, ``$6$``, ``$krb5asrep$``),
-which keeps these patterns precise.
+credential leak. The formats are self-describing (``$2b$``, ``$6$``, ``$krb5asrep$``,
+LDAP's ``{SSHA}``), which keeps these patterns precise.
 """
 
 from __future__ import annotations
@@ -44,4 +44,6 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\$krb5asrep\$\d{2}\$(?:[^:$\s]+:)?[a-f0-9]{32}\$[a-f0-9]{64,}",
     ),
     _hash("krb5tgs", r"\$krb5tgs\$\d{2}\$\*[^*\s]+\*\$[a-f0-9]{32}\$[a-f0-9]{64,}"),
+    # LDAP userPassword / htpasswd: {SHA} is base64 of 20 bytes, {SSHA} adds a salt.
+    _hash("ldap_sha", r"\{(?:SHA|SSHA|SHA256|SSHA256|SSHA512)\}[A-Za-z0-9+/]{27,}={0,2}"),
 )

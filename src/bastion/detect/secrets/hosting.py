@@ -1,7 +1,7 @@
 """Hosting, data platforms and identity providers: DigitalOcean, Heroku, Alibaba, IBM,
 Tencent, Cloudflare, Databricks, Doppler, HashiCorp Vault and Terraform Cloud,
 Kubernetes, Okta, Salesforce, Supabase, PlanetScale, Netlify, Render, Fly.io, Pulumi,
-Scalingo, OpenShift, Harness, Defined Networking.
+Scalingo, OpenShift, Harness, Defined Networking, Tailscale, Yandex Cloud.
 
 Where the vendor prefixes its tokens (``dop_v1_``, ``dapi``, ``hvs.``, ``sbp_``…) the
 prefix is enough. Heroku, IBM, Cloudflare and Okta keys and pre-1.10 Vault tokens have
@@ -32,6 +32,10 @@ CLASSES: Mapping[str, str] = {
     "secret.okta_api_token": "Okta API token (SSWS).",
     "secret.salesforce_token": "Salesforce session or access token (00D…!…).",
     "secret.supabase_token": "Supabase management API token (sbp_).",
+    "secret.supabase_secret_key": "Supabase project secret API key (sb_secret_).",
+    "secret.tailscale_api_key": "Tailscale API, auth or OAuth client key (tskey-…).",
+    "secret.yandex_api_key": "Yandex Cloud API key (AQVN…).",
+    "secret.yandex_iam_token": "Yandex Cloud IAM token (t1.….…).",
     "secret.planetscale_token": "PlanetScale service token, password or OAuth token.",
     "secret.netlify_token": "Netlify personal access token (nfp_).",
     "secret.render_api_key": "Render API key (rnd_).",
@@ -223,4 +227,27 @@ PATTERNS: tuple[Pattern, ...] = (
         validator=vendor(6),
     ),
     row("pulumi", "token", r"\b(pul-[a-f0-9]{40})\b", group=1),
+    row(
+        "supabase",
+        "secret_key",
+        r"\b(sb_secret_[A-Za-z0-9_\-]{28,})" + END,
+        group=1,
+        validator=vendor(10),
+    ),
+    # tskey-<kind>-<key id>-<secret>; the kind names what the key may do.
+    row(
+        "tailscale",
+        "api_key",
+        r"\b(tskey-(?:api|auth|client|webhook|scim)-[A-Za-z0-9]{6,}-[A-Za-z0-9]{20,})" + END,
+        group=1,
+        validator=vendor(11),
+    ),
+    row("yandex", "api_key", r"\b(AQVN[A-Za-z0-9_\-]{35,38})" + END, group=1, validator=vendor(4)),
+    row(
+        "yandex",
+        "iam_token",
+        r"\b(t1\.[A-Za-z0-9_\-]+={0,2}\.[A-Za-z0-9_\-]{86}={0,2})" + END,
+        group=1,
+        validator=vendor(3),
+    ),
 )

@@ -1,5 +1,6 @@
 """Package registries and artifact stores: npm, PyPI, RubyGems, NuGet, crates.io,
-Docker Hub, JFrog Artifactory, Clojars, Octopus Deploy, Dependency-Track.
+Docker Hub, JFrog Artifactory, Clojars, Octopus Deploy, Dependency-Track, Sidekiq's
+commercial gem source (Bundler's ``BUNDLE_<HOST>`` credentials).
 
 A leaked publish token lets anyone ship a release in the owner's name. npm tokens
 carry the same base62 CRC32 tail as GitHub's (reported as ``checksum``); PyPI tokens
@@ -26,6 +27,7 @@ CLASSES: Mapping[str, str] = {
     "secret.clojars_token": "Clojars deploy token.",
     "secret.octopus_api_key": "Octopus Deploy API key (API-…).",
     "secret.dependency_track_api_key": "OWASP Dependency-Track API key (odt_).",
+    "secret.sidekiq_credentials": "Sidekiq Pro/Enterprise gem-source credentials.",
 }
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -77,5 +79,14 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(odt_[A-Za-z0-9]{32,40})\b",
         group=1,
         validator=vendor(4),
+    ),
+    # Bundler reads a gem source's "user:password" from BUNDLE_<HOST, dots as "__">.
+    row(
+        "sidekiq",
+        "credentials",
+        r"(?i:BUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM)[\"']?\s*[:=]\s*[\"']?"
+        r"([a-f0-9]{8}:[a-f0-9]{8})\b",
+        group=1,
+        validator=vendor(),
     ),
 )

@@ -1,6 +1,7 @@
 """Productivity, data and IoT services: Figma, Linear, Notion, Airtable, Dropbox, Mapbox,
 Segment, HubSpot, ClickUp, Contentful, Typeform, PostHog, Prefect, 1Password, Adobe,
-Adafruit IO, ThingsBoard, TrueNAS, Django, Frame.io, MaxMind, 42 Intra, SettleMint.
+Adafruit IO, ThingsBoard, TrueNAS, Django, Frame.io, MaxMind, 42 Intra, SettleMint,
+Authress.
 
 Mapbox public tokens (``pk.``) are meant to ship in web pages, so they are scored as
 identifiers (below the default threshold), unlike secret (``sk.``) and temporary
@@ -18,6 +19,7 @@ from bastion.detect.secrets.rows import END, IDENTIFIER_SCORE, UUID, row
 
 CLASSES: Mapping[str, str] = {
     "secret.figma_token": "Figma personal access token.",
+    "secret.authress_service_key": "Authress service client access key (sc_….acc_…).",
     "secret.linear_api_key": "Linear API key (lin_api_).",
     "secret.notion_token": "Notion integration token (secret_, ntn_).",
     "secret.airtable_token": "Airtable personal access token (pat….…).",
@@ -122,6 +124,14 @@ PATTERNS: tuple[Pattern, ...] = (
         "django",
         "secret_key",
         r"(django-insecure-[A-Za-z0-9!@#$%^&*(\-_=+)]{30,})",
+        group=1,
+    ),
+    # <client id>.<key id>.acc[_-]<account id>.<private key>
+    row(
+        "authress",
+        "service_key",
+        r"\b((?:sc|ext|scauth|authress)_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc[_\-][a-z0-9\-]{10,32}"
+        r"\.[A-Za-z0-9+/_=\-]{30,120})",
         group=1,
     ),
 )
