@@ -21,6 +21,7 @@ from bastion.cli._context import (
     run_async,
 )
 from bastion.cli.audit_content import erase_subject, purge, show
+from bastion.cli.audit_exporters import exporters
 from bastion.cli.audit_holds import hold
 from bastion.cli.audit_search import export, search
 from bastion.config.schema import BastionConfig
@@ -41,6 +42,7 @@ audit.add_command(hold)
 audit.add_command(erase_subject)
 audit.add_command(search)
 audit.add_command(export)
+audit.add_command(exporters)
 
 
 @audit.command("verify")

@@ -53,5 +53,5 @@ def serve(
         config = load_config(path, overrides=overrides)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    configure_logging()
+    configure_logging(config.server.log_format)
     run(config, ServeOptions(path, overrides, watch))

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from bastion.config.exporters import AuditExporterConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,6 +42,11 @@ class ServerConfig(_Strict):
         default_factory=AdminServerConfig, description="Admin API, /metrics and console listener."
     )
     cors: CorsConfig = Field(default_factory=CorsConfig, description="CORS on the proxy port.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines on stderr: text, or json (one object per line with time, "
+        "level, logger, message and the request id inside a call).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"],
         description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
@@ -554,6 +561,19 @@ class AuditConfig(_Strict):
         default_factory=AuditContentConfig,
         description="Content retention: none, redacted, encrypted or full, per app or team.",
     )
+    exporters: list[AuditExporterConfig] = Field(
+        default_factory=list,
+        description="Sinks that receive every audit record (OTLP, webhook, Splunk HEC, syslog).",
+    )
+
+    @field_validator("exporters")
+    @classmethod
+    def _unique_exporter_names(cls, value: list[AuditExporterConfig]) -> list[AuditExporterConfig]:
+        names = [exporter.name for exporter in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"exporter names must be unique; repeated: {', '.join(repeated)}")
+        return value
 
 
 class BastionConfig(_Strict):

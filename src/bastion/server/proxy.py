@@ -24,6 +24,7 @@ from bastion.server.asgi import (
     send_reply,
     send_stream,
 )
+from bastion.server.logs import REQUEST_ID
 from bastion.server.runtime import Runtime
 
 log = logging.getLogger("bastion.server")
@@ -92,6 +93,7 @@ class ProxyApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         entered_at = time.perf_counter()
         request_id = self._request_ids.new()
+        REQUEST_ID.set(request_id)  # log lines of this call carry it (server.logs)
         path: str = scope["path"]
         method: str = scope["method"]
         try:

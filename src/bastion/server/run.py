@@ -20,6 +20,7 @@ import uvicorn
 
 from bastion.config import load_config
 from bastion.config.schema import BastionConfig
+from bastion.server import logs
 from bastion.server.app import create_apps
 
 log = logging.getLogger("bastion.server")
@@ -63,6 +64,8 @@ def _uvicorn_config(
         lifespan=lifespan,
         access_log=False,
         log_level="warning",
+        # JSON logs: uvicorn's loggers go through the root handler, not their own
+        log_config=None if config.server.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=int(config.server.drain_timeout_s) or None,
@@ -124,17 +127,14 @@ def _run_loop(
 
 
 def _worker(options: ServeOptions, sockets: tuple[socket.socket, ...]) -> None:
-    configure_logging()
     config = load_config(options.config_path, overrides=options.overrides)
+    configure_logging(config.server.log_format)
     _run_loop(config, (sockets[0], sockets[1]), options)
 
 
-def configure_logging() -> None:
-    """Plain log lines on stderr; library chatter (alembic) kept to warnings."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def configure_logging(log_format: Literal["text", "json"] = "text") -> None:
+    """Log lines on stderr as ``server.log_format`` says (``server.logs``)."""
+    logs.configure_logging(log_format)
 
 
 def run(config: BastionConfig, options: ServeOptions) -> None:

@@ -14,6 +14,8 @@ from prometheus_client import Counter
 
 from bastion.audit import location as audit_location
 from bastion.audit.checkpoints import Signer
+from bastion.audit.exporters.metrics import prometheus_meters
+from bastion.audit.exporters.runner import build_exporters
 from bastion.audit.log import AuditLog
 from bastion.config.schema import BastionConfig
 from bastion.errors import ConfigError, StorageError
@@ -36,6 +38,7 @@ from bastion.server.asgi import Receive, Send
 from bastion.server.reload import ConfigWatcher, load_candidate, sections_needing_restart
 from bastion.storage.admin_tokens import AdminTokenRepository
 from bastion.storage.audit_events import AuditEventRepository
+from bastion.storage.audit_exports import AuditExportRepository
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.changes import ChangeFeed
 from bastion.storage.class_sets import ClassSetRepository
@@ -154,6 +157,11 @@ class Runtime:
             "(limits.on_store_down: open).",
             registry=self.gateway.parts.metrics.registry,
         )
+        self.exporters = build_exporters(  # audit exporters: one background task each
+            config.audit.exporters,
+            AuditExportRepository(self.database),
+            prometheus_meters(self.gateway.parts.metrics.registry),
+        )
         self.policy = ActivePolicy(
             PolicyRepository(self.database),
             config,
@@ -175,6 +183,8 @@ class Runtime:
         await self.exception_book.start()
         await self.audit.start()  # ships what a killed process left, closes its orphans
         await self.content.start()  # content retention: writer and purge job
+        for exporter in self.exporters:  # deliver from the durable cursors on
+            exporter.start()
         if self.limiter is not None:  # limits: counters of the current periods from the ledger
             restored = await rebuild(self.limiter, self.spend, time.time())
             log.info("limits: %d counters restored from the spend ledger", restored)
@@ -202,6 +212,8 @@ class Runtime:
         await self.changes.close()
         await self.exception_book.close()  # writes back use counts: before the database
         self.gateway.parts.rejections.flush()
+        for exporter in self.exporters:  # what they did not deliver waits behind the cursor
+            await exporter.close()
         await self.audit.close()
         await self.content.close()  # queued content reaches the store
         if self.ledger is not None:  # limits: settled spend reaches the ledger

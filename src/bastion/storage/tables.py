@@ -331,3 +331,32 @@ class LegalHoldRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     released_by: Mapped[str | None] = mapped_column(String())
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditExporterRow(Base):
+    """One audit exporter's lease (the replica that exports, until when) and its last
+    outcome, for ``bastion audit exporters``."""
+
+    __tablename__ = "audit_exporters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[float] = mapped_column(Float)
+    exported: Mapped[int] = mapped_column(BigInteger)
+    last_success_at: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(Text())
+    last_error_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AuditExportCursorRow(Base):
+    """How far an exporter has delivered one writer's chain: every event up to ``seq``
+    was acknowledged by the sink (or is not exported, as intents)."""
+
+    __tablename__ = "audit_export_cursors"
+
+    exporter: Mapped[str] = mapped_column(
+        String(32), ForeignKey("audit_exporters.name", ondelete="CASCADE"), primary_key=True
+    )
+    writer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[float] = mapped_column(Float)
