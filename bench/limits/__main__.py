@@ -6,7 +6,8 @@
 Scenarios: one per-key rule (requests per minute + concurrency), and a realistic set
 of four rules (per key; team x environment tokens per minute and monthly USD; per app
 daily tokens; per model requests). Each sample runs ``--batch`` complete calls on one
-uvloop event loop (as the gateway runs) over 50 principals, awaited one after another;
+uvloop event loop (as the gateway runs) over 50 principals, awaited one after another,
+reading the reservation's rate-limit headers once as the gateway does;
 p50 and p90 are over samples, in µs per call; "admit+reserve" is the part before the
 upstream call (settle runs after the response is sent), "cpu" this process's CPU time
 per call. With ``both``, memory and Redis samples alternate within one run, so machine
@@ -103,6 +104,7 @@ class Calls:
             Endpoint.CHAT, "gpt-4o-mini", (segment,), params={"max_tokens": 512}
         )
         self.usage = Usage(500, 400)
+        self.headers: dict[str, str] = {}
 
     async def one(self, principal: Principal) -> int:
         """One call; returns the ns of admit + reserve (settle runs after the response)."""
@@ -111,6 +113,7 @@ class Calls:
         admitted = await limiter.admit(principal)
         reservation = await limiter.reserve(principal, self.conversation, "gpt-4o-mini", admitted)
         path = time.perf_counter_ns() - start
+        self.headers = reservation.headers  # the gateway puts them on every reply
         await limiter.settle(principal, reservation, self.usage)
         return path
 

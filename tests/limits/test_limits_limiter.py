@@ -194,6 +194,31 @@ async def test_decided_calls_get_ratelimit_and_budget_headers() -> None:
     assert h["x-bastion-budget-scope"] == "teams; team=finance; month"
 
 
+async def test_a_call_refused_after_admission_still_gets_the_admissions_headers() -> None:
+    limiter, _ = limiter_for(config({"scope": ["key"], "requests_per_minute": 10}))
+    await limiter.admit(FINANCE)
+    h = (await limiter.admit(FINANCE)).headers  # e.g. blocked by the policy: no reserve
+    assert (h["x-ratelimit-limit-requests"], h["x-ratelimit-remaining-requests"]) == ("10", "8")
+    assert h["x-ratelimit-reset-requests"] == "1m0s"
+    assert "x-ratelimit-remaining-tokens" not in h
+
+
+async def test_headers_keep_the_tighter_of_the_admission_and_the_reservation() -> None:
+    limiter, _ = limiter_for(
+        config(
+            {"name": "keys", "scope": ["key"], "requests_per_minute": 3},
+            {"name": "models", "scope": ["model"], "requests_per_minute": 100},
+            {"name": "small", "scope": ["team"], "budgets": [{"period": "day", "usd": 1}]},
+            {"name": "large", "scope": ["app"], "budgets": [{"period": "month", "usd": 50}]},
+        )
+    )
+    h = (await call(limiter, FINANCE, chat())).headers
+    assert (h["x-ratelimit-limit-requests"], h["x-ratelimit-remaining-requests"]) == ("3", "2")
+    assert h["x-bastion-budget-scope"] == "small; team=finance; day"
+    assert float(h["x-bastion-budget-remaining-usd"]) == pytest.approx(1 - worst_usd(chat()))
+    assert Reservation().headers == {}
+
+
 async def test_settle_replaces_reservations_with_usage_and_records_spend() -> None:
     limiter, spent = limiter_for(config({"scope": ["team"], "tokens_per_minute": 1000}))
     reservation = await call(limiter, FINANCE, chat(max_tokens=900))

@@ -101,6 +101,44 @@ def test_a_take_over_many_counters_is_all_or_nothing() -> None:
     assert store.used("w", 1.0) == 1 and store.used("c", 1.0) == 0  # nothing else taken
 
 
+HOLDS = st.lists(
+    st.tuples(
+        st.sampled_from([("w", HoldKind.WINDOW), ("c", HoldKind.LEASE), ("b", HoldKind.TOTAL)]),
+        st.integers(0, 4),  # limit
+        st.integers(1, 3),  # amount (a lease always takes 1)
+    ),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda hold: hold[0][0],
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 3), HOLDS), min_size=1, max_size=40))
+def test_a_refused_take_leaves_every_counter_as_it_was(
+    takes: list[tuple[float, list[tuple[tuple[str, HoldKind], int, int]]]],
+) -> None:
+    store = MemoryCounterStore()
+    now = 0.0
+    for gap, spec in takes:
+        now += gap
+        holds = [
+            Hold(key, kind, limit, 1 if kind is HoldKind.LEASE else amount, 10.0)
+            for (key, kind), limit, amount in spec
+        ]
+        before = {key: store.used(key, now) for key in "wcb"}
+        result = store.take_now(holds, now)
+        after = {key: store.used(key, now) for key in "wcb"}
+        if isinstance(result, Refused):
+            assert after == before
+            refused = holds[result.index]
+            assert before[refused.key] + refused.amount > refused.limit
+        else:
+            taken = {hold.key: hold.amount for hold in holds}
+            assert after == {key: before[key] + taken.get(key, 0) for key in "wcb"}
+            assert all(after[hold.key] <= hold.limit for hold in holds)
+
+
 def test_period_totals_settle_to_actual_and_restore_adds() -> None:
     store = MemoryCounterStore()
     budget = Hold("b", HoldKind.TOTAL, 100, 60, 3600.0)

@@ -3,28 +3,74 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bastion.limits.pricing import Pricer
 from bastion.model import Conversation, Principal, Usage
 from bastion.model.spend import PICO_USD
 
+Window = tuple[int, int, float]
+"""A rate window for the headers: its limit, what is left of it, seconds until reset."""
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+
+class RateHeaders(NamedTuple):
+    """The most constraining request window, token window and USD budget of a call,
+    kept as numbers and formatted only when the headers are read (CONTRACT.md §6)."""
+
+    requests: Window | None = None
+    tokens: Window | None = None
+    budget: tuple[int, str] | None = None  # picodollars left, "rule; scope; window"
+
+    def headers(self) -> dict[str, str]:
+        """OpenAI's ``x-ratelimit-*`` and Bastion's budget headers."""
+        found: dict[str, str] = {}
+        for suffix, window in (("requests", self.requests), ("tokens", self.tokens)):
+            if window is not None:
+                limit, remaining, reset_s = window
+                found[f"x-ratelimit-limit-{suffix}"] = str(limit)
+                found[f"x-ratelimit-remaining-{suffix}"] = str(remaining)
+                found[f"x-ratelimit-reset-{suffix}"] = duration_text(reset_s)
+        if self.budget is not None:
+            left, scope = self.budget
+            found["x-bastion-budget-remaining-usd"] = f"{left / PICO_USD:.6f}"
+            found["x-bastion-budget-scope"] = scope
+        return found
+
+
+NO_RATE_HEADERS = RateHeaders()
+
+
+def duration_text(seconds: float) -> str:
+    """OpenAI's reset format: ``20ms``, ``1.5s``, ``6m0s``."""
+    if seconds < 1:
+        return f"{max(round(seconds * 1000), 0)}ms"
+    if seconds < 60:
+        return f"{seconds:.3g}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest}s"
+
+
+class Reservation(NamedTuple):
     """What was held for one call; settled with real usage afterwards.
 
     ``held`` is the limiter's own record of what it took (opaque to the gateway): the
     admission's concurrency leases travel inside it until ``settle`` releases them.
+    ``rates`` are the numbers behind the rate-limit headers, formatted by ``headers``
+    once, when the reply is built. A named tuple: two are built per call, at half the
+    cost of a frozen dataclass.
     """
 
     scopes: tuple[str, ...] = ()
     tokens: int = 0
     cost_usd: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
     model: str | None = None
     held: tuple[object, ...] = ()
+    rates: RateHeaders = NO_RATE_HEADERS
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The reply's ``x-ratelimit-*`` and budget headers."""
+        return self.rates.headers() if self.rates is not NO_RATE_HEADERS else {}
 
 
 NOTHING_HELD = Reservation()

@@ -15,12 +15,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bastion.errors import BudgetExceeded, RateLimited, ServiceUnavailable, StorageError
-from bastion.limits.base import NOTHING_HELD, Reservation
+from bastion.limits.base import NOTHING_HELD, RateHeaders, Reservation
 from bastion.limits.estimate import output_tokens, prompt_tokens
-from bastion.limits.periods import PeriodClock
+from bastion.limits.memory import MemoryCounterStore
+from bastion.limits.periods import PeriodClock, PeriodKind
 from bastion.limits.pricing import Pricer
 from bastion.limits.rules import LimitSpec, Measure, Rule, field_value
 from bastion.limits.store import CounterStore, Granted, Hold, HoldKind, Refused, Settlement
@@ -30,6 +31,14 @@ from bastion.model.spend import PICO_USD, SpendEntry
 log = logging.getLogger("bastion.limits")
 
 _PLAN_CACHE = 4096
+
+
+_Step = tuple[Hold | None, str, HoldKind, int, float, bool, PeriodKind | None]
+"""How a reservation builds one hold: the hold itself when its amount is fixed, else
+its key, kind, limit and span, whether it counts tokens (else USD), and its period."""
+
+# which rate header a limit may set
+_NO_HEADER, _REQUESTS_HEADER, _TOKENS_HEADER, _BUDGET_HEADER = range(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,25 +53,78 @@ class _Planned:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The limits of one principal (and model), with what every call of it repeats."""
+    """The limits of one principal (and model), with what every call of it repeats:
+    the holds whose amount never changes (a request, a lease), how to build the others,
+    and which limits feed a header, alert at a soft threshold or settle to usage."""
 
     items: tuple[_Planned, ...]
     scopes: tuple[str, ...]
     measures: tuple[Measure, ...]
+    constant: tuple[Hold, ...]  # the holds whose amount is fixed: all of an admission's
+    steps: tuple[_Step, ...]
+    header_items: tuple[tuple[int, int, int, str], ...]  # index, header, limit, scope
+    soft_items: tuple[tuple[int, _Planned], ...]  # limits with a soft threshold
+    settles: bool  # any limit settled to usage (tokens, USD); else all are kept
+    kept: tuple[None, ...]  # settles to this when nothing settles to usage
 
     @classmethod
     def of(cls, items: tuple[_Planned, ...]) -> _Plan:
         scopes = tuple(dict.fromkeys(f"{p.rule}: {p.label}" for p in items))
-        return cls(items, scopes, tuple(p.spec.measure for p in items))
+        fixed = tuple(
+            Hold(p.key, p.spec.kind, p.spec.limit, 1, p.spec.span_s)
+            if p.spec.measure in (Measure.REQUESTS, Measure.LEASE) and p.spec.period is None
+            else None
+            for p in items
+        )
+        return cls(
+            items,
+            scopes,
+            tuple(p.spec.measure for p in items),
+            tuple(hold for hold in fixed if hold is not None),
+            tuple(_step(p, hold) for p, hold in zip(items, fixed, strict=True)),
+            tuple(
+                (index, _header_of(p.spec), p.spec.limit, _budget_scope(p))
+                for index, p in enumerate(items)
+                if _header_of(p.spec) != _NO_HEADER
+            ),
+            tuple((index, p) for index, p in enumerate(items) if p.spec.soft is not None),
+            any(p.spec.measure in (Measure.TOKENS, Measure.COST) for p in items),
+            (None,) * len(items),
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
-    """What one ``take`` holds: the store's ticket and how each hold settles."""
+def _step(planned: _Planned, fixed: Hold | None) -> _Step:
+    spec = planned.spec
+    by_tokens = spec.measure is Measure.TOKENS
+    return (fixed, planned.key, spec.kind, spec.limit, spec.span_s, by_tokens, spec.period)
+
+
+def _budget_scope(planned: _Planned) -> str:
+    window = planned.spec.period or f"rolling_{planned.spec.span_s:g}s"
+    return f"{planned.rule}; {planned.label}; {window}"
+
+
+def _header_of(spec: LimitSpec) -> int:
+    if spec.kind is HoldKind.WINDOW and not spec.budget:
+        return _REQUESTS_HEADER if spec.measure is Measure.REQUESTS else _TOKENS_HEADER
+    return _BUDGET_HEADER if spec.measure is Measure.COST else _NO_HEADER
+
+
+class _Held(NamedTuple):
+    """What one ``take`` holds: the store's ticket and the plan it followed."""
 
     ticket: object
-    measures: tuple[Measure, ...]
-    prompt_tokens: int = 0
+    plan: _Plan
+    prompt_tokens: int
+
+    def amounts(self, tokens: int, cost: int) -> Sequence[int | None]:
+        """Per hold, what it settles to: usage for tokens and USD, None keeps it."""
+        if not self.plan.settles:
+            return self.plan.kept
+        return [
+            tokens if m is Measure.TOKENS else cost if m is Measure.COST else None
+            for m in self.plan.measures
+        ]
 
 
 class ScopedLimiter:
@@ -89,17 +151,25 @@ class ScopedLimiter:
         self._admit_plans: dict[Principal, _Plan] = {}
         self._reserve_plans: dict[tuple[Principal, str], _Plan] = {}
         self._alerted: set[str] = set()
+        # counters in this process are taken without a coroutine: nothing awaits inside
+        self._local = store if isinstance(store, MemoryCounterStore) else None
 
     async def admit(self, principal: Principal) -> Reservation:
         """Requests per minute and concurrency of principal-scoped rules."""
         plan = self._admit_plans.get(principal)
         if plan is None:
             plan = _Plan.of(self._plan(principal, None, admit=True))
+            assert len(plan.constant) == len(plan.items)  # requests and leases only
             _remember(self._admit_plans, principal, plan)
         if not plan.items:
             return NOTHING_HELD
-        holds = [Hold(p.key, p.spec.kind, p.spec.limit, 1, p.spec.span_s) for p in plan.items]
-        return await self._take(plan, holds, NOTHING_HELD, model=None, prompt=0, tokens=0, cost=0)
+        holds = plan.constant
+        now = self._now()
+        if self._local is not None:
+            result = self._local.take_now(holds, now)
+        else:
+            result = await self._take(holds, now)
+        return self._granted(plan, holds, result, NOTHING_HELD, None, 0, 0, 0, now)
 
     async def reserve(
         self,
@@ -119,29 +189,25 @@ class ScopedLimiter:
         cost = pricer.worst_case(prompt, tokens - prompt)
         if not plan.items:
             return Reservation(
-                admitted.scopes, tokens, cost / PICO_USD, admitted.headers, model, admitted.held
+                admitted.scopes, tokens, cost / PICO_USD, model, admitted.held, admitted.rates
             )
         now = self._now()
         holds = []
-        for planned in plan.items:
-            spec = planned.spec
-            amount = _amount(spec.measure, tokens, cost)
-            if spec.period is not None:
-                period = self.clock.current(spec.period, now)
-                holds.append(
-                    Hold(
-                        f"{planned.key}|{period.id}",
-                        spec.kind,
-                        spec.limit,
-                        amount,
-                        max(period.end - now, 1.0),
-                    )
-                )
+        for fixed, key, kind, limit, span_s, by_tokens, period_kind in plan.steps:
+            if fixed is not None:
+                holds.append(fixed)
+            elif period_kind is None:
+                holds.append(Hold(key, kind, limit, tokens if by_tokens else cost, span_s))
             else:
-                holds.append(Hold(planned.key, spec.kind, spec.limit, amount, spec.span_s))
-        return await self._take(
-            plan, holds, admitted, model=model, prompt=prompt, tokens=tokens, cost=cost, now=now
-        )
+                period = self.clock.current(period_kind, now)
+                amount = tokens if by_tokens else cost
+                span_s = max(period.end - now, 1.0)
+                holds.append(Hold(f"{key}|{period.id}", kind, limit, amount, span_s))
+        if self._local is not None:
+            result = self._local.take_now(holds, now)
+        else:
+            result = await self._take(holds, now)
+        return self._granted(plan, holds, result, admitted, model, prompt, tokens, cost, now)
 
     async def settle(
         self, principal: Principal, reservation: Reservation, usage: Usage
@@ -150,26 +216,25 @@ class ScopedLimiter:
         cost in USD (None when the model has no price)."""
         model = reservation.model
         pricer = self._prices(model)[0] if model is not None else None
-        reserved_prompt = max((h.prompt_tokens for h in _helds(reservation)), default=0)
-        if usage.estimated and usage.prompt_tokens < reserved_prompt:
-            # usage never arrived: the prompt was billed in full, so count our estimate
-            usage = Usage(reserved_prompt, usage.completion_tokens, estimated=True)
+        helds = [held for held in reservation.held if isinstance(held, _Held)]
+        if usage.estimated:
+            reserved_prompt = max((held.prompt_tokens for held in helds), default=0)
+            if usage.prompt_tokens < reserved_prompt:
+                # usage never arrived: the prompt was billed in full, so count our estimate
+                usage = Usage(reserved_prompt, usage.completion_tokens, estimated=True)
         tokens = usage.total_tokens
         cost = pricer.cost(usage) if pricer is not None else 0
         now = self._now()
-        settlements: list[Settlement] = [
-            (
-                held.ticket,
-                [
-                    None if m in (Measure.REQUESTS, Measure.LEASE) else _amount(m, tokens, cost)
-                    for m in held.measures
-                ],
-            )
-            for held in _helds(reservation)
-        ]
-        if settlements:
+        if helds:
             try:
-                await self.store.settle(settlements, now)
+                if self._local is not None:
+                    for held in helds:
+                        self._local.settle_now(held.ticket, held.amounts(tokens, cost))
+                else:
+                    settlements: list[Settlement] = [
+                        (held.ticket, held.amounts(tokens, cost)) for held in helds
+                    ]
+                    await self.store.settle(settlements, now)
             except StorageError:  # logged once by the store; the ledger entry still counts
                 log.debug("limits: the counter store is unreachable; a call was not settled")
             except Exception:  # a store outage must not lose the ledger entry below
@@ -213,48 +278,49 @@ class ScopedLimiter:
                 planned.append(_Planned(spec, key, rule.id, label))
         return tuple(planned)
 
-    async def _take(
-        self,
-        plan: _Plan,
-        holds: list[Hold],
-        admitted: Reservation,
-        *,
-        model: str | None,
-        prompt: int,
-        tokens: int,
-        cost: int,
-        now: float | None = None,
-    ) -> Reservation:
-        now = self._now() if now is None else now
+    async def _take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
         try:
-            result = await self.store.take(holds, now)
+            return await self.store.take(holds, now)
         except StorageError as exc:  # fail closed (limits.on_store_down: closed)
             raise ServiceUnavailable(
                 "Rate limits and budgets cannot be checked right now; try again shortly.",
                 code="limits_unavailable",
             ) from exc
+
+    def _granted(
+        self,
+        plan: _Plan,
+        holds: Sequence[Hold],
+        result: Granted | Refused,
+        admitted: Reservation,
+        model: str | None,
+        prompt: int,
+        tokens: int,
+        cost: int,
+        now: float,
+    ) -> Reservation:
+        """The reservation after a take (raises its refusal)."""
         if isinstance(result, Refused):
             raise self._refusal(plan.items[result.index], holds[result.index], result, now)
-        self._check_soft(plan.items, holds, result)
-        headers = dict(admitted.headers)
-        _limit_headers(headers, plan.items, holds, result)
-        held = _Held(result.ticket, plan.measures, prompt)
-        scopes = admitted.scopes + plan.scopes if admitted.scopes else plan.scopes
+        if plan.soft_items:
+            self._check_soft(plan, holds, result)
         return Reservation(
-            scopes,
+            admitted.scopes + plan.scopes if admitted.scopes else plan.scopes,
             tokens,
             cost / PICO_USD,
-            headers,
             model,
-            (*admitted.held, held),
+            (*admitted.held, _Held(result.ticket, plan, prompt)),
+            _tightest(admitted.rates, plan, result) if plan.header_items else admitted.rates,
         )
 
-    def _check_soft(self, plan: tuple[_Planned, ...], holds: list[Hold], granted: Granted) -> None:
-        for planned, hold, remaining in zip(plan, holds, granted.remaining, strict=True):
+    def _check_soft(self, plan: _Plan, holds: Sequence[Hold], granted: Granted) -> None:
+        for index, planned in plan.soft_items:
+            hold = holds[index]
             soft = planned.spec.soft
-            if soft is None or hold.key in self._alerted:
+            assert soft is not None
+            if hold.limit - granted.remaining[index] < soft * hold.limit:
                 continue
-            if hold.limit - remaining >= soft * hold.limit:
+            if hold.key not in self._alerted:
                 self._alerted.add(hold.key)
                 log.warning(
                     "limits: %s of %s (%s) reached %d%% of %s",
@@ -309,18 +375,6 @@ class ScopedLimiter:
         return RateLimited(message, headers={"retry-after": str(retry_s)})
 
 
-def _helds(reservation: Reservation) -> list[_Held]:
-    return [held for held in reservation.held if isinstance(held, _Held)]
-
-
-def _amount(measure: Measure, tokens: int, cost: int) -> int:
-    if measure is Measure.TOKENS:
-        return tokens
-    if measure is Measure.COST:
-        return cost
-    return 1
-
-
 def _amount_text(spec: LimitSpec, amount: int) -> str:
     if spec.measure is Measure.COST:
         return f"USD {amount / PICO_USD:.6f}".rstrip("0").rstrip(".")
@@ -333,36 +387,20 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
     cache[key] = value
 
 
-def _limit_headers(
-    headers: dict[str, str], plan: tuple[_Planned, ...], holds: list[Hold], granted: Granted
-) -> None:
-    """OpenAI's x-ratelimit-* for the most constraining request and token windows, and
-    the tightest USD budget (CONTRACT.md §6); keeps the tighter of admit's and ours."""
-    for planned, hold, remaining, reset in zip(
-        plan, holds, granted.remaining, granted.reset_s, strict=True
-    ):
-        spec = planned.spec
-        if spec.kind is HoldKind.WINDOW and not spec.budget:
-            suffix = "requests" if spec.measure is Measure.REQUESTS else "tokens"
-            current = headers.get(f"x-ratelimit-remaining-{suffix}")
-            if current is None or remaining < int(current):
-                headers[f"x-ratelimit-limit-{suffix}"] = str(hold.limit)
-                headers[f"x-ratelimit-remaining-{suffix}"] = str(max(remaining, 0))
-                headers[f"x-ratelimit-reset-{suffix}"] = _duration(reset)
-        elif spec.measure is Measure.COST:
-            left = max(remaining, 0) / PICO_USD
-            current = headers.get("x-bastion-budget-remaining-usd")
-            if current is None or left < float(current):
-                headers["x-bastion-budget-remaining-usd"] = f"{left:.6f}"
-                window = spec.period or f"rolling_{spec.span_s:g}s"
-                headers["x-bastion-budget-scope"] = f"{planned.rule}; {planned.label}; {window}"
-
-
-def _duration(seconds: float) -> str:
-    """OpenAI's reset format: ``20ms``, ``1.5s``, ``6m0s``."""
-    if seconds < 1:
-        return f"{max(round(seconds * 1000), 0)}ms"
-    if seconds < 60:
-        return f"{seconds:.3g}s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes}m{rest}s"
+def _tightest(rates: RateHeaders, plan: _Plan, granted: Granted) -> RateHeaders:
+    """The most constraining request and token windows and the tightest USD budget
+    (CONTRACT.md §6), of ``rates`` (the admission's) and this take's."""
+    requests, tokens, budget = rates
+    changed = False
+    for index, header, limit, scope in plan.header_items:
+        remaining = granted.remaining[index]
+        left = remaining if remaining > 0 else 0
+        if header == _REQUESTS_HEADER:
+            if requests is None or remaining < requests[1]:
+                requests, changed = (limit, left, granted.reset_s[index]), True
+        elif header == _TOKENS_HEADER:
+            if tokens is None or remaining < tokens[1]:
+                tokens, changed = (limit, left, granted.reset_s[index]), True
+        elif budget is None or left < budget[0]:
+            budget, changed = (left, scope), True
+    return RateHeaders(requests, tokens, budget) if changed else rates

@@ -11,11 +11,12 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bastion.limits.store import Granted, Hold, HoldKind, Refused, Restored, Settlement
 
 _SWEEP_EVERY = 4096  # takes between sweeps of idle counters
+_WINDOW, _LEASE = HoldKind.WINDOW, HoldKind.LEASE
 
 
 class _Log:
@@ -70,6 +71,24 @@ class _Total:
         self.expires_at = expires_at
 
 
+_Handle = Sequence[Any]
+"""What a ticket holds per counter: ``(log, entry)``, ``(lease set, lease id)`` or
+``[total, amount]`` (a list: settling changes the amount)."""
+
+
+def _undo(handles: list[_Handle]) -> None:
+    """Give back what a refused take had already taken, newest first."""
+    for handle in reversed(handles):
+        state = handle[0]
+        if type(state) is _Log:
+            state.entries.pop()
+            state.total -= int(handle[1][1])
+        elif type(state) is _Leases:
+            del state.expiry[handle[1]]
+        else:
+            state.used -= handle[1]
+
+
 class MemoryCounterStore:
     """Counters of one process (``limits.store: memory``)."""
 
@@ -104,57 +123,62 @@ class MemoryCounterStore:
         return None
 
     def take_now(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
-        """``take`` without the coroutine (the bench times both)."""
+        """``take`` without the coroutine (the limiter calls it directly)."""
         self._takes += 1
         if self._takes % _SWEEP_EVERY == 0:
             self.sweep(now)
-        states: list[object] = []
-        for index, hold in enumerate(holds):
-            kind = hold.kind
-            if kind is HoldKind.WINDOW:
-                log = self._log(hold.key, hold.span_s)
-                log.purge(now)
-                if log.total + hold.amount > hold.limit:
-                    need = log.total + hold.amount - hold.limit
-                    retry = math.inf if hold.amount > hold.limit else log.retry_after(need, now)
-                    return Refused(index, log.total, retry)
-                states.append(log)
-            elif kind is HoldKind.LEASE:
-                leases = self._lease_set(hold.key, hold.span_s)
-                if len(leases.expiry) + 1 > hold.limit:
-                    leases.purge(now)
-                    if len(leases.expiry) + 1 > hold.limit:
-                        soonest = min(leases.expiry.values(), default=now)
-                        return Refused(index, len(leases.expiry), max(soonest - now, 0.0))
-                states.append(leases)
-            else:
-                total = self._total(hold.key, now + hold.span_s)
-                if total.used + hold.amount > hold.limit:
-                    return Refused(index, total.used, math.inf)
-                states.append(total)
-        handles: list[object] = []
+        # each hold is taken as it is checked; a refusal undoes the ones before it, all
+        # without an await, so no other call ever sees a partial take
+        handles: list[_Handle] = []
         remaining: list[int] = []
         resets: list[float] = []
-        for hold, state in zip(holds, states, strict=True):
-            if isinstance(state, _Log):
-                entry = [now, float(hold.amount), 1.0]
-                state.entries.append(entry)
-                state.total += hold.amount
-                handles.append((state, entry))
-                remaining.append(hold.limit - state.total)
-                resets.append(state.reset_s(now))
-            elif isinstance(state, _Leases):
+        for index, (key, kind, limit, amount, span_s) in enumerate(holds):
+            if kind is _WINDOW:
+                log = self._logs.get(key)
+                if log is None:
+                    log = self._logs[key] = _Log(span_s)
+                entries = log.entries
+                if entries and entries[0][0] <= now - log.span_s:  # the oldest has left
+                    log.purge(now)
+                total = log.total + amount
+                if total > limit:
+                    _undo(handles)
+                    retry = math.inf if amount > limit else log.retry_after(total - limit, now)
+                    return Refused(index, log.total, retry)
+                entry = [now, float(amount), 1.0]
+                entries.append(entry)
+                log.total = total
+                handles.append((log, entry))
+                remaining.append(limit - total)
+                resets.append(entries[0][0] + log.span_s - now)
+            elif kind is _LEASE:
+                leases = self._leases.get(key)
+                if leases is None:
+                    leases = self._leases[key] = _Leases(span_s)
+                expiry = leases.expiry
+                if len(expiry) >= limit:
+                    leases.purge(now)
+                    if len(expiry) >= limit:
+                        _undo(handles)
+                        soonest = min(expiry.values(), default=now)
+                        return Refused(index, len(expiry), max(soonest - now, 0.0))
                 lease = next(self._lease_ids)
-                state.expiry[lease] = now + hold.span_s
-                handles.append((state, lease))
-                remaining.append(hold.limit - len(state.expiry))
+                expiry[lease] = now + span_s
+                handles.append((leases, lease))
+                remaining.append(limit - len(expiry))
                 resets.append(0.0)
             else:
-                assert isinstance(state, _Total)
-                state.used += hold.amount
-                handles.append([state, hold.amount])
-                remaining.append(hold.limit - state.used)
-                resets.append(max(state.expires_at - now, 0.0))
+                counter = self._totals.get(key)
+                if counter is None:
+                    counter = self._totals[key] = _Total(now + span_s)
+                used = counter.used + amount
+                if used > limit:
+                    _undo(handles)
+                    return Refused(index, counter.used, math.inf)
+                counter.used = used
+                handles.append([counter, amount])
+                remaining.append(limit - used)
+                resets.append(max(counter.expires_at - now, 0.0))
         return Granted(tuple(handles), tuple(remaining), tuple(resets))
 
     def settle_now(self, ticket: object, amounts: Sequence[int | None]) -> None:
@@ -162,14 +186,16 @@ class MemoryCounterStore:
         assert isinstance(ticket, tuple)
         for handle, amount in zip(ticket, amounts, strict=True):
             state = handle[0]
-            if isinstance(state, _Log):
+            if type(state) is _Leases:
+                state.expiry.pop(handle[1], None)
+            elif amount is None:
+                continue
+            elif type(state) is _Log:
                 entry = handle[1]
-                if amount is not None and entry[2]:  # ignored once it left the window
+                if entry[2]:  # ignored once it left the window
                     state.total += amount - int(entry[1])
                     entry[1] = float(amount)
-            elif isinstance(state, _Leases):
-                state.expiry.pop(handle[1], None)
-            elif amount is not None:
+            else:
                 state.used += amount - handle[1]
                 handle[1] = amount
 
