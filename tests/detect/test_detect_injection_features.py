@@ -98,25 +98,49 @@ def _window_sums(
     return out
 
 
+@pytest.mark.parametrize("vector_from", [0, 10**9], ids=["arrays", "scalar"])
 @given(
-    st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=90),
+    st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=90),
     st.lists(st.tuples(st.integers(min_value=0, max_value=95), st.sampled_from(["\x00m"]))),
     st.integers(min_value=1, max_value=12) | st.just(32),
 )
 def test_window_log_odds_are_the_sums_of_their_tokens_and_pairs(
-    letters: list[str], found: list[tuple[int, str]], size: int
+    vector_from: int, letters: list[str], found: list[tuple[int, str]], size: int
 ) -> None:
-    weights = {"a": 0.5, "b": -1.25, "\x00m": 2.0, "a b": 3.0, "b a": -0.75, "c c": 1.5}
+    # "d" only opens a pair, "e" only closes one, "c" is known only in pairs, "f" unknown
+    weights = {
+        "a": 0.5, "b": -1.25, "\x00m": 2.0, "a b": 3.0, "b a": -0.75, "c c": 1.5,
+        "d c": 0.25, "a e": -2.5, "e": 0.75,
+    }  # fmt: skip
     scorer = WindowScorer(
         0.1,
         {key: w for key, w in weights.items() if " " not in key},
         {key: w for key, w in weights.items() if " " in key},
         size,
+        vector_from=vector_from,
     )
     words = [letter.encode() for letter in letters]
     found = sorted(found)
     expected = _window_sums(words, found, weights, size)
     scored = scorer.scores(words, found)
+    assert [window[1:] for window in scored] == [window[1:] for window in expected]
+    for (z, _, _), (sum_z, _, _) in zip(scored, expected, strict=True):
+        assert z == pytest.approx(sum_z, abs=1e-9)
+
+
+def test_a_vocabulary_past_two_byte_ids_scores_the_same() -> None:
+    weights = {"a": 0.5, "b": -1.25, "a b": 3.0, "b a": -0.75, "c c": 1.5}
+    filler = {f"w{index}": 0.001 for index in range(1 << 16)}
+    words = [letter.encode() for letter in "abccabbacwd" * 9] + [b"w7", b"w65535"]
+    expected = _window_sums(words, [], {**weights, **filler}, 8)
+    scorer = WindowScorer(
+        0.1,
+        {**{key: w for key, w in weights.items() if " " not in key}, **filler},
+        {key: w for key, w in weights.items() if " " in key},
+        8,
+        vector_from=0,
+    )
+    scored = scorer.scores(words)
     assert [window[1:] for window in scored] == [window[1:] for window in expected]
     for (z, _, _), (sum_z, _, _) in zip(scored, expected, strict=True):
         assert z == pytest.approx(sum_z, abs=1e-9)

@@ -205,8 +205,11 @@ class InjectionDetector:
         best = max(windows)
         floor = reading.log_odds(threshold)  # compare raw log-odds: one sigmoid per keeper
         if best < floor:  # the best window only, the last of equals
-            equals = list(map((best - TIE).__le__, windows))
-            keep = [len(windows) - 1 - equals[::-1].index(True)]
+            last = len(windows) - 1 - windows[::-1].index(best)
+            if max(windows[last + 1 :], default=best - 1.0) >= best - TIE:  # rare: near-equals
+                equals = list(map((best - TIE).__le__, windows))
+                last = len(windows) - 1 - equals[::-1].index(True)
+            keep = [last]
         else:
             keep = [index for index, z in enumerate(windows) if z >= floor]
         size, step, count = scorer.size, max(scorer.size // 2, 1), len(words)

@@ -11,7 +11,9 @@ any run of up to half a window lies whole inside one window: a short instruction
 diluted in a long benign text is still scored on its own neighbourhood. A window's
 log-odds is ``bias + sum(weights of its tokens) + sum(weights of its pairs)``: each
 token's and each pair's weight is looked up once, and sums over blocks of tokens that
-overlapping windows share make every window O(1) after that one pass.
+overlapping windows share make every window O(1) after that one pass. A long text
+(``VECTOR_FROM`` tokens or more) does that with arrays after one dictionary lookup per
+token; both paths give the same log-odds but for rounding.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from math import gcd
 from operator import sub
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import re2
 
 from bastion.detect.regions import SignalSet, utf8
@@ -275,6 +279,14 @@ class MarkerSet:
         return Tokenised(words, found, tuple((index, cut) for cut, index in position.items()))
 
 
+VECTOR_FROM = 640
+"""Texts of at least this many tokens are scored with arrays (``WindowScorer``): a fixed
+cost of some microseconds, then about two thirds of the per-token cost of the scalar path,
+which stays faster below ~600 tokens (a 2 KB prompt has ~400)."""
+_ID_SPAN = 1 << 31
+"""A pair's code is ``first id * _ID_SPAN + second id`` (int64; ids are below 2**31)."""
+
+
 @cache
 def markers() -> MarkerSet:
     """The marker set, compiled once per process."""
@@ -284,12 +296,22 @@ def markers() -> MarkerSet:
 class WindowScorer:
     """Log-odds of every window of a token list under one linear model."""
 
-    __slots__ = ("_bias", "_opening", "_pairs", "_size", "_words")
+    __slots__ = (
+        "_bias", "_close_from", "_close_to", "_codes", "_id_type", "_ids", "_open_to", "_opening",
+        "_pair_weights", "_pairs", "_size", "_unigram", "_unknown", "_vector_from", "_words",
+    )  # fmt: skip
 
     def __init__(
-        self, bias: float, words: Mapping[str, float], pair_weights: Mapping[str, float], size: int
+        self,
+        bias: float,
+        words: Mapping[str, float],
+        pair_weights: Mapping[str, float],
+        size: int,
+        *,
+        vector_from: int = VECTOR_FROM,
     ) -> None:
-        """``words`` and ``pair_weights`` as in the weights file (pairs as ``"a b"``)."""
+        """``words`` and ``pair_weights`` as in the weights file (pairs as ``"a b"``);
+        texts of at least ``vector_from`` tokens are scored by the array path."""
         if size < 1:
             raise ValueError(f"injection weights: window size {size} < 1")
         self._bias = bias
@@ -302,6 +324,36 @@ class WindowScorer:
         # weight (its token and the pair it opens), the token's weight being the default
         self._opening = {pair: self._words.get(pair[0], 0.0) + w for pair, w in self._pairs.items()}
         self._size = size
+        self._vector_from = vector_from
+        # the array path: every known token (alone or in a pair) has an id, written as the
+        # 2 (or 4) bytes of a little-endian integer so that one ``join`` of the looked-up ids
+        # is the id array. Ids run: tokens that only open a pair, tokens that open and close
+        # one, tokens that only close one, other tokens, and last any unknown token; so
+        # "may open a pair" and "may close one" are comparisons with two bounds.
+        opens = dict.fromkeys(first for first, _ in self._pairs)
+        closes = dict.fromkeys(second for _, second in self._pairs)
+        only_open = [word for word in opens if word not in closes]
+        both = [word for word in opens if word in closes]
+        only_close = [word for word in closes if word not in opens]
+        rest = [word for word in self._words if word not in opens and word not in closes]
+        order = [*only_open, *both, *only_close, *rest]
+        ids = {word: index for index, word in enumerate(order)}
+        width = 2 if len(order) < 1 << 16 else 4  # the fewer bytes, the faster the join
+        self._id_type = "<u2" if width == 2 else "<i4"
+        self._ids = {word: index.to_bytes(width, "little") for word, index in ids.items()}
+        self._unknown = len(order).to_bytes(width, "little")
+        self._open_to = len(only_open) + len(both)  # ids below open a pair
+        self._close_from = len(only_open)  # ids from here up to _close_to close one
+        self._close_to = self._open_to + len(only_close)
+        unigram = np.zeros(len(order) + 1)
+        for word, weight in self._words.items():
+            unigram[ids[word]] = weight
+        self._unigram = unigram
+        coded = sorted(
+            (ids[first] * _ID_SPAN + ids[second], w) for (first, second), w in self._pairs.items()
+        )
+        self._codes = np.array([code for code, _ in coded], dtype=np.int64)
+        self._pair_weights = np.array([w for _, w in coded], dtype=np.float64)
 
     @property
     def size(self) -> int:
@@ -320,6 +372,8 @@ class WindowScorer:
         blocks' prefix sums."""
         count = len(words)
         size = self._size
+        if count > size and count >= self._vector_from:
+            return self._log_odds_vector(words, found)
         block = gcd(max(size // 2, 1), size) if count > size else max(count, 1)
         unigram = list(map(self._words.get, words, repeat(0.0, count)))
         # zip reuses its result tuple; pairwise (3.11) makes a new one per pair
@@ -345,6 +399,55 @@ class WindowScorer:
         left = list(map(self._pairs.get, leaving, repeat(0.0, windows - 1)))
         left.append(0.0)
         return list(map(self._bias.__add__, map(sub, map(sub, lasts, firsts), left)))
+
+    def _log_odds_vector(
+        self, words: Sequence[bytes], found: Sequence[tuple[int, str]]
+    ) -> list[float]:
+        """``log_odds`` of more than ``size`` tokens with arrays: one dictionary lookup per
+        token (its id), then array operations. Pairs are looked up (a binary search among
+        the known pairs' codes) only where the first token opens a known pair and the
+        second closes one. Sums per block and windows from the blocks' prefix sums, as on
+        the scalar path (equal to it but for rounding)."""
+        count, size = len(words), self._size
+        joined = b"".join(map(self._ids.get, words, repeat(self._unknown, count)))
+        ids = np.frombuffer(joined, dtype=self._id_type)
+        weights: npt.NDArray[np.float64] = self._unigram[ids]
+        pair = np.zeros(count - 1)
+        lead, follow = ids[:-1], ids[1:]
+        either = np.flatnonzero(
+            (lead < self._open_to) & (follow >= self._close_from) & (follow < self._close_to)
+        )
+        if either.size and self._codes.size:
+            codes = ids[either].astype(np.int64) * _ID_SPAN + ids[either + 1]
+            slots = np.minimum(np.searchsorted(self._codes, codes), self._codes.size - 1)
+            known = self._codes[slots] == codes
+            pair[either[known]] = self._pair_weights[slots[known]]
+            weights[:-1] += pair
+        marked = [position for position, _ in found if position < count]
+        if marked:
+            added = [
+                self._words.get(name.encode(), 0.0) for position, name in found if position < count
+            ]
+            np.add.at(weights, marked, added)
+        step = max(size // 2, 1)
+        block = gcd(step, size)
+        blocks = -(-count // block)
+        padded = np.zeros(blocks * block)
+        padded[:count] = weights
+        prefix = np.zeros(blocks + 1)
+        np.cumsum(padded.reshape(blocks, block).sum(axis=1), out=prefix[1:])
+        windows = len(window_starts(count, size))
+        per_step, per_window = step // block, size // block
+        # window k holds blocks [k per_step, k per_step + per_window), the last one up to
+        # the end, which no pair leaves
+        firsts = prefix[: windows * per_step : per_step]
+        lasts = np.append(
+            prefix[per_window : per_window + (windows - 1) * per_step : per_step], prefix[-1]
+        )
+        ends = size - 1 + (windows - 1) * step
+        left = np.append(pair[size - 1 : ends : step], 0.0)
+        z: list[float] = (self._bias + ((lasts - firsts) - left)).tolist()
+        return z
 
     def scores(
         self, words: Sequence[bytes], found: Sequence[tuple[int, str]] = ()
