@@ -500,6 +500,32 @@ class LimitsConfig(_Strict):
         return self
 
 
+class IdempotencyConfig(_Strict):
+    """``Idempotency-Key`` retries: one answer per key, replayed (docs/limits.md)."""
+
+    enabled: bool = Field(
+        True, description="Honour the Idempotency-Key request header (false: ignore it)."
+    )
+    ttl_s: float = Field(
+        86400.0, gt=0, le=7 * 86400, description="How long a finished call's answer is replayed."
+    )
+    in_flight_ttl_s: float = Field(
+        900.0,
+        gt=0,
+        description="A claimed key whose call never finished (a crashed process) frees itself.",
+    )
+    max_answer_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description="Largest answer kept for replay; a larger one frees its key when done.",
+    )
+    max_memory_bytes: int = Field(
+        256 << 20,
+        ge=1 << 20,
+        description="Memory store: answers held at most; the oldest are dropped past it.",
+    )
+
+
 ContentMode = Literal["none", "redacted", "encrypted", "full"]
 
 
@@ -608,6 +634,10 @@ class BastionConfig(_Strict):
     )
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log writing and retention."
+    )
+    idempotency: IdempotencyConfig = Field(
+        default_factory=IdempotencyConfig,
+        description="Idempotent retries (Idempotency-Key); stored where limits.store says.",
     )
     crypto: CryptoConfig = Field(
         default_factory=CryptoConfig, description="Where the keyring lives."

@@ -40,6 +40,8 @@ class IncomingCall:
     request_id: str
     received_at: float
     client_addr: str | None = None
+    idempotency_key: str | None = None
+    """The ``Idempotency-Key`` header, as sent (``pipeline.idempotency`` checks it)."""
 
 
 Finish = Callable[[], Awaitable[None]]
@@ -114,6 +116,8 @@ class CallContext:
     """Checks the tool calls of the answer (None: the policy has no tool rules)."""
     answer_scan: AnswerScan | OutputGuard | None = None
     """Reads the answer: records findings, and applies output rules when there are any."""
+    replay_of: str | None = None
+    """Request id of the call whose stored answer this one replayed (Idempotency-Key)."""
 
     @property
     def dialect(self) -> Dialect:

@@ -1,6 +1,6 @@
 """One call, top to bottom: the phases of DESIGN.md §1 in order.
 
-authenticate → admit → parse → inspect → decide → apply → reserve → forward →
+authenticate → idempotency → admit → parse → inspect → decide → apply → reserve → forward →
 restore/inspect response (per stream window) → settle → complete the audit record.
 
 Each phase either continues or ends the call with a local reply (``ApiError``). A
@@ -28,6 +28,7 @@ from bastion.errors import (
     ServiceUnavailable,
     UpstreamFailed,
 )
+from bastion.limits.idempotency import StoredAnswer
 from bastion.model import (
     Action,
     AuthenticatedKey,
@@ -42,6 +43,7 @@ from bastion.model.facts import call_facts
 from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.catalog import model_entry, visible_models
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
+from bastion.pipeline.idempotency import replay
 from bastion.pipeline.output_guard import OutputGuard
 from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
@@ -77,15 +79,25 @@ class Gateway:
             ctx.key = await self._authenticate(call.api_key, call.client_addr)
         except ApiError as exc:
             return self._error_reply(ctx, exc)
+        ctx.principal = ctx.key.principal
+        try:  # Idempotency-Key: claim it, or replay what the first call answered
+            slot = await p.idempotency.begin(ctx.principal.key_id, call)
+        except ApiError as exc:
+            return self._local_reply(ctx, exc)
+        if isinstance(slot, StoredAnswer):
+            return self._replay(ctx, slot)
         p.metrics.in_flight.inc()  # until _complete ends the call
         ctx.in_flight = True
         try:
-            return await self._decide_and_forward(ctx)
+            reply = await self._decide_and_forward(ctx)
         except ApiError as exc:
-            return self._local_reply(ctx, exc)
+            reply = self._local_reply(ctx, exc)
         except BaseException:
             p.metrics.in_flight.dec()
+            if slot is not None:
+                await slot.release()
             raise
+        return reply if slot is None else await slot.keep(ctx, reply)
 
     async def _authenticate(self, api_key: str | None, client: str | None) -> AuthenticatedKey:
         """The caller's key; a refused key is counted and summarised, never recorded."""
@@ -272,6 +284,16 @@ class Gateway:
         await upstream.aclose()
         ctx.usage = estimate_usage(ctx.parsed, 0)
         await self._complete(ctx, reply_at=ctx.upstream_done_at)
+
+    def _replay(self, ctx: CallContext, answer: StoredAnswer) -> Reply | StreamingReply:
+        """Answer with a stored answer: nothing is admitted, forwarded or billed; the
+        call's record names the call it replays."""
+        ctx.replay_of = answer.request_id
+        ctx.http_status = answer.status
+        ctx.status = CallStatus.COMPLETED if answer.status < 400 else CallStatus.BLOCKED
+        reply = replay(answer, ctx.call.request_id)
+        reply.finish = self._finisher(ctx)
+        return reply
 
     def _answer_scan(self, ctx: CallContext) -> AnswerScan | OutputGuard:
         """What reads the answer: the output guard when output rules apply to this call,

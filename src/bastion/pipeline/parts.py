@@ -14,6 +14,7 @@ from bastion.limits.base import Limiter, Unlimited
 from bastion.model import AuthenticatedKey, CallRecord, Endpoint, Principal
 from bastion.model.exceptions import PolicyException
 from bastion.pipeline.content import ContentCapture, NoContent
+from bastion.pipeline.idempotency import Idempotency
 from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
 from bastion.policy.base import AllowAll, Decider
 from bastion.providers import UpstreamResponse
@@ -103,6 +104,8 @@ class GatewayParts:
     """The deployment's keys (output redaction's keyed ``hash`` uses the pseudonym key)."""
     content: ContentCapture = field(default_factory=NoContent)
     """Content retention (``pipeline.content.ContentKeeper``): keeps nothing by default."""
+    idempotency: Idempotency = field(default_factory=Idempotency)
+    """``Idempotency-Key`` retries (``pipeline.idempotency``): off without a store."""
     class_set: str | None = None
     """Digest of the classes ``inspector`` looks for (``Guardrails.class_set_digest``);
     call records name it so replay can tell "not found" from "not looked for"."""

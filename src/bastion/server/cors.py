@@ -18,7 +18,8 @@ EXPOSED_HEADERS = (
     "x-bastion-rules, x-bastion-redacted, x-bastion-model, x-bastion-exception, "
     "x-bastion-budget-remaining-usd, x-bastion-budget-scope, x-ratelimit-limit-requests, "
     "x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens, "
-    "x-ratelimit-reset-requests, x-ratelimit-reset-tokens, retry-after, x-should-retry"
+    "x-ratelimit-reset-requests, x-ratelimit-reset-tokens, retry-after, x-should-retry, "
+    "x-bastion-idempotent-replay"
 )
 _METHODS = b"GET, POST, OPTIONS"
 _MAX_AGE = b"600"

@@ -110,6 +110,7 @@ class ProxyApp:
                 # Overhead counts Bastion's own work, not the wait for the client's body.
                 received_at = time.perf_counter() - (before_body - entered_at)
                 client = scope.get("client")
+                idempotency_key = headers.get(b"idempotency-key")
                 call = IncomingCall(
                     endpoint,
                     body,
@@ -117,6 +118,7 @@ class ProxyApp:
                     request_id,
                     received_at,
                     client[0] if client else None,
+                    None if idempotency_key is None else idempotency_key.decode("latin-1"),
                 )
                 gateway = self.runtime.gateway
                 reply = await (

@@ -19,7 +19,7 @@ from bastion.config.schema import BastionConfig
 
 log = logging.getLogger("bastion.config")
 
-RESTART_SECTIONS = ("server", "storage", "redis", "audit")
+RESTART_SECTIONS = ("server", "storage", "redis", "audit", "idempotency")
 
 
 def sections_needing_restart(old: BastionConfig, new: BastionConfig) -> list[str]:

@@ -24,6 +24,7 @@ from bastion.identity.changes import PollingChangeNotifier
 from bastion.identity.verifier import KeyVerifier
 from bastion.limits.base import Limiter, Unlimited
 from bastion.limits.build import build_limiter, known_prices
+from bastion.limits.idempotency import build_idempotency_store
 from bastion.limits.ledger import LedgerWriter, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.pipeline.active_policy import ActivePolicy
@@ -31,6 +32,7 @@ from bastion.pipeline.content import build_content_keeper
 from bastion.pipeline.exception_book import ExceptionBook
 from bastion.pipeline.gateway import Gateway
 from bastion.pipeline.guardrails import build_guardrails
+from bastion.pipeline.idempotency import Idempotency
 from bastion.pipeline.parts import GatewayParts
 from bastion.policy.base import Decider, PolicyUnavailable
 from bastion.providers import Router
@@ -127,6 +129,19 @@ class Runtime:
         )
         self._soft_alerts: Counter | None = None
         self._fail_open_passes: Counter | None = None
+        # idempotent retries: answers kept where the counters live (limits.store)
+        idempotency = Idempotency(
+            build_idempotency_store(config, self.guardrails.keyring),
+            max_answer_bytes=config.idempotency.max_answer_bytes,
+            fail_open=config.limits.on_store_down == "open",
+        )
+        local = idempotency.store is not None and idempotency.store.name == "memory"
+        if local and config.server.workers > 1:
+            log.warning(
+                "idempotency: with limits.store: memory each of the %d workers keeps its own "
+                "Idempotency-Key answers; set limits.store: redis to share them",
+                config.server.workers,
+            )
         # --- end limits ---
         self.gateway = Gateway(
             GatewayParts(
@@ -143,6 +158,7 @@ class Runtime:
                 class_set=self.guardrails.class_set_digest,
                 content=self.content,
                 limiter=limiter,
+                idempotency=idempotency,
             )
         )
         self._soft_alerts = Counter(  # limits: soft thresholds reached (once per period)
@@ -220,6 +236,7 @@ class Runtime:
             await self.ledger.close()
         if self.limiter is not None:  # limits: the counter store's connections
             await self.limiter.store.close()
+        await self.gateway.parts.idempotency.close()
         await self.router.close()
         await self.verifier.close()
         await self.database.close()
