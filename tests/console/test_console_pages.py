@@ -35,6 +35,7 @@ PAGE_ROLES = {
     "keys": {"admin", "security", "auditor", "owner"},
     "budgets": {"admin", "security", "auditor", "owner"},
     "exceptions": {"admin", "security", "auditor", "owner"},
+    "chat": {"admin", "security", "auditor", "owner"},
 }
 WHO = ("admin", "security", "auditor", "owner")
 

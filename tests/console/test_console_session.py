@@ -146,7 +146,7 @@ async def test_every_answer_has_strict_security_headers(stack: AdminStack, path:
         assert "script-src 'self'" in CSP and "frame-ancestors 'none'" in CSP
         assert "unsafe-inline" not in CSP
         assert headers["x-frame-options"] == "DENY"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
         assert headers["cache-control"] == "no-store"
         assert headers["x-content-type-options"] == "nosniff"
 

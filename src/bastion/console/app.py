@@ -30,7 +30,7 @@ from bastion.console.session import (
     Session,
     SessionSigner,
 )
-from bastion.console.views import audit, budgets, exceptions, keys, overview, policy
+from bastion.console.views import audit, budgets, chat, exceptions, keys, overview, policy
 from bastion.errors import (
     ApiError,
     AuthenticationFailed,
@@ -50,6 +50,7 @@ PAGES: tuple[Page, ...] = (
     keys.PAGE,
     budgets.PAGE,
     exceptions.PAGE,
+    chat.PAGE,
 )
 """Every console page, in navigation order."""
 SESSION_KEY_PURPOSE = "bastion.console.session"

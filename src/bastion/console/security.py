@@ -1,6 +1,6 @@
 """What every console response carries (a strict CSP, no framing, no caching, no
-referrer) and what every console POST must pass: a same-origin check and a bounded
-URL-encoded form body."""
+referrer to other sites) and what every console POST must pass: a same-origin check
+and a bounded URL-encoded form body."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ CSP = (
 PAGE_HEADERS: Mapping[str, str] = {
     "content-security-policy": CSP,
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # not no-referrer: with it browsers send `Origin: null` on the console's own form
+    # posts, which check_same_origin must refuse; same-origin keeps URLs from other sites
+    "referrer-policy": "same-origin",
     "x-content-type-options": "nosniff",
     "cross-origin-opener-policy": "same-origin",
     "cache-control": "no-store",
