@@ -162,14 +162,15 @@ async def gather_report(
     generated_by: str,
 ) -> EvidenceReport:
     """Read everything the report shows for ``[since, until)``."""
-    conditions = CallSearch(db).conditions(CallFilter(since=since, until=until))
+    window = CallFilter(since=since, until=until)  # a bare range: whole hours from rollups
+    conditions = CallSearch(db).conditions(window)
     stats = CallStats(db)
     bucket_s = bucket_width(since, until)
     origin = since - since % bucket_s  # buckets on whole hours, days (UTC) or weeks
-    buckets = await stats.calls_over_time(conditions, since=origin, bucket_s=bucket_s)
-    decisions = await stats.decisions(conditions)
-    injections = await stats.injections(conditions)
-    uses = await stats.exception_uses(conditions)
+    buckets = await stats.calls_over_time(window, since=origin, bucket_s=bucket_s)
+    decisions = await stats.decisions(window)
+    injections = await stats.injections(window)
+    uses = await stats.exception_uses(window)
     rules = await RuleStats(db).top_rules(conditions, limit=TOP_RULES)
     return EvidenceReport(
         since=since,

@@ -333,6 +333,56 @@ class LegalHoldRow(Base):
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+# Hourly rollups of call_records for the admin overview (migration 0009): database
+# triggers keep them exact on every insert (and delete) of a call record. ``hour`` is
+# the epoch second its hour starts at; key columns hold '' for NULL (keys can't be NULL).
+
+
+class CallHourlyRow(Base):
+    """Calls that started in one hour, by environment and decision."""
+
+    __tablename__ = "call_hourly"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    environment: Mapped[str] = mapped_column(String(), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger)
+    redacted: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExceptionHourlyRow(Base):
+    """Calls one exception let through in one hour, by the calling key's owner."""
+
+    __tablename__ = "exception_hourly"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(), primary_key=True)
+    exception_id: Mapped[str] = mapped_column(String(), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger)
+
+
+class OverheadHourlyRow(Base):
+    """Calls in one hour whose gateway overhead fell in one histogram bucket."""
+
+    __tablename__ = "overhead_hourly"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    calls: Mapped[int] = mapped_column(BigInteger)
+
+
+class InjectionHourlyRow(Base):
+    """Injection findings of one class at one source in one hour."""
+
+    __tablename__ = "injection_hourly"
+
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data_class: Mapped[str] = mapped_column(String(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(), primary_key=True)
+    detections: Mapped[int] = mapped_column(BigInteger)
+    calls: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditExporterRow(Base):
     """One audit exporter's lease (the replica that exports, until when) and its last
     outcome, for ``bastion audit exporters``."""

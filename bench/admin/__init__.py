@@ -1,0 +1,1 @@
+"""Admin API overview and audit search over a million call records."""
