@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,3 +85,39 @@ def cli_json(*args: str, env: dict[str, str] | None = None) -> dict[str, object]
     )
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+def nginx_binary() -> str | None:
+    """The ``nginx`` executable (also looked for in /usr/sbin, often not on PATH)."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    return found
+
+
+def start_nginx(binary: str, site: Path, work: Path) -> subprocess.Popen[bytes]:
+    """Run nginx in the foreground with ``site`` (a file for the ``http`` block) included
+    in a main config of its own: prefix, pid, logs and temp files all under ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    temp = {name: work / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    for path in temp.values():
+        path.mkdir(exist_ok=True)
+    # as root, nginx would run its workers as `nobody`, who cannot read pytest's tmp dirs
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = work / "nginx.conf"
+    main.write_text(
+        f"{user}worker_processes 1;\n"
+        f"error_log {work / 'error.log'} warn;\n"
+        f"pid {work / 'nginx.pid'};\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        "    access_log off;\n"
+        f"    client_body_temp_path {temp['client_body']};\n"
+        f"    proxy_temp_path {temp['proxy']};\n"
+        f"    fastcgi_temp_path {temp['fastcgi']};\n"
+        f"    uwsgi_temp_path {temp['uwsgi']};\n"
+        f"    scgi_temp_path {temp['scgi']};\n"
+        f"    include {site};\n"
+        "}\n"
+    )
+    command = [binary, "-p", f"{work}/", "-e", str(work / "error.log"), "-c", str(main)]
+    command += ["-g", "daemon off;"]
+    return start([], work / "nginx.out", command=command)
