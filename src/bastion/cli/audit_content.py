@@ -21,7 +21,6 @@ import orjson
 from bastion.audit import location
 from bastion.audit.admin_events import ADMIN
 from bastion.audit.checkpoints import Signer
-from bastion.audit.content import ContentSealer, read_plain
 from bastion.audit.retention import ContentPurger
 from bastion.cli._context import (
     READ_RECORDS,
@@ -43,13 +42,14 @@ from bastion.errors import BastionError
 from bastion.identity.admin import RECORD_READERS, AdminIdentity, AdminRole, require_role
 from bastion.model.audit import record_to_json
 from bastion.pipeline.admin_trail import AdminTrail
+from bastion.pipeline.content_access import read_content
 from bastion.storage.audit_content import AuditContentRepository
 from bastion.storage.audit_events import AuditEventRepository
 from bastion.storage.call_records import CallRecordRepository
 from bastion.storage.database import Database
 
 CONTENT_STEWARDS = (AdminRole.ADMIN, AdminRole.SECURITY)
-"""Roles that may decrypt, purge, erase and hold retained content."""
+"""Roles that may purge, erase and hold retained content (decrypting: `audit.decrypt_roles`)."""
 
 _keyring_file_option = click.option(
     "--keyring-file",
@@ -79,13 +79,21 @@ async def record_action(
     details: dict[str, Any],
 ) -> None:
     """Chain one admin action (checkpointed when the ring has a signing key)."""
+    await _trail(config, database, ring).record(actor, action, target, details)
+
+
+def _trail(config: BastionConfig, database: Database, ring: Keyring | None) -> AdminTrail:
     signer = Signer(ring.active("signing")) if ring is not None and ring.has("signing") else None
-    trail = AdminTrail(
+    return AdminTrail(
         AuditEventRepository(database),
         signer=signer,
         checkpoint_file=location.checkpoint_file(config),
     )
-    await trail.record(actor, action, target, details)
+
+
+def decrypt_roles(config: BastionConfig) -> tuple[AdminRole, ...]:
+    """The roles ``audit.decrypt_roles`` lets decrypt retained content."""
+    return tuple(AdminRole(role) for role in config.audit.decrypt_roles)
 
 
 # --- show ---
@@ -138,27 +146,22 @@ def show(
                     "truncated": stored.truncated,
                     "subjects": len(stored.fingerprints),
                 }
-                readable = stored.mode != "encrypted" or decrypt
-                if readable:
-                    if stored.mode == "encrypted":
-                        require_role(actor, CONTENT_STEWARDS, "decrypt retained content")
+                if stored.mode != "encrypted" or decrypt:
                     ring: Keyring | None
                     if stored.mode == "encrypted" or keyring_file is not None:
                         ring = _ring(config, keyring_file)
                     else:  # plain text reads without keys; the digest check needs them
                         ring = optional_ring(config)
-                    if ring is None:
-                        content["intact"] = None
-                        content["document"] = read_plain(stored)
-                    else:
-                        opened = ContentSealer(ring).open(stored)  # raises without the key
-                        content["intact"] = opened.intact
-                        content["document"] = opened.document
-                    action = "content.decrypt" if stored.mode == "encrypted" else "content.read"
-                    details: dict[str, Any] = {"mode": stored.mode, "key_id": stored.key_id}
-                    if reason:
-                        details["reason"] = reason[:2000]
-                    await record_action(config, db, ring, actor, action, request_id, details)
+                    read = await read_content(
+                        stored,
+                        actor,
+                        ring=ring,
+                        decrypt_roles=decrypt_roles(config),
+                        trail=_trail(config, db, ring),
+                        reason=reason,
+                    )
+                    content["intact"] = read.intact
+                    content["document"] = read.document
                 shown["content"] = content
             events = await AuditEventRepository(db).events_for(request_id, ADMIN)
             shown["content_reads"] = [_read_event(event.body, event.at) for event in events]

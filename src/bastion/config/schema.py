@@ -587,6 +587,16 @@ class AuditConfig(_Strict):
         default_factory=AuditContentConfig,
         description="Content retention: none, redacted, encrypted or full, per app or team.",
     )
+    decrypt_roles: list[Literal["admin", "security", "auditor"]] = Field(
+        ["admin", "security"],
+        description="Admin roles that may decrypt `encrypted` retained content; every "
+        "decryption is an admin event. Add auditor to let auditors read it too.",
+    )
+    admin_api_decrypts: bool = Field(
+        False,
+        description="Let the admin API (and console) decrypt `encrypted` content with this "
+        "process's content key. Off: only `bastion audit show --decrypt` can.",
+    )
     exporters: list[AuditExporterConfig] = Field(
         default_factory=list,
         description="Sinks that receive every audit record (OTLP, webhook, Splunk HEC, syslog).",

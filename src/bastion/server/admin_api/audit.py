@@ -1,7 +1,9 @@
 """Audit trail routes: search the call records, one call's record with its place in the
 hash chain, and the chain's verification (``audit.verify``: run on demand, the last
 result kept). Records hold classes, places and counts, never values; retained content
-is not served here (``bastion audit show`` reads it, recorded as an admin event)."""
+is served by its own route, each read an admin event (``pipeline.content_access``: plain
+content to record readers; encrypted content only with ``audit.admin_api_decrypts`` on
+and to the roles in ``audit.decrypt_roles``)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ from pydantic import BaseModel, Field
 from bastion.audit import location as audit_location
 from bastion.audit.checkpoints import Checkpoint, public_keys, read_checkpoints
 from bastion.audit.verify import verify
-from bastion.errors import NotFound
+from bastion.crypto.content import ContentUnreadable
+from bastion.errors import Conflict, NotFound, PermissionDenied
+from bastion.identity.admin import AdminRole
 from bastion.model import CallRecord
 from bastion.model.audit import record_to_json
 from bastion.model.chain import ChainedEvent
+from bastion.pipeline.content_access import read_content
 from bastion.server.admin_api.context import Actor, AdminContext, Ctx, VerificationRun
 from bastion.server.admin_api.paging import Cursor, Limit, Page, decode_cursor, encode_cursor
 from bastion.server.admin_api.params import Filter, Since, Until, epoch, utc
@@ -139,6 +144,22 @@ class ContentInfo(BaseModel):
     kept_at: datetime
     truncated: bool
     encrypted_with: str | None
+
+
+class RetainedContent(BaseModel):
+    """A call's retained content, opened for the reader (the read is an admin event)."""
+
+    request_id: str
+    mode: str
+    truncated: bool
+    intact: bool | None = Field(
+        description="Whether it still matches the digest its chained record names; null "
+        "when not opened."
+    )
+    document: dict[str, Any] | None = Field(
+        description="The content (messages, answer); null for encrypted content read "
+        "without decrypt=true."
+    )
 
 
 class AuditEvent(BaseModel):
@@ -292,6 +313,59 @@ async def audit_event(actor: Actor, context: Ctx, request_id: RequestId) -> Audi
     )
 
 
+async def audit_content(
+    actor: Actor,
+    context: Ctx,
+    request_id: RequestId,
+    decrypt: Annotated[
+        bool,
+        Query(
+            description="Decrypt encrypted content: needs audit.admin_api_decrypts and a "
+            "role in audit.decrypt_roles."
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, Query(max_length=2000, description="Why it is read; kept with the event.")
+    ] = None,
+) -> RetainedContent:
+    """One call's retained content. Each read is an admin event naming the reader."""
+    stored = await AuditContentRepository(context.runtime.database).for_request(request_id)
+    if stored is None:
+        raise NotFound(
+            f"no content is retained for request {request_id[:64]!r}", code="content_not_found"
+        )
+    shown = RetainedContent(
+        request_id=request_id,
+        mode=stored.mode,
+        truncated=stored.truncated,
+        intact=None,
+        document=None,
+    )
+    if stored.mode == "encrypted" and not decrypt:
+        return shown
+    audit = context.runtime.config.audit
+    if stored.mode == "encrypted" and not audit.admin_api_decrypts:
+        raise PermissionDenied(
+            "This gateway does not decrypt retained content through the admin API "
+            "(audit.admin_api_decrypts is off); `bastion audit show --decrypt` can, on a "
+            "host holding the keyring.",
+            code="decryption_disabled",
+        )
+    try:
+        read = await read_content(
+            stored,
+            actor,
+            ring=context.runtime.guardrails.keyring,
+            decrypt_roles=[AdminRole(role) for role in audit.decrypt_roles],
+            trail=context.trail,
+            reason=reason,
+        )
+    except ContentUnreadable as exc:
+        message = f"the retained content cannot be opened: {exc}"
+        raise Conflict(message, code="content_unreadable") from None
+    return shown.model_copy(update={"intact": read.intact, "document": read.document})
+
+
 def _verification(context: AdminContext) -> VerificationInfo:
     run = context.verification
     checkpoints = audit_location.checkpoint_file(context.runtime.config)
@@ -347,6 +421,13 @@ async def run_verification(actor: Actor, context: Ctx) -> VerificationInfo:
 ROUTES = (
     Route("GET", "/audit/events", search_calls, "audit.search", (400,)),
     Route("GET", "/audit/events/{request_id}", audit_event, "audit.event", (400, 404)),
+    Route(
+        "GET",
+        "/audit/events/{request_id}/content",
+        audit_content,
+        "audit.content",
+        (400, 404, 409),
+    ),
     Route("GET", "/audit/verification", read_verification, "audit.verification.read"),
     Route("POST", "/audit/verification", run_verification, "audit.verification.run"),
 )

@@ -48,6 +48,7 @@ class AdminContext:
             signer=Signer(runtime.guardrails.keyring.active("signing")),
             checkpoint_file=audit_location.checkpoint_file(runtime.config),
         )
+        self.trail = trail
         self.governance = Governance(database, lambda: runtime.config, trail)
         self.events = AuditEventRepository(database)
         self.search = CallSearch(database)

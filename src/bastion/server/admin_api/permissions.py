@@ -60,6 +60,7 @@ PERMISSIONS: Mapping[str, frozenset[AdminRole]] = {
     # audit trail
     "audit.search": READERS,
     "audit.event": READERS,
+    "audit.content": READERS,  # encrypted: audit.decrypt_roles, when the API may decrypt
     "audit.verification.read": READERS,
     "audit.verification.run": READERS,
     # overview metrics
