@@ -99,8 +99,8 @@ class Fleet:
         self._processes.append(process)
         return process
 
-    def start(self) -> list[Target]:
-        """Start the simulator, then each target; return all targets (some maybe unavailable)."""
+    def start_simulator(self) -> None:
+        """Start the OpenAI-wire simulator every target forwards to."""
         self.simulator_port = free_port()
         self.simulator = self._spawn(
             "simulator", [_bastion_bin(), "simulate", "--port", str(self.simulator_port)]
@@ -108,11 +108,15 @@ class Fleet:
         sim_url = f"http://127.0.0.1:{self.simulator_port}{CHAT_PATH}"
         sim_workload = workload_for("sk-simulator")
         self.simulator.wait_ready(lambda: _probe_chat(sim_url, sim_workload), 30)
+
+    def start(self) -> list[Target]:
+        """Start the simulator, then each target; return all targets (some maybe unavailable)."""
+        self.start_simulator()
         starters = [
             ("direct", "direct to the simulator", self._start_direct),
             ("floor", "floor: pass-through proxy", self._start_floor),
-            ("bastion-1w", "Bastion, 1 worker", lambda t: self._start_bastion(t, 1)),
-            ("bastion-2w", "Bastion, 2 workers", lambda t: self._start_bastion(t, 2)),
+            ("bastion-1w", "Bastion, 1 worker", lambda t: self.start_bastion(t, 1)),
+            ("bastion-2w", "Bastion, 2 workers", lambda t: self.start_bastion(t, 2)),
             ("litellm", f"LiteLLM {litellm_env.LITELLM_VERSION}", self._start_litellm),
         ]
         for name, label, starter in starters:
@@ -148,7 +152,8 @@ class Fleet:
         workload = target.workload
         target.process.wait_ready(lambda: _probe_chat(target.url, workload), 30)
 
-    def _start_bastion(self, target: Target, workers: int) -> None:
+    def start_bastion(self, target: Target, workers: int) -> None:
+        """Bastion on the quickstart config (its policy, SQLite in the work dir)."""
         home = self.workdir / target.name
         home.mkdir()
         config = yaml.safe_load((REPO / "examples" / "quickstart.yaml").read_text())
