@@ -115,6 +115,7 @@ def test_tool_call_arguments_stay_valid_json(arguments: str, expected: dict[str,
             st.text(alphabet='ab "\\\n\té€', max_size=12).map(lambda t: f"{t} {EMAIL} {t}"),
             st.integers(),
             st.just(4111111111111111),
+            st.just(-4111111111111111),
         ),
         min_size=1,
         max_size=4,
@@ -128,6 +129,14 @@ def test_any_arguments_redacted_are_still_json_without_the_value(value: dict[str
     decoded = json.loads(rewritten)
     assert decoded.keys() == value.keys()
     assert EMAIL not in rewritten and "4111111111111111" not in rewritten
+
+
+def test_a_negative_number_redacted_keeps_the_arguments_json() -> None:
+    # Found by Hypothesis: the card finding covered the digits, not the sign before them.
+    answer = chat_answer("", '{"a": -4111111111111111, "b": 1}')
+    guard().apply_json(answer)
+    rewritten = answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert json.loads(rewritten).keys() == {"a", "b"} and "4111" not in rewritten
 
 
 def test_a_blocked_class_refuses_the_answer_naming_rule_and_class_not_value() -> None:

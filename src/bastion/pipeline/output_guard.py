@@ -169,8 +169,13 @@ class OutputGuard:
             if end <= start:
                 continue
             replacement = _json_escaped(self._replacement(region, window))
-            parts.append(window[done:start])
             inside = in_string ^ (bisect_left(quotes, start) % 2 == 1)
+            if not inside:  # a number: replace the whole literal, its sign included
+                while start > done and window[start - 1] in _NUMBER_CHARS:
+                    start -= 1
+                while end < len(window) and window[end] in _NUMBER_CHARS:
+                    end += 1
+            parts.append(window[done:start])
             piece_start = start
             for quote in quotes[bisect_left(quotes, start) : bisect_left(quotes, end)]:
                 parts.append(_json_piece(window[piece_start:quote], inside, replacement))
@@ -182,6 +187,10 @@ class OutputGuard:
             done = end
         parts.append(window[done:])
         return "".join(parts)
+
+
+_NUMBER_CHARS = frozenset("-+0123456789.eE")
+"""Characters of a JSON number literal."""
 
 
 def refusal(rules: Sequence[str], classes: dict[str, int]) -> PermissionDenied:
