@@ -38,7 +38,13 @@ def key(name: str) -> str:
 
 def fold(name: str) -> str:
     """``key`` without accents (``Zoë`` → ``zoe``): the second key every entry gets."""
-    decomposed = unicodedata.normalize("NFKD", key(name))
+    return _unaccented(key(name))
+
+
+def _unaccented(name_key: str) -> str:
+    if name_key.isascii():  # nothing to decompose: most names, and most tokens looked up
+        return name_key
+    decomposed = unicodedata.normalize("NFKD", name_key)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
@@ -52,8 +58,9 @@ def _keys(names: Iterable[str]) -> frozenset[str]:
     for name in names:
         name = " ".join(name.split())
         if len(name) >= 2 and _cased(name):
-            out.add(key(name))
-            out.add(fold(name))
+            name_key = key(name)
+            out.add(name_key)
+            out.add(_unaccented(name_key))
     return frozenset(out)
 
 
