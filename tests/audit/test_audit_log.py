@@ -59,6 +59,7 @@ class MemoryStore:
         records: Sequence[Mapping[str, Any]],
         state: WriterState,
         now: float,
+        lease_until: float | None = None,
     ) -> None:
         if self.down:
             raise StorageError("database audit chain ship failed (OperationalError)")
@@ -78,6 +79,15 @@ class MemoryStore:
             and e.kind == "intent"
             and e.request_id not in self.records
         ]
+
+    async def expired_writers(self, now: float, exclude: str) -> list[WriterState]:
+        return []
+
+    async def adopt(self, writer_id: str, owner: str, now: float, close: Any) -> int:
+        return 0
+
+    async def recorded(self, request_ids: Sequence[str]) -> set[str]:
+        return {r for r in request_ids if r in self.records}
 
 
 def audit_log(store: MemoryStore, tmp_path: Path, **options: Any) -> AuditLog:

@@ -1,4 +1,5 @@
-"""The write-ahead log: append and replay, torn tails, rotation, writer locks, fsync."""
+"""The write-ahead log: append and replay, torn tails, rotation, writer locks, fsync,
+and its versioned segment format."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import asyncio
 import errno
 from pathlib import Path
 
+import orjson
 import pytest
 
-from bastion.audit.wal import Position, WalFailed, WriteAheadLog
+from bastion.audit.wal import WAL_FORMAT, Position, WalFailed, WalFormatError, WriteAheadLog
 
 
 def _entries(wal: WriteAheadLog, after: Position, limit: int = 1000) -> tuple[list[int], Position]:
@@ -122,3 +124,49 @@ def test_a_failed_write_fails_the_log(tmp_path: Path, monkeypatch: pytest.Monkey
     assert wal.failed
     with pytest.raises(WalFailed):
         wal.append({"n": 2})
+
+
+def test_each_segment_starts_with_its_format_version(tmp_path: Path) -> None:
+    wal = WriteAheadLog.open(tmp_path, segment_bytes=40)
+    for n in range(6):
+        wal.append({"n": n})
+    segments = list(wal.segments())
+    assert len(segments) > 1
+    for segment in segments:
+        first = segment.read_bytes().split(b"\n", 1)[0]
+        assert orjson.loads(first) == {"bastion_wal": WAL_FORMAT}
+    assert _entries(wal, wal.start)[0] == list(range(6))  # the headers are not entries
+
+
+def _writer_dir(tmp_path: Path, content: bytes) -> Path:
+    directory = tmp_path / "w_0123456789ab"
+    directory.mkdir(parents=True)
+    segment = directory / "000000000001.wal"
+    segment.write_bytes(content)
+    return segment
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        pytest.param(b'{"bastion_wal":2}\n{"k":"intent"}\n', "format 2", id="newer-version"),
+        pytest.param(b'{"bastion_wal":"1"}\n', "format '1'", id="version-not-a-number"),
+        pytest.param(b"PGCOPY\n", "not a Bastion write-ahead log", id="not-a-log"),
+        pytest.param(b'{"n":1}\n', "format None", id="json-without-header-or-entry"),
+    ],
+)
+def test_a_segment_of_an_unknown_format_is_refused_not_guessed(
+    tmp_path: Path, content: bytes, says: str
+) -> None:
+    segment = _writer_dir(tmp_path, content)
+    with pytest.raises(WalFormatError) as refused:
+        WriteAheadLog.open(tmp_path)
+    assert str(segment) in str(refused.value) and says in str(refused.value)
+    assert segment.read_bytes() == content  # left as found, for the version that wrote it
+
+
+def test_a_segment_from_before_the_header_is_read_as_format_0(tmp_path: Path) -> None:
+    lines = [{"k": "intent", "r": "req_1", "n": 1}, {"k": "completion", "r": "req_1", "n": 2}]
+    _writer_dir(tmp_path, b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    wal = WriteAheadLog.open(tmp_path)
+    assert _entries(wal, wal.start)[0] == [1, 2]

@@ -1,7 +1,9 @@
 """Idempotent retries end to end: the official SDK sends ``Idempotency-Key``; a retried call
 is answered from the first one, and the simulator's request count and the spend ledger
 prove it was forwarded and billed once. Run with the memory store and with Redis (two
-gateways sharing one Redis: a retry may land on another replica)."""
+gateways sharing one Redis: a retry may land on another replica). Stored answers are a
+K1 sink: a canary in a prompt and its answer is found in no Redis value, only in the
+replay the client receives."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ class IdemStack:
     sim_url: str
     work: Path
     keys: dict[str, str]
+    redis_prefix: str | None = None
     clients: list[openai.OpenAI] = field(default_factory=list)
 
     def client(self, team: str = "finance", gateway: int = 0) -> openai.OpenAI:
@@ -151,12 +154,13 @@ def idem_stack(work: Path, *, store: str) -> Iterator[IdemStack]:
         for index, (config, port) in enumerate(configs):
             proc = start(["serve", "--config", str(config)], work / f"gateway-{index}.log")
             procs.append(proc)
-            wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc, timeout_s=90)  # 2 cores, shared
         running = IdemStack(
             [f"http://127.0.0.1:{port}/v1" for _, port in configs],
             f"http://127.0.0.1:{sim_port}",
             work,
             keys,
+            prefix if store == "redis" else None,
         )
         yield running
     finally:
@@ -194,8 +198,8 @@ async def test_a_retried_call_is_answered_once_and_billed_once(stack: IdemStack)
     retried = stack.client(gateway=-1).chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=MESSAGES, max_tokens=30, extra_headers=headers
     )
-    assert retried.headers["x-bastion-idempotent-replay"] == "true"
-    assert "x-bastion-idempotent-replay" not in first.headers
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
     answer, again = first.parse(), retried.parse()
     assert again.id == answer.id and again.choices[0].message.content
     assert again.choices[0].message.content == answer.choices[0].message.content
@@ -215,20 +219,21 @@ async def test_a_retried_stream_is_replayed_as_the_same_sse(stack: IdemStack) ->
     rows = stack.ledger_rows()
     headers = _key()
 
-    def text_of(gateway: int) -> tuple[str, dict[str, str]]:
+    def events_of(gateway: int) -> tuple[list[dict[str, object]], dict[str, str]]:
         raw = stack.client(gateway=gateway).chat.completions.with_raw_response.create(
             model="gpt-4o-mini", messages=MESSAGES, stream=True, extra_headers=headers
         )
-        chunks = list(raw.parse())
-        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-        return text, dict(raw.headers)
+        return [chunk.model_dump() for chunk in raw.parse()], dict(raw.headers)
 
-    text, first_headers = text_of(0)
-    replayed, replay_headers = text_of(-1)
-    assert text and replayed == text
-    assert replay_headers["x-bastion-idempotent-replay"] == "true"
-    assert "x-bastion-idempotent-replay" not in first_headers
+    events, first_headers = events_of(0)
+    replayed, replay_headers = events_of(-1)  # the SDK reads the replay as a stream
+    assert len(events) > 2 and replayed == events
+    assert replay_headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first_headers
     assert replay_headers["content-type"].startswith("text/event-stream")
+    # one body: sent whole with its length, not re-chunked
+    assert "transfer-encoding" not in replay_headers and "content-length" in replay_headers
+    assert first_headers.get("transfer-encoding") == "chunked"
     assert stack.forwarded() == 1
     await stack.settled(rows + 1)
     await asyncio.sleep(0.6)
@@ -279,7 +284,7 @@ def test_another_gateway_key_never_sees_the_answer(stack: IdemStack) -> None:
     other = stack.client("support").chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=MESSAGES, extra_headers=headers
     )
-    assert "x-bastion-idempotent-replay" not in other.headers
+    assert "idempotent-replayed" not in other.headers
     assert stack.forwarded() == 2
 
 
@@ -291,3 +296,59 @@ def test_a_malformed_key_is_refused_before_anything_runs(stack: IdemStack) -> No
         )
     assert raised.value.param == "Idempotency-Key"
     assert stack.forwarded() == 0
+
+
+def _redis_values(prefix: str) -> dict[bytes, bytes]:
+    """Every string value under the stack's Redis prefix (hashes and sets as their
+    members), raw."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        found: dict[bytes, bytes] = {}
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            kind = client.type(key)
+            if kind == b"string":
+                found[key] = client.get(key) or b""
+            elif kind == b"hash":
+                found[key] = b" ".join(k + b"=" + v for k, v in client.hgetall(key).items())
+            elif kind == b"zset":
+                found[key] = b" ".join(m for m, _ in client.zrange(key, 0, -1, withscores=True))
+            elif kind == b"set":
+                found[key] = b" ".join(client.smembers(key))
+            elif kind == b"list":
+                found[key] = b" ".join(client.lrange(key, 0, -1))
+        return found
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_k1_a_canary_stored_for_replay_is_in_no_redis_value(stack: IdemStack, stream: bool) -> None:
+    if stack.redis_prefix is None:
+        pytest.skip("the memory store keeps answers in the gateway process")
+    canary = f"canary-idem-{uuid.uuid4().hex[:16]}"
+    stack.script({"content": f"Noted: {canary} is on file."})
+    headers = _key()
+    messages = [{"role": "user", "content": f"Remember the code {canary} for the audit."}]
+
+    def answer_of(gateway: int) -> tuple[str, dict[str, str]]:
+        raw = stack.client(gateway=gateway).chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=messages, stream=stream, extra_headers=headers
+        )
+        if stream:
+            chunks = raw.parse()
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        else:
+            text = raw.parse().choices[0].message.content or ""
+        return text, dict(raw.headers)
+
+    first, _ = answer_of(0)
+    replayed, replay_headers = answer_of(-1)
+    # positive control: the canary went through and came back from the store
+    assert canary in first and replayed == first
+    assert replay_headers["idempotent-replayed"] == "true"
+    values = _redis_values(stack.redis_prefix)
+    slots = [key for key in values if key.startswith(f"{stack.redis_prefix}idem:".encode())]
+    assert slots and all(values[key] for key in slots)  # the answers are there, sealed
+    needles = [canary.encode(), canary.encode().hex().encode()]
+    leaked = [key for key, value in values.items() if any(n in key + value for n in needles)]
+    assert leaked == []

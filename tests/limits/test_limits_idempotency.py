@@ -1,5 +1,6 @@
 """Idempotency slots: claimed once, replayed while kept, freed on release; in memory and in
-Redis (shared by processes, sealed so Redis never holds an answer in the clear)."""
+Redis (shared by processes). Both keep answers sealed with the content key, so neither
+Redis nor the process's heap of stored answers holds one in the clear."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bastion.limits.idempotency import (
     StoredAnswer,
     build_idempotency_store,
 )
+from bastion.server.reload import sections_needing_restart
 
 BODY = hashlib.sha256(b'{"model":"gpt-4o-mini","messages":[]}').digest()
 OTHER = hashlib.sha256(b'{"model":"gpt-4o","messages":[]}').digest()
@@ -36,7 +38,9 @@ ANSWER = StoredAnswer(200, (("content-type", "application/json"),), SECRET_ANSWE
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStore]:
     """Each store, for what every store must do alike."""
     if request.param == "memory":
-        yield MemoryIdempotencyStore(ttl_s=60, in_flight_ttl_s=60, max_bytes=1 << 20)
+        yield MemoryIdempotencyStore(
+            ttl_s=60, in_flight_ttl_s=60, max_bytes=1 << 20, keyring=Keyring.generate()
+        )
         return
     shared = RedisIdempotencyStore(
         request.getfixturevalue("redis_url"),
@@ -132,15 +136,57 @@ async def test_memory_answers_expire_after_the_ttl_and_in_flight_claims_free_the
     assert isinstance(await store.claim("k1:a", BODY), Claimed)
 
 
-async def test_memory_drops_the_oldest_answers_past_its_byte_budget() -> None:
-    store = MemoryIdempotencyStore(ttl_s=100, in_flight_ttl_s=10, max_bytes=ANSWER.size * 2)
+async def _sealed_size() -> int:
+    """Bytes one sealed ANSWER takes in a memory store."""
+    store = MemoryIdempotencyStore(
+        ttl_s=100, in_flight_ttl_s=10, max_bytes=1 << 20, keyring=Keyring.generate()
+    )
+    claimed = await store.claim("k1:a", BODY)
+    assert isinstance(claimed, Claimed)
+    await store.complete("k1:a", claimed.token, ANSWER)
+    return store.stored_bytes
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["content-key", "no-content-key"])
+async def test_memory_drops_the_oldest_answers_past_its_byte_budget(sealed: bool) -> None:
+    size = await _sealed_size() if sealed else ANSWER.size
+    ring = Keyring.generate() if sealed else None
+    store = MemoryIdempotencyStore(ttl_s=100, in_flight_ttl_s=10, max_bytes=size * 2, keyring=ring)
     for scope in ("k1:a", "k1:b", "k1:c"):
         claimed = await store.claim(scope, BODY)
         assert isinstance(claimed, Claimed)
         await store.complete(scope, claimed.token, ANSWER)
-    assert store.stored_bytes == ANSWER.size * 2
+    assert store.stored_bytes == size * 2
     assert isinstance(await store.claim("k1:a", BODY), Claimed)  # dropped: runs afresh
     assert await store.claim("k1:c", BODY) == ANSWER
+
+
+def _held(store: MemoryIdempotencyStore) -> list[object]:
+    """What the memory store keeps for its finished slots (private: the K1 check)."""
+    return [slot.answer for slot in store._done.values()]
+
+
+async def test_memory_keeps_answers_sealed_when_the_keyring_has_a_content_key() -> None:
+    store = MemoryIdempotencyStore(
+        ttl_s=100, in_flight_ttl_s=10, max_bytes=1 << 20, keyring=Keyring.generate()
+    )
+    claimed = await store.claim("k1:a", BODY)
+    assert isinstance(claimed, Claimed)
+    await store.complete("k1:a", claimed.token, ANSWER)
+    (held,) = _held(store)
+    assert isinstance(held, bytes) and b"launch code" not in held and b"req_1" not in held
+    assert await store.claim("k1:a", BODY) == ANSWER  # opened only to be replayed
+
+
+async def test_memory_without_a_content_key_keeps_answers_as_they_are() -> None:
+    keys = [new_key("pseudonym"), new_key("fingerprint")]  # a ring from before content keys
+    ring = Keyring(keys, {key.purpose: key.id for key in keys})
+    store = MemoryIdempotencyStore(ttl_s=100, in_flight_ttl_s=10, max_bytes=1 << 20, keyring=ring)
+    claimed = await store.claim("k1:a", BODY)
+    assert isinstance(claimed, Claimed)
+    await store.complete("k1:a", claimed.token, ANSWER)
+    assert _held(store) == [ANSWER]
+    assert await store.claim("k1:a", BODY) == ANSWER
 
 
 # --- redis ----------------------------------------------------------------------------
@@ -241,7 +287,18 @@ async def test_the_store_follows_limits_store_and_can_be_turned_off() -> None:
     )
     assert shared is not None and shared.name == "redis"
     await shared.close()
-    assert build_idempotency_store(_config(idempotency={"enabled": False}), ring) is None
+    assert build_idempotency_store(_config(limits={"idempotency": False}), ring) is None
+
+
+def test_the_idempotency_settings_are_limits_keys_with_a_one_day_ttl() -> None:
+    limits = _config().limits
+    assert limits.idempotency is True and limits.idempotency_ttl_s == 86400
+    tuned = _config(limits={"idempotency_ttl_s": 3600, "idempotency_max_answer_bytes": 4096})
+    assert tuned.limits.idempotency_ttl_s == 3600
+    with pytest.raises(ValueError, match="idempotency"):
+        _config(idempotency={"ttl_s": 60})  # no such section
+    with pytest.raises(ValueError, match="idempotency_tll_s"):
+        _config(limits={"idempotency_tll_s": 60})  # a typo is refused, not ignored
 
 
 def test_redis_without_a_content_key_is_a_load_error() -> None:
@@ -251,3 +308,10 @@ def test_redis_without_a_content_key_is_a_load_error() -> None:
         build_idempotency_store(
             _config(limits={"store": "redis"}, redis={"url": "redis://127.0.0.1:6379/0"}), ring
         )
+
+
+def test_a_reload_that_changes_an_idempotency_key_says_it_needs_a_restart() -> None:
+    old = _config()
+    new = _config(limits={"idempotency_ttl_s": 600})
+    assert sections_needing_restart(old, new) == ["limits.idempotency_ttl_s"]
+    assert sections_needing_restart(old, _config(limits={"timezone": "Europe/Berlin"})) == []

@@ -4,6 +4,7 @@ answers the upstream produced are kept."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -18,9 +19,10 @@ from tests.pipeline.test_pipeline_gateway import (
     _answer,
 )
 
+from bastion.crypto.keyring import Keyring
 from bastion.errors import StorageError, UpstreamFailed
 from bastion.limits.base import RateHeaders, Reservation
-from bastion.limits.idempotency import MemoryIdempotencyStore
+from bastion.limits.idempotency import MemoryIdempotencyStore, StoredAnswer
 from bastion.model import Action, CallStatus, Endpoint
 from bastion.pipeline.context import IncomingCall, Reply, StreamingReply
 from bastion.pipeline.idempotency import Idempotency
@@ -50,7 +52,9 @@ def harness(*, max_answer_bytes: int = 1 << 20, action: Action = Action.ALLOW) -
     h = Harness(action=action)
     h.router = StreamRouter(h.rec)  # type: ignore[assignment]
     h.parts.router = h.router
-    store = MemoryIdempotencyStore(ttl_s=60, in_flight_ttl_s=60, max_bytes=1 << 24)
+    store = MemoryIdempotencyStore(
+        ttl_s=60, in_flight_ttl_s=60, max_bytes=1 << 24, keyring=Keyring.generate()
+    )
     h.parts.idempotency = Idempotency(store, max_answer_bytes=max_answer_bytes)
     return h
 
@@ -89,8 +93,8 @@ async def test_a_retried_answer_is_replayed_without_forwarding_or_billing_again(
     second = await call(h, CHAT)
     assert isinstance(first, Reply) and isinstance(second, Reply)
     assert second.status == 200 and second.body == first.body
-    assert second.headers["x-bastion-idempotent-replay"] == "true"
-    assert "x-bastion-idempotent-replay" not in first.headers
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
     assert second.headers["x-bastion-decision"] == "allow"
     assert first.headers["x-ratelimit-remaining-requests"] == "9"
     assert "x-ratelimit-remaining-requests" not in second.headers  # that moment has passed
@@ -110,15 +114,75 @@ def _with_rate_headers(reserve: Any) -> Any:
     return reserve_with_headers
 
 
-async def test_a_retried_stream_is_replayed_byte_for_byte_as_sse() -> None:
+async def test_a_retried_stream_is_replayed_as_one_sse_body_byte_for_byte() -> None:
     h = harness()
     first = await drain(await call(h, {**CHAT, "stream": True}))
     replay = await call(h, {**CHAT, "stream": True})
-    assert isinstance(replay, StreamingReply)
-    assert replay.headers["x-bastion-idempotent-replay"] == "true"
-    assert await drain(replay) == first and first.endswith(b"data: [DONE]\n\n")
+    assert isinstance(replay, Reply)  # one body, sent in one write with its length
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["content-type"].startswith("text/event-stream")
+    assert replay.body == first and first.endswith(b"data: [DONE]\n\n")
     assert h.rec.order.count("forward") == 1 and len(h.limiter.settled) == 1
     assert len(await h.records()) == 2
+
+
+class PausingStore(MemoryIdempotencyStore):
+    """Completes a slot only once ``resume`` is set; ``completing`` says it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__(ttl_s=60, in_flight_ttl_s=60, max_bytes=1 << 20)
+        self.completing = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def complete(self, scope: str, token: object, answer: StoredAnswer) -> None:
+        self.completing.set()
+        await self.resume.wait()
+        await super().complete(scope, token, answer)
+
+
+@pytest.mark.parametrize("left_during", ["settle", "store"])
+async def test_a_stream_is_kept_when_the_client_leaves_at_done(left_during: str) -> None:
+    # the official SDK closes the connection at `data: [DONE]`: the request is cancelled
+    # while the call settles or its answer is being kept, after the client had it whole
+    h = harness()
+    store = PausingStore()
+    h.parts.idempotency = Idempotency(store)
+    settling = asyncio.Event()
+    settled = asyncio.Event()
+    settle = h.limiter.settle
+
+    async def paused_settle(*args: Any) -> None:
+        settling.set()
+        await settled.wait()
+        await settle(*args)
+
+    h.limiter.settle = paused_settle  # type: ignore[method-assign]
+    if left_during == "store":
+        settled.set()
+    else:
+        store.resume.set()
+    reply = await call(h, {**CHAT, "stream": True})
+    assert isinstance(reply, StreamingReply)
+    sent: list[bytes] = []
+
+    async def pump() -> None:
+        async for chunk in reply.chunks:
+            sent.append(chunk)
+
+    pumping = asyncio.ensure_future(pump())
+    await (settling if left_during == "settle" else store.completing).wait()
+    pumping.cancel()  # what the server does when the client disconnects
+    store.resume.set()
+    with pytest.raises(asyncio.CancelledError):
+        await pumping
+    await reply.chunks.aclose()  # type: ignore[attr-defined]
+    assert reply.finish is not None
+    await reply.finish()
+    settled.set()
+    replay = await call(h, {**CHAT, "stream": True})
+    assert isinstance(replay, Reply) and replay.headers["idempotent-replayed"] == "true"
+    assert replay.body == b"".join(sent) and sent[-1].endswith(b"data: [DONE]\n\n")
+    assert h.rec.order.count("forward") == 1
 
 
 async def test_a_retry_while_the_first_call_runs_gets_409() -> None:
@@ -127,7 +191,7 @@ async def test_a_retry_while_the_first_call_runs_gets_409() -> None:
     assert error_code(await call(h, {**CHAT, "stream": True})) == "idempotency_in_progress"
     await drain(running)
     replay = await call(h, {**CHAT, "stream": True})
-    assert replay.headers["x-bastion-idempotent-replay"] == "true"
+    assert replay.headers["idempotent-replayed"] == "true"
 
 
 async def test_a_key_reused_with_another_body_gets_422_and_is_recorded() -> None:
@@ -164,7 +228,7 @@ async def test_an_upstream_failure_frees_the_key_for_a_retry() -> None:
     assert error_code(await call(h, CHAT)) == "upstream_error"
     h.router.error = None  # type: ignore[attr-defined]
     retried = await call(h, CHAT)
-    assert retried.status == 200 and "x-bastion-idempotent-replay" not in retried.headers
+    assert retried.status == 200 and "idempotent-replayed" not in retried.headers
     assert h.rec.order.count("forward") == 2
 
 
@@ -178,7 +242,7 @@ async def test_a_stream_the_client_left_frees_the_key() -> None:
     await reply.finish()
     assert (await h.records())[0].status is CallStatus.CANCELLED
     retried = await call(h, {**CHAT, "stream": True})
-    assert "x-bastion-idempotent-replay" not in retried.headers
+    assert "idempotent-replayed" not in retried.headers
     await drain(retried)
     assert h.rec.order.count("forward") == 2
 
@@ -197,7 +261,7 @@ async def test_an_answer_over_the_size_cap_is_not_kept_and_the_retry_runs_again(
     h = harness(max_answer_bytes=64)
     assert (await call(h, CHAT)).status == 200
     retried = await call(h, CHAT)
-    assert retried.status == 200 and "x-bastion-idempotent-replay" not in retried.headers
+    assert retried.status == 200 and "idempotent-replayed" not in retried.headers
     assert h.rec.order.count("forward") == 2 and len(h.limiter.settled) == 2
 
 

@@ -104,3 +104,22 @@ async def test_fail_open_admits_counts_and_reports_degraded(
         assert await readyz(runtime) == (200, {"status": "degraded", "degraded": ["redis"]})
         redis_server.start()
         assert (await until_ready(runtime))[1] == {"status": "ready"}
+
+
+async def test_degrade_decides_locally_counts_by_outcome_and_reports_degraded(
+    tmp_path: Path, redis_server: PrivateRedis
+) -> None:
+    async with started(tmp_path, redis_server, "degrade") as runtime:
+        assert runtime.limiter is not None
+        redis_server.stop()
+        for _ in range(3):
+            admitted = await runtime.limiter.admit(CALLER)
+            assert admitted.degraded == "local"
+        registry = runtime.gateway.parts.metrics.registry
+        sample = registry.get_sample_value
+        assert sample("bastion_limits_degraded_total", {"outcome": "admitted"}) == 3
+        assert sample("bastion_limits_fail_open_total") == 0
+        assert await readyz(runtime) == (200, {"status": "degraded", "degraded": ["redis"]})
+        redis_server.start()
+        assert (await until_ready(runtime))[1] == {"status": "ready"}
+        assert (await runtime.limiter.admit(CALLER)).degraded is None

@@ -22,6 +22,9 @@ GENESIS = "0" * 64
 
 INTENT = "intent"
 COMPLETION = "completion"
+LATE_COMPLETION = "late_completion"
+"""The real ending of a call another writer had already closed as unknown_after_crash
+(its writer was adopted while it stalled or lay dead): kept as evidence, not a record."""
 
 
 def canonical(value: Any) -> bytes:

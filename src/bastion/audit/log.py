@@ -14,6 +14,20 @@ gateway refuses new calls (in-flight calls still finish and are logged).
 
 At start-up the reconciler ships what the previous process left in the log, then closes
 every intent of this writer without a terminal record as ``unknown_after_crash`` (A2).
+
+Several replicas (RELIABILITY.md A1): each writer holds a lease on its ``audit_writers``
+row, renewed by every shipped batch and by a heartbeat every third of ``lease_s``. Each
+writer also looks, every half lease, for writers whose lease lapsed with intents still
+open, and adopts them: the same closures as the reconciler's, appended to the dead
+writer's own chain in one transaction (``storage.AuditEventRepository.adopt``). With
+``intents="database"`` a call goes upstream only once its intent is in the database, so
+a replica without a persistent volume loses no intent to ``kill -9``.
+
+A writer that comes back after being adopted (a restart on its persistent log, or a
+process that stalled past its lease) finds its head moved: it continues its chain from
+the stored head, and a completion still in its log for a call already closed is chained
+as ``late_completion`` (its real outcome kept as evidence; the call keeps its single
+terminal state, A2).
 """
 
 from __future__ import annotations
@@ -25,17 +39,20 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
 
-from bastion.audit.chain import COMPLETION, INTENT, Chain, canonical
+from bastion.audit.chain import COMPLETION, INTENT, LATE_COMPLETION, Chain, canonical
 from bastion.audit.checkpoints import CheckpointFile, Signer
 from bastion.audit.wal import Durability, Position, WalFailed, WriteAheadLog
 from bastion.errors import ServiceUnavailable
 from bastion.model import CallRecord, CallStatus
 from bastion.model.audit import record_from_json, record_to_json
 from bastion.model.chain import ChainedEvent, WriterState
+from bastion.storage.audit_events import ChainMoved, Closer
+
+IntentShipping = Literal["local", "database"]
 
 log = logging.getLogger("bastion.audit")
 
@@ -65,9 +82,16 @@ class ChainStore(Protocol):
         records: Sequence[Mapping[str, Any]],
         state: WriterState,
         now: float,
+        lease_until: float | None = None,
     ) -> None: ...
 
     async def open_intents(self, writer_id: str, after_seq: int) -> list[ChainedEvent]: ...
+
+    async def expired_writers(self, now: float, exclude: str) -> list[WriterState]: ...
+
+    async def adopt(self, writer_id: str, owner: str, now: float, close: Closer) -> int: ...
+
+    async def recorded(self, request_ids: Sequence[str]) -> set[str]: ...
 
 
 def intent_body(record: CallRecord) -> dict[str, Any]:
@@ -78,12 +102,15 @@ def intent_body(record: CallRecord) -> dict[str, Any]:
     return body
 
 
-def closure_of(intent: Mapping[str, Any]) -> dict[str, Any]:
-    """The terminal record of an intent whose process died: ``unknown_after_crash``."""
+def closure_of(intent: Mapping[str, Any], closed_by: str = "reconciler") -> dict[str, Any]:
+    """The terminal record of an intent whose process died: ``unknown_after_crash``.
+
+    ``closed_by``: ``reconciler`` (the writer's own restart) or ``takeover:<writer>``
+    (another replica adopted the writer after its lease lapsed)."""
     values = dict(intent)
     values.update(status=CallStatus.UNKNOWN_AFTER_CRASH.value, http_status=0)
     facts = dict(values.get("request_facts") or {})
-    facts["closed_by"] = "reconciler"
+    facts["closed_by"] = closed_by
     values["request_facts"] = facts
     return record_to_json(record_from_json(values))
 
@@ -105,6 +132,9 @@ class AuditLog:
         checkpoint_interval_s: float = 60.0,
         flush_interval_s: float = 0.05,
         max_batch: int = 512,
+        lease_s: float = 30.0,
+        intents: IntentShipping = "local",
+        intent_timeout_s: float = 5.0,
         fsync: Callable[[int], None] = os.fsync,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -119,6 +149,14 @@ class AuditLog:
         self._checkpoint_interval = checkpoint_interval_s
         self._interval = flush_interval_s
         self._max_batch = max_batch
+        self._lease = lease_s
+        self._intents: IntentShipping = intents
+        self._intent_timeout = intent_timeout_s
+        self._waiters: list[tuple[Position, asyncio.Future[None]]] = []
+        self._renewed_at = 0.0
+        self._scanned_at = 0.0
+        self._connected_since = 0.0  # since when the store has answered without a break
+        self._check_recorded = False  # replaying a tail, or adopted: skip closed calls
         self._fsync = fsync
         self._clock = clock
         self.wal: WriteAheadLog | None = None
@@ -138,6 +176,8 @@ class AuditLog:
         self.shipped = 0
         self.dropped = 0
         self.closed_after_crash = 0
+        self.adopted = 0  # intents of other writers this one closed (takeover)
+        self.late_completions = 0
 
     # --- the hot path ---
 
@@ -178,7 +218,7 @@ class AuditLog:
                 raise WalFailed("the audit log is not open")
             entry = {"k": INTENT, "r": record.request_id, "t": self._clock()}
             entry["b"] = intent_body(record)
-            wal.append(entry)
+            end = wal.append(entry)
             self._appended += 1
             if self._durability == "fsync":
                 await wal.sync()
@@ -187,8 +227,35 @@ class AuditLog:
                 "The audit log cannot record this call; it was not forwarded.",
                 code="audit_unavailable",
             ) from None
-        if self._appended % self._max_batch == 0:
+        if self._intents == "database":
+            await self._shipped_past(end)
+        elif self._appended % self._max_batch == 0:
             self._wake.set()
+
+    async def _shipped_past(self, end: Position) -> None:
+        """Wait until the shipper committed the log through ``end`` (intents: database)."""
+        if self._shipped >= end:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiters.append((end, done))
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self._intent_timeout)
+        except TimeoutError:
+            raise ServiceUnavailable(
+                "The audit store did not record this call in time; it was not forwarded.",
+                code="audit_unavailable",
+            ) from None
+
+    def _release_waiters(self) -> None:
+        waiting = []
+        for end, done in self._waiters:
+            if end <= self._shipped:
+                if not done.done():
+                    done.set_result(None)
+            else:
+                waiting.append((end, done))
+        self._waiters = waiting
 
     def submit(self, record: CallRecord) -> None:
         """Log the call's terminal record (never blocks, never raises)."""
@@ -231,9 +298,11 @@ class AuditLog:
             self._shipped = Position(state.wal_segment, state.wal_offset)
             self._closed_through = state.closed_through
             self._checkpointed_seq = state.head_seq
+            self._check_recorded = True  # another writer may have adopted this one
         await self.flush()
         await self._reconcile()
-        self._checkpointed_at = self._clock()
+        self._check_recorded = False
+        self._checkpointed_at = self._scanned_at = self._connected_since = self._clock()
         self._task = asyncio.create_task(self._run(), name="bastion-audit-shipper")
 
     async def _reconcile(self) -> None:
@@ -253,7 +322,7 @@ class AuditLog:
             )
         await self.flush()
         self._closed_through = self._chain.head_seq
-        await self._store.ship([], [], self._state(self._shipped), self._clock())
+        await self._renew()
 
     async def flush(self) -> None:
         """Ship everything logged so far (start-up, shutdown, tests)."""
@@ -293,21 +362,33 @@ class AuditLog:
             self._wake.clear()
             if self._stopping:
                 return
-            try:
-                await self.flush()
-                self._checkpoint()
-                if self._failing:
-                    log.warning("audit: store is writable again")
-                self._failing = False
-            except Exception as exc:
-                if not self._failing:
-                    log.error(
-                        "audit: store write failed (%s); %d bytes spooled in the log",
-                        type(exc).__name__,
-                        self.spool_bytes,
-                    )
-                self._failing = True
+            if not await self.tick():
                 await asyncio.sleep(min(1.0, self._interval * 10))
+
+    async def tick(self) -> bool:
+        """One round of the shipper: ship, checkpoint, renew the lease, adopt the dead.
+
+        False when the store failed (the caller backs off)."""
+        try:
+            await self.flush()
+            self._checkpoint()
+            if self._failing:
+                log.warning("audit: store is writable again")
+                self._connected_since = self._clock()
+            self._failing = False
+            await self._lease_duties()
+        except ChainMoved:
+            return True  # adopted meanwhile: the next round re-reads the head (warned there)
+        except Exception as exc:
+            if not self._failing:
+                log.error(
+                    "audit: store write failed (%s); %d bytes spooled in the log",
+                    type(exc).__name__,
+                    self.spool_bytes,
+                )
+            self._failing = True
+            return False
+        return True
 
     async def _ship_batch(self) -> bool:
         """Ship one batch; False when there was nothing to ship."""
@@ -316,29 +397,118 @@ class AuditLog:
         if self._resync:  # a failed ship may or may not have committed: ask the store
             state = await self._store.writer_state(chain.writer_id)
             if state is not None:
+                if state.head_seq > chain.head_seq and state.closed_through > self._closed_through:
+                    self._adopted_by_another(state)
                 chain.head_seq, chain.head_hash = state.head_seq, state.head_hash
                 self._shipped = Position(state.wal_segment, state.wal_offset)
+                self._closed_through = state.closed_through
+                self._release_waiters()  # the failed batch may have committed after all
             self._resync = False
         entries, end = wal.read(self._shipped, self._max_batch)
         if not entries and end == self._shipped:
             return False
+        closed: set[str] = set()
+        if self._check_recorded:
+            done = [entry["r"] for entry in entries if entry["k"] == COMPLETION]
+            closed = await self._store.recorded(done)
         head = (chain.head_seq, chain.head_hash)
         events: list[ChainedEvent] = []
         records: list[dict[str, Any]] = []
+        late = 0
         for entry in entries:
-            events.append(chain.link(entry["k"], entry["r"], entry["t"], canonical(entry["b"])))
-            if entry["k"] == COMPLETION:
+            kind = entry["k"]
+            if kind == COMPLETION and entry["r"] in closed:
+                kind, late = LATE_COMPLETION, late + 1
+            elif kind == COMPLETION:
                 records.append(entry["b"])
+            events.append(chain.link(kind, entry["r"], entry["t"], canonical(entry["b"])))
+        now = self._clock()
         try:
-            await self._store.ship(events, records, self._state(end), self._clock())
+            await self._store.ship(events, records, self._state(end), now, now + self._lease)
         except BaseException:
             chain.head_seq, chain.head_hash = head
             self._resync = True
             raise
-        self._shipped = end
+        self._shipped, self._renewed_at = end, now
         self.shipped += len(events)
+        if late:
+            self.late_completions += late
+            log.warning(
+                "audit: %d calls ended after another replica closed them as"
+                " unknown_after_crash; their outcome is chained as late_completion",
+                late,
+            )
         wal.release(end)
+        self._release_waiters()
         return True
+
+    def _adopted_by_another(self, state: WriterState) -> None:
+        log.warning(
+            "audit: writer %s was adopted by another replica while its lease had lapsed;"
+            " continuing its chain from seq %d",
+            state.writer_id,
+            state.head_seq,
+        )
+        self._check_recorded = True
+
+    # --- the lease and takeover ---
+
+    async def _renew(self) -> None:
+        """Renew this writer's lease (an empty batch: the head and position unchanged)."""
+        async with self._ship_lock:
+            now = self._clock()
+            try:
+                await self._store.ship([], [], self._state(self._shipped), now, now + self._lease)
+            except ChainMoved:
+                self._resync = True  # adopted: the next batch goes on from the stored head
+                return
+            self._renewed_at = now
+
+    async def _lease_duties(self) -> None:
+        now = self._clock()
+        if now - self._renewed_at >= self._lease / 3:
+            await self._renew()
+        # after an outage of the store every writer's lease may have lapsed: wait one
+        # lease, so the live ones renew, before taking any over
+        connected = now - self._connected_since >= self._lease
+        if connected and now - self._scanned_at >= self._lease / 2:
+            self._scanned_at = now
+            await self.adopt_expired()
+
+    async def adopt_expired(self) -> int:
+        """Close the open intents of writers whose lease lapsed: how many were closed."""
+        wal = self.wal
+        assert wal is not None
+        owner = wal.writer_id
+        closed = 0
+        now = self._clock()
+        for writer in await self._store.expired_writers(now, exclude=owner):
+
+            def close(
+                state: WriterState, orphans: Sequence[ChainedEvent]
+            ) -> tuple[list[ChainedEvent], list[Any]]:
+                chain = Chain(state.writer_id, state.head_seq, state.head_hash)
+                events: list[ChainedEvent] = []
+                records: list[Any] = []
+                for intent in orphans:
+                    closure = closure_of(orjson.loads(intent.body), f"takeover:{owner}")
+                    events.append(
+                        chain.link(COMPLETION, intent.request_id, now, canonical(closure))
+                    )
+                    records.append(closure)
+                return events, records
+
+            count = await self._store.adopt(writer.writer_id, owner, now, close)
+            if count:
+                log.warning(
+                    "audit: writer %s stopped renewing its lease; %d of its calls closed as"
+                    " unknown_after_crash",
+                    writer.writer_id,
+                    count,
+                )
+            closed += count
+        self.adopted += closed
+        return closed
 
     def _state(self, position: Position) -> WriterState:
         assert self._chain is not None

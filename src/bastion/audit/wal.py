@@ -13,6 +13,13 @@ dirty pages, so retrying could report success for data that is gone (PostgreSQL'
 Each start opens a fresh segment; older segments are only read (replayed and shipped)
 and deleted once shipped. A line cut short by a crash is at the end of an old segment
 and is skipped: its ``append`` never returned, so its call never went upstream.
+
+The log is also the spool while the database is down. Its format is versioned: each
+segment starts with a header line ``{"bastion_wal": <version>}``. Opening a directory
+checks every segment first and refuses one of a version this code does not know
+(``WalFormatError``, naming the file and both versions) instead of guessing at its
+lines; segments without a header are format 0 (written before the header existed,
+same entry lines) and are read as such.
 """
 
 from __future__ import annotations
@@ -34,11 +41,19 @@ log = logging.getLogger("bastion.audit")
 
 Durability = Literal["process", "fsync"]
 _SUFFIX = ".wal"
+WAL_FORMAT = 1
+"""The segment format this code writes (and the newest it reads)."""
+_HEADER_KEY = "bastion_wal"
+_READABLE_FORMATS = frozenset({0, WAL_FORMAT})
 _READ_CHUNK = 1 << 20
 
 
 class WalFailed(Exception):
     """The log can no longer promise durability (a write or fsync failed)."""
+
+
+class WalFormatError(Exception):
+    """A segment is of a format this code cannot read (written by another version)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -76,6 +91,8 @@ class WriteAheadLog:
         for path in directory.glob(f"*{_SUFFIX}"):
             with contextlib.suppress(ValueError):
                 self._sizes[int(path.stem)] = path.stat().st_size
+        for index in sorted(self._sizes):
+            segment_format(directory / _segment_name(index))
         self._current = max(self._sizes, default=0) + 1
         self._fd = self._open_segment(self._current)
         self._written = 0
@@ -122,8 +139,9 @@ class WriteAheadLog:
 
     # --- writing (the hot path) ---
 
-    def append(self, entry: dict[str, Any]) -> None:
-        """Write one entry with one write(2); raises WalFailed once the log has failed."""
+    def append(self, entry: dict[str, Any]) -> Position:
+        """Write one entry with one write(2): the position past it. Raises WalFailed once
+        the log has failed."""
         if self.failed:
             raise WalFailed("the audit log failed earlier")
         line = orjson.dumps(entry) + b"\n"
@@ -137,8 +155,10 @@ class WriteAheadLog:
         self._written += 1
         size = self._sizes[self._current] + len(line)
         self._sizes[self._current] = size
+        end = Position(self._current, size)
         if size >= self._segment_bytes:
             self._rotate()
+        return end
 
     async def sync(self) -> None:
         """Wait until every entry appended so far is fsynced (one fsync for the group)."""
@@ -190,7 +210,17 @@ class WriteAheadLog:
             os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
             0o600,
         )
-        self._sizes[index] = os.fstat(fd).st_size
+        size = os.fstat(fd).st_size
+        if size == 0:
+            header = orjson.dumps({_HEADER_KEY: WAL_FORMAT}) + b"\n"
+            try:
+                if os.write(fd, header) != len(header):
+                    raise OSError("short write of the segment header")
+            except OSError:
+                os.close(fd)
+                raise
+            size = len(header)
+        self._sizes[index] = size
         _fsync_dir(self.directory)
         return fd
 
@@ -221,6 +251,8 @@ class WriteAheadLog:
                 except orjson.JSONDecodeError:
                     log.error("audit log %s: an unreadable line skipped", self.writer_id)
                     continue
+                if isinstance(entry, dict) and _HEADER_KEY in entry:
+                    continue  # the segment header (checked at open)
                 entries.append(entry)
                 if len(entries) >= limit:
                     break
@@ -268,6 +300,33 @@ class WriteAheadLog:
             os.close(self._fd)
         with contextlib.suppress(OSError):
             os.close(self._lock_fd)
+
+
+def segment_format(path: Path) -> int:
+    """The format version of one segment file; raises WalFormatError when unknown."""
+    with path.open("rb") as handle:
+        first = handle.readline(4096)
+    if not first:
+        return WAL_FORMAT  # empty: created, header not yet written (a crash between)
+    try:
+        value = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        if not first.endswith(b"\n"):
+            return WAL_FORMAT  # a torn first line: nothing in it was ever acknowledged
+        raise WalFormatError(
+            f"{path}: not a Bastion write-ahead log segment (its first line is not JSON);"
+            " move it out of the log directory"
+        ) from None
+    version = value.get(_HEADER_KEY, None) if isinstance(value, dict) else None
+    if version is None and isinstance(value, dict) and "k" in value:
+        version = 0  # written before segments had a header
+    if version not in _READABLE_FORMATS:
+        raise WalFormatError(
+            f"{path}: write-ahead log format {version!r}; this Bastion reads formats"
+            f" {sorted(_READABLE_FORMATS)}. Start the version that wrote it on this log"
+            " directory until its spool is shipped (the log empties), then upgrade."
+        )
+    return int(version)
 
 
 def _try_lock(directory: Path) -> int | None:

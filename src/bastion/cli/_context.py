@@ -28,6 +28,7 @@ from bastion.errors import ApiError, BastionError
 from bastion.identity.admin import RECORD_READERS as RECORD_READERS  # for the commands
 from bastion.identity.admin import AdminIdentity, resolve_cli_admin
 from bastion.identity.admin import require_role as require_role  # for the commands
+from bastion.identity.changes_redis import RedisChangePublisher
 from bastion.pipeline.admin_trail import AdminTrail
 from bastion.pipeline.governance import Governance
 from bastion.storage.audit_events import AuditEventRepository
@@ -78,12 +79,23 @@ def read_admin_token(token_file: Path | None) -> str | None:
 
 @asynccontextmanager
 async def open_database(config: BastionConfig) -> AsyncIterator[Database]:
-    """The configured database, migrated to the newest schema, closed afterwards."""
+    """The configured database, migrated to the newest schema, closed afterwards.
+
+    With ``redis.url`` set, committed changes (keys, policy, exceptions...) nudge the
+    running gateways to pick them up at once (``changes_redis``)."""
     database = Database.from_url(config.storage.url)
+    push = None
+    if config.redis.url is not None:
+        push = RedisChangePublisher(
+            config.redis.url, key_prefix=config.redis.key_prefix, timeout_s=config.redis.timeout_s
+        )
+        database.after_changes_commit(push.publish)
     try:
         await database.migrate()
         yield database
     finally:
+        if push is not None:
+            await push.close()
         await database.close()
 
 

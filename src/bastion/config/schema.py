@@ -473,10 +473,41 @@ class LimitsConfig(_Strict):
         description="Where counters live: memory (one process) or redis (shared by every "
         "worker and replica; needs redis.url).",
     )
-    on_store_down: Literal["closed", "open"] = Field(
-        "closed",
-        description="Redis unreachable: closed refuses calls (503 limits_unavailable); "
-        "open lets them through unlimited, counted and logged.",
+    on_store_down: Literal["degrade", "closed", "open"] = Field(
+        "degrade",
+        description="Redis unreachable: degrade checks rate and concurrency limits in each "
+        "process at floor(limit / N) and refuses budgeted calls (503 limits_unavailable); "
+        "closed refuses every call (503); open lets calls through unlimited. All counted.",
+    )
+    replicas: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="N for on_store_down: degrade: gateway processes (replicas x workers); "
+        "the larger of this and the count last seen in Redis is used.",
+    )
+    idempotency: bool = Field(
+        True,
+        description="Honour the Idempotency-Key request header (false: ignore it); answers "
+        "are kept where store says.",
+    )
+    idempotency_ttl_s: float = Field(
+        86400.0, gt=0, le=7 * 86400, description="How long a finished call's answer is replayed."
+    )
+    idempotency_in_flight_ttl_s: float = Field(
+        900.0,
+        gt=0,
+        description="A claimed key whose call never finished (a crashed process) frees itself.",
+    )
+    idempotency_max_answer_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description="Largest answer kept for replay; a larger one frees its key when done.",
+    )
+    idempotency_max_memory_bytes: int = Field(
+        256 << 20,
+        ge=1 << 20,
+        description="Memory store: answers held at most; the oldest are dropped past it.",
     )
 
     @field_validator("timezone")
@@ -498,32 +529,6 @@ class LimitsConfig(_Strict):
                 raise ValueError(f"two limit rules are named {rule.rule_id!r}; give one a name")
             seen.add(rule.rule_id)
         return self
-
-
-class IdempotencyConfig(_Strict):
-    """``Idempotency-Key`` retries: one answer per key, replayed (docs/limits.md)."""
-
-    enabled: bool = Field(
-        True, description="Honour the Idempotency-Key request header (false: ignore it)."
-    )
-    ttl_s: float = Field(
-        86400.0, gt=0, le=7 * 86400, description="How long a finished call's answer is replayed."
-    )
-    in_flight_ttl_s: float = Field(
-        900.0,
-        gt=0,
-        description="A claimed key whose call never finished (a crashed process) frees itself.",
-    )
-    max_answer_bytes: int = Field(
-        1 << 20,
-        ge=1024,
-        description="Largest answer kept for replay; a larger one frees its key when done.",
-    )
-    max_memory_bytes: int = Field(
-        256 << 20,
-        ge=1 << 20,
-        description="Memory store: answers held at most; the oldest are dropped past it.",
-    )
 
 
 ContentMode = Literal["none", "redacted", "encrypted", "full"]
@@ -574,6 +579,19 @@ class AuditConfig(_Strict):
     segment_bytes: int = Field(
         8 << 20, ge=1 << 12, description="Size at which the log starts a new segment file."
     )
+    intents: Literal["local", "database"] = Field(
+        "local",
+        description="local: a call goes upstream once its intent is in the write-ahead log"
+        " (keep the log on a persistent volume); database: also once the intent is committed"
+        " to the database (replicas without a persistent volume; adds one group commit).",
+    )
+    writer_lease_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Lease of this process's audit writer, renewed every third of it; once it"
+        " lapses another replica closes the writer's open intents as unknown_after_crash.",
+    )
     checkpoint_file: Path | None = Field(
         None,
         description="Append-only file of signed chain checkpoints. Default: "
@@ -612,6 +630,26 @@ class AuditConfig(_Strict):
         return value
 
 
+class TracingConfig(_Strict):
+    """OpenTelemetry traces of calls (docs/operations.md#tracing); spans carry no content."""
+
+    enabled: bool = Field(
+        False, description="Export a trace per call (needs the `bastion-gateway[tracing]` extra)."
+    )
+    endpoint: str = Field(
+        "http://127.0.0.1:4318",
+        description="OTLP/HTTP collector base URL; `/v1/traces` is appended.",
+    )
+    service_name: str = Field("bastion", min_length=1, description="`service.name` of spans.")
+    sample_ratio: float = Field(
+        1.0, ge=0, le=1, description="Share of new traces kept; a caller's sampled flag wins."
+    )
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Headers sent to the collector (use ${VAR})."
+    )
+    export_timeout_s: float = Field(10.0, gt=0, description="Timeout of one export request.")
+
+
 class BastionConfig(_Strict):
     """The whole configuration file."""
 
@@ -645,12 +683,11 @@ class BastionConfig(_Strict):
     audit: AuditConfig = Field(
         default_factory=AuditConfig, description="Audit log writing and retention."
     )
-    idempotency: IdempotencyConfig = Field(
-        default_factory=IdempotencyConfig,
-        description="Idempotent retries (Idempotency-Key); stored where limits.store says.",
-    )
     crypto: CryptoConfig = Field(
         default_factory=CryptoConfig, description="Where the keyring lives."
+    )
+    tracing: TracingConfig = Field(
+        default_factory=TracingConfig, description="OpenTelemetry traces of calls (off)."
     )
 
     @model_validator(mode="after")

@@ -2,8 +2,8 @@
 changed in the store, so a key revoked from the CLI stops working within about a second.
 
 ``ChangeNotifier`` is the interface; ``PollingChangeNotifier`` implements it on the
-store's change feed (works on SQLite and PostgreSQL alike). A Redis pub/sub notifier
-can implement the same Protocol later; subscribers do not change.
+store's change feed (works on SQLite and PostgreSQL alike). ``RedisChangeNotifier``
+(``changes_redis``) adds pushed nudges over Redis pub/sub; subscribers do not change.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ _CLOSE_TIMEOUT_S = 5.0
 
 
 class PollingChangeNotifier:
-    """Polls the ``changes`` table every ``interval_s`` seconds."""
+    """Polls the ``changes`` table every ``interval_s`` seconds, and at once when nudged."""
 
     def __init__(self, feed: ChangeFeed, interval_s: float = 1.0) -> None:
         self._feed = feed
@@ -58,7 +58,13 @@ class PollingChangeNotifier:
         self._subscribers: defaultdict[str, list[ChangeCallback]] = defaultdict(list)
         self._last_seq = 0
         self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
+        self._stopping = False
+        self._wake = asyncio.Event()
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between polls."""
+        return self._interval_s
 
     def subscribe(self, kind: str, callback: ChangeCallback) -> None:
         """Call ``callback`` when ``kind`` changes."""
@@ -74,8 +80,14 @@ class PollingChangeNotifier:
             # Start anyway: the first successful poll catches up from seq 0 and
             # notifies every kind once, which is harmless (caches are refilled).
             logger.warning("change feed unavailable at start: %s", type(exc).__name__)
-        self._stopping = asyncio.Event()
+        self._stopping = False
+        self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="bastion-change-poller")
+
+    def nudge(self) -> None:
+        """Poll now instead of at the end of the interval (nudges while a poll runs
+        bring one more poll; several nudges before it starts bring one)."""
+        self._wake.set()
 
     async def close(self) -> None:
         """Stop polling; a poll under way finishes first (cancelling it mid-query would
@@ -83,7 +95,8 @@ class PollingChangeNotifier:
         task, self._task = self._task, None
         if task is None:
             return
-        self._stopping.set()
+        self._stopping = True
+        self._wake.set()
         done, _ = await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S)
         if not done:
             task.cancel()
@@ -105,8 +118,9 @@ class PollingChangeNotifier:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval_s)
-            if self._stopping.is_set():
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            self._wake.clear()
+            if self._stopping:
                 return
             try:
                 await self.poll_once()

@@ -56,8 +56,9 @@ class Reservation(NamedTuple):
     ``held`` is the limiter's own record of what it took (opaque to the gateway): the
     admission's concurrency leases travel inside it until ``settle`` releases them.
     ``rates`` are the numbers behind the rate-limit headers, formatted by ``headers``
-    once, when the reply is built. A named tuple: two are built per call, at half the
-    cost of a frozen dataclass.
+    once, when the reply is built. ``degraded`` says how a call was let through while
+    the shared counters were unreachable (``FallbackTicket.mode``), else None. A named
+    tuple: two are built per call, at half the cost of a frozen dataclass.
     """
 
     scopes: tuple[str, ...] = ()
@@ -66,6 +67,7 @@ class Reservation(NamedTuple):
     model: str | None = None
     held: tuple[object, ...] = ()
     rates: RateHeaders = NO_RATE_HEADERS
+    degraded: str | None = None  # "local" / "unlimited": the shared counters were down
 
     @property
     def headers(self) -> dict[str, str]:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bastion.config.schema import BastionConfig
 from bastion.errors import ConfigError
+from bastion.limits.degrade import LocalLimits
 from bastion.limits.ledger import LedgerWriter, SpendSink, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.limits.memory import MemoryCounterStore
@@ -43,10 +44,14 @@ def known_prices(config: BastionConfig) -> dict[str, Pricer]:
 
 
 def build_store(
-    config: BastionConfig, *, on_fail_open: Callable[[], None] | None = None
+    config: BastionConfig,
+    *,
+    on_fail_open: Callable[[], None] | None = None,
+    on_degraded: Callable[[str], None] | None = None,
 ) -> CounterStore:
     """The counter store ``limits.store`` names (ConfigError when it cannot serve the
-    configured workers)."""
+    configured workers). ``on_degraded(outcome)`` hears of every decision taken on
+    local limits while Redis is down (``limits.on_store_down: degrade``)."""
     limits = config.limits
     if limits.store == "memory":
         if config.server.workers > 1:
@@ -67,6 +72,9 @@ def build_store(
             timeout_s=config.redis.timeout_s,
             fail_open=limits.on_store_down == "open",
             on_fail_open=on_fail_open,
+            local=LocalLimits(limits.replicas, on_degraded)
+            if limits.on_store_down == "degrade"
+            else None,
         )
     except ValueError:
         raise ConfigError(_BAD_REDIS_URL) from None
@@ -99,6 +107,7 @@ def build_limiter(
     *,
     on_soft_limit: Callable[[str, str], None] | None = None,
     on_fail_open: Callable[[], None] | None = None,
+    on_degraded: Callable[[str], None] | None = None,
 ) -> tuple[ScopedLimiter, LedgerWriter | None] | None:
     """The limiter for ``config.limits`` (None without rules) and its ledger writer.
 
@@ -107,7 +116,7 @@ def build_limiter(
     limits = config.limits
     if not limits.rules:
         return None
-    store = build_store(config, on_fail_open=on_fail_open)
+    store = build_store(config, on_fail_open=on_fail_open, on_degraded=on_degraded)
     rules = [compile_rule(rule, limits.lease_ttl_s) for rule in limits.rules]
     prices = model_prices(config)
     money = [r for r in rules if any(s.measure is Measure.COST for s in r.reserve_specs)]

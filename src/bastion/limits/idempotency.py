@@ -7,10 +7,11 @@ the process die) or *done* (the final answer, kept ``ttl_s``). ``claim`` is atom
 two calls claiming one free slot, exactly one gets ``Claimed``; the other sees the
 slot ``InFlight`` — or ``Reused`` when its body differs.
 
-Stored answers are content (RELIABILITY.md K1): the memory store keeps them in this
-process only; the Redis store seals every slot with AES-256-GCM under the keyring's
-content key (the slot's Redis key is the associated data), so Redis never holds a
-prompt's digest or an answer in the clear.
+Stored answers are content (RELIABILITY.md K1): both stores seal them with AES-256-GCM
+under the keyring's content key, the slot's name being the associated data. The Redis
+store seals the whole slot (the request's fingerprint too), so Redis never holds a
+prompt's digest or an answer in the clear; the memory store seals answers whenever the
+keyring has a content key. A done slot is deleted ``ttl_s`` after its call ended.
 """
 
 from __future__ import annotations
@@ -55,6 +56,50 @@ class StoredAnswer:
     def size(self) -> int:
         """Bytes the answer takes (body and headers)."""
         return len(self.body) + sum(len(k) + len(v) for k, v in self.headers)
+
+
+def _encode(header: dict[str, Any], answer: StoredAnswer | None) -> bytes:
+    """One line of JSON (``header`` and the answer's metadata), then the answer's body."""
+    if answer is not None:
+        header = {
+            **header,
+            "status": answer.status,
+            "headers": [list(pair) for pair in answer.headers],
+            "stream": answer.stream,
+            "request_id": answer.request_id,
+        }
+    return orjson.dumps(header) + b"\n" + (answer.body if answer is not None else b"")
+
+
+def _decode(plain: bytes) -> tuple[dict[str, Any], StoredAnswer | None]:
+    """The header of an encoded slot, and its answer (None while in flight)."""
+    line, _, body = plain.partition(b"\n")
+    header = orjson.loads(line)
+    if not isinstance(header, dict):
+        raise ContentUnreadable("not a sealed idempotency slot")
+    if "status" not in header:
+        return header, None
+    return header, StoredAnswer(
+        status=int(header["status"]),
+        headers=tuple((str(k), str(v)) for k, v in header["headers"]),
+        body=body,
+        stream=bool(header["stream"]),
+        request_id=str(header["request_id"]),
+    )
+
+
+def _seal(ring: Keyring, name: str, plain: bytes) -> bytes:
+    """``<content key id>.<nonce || ciphertext>``, bound to the slot's ``name``."""
+    key_id, blob = seal(ring, plain, name.encode())
+    return key_id.encode("ascii") + b"." + blob
+
+
+def _unseal(ring: Keyring, name: str, value: bytes) -> bytes:
+    """The plaintext of ``_seal``; ContentUnreadable when it does not open."""
+    key_id, dot, blob = value.partition(b".")
+    if not dot:
+        raise ContentUnreadable("not a sealed idempotency slot")
+    return unseal(ring, key_id.decode("ascii", "replace"), blob, name.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +150,19 @@ class IdempotencyStore(Protocol):
 class _Slot:
     fingerprint: bytes
     expires_at: float
-    answer: StoredAnswer | None = None
+    answer: StoredAnswer | bytes | None = None
+    """None in flight; the answer sealed (bytes), or as is without a content key."""
+    size: int = 0
     token: object = field(default_factory=object)
 
 
 class MemoryIdempotencyStore:
     """Slots in this process's memory (``limits.store: memory``).
 
-    Done slots are kept in completion order (one TTL, so also expiry order) and evicted
-    oldest first past ``max_bytes``; an evicted key runs afresh when retried."""
+    With a ``keyring`` holding a content key, answers are kept sealed and opened only to
+    be replayed. Done slots are kept in completion order (one TTL, so also expiry order)
+    and evicted oldest first past ``max_bytes``; an evicted key runs afresh when
+    retried."""
 
     name: ClassVar[str] = "memory"
 
@@ -123,8 +172,10 @@ class MemoryIdempotencyStore:
         ttl_s: float,
         in_flight_ttl_s: float,
         max_bytes: int,
+        keyring: Keyring | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._ring = keyring if keyring is not None and keyring.has("content") else None
         self._ttl_s = ttl_s
         self._in_flight_ttl_s = in_flight_ttl_s
         self._max_bytes = max_bytes
@@ -152,7 +203,15 @@ class MemoryIdempotencyStore:
             return Claimed(slot.token)
         if slot.fingerprint != fingerprint:
             return Reused()
-        return slot.answer if slot.answer is not None else InFlight()
+        if slot.answer is None:
+            return InFlight()
+        if isinstance(slot.answer, StoredAnswer):
+            return slot.answer
+        try:
+            _, answer = _decode(_unseal(self._sealer(), scope, slot.answer))
+        except ContentUnreadable:
+            return Reused()
+        return answer if answer is not None else Reused()
 
     async def complete(self, scope: str, token: object, answer: StoredAnswer) -> None:
         slot = self._in_flight.get(scope)
@@ -161,10 +220,14 @@ class MemoryIdempotencyStore:
         del self._in_flight[scope]
         if answer.size > self._max_bytes:
             return
-        slot.answer = answer
+        if self._ring is None:
+            slot.answer, slot.size = answer, answer.size
+        else:
+            slot.answer = _seal(self._ring, scope, _encode({}, answer))
+            slot.size = len(slot.answer)
         slot.expires_at = self._clock() + self._ttl_s
         self._done[scope] = slot
-        self._bytes += answer.size
+        self._bytes += slot.size
         while self._bytes > self._max_bytes:
             self._drop_oldest()
 
@@ -187,8 +250,11 @@ class MemoryIdempotencyStore:
 
     def _drop_oldest(self) -> None:
         _, slot = self._done.popitem(last=False)
-        assert slot.answer is not None
-        self._bytes -= slot.answer.size
+        self._bytes -= slot.size
+
+    def _sealer(self) -> Keyring:
+        assert self._ring is not None  # sealed answers exist only with a content key
+        return self._ring
 
 
 # KEYS[1] slot; ARGV[1] sealed in-flight value, ARGV[2] its TTL (ms).
@@ -253,37 +319,22 @@ class RedisIdempotencyStore:
 
     async def claim(self, scope: str, fingerprint: bytes) -> Outcome:
         key = self._prefix + scope
-        mine = self._seal(key, {"fp": fingerprint.hex()}, b"")
+        mine = _seal(self._ring, key, _encode({"fp": fingerprint.hex()}, None))
         current = await self._run(lambda: self._claim(keys=[key], args=[mine, self._in_flight_ms]))
         if current is None:
             return Claimed((mine, fingerprint.hex()))
         try:
-            header, body = self._open(key, bytes(current))
+            header, answer = _decode(_unseal(self._ring, key, bytes(current)))
         except ContentUnreadable:
             return Reused()
         if header.get("fp") != fingerprint.hex():
             return Reused()
-        if "status" not in header:
-            return InFlight()
-        return StoredAnswer(
-            status=int(header["status"]),
-            headers=tuple((str(k), str(v)) for k, v in header["headers"]),
-            body=body,
-            stream=bool(header["stream"]),
-            request_id=str(header["request_id"]),
-        )
+        return answer if answer is not None else InFlight()
 
     async def complete(self, scope: str, token: object, answer: StoredAnswer) -> None:
         mine, fingerprint = _owned(token)
         key = self._prefix + scope
-        header = {
-            "fp": fingerprint,
-            "status": answer.status,
-            "headers": [list(pair) for pair in answer.headers],
-            "stream": answer.stream,
-            "request_id": answer.request_id,
-        }
-        done = self._seal(key, header, answer.body)
+        done = _seal(self._ring, key, _encode({"fp": fingerprint}, answer))
         await self._run(lambda: self._replace(keys=[key], args=[mine, done, self._ttl_ms]))
 
     async def release(self, scope: str, token: object) -> None:
@@ -293,21 +344,6 @@ class RedisIdempotencyStore:
 
     async def close(self) -> None:
         await self._redis.aclose(close_connection_pool=True)
-
-    def _seal(self, key: str, header: dict[str, Any], body: bytes) -> bytes:
-        key_id, blob = seal(self._ring, orjson.dumps(header) + b"\n" + body, key.encode())
-        return key_id.encode("ascii") + b"." + blob
-
-    def _open(self, key: str, value: bytes) -> tuple[dict[str, Any], bytes]:
-        key_id, dot, blob = value.partition(b".")
-        if not dot:
-            raise ContentUnreadable("not a sealed idempotency slot")
-        plain = unseal(self._ring, key_id.decode("ascii", "replace"), blob, key.encode())
-        header, _, body = plain.partition(b"\n")
-        found = orjson.loads(header)
-        if not isinstance(found, dict):
-            raise ContentUnreadable("not a sealed idempotency slot")
-        return found, body
 
     async def _run(self, command: Callable[[], Awaitable[Any]]) -> Any:
         try:
@@ -326,32 +362,33 @@ def _owned(token: object) -> tuple[bytes, str]:
 
 
 def build_idempotency_store(config: BastionConfig, keyring: Keyring) -> IdempotencyStore | None:
-    """The store ``limits.store`` names, or None when ``idempotency.enabled`` is false.
+    """The store ``limits.store`` names, or None when ``limits.idempotency`` is false.
 
     ConfigError when Redis would hold answers and the keyring has no content key."""
-    settings = config.idempotency
-    if not settings.enabled:
+    limits = config.limits
+    if not limits.idempotency:
         return None
-    if config.limits.store == "memory":
+    if limits.store == "memory":
         return MemoryIdempotencyStore(
-            ttl_s=settings.ttl_s,
-            in_flight_ttl_s=settings.in_flight_ttl_s,
-            max_bytes=settings.max_memory_bytes,
+            ttl_s=limits.idempotency_ttl_s,
+            in_flight_ttl_s=limits.idempotency_in_flight_ttl_s,
+            max_bytes=limits.idempotency_max_memory_bytes,
+            keyring=keyring,
         )
     if not config.redis.url:
         raise ConfigError("limits.store: redis needs redis.url (redis://host:6379/0)")
     if not keyring.has("content"):
         raise ConfigError(
-            "idempotency: answers kept in Redis are encrypted, but the keyring has no content "
-            "key; add one with `bastion crypto rotate content` and give the file to every "
-            "replica, or set idempotency.enabled: false"
+            "limits.idempotency: answers kept in Redis are encrypted, but the keyring has no "
+            "content key; add one with `bastion crypto rotate content` and give the file to "
+            "every replica, or set limits.idempotency: false"
         )
     try:
         return RedisIdempotencyStore(
             config.redis.url,
             keyring,
-            ttl_s=settings.ttl_s,
-            in_flight_ttl_s=settings.in_flight_ttl_s,
+            ttl_s=limits.idempotency_ttl_s,
+            in_flight_ttl_s=limits.idempotency_in_flight_ttl_s,
             key_prefix=config.redis.key_prefix,
             timeout_s=config.redis.timeout_s,
         )

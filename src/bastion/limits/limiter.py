@@ -24,7 +24,16 @@ from bastion.limits.memory import MemoryCounterStore
 from bastion.limits.periods import PeriodClock, PeriodKind
 from bastion.limits.pricing import Pricer
 from bastion.limits.rules import LimitSpec, Measure, Rule, field_value
-from bastion.limits.store import CounterStore, Granted, Hold, HoldKind, Refused, Settlement
+from bastion.limits.store import (
+    BudgetHold,
+    CounterStore,
+    FallbackTicket,
+    Granted,
+    Hold,
+    HoldKind,
+    Refused,
+    Settlement,
+)
 from bastion.model import Conversation, Principal, Usage
 from bastion.model.spend import PICO_USD, SpendEntry
 
@@ -33,9 +42,10 @@ log = logging.getLogger("bastion.limits")
 _PLAN_CACHE = 4096
 
 
-_Step = tuple[Hold | None, str, HoldKind, int, float, bool, PeriodKind | None]
+_Step = tuple[Hold | None, str, HoldKind, int, float, bool, PeriodKind | None, type[Hold]]
 """How a reservation builds one hold: the hold itself when its amount is fixed, else
-its key, kind, limit and span, whether it counts tokens (else USD), and its period."""
+its key, kind, limit and span, whether it counts tokens (else USD), its period, and
+its class (``BudgetHold`` for a budget)."""
 
 # which rate header a limit may set
 _NO_HEADER, _REQUESTS_HEADER, _TOKENS_HEADER, _BUDGET_HEADER = range(4)
@@ -96,7 +106,8 @@ class _Plan:
 def _step(planned: _Planned, fixed: Hold | None) -> _Step:
     spec = planned.spec
     by_tokens = spec.measure is Measure.TOKENS
-    return (fixed, planned.key, spec.kind, spec.limit, spec.span_s, by_tokens, spec.period)
+    make = BudgetHold if spec.budget else Hold
+    return (fixed, planned.key, spec.kind, spec.limit, spec.span_s, by_tokens, spec.period, make)
 
 
 def _budget_scope(planned: _Planned) -> str:
@@ -189,20 +200,26 @@ class ScopedLimiter:
         cost = pricer.worst_case(prompt, tokens - prompt)
         if not plan.items:
             return Reservation(
-                admitted.scopes, tokens, cost / PICO_USD, model, admitted.held, admitted.rates
+                admitted.scopes,
+                tokens,
+                cost / PICO_USD,
+                model,
+                admitted.held,
+                admitted.rates,
+                admitted.degraded,
             )
         now = self._now()
         holds = []
-        for fixed, key, kind, limit, span_s, by_tokens, period_kind in plan.steps:
+        for fixed, key, kind, limit, span_s, by_tokens, period_kind, make in plan.steps:
             if fixed is not None:
                 holds.append(fixed)
             elif period_kind is None:
-                holds.append(Hold(key, kind, limit, tokens if by_tokens else cost, span_s))
+                holds.append(make(key, kind, limit, tokens if by_tokens else cost, span_s))
             else:
                 period = self.clock.current(period_kind, now)
                 amount = tokens if by_tokens else cost
                 span_s = max(period.end - now, 1.0)
-                holds.append(Hold(f"{key}|{period.id}", kind, limit, amount, span_s))
+                holds.append(make(f"{key}|{period.id}", kind, limit, amount, span_s))
         if self._local is not None:
             result = self._local.take_now(holds, now)
         else:
@@ -281,7 +298,7 @@ class ScopedLimiter:
     async def _take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
         try:
             return await self.store.take(holds, now)
-        except StorageError as exc:  # fail closed (limits.on_store_down: closed)
+        except StorageError as exc:  # fail closed (on_store_down: closed; degraded budgets)
             raise ServiceUnavailable(
                 "Rate limits and budgets cannot be checked right now; try again shortly.",
                 code="limits_unavailable",
@@ -304,6 +321,9 @@ class ScopedLimiter:
             raise self._refusal(plan.items[result.index], holds[result.index], result, now)
         if plan.soft_items:
             self._check_soft(plan, holds, result)
+        degraded = admitted.degraded
+        if self._local is None and isinstance(result.ticket, FallbackTicket):
+            degraded = result.ticket.mode  # the shared store was unreachable
         return Reservation(
             admitted.scopes + plan.scopes if admitted.scopes else plan.scopes,
             tokens,
@@ -311,6 +331,7 @@ class ScopedLimiter:
             model,
             (*admitted.held, _Held(result.ticket, plan, prompt)),
             _tightest(admitted.rates, plan, result) if plan.header_items else admitted.rates,
+            degraded,
         )
 
     def _check_soft(self, plan: _Plan, holds: Sequence[Hold], granted: Granted) -> None:

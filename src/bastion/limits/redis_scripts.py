@@ -12,6 +12,9 @@ Keys live under ``redis.key_prefix`` + ``lim:``:
   after the window of their newest entry.
 * ``<epoch>:l:<key>`` — leases: a sorted set of lease ids scored by their expiry.
 * ``<epoch>:t:<key>`` — a period total, expiring an hour after its period ends.
+* ``members`` — the processes using these counters: a sorted set of random process
+  ids scored by when their registration lapses (``MEMBERS``), for the local share of
+  each limit while Redis is down (``limits.on_store_down: degrade``).
 
 Amounts travel as decimal strings and are summed by Redis (int64, exact); comparisons
 with a limit happen in Lua's doubles, exact below 2**53 (about USD 9,000 in
@@ -216,5 +219,19 @@ for i = 1, n do
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return {1, ARGV[1]}
+"""
+)
+
+
+# KEYS: members; ARGV: this process's id, how long its registration lasts (µs).
+# Registers the process, forgets lapsed ones, answers how many are registered.
+MEMBERS = (
+    _COMMON
+    + """
+local now = server_now()
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], keep_ms(tonumber(ARGV[2])))
+return redis.call('ZCARD', KEYS[1])
 """
 )

@@ -10,9 +10,12 @@ others adopt that epoch. A ticket of an older epoch settles by adding what it us
 
 Redis errors and timeouts (``redis.timeout_s`` per command; nothing is retried, since a
 take that timed out may have been applied) open a breaker: until a background ``PING``
-(every half second) answers, calls do not wait for Redis. Meanwhile ``take`` refuses
-with ``StorageError`` (``limits.on_store_down: closed``, the default) or passes the
-call unlimited, counted in ``fail_open_passes`` (``open``).
+(every half second) answers, calls do not wait for Redis. Meanwhile ``take`` checks
+this process's share of each limit in memory, budgets refused (``degrade``, the default:
+``degrade.LocalLimits``), refuses with ``StorageError`` (``closed``) or passes the call
+unlimited, counted in ``fail_open_passes`` (``open``). For the local share, every
+process registers itself in Redis every few seconds (``MEMBERS``) and remembers how
+many were registered.
 """
 
 from __future__ import annotations
@@ -34,14 +37,25 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from bastion.errors import StorageError
-from bastion.limits.redis_scripts import RESTORE, SETTLE, TAKE
-from bastion.limits.store import Granted, Hold, HoldKind, Refused, Restored, Settlement
+from bastion.limits.degrade import LocalLimits, LocalTicket
+from bastion.limits.redis_scripts import MEMBERS, RESTORE, SETTLE, TAKE
+from bastion.limits.store import (
+    FallbackTicket,
+    Granted,
+    Hold,
+    HoldKind,
+    Refused,
+    Restored,
+    Settlement,
+)
 
 log = logging.getLogger("bastion.limits")
 
 _KIND = {HoldKind.WINDOW: "w", HoldKind.LEASE: "l", HoldKind.TOTAL: "t"}
 _ATTEMPTS = 3  # a script answering "another epoch" is retried after adopting it
 _PROBE_EVERY_S = 0.5
+_BEAT_EVERY_S = 5.0  # each process re-registers itself this often ...
+_MEMBER_TTL_S = 15.0  # ... and counts as gone this long after its last registration
 _FAILURES = (RedisError, OSError, TimeoutError)
 
 
@@ -56,7 +70,11 @@ class _Ticket:
     amounts: list[int]
 
 
-_PASSED = object()  # the ticket of a call let through while Redis was unreachable
+class _Passed(FallbackTicket):
+    mode: ClassVar[str] = "unlimited"
+
+
+_PASSED = _Passed()  # the ticket of a call let through while Redis was unreachable
 
 
 def _us(seconds: float) -> str:
@@ -82,6 +100,7 @@ class RedisCounterStore:
         fail_open: bool = False,
         max_connections: int = 64,
         on_fail_open: Callable[[], None] | None = None,
+        local: LocalLimits | None = None,
     ) -> None:
         # nothing is retried: a take retried after a timeout could be taken twice
         # a call waits (up to timeout_s) for one of max_connections, never opens more
@@ -112,6 +131,12 @@ class RedisCounterStore:
         self._passes_before = 0
         self.rebuild_from: Callable[[], Awaitable[object]] | None = None
         self.fail_open_passes = 0
+        # limits.on_store_down: degrade: local shares, N from the registered processes
+        self.local = local
+        self._members_script = self._redis.register_script(MEMBERS)
+        self._members = f"{self._prefix}members"
+        self._member = secrets.token_hex(8)
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def reachable(self) -> bool:
@@ -120,7 +145,11 @@ class RedisCounterStore:
 
     async def take(self, holds: Sequence[Hold], now: float) -> Granted | Refused:
         if self._down_since is not None:
-            return self._unreachable(holds, None)
+            return self._unreachable(holds, now, None)
+        if self._heartbeat is None and self.local is not None:
+            self._heartbeat = asyncio.get_running_loop().create_task(
+                self._register(), name="bastion-limits-redis-members"
+            )
         args: list[str] = []
         for hold in holds:
             args += (_KIND[hold.kind], str(hold.limit), str(hold.amount), _us(hold.span_s))
@@ -137,9 +166,9 @@ class RedisCounterStore:
             else:
                 raise StorageError("the Redis counters changed epoch during one call")
         except _FAILURES as exc:
-            return self._unreachable(holds, exc)
+            return self._unreachable(holds, now, exc)
         except StorageError as exc:  # the ledger could not be read for a rebuild
-            return self._unreachable(holds, exc, trip=False)
+            return self._unreachable(holds, now, exc, trip=False)
         self._reached()
         if reply[0] < 0:
             _, index, used, retry_us = reply
@@ -159,6 +188,10 @@ class RedisCounterStore:
         args: list[str] = []
         for ticket, amounts in settlements:
             if ticket is _PASSED:
+                continue
+            if type(ticket) is LocalTicket:
+                assert self.local is not None
+                self.local.settle(ticket, amounts)
                 continue
             assert isinstance(ticket, _Ticket)
             settled = [
@@ -215,10 +248,14 @@ class RedisCounterStore:
             return False
 
     async def close(self) -> None:
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
+        for task in (self._probe, self._heartbeat):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._heartbeat is not None and self._down_since is None:
+            with contextlib.suppress(*_FAILURES):  # leave the count at once
+                await self._run_command(lambda: self._redis.zrem(self._members, self._member))
         await self._redis.aclose(close_connection_pool=True)
 
     async def used(self, key: str, kind: HoldKind) -> int:
@@ -287,10 +324,12 @@ class RedisCounterStore:
         return main, main
 
     def _unreachable(
-        self, holds: Sequence[Hold], exc: BaseException | None, *, trip: bool = True
-    ) -> Granted:
+        self, holds: Sequence[Hold], now: float, exc: BaseException | None, *, trip: bool = True
+    ) -> Granted | Refused:
         if exc is not None and trip:
             self._trip(exc)
+        if self.local is not None:
+            return self.local.take(holds, now)  # StorageError for a budget
         if not self._fail_open:
             raise StorageError("the limit counters (Redis) cannot be reached") from exc
         self.fail_open_passes += 1
@@ -304,12 +343,22 @@ class RedisCounterStore:
             return
         self._down_since = time.monotonic()
         self._passes_before = self.fail_open_passes
+        if self.local is not None:
+            self.local.reset()  # start the outage from empty local counters
+            self._passes_before = self.local.decisions
+            doing = (
+                f"checking rate and concurrency limits in this process at limit ÷ "
+                f"{self.local.processes} and refusing budgeted calls with 503 "
+                "limits_unavailable (limits.on_store_down: degrade)"
+            )
+        elif self._fail_open:
+            doing = "letting calls through without limits (limits.on_store_down: open)"
+        else:
+            doing = "refusing calls with 503 limits_unavailable"
         log.warning(
             "limits: Redis unreachable (%s); %s until it answers again",
             type(exc).__name__,
-            "letting calls through without limits (limits.on_store_down: open)"
-            if self._fail_open
-            else "refusing calls with 503 limits_unavailable",
+            doing,
         )
         if self._probe is None or self._probe.done():
             self._probe = asyncio.get_running_loop().create_task(
@@ -327,11 +376,36 @@ class RedisCounterStore:
                 continue
             self._reached()
 
+    async def _register(self) -> None:
+        """Register this process every few seconds; remember how many are registered."""
+        assert self.local is not None
+        while True:
+            if self._down_since is None:
+                try:
+                    count = await self._run_command(
+                        lambda: self._members_script(
+                            keys=[self._members], args=[self._member, _us(_MEMBER_TTL_S)]
+                        )
+                    )
+                    self.local.seen = int(count)
+                except _FAILURES:
+                    pass  # calls trip the breaker; the last count seen stays
+            await asyncio.sleep(_BEAT_EVERY_S)
+
     def _reached(self) -> None:
         if self._down_since is not None:
-            log.warning(
-                "limits: Redis reachable again after %.1f s; %d calls passed without limits",
-                time.monotonic() - self._down_since,
-                self.fail_open_passes - self._passes_before,
-            )
+            if self.local is not None:
+                self.local.reset()  # Redis holds the truth again
+                log.warning(
+                    "limits: Redis reachable again after %.1f s; %d decisions were taken "
+                    "on local limits",
+                    time.monotonic() - self._down_since,
+                    self.local.decisions - self._passes_before,
+                )
+            else:
+                log.warning(
+                    "limits: Redis reachable again after %.1f s; %d calls passed without limits",
+                    time.monotonic() - self._down_since,
+                    self.fail_open_passes - self._passes_before,
+                )
             self._down_since = None

@@ -16,7 +16,8 @@ lost). Three kinds of counter cover every limit:
 
 Stores are an extension point (DESIGN.md "counter stores"): ``memory`` for one
 process, ``redis`` (``redis_store``) for every worker and replica, with one Lua
-script per call and the server's clock. Amounts are integers (requests,
+script per call and the server's clock, and local limits (``degrade``) while Redis
+cannot be reached. Amounts are integers (requests,
 tokens, picodollars) so every backend sums exactly.
 """
 
@@ -55,6 +56,24 @@ class Hold(_HoldFields):
         if amount < 0 or limit < 0 or not span_s > 0:
             raise ValueError("a hold needs amount ≥ 0, limit ≥ 0 and a positive span")
         return tuple.__new__(cls, (key, kind, limit, amount, span_s))
+
+
+class BudgetHold(Hold):
+    """A hold on a budget (money or tokens per period or rolling window): a shared
+    store that cannot reach its counters never guesses one locally (RELIABILITY.md:
+    budgets fail closed)."""
+
+    __slots__ = ()
+
+
+class FallbackTicket:
+    """The ticket of a call a shared store passed while its counters were unreachable:
+    ``mode`` is ``local`` (checked against this process's share of each limit,
+    ``limits.on_store_down: degrade``) or ``unlimited`` (``open``). The call record
+    carries it (``request_facts.limits_degraded``)."""
+
+    __slots__ = ()
+    mode: ClassVar[str]
 
 
 @dataclass(frozen=True, slots=True)

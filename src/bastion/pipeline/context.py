@@ -22,6 +22,7 @@ from bastion.pipeline.answer_scan import AnswerScan
 from bastion.pipeline.output_guard import OutputGuard
 from bastion.pipeline.stream import Dialect
 from bastion.pipeline.tool_calls import ToolCallGuard
+from bastion.pipeline.tracing import NO_TRACE, CallTrace
 from bastion.wire.request import ParsedRequest
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class IncomingCall:
     client_addr: str | None = None
     idempotency_key: str | None = None
     """The ``Idempotency-Key`` header, as sent (``pipeline.idempotency`` checks it)."""
+    traceparent: str | None = None
+    """W3C ``traceparent`` header: a traced call continues the caller's trace."""
+    tracestate: str | None = None
 
 
 Finish = Callable[[], Awaitable[None]]
@@ -118,6 +122,8 @@ class CallContext:
     """Reads the answer: records findings, and applies output rules when there are any."""
     replay_of: str | None = None
     """Request id of the call whose stored answer this one replayed (Idempotency-Key)."""
+    trace: CallTrace = NO_TRACE
+    """The call's spans (``pipeline.tracing``); does nothing unless tracing is on."""
 
     @property
     def dialect(self) -> Dialect:

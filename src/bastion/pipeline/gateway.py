@@ -75,9 +75,12 @@ class Gateway:
         """Answer one proxied call (chat, responses or embeddings)."""
         p = self.parts
         ctx = CallContext(call)
+        trace = ctx.trace = p.tracer.start(call)
         try:
-            ctx.key = await self._authenticate(call.api_key, call.client_addr)
+            with trace.phase("authenticate"):
+                ctx.key = await self._authenticate(call.api_key, call.client_addr)
         except ApiError as exc:
+            trace.refuse(exc.status, exc.code)
             return self._error_reply(ctx, exc)
         ctx.principal = ctx.key.principal
         try:  # Idempotency-Key: claim it, or replay what the first call answered
@@ -161,27 +164,32 @@ class Gateway:
 
     async def _decide_and_forward(self, ctx: CallContext) -> Reply | StreamingReply:
         p = self.parts
+        trace = ctx.trace
         assert ctx.key is not None
         principal = ctx.principal = ctx.key.principal
         # from here on, settle runs on every path (and releases admission's leases)
-        ctx.reservation = await p.limiter.admit(principal)
+        with trace.phase("admit"):
+            ctx.reservation = await p.limiter.admit(principal)
         if not p.audit.healthy:
             raise ServiceUnavailable(
                 "The audit store cannot take more records; try again shortly.",
                 code="audit_unavailable",
             )
-        parsed = ctx.parsed = parse_body(ctx.call.body, ctx.call.endpoint, p.wire)
-        conversation = parsed.conversation
-        principal = ctx.principal = self._with_end_user(ctx)
-        self._check_model(ctx, conversation.model)
+        with trace.phase("parse"):
+            parsed = ctx.parsed = parse_body(ctx.call.body, ctx.call.endpoint, p.wire)
+            conversation = parsed.conversation
+            principal = ctx.principal = self._with_end_user(ctx)
+            self._check_model(ctx, conversation.model)
 
         size = sum(len(segment.text) for segment in conversation.segments)
         ctx.class_set = p.class_set
-        ctx.findings = await _off_loop(size, p.inspector.inspect, conversation)
-        provider = p.models[conversation.model].targets[0].provider
-        facts = call_facts(principal, conversation, ctx.findings, provider)
-        exceptions = p.exceptions.for_call(principal, facts.exception_id)
-        decision = ctx.decision = p.decider.decide(facts, exceptions, time.time())
+        with trace.phase("inspect"):
+            ctx.findings = await _off_loop(size, p.inspector.inspect, conversation)
+        with trace.phase("decide"):
+            provider = p.models[conversation.model].targets[0].provider
+            facts = call_facts(principal, conversation, ctx.findings, provider)
+            exceptions = p.exceptions.for_call(principal, facts.exception_id)
+            decision = ctx.decision = p.decider.decide(facts, exceptions, time.time())
         if decision.exception_id:
             p.exceptions.note_use(decision.exception_id)
         if decision.logged_rules:
@@ -200,15 +208,18 @@ class Gateway:
         if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
             body = _with_upstream_usage(body)
         p.content.draft(ctx, body, applied)  # content retention: what the call will keep
-        ctx.reservation = await p.limiter.reserve(
-            principal, conversation, ctx.model_used, ctx.reservation
-        )
+        with trace.phase("reserve"):
+            ctx.reservation = await p.limiter.reserve(
+                principal, conversation, ctx.model_used, ctx.reservation
+            )
 
-        await p.audit.intent(build_record(ctx))  # A1: durable before any byte goes upstream
+        with trace.phase("intent"):  # A1: durable before any byte goes upstream
+            await p.audit.intent(build_record(ctx))
         ctx.upstream_sent_at = time.perf_counter()
-        upstream = await p.router.send(
-            ctx.model_used, ctx.call.endpoint, body, stream=conversation.stream
-        )
+        with trace.phase("upstream"):
+            upstream = await p.router.send(
+                ctx.model_used, ctx.call.endpoint, body, stream=conversation.stream
+            )
         ctx.provider = upstream.provider
         headers = self._decided_headers(ctx)
         if not isinstance(upstream, UpstreamResponse):
@@ -217,10 +228,11 @@ class Gateway:
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
         scan = ctx.answer_scan = self._answer_scan(ctx)
-        payload, ctx.usage = read_json_answer(upstream.body)
-        out = finish_json_body(
-            upstream.body, payload, ctx.model_used, applied, scan, ctx.tool_guard
-        )
+        with trace.phase("response"):
+            payload, ctx.usage = read_json_answer(upstream.body)
+            out = finish_json_body(
+                upstream.body, payload, ctx.model_used, applied, scan, ctx.tool_guard
+            )
         if isinstance(scan, OutputGuard) and scan.redacted:
             _add_output_redactions(headers, scan)
         if ctx.content is not None:
@@ -241,6 +253,7 @@ class Gateway:
         hooks, shaper = stream_hooks(ctx, client_body, applied, scan)
         relay = StreamRelay(hooks, dialect=ctx.dialect)
         ctx.http_status = 200
+        phase = ctx.trace.start_phase("response")  # the relay, first chunk to last
         try:
             async for chunk in relay.relay(upstream.chunks()):
                 if ctx.content is not None:
@@ -267,6 +280,7 @@ class Gateway:
             ctx.status = CallStatus.CANCELLED
             raise
         finally:
+            phase.end(ctx.error_code)
             ctx.upstream_done_at = time.perf_counter()
             await upstream.aclose()
             ctx.usage = shaper.usage_or_estimate(ctx.parsed)
@@ -420,11 +434,13 @@ class Gateway:
             ctx.overhead_s = reply_at - received
         try:
             if ctx.reservation is not None and ctx.principal is not None:
-                ctx.cost_usd = await p.limiter.settle(ctx.principal, ctx.reservation, ctx.usage)
+                with ctx.trace.phase("settle"):
+                    ctx.cost_usd = await p.limiter.settle(ctx.principal, ctx.reservation, ctx.usage)
         finally:
             p.content.keep(ctx)  # before the record, which names the content's digest
             record = build_record(ctx)
             p.audit.submit(record)
+            ctx.trace.end(record)
             forwarded = ctx.upstream_sent_at is not None
             p.metrics.observe_call(record, ctx.overhead_s if forwarded else None, ctx.upstream_s)
             if forwarded:

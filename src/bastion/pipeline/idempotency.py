@@ -5,20 +5,23 @@ It runs right after authentication, before admission. A call with a key claims t
 slot of (gateway key id, ``Idempotency-Key``) before anything is reserved or forwarded;
 a second call with the same key meanwhile gets 409 ``idempotency_in_progress``, one
 with another body 422 ``idempotency_key_reused``, and one after the first finished
-the stored answer with ``x-bastion-idempotent-replay: true``.
+the stored answer with ``Idempotent-Replayed: true``. A streamed original is replayed
+as one body: its SSE bytes as relayed, in a single write with ``text/event-stream``.
 
 Only answers the upstream produced and the gateway delivered whole are stored: a
 completed call, or one whose answer an output rule refused (its tokens were billed).
 Every other ending frees the key so a retry runs afresh: refusals before forwarding
 (the retry is decided again), upstream failures, streams the client left, and answers
-larger than ``idempotency.max_answer_bytes``.
+larger than ``limits.idempotency_max_answer_bytes``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from bastion.errors import (
     Conflict,
@@ -39,11 +42,14 @@ from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, S
 log = logging.getLogger("bastion.pipeline")
 
 HEADER = "Idempotency-Key"
-REPLAY_HEADER = "x-bastion-idempotent-replay"
+REPLAY_HEADER = "idempotent-replayed"
+"""``Idempotent-Replayed: true`` marks a replayed answer (lower-case, as every header here)."""
 MAX_KEY_CHARS = 255
 _NOT_REPLAYED = ("x-bastion-request-id", "x-ratelimit-", "x-bastion-budget-")
 """Headers of the first answer that describe that moment, not the answer."""
 _STORED_ENDINGS = (CallStatus.COMPLETED, CallStatus.BLOCKED)
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+"""What a relayed stream is sent as (``server.asgi``); its replay says the same."""
 
 
 class Idempotency:
@@ -113,18 +119,18 @@ class Idempotency:
             await self.store.close()
 
 
-def replay(answer: StoredAnswer, request_id: str) -> Reply | StreamingReply:
-    """The stored answer again, marked as a replay, under this call's request id."""
+def replay(answer: StoredAnswer, request_id: str) -> Reply:
+    """The stored answer again, marked as a replay, under this call's request id.
+
+    A stream's answer is its SSE bytes as first relayed, sent as one body (one write,
+    with a length): an SDK reading it as a stream gets the same events, at once."""
     headers = dict(answer.headers)
     headers["x-bastion-request-id"] = request_id
     headers[REPLAY_HEADER] = "true"
-    if not answer.stream:
-        return Reply(answer.status, answer.body, headers)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        yield answer.body
-
-    return StreamingReply(answer.status, chunks(), headers)
+    if answer.stream:
+        headers["content-type"] = SSE_CONTENT_TYPE
+        headers.setdefault("cache-control", "no-cache")
+    return Reply(answer.status, answer.body, headers)
 
 
 class Slot:
@@ -170,7 +176,7 @@ class Slot:
         answer = StoredAnswer(status, kept, body, stream, ctx.call.request_id)
         if answer.size > self._max_answer_bytes:
             log.info(
-                "answer of request %s (%d bytes) is over idempotency.max_answer_bytes: not "
+                "answer of request %s (%d bytes) is over limits.idempotency_max_answer_bytes: not "
                 "kept for replay",
                 ctx.call.request_id,
                 answer.size,
@@ -189,10 +195,14 @@ class Slot:
     async def _recorded(
         self, ctx: CallContext, reply: StreamingReply, relayed: AsyncIterator[bytes]
     ) -> AsyncIterator[bytes]:
-        """The stream as relayed, kept (up to the size cap) for storing once it ends."""
+        """The stream as relayed, kept (up to the size cap) for storing once it ends.
+
+        The relay marks the call completed only after its last chunk went through here,
+        so that status, not how this generator ended, says whether the client had the
+        whole answer: an SDK closes the connection at ``data: [DONE]``, which may cancel
+        the request while the call settles. Keeping the answer is shielded from that."""
         kept = bytearray()
         fits = True
-        ended = False
         try:
             async for chunk in relayed:
                 if fits:
@@ -202,13 +212,17 @@ class Slot:
                     else:
                         kept.clear()
                 yield chunk
-            ended = True
         finally:
-            await relayed.aclose()  # type: ignore[attr-defined]  # the relay settles the call
-            if ended and fits and _storable(ctx):
-                await self._complete(reply.status, reply.headers, bytes(kept), ctx, stream=True)
-            else:
-                await self.release()
+            try:
+                await relayed.aclose()  # type: ignore[attr-defined]  # the relay settles the call
+            finally:
+                if fits and _storable(ctx):
+                    done = self._complete(
+                        reply.status, reply.headers, bytes(kept), ctx, stream=True
+                    )
+                else:
+                    done = self.release()
+                await _despite_cancel(done)
 
     def _then_release(self, finish: Finish | None) -> Finish:
         async def finish_and_release() -> None:
@@ -219,6 +233,17 @@ class Slot:
                 await self.release()  # a stream whose relay never started
 
         return finish_and_release
+
+
+async def _despite_cancel(step: Coroutine[Any, Any, None]) -> None:
+    """Run ``step`` to its end even when the request is cancelled meanwhile (the client
+    left); the cancellation is raised once it is done."""
+    task = asyncio.ensure_future(step)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 def _storable(ctx: CallContext) -> bool:

@@ -16,6 +16,7 @@ from bastion.model.exceptions import PolicyException
 from bastion.pipeline.content import ContentCapture, NoContent
 from bastion.pipeline.idempotency import Idempotency
 from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
+from bastion.pipeline.tracing import CallTracer, NoTracing
 from bastion.policy.base import AllowAll, Decider
 from bastion.providers import UpstreamResponse
 from bastion.transform.base import NoTransform, Transformer
@@ -106,6 +107,8 @@ class GatewayParts:
     """Content retention (``pipeline.content.ContentKeeper``): keeps nothing by default."""
     idempotency: Idempotency = field(default_factory=Idempotency)
     """``Idempotency-Key`` retries (``pipeline.idempotency``): off without a store."""
+    tracer: CallTracer = field(default_factory=NoTracing)
+    """Call traces (``pipeline.tracing``): off by default."""
     class_set: str | None = None
     """Digest of the classes ``inspector`` looks for (``Guardrails.class_set_digest``);
     call records name it so replay can tell "not found" from "not looked for"."""

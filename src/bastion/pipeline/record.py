@@ -80,6 +80,8 @@ def build_record(ctx: CallContext) -> CallRecord:
         facts["output_redacted"] = {"classes": dict(guard.redacted), "rules": list(guard.rules)}
     if ctx.replay_of is not None:
         facts["idempotent_replay_of"] = ctx.replay_of
+    if ctx.reservation is not None and ctx.reservation.degraded is not None:
+        facts["limits_degraded"] = ctx.reservation.degraded  # "local" or "unlimited"
     if ctx.tools_stripped:
         facts["tools_stripped"] = [{"tool": r.tool, "rule": r.rule} for r in ctx.tools_stripped]
     if ctx.tool_guard is not None and ctx.tool_guard.refusals:

@@ -20,6 +20,7 @@ import aiohttp
 
 from bastion.config.schema import TimeoutsConfig
 from bastion.errors import ApiError, UpstreamFailed
+from bastion.model.trace_context import UPSTREAM_TRACEPARENT
 from bastion.providers.adapters import PreparedTarget
 from bastion.providers.responses import UpstreamResponse, UpstreamStream, kept_headers
 from bastion.providers.retry import RETRYABLE_STATUSES, parse_retry_after
@@ -120,9 +121,11 @@ async def run_attempt(
     """Send one attempt; return the answer, or the failure judged for the router."""
     first_byte_deadline = min(now + timeouts.first_byte_s, total_deadline)
     try:
-        response = await transport.post(
-            url, target.headers(stream=stream), payload, deadline=first_byte_deadline
-        )
+        headers = target.headers(stream=stream)
+        traceparent = UPSTREAM_TRACEPARENT.get()
+        if traceparent is not None:  # a traced call: the upstream joins its trace
+            headers = {**headers, "traceparent": traceparent}
+        response = await transport.post(url, headers, payload, deadline=first_byte_deadline)
     except UpstreamFailed as error:
         return _transport_failure(error)
     handed_over = False

@@ -19,7 +19,7 @@ EXPOSED_HEADERS = (
     "x-bastion-budget-remaining-usd, x-bastion-budget-scope, x-ratelimit-limit-requests, "
     "x-ratelimit-limit-tokens, x-ratelimit-remaining-requests, x-ratelimit-remaining-tokens, "
     "x-ratelimit-reset-requests, x-ratelimit-reset-tokens, retry-after, x-should-retry, "
-    "x-bastion-idempotent-replay"
+    "idempotent-replayed"
 )
 _METHODS = b"GET, POST, OPTIONS"
 _MAX_AGE = b"600"

@@ -119,6 +119,8 @@ class ProxyApp:
                     received_at,
                     client[0] if client else None,
                     None if idempotency_key is None else idempotency_key.decode("latin-1"),
+                    traceparent=_latin1(headers.get(b"traceparent")),
+                    tracestate=_latin1(headers.get(b"tracestate")),
                 )
                 gateway = self.runtime.gateway
                 reply = await (
@@ -168,3 +170,7 @@ class ProxyApp:
             body["degraded"] = degraded
         code = 503 if status == "unavailable" else 200
         return Reply(code, orjson.dumps(body), {"content-type": "application/json"})
+
+
+def _latin1(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")

@@ -2,7 +2,8 @@
 
 What can change live: providers, models and the wire options (the router is rebuilt
 and swapped in; calls already under way finish on the old one). Server, storage and
-audit settings need a restart: a reload that changes them applies the rest and says so.
+audit settings, and the ``limits.idempotency*`` keys, need a restart: a reload that
+changes them applies the rest and says so.
 A config that fails validation is rejected whole; the old config stays.
 """
 
@@ -19,12 +20,26 @@ from bastion.config.schema import BastionConfig
 
 log = logging.getLogger("bastion.config")
 
-RESTART_SECTIONS = ("server", "storage", "redis", "audit", "idempotency")
+RESTART_SECTIONS = ("server", "storage", "redis", "audit", "tracing")
+RESTART_LIMITS = (
+    "idempotency",
+    "idempotency_ttl_s",
+    "idempotency_in_flight_ttl_s",
+    "idempotency_max_answer_bytes",
+    "idempotency_max_memory_bytes",
+)
+"""``limits`` keys read once at start (the idempotency store is built then)."""
 
 
 def sections_needing_restart(old: BastionConfig, new: BastionConfig) -> list[str]:
-    """Changed sections that a running process cannot apply."""
-    return [name for name in RESTART_SECTIONS if getattr(old, name) != getattr(new, name)]
+    """Changed sections (and ``limits.*`` keys) that a running process cannot apply."""
+    changed = [name for name in RESTART_SECTIONS if getattr(old, name) != getattr(new, name)]
+    changed += [
+        f"limits.{name}"
+        for name in RESTART_LIMITS
+        if getattr(old.limits, name) != getattr(new.limits, name)
+    ]
+    return changed
 
 
 class ConfigWatcher:

@@ -20,6 +20,7 @@ import uvicorn
 
 from bastion.config import load_config
 from bastion.config.schema import BastionConfig
+from bastion.errors import BastionError
 from bastion.server import logs
 from bastion.server.app import create_apps
 
@@ -81,9 +82,16 @@ async def serve_process(
     config: BastionConfig, sockets: tuple[socket.socket, socket.socket], options: ServeOptions
 ) -> None:
     """Serve both ports in this process until SIGTERM/SIGINT, then drain; SIGHUP reloads."""
-    apps = create_apps(
-        config, config_path=options.config_path, overrides=options.overrides, watch=options.watch
-    )
+    try:
+        apps = create_apps(
+            config,
+            config_path=options.config_path,
+            overrides=options.overrides,
+            watch=options.watch,
+        )
+    except BastionError as exc:  # a keyring or detector problem: say what, no traceback
+        log.error("cannot start: %s", exc)
+        raise SystemExit(1) from None
     proxy = _Server(_uvicorn_config(apps.proxy, config, lifespan="on"))
     admin = _Server(_uvicorn_config(apps.admin, config, lifespan="off"))
     loop = asyncio.get_running_loop()
@@ -104,15 +112,26 @@ async def serve_process(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
     loop.add_signal_handler(signal.SIGHUP, reload)
-    proxy_task = asyncio.create_task(proxy.serve(sockets=[sockets[0]]))
+    proxy_task = asyncio.create_task(_serving(proxy, sockets[0]))
     while not proxy.started and not proxy_task.done():  # noqa: ASYNC110 (no start event)
         await asyncio.sleep(0.01)
-    admin_task = asyncio.create_task(admin.serve(sockets=[sockets[1]]))
+    if proxy_task.done() and not proxy.started:  # start-up failed: the lifespan said why
+        raise SystemExit(1)
+    admin_task = asyncio.create_task(_serving(admin, sockets[1]))
     done, _ = await asyncio.wait({proxy_task, admin_task}, return_when=asyncio.FIRST_COMPLETED)
     proxy.should_exit = admin.should_exit = True  # one port ended: drain the other
     await asyncio.gather(proxy_task, admin_task, return_exceptions=True)
     if proxy_task in done and not proxy.started:
         raise SystemExit(1)
+
+
+async def _serving(server: uvicorn.Server, sock: socket.socket) -> None:
+    """``server.serve``, minus uvicorn's ``SystemExit`` on a failed start-up: inside a
+    task it would escape the event loop with a traceback; the lifespan logged why."""
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit:
+        log.debug("%s did not start", type(server).__name__)
 
 
 def _run_loop(

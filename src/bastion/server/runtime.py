@@ -18,9 +18,10 @@ from bastion.audit.exporters.metrics import prometheus_meters
 from bastion.audit.exporters.runner import build_exporters
 from bastion.audit.log import AuditLog
 from bastion.config.schema import BastionConfig
-from bastion.errors import ConfigError, StorageError
-from bastion.identity.admin import AdminAuthenticator
-from bastion.identity.changes import PollingChangeNotifier
+from bastion.errors import BastionError, ConfigError, StorageError
+from bastion.identity.admin import LOCAL_ADMIN_SUBJECT, AdminAuthenticator, AdminIdentity, AdminRole
+from bastion.identity.changes import ChangeNotifier, PollingChangeNotifier
+from bastion.identity.changes_redis import RedisChangeNotifier, RedisChangePublisher
 from bastion.identity.verifier import KeyVerifier
 from bastion.limits.base import Limiter, Unlimited
 from bastion.limits.build import build_limiter, known_prices
@@ -28,12 +29,14 @@ from bastion.limits.idempotency import build_idempotency_store
 from bastion.limits.ledger import LedgerWriter, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.pipeline.active_policy import ActivePolicy
+from bastion.pipeline.admin_trail import AdminTrail
 from bastion.pipeline.content import build_content_keeper
 from bastion.pipeline.exception_book import ExceptionBook
 from bastion.pipeline.gateway import Gateway
 from bastion.pipeline.guardrails import build_guardrails
 from bastion.pipeline.idempotency import Idempotency
 from bastion.pipeline.parts import GatewayParts
+from bastion.pipeline.tracing import build_tracer
 from bastion.policy.base import Decider, PolicyUnavailable
 from bastion.providers import Router
 from bastion.server.asgi import Receive, Send
@@ -77,6 +80,8 @@ def build_audit_log(config: BastionConfig, database: Database, signer: Signer) -
         checkpoint_interval_s=audit.checkpoint_interval_s,
         flush_interval_s=audit.flush_interval_s,
         max_batch=audit.max_batch,
+        lease_s=audit.writer_lease_s,
+        intents=audit.intents,
     )
 
 
@@ -103,9 +108,26 @@ class Runtime:
         self.verifier = KeyVerifier(self.keys)
         self.admin_auth = AdminAuthenticator(AdminTokenRepository(self.database))
         self.records = CallRecordRepository(self.database)
-        self.changes = PollingChangeNotifier(
-            ChangeFeed(self.database), config.storage.poll_interval_s
-        )
+        poller = PollingChangeNotifier(ChangeFeed(self.database), config.storage.poll_interval_s)
+        self.changes: ChangeNotifier = poller
+        # change push: with Redis, committed changes nudge every replica to poll at once
+        self._change_push: RedisChangePublisher | None = None
+        self._push_failures: Counter | None = None
+        redis_url, redis_config = config.redis.url, config.redis
+        if redis_url is not None:
+            self.changes = RedisChangeNotifier(
+                poller,
+                redis_url,
+                key_prefix=redis_config.key_prefix,
+                timeout_s=redis_config.timeout_s,
+            )
+            self._change_push = RedisChangePublisher(
+                redis_url,
+                key_prefix=redis_config.key_prefix,
+                timeout_s=redis_config.timeout_s,
+                on_failure=self._change_push_failed,
+            )
+            self.database.after_changes_commit(self._change_push.publish)
         self.router = Router(config)
         # the decider comes from the policy store once started (ActivePolicy)
         self.guardrails = build_guardrails(config, decider=PolicyUnavailable())
@@ -121,6 +143,7 @@ class Runtime:
             self.spend,
             on_soft_limit=self._soft_limit_reached,
             on_fail_open=self._limits_fail_open,
+            on_degraded=self._limits_degraded,
         )
         self.limiter: ScopedLimiter | None = built[0] if built else None
         self.ledger: LedgerWriter | None = built[1] if built else None
@@ -129,10 +152,11 @@ class Runtime:
         )
         self._soft_alerts: Counter | None = None
         self._fail_open_passes: Counter | None = None
+        self._degraded_decisions: Counter | None = None
         # idempotent retries: answers kept where the counters live (limits.store)
         idempotency = Idempotency(
             build_idempotency_store(config, self.guardrails.keyring),
-            max_answer_bytes=config.idempotency.max_answer_bytes,
+            max_answer_bytes=config.limits.idempotency_max_answer_bytes,
             fail_open=config.limits.on_store_down == "open",
         )
         local = idempotency.store is not None and idempotency.store.name == "memory"
@@ -159,6 +183,7 @@ class Runtime:
                 content=self.content,
                 limiter=limiter,
                 idempotency=idempotency,
+                tracer=build_tracer(config.tracing),
             )
         )
         self._soft_alerts = Counter(  # limits: soft thresholds reached (once per period)
@@ -171,6 +196,19 @@ class Runtime:
             "bastion_limits_fail_open_total",
             "Calls admitted without limits because the counter store was unreachable "
             "(limits.on_store_down: open).",
+            registry=self.gateway.parts.metrics.registry,
+        )
+        self._degraded_decisions = Counter(  # limits: decisions on local limits, Redis down
+            "bastion_limits_degraded_total",
+            "Limit decisions taken in this process while the counter store was unreachable "
+            "(limits.on_store_down: degrade), by outcome: admitted, refused, budget_closed.",
+            ["outcome"],
+            registry=self.gateway.parts.metrics.registry,
+        )
+        self._push_failures = Counter(  # change push: nudges Redis did not take
+            "bastion_change_push_failures_total",
+            "Committed changes whose nudge to other replicas could not be published to "
+            "Redis (they see the change at their next poll).",
             registry=self.gateway.parts.metrics.registry,
         )
         self.exporters = build_exporters(  # audit exporters: one background task each
@@ -238,7 +276,10 @@ class Runtime:
             await self.limiter.store.close()
         await self.gateway.parts.idempotency.close()
         await self.router.close()
+        await asyncio.to_thread(self.gateway.parts.tracer.shutdown)  # flush queued spans
         await self.verifier.close()
+        if self._change_push is not None:
+            await self._change_push.close()
         await self.database.close()
         self._started = False
 
@@ -256,12 +297,15 @@ class Runtime:
                 log.error("config reload rejected: %s", exc)
         if new is None or guardrails is None:
             parts.metrics.config_reloads.labels("rejected").inc()
+            reason = "invalid config" if new is None else "detectors do not build"
+            await self._record_reload("rejected", reason)
             return False
         # the active policy, compiled for the new classes and models, or the reload is
         # rejected (unless no valid policy was in force anyway)
         if not await self.policy.reload(new) and self.policy.loaded:
             parts.metrics.config_reloads.labels("rejected").inc()
             log.error("config reload rejected: the active policy does not load with it")
+            await self._record_reload("rejected", "the active policy does not load with it")
             return False
         try:
             await self.class_sets.save(guardrails.class_set)
@@ -284,11 +328,27 @@ class Runtime:
         retire.add_done_callback(lambda task: self._retired.pop(task, None))
         parts.metrics.config_reloads.labels("applied").inc()
         log.info("config reloaded: %d models", len(new.models))
+        await self._record_reload("applied", None)
         if restart:
             log.warning("config sections %s changed; they apply after a restart", restart)
         if self._watch:
             await self._watch_policy_file()
         return True
+
+    async def _record_reload(self, result: str, reason: str | None) -> None:
+        """Chain a reload's outcome as an admin event of the host's operator (a reload
+        comes from SIGHUP or ``serve --watch`` on the host). Never fails the reload."""
+        trail = AdminTrail(
+            AuditEventRepository(self.database),
+            signer=Signer(self.guardrails.keyring.active("signing")),
+            checkpoint_file=audit_location.checkpoint_file(self.config),
+        )
+        details = {"result": result} | ({"reason": reason} if reason else {})
+        operator = AdminIdentity(subject=LOCAL_ADMIN_SUBJECT, role=AdminRole.ADMIN)
+        try:
+            await trail.record(operator, "config.reload", str(self.config_path or ""), details)
+        except BastionError as exc:
+            log.error("config reload not recorded on the audit trail: %s", type(exc).__name__)
 
     async def _watch_policy_file(self) -> None:
         """``serve --watch``: activate ``policy.file`` whenever it changes (the watcher
@@ -311,6 +371,14 @@ class Runtime:
     def _limits_fail_open(self) -> None:
         if self._fail_open_passes is not None:
             self._fail_open_passes.inc()
+
+    def _limits_degraded(self, outcome: str) -> None:
+        if self._degraded_decisions is not None:
+            self._degraded_decisions.labels(outcome).inc()
+
+    def _change_push_failed(self) -> None:
+        if self._push_failures is not None:
+            self._push_failures.inc()
 
     def _install_decider(self, decider: Decider) -> None:
         self.gateway.parts.decider = decider
@@ -350,7 +418,10 @@ class Runtime:
                 try:
                     await self.start()
                 except Exception as exc:
-                    log.exception("startup failed")
+                    if isinstance(exc, BastionError):  # says what to fix: no traceback
+                        log.error("startup failed: %s", exc)
+                    else:
+                        log.exception("startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

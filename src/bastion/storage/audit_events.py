@@ -2,7 +2,14 @@
 
 ``ship`` is the shipper's one transaction per batch: the chained events, the call
 records their completions carry, and the writer's new head and log position together,
-so a crash between the commit and the log's clean-up never ships an entry twice.
+so a crash between the commit and the log's clean-up never ships an entry twice. The
+writer's row is locked and checked first: a head that moved (another replica adopted the
+writer, ``adopt``) fails the batch with ``ChainMoved`` instead of forking the chain.
+
+``adopt`` is the takeover of a writer whose lease lapsed (RELIABILITY.md A1 for
+replicas): in one transaction, with the writer's row locked, its open intents are closed
+on its own chain (continuing its seqs) and ``closed_through`` moves to the new head, so
+only one replica adopts it and a second look finds nothing left to close.
 """
 
 from __future__ import annotations
@@ -32,6 +39,14 @@ _GENESIS = "0" * 64  # a chain's first prev_hash (audit.chain.GENESIS; storage s
 _APPEND_ATTEMPTS = 8
 
 
+class ChainMoved(StorageError):
+    """The writer's head in the store is not where the shipper left it (adopted)."""
+
+
+Closer = Callable[[WriterState, Sequence[ChainedEvent]], tuple[list[ChainedEvent], list[Any]]]
+"""Makes the closing events (linked from the writer's head) and their call records."""
+
+
 class AuditEventRepository:
     """Write and read ``audit_events`` and ``audit_writers``."""
 
@@ -42,16 +57,7 @@ class AuditEventRepository:
         """Where ``writer_id`` stands, or None for a writer never shipped."""
         async with self._database.transaction("audit writer lookup") as session:
             row = await session.get(AuditWriterRow, writer_id)
-            if row is None:
-                return None
-            return WriterState(
-                row.writer_id,
-                row.head_seq,
-                row.head_hash,
-                row.wal_segment,
-                row.wal_offset,
-                row.closed_through,
-            )
+            return None if row is None else _state(row)
 
     async def ship(
         self,
@@ -59,8 +65,13 @@ class AuditEventRepository:
         records: Sequence[Mapping[str, Any]],
         state: WriterState,
         now: float,
+        lease_until: float | None = None,
     ) -> None:
-        """Store ``events``, the call ``records`` (JSON values), and ``state``: atomically."""
+        """Store ``events``, the call ``records`` (JSON values), and ``state``: atomically.
+
+        ``lease_until`` renews the writer's lease (an empty batch is a heartbeat). Raises
+        ``ChainMoved`` when the stored head is not the one ``events`` continue.
+        """
         if self._database.is_sqlite:
             sql, order = _INSERT_SQLITE, _SQLITE_ORDER
             upsert: Any = sqlite.insert(AuditWriterRow)
@@ -76,12 +87,23 @@ class AuditEventRepository:
             "closed_through": state.closed_through,
             "updated_at": now,
         }
+        if lease_until is not None:
+            values.update(lease_owner=state.writer_id, lease_until=lease_until)
         upsert = upsert.values(**values).on_conflict_do_update(
             index_elements=["writer_id"],
             set_={k: v for k, v in values.items() if k != "writer_id"},
         )
         rows = [_record_row(record, order) for record in records]
+        lock = select(AuditWriterRow).where(AuditWriterRow.writer_id == state.writer_id)
+        if not self._database.is_sqlite:
+            lock = lock.with_for_update()
         async with self._database.transaction("audit chain ship") as session:
+            row = await session.scalar(lock)
+            if row is not None and row.head_seq != state.head_seq - len(events):
+                raise ChainMoved(
+                    f"audit writer {state.writer_id}: the stored head is seq {row.head_seq},"
+                    f" not {state.head_seq - len(events)} (another writer appended to it)"
+                )
             if events:
                 await session.execute(
                     insert(AuditEventRow),
@@ -137,6 +159,68 @@ class AuditEventRepository:
                 row.closed_through, row.updated_at = event.seq, now
         return event
 
+    async def expired_writers(self, now: float, exclude: str) -> list[WriterState]:
+        """Writers whose lease lapsed before ``now`` with intents not known to be closed."""
+        statement = (
+            select(AuditWriterRow)
+            .where(
+                AuditWriterRow.lease_until < now,
+                AuditWriterRow.closed_through < AuditWriterRow.head_seq,
+                AuditWriterRow.writer_id != exclude,
+            )
+            .order_by(AuditWriterRow.lease_until)
+        )
+        async with self._database.transaction("audit expired writers") as session:
+            return [_state(row) for row in (await session.scalars(statement)).all()]
+
+    async def adopt(self, writer_id: str, owner: str, now: float, close: Closer) -> int:
+        """Close the open intents of ``writer_id`` if its lease lapsed: how many were closed.
+
+        With the row locked, re-checks that the lease lapsed and something is open (a
+        concurrent adopter or the writer's return makes this a no-op), then stores the
+        events and call records ``close`` makes, the new head, ``closed_through`` at it,
+        and ``owner`` as the row's last lease holder.
+        """
+        if self._database.is_sqlite:
+            sql, order = _INSERT_SQLITE, _SQLITE_ORDER
+        else:
+            sql, order = _INSERT_POSTGRESQL, _POSTGRESQL_ORDER
+        lock = select(AuditWriterRow).where(AuditWriterRow.writer_id == writer_id)
+        if not self._database.is_sqlite:
+            lock = lock.with_for_update()
+        async with self._database.transaction("audit writer adoption") as session:
+            row = await session.scalar(lock)
+            if row is None or row.lease_until is None or row.lease_until >= now:
+                return 0
+            if row.closed_through >= row.head_seq:
+                return 0
+            state = _state(row)
+            orphans = [
+                _event(e)
+                for e in (await session.scalars(_open_intents(writer_id, row.closed_through)))
+            ]
+            events, records = close(state, orphans)
+            if events:
+                await session.execute(
+                    insert(AuditEventRow),
+                    [{name: getattr(e, name) for name in _EVENT_COLUMNS} for e in events],
+                )
+                connection = await session.connection()
+                await connection.exec_driver_sql(sql, [_record_row(r, order) for r in records])
+                row.head_seq, row.head_hash = events[-1].seq, events[-1].hash
+            row.closed_through, row.lease_owner, row.updated_at = row.head_seq, owner, now
+            return len(events)
+
+    async def recorded(self, request_ids: Sequence[str]) -> set[str]:
+        """Which of ``request_ids`` already have a call record (a terminal state)."""
+        if not request_ids:
+            return set()
+        statement = select(CallRecordRow.request_id).where(
+            CallRecordRow.request_id.in_(request_ids)
+        )
+        async with self._database.transaction("audit recorded calls") as session:
+            return set((await session.scalars(statement)).all())
+
     async def events_for(self, request_id: str, kind: str) -> list[ChainedEvent]:
         """Every event of ``kind`` naming ``request_id`` (e.g. the decryptions of a call)."""
         statement = (
@@ -149,35 +233,15 @@ class AuditEventRepository:
 
     async def open_intents(self, writer_id: str, after_seq: int) -> list[ChainedEvent]:
         """Intents of ``writer_id`` past ``after_seq`` whose call has no terminal record."""
-        statement = (
-            select(AuditEventRow)
-            .outerjoin(CallRecordRow, CallRecordRow.request_id == AuditEventRow.request_id)
-            .where(
-                AuditEventRow.writer_id == writer_id,
-                AuditEventRow.seq > after_seq,
-                AuditEventRow.kind == "intent",
-                CallRecordRow.request_id.is_(None),
-            )
-            .order_by(AuditEventRow.seq)
-        )
         async with self._database.transaction("audit open intents") as session:
+            statement = _open_intents(writer_id, after_seq)
             return [_event(row) for row in (await session.scalars(statement)).all()]
 
     async def writers(self) -> list[WriterState]:
         """Every writer the store knows, by id."""
         async with self._database.transaction("audit writers") as session:
             rows = (await session.scalars(select(AuditWriterRow).order_by("writer_id"))).all()
-            return [
-                WriterState(
-                    r.writer_id,
-                    r.head_seq,
-                    r.head_hash,
-                    r.wal_segment,
-                    r.wal_offset,
-                    r.closed_through,
-                )
-                for r in rows
-            ]
+            return [_state(r) for r in rows]
 
     async def chained_writers(self) -> list[str]:
         """Writer ids that have events (whatever ``audit_writers`` says)."""
@@ -236,6 +300,31 @@ class AuditEventRepository:
         """How many chained events are stored."""
         async with self._database.transaction("audit event count") as session:
             return int(await session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)
+
+
+def _open_intents(writer_id: str, after_seq: int) -> Any:
+    return (
+        select(AuditEventRow)
+        .outerjoin(CallRecordRow, CallRecordRow.request_id == AuditEventRow.request_id)
+        .where(
+            AuditEventRow.writer_id == writer_id,
+            AuditEventRow.seq > after_seq,
+            AuditEventRow.kind == "intent",
+            CallRecordRow.request_id.is_(None),
+        )
+        .order_by(AuditEventRow.seq)
+    )
+
+
+def _state(row: AuditWriterRow) -> WriterState:
+    return WriterState(
+        row.writer_id,
+        row.head_seq,
+        row.head_hash,
+        row.wal_segment,
+        row.wal_offset,
+        row.closed_through,
+    )
 
 
 def _event(row: AuditEventRow) -> ChainedEvent:

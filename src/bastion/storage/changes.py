@@ -18,7 +18,7 @@ from enum import StrEnum
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bastion.storage.database import Database
+from bastion.storage.database import CHANGED_KINDS, Database
 from bastion.storage.tables import ChangeRow
 
 _CHANGE_FEED_LOCK_ID = 0x62A5_C4A9
@@ -35,13 +35,15 @@ class ChangeKind(StrEnum):
 
 
 async def record_change(session: AsyncSession, kind: ChangeKind) -> None:
-    """Append ``kind`` to the feed inside the caller's transaction."""
+    """Append ``kind`` to the feed inside the caller's transaction (after it commits,
+    :meth:`Database.after_changes_commit` hooks hear of it)."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _CHANGE_FEED_LOCK_ID}
         )
     session.add(ChangeRow(kind=kind.value, at=datetime.now(UTC)))
     await session.flush()
+    session.info.setdefault(CHANGED_KINDS, set()).add(kind.value)
 
 
 class ChangeFeed:

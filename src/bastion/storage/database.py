@@ -8,7 +8,7 @@ bound parameters (hashes, names) and must not reach logs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,11 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Serialises `migrate()` across replicas sharing one PostgreSQL (arbitrary constant).
 _MIGRATION_LOCK_ID = 0x62A5_7104
+# session.info key: the change-feed kinds a transaction recorded (storage.changes)
+CHANGED_KINDS = "bastion.changed_kinds"
+
+# Called after a transaction that recorded changes committed, with their kinds.
+CommitHook = Callable[[frozenset[str]], Awaitable[None]]
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -73,6 +78,7 @@ class Database:
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+        self._commit_hooks: list[CommitHook] = []
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -97,6 +103,12 @@ class Database:
         """The URL with any password masked, safe for messages."""
         return self.url.render_as_string(hide_password=True)
 
+    def after_changes_commit(self, hook: CommitHook) -> None:
+        """Await ``hook(kinds)`` after each transaction that recorded change-feed entries
+        committed (e.g. to push a nudge to other replicas). A hook must not raise: the
+        change is already committed, and the caller's operation has succeeded."""
+        self._commit_hooks.append(hook)
+
     @asynccontextmanager
     async def transaction(self, operation: str) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction, committed on success, rolled back on error."""
@@ -108,6 +120,10 @@ class Database:
                 f"database {operation} failed on {self.url.get_backend_name()} "
                 f"({type(exc).__name__}); check that {self.display_url} is reachable"
             ) from exc
+        kinds: set[str] | None = session.info.pop(CHANGED_KINDS, None)
+        if kinds:
+            for hook in self._commit_hooks:
+                await hook(frozenset(kinds))
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic ``upgrade head``); idempotent."""

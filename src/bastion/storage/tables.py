@@ -268,9 +268,12 @@ class AuditEventRow(Base):
 class AuditWriterRow(Base):
     """Where a writer's chain and write-ahead log stand: its head, the log position
     shipped with it (same transaction, so nothing is shipped twice), and the seq up to
-    which every intent is known to be closed."""
+    which every intent is known to be closed. A gateway writer renews ``lease_until``
+    while it lives; ``lease_owner`` is the writer that last held it (itself, or the one
+    that adopted it after the lease lapsed)."""
 
     __tablename__ = "audit_writers"
+    __table_args__ = (Index("ix_audit_writers_lease_until", "lease_until"),)
 
     writer_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     head_seq: Mapped[int] = mapped_column(BigInteger)
@@ -279,6 +282,8 @@ class AuditWriterRow(Base):
     wal_offset: Mapped[int] = mapped_column(BigInteger)
     closed_through: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[float] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class AuditContentRow(Base):
