@@ -11,8 +11,10 @@ overview endpoint for the last 24 hours and the last 30 days of the data, and th
 search's first page unfiltered and filtered, R times each. Overview requests run in
 pairs: answered from the hourly rollups (as served) and from the records alone (the
 rollups switched off in-process: the grouped queries as they were before them), in
-alternating order, and their answers are checked equal. Goal (issue 8): every request
-≤ 300 ms p50 and p95 at 1M records. Results go to bench/results/admin-<date>-<commit>.json.
+alternating order, and their answers are checked equal; the spend by team's storage
+call likewise, from the daily spend rollup and from the spend ledger alone. Goal
+(issue 8): every request ≤ 300 ms p50 and p95 at 1M records. Results go to
+bench/results/admin-<date>-<commit>.json.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bastion.config.schema import BastionConfig
 from bastion.crypto.keyring import load_keyring
 from bastion.identity.admin import AdminRole, new_admin_token
 from bastion.server.app import create_apps
-from bastion.storage import call_stats
+from bastion.storage import call_stats, spend_usage
 from bastion.storage.admin_tokens import AdminTokenRepository
 from bench.admin.seed import CACHE_DIR, Seeded, fill_ledger, seed_postgresql, seed_sqlite, vacuum
 from bench.overhead.results import git_commit, write_result
@@ -83,13 +85,15 @@ def cases(end: float) -> list[tuple[str, str, dict[str, Any], bool]]:
 
 @contextmanager
 def records_only() -> Iterator[None]:
-    """Answer every aggregate from the records alone (the rollups ignored)."""
-    original = call_stats._window
+    """Answer every aggregate from the records and the spend ledger alone (the
+    rollups ignored)."""
+    original, original_plan = call_stats._window, spend_usage._plan
     call_stats._window = lambda where: None
+    spend_usage._plan = lambda since, until, filters, owned: None
     try:
         yield
     finally:
-        call_stats._window = original
+        call_stats._window, spend_usage._plan = original, original_plan
 
 
 def config(url: str) -> BastionConfig:
@@ -152,16 +156,27 @@ async def measure(backend: str, seeded: Seeded, repeats: int) -> list[dict[str, 
                     ):
                         raise AssertionError(f"{backend} {name}: rollups and records differ")
                 # the spend overview's query for a month 30 days old (the endpoint's
-                # month starts at the real date's first day)
-                started = time.perf_counter()
-                await spend.grouped(since=seeded.end - 30 * DAY_S, until=None, group_by=["team"])
-                if round_:
+                # month starts at the real date's first day), paired with the ledger
+                # alone like the requests above
+                since = seeded.end - 30 * DAY_S
+                sums = {}
+                for mode in ("records", "rollups")[:: 1 if round_ % 2 else -1]:
+                    started = time.perf_counter()
+                    if mode == "records":
+                        with records_only():
+                            groups = await spend.grouped(since=since, until=None, group_by=["team"])
+                    else:
+                        groups = await spend.grouped(since=since, until=None, group_by=["team"])
                     elapsed = (time.perf_counter() - started) * 1000.0
-                    samples.setdefault((SPEND, "rollups"), []).append(elapsed)
+                    sums[mode] = groups
+                    if round_:
+                        samples.setdefault((SPEND, mode), []).append(elapsed)
+                if sums["rollups"] != sums["records"]:
+                    raise AssertionError(f"{backend} {SPEND}: rollup and ledger differ")
     finally:
         await apps.runtime.close()
     rows = []
-    for name, _, _, overview in [*timed_cases, (SPEND, "", {}, False)]:
+    for name, _, _, overview in [*timed_cases, (SPEND, "", {}, True)]:
         row: dict[str, Any] = {"backend": backend, "request": name}
         for mode in ("rollups", "records") if overview else ("rollups",):
             found = sorted(samples[(name, mode)])

@@ -172,3 +172,34 @@ def test_chat_through_the_gateway_says_what_was_redacted(page: Page, console: Co
     expect(rerouted).to_contain_text("Rerouted from gpt-4o-mini to internal-llm")
     expect(rerouted).to_contain_text("contracts.internal")
     expect(page.locator(".turn-assistant header").last).to_have_text("internal-llm")
+
+
+def test_an_employee_logs_in_with_the_gateway_key_and_chats(page: Page, console: Console) -> None:
+    stack = console.stack
+    log_in(page, console, stack.key)  # a gateway key: the chat-only session
+    expect(page).to_have_url(f"{console.url}/chat")
+    nav = page.get_by_role("navigation", name="Pages")
+    expect(nav.get_by_role("link")).to_have_count(1)
+    expect(nav.get_by_role("link", name="Chat")).to_be_visible()
+    expect(page.locator("header.top")).to_contain_text("(gateway key)")
+    expect(page.locator("main")).to_contain_text("Talking through the gateway")
+    expect(page.get_by_role("button", name="Forget the key")).to_have_count(0)
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "bastion_chat_key"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert stack.key not in cookie["value"]
+
+    stack.clear_captures()
+    page.get_by_label("Message").fill(f"Please write to {EMAIL} about the renewal.")
+    page.get_by_label("Model").select_option("gpt-4o-mini")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".turn-assistant .notice")).to_contain_text(
+        "Redacted before leaving: pii.email"
+    )
+    (capture,) = stack.captures()
+    upstream = json.dumps(capture["body"])
+    assert EMAIL not in upstream and PLACEHOLDER.search(upstream)
+
+    # another page, with this session's cookies (as a request: a 403 page load would be
+    # a console error, which fails the test)
+    refused = page.request.get(f"{console.url}/audit", max_redirects=0)
+    assert refused.status == 403 and "a gateway key opens only the chat" in refused.text()

@@ -16,14 +16,16 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from tests.console.console_client import form_token, logged_in
-from tests.server.admin_stack import AdminStack, admin_stack
+from tests.console.console_client import client, form_token, log_in, logged_in
+from tests.server.admin_stack import AdminStack, admin_stack, identity
 
 from bastion.config.schema import BastionConfig
 from bastion.console.chat_key import CHAT_KEY_COOKIE, ChatKeySealer, looks_like_gateway_key
 from bastion.console.chat_notice import answered_notice, refused_notice
+from bastion.console.session import SESSION_COOKIE
 from bastion.console.views import chat as chat_view
 from bastion.console.views.chat import proxy_url
+from bastion.identity.issuing import KeySpec
 
 ON_THE_STACK = pytest.mark.asyncio(loop_scope="module")
 
@@ -354,3 +356,91 @@ async def test_a_gateway_that_does_not_answer_is_said_so(
         page = await browser.get(CHAT)
         assert page.status_code == 502
         assert "proxy at http://127.0.0.1:9 did not answer" in page.text
+
+
+# --- an employee's chat-only session (logged in with the gateway key) ---------------------
+
+
+async def employee_key(chat: Chat, user: str) -> tuple[str, str]:
+    """A fresh gateway key of ``user`` (id, plaintext), for a test that may revoke it."""
+    spec = KeySpec(name=f"{user}-laptop", user=user, team="fin")
+    issued = await chat.stack.governance.create_key(identity("admin"), spec)
+    return issued.stored.key_id, issued.plaintext
+
+
+@ON_THE_STACK
+async def test_an_employee_logs_in_with_the_gateway_key_to_the_chat_only(chat: Chat) -> None:
+    key_id, key = await employee_key(chat, "erin")
+    async with client(chat.stack) as browser:
+        login = await log_in(browser, key)
+        assert login.status_code == 303 and login.headers["location"] == CHAT
+        cookies = [c.lower() for c in login.headers.get_list("set-cookie")]
+        session = next(c for c in cookies if c.startswith(f"{SESSION_COOKIE}="))
+        sealed = next(c for c in cookies if c.startswith(f"{CHAT_KEY_COOKIE}="))
+        assert key.split("_")[2].lower() not in session  # the session names only the key id
+        assert key_id.lower() in session and key.lower() not in sealed
+        for cookie in (session, sealed):
+            assert "httponly" in cookie and "samesite=strict" in cookie
+        assert f"path={CHAT}" in sealed
+        page = await browser.get(CHAT)
+        assert page.status_code == 200
+        assert f"bst_{key_id}_" in page.text and "erin" in page.text
+        assert "(gateway key)" in page.text
+        assert 'href="/console/overview"' not in page.text  # the navigation: the chat only
+        assert "Forget the key" not in page.text
+        home = await browser.get("/console/")
+        assert home.status_code == 303 and home.headers["location"] == CHAT
+        for other in ("/console/overview", "/console/audit", "/console/keys"):
+            refused = await browser.get(other)
+            assert refused.status_code == 403, other
+            assert "gateway key opens only the chat" in refused.text
+        csrf = form_token(page.text)
+        other_key = chat.stack.keys["ops"][1]
+        swapped = await browser.post(f"{CHAT}/key", data={"csrf": csrf, "key": other_key})
+        assert swapped.status_code == 403  # the session's key is the one logged in with
+        assert (await browser.post(f"{CHAT}/forget", data={"csrf": csrf})).status_code == 403
+        no_csrf = await browser.post(f"{CHAT}/send", data={"message": "hi", "model": "gpt-4o-mini"})
+        assert no_csrf.status_code == 403
+
+
+@ON_THE_STACK
+async def test_an_employee_chat_is_governed_as_the_keys_own_calls(chat: Chat) -> None:
+    key_id, key = await employee_key(chat, "frank")
+    async with client(chat.stack) as browser:
+        assert (await log_in(browser, key)).status_code == 303
+        answer = await say(browser, f"Please write to {EMAIL} about the invoice.")
+        assert answer.status_code == 200, answer.text
+        assert "Redacted before leaving: pii.email (rule pii.redact)" in answer.text
+    await chat.stack.settle()
+    found = await chat.stack.api("admin", "GET", "/audit/events", key_id=key_id)
+    (record,) = found.json()["data"]
+    assert record["decision"] == "redact"
+    event = await chat.stack.api("admin", "GET", f"/audit/events/{record['request_id']}")
+    assert event.json()["record"]["end_user_claimed"] is None  # no admin to name
+
+
+@ON_THE_STACK
+async def test_revoking_the_key_ends_the_employee_session(chat: Chat) -> None:
+    key_id, key = await employee_key(chat, "gus")
+    async with client(chat.stack) as browser:
+        assert (await log_in(browser, key)).status_code == 303
+        assert (await browser.get(CHAT)).status_code == 200
+        revoked = await chat.stack.api("admin", "POST", f"/keys/{key_id}/revoke")
+        assert revoked.status_code == 200, revoked.text
+        ended = await browser.get(CHAT)
+        assert ended.status_code == 303 and ended.headers["location"] == "/console/login"
+        again = await log_in(browser, key)
+        assert again.status_code == 401 and "not valid" in again.text
+
+
+@ON_THE_STACK
+async def test_a_key_session_does_not_open_with_another_sessions_key_cookie(chat: Chat) -> None:
+    _, key = await employee_key(chat, "hana")
+    _, other = await employee_key(chat, "ivan")
+    async with client(chat.stack) as first, client(chat.stack) as second:
+        assert (await log_in(first, key)).status_code == 303
+        assert (await log_in(second, other)).status_code == 303
+        # the second session with the first one's sealed key: it opens for no other session
+        second.cookies.set(CHAT_KEY_COOKIE, first.cookies[CHAT_KEY_COOKIE], path=CHAT)
+        moved = await second.get(CHAT)
+        assert moved.status_code == 303 and moved.headers["location"] == "/console/login"

@@ -79,9 +79,48 @@ async def test_a_bad_token_shows_the_form_again(stack: AdminStack, token: str) -
         assert not [c for c in set_cookies(answer) if c.startswith(SESSION_COOKIE + "=")]
 
 
-async def test_a_gateway_key_never_logs_in(stack: AdminStack) -> None:
+async def test_a_gateway_key_logs_in_to_the_chat_alone(stack: AdminStack) -> None:
     async with client(stack) as browser:
-        assert (await log_in(browser, stack.keys["shop"][1])).status_code == 401
+        answer = await log_in(browser, stack.keys["shop"][1])
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/chat"
+        assert (await browser.get("/console/keys")).status_code == 403
+        api = await browser.get(
+            "/admin/api/keys",
+            headers={"cookie": f"{SESSION_COOKIE}={browser.cookies[SESSION_COOKIE]}"},
+        )
+        assert api.status_code == 401  # no door to the admin API either
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("wrong secret", id="wrong secret"),
+        pytest.param("unknown", id="unknown key"),
+    ],
+)
+async def test_a_bad_gateway_key_shows_the_form_again(stack: AdminStack, key: str) -> None:
+    key_id, plaintext = stack.keys["shop"]
+    presented = (
+        plaintext[:-4] + ("0000" if not plaintext.endswith("0000") else "1111")
+        if key == "wrong secret"
+        else plaintext.replace(key_id, "nothere0")
+    )
+    async with client(stack) as browser:
+        answer = await log_in(browser, presented)
+        assert answer.status_code == 401 and "not valid" in answer.text
+        assert not [c for c in set_cookies(answer) if c.startswith(SESSION_COOKIE + "=")]
+
+
+async def test_a_gateway_key_login_from_another_site_is_refused(stack: AdminStack) -> None:
+    async with client(stack) as browser:
+        form = await browser.get("/console/login")
+        answer = await browser.post(
+            "/console/login",
+            data={"csrf": form_token(form.text), "token": stack.keys["shop"][1]},
+            headers={"origin": "https://evil.example"},
+        )
+        assert answer.status_code == 403
+        assert not [c for c in set_cookies(answer) if c.startswith(SESSION_COOKIE + "=")]
 
 
 async def test_login_without_the_forms_token_is_refused(stack: AdminStack) -> None:

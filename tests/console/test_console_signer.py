@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from bastion.console.session import SessionSigner
+from bastion.console.session import ADMIN, GATEWAY_KEY, SessionSigner
 
 
 def test_a_tampered_or_expired_cookie_is_refused() -> None:
@@ -30,3 +30,13 @@ def test_a_closed_session_is_refused_and_others_are_not() -> None:
     assert signer.read(cookie) is None
     assert signer.read(other_cookie) == other
     assert signer.read(cookie, now=time.time() + 1) is None
+
+
+def test_a_gateway_key_session_keeps_its_kind_under_the_signature() -> None:
+    signer = SessionSigner(b"k" * 32, ttl_s=60)
+    session, cookie = signer.open("key12345", now=1000.0, kind=GATEWAY_KEY)
+    assert signer.read(cookie, now=1001.0) == session and session.kind == GATEWAY_KEY
+    admin, admin_cookie = signer.open("key12345", now=1000.0)
+    assert signer.read(admin_cookie, now=1001.0) == admin and admin.kind == ADMIN
+    # a key session's cookie relabelled as an admin token's: the signature breaks
+    assert signer.read("v1" + cookie.removeprefix("k1"), now=1001.0) is None

@@ -74,10 +74,11 @@ async def test_migrate_is_idempotent_and_creates_every_table(database: Database)
             "policy_activations",
             "class_sets",
             "spend_ledger",
+            "spend_daily",
         )
         for table in tables:
             await session.execute(text(f"SELECT count(*) FROM {table}"))
-    assert version == "0009"
+    assert version == "0011"
 
 
 async def test_migrations_match_the_table_definitions(database: Database) -> None:

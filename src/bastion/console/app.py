@@ -2,6 +2,12 @@
 token, a signed session cookie, CSRF-checked forms, and the pages of ``PAGES``, each
 shown only to roles the admin API's permission table lets read it.
 
+An employee without an admin token logs in with their gateway key instead: a chat-only
+session (pages marked ``employees``; every other page is refused). The key is sealed in
+the chat's cookie, as when an admin gives one, never stored server-side; the session
+cookie names its key id, and every chat request verifies the key again, so a revoked
+key ends the session.
+
 Pages call the admin API's own route functions with the session's identity, so a
 console action is the same governed (and audited) change as the API call.
 """
@@ -21,9 +27,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 
+from bastion.console.chat_key import (
+    CHAT_KEY_COOKIE,
+    ChatKeySealer,
+    looks_like_gateway_key,
+)
+from bastion.console.chat_key import PURPOSE as CHAT_KEY_PURPOSE
 from bastion.console.page import PREFIX, Page, View
 from bastion.console.security import PAGE_HEADERS, check_same_origin, read_form
 from bastion.console.session import (
+    GATEWAY_KEY,
     LOGIN_COOKIE,
     LOGIN_TTL_S,
     SESSION_COOKIE,
@@ -39,8 +52,12 @@ from bastion.errors import (
     StorageError,
 )
 from bastion.identity.admin import AdminIdentity, AdminRole
+from bastion.identity.keys import parse_key, secret_matches
+from bastion.identity.verifier import authenticated_key
+from bastion.model import Principal
 from bastion.server.admin_api.context import AdminContext
 from bastion.storage.admin_tokens import AdminTokenRepository
+from bastion.storage.keys import KeyStatus
 
 log = logging.getLogger("bastion.console")
 PAGES: tuple[Page, ...] = (
@@ -108,7 +125,9 @@ class Console:
         self.secure_cookies = secure_cookies
         self.templates = _templates()
         self.static = _static_files()
-        key = context.runtime.guardrails.keyring.active("signing").digest(SESSION_KEY_PURPOSE)
+        signing = context.runtime.guardrails.keyring.active("signing")
+        key = signing.digest(SESSION_KEY_PURPOSE)
+        self.chat_keys = ChatKeySealer(signing.digest(CHAT_KEY_PURPOSE))
         self.signer = (
             SessionSigner(key) if session_ttl_s is None else SessionSigner(key, ttl_s=session_ttl_s)
         )
@@ -153,6 +172,35 @@ class Console:
             raise AuthenticationFailed("The console session ended; log in again.") from exc
         return AdminIdentity(subject=stored.subject, role=role, token_id=stored.token_id)
 
+    async def _gateway_key(self, presented: str | None) -> Principal:
+        """The principal of a gateway key, read from the store now (not the proxy's
+        cache, so a revoked key ends its console session at once, as a token does);
+        AuthenticationFailed for any key that would not authenticate."""
+        parsed = parse_key(presented)
+        stored = None if parsed is None else await self.context.runtime.keys.get(parsed[0])
+        now = datetime.now(UTC)
+        usable = stored is not None and stored.status(now) in (KeyStatus.ACTIVE, KeyStatus.GRACE)
+        secret = parsed[1] if parsed is not None else ""
+        matched = secret_matches(secret, None if stored is None else stored.secret_hash)
+        if stored is None or not usable or not matched:
+            raise AuthenticationFailed("The console session ended; log in again.")
+        return authenticated_key(stored).principal
+
+    async def _employee(self, request: Request, session: Session, page: Page) -> AdminIdentity:
+        """Who holds a gateway-key session. On its pages the key sealed in the chat cookie
+        is verified again (AuthenticationFailed when it is gone, another key's, revoked or
+        expired: the session ends). The identity carries no admin power: ``View.may`` is
+        False for these sessions and only ``employees`` pages admit them (its role is a
+        placeholder the layout does not show)."""
+        subject = f"key {session.token_id}"
+        if page.employees:
+            key = self.chat_keys.open(session.session_id, request.cookies.get(CHAT_KEY_COOKIE))
+            principal = await self._gateway_key(key)
+            if principal.key_id != session.token_id:
+                raise AuthenticationFailed("The console session ended; log in again.")
+            subject = principal.user or principal.name
+        return AdminIdentity(subject=subject, role=AdminRole.APP_OWNER, token_id=None)
+
     def _to_login(self, request: Request) -> Response:
         response = RedirectResponse(PREFIX + "/login", status_code=303, headers=dict(PAGE_HEADERS))
         if request.cookies.get(SESSION_COOKIE):
@@ -162,6 +210,11 @@ class Console:
     async def _home(self, request: Request) -> Response:
         session = self.signer.read(request.cookies.get(SESSION_COOKIE))
         if session is None:
+            return self._to_login(request)
+        if session.kind == GATEWAY_KEY:
+            for page in self.pages:
+                if page.employees:
+                    return RedirectResponse(page.url, status_code=303, headers=dict(PAGE_HEADERS))
             return self._to_login(request)
         try:
             identity = await self._identity(session)
@@ -206,13 +259,14 @@ class Console:
             return await self._login_form(
                 request, failed="The login form expired; enter the token again."
             )
+        presented = form.get("token", "").strip()
+        if looks_like_gateway_key(presented):
+            return await self._employee_login(request, presented)
         try:
-            identity = await self.context.runtime.admin_auth.verify(form.get("token", "").strip())
+            identity = await self.context.runtime.admin_auth.verify(presented)
         except AuthenticationFailed:
             log.info("console: login refused")
-            return await self._login_form(
-                request, failed="That admin token is not valid (bat_<id>_<secret>)."
-            )
+            return await self._login_form(request, failed=_LOGIN_REFUSED)
         except StorageError as exc:
             return self._error(request, exc)
         assert identity.token_id is not None
@@ -228,6 +282,39 @@ class Console:
             httponly=True,
             samesite="strict",
         )
+        response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+        return response
+
+    async def _employee_login(self, request: Request, presented: str) -> Response:
+        """A chat-only session for a valid gateway key, the key sealed in the chat's
+        cookie (the only place it is kept)."""
+        chat = next((page for page in self.pages if page.employees), None)
+        try:
+            if chat is None:
+                raise AuthenticationFailed("no console page is open to gateway keys")
+            principal = await self._gateway_key(presented)
+        except AuthenticationFailed:
+            log.info("console: login refused")
+            return await self._login_form(request, failed=_LOGIN_REFUSED)
+        except StorageError as exc:
+            return self._error(request, exc)
+        session, cookie = self.signer.open(principal.key_id, kind=GATEWAY_KEY)
+        log.info("console: gateway key %s logged in to the chat", principal.key_id)
+        response = RedirectResponse(chat.url, status_code=303, headers=dict(PAGE_HEADERS))
+        secure = self._secure(request)
+        for name, value, path in (
+            (SESSION_COOKIE, cookie, PREFIX),
+            (CHAT_KEY_COOKIE, self.chat_keys.seal(session.session_id, presented), chat.url),
+        ):
+            response.set_cookie(
+                name,
+                value,
+                max_age=int(self.signer.ttl_s),
+                path=path,
+                secure=secure,
+                httponly=True,
+                samesite="strict",
+            )
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
@@ -270,7 +357,10 @@ class Console:
             if session is None:
                 return self._to_login(request)
             try:
-                identity = await self._identity(session)
+                if session.kind == GATEWAY_KEY:
+                    identity = await self._employee(request, session, page)
+                else:
+                    identity = await self._identity(session)
             except AuthenticationFailed:
                 return self._to_login(request)
             except StorageError as exc:
@@ -281,7 +371,13 @@ class Console:
             )
             started = time.perf_counter()
             try:
-                if not page.visible_to(identity.role):
+                if view.employee and not page.employees:
+                    raise PermissionDenied(
+                        f"The {page.title} page needs an admin token; a gateway key opens"
+                        " only the chat.",
+                        code="admin_role_required",
+                    )
+                if not view.employee and not page.visible_to(identity.role):
                     raise PermissionDenied(
                         f"The {page.title} page is not open to the role {identity.role.value!r}.",
                         code="admin_role_required",
@@ -334,6 +430,11 @@ class Console:
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=dict(PAGE_HEADERS))
+
+
+_LOGIN_REFUSED = (
+    "That admin token (bat_<id>_<secret>) or gateway key (bst_<id>_<secret>) is not valid."
+)
 
 
 def _csrf_refused() -> PermissionDenied:

@@ -5,10 +5,21 @@ verdict) or, for a refusal, from the OpenAI-style error and its ``bastion`` obje
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayReply:
+    """The proxy's answer to a chat call: status, headers (case-insensitive), body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
 
 REFUSALS = {
     "policy_violation": "Blocked by policy",
@@ -21,7 +32,7 @@ REFUSALS = {
 }
 
 
-def json_body(response: httpx.Response) -> dict[str, Any]:
+def json_body(response: GatewayReply) -> dict[str, Any]:
     """The answer's JSON object ({} when it is not one)."""
     try:
         value = orjson.loads(response.content)
@@ -40,7 +51,7 @@ def _rules(rules: list[str]) -> str:
     return (" (rule " if len(rules) == 1 else " (rules ") + ", ".join(rules) + ")"
 
 
-def answered_notice(response: httpx.Response, asked: str) -> tuple[str, tuple[str, ...]]:
+def answered_notice(response: GatewayReply, asked: str) -> tuple[str, tuple[str, ...]]:
     """The tone and lines telling what the gateway did to an answered call."""
     headers = response.headers
     redacted = _items(headers.get("x-bastion-redacted"))
@@ -66,7 +77,7 @@ def answered_notice(response: httpx.Response, asked: str) -> tuple[str, tuple[st
     return tone, tuple(lines)
 
 
-def refused_notice(response: httpx.Response) -> tuple[str, ...]:
+def refused_notice(response: GatewayReply) -> tuple[str, ...]:
     """What the gateway said when it refused a call: its message, code and why."""
     body = json_body(response)
     error = body.get("error") if isinstance(body.get("error"), dict) else {}

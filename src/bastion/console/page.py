@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bastion.console.security import PAGE_HEADERS
-from bastion.console.session import Session
+from bastion.console.session import GATEWAY_KEY, Session
 from bastion.errors import InvalidRequest, PermissionDenied
 from bastion.identity.admin import AdminIdentity, AdminRole
 from bastion.server.admin_api.context import AdminContext
@@ -53,13 +53,15 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A page in the navigation and the actions under its path."""
+    """A page in the navigation and the actions under its path; ``employees``: also open
+    to a session opened with a gateway key (the governed chat), which sees no other."""
 
     name: str
     title: str
     path: str
     needs: tuple[str, ...]
     actions: tuple[Action, ...]
+    employees: bool = False
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.endswith("/"):
@@ -92,9 +94,15 @@ class View:
     pages: tuple[Page, ...]
     form: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def employee(self) -> bool:
+        """Whether the session was opened with a gateway key (chat only, no admin role)."""
+        return self.session.kind == GATEWAY_KEY
+
     def may(self, route: str) -> bool:
-        """Whether this identity may call the admin API route ``route``."""
-        return may(self.identity.role, route)
+        """Whether this identity may call the admin API route ``route`` (never, for a
+        gateway-key session: it holds no admin role)."""
+        return not self.employee and may(self.identity.role, route)
 
     def require(self, route: str) -> None:
         """PermissionDenied unless this identity may call ``route``."""
@@ -119,7 +127,11 @@ class View:
 
     def render(self, template: str, *, status: int = 200, **values: Any) -> HTMLResponse:
         """The page's template with the layout's values (navigation, identity, CSRF)."""
-        nav = [page for page in self.pages if page.visible_to(self.identity.role)]
+        nav = [
+            page
+            for page in self.pages
+            if (page.employees if self.employee else page.visible_to(self.identity.role))
+        ]
         html = self.templates.get_template(template).render(
             page=self.page,
             nav=nav,
@@ -127,6 +139,7 @@ class View:
             csrf=self.csrf,
             prefix=PREFIX,
             may=self.may,
+            employee=self.employee,
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=dict(PAGE_HEADERS))

@@ -1,10 +1,12 @@
-"""Console sessions: a signed cookie that names a random session id, the admin token it
-was opened with and when it ends, plus the CSRF tokens tied to it.
+"""Console sessions: a signed cookie that names a random session id, the admin token (or,
+for an employee's chat-only session, the gateway key id) it was opened with and when it
+ends, plus the CSRF tokens tied to it.
 
 The cookie is signed with a key derived from the keyring's signing key, so every worker
 of a gateway (and every replica sharing the keyring) accepts it; nothing secret is in
-it. Each request looks the token up again, so revoking the token ends its sessions at
-once. Logging out clears the cookie and refuses its session id in this process.
+it. Each request looks the token up again (a gateway key is verified again), so
+revoking it ends its sessions at once. Logging out clears the cookie and refuses its
+session id in this process.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ LOGIN_COOKIE = "bastion_console_login"
 DEFAULT_TTL_S = 8 * 3600.0
 LOGIN_TTL_S = 3600.0
 _VERSION = "v1"
+_KEY_VERSION = "k1"
+"""The cookie version of a gateway-key (chat-only) session; ``_VERSION``: an admin token's."""
+ADMIN = "admin"
+GATEWAY_KEY = "key"
 _MAX_LOGGED_OUT = 10_000
 
 
@@ -31,13 +37,18 @@ def _b64(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """An open console session: its id, the admin token id behind it, when it ends."""
+    """An open console session: its id, the admin token id (``kind`` ``admin``) or the
+    gateway key id (``kind`` ``key``: an employee's chat-only session) behind it, when it
+    ends."""
 
     session_id: str
     token_id: str
     expires_at: float
+    kind: str = ADMIN
 
     def __post_init__(self) -> None:
+        if self.kind not in (ADMIN, GATEWAY_KEY):
+            raise ValueError("a session is opened with an admin token or a gateway key")
         for part in (self.session_id, self.token_id):
             if not part or not all(c.isalnum() or c in "-_" for c in part):
                 raise ValueError("session and token ids are url-safe base64 or base62")
@@ -57,11 +68,15 @@ class SessionSigner:
         message = b"\x00".join(part.encode("utf-8") for part in parts)
         return _b64(hmac.new(self._key, message, hashlib.sha256).digest())
 
-    def open(self, token_id: str, now: float | None = None) -> tuple[Session, str]:
-        """A new session for ``token_id`` and its cookie value."""
+    def open(
+        self, token_id: str, now: float | None = None, *, kind: str = ADMIN
+    ) -> tuple[Session, str]:
+        """A new session for ``token_id`` (a gateway key id when ``kind`` is ``key``) and
+        its cookie value."""
         expires = int((now if now is not None else time.time()) + self.ttl_s)
-        session = Session(_b64(secrets.token_bytes(24)), token_id, float(expires))
-        body = f"{_VERSION}.{session.session_id}.{token_id}.{expires}"
+        session = Session(_b64(secrets.token_bytes(24)), token_id, float(expires), kind)
+        version = _KEY_VERSION if kind == GATEWAY_KEY else _VERSION
+        body = f"{version}.{session.session_id}.{token_id}.{expires}"
         return session, f"{body}.{self._mac('session', body)}"
 
     def read(self, cookie: str | None, now: float | None = None) -> Session | None:
@@ -70,7 +85,7 @@ class SessionSigner:
             return None
         body, _, mac = cookie.rpartition(".")
         parts = body.split(".")
-        if len(parts) != 4 or parts[0] != _VERSION or not parts[3].isdigit():
+        if len(parts) != 4 or parts[0] not in (_VERSION, _KEY_VERSION) or not parts[3].isdigit():
             return None
         if not hmac.compare_digest(mac, self._mac("session", body)):
             return None
@@ -80,7 +95,8 @@ class SessionSigner:
         if parts[1] in self._logged_out:
             return None
         try:
-            return Session(parts[1], parts[2], expires)
+            kind = GATEWAY_KEY if parts[0] == _KEY_VERSION else ADMIN
+            return Session(parts[1], parts[2], expires, kind)
         except ValueError:
             return None
 

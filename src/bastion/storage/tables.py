@@ -388,6 +388,26 @@ class InjectionHourlyRow(Base):
     calls: Mapped[int] = mapped_column(BigInteger)
 
 
+class SpendDailyRow(Base):
+    """Spend settled in one UTC day (``day``: the epoch second it starts at) by every
+    field spend is grouped by (migration 0011; triggers on ``spend_ledger`` keep it
+    exact; '' for NULL)."""
+
+    __tablename__ = "spend_daily"
+
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key_id: Mapped[str] = mapped_column(String(), primary_key=True)
+    user: Mapped[str] = mapped_column(String(), primary_key=True)
+    app: Mapped[str] = mapped_column(String(), primary_key=True)
+    team: Mapped[str] = mapped_column(String(), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost_pusd: Mapped[int] = mapped_column(BigInteger)
+
+
 class AuditExporterRow(Base):
     """One audit exporter's lease (the replica that exports, until when) and its last
     outcome, for ``bastion audit exporters``."""

@@ -5,7 +5,9 @@ any application; each answer says what was redacted, rerouted or refused, and wh
 The chat acts as the key's principal, never as the console's admin identity (which is
 only named as ``bastion.end_user`` for the audit record). The key is asked for once and
 kept sealed in a cookie (``console.chat_key``); the conversation travels in the form,
-bounded, and nothing of it is stored or logged by the console.
+bounded, and nothing of it is stored or logged by the console. An employee who logged in
+with the gateway key itself (a chat-only session) chats with that key: it can't be
+swapped or forgotten here (logging out does that).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 from starlette.responses import Response
 
@@ -26,15 +28,15 @@ from bastion.console.chat_key import (
     ChatKeySealer,
     looks_like_gateway_key,
 )
-from bastion.console.chat_notice import answered_notice, json_body, refused_notice
+from bastion.console.chat_notice import GatewayReply, answered_notice, json_body, refused_notice
 from bastion.console.page import PREFIX, Action, Page, View
-from bastion.errors import InvalidRequest
+from bastion.errors import InvalidRequest, PermissionDenied
 
 PATH = "/chat"
 MAX_MESSAGE_CHARS = 8000
 MAX_HISTORY = 12
 """Earlier messages kept and sent with a new one (the oldest are dropped)."""
-TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+TIMEOUT = aiohttp.ClientTimeout(total=60.0, connect=5.0)
 KINDS = frozenset({"user", "answer", "refused"})
 TONES = frozenset({"", "allow", "redact", "reroute", "block"})
 
@@ -76,29 +78,28 @@ def proxy_url(config: BastionConfig) -> str:
     return f"http://{shown}:{config.server.port}"
 
 
-def _client(view: View) -> httpx.AsyncClient:
-    # trust_env=False: a loopback call never goes through an HTTP proxy from the env
-    return httpx.AsyncClient(
-        base_url=proxy_url(view.context.runtime.config), timeout=TIMEOUT, trust_env=False
-    )
-
-
 class GatewayUnreachable(Exception):
     """The proxy port did not answer (not running, wrong port, timeout)."""
 
 
-async def _call(view: View, key: str, method: str, path: str, body: Any = None) -> httpx.Response:
+async def _call(view: View, key: str, method: str, path: str, body: Any = None) -> GatewayReply:
     headers = {"authorization": f"Bearer {key}"}
+    url = proxy_url(view.context.runtime.config) + path
+    data = None if body is None else orjson.dumps(body)
+    if data is not None:
+        headers["content-type"] = "application/json"
     try:
-        async with _client(view) as client:
-            if body is None:
-                return await client.request(method, path, headers=headers)
-            return await client.request(method, path, headers=headers, json=body)
-    except httpx.HTTPError as exc:
+        # trust_env=False: a loopback call never goes through an HTTP proxy from the env
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session,
+            session.request(method, url, headers=headers, data=data) as response,
+        ):
+            return GatewayReply(response.status, response.headers.copy(), await response.read())
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise GatewayUnreachable(type(exc).__name__) from exc
 
 
-def _chat_models(view: View, listing: httpx.Response) -> list[str]:
+def _chat_models(view: View, listing: GatewayReply) -> list[str]:
     configured = view.context.runtime.config.models
     found: list[str] = []
     for entry in json_body(listing).get("data") or []:
@@ -156,6 +157,15 @@ def _sealer(view: View) -> ChatKeySealer:
 def _key(view: View) -> str | None:
     cookie = view.request.cookies.get(CHAT_KEY_COOKIE)
     return _sealer(view).open(view.session.session_id, cookie)
+
+
+def _own_key(view: View) -> None:
+    """PermissionDenied in a gateway-key session: its key is the session's."""
+    if view.employee:
+        raise PermissionDenied(
+            "This session's key is the one you logged in with; log out to use another.",
+            code="console_session_key",
+        )
 
 
 def _forget(response: Response) -> Response:
@@ -220,6 +230,7 @@ async def show(view: View) -> Response:
 
 async def save_key(view: View) -> Response:
     """Keep the gateway key for this session (sealed, in the chat's own cookie)."""
+    _own_key(view)
     key = (view.form.get("key") or "").strip()
     if not looks_like_gateway_key(key):
         return _key_form(
@@ -243,6 +254,7 @@ async def save_key(view: View) -> Response:
 
 async def forget_key(view: View) -> Response:
     """Drop the key's cookie; the chat asks for a key again."""
+    _own_key(view)
     return _forget(view.redirect(PATH))
 
 
@@ -266,11 +278,12 @@ async def send(view: View) -> Response:
         )
     if model not in models:
         raise InvalidRequest("choose one of the models this key may use", param="model")
-    body = {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [*_messages(turns), {"role": "user", "content": message}],
-        "bastion": {"end_user": f"console:{view.identity.subject}"[:200]},
     }
+    if not view.employee:  # an admin chatting with some key: named for the audit record
+        body["bastion"] = {"end_user": f"console:{view.identity.subject}"[:200]}
     try:
         answer = await _call(view, key, "POST", "/v1/chat/completions", body)
     except GatewayUnreachable:
@@ -296,6 +309,7 @@ PAGE = Page(
     title="Chat",
     path=PATH,
     needs=("whoami",),
+    employees=True,
     actions=(
         Action("GET", "", show),
         Action("POST", "/key", save_key),
