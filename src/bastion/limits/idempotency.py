@@ -24,15 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import orjson
-import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bastion.config.schema import BastionConfig
 from bastion.crypto.content import ContentUnreadable, seal, unseal
 from bastion.crypto.keyring import Keyring
 from bastion.errors import ConfigError, StorageError
+from bastion.limits.redis_store import unretried_client
 
 _FAILURES = (RedisError, OSError, TimeoutError)
 
@@ -299,16 +297,7 @@ class RedisIdempotencyStore:
         timeout_s: float = 1.0,
         max_connections: int = 64,
     ) -> None:
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            socket_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-        )
-        self._redis = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        self._redis = unretried_client(url, timeout_s=timeout_s, max_connections=max_connections)
         self._ring = keyring
         self._prefix = f"{key_prefix}idem:"
         self._ttl_ms = str(max(1, round(ttl_s * 1000)))

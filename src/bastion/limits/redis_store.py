@@ -81,6 +81,22 @@ def _us(seconds: float) -> str:
     return str(math.ceil(seconds * 1_000_000))
 
 
+def unretried_client(url: str, *, timeout_s: float, max_connections: int) -> redis.Redis:
+    """A Redis client that never retries (a take retried after a timeout could be taken
+    twice) and waits up to ``timeout_s`` for one of ``max_connections``, never opening
+    more: the counter and idempotency stores share it."""
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+    )
+    return redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+
+
 class RedisCounterStore:
     """Counters in Redis (``limits.store: redis``), shared by every process using it.
 
@@ -102,18 +118,7 @@ class RedisCounterStore:
         on_fail_open: Callable[[], None] | None = None,
         local: LocalLimits | None = None,
     ) -> None:
-        # nothing is retried: a take retried after a timeout could be taken twice
-        # a call waits (up to timeout_s) for one of max_connections, never opens more
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            socket_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-        )
-        self._redis = redis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        self._redis = unretried_client(url, timeout_s=timeout_s, max_connections=max_connections)
         self._prefix = f"{key_prefix}lim:"
         self._marker = f"{self._prefix}epoch"
         self._seq = f"{self._prefix}seq"
