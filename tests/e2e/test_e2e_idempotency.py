@@ -321,10 +321,10 @@ def _redis_values(prefix: str) -> dict[bytes, bytes]:
         client.close()
 
 
+@pytest.mark.parametrize("stack", ["redis"], indirect=True)  # memory: inside the process
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
 def test_k1_a_canary_stored_for_replay_is_in_no_redis_value(stack: IdemStack, stream: bool) -> None:
-    if stack.redis_prefix is None:
-        pytest.skip("the memory store keeps answers in the gateway process")
+    assert stack.redis_prefix is not None
     canary = f"canary-idem-{uuid.uuid4().hex[:16]}"
     stack.script({"content": f"Noted: {canary} is on file."})
     headers = _key()
