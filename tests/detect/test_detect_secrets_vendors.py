@@ -127,6 +127,8 @@ POSITIVES = [
                  f"jina_{r(HEX, 32)}{r(ALNUM, 28)}", id="jina"),
     pytest.param(f"sk-or-v1-{r(HEX, 64)}", "secret.openrouter_api_key", f"sk-or-v1-{r(HEX, 64)}",
                  id="openrouter"),
+    pytest.param(f'NGC_API_KEY="nvapi-{r(B64URL, 64)}"', "secret.nvidia_api_key",
+                 f"nvapi-{r(B64URL, 64)}", id="nvidia"),
     pytest.param(f'COHERE_API_KEY="{r(ALNUM, 40)}"', "secret.cohere_api_key", r(ALNUM, 40),
                  id="cohere-keyed"),
     # payment
@@ -264,6 +266,8 @@ NEAR_MISSES = [
     pytest.param("mydapiDataGetTopLongShortPositionRatio()", id="databricks-lookalike"),
     pytest.param("function(){s.addComponentsFromRegistry()}", id="vault-lookalike"),
     pytest.param("eye.eyeable.should be_nill", id="jwt-lookalike"),
+    pytest.param("NGC_API_KEY=nvapi-[your-key]", id="nvidia-placeholder"),
+    pytest.param(f"nvapi-{r(B64URL, 20)}", id="nvidia-too-short"),
 ]  # fmt: skip
 
 

@@ -2,10 +2,10 @@
 
 Catalogues are split by family (cloud, source hosting, payment, messaging, model
 providers, registries, hosting platforms, developer tools, SaaS, key material,
-password hashes, keyword assignments, generic placements, passwords stated in prose,
-Bastion's own keys). Each
-module exports ``PATTERNS`` and ``CLASSES`` (class name → one-line description for
-``bastion classes``); this package joins them.
+password hashes, keyword assignments, generic placements, passwords given to commands
+and library calls, account names in browser-bundled env variables, passwords stated in
+prose, Bastion's own keys). Each module exports ``PATTERNS`` and ``CLASSES`` (class
+name → one-line description for ``bastion classes``); this package joins them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from bastion.detect.patterns import Pattern
 from bastion.detect.secrets import (
     assignments,
     bastion,
+    bundled,
+    calls,
     cloud,
     devtools,
     generic,
@@ -49,13 +51,15 @@ _CATALOGUES = (
     hashes,
     generic,
     assignments,
+    calls,
+    bundled,
     prose,
 )
 
 # Catalogues matched by a keyword or a placement rather than a vendor prefix. RE2 set cost
 # on hostile text grows with the product of patterns' live states, so the engine may
 # compile these and the vendor catalogues as separate sets (see secret_pattern_groups).
-_GRAMMARS = (infra, keys, hashes, generic, assignments, prose)
+_GRAMMARS = (infra, keys, hashes, generic, assignments, calls, bundled, prose)
 
 __all__ = ["secret_classes", "secret_pattern_groups", "secret_patterns"]
 

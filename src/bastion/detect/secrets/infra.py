@@ -14,9 +14,10 @@ One identifier is reported at the threshold: a specific AWS account, named by a
 organisation's account and resources (what an attacker enumerates first), where a bare
 12-digit number or an ARN without an account (``arn:aws:s3:::bucket``) does not. AWS's
 documentation accounts (``123456789012``, ``111122223333``…) and counting or repeated
-fillers stay below the threshold, marked ``known_dummy``: an IAM policy copied from the
-docs names nobody's account. So do Lambda layer ARNs, which vendors publish for anyone
-to attach.
+fillers have the real format and are reported like every documented dummy (see
+``dummies``), marked ``known_dummy``: a policy copied from the docs is shaped like a
+leak, and a reviewer can tell the two apart. Lambda layer ARNs stay below the
+threshold: vendors publish them for anyone to attach.
 """
 
 from __future__ import annotations
@@ -63,15 +64,14 @@ def _named_account(value: str, *, of_arn: bool) -> tuple[str, bool]:
 
 
 def _account(*, reported: bool, of_arn: bool) -> Validator:
-    """Keep a specific private account (``reported``), or else only the documentation and
-    published ones (marked ``known_dummy`` when they are documentation fillers)."""
+    """Keep a named account (``reported``): a private one, or a documentation one marked
+    ``known_dummy``; or else (not ``reported``) only the published ones."""
 
     def check(value: str) -> Mapping[str, str] | None:
         account, published = _named_account(value, of_arn=of_arn)
-        doc = is_doc_account(account)
-        if reported == (doc or published):
+        if reported == published:
             return None
-        return DUMMY if doc else ACCEPT
+        return DUMMY if is_doc_account(account) else ACCEPT
 
     return check
 
@@ -100,7 +100,8 @@ PATTERNS: tuple[Pattern, ...] = (
     # An ARN names a resource; IAM decides access, and ARNs fill policies, logs and docs.
     # Without an account (S3 buckets, global resources) it names no tenant.
     row("aws", "arn", _ARN_HEAD + ":" + _ARN_RESOURCE, score=IDENTIFIER_SCORE),
-    # With a real account id it pins one organisation's account and resource names.
+    # With an account id it pins one organisation's account and resource names (a
+    # documentation account is reported too, marked known_dummy).
     row(
         "aws",
         "arn",
@@ -115,7 +116,7 @@ PATTERNS: tuple[Pattern, ...] = (
         _ARN_HEAD + r"\d{12}:" + _ARN_RESOURCE,
         validator=_account(reported=False, of_arn=True),
         score=IDENTIFIER_SCORE,
-        name="arn_public_account",
+        name="arn_published_layer",
     ),
     # AWS documents account ids as identifiers to share, not secrets; assigned to an
     # account-id key in a config or a dump, one still names the organisation's account.
@@ -126,15 +127,6 @@ PATTERNS: tuple[Pattern, ...] = (
         group=1,
         validator=_account(reported=True, of_arn=False),
         score=ACCOUNT_SCORE,
-    ),
-    row(
-        "aws",
-        "account_id",
-        _ACCOUNT_KEY + ASSIGN + OPEN + r"(\d{12})\b",
-        group=1,
-        validator=_account(reported=False, of_arn=False),
-        score=IDENTIFIER_SCORE,
-        name="doc_account_id",
     ),
     # Bucket names are public DNS labels; access is the bucket policy's.
     row(

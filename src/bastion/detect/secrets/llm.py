@@ -1,5 +1,5 @@
 """Model providers and AI tooling: OpenAI, Anthropic, Groq, Hugging Face, Replicate,
-Perplexity, xAI, OpenRouter, LangSmith, Pinecone, Tavily, Firecrawl, Jina, Kagi,
+Perplexity, xAI, OpenRouter, NVIDIA, LangSmith, Pinecone, Tavily, Firecrawl, Jina, Kagi,
 ElevenLabs, and keyword-anchored keys (Cohere, Mistral, DeepSeek, Together, W&B).
 
 Users of an AI gateway paste these most of all. OpenAI keys embed ``T3BlbkFJ`` (the
@@ -24,6 +24,7 @@ CLASSES: Mapping[str, str] = {
     "secret.perplexity_api_key": "Perplexity API key (pplx-).",
     "secret.xai_api_key": "xAI API key (xai-).",
     "secret.openrouter_api_key": "OpenRouter API key (sk-or-v1-).",
+    "secret.nvidia_api_key": "NVIDIA API key for NIM / build.nvidia.com and NGC (nvapi-).",
     "secret.langsmith_api_key": "LangSmith API key (lsv2_).",
     "secret.pinecone_api_key": "Pinecone API key (pcsk_).",
     "secret.tavily_api_key": "Tavily API key (tvly-).",
@@ -101,6 +102,10 @@ PATTERNS: tuple[Pattern, ...] = (
     row("perplexity", "api_key", r"\b(pplx-[A-Za-z0-9]{48})\b", group=1, validator=vendor(5)),
     row("xai", "api_key", r"\b(xai-[A-Za-z0-9]{80})\b", group=1, validator=vendor(4)),
     row("openrouter", "api_key", r"\b(sk-or-v1-[a-f0-9]{64})\b", group=1, validator=vendor(9)),
+    # nvapi- then a 64-character base64url body; a range, since NGC's length is undocumented.
+    row(
+        "nvidia", "api_key", r"\b(nvapi-[A-Za-z0-9_\-]{56,72})" + END, group=1, validator=vendor(6)
+    ),
     row("langsmith", "api_key", r"\blsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}\b"),
     row("pinecone", "api_key", r"\bpcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,}\b"),
     row(

@@ -1,0 +1,87 @@
+"""Passwords handed to well-known commands and library calls as literals.
+
+Where the keyword-assignment grammar sees no ``name = value``, the position of an
+argument still says what it is, by the tool's own documentation:
+
+* command lines: ``sshpass -p``, ``redis-cli -a``, and the OpenLDAP clients' simple-bind
+  ``-w`` (``ldapsearch``, ``ldapmodify``…) take the password itself;
+* PowerShell: ``ConvertTo-SecureString "…" -AsPlainText`` turns a literal into a
+  credential;
+* code: a setter named for a credential (``setPassword("…")``, ``set_password('…')``,
+  ``setApiKey("…")``), the second literal of a login call (``smtp.login("me", "…")``,
+  ``ftp.login``), and HTTP client auth pairs (``auth=("user", "…")``,
+  ``HTTPBasicAuth("user", "…")``).
+
+Values pass the same checks as keyword assignments (``values``): variables, templates
+and placeholders are dropped, and keys and tokens must look generated. Unlike a named
+assignment, a call carries no name of its own, and snippets that show how to call it
+fill the argument with its name (``s.login("you@example.com", "password")``), so
+tutorial passwords (``password``, ``pwd``, ``P@ssw0rd``) are dropped here rather than
+reported as ``known_dummy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bastion.detect.patterns import Pattern
+from bastion.detect.secrets.checks import generated, password
+from bastion.detect.secrets.dummies import is_example_password
+from bastion.detect.secrets.rows import row
+from bastion.detect.secrets.values import strip_quotes
+
+# One quoted literal, double or single (RE2 has no backreferences: the closing quote is
+# either kind, and the value holds neither).
+_LITERAL = r"""["']([^"'\r\n]+)["']"""
+_OTHER_LITERAL = r"""["'][^"'\r\n]+["']"""
+# A password argument: an optional quote, then a run without spaces or quotes.
+_ARGUMENT = r"""["']?([^\s"'|;&]{2,})"""
+# The rest of one command before a flag (no pipe, separator or new line).
+_SAME_COMMAND = r"[^\r\n|;&]{0,200}?\s"
+_PASSWORD_WORDS = r"(?:Password|Passwd|Pwd|Passphrase|Secret)"  # noqa: S105 (key names)
+_KEY_WORDS = r"(?:ApiKey|APIKey|AccessKey|AccessToken|AuthToken|Token)"
+
+
+def _chosen(value: str) -> Mapping[str, str] | None:
+    """A password argument that is not the argument's name or a tutorial example."""
+    return None if is_example_password(strip_quotes(value).strip()) else password(value)
+
+
+CLASSES: Mapping[str, str] = {}  # cli_password and generic_password are described elsewhere
+
+PATTERNS: tuple[Pattern, ...] = (
+    row("cli", "password", r"\bsshpass\s+-p\s*" + _ARGUMENT, group=1, validator=_chosen,
+        score=0.8, name="sshpass"),
+    row("cli", "password", r"\bredis-cli\b" + _SAME_COMMAND + r"-a\s+" + _ARGUMENT, group=1,
+        validator=_chosen, score=0.8, name="redis_cli"),
+    row("cli", "password",
+        r"\bldap(?:search|add|modify|delete|modrdn|compare|passwd|whoami|exop)\b"
+        + _SAME_COMMAND + r"-w\s+" + _ARGUMENT,
+        group=1, validator=_chosen, score=0.8, name="ldap_simple_bind"),
+    row("powershell", "password",
+        r"(?i:ConvertTo-SecureString)\s+(?i:-String\s+)?" + _LITERAL + r"\s+(?i:-AsPlainText)",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="secure_string"),
+    row("generic", "password",
+        r"\bset(?:[A-Z][A-Za-z]*)?" + _PASSWORD_WORDS + r"\s*\(\s*" + _LITERAL + r"\s*\)",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="password_setter"),
+    row("generic", "password",
+        r"\bset_(?:[a-z]+_)*(?:password|passwd|pwd|passphrase|secret)\s*\(\s*" + _LITERAL
+        + r"\s*\)",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="password_setter_snake"),
+    row("generic", "api_key",
+        r"\bset(?:[A-Z][A-Za-z]*)?" + _KEY_WORDS + r"\s*\(\s*" + _LITERAL + r"\s*\)",
+        data_class="generic_api_key", group=1, validator=generated(12), score=0.8,
+        name="key_setter"),
+    row("generic", "password",
+        r"\.login\(\s*" + _OTHER_LITERAL + r"\s*,\s*" + _LITERAL + r"\s*[,)]",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="login_call"),
+    row("generic", "password",
+        r"(?:\bauth\s*=\s*[(\[]|\bHTTP(?:Basic|Digest|Proxy)Auth\(|\bBasicAuth\()\s*"
+        + _OTHER_LITERAL + r"\s*,\s*" + _LITERAL + r"\s*[)\]]",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="auth_pair"),
+)  # fmt: skip
