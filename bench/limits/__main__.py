@@ -1,7 +1,7 @@
-"""Time admit + reserve + settle of one call with in-memory and with Redis counters.
+"""Time admit + reserve + settle of one call with in-memory, SQLite-file and Redis counters.
 
-    .venv/bin/python -m bench.limits [--store memory|redis|both] [--rounds N] [--batch N]
-                                     [--redis-url URL] [--no-save]
+    .venv/bin/python -m bench.limits [--store memory|redis|sqlite|both|workers]
+                                     [--rounds N] [--batch N] [--redis-url URL] [--no-save]
 
 Scenarios: one per-key rule (requests per minute + concurrency), and a realistic set
 of four rules (per key; team x environment tokens per minute and monthly USD; per app
@@ -11,7 +11,10 @@ reading the reservation's rate-limit headers once as the gateway does;
 p50 and p90 are over samples, in µs per call; "admit+reserve" is the part before the
 upstream call (settle runs after the response is sent), "cpu" this process's CPU time
 per call. With ``both``, memory and Redis samples alternate within one run, so machine
-noise hits both alike. Redis keys go under a
+noise hits both alike; with ``workers``, memory and the sqlite store (the file several
+workers share without Redis), its calls on the event loop (``sqlite``) and on a thread
+of their own (``sqlite-thread``), alternate the same way; the file is in a temporary
+directory. Redis keys go under a
 fresh ``bastion-bench:<id>:`` prefix and are deleted afterwards. Goals (issue #6):
 ≤ 50 µs p50 in memory, ≤ 1 ms p50 with Redis on loopback. Results go to
 bench/results/limits-<date>-<commit>.json.
@@ -22,20 +25,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bastion.config.schema import BastionConfig
 from bastion.limits.build import build_limiter
 from bastion.limits.limiter import ScopedLimiter
+from bastion.limits.sqlite_store import SqliteCounterStore
 from bastion.model import Conversation, Endpoint, Principal, Segment, Source, Usage
 from bench.overhead.results import git_commit, write_result
 
-GOALS_US = {"memory": 50.0, "redis": 1000.0}
-REDIS_BATCH_SHARE = 4  # Redis samples run batch / 4 calls: each costs ~4 round trips
+GOALS_US = {"memory": 50.0, "redis": 1000.0, "sqlite": 1000.0, "sqlite-thread": 1000.0}
+REDIS_BATCH_SHARE = 4  # shared-store samples run batch / 4 calls: each costs ~4 round trips
 PROMPT = ("Please summarise the attached quarterly figures for the board. " * 32)[:2048]
 
 SCENARIOS: dict[str, list[dict[str, Any]]] = {
@@ -55,18 +62,28 @@ SCENARIOS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def limiter_for(rules: list[dict[str, Any]], store: str, redis_url: str) -> ScopedLimiter:
+def limiter_for(
+    rules: list[dict[str, Any]], store: str, redis_url: str, work: Path | None = None
+) -> ScopedLimiter:
+    """A limiter over ``store``; the sqlite stores keep their file in ``work``."""
+    limits: dict[str, Any] = {"rules": rules, "store": store.removesuffix("-thread")}
+    if store.startswith("sqlite"):
+        assert work is not None
+        limits["sqlite_file"] = str(work / f"{store}-{uuid.uuid4().hex[:8]}.db")
     config = BastionConfig.model_validate(
         {
             "providers": {"p": {"kind": "openai", "base_url": "http://x/v1"}},
             "models": {"gpt-4o-mini": {"targets": [{"provider": "p", "model": "gpt-4o-mini"}]}},
             "redis": {"url": redis_url, "key_prefix": f"bastion-bench:{uuid.uuid4().hex[:8]}:"},
-            "limits": {"rules": rules, "store": store},
+            "limits": limits,
         }
     )
     built = build_limiter(config, None)
     assert built is not None
-    return built[0]
+    limiter = built[0]
+    if store == "sqlite-thread":  # the same file, its calls on a thread of their own
+        limiter.store = SqliteCounterStore(Path(limits["sqlite_file"]), offload=True)
+    return limiter
 
 
 async def drop_keys(redis_url: str, limiter: ScopedLimiter) -> None:
@@ -139,7 +156,8 @@ async def time_scenario(
     rules: list[dict[str, Any]], stores: list[str], args: argparse.Namespace
 ) -> dict[str, list[tuple[float, float, float]]]:
     """Samples per store, alternating between the stores round by round."""
-    calls = {store: Calls(limiter_for(rules, store, args.redis_url)) for store in stores}
+    work = Path(tempfile.mkdtemp(prefix="bastion-bench-limits-"))
+    calls = {store: Calls(limiter_for(rules, store, args.redis_url, work)) for store in stores}
     try:
         for runner in calls.values():
             await runner.warm()
@@ -156,17 +174,26 @@ async def time_scenario(
     finally:
         if "redis" in calls:
             await drop_keys(args.redis_url, calls["redis"].limiter)
+        for store in ("sqlite", "sqlite-thread"):
+            if store in calls:
+                await calls[store].limiter.store.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200, help="samples per scenario")
     parser.add_argument("--batch", type=int, default=200, help="calls per memory sample")
-    parser.add_argument("--store", choices=["memory", "redis", "both"], default="both")
+    parser.add_argument(
+        "--store", choices=["memory", "redis", "sqlite", "both", "workers"], default="both"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args()
-    stores = ["memory", "redis"] if args.store == "both" else [args.store]
+    stores = {
+        "both": ["memory", "redis"],
+        "workers": ["memory", "sqlite", "sqlite-thread"],
+    }.get(args.store, [args.store])
     try:
         import uvloop
 
@@ -192,7 +219,7 @@ def main() -> None:
                 }
             )
             print(
-                f"{name:<62} {store:<6} p50 {p50:7.1f} µs  p90 {p90:7.1f} µs  "
+                f"{name:<62} {store:<13} p50 {p50:7.1f} µs  p90 {p90:7.1f} µs  "
                 f"admit+reserve {path_p50:6.1f} µs  cpu {cpu_p50:6.1f} µs  "
                 f"(goal ≤ {GOALS_US[store]:.0f} µs)"
             )

@@ -1,4 +1,5 @@
-"""Redis for the limits tests: the machine's server, namespaced per test, and private ones.
+"""Redis for the limits tests: the machine's server, namespaced per test, and private ones;
+and the ``store`` fixture, each counter store in turn.
 
 Tests on the shared server (127.0.0.1:6379) use a unique ``redis.key_prefix`` and delete
 their keys afterwards; tests that flush, stop or restart Redis start their own
@@ -20,6 +21,7 @@ from tests.limits.redis_servers import REDIS_URL, PrivateRedis, delete_prefixed,
 
 from bastion.limits.memory import MemoryCounterStore
 from bastion.limits.redis_store import RedisCounterStore
+from bastion.limits.sqlite_store import SqliteCounterStore
 from bastion.limits.store import CounterStore
 
 
@@ -57,11 +59,18 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         server.stop()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CounterStore]:
     """Each counter store, for tests of what every store must do alike."""
     if request.param == "memory":
         yield MemoryCounterStore()
+        return
+    if request.param == "sqlite":
+        local = SqliteCounterStore(tmp_path / "limits.db")
+        try:
+            yield local
+        finally:
+            await local.close()
         return
     prefix: str = request.getfixturevalue("redis_prefix")
     shared = RedisCounterStore(request.getfixturevalue("redis_url"), key_prefix=prefix)

@@ -1,12 +1,14 @@
-"""Idempotency slots: claimed once, replayed while kept, freed on release; in memory and in
-Redis (shared by processes). Both keep answers sealed with the content key, so neither
-Redis nor the process's heap of stored answers holds one in the clear."""
+"""Idempotency slots: claimed once, replayed while kept, freed on release; in memory, in a
+SQLite file (shared by the processes of one machine) and in Redis (shared by processes).
+All keep answers sealed with the content key, so neither Redis, the file nor the
+process's heap of stored answers holds one in the clear."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from bastion.limits.idempotency import (
     StoredAnswer,
     build_idempotency_store,
 )
+from bastion.limits.idempotency_sqlite import SqliteIdempotencyStore
 from bastion.server.reload import sections_needing_restart
 
 BODY = hashlib.sha256(b'{"model":"gpt-4o-mini","messages":[]}').digest()
@@ -34,13 +37,20 @@ SECRET_ANSWER = b'{"choices":[{"message":{"content":"the launch code is 0000"}}]
 ANSWER = StoredAnswer(200, (("content-type", "application/json"),), SECRET_ANSWER, False, "req_1")
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[IdempotencyStore]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[IdempotencyStore]:
     """Each store, for what every store must do alike."""
     if request.param == "memory":
         yield MemoryIdempotencyStore(
             ttl_s=60, in_flight_ttl_s=60, max_bytes=1 << 20, keyring=Keyring.generate()
         )
+        return
+    if request.param == "sqlite":
+        local = sqlite_store(tmp_path, Keyring.generate())
+        try:
+            yield local
+        finally:
+            await local.close()
         return
     shared = RedisIdempotencyStore(
         request.getfixturevalue("redis_url"),
@@ -108,6 +118,15 @@ async def test_a_stream_answer_comes_back_byte_for_byte(store: IdempotencyStore)
     assert isinstance(claimed, Claimed)
     await store.complete("k1:s", claimed.token, answer)
     assert await store.claim("k1:s", BODY) == answer
+
+
+def sqlite_store(
+    work: Path, ring: Keyring, clock: Callable[[], float] | None = None, **options: Any
+) -> SqliteIdempotencyStore:
+    settings: dict[str, Any] = {"ttl_s": 60, "in_flight_ttl_s": 60, "max_bytes": 1 << 20}
+    if clock is not None:
+        settings["clock"] = clock
+    return SqliteIdempotencyStore(work / "limits-idempotency.db", ring, **(settings | options))
 
 
 # --- memory ---------------------------------------------------------------------------
@@ -187,6 +206,93 @@ async def test_memory_without_a_content_key_keeps_answers_as_they_are() -> None:
     await store.complete("k1:a", claimed.token, ANSWER)
     assert _held(store) == [ANSWER]
     assert await store.claim("k1:a", BODY) == ANSWER
+
+
+# --- sqlite (the workers of one machine) -----------------------------------------------
+
+
+async def test_sqlite_slots_are_shared_by_processes_on_one_file(tmp_path: Path) -> None:
+    ring = Keyring.generate()
+    one, two = sqlite_store(tmp_path, ring), sqlite_store(tmp_path, ring)
+    try:
+        claimed = await one.claim("k1:a", BODY)
+        assert isinstance(claimed, Claimed)
+        assert isinstance(await two.claim("k1:a", BODY), InFlight)  # a retry on another worker
+        assert isinstance(await two.claim("k1:a", OTHER), Reused)
+        await one.complete("k1:a", claimed.token, ANSWER)
+        assert await two.claim("k1:a", BODY) == ANSWER
+    finally:
+        await one.close()
+        await two.close()
+
+
+def _files(work: Path) -> dict[str, bytes]:
+    """The bytes of the slots' file and its SQLite companions (-wal, -shm, .lock)."""
+    return {found.name: found.read_bytes() for found in work.glob("limits-idempotency.db*")}
+
+
+async def test_sqlite_never_holds_the_answer_or_the_body_digest_in_the_clear(
+    tmp_path: Path,
+) -> None:
+    store = sqlite_store(tmp_path, Keyring.generate())
+    try:
+        claimed = await store.claim("k1:a", BODY)
+        assert isinstance(claimed, Claimed)
+        await store.complete("k1:a", claimed.token, ANSWER)
+        assert await store.claim("k1:a", BODY) == ANSWER
+        files = _files(tmp_path)
+        assert any(name.endswith("-wal") for name in files)  # the write-ahead log too
+        for data in files.values():
+            assert b"launch code" not in data and b"req_1" not in data
+            assert BODY not in data and BODY.hex().encode() not in data
+    finally:
+        await store.close()
+
+
+async def test_sqlite_answers_expire_and_claims_of_dead_processes_are_dropped(
+    tmp_path: Path,
+) -> None:
+    clock, ring = Clock(), Keyring.generate()
+    store = sqlite_store(tmp_path, ring, clock, ttl_s=100, in_flight_ttl_s=10)
+    claimed = await store.claim("k1:a", BODY)
+    assert isinstance(claimed, Claimed)
+    await store.complete("k1:a", claimed.token, ANSWER)
+    clock.now += 99
+    assert await store.claim("k1:a", BODY) == ANSWER
+    clock.now += 2
+    assert isinstance(await store.claim("k1:a", OTHER), Claimed)  # expired: free again
+    assert store.stored_bytes() == 0
+    clock.now += 11  # that claim never finished (a crashed call)
+    assert isinstance(await store.claim("k1:a", BODY), Claimed)
+    assert isinstance(await store.claim("k1:b", BODY), Claimed)
+    await store.close()  # the last process using the file stops mid-call
+    restarted = sqlite_store(tmp_path, ring, clock)
+    try:
+        assert isinstance(await restarted.claim("k1:b", BODY), Claimed)  # not a 409 for 900 s
+    finally:
+        await restarted.close()
+
+
+async def test_sqlite_drops_the_oldest_answers_past_its_byte_budget(tmp_path: Path) -> None:
+    clock, ring = Clock(), Keyring.generate()
+    probe = sqlite_store(tmp_path / "probe", ring)
+    claimed = await probe.claim("k1:a", BODY)
+    assert isinstance(claimed, Claimed)
+    await probe.complete("k1:a", claimed.token, ANSWER)
+    size = probe.stored_bytes()
+    await probe.close()
+    store = sqlite_store(tmp_path, ring, clock, max_bytes=size * 2)
+    try:
+        for scope in ("k1:a", "k1:b", "k1:c"):
+            clock.now += 1
+            claimed = await store.claim(scope, BODY)
+            assert isinstance(claimed, Claimed)
+            await store.complete(scope, claimed.token, ANSWER)
+        assert store.stored_bytes() == size * 2
+        assert isinstance(await store.claim("k1:a", BODY), Claimed)  # dropped: runs afresh
+        assert await store.claim("k1:c", BODY) == ANSWER
+    finally:
+        await store.close()
 
 
 # --- redis ----------------------------------------------------------------------------
@@ -287,6 +393,9 @@ async def test_the_store_follows_limits_store_and_can_be_turned_off() -> None:
     )
     assert shared is not None and shared.name == "redis"
     await shared.close()
+    workers = build_idempotency_store(_config(server={"workers": 2}), ring)
+    assert workers is not None and workers.name == "sqlite"
+    await workers.close()
     assert build_idempotency_store(_config(limits={"idempotency": False}), ring) is None
 
 

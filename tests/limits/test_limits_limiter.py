@@ -270,13 +270,6 @@ def test_a_usd_budget_needs_a_price_for_every_model_it_covers() -> None:
     assert build_limiter(priced, None) is not None
 
 
-def test_several_workers_are_refused_until_counters_are_shared() -> None:
-    cfg = config({"scope": ["key"], "requests_per_minute": 5})
-    cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"workers": 2})})
-    with pytest.raises(ConfigError, match=r"server\.workers: 1"):
-        build_limiter(cfg, None)
-
-
 def test_no_rules_means_no_limiter() -> None:
     assert build_limiter(config(), None) is None
 

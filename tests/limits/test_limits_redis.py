@@ -360,12 +360,10 @@ async def test_fail_open_lets_calls_through_and_counts_them(
 # --- configuration ---------------------------------------------------------------------
 
 
-def test_several_workers_are_allowed_with_redis_and_refused_without(redis_url: str) -> None:
+def test_several_workers_count_in_redis_when_told_to(redis_url: str) -> None:
     rule = {"scope": ["key"], "requests_per_minute": 5}
-    assert build_limiter(config(redis_url, "x:", rule, workers=4), None) is not None
-    memory = config(redis_url, "x:", rule, workers=2, store="memory")
-    with pytest.raises(ConfigError, match=r"set limits\.store: redis"):
-        build_limiter(memory, None)
+    built = build_limiter(config(redis_url, "x:", rule, workers=4), None)
+    assert built is not None and isinstance(built[0].store, RedisCounterStore)
     no_url = config(redis_url, "x:", rule)
     no_url = no_url.model_copy(update={"redis": no_url.redis.model_copy(update={"url": None})})
     with pytest.raises(ConfigError, match=r"limits\.store: redis needs redis\.url"):

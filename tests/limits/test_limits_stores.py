@@ -1,4 +1,4 @@
-"""What every counter store does alike, run against the memory store and the Redis store.
+"""What every counter store does alike, run against the memory, SQLite and Redis stores.
 
 The Redis store follows the server's clock, so these tests take at the current time and
 never move a clock; the memory store's own tests cover time passing with a fake clock.
@@ -12,6 +12,7 @@ import time
 
 from bastion.limits.memory import MemoryCounterStore
 from bastion.limits.redis_store import RedisCounterStore
+from bastion.limits.sqlite_store import SqliteCounterStore
 from bastion.limits.store import CounterStore, Granted, Hold, HoldKind, Refused, Restored
 
 
@@ -34,6 +35,8 @@ async def take(store: CounterStore, *holds: Hold) -> Granted | Refused:
 async def used(store: CounterStore, key: str, kind: HoldKind) -> int:
     if isinstance(store, MemoryCounterStore):
         return store.used(key, time.time())
+    if isinstance(store, SqliteCounterStore):
+        return await store.used(key, kind, time.time())
     assert isinstance(store, RedisCounterStore)
     return await store.used(key, kind)
 

@@ -1,6 +1,7 @@
 """The gateway's Prometheus metrics as an operator scrapes them (calls, refusals,
 injections, exception uses, tokens and cost, latency, upstream errors, the audit
-backlog, capped label sets), and the exact overhead quantiles kept for the benchmark."""
+backlog, remaining budgets, capped label sets), and the exact overhead quantiles kept
+for the benchmark."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bastion.limits.budget_status import BudgetStatus
 from bastion.model import CallRecord, CallStatus, FindingSummary, Principal, Usage
 from bastion.pipeline.metrics import GatewayMetrics, OverheadSamples
 
@@ -205,6 +207,44 @@ def test_the_audit_backlog_is_read_at_scrape_time() -> None:
     assert scrape(metrics, "bastion_audit_pending") == {labels(): 12.0}
     assert scrape(metrics, "bastion_audit_spool_bytes") == {labels(): 4096.0}
     assert scrape(metrics, "bastion_audit_lag_seconds") == {labels(): 0.75}
+
+
+def budget(team: str, spent: float, limit: float = 100.0, period: str = "month") -> BudgetStatus:
+    return BudgetStatus(
+        rule="teams",
+        scope={"team": team},
+        measure="usd",
+        window=f"per {period}",
+        period=f"{period}:2026-12",
+        start=0.0,
+        resets_at=None,
+        limit=limit,
+        spent=spent,
+        soft=None,
+    )
+
+
+def test_remaining_budgets_are_what_the_last_read_found() -> None:
+    metrics = GatewayMetrics(label_limit=2)
+    metrics.budget_remaining.observe(
+        [budget("finance", 30.0), budget("finance", 95.0, 20.0, "day"), budget("legal", 99.5)]
+    )
+    found = scrape(metrics, "bastion_budget_remaining")
+    finance = {"rule": "teams", "scope": "team=finance", "measure": "usd"}
+    assert found == {
+        labels(**finance, window="month"): 70.0,
+        labels(**finance, window="day"): -75.0,  # overspent by usage beyond reservations
+        labels(rule="teams", scope="team=legal", measure="usd", window="month"): 0.5,
+    }
+    # a new period, and more scopes than the cap: gone scopes go, the rest share "other"
+    metrics.budget_remaining.observe(
+        [budget("legal", 10.0), budget("ops", 40.0), budget("sales", 80.0)]
+    )
+    found = scrape(metrics, "bastion_budget_remaining")
+    assert {dict(k)["scope"]: v for k, v in found.items()} == {
+        "team=legal": 90.0,
+        "other": 20.0,  # the smallest remainder of the scopes past the cap
+    }
 
 
 def test_quantiles_in_microseconds() -> None:

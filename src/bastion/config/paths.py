@@ -5,7 +5,7 @@ config works the same whatever directory ``bastion`` is started from. This cover
 ``policy.file``, ``providers.*.api_key_file``, the providers' TLS files
 (``ca_bundle``, ``client_cert``, ``client_key``: loaded once here to check them),
 ``audit.wal_dir``,
-``audit.checkpoint_file`` and a relative SQLite path in
+``audit.checkpoint_file``, ``limits.sqlite_file`` and a relative SQLite path in
 ``storage.url`` (``sqlite:///.bastion/bastion.db`` becomes ``sqlite:////abs/dir/
 .bastion/bastion.db``). A value set by environment or flag is relative to the current
 directory instead, as a shell user expects; with no config file at all, so are defaults.
@@ -68,6 +68,10 @@ def resolve_paths(
         value = getattr(audit, name)
         if value is not None and not value.is_absolute():
             audit = audit.model_copy(update={name: base_for(("audit", name)) / value})
+    limits = config.limits
+    if limits.sqlite_file is not None and not limits.sqlite_file.is_absolute():
+        sqlite_file = base_for(("limits", "sqlite_file")) / limits.sqlite_file
+        limits = limits.model_copy(update={"sqlite_file": sqlite_file})
     custom = {
         name: entry.model_copy(
             update={
@@ -87,6 +91,7 @@ def resolve_paths(
             "storage": storage,
             "crypto": crypto,
             "audit": audit,
+            "limits": limits,
             "detectors": detectors,
         }
     )

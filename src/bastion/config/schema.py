@@ -468,10 +468,18 @@ class LimitsConfig(_Strict):
     lease_ttl_s: float = Field(
         900.0, gt=0, description="A concurrency slot not released by then frees itself."
     )
-    store: Literal["memory", "redis"] = Field(
+    store: Literal["memory", "sqlite", "redis"] = Field(
         "memory",
-        description="Where counters live: memory (one process) or redis (shared by every "
-        "worker and replica; needs redis.url).",
+        description="Where counters and idempotent answers live: memory (one process; with "
+        "server.workers > 1 the sqlite store is used), sqlite (a file shared by the gateway "
+        "processes of one machine, sqlite_file) or redis (shared by every worker and replica; "
+        "needs redis.url).",
+    )
+    sqlite_file: Path | None = Field(
+        None,
+        description="The shared counter file of the sqlite store (idempotent answers go to a "
+        "sibling -idempotency file); default limits.db beside the SQLite database, else in "
+        "the audit log's parent directory. Local disk only (never NFS).",
     )
     on_store_down: Literal["degrade", "closed", "open"] = Field(
         "degrade",
@@ -507,7 +515,8 @@ class LimitsConfig(_Strict):
     idempotency_max_memory_bytes: int = Field(
         256 << 20,
         ge=1 << 20,
-        description="Memory store: answers held at most; the oldest are dropped past it.",
+        description="Memory and sqlite stores: answers held at most; the oldest are dropped "
+        "past it.",
     )
 
     @field_validator("timezone")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -17,7 +19,10 @@ from bastion.limits.periods import PeriodClock
 from bastion.limits.pricing import ModelPrice, Pricer, find_price
 from bastion.limits.redis_store import RedisCounterStore
 from bastion.limits.rules import Measure, compile_rule
+from bastion.limits.sqlite_store import SqliteCounterStore
 from bastion.limits.store import CounterStore
+
+log = logging.getLogger("bastion.limits")
 
 
 def model_prices(config: BastionConfig) -> dict[str, tuple[Pricer, int, bool]]:
@@ -49,18 +54,22 @@ def build_store(
     on_fail_open: Callable[[], None] | None = None,
     on_degraded: Callable[[str], None] | None = None,
 ) -> CounterStore:
-    """The counter store ``limits.store`` names (ConfigError when it cannot serve the
-    configured workers). ``on_degraded(outcome)`` hears of every decision taken on
+    """The counter store ``limits.store`` names (``store_kind``; ConfigError when Redis
+    is asked for without a usable URL). ``on_degraded(outcome)`` hears of every decision taken on
     local limits while Redis is down (``limits.on_store_down: degrade``)."""
     limits = config.limits
-    if limits.store == "memory":
-        if config.server.workers > 1:
-            raise ConfigError(
-                f"limits.rules with server.workers: {config.server.workers} need shared "
-                "counters: set limits.store: redis (and redis.url), or server.workers: 1; "
-                "in-memory counters would let every worker allow the full limit"
-            )
+    store = store_kind(config)
+    if store == "memory":
         return MemoryCounterStore()
+    if store == "sqlite":
+        if limits.store == "memory":
+            log.info(
+                "limits: server.workers is %d, so the workers share their counters in %s "
+                "(limits.store: memory with several workers)",
+                config.server.workers,
+                shared_file(config),
+            )
+        return SqliteCounterStore(shared_file(config))
     if not config.redis.url:
         raise ConfigError("limits.store: redis needs redis.url (redis://host:6379/0)")
     if not _redis_url_ok(config.redis.url):
@@ -78,6 +87,30 @@ def build_store(
         )
     except ValueError:
         raise ConfigError(_BAD_REDIS_URL) from None
+
+
+def store_kind(config: BastionConfig) -> str:
+    """Where counters (and idempotent answers) live: ``limits.store``, except that
+    ``memory`` with several workers is the file they share (``sqlite``)."""
+    store = config.limits.store
+    if store == "memory" and config.server.workers > 1:
+        return "sqlite"
+    return store
+
+
+def shared_file(config: BastionConfig) -> Path:
+    """The sqlite store's file: ``limits.sqlite_file``; default ``limits.db`` beside a
+    SQLite database, else beside the audit log's directory (``audit.location``), which
+    the gateway writes to anyway."""
+    if config.limits.sqlite_file is not None:
+        return config.limits.sqlite_file
+    url = config.storage.url
+    if url.startswith(("sqlite:///", "sqlite+aiosqlite:///")):
+        database = url.split(":///", 1)[1].split("?", 1)[0]
+        if database and not database.startswith((":memory:", "file:")):
+            return Path(database).parent / "limits.db"
+    wal_dir = config.audit.wal_dir or Path(".bastion") / "audit-wal"
+    return wal_dir.parent / "limits.db"
 
 
 _BAD_REDIS_URL = (
@@ -146,7 +179,8 @@ def build_limiter(
         record_spend=writer.submit if writer is not None else None,
         on_soft_limit=on_soft_limit,
     )
-    if sink is not None and isinstance(store, RedisCounterStore):  # when Redis lost its data
+    if sink is not None and isinstance(store, RedisCounterStore | SqliteCounterStore):
+        # when the shared counters are found empty (Redis lost its data, a cleared file)
 
         async def rebuild_from_ledger() -> int:
             return await rebuild(limiter, sink, time.time())

@@ -7,11 +7,12 @@ the process die) or *done* (the final answer, kept ``ttl_s``). ``claim`` is atom
 two calls claiming one free slot, exactly one gets ``Claimed``; the other sees the
 slot ``InFlight`` — or ``Reused`` when its body differs.
 
-Stored answers are content (RELIABILITY.md K1): both stores seal them with AES-256-GCM
+Stored answers are content (RELIABILITY.md K1): every store seals them with AES-256-GCM
 under the keyring's content key, the slot's name being the associated data. The Redis
-store seals the whole slot (the request's fingerprint too), so Redis never holds a
-prompt's digest or an answer in the clear; the memory store seals answers whenever the
-keyring has a content key. A done slot is deleted ``ttl_s`` after its call ended.
+store and the sqlite store (``idempotency_sqlite``, the file the workers of one machine
+share) seal the whole slot (the request's fingerprint too), so neither holds a prompt's
+digest or an answer in the clear; the memory store seals answers whenever the keyring
+has a content key. A done slot is deleted ``ttl_s`` after its call ended.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bastion.config.schema import BastionConfig
 from bastion.crypto.content import ContentUnreadable, seal, unseal
 from bastion.crypto.keyring import Keyring
 from bastion.errors import ConfigError, StorageError
+from bastion.limits.build import shared_file
 from bastion.limits.redis_store import unretried_client
 
 _FAILURES = (RedisError, OSError, TimeoutError)
@@ -56,7 +58,7 @@ class StoredAnswer:
         return len(self.body) + sum(len(k) + len(v) for k, v in self.headers)
 
 
-def _encode(header: dict[str, Any], answer: StoredAnswer | None) -> bytes:
+def encode_slot(header: dict[str, Any], answer: StoredAnswer | None) -> bytes:
     """One line of JSON (``header`` and the answer's metadata), then the answer's body."""
     if answer is not None:
         header = {
@@ -69,7 +71,7 @@ def _encode(header: dict[str, Any], answer: StoredAnswer | None) -> bytes:
     return orjson.dumps(header) + b"\n" + (answer.body if answer is not None else b"")
 
 
-def _decode(plain: bytes) -> tuple[dict[str, Any], StoredAnswer | None]:
+def decode_slot(plain: bytes) -> tuple[dict[str, Any], StoredAnswer | None]:
     """The header of an encoded slot, and its answer (None while in flight)."""
     line, _, body = plain.partition(b"\n")
     header = orjson.loads(line)
@@ -86,14 +88,14 @@ def _decode(plain: bytes) -> tuple[dict[str, Any], StoredAnswer | None]:
     )
 
 
-def _seal(ring: Keyring, name: str, plain: bytes) -> bytes:
+def seal_slot(ring: Keyring, name: str, plain: bytes) -> bytes:
     """``<content key id>.<nonce || ciphertext>``, bound to the slot's ``name``."""
     key_id, blob = seal(ring, plain, name.encode())
     return key_id.encode("ascii") + b"." + blob
 
 
-def _unseal(ring: Keyring, name: str, value: bytes) -> bytes:
-    """The plaintext of ``_seal``; ContentUnreadable when it does not open."""
+def unseal_slot(ring: Keyring, name: str, value: bytes) -> bytes:
+    """The plaintext of ``seal_slot``; ContentUnreadable when it does not open."""
     key_id, dot, blob = value.partition(b".")
     if not dot:
         raise ContentUnreadable("not a sealed idempotency slot")
@@ -206,7 +208,7 @@ class MemoryIdempotencyStore:
         if isinstance(slot.answer, StoredAnswer):
             return slot.answer
         try:
-            _, answer = _decode(_unseal(self._sealer(), scope, slot.answer))
+            _, answer = decode_slot(unseal_slot(self._sealer(), scope, slot.answer))
         except ContentUnreadable:
             return Reused()
         return answer if answer is not None else Reused()
@@ -221,7 +223,7 @@ class MemoryIdempotencyStore:
         if self._ring is None:
             slot.answer, slot.size = answer, answer.size
         else:
-            slot.answer = _seal(self._ring, scope, _encode({}, answer))
+            slot.answer = seal_slot(self._ring, scope, encode_slot({}, answer))
             slot.size = len(slot.answer)
         slot.expires_at = self._clock() + self._ttl_s
         self._done[scope] = slot
@@ -308,12 +310,12 @@ class RedisIdempotencyStore:
 
     async def claim(self, scope: str, fingerprint: bytes) -> Outcome:
         key = self._prefix + scope
-        mine = _seal(self._ring, key, _encode({"fp": fingerprint.hex()}, None))
+        mine = seal_slot(self._ring, key, encode_slot({"fp": fingerprint.hex()}, None))
         current = await self._run(lambda: self._claim(keys=[key], args=[mine, self._in_flight_ms]))
         if current is None:
             return Claimed((mine, fingerprint.hex()))
         try:
-            header, answer = _decode(_unseal(self._ring, key, bytes(current)))
+            header, answer = decode_slot(unseal_slot(self._ring, key, bytes(current)))
         except ContentUnreadable:
             return Reused()
         if header.get("fp") != fingerprint.hex():
@@ -323,7 +325,7 @@ class RedisIdempotencyStore:
     async def complete(self, scope: str, token: object, answer: StoredAnswer) -> None:
         mine, fingerprint = _owned(token)
         key = self._prefix + scope
-        done = _seal(self._ring, key, _encode({"fp": fingerprint}, answer))
+        done = seal_slot(self._ring, key, encode_slot({"fp": fingerprint}, answer))
         await self._run(lambda: self._replace(keys=[key], args=[mine, done, self._ttl_ms]))
 
     async def release(self, scope: str, token: object) -> None:
@@ -353,25 +355,41 @@ def _owned(token: object) -> tuple[bytes, str]:
 def build_idempotency_store(config: BastionConfig, keyring: Keyring) -> IdempotencyStore | None:
     """The store ``limits.store`` names, or None when ``limits.idempotency`` is false.
 
-    ConfigError when Redis would hold answers and the keyring has no content key."""
+    ``memory`` with several workers is the workers' shared file (``sqlite``). ConfigError
+    when Redis or the file would hold answers and the keyring has no content key."""
     limits = config.limits
     if not limits.idempotency:
         return None
-    if limits.store == "memory":
+    store = limits.store
+    if store == "memory" and config.server.workers > 1:
+        store = "sqlite"  # the workers share their answers, as they share their counters
+    if store == "memory":
         return MemoryIdempotencyStore(
             ttl_s=limits.idempotency_ttl_s,
             in_flight_ttl_s=limits.idempotency_in_flight_ttl_s,
             max_bytes=limits.idempotency_max_memory_bytes,
             keyring=keyring,
         )
-    if not config.redis.url:
-        raise ConfigError("limits.store: redis needs redis.url (redis://host:6379/0)")
     if not keyring.has("content"):
         raise ConfigError(
-            "limits.idempotency: answers kept in Redis are encrypted, but the keyring has no "
-            "content key; add one with `bastion crypto rotate content` and give the file to "
-            "every replica, or set limits.idempotency: false"
+            f"limits.idempotency: answers kept in {'Redis' if store == 'redis' else 'a file'} "
+            "are encrypted, but the keyring has no content key; add one with `bastion crypto "
+            "rotate content` (and give the file to every replica), or set "
+            "limits.idempotency: false"
         )
+    if store == "sqlite":
+        # imported here: that module builds on this one's slot format
+        from bastion.limits.idempotency_sqlite import SqliteIdempotencyStore, idempotency_file
+
+        return SqliteIdempotencyStore(
+            idempotency_file(shared_file(config)),
+            keyring,
+            ttl_s=limits.idempotency_ttl_s,
+            in_flight_ttl_s=limits.idempotency_in_flight_ttl_s,
+            max_bytes=limits.idempotency_max_memory_bytes,
+        )
+    if not config.redis.url:
+        raise ConfigError("limits.store: redis needs redis.url (redis://host:6379/0)")
     try:
         return RedisIdempotencyStore(
             config.redis.url,

@@ -9,10 +9,14 @@ cannot explode the series count. No user, key, prompt text or found value is a l
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from bastion.limits.budget_status import BudgetStatus
 from bastion.model import CallRecord
 
 # Overhead is tens to hundreds of microseconds; buckets resolve that range.
@@ -70,6 +74,45 @@ class AuditBacklog(Protocol):
 
     @property
     def lag_s(self) -> float: ...
+
+
+class BudgetRemaining(Collector):
+    """``bastion_budget_remaining``: what is left of each budget (USD or tokens) in its
+    current period or rolling window, per rule and scope, from the spend ledger as last
+    read (``observe``, at scrape time). A collector of its own rather than a ``Gauge``:
+    with several workers, gauges live in per-process files and would keep the series of
+    scopes and periods that are gone; this one exports what the last read found, and the
+    scrape registry of every worker includes it. Scopes past the label cap share the
+    ``other`` series, which shows the smallest remainder among them."""
+
+    NAME = "bastion_budget_remaining"
+
+    def __init__(self, label_limit: int = LABEL_LIMIT) -> None:
+        self._scope = LabelCap(label_limit)
+        self._values: dict[tuple[str, str, str, str], float] = {}
+
+    def observe(self, statuses: Iterable[BudgetStatus]) -> None:
+        """Replace the exported values with these budgets' remainders."""
+        values: dict[tuple[str, str, str, str], float] = {}
+        for status in statuses:
+            scope = ",".join(f"{name}={value}" for name, value in status.scope.items())
+            window = status.window.removeprefix("per ").replace(" ", "")
+            key = (status.rule, self._scope(scope) or "-", status.measure, window)
+            left = status.limit - status.spent
+            values[key] = min(values.get(key, left), left)
+        self._values = values
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            self.NAME,
+            "What is left of each budget in its current period or rolling window (USD or "
+            "tokens; negative when usage beyond reservations overspent it), by rule, scope, "
+            "measure and window, from the spend ledger at scrape time.",
+            labels=["rule", "scope", "measure", "window"],
+        )
+        for labels, value in sorted(self._values.items()):
+            family.add_metric(list(labels), value)
+        yield family
 
 
 class GatewayMetrics:
@@ -183,6 +226,8 @@ class GatewayMetrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        self.budget_remaining = BudgetRemaining(label_limit)
+        r.register(self.budget_remaining)
         self.audit_lag = Gauge(
             "bastion_audit_lag_seconds",
             "Upper bound on how long the oldest audit entry not yet in the database waited.",

@@ -16,6 +16,7 @@ import os
 import secrets
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.registry import Collector
 
 from bastion.console.app import Console
 from bastion.console.page import PREFIX as CONSOLE_PREFIX
@@ -32,12 +33,15 @@ _JSON = {"content-type": "application/json"}
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def _scrape_registry(own: CollectorRegistry) -> CollectorRegistry:
-    """This process's registry, or every worker's when running several (multiprocess)."""
+def _scrape_registry(own: CollectorRegistry, *local: Collector) -> CollectorRegistry:
+    """This process's registry, or every worker's when running several (multiprocess),
+    plus the ``local`` collectors whose values are read at scrape time."""
     if not os.environ.get(MULTIPROC_ENV):
         return own
     merged = CollectorRegistry()
     multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+    for collector in local:
+        merged.register(collector)
     return merged
 
 
@@ -99,8 +103,10 @@ class AdminApp:
         identity = await self._authenticate(scope)
         if method == "GET" and path == "/metrics":
             gateway = self.runtime.gateway
-            gateway.parts.metrics.observe_audit(self.runtime.audit)
-            body = generate_latest(_scrape_registry(gateway.parts.metrics.registry))
+            metrics = gateway.parts.metrics
+            metrics.observe_audit(self.runtime.audit)
+            await self.runtime.observe_budgets()
+            body = generate_latest(_scrape_registry(metrics.registry, metrics.budget_remaining))
             await send_reply(send, Reply(200, body, {"content-type": CONTENT_TYPE_LATEST}))
             return
         if path == PREFIX or path.startswith(PREFIX + "/"):

@@ -2,7 +2,8 @@
 
 What can change live: providers, models and the wire options (the router is rebuilt
 and swapped in; calls already under way finish on the old one). Server, storage and
-audit settings, and the ``limits.idempotency*`` keys, need a restart: a reload that
+audit settings, and the ``limits.store``, ``limits.sqlite_file`` and
+``limits.idempotency*`` keys, need a restart: a reload that
 changes them applies the rest and says so.
 A config that fails validation is rejected whole; the old config stays.
 """
@@ -22,13 +23,15 @@ log = logging.getLogger("bastion.config")
 
 RESTART_SECTIONS = ("server", "storage", "redis", "audit", "tracing")
 RESTART_LIMITS = (
+    "store",
+    "sqlite_file",
     "idempotency",
     "idempotency_ttl_s",
     "idempotency_in_flight_ttl_s",
     "idempotency_max_answer_bytes",
     "idempotency_max_memory_bytes",
 )
-"""``limits`` keys read once at start (the idempotency store is built then)."""
+"""``limits`` keys read once at start (the counter and idempotency stores are built then)."""
 
 
 def sections_needing_restart(old: BastionConfig, new: BastionConfig) -> list[str]:

@@ -24,6 +24,7 @@ from bastion.identity.changes import ChangeNotifier, PollingChangeNotifier
 from bastion.identity.changes_redis import RedisChangeNotifier, RedisChangePublisher
 from bastion.identity.verifier import KeyVerifier
 from bastion.limits.base import Limiter, Unlimited
+from bastion.limits.budget_status import budget_statuses
 from bastion.limits.build import build_limiter, known_prices
 from bastion.limits.idempotency import build_idempotency_store
 from bastion.limits.ledger import LedgerWriter, rebuild
@@ -55,6 +56,7 @@ from bastion.storage.spend import SpendLedgerRepository
 from bastion.wire.request import WireOptions
 
 log = logging.getLogger("bastion.server")
+_BUDGETS_READ_EVERY_S = 5.0  # /metrics reads the ledger's budget totals at most this often
 
 
 def wire_options(config: BastionConfig) -> WireOptions:
@@ -151,6 +153,7 @@ class Runtime:
             self.limiter if self.limiter is not None else Unlimited(known_prices(config))
         )
         self._soft_alerts: Counter | None = None
+        self._budgets_read_at = -_BUDGETS_READ_EVERY_S
         self._fail_open_passes: Counter | None = None
         self._degraded_decisions: Counter | None = None
         # idempotent retries: answers kept where the counters live (limits.store)
@@ -159,13 +162,6 @@ class Runtime:
             max_answer_bytes=config.limits.idempotency_max_answer_bytes,
             fail_open=config.limits.on_store_down == "open",
         )
-        local = idempotency.store is not None and idempotency.store.name == "memory"
-        if local and config.server.workers > 1:
-            log.warning(
-                "idempotency: with limits.store: memory each of the %d workers keeps its own "
-                "Idempotency-Key answers; set limits.store: redis to share them",
-                config.server.workers,
-            )
         # --- end limits ---
         self.gateway = Gateway(
             GatewayParts(
@@ -364,6 +360,21 @@ class Runtime:
             self._policy_watcher = ConfigWatcher(path, self.policy.apply_file)
             self._policy_watcher.start()
 
+    async def observe_budgets(self) -> None:
+        """Read what is left of every budget from the spend ledger into
+        ``bastion_budget_remaining`` (at scrape time, at most every few seconds; a
+        ledger that cannot be read keeps the last values)."""
+        now = time.time()
+        if self.limiter is None or now - self._budgets_read_at < _BUDGETS_READ_EVERY_S:
+            return
+        self._budgets_read_at = now
+        try:
+            statuses = await budget_statuses(self.config.limits, self.spend, now)
+        except StorageError as exc:
+            log.warning("metrics: budget totals not read from the ledger (%s)", type(exc).__name__)
+            return
+        self.gateway.parts.metrics.budget_remaining.observe(statuses)
+
     def _soft_limit_reached(self, rule: str, limit: str) -> None:
         if self._soft_alerts is not None:
             self._soft_alerts.labels(rule, limit).inc()
@@ -398,9 +409,12 @@ class Runtime:
             return "unavailable", []
         if not self.verifier.store_reachable and self.verifier.cached_keys == 0:
             return "unavailable", []
-        # limits: counters in Redis that cannot be reached refuse calls unless fail-open
-        redis_down = self.limiter is not None and not self.limiter.store.reachable
-        if redis_down and self.config.limits.on_store_down == "closed":
+        # limits: counters in Redis that cannot be reached refuse calls unless fail-open;
+        # a shared file (sqlite) that fails always refuses them
+        store = self.limiter.store if self.limiter is not None else None
+        redis_down = store is not None and not store.reachable
+        closed = self.config.limits.on_store_down == "closed"
+        if redis_down and (closed or (store is not None and store.name == "sqlite")):
             return "unavailable", []
         degraded = [name for name, state in self.router.health().items() if state == "open"]
         if not self.verifier.store_reachable:
