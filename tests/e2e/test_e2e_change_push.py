@@ -10,10 +10,7 @@ with ``CI=true``, where it fails.
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +19,18 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
 
-from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _postgres_admin
-from tests.e2e.processes import BASTION, cli_json, free_port, start, stop, wait_http
+from tests.e2e.processes import cli_json, free_port
+from tests.e2e.stacks import (
+    Gateway,
+    gateway_config,
+    postgres_database,
+    redis_namespace,
+    simulator,
+    start_gateways,
+)
 from tests.e2e.test_e2e_limits import SIM_KEY
-from tests.limits.redis_servers import REDIS_URL, unavailable
+from tests.limits.redis_servers import REDIS_URL
 
 POLL_INTERVAL_S = 30.0  # nothing arrives by polling during a test
 PUSH_S = 2.0
@@ -42,38 +45,11 @@ rules:
     action: block
 """
 
-CONFIG = """
-server: {{host: 127.0.0.1, port: {port}, admin: {{port: {admin_port}}}}}
-storage: {{url: "{database_url}", poll_interval_s: {poll}}}
-redis: {{url: "{redis_url}", key_prefix: "{prefix}"}}
+SECTIONS = """redis: {{url: "{redis_url}", key_prefix: "{prefix}"}}
 crypto: {{keyring_file: keyring.json}}
 audit: {{wal_dir: wal/{name}, checkpoint_file: checkpoints/{name}.jsonl}}
 policy: {{file: policy.yaml}}
-providers:
-  sim:
-    kind: openai
-    base_url: http://127.0.0.1:{sim_port}/v1
-    api_key: {sim_key}
-    retry: {{max_attempts: 1}}
-models:
-  gpt-4o-mini: {{targets: [{{provider: sim, model: gpt-4o-mini}}]}}
 """
-
-
-@dataclass
-class Gateway:
-    name: str
-    config: Path
-    port: int
-    admin_port: int
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port}"
 
 
 @dataclass
@@ -94,69 +70,43 @@ class Pair:
         return openai.OpenAI(base_url=gateway.base_url, api_key=key, max_retries=0)
 
 
-def _require_redis() -> None:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    _require_redis()
     work = tmp_path_factory.mktemp("change-push")
-    database = f"bastion_push_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_postgres_admin(f'CREATE DATABASE "{database}"'))
-    except (OSError, TimeoutError) as exc:
-        unavailable(f"PostgreSQL not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {exc}")
-    prefix = f"bastion-e2e-push:{uuid.uuid4().hex[:12]}:"
-    sim_port = free_port()
     (work / "policy.yaml").write_text(OPEN)
     (work / "strict.yaml").write_text(STRICT)
-    gateways = []
-    for name in ("a", "b"):
-        gateway = Gateway(name, work / f"{name}.yaml", free_port(), free_port())
-        gateway.config.write_text(
-            CONFIG.format(
-                port=gateway.port,
-                admin_port=gateway.admin_port,
-                name=name,
-                poll=POLL_INTERVAL_S,
-                database_url=f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}",
-                redis_url=REDIS_URL,
-                prefix=prefix,
+    sim_port = free_port()
+    with (
+        redis_namespace("bastion-e2e-push") as prefix,
+        postgres_database("bastion_push") as database_url,
+        simulator(work, sim_port, SIM_KEY),
+    ):
+
+        def config(name: str) -> Callable[[int, int], str]:
+            return lambda port, admin_port: gateway_config(
+                port=port,
+                admin_port=admin_port,
+                storage_url=database_url,
                 sim_port=sim_port,
                 sim_key=SIM_KEY,
+                poll_interval_s=POLL_INTERVAL_S,
+                sections=SECTIONS.format(redis_url=REDIS_URL, prefix=prefix, name=name),
             )
-        )
-        gateways.append(gateway)
-    a, b = gateways
-    sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")
-    procs = []
-    try:
-        wait_http(f"http://127.0.0.1:{sim_port}/_sim/health", sim)
-        config = str(a.config)
-        subprocess.run([BASTION, "crypto", "init", "--config", config], check=True, timeout=60)
+
+        a, b = (Gateway.write(work, name, config(name)) for name in ("a", "b"))
+        a.cli("crypto", "init")
         token = cli_json(
-            "admin-token", "create", "--config", config, "--role", "admin", "--subject", "ops"
+            "admin-token",
+            "create",
+            "--config",
+            str(a.config),
+            "--role",
+            "admin",
+            "--subject",
+            "ops",
         )
-        for gateway in (a, b):  # A first: it migrates the database and seeds the policy
-            proc = start(
-                ["serve", "--config", str(gateway.config)], work / f"{gateway.name}.log", cwd=work
-            )
-            procs.append(proc)
-            wait_http(f"http://127.0.0.1:{gateway.port}/healthz", proc, timeout_s=60)
-        yield Pair(work, a, b, str(token["token"]))
-    finally:
-        for proc in procs:
-            log = stop(proc)
-            assert "Traceback" not in log, log[-4000:]
-        stop(sim, timeout_s=3)
-        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        with start_gateways([a, b]):  # A first: it migrates the database and seeds the policy
+            yield Pair(work, a, b, str(token["token"]))
 
 
 def within(seconds: float, condition: Callable[[], bool]) -> float:

@@ -17,11 +17,9 @@ PostgreSQL (never stopped); each test gets a database of its own. Shown:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,11 +28,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, _postgres_admin
+from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER
 from tests.e2e.conftest import CONFIG, SIM_KEY
 from tests.e2e.faultproxy import HANG, PASS, REFUSE, FaultProxy
 from tests.e2e.processes import BASTION, cli_json, free_port, output_of, start, stop, wait_http
-from tests.limits.redis_servers import unavailable
+from tests.e2e.stacks import postgres_database, simulator
 
 SPOOL_BYTES = 1 << 16  # the smallest spool limit the config takes
 KEY_GRACE_S = 5.0  # identity/verifier.py: keys verified this recently work without the store
@@ -108,65 +106,60 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
     """One database, proxy, simulator and gateway for the module (a gateway's first
     start migrates a fresh PostgreSQL database: slow on a busy machine)."""
     work = tmp_path_factory.mktemp("drill-database")
-    name = f"bastion_drill_{uuid.uuid4().hex[:12]}"
-    try:
-        asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, TimeoutError) as exc:
-        unavailable(f"PostgreSQL not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {exc}")
-    proxy = FaultProxy(POSTGRES_HOST, POSTGRES_PORT)
     sim_port, port, admin_port = free_port(), free_port(), free_port()
-    url = f"postgresql://{POSTGRES_USER}@127.0.0.1:{proxy.port}/{name}"
-    config = work / "bastion.yaml"
-    text = CONFIG.format(
-        port=port, admin_port=admin_port, sim_port=sim_port, dead_port=free_port(), sim_key=SIM_KEY
-    )
-    assert SQLITE in text
-    config.write_text(
-        text.replace(SQLITE, f'storage: {{url: "{url}", poll_interval_s: 0.2}}')
-        + "crypto: {keyring_file: keyring.json}\n"
-        + f"audit: {{flush_interval_s: 0.02, max_spool_bytes: {SPOOL_BYTES},"
-        " checkpoint_every: 20, wal_dir: wal, checkpoint_file: checkpoints.jsonl}\n"
-    )
-    sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")
-    running = Drill(
-        work,
-        proxy,
-        config,
-        port,
-        f"http://127.0.0.1:{sim_port}",
-        f"http://127.0.0.1:{admin_port}",
-        {},
-    )
-    try:
-        wait_http(f"{running.sim_url}/_sim/health", sim)
-        subprocess.run(
-            [BASTION, "crypto", "init", "--config", str(config)],
-            check=True,
-            timeout=60,
-            capture_output=True,
+    with postgres_database("bastion_drill") as direct, simulator(work, sim_port, SIM_KEY) as sim:
+        proxy = FaultProxy(POSTGRES_HOST, POSTGRES_PORT)
+        url = f"postgresql://{POSTGRES_USER}@127.0.0.1:{proxy.port}/{direct.rsplit('/', 1)[1]}"
+        config = work / "bastion.yaml"
+        text = CONFIG.format(
+            port=port,
+            admin_port=admin_port,
+            sim_port=sim_port,
+            dead_port=free_port(),
+            sim_key=SIM_KEY,
         )
-        token = cli_json(
-            "admin-token", "create", "--config", str(config), "--role", "admin", "--subject", "ops"
+        assert SQLITE in text
+        config.write_text(
+            text.replace(SQLITE, f'storage: {{url: "{url}", poll_interval_s: 0.2}}')
+            + "crypto: {keyring_file: keyring.json}\n"
+            + f"audit: {{flush_interval_s: 0.02, max_spool_bytes: {SPOOL_BYTES},"
+            " checkpoint_every: 20, wal_dir: wal, checkpoint_file: checkpoints.jsonl}\n"
         )
-        (work / "admin-token").write_text(str(token["token"]))
-        wait_http(f"{running.base_url}/models", running.serve(), timeout_s=90)
-        for key in KEYS:  # through the admin API: a CLI run costs seconds on a busy machine
-            created = httpx.post(
-                f"{running.admin_url}/admin/api/keys",
-                headers={"authorization": f"Bearer {token['token']}"},
-                json={"name": key},
-                timeout=30,
+        running = Drill(work, proxy, config, port, sim, f"http://127.0.0.1:{admin_port}", {})
+        try:
+            subprocess.run(
+                [BASTION, "crypto", "init", "--config", str(config)],
+                check=True,
+                timeout=60,
+                capture_output=True,
             )
-            assert created.status_code == 201, created.text
-            running.keys[key] = str(created.json()["key"])
-        yield running
-    finally:
-        proxy.set_mode(PASS)
-        if running.gateway is not None:
-            running.stop()
-        stop(sim)
-        proxy.close()
-        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            token = cli_json(
+                "admin-token",
+                "create",
+                "--config",
+                str(config),
+                "--role",
+                "admin",
+                "--subject",
+                "ops",
+            )
+            (work / "admin-token").write_text(str(token["token"]))
+            wait_http(f"{running.base_url}/models", running.serve(), timeout_s=90)
+            for key in KEYS:  # through the admin API: a CLI run costs seconds on a busy machine
+                created = httpx.post(
+                    f"{running.admin_url}/admin/api/keys",
+                    headers={"authorization": f"Bearer {token['token']}"},
+                    json={"name": key},
+                    timeout=30,
+                )
+                assert created.status_code == 201, created.text
+                running.keys[key] = str(created.json()["key"])
+            yield running
+        finally:
+            proxy.set_mode(PASS)
+            if running.gateway is not None:
+                running.stop()
+            proxy.close()
 
 
 @pytest.fixture

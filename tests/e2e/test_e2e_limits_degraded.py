@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,9 +23,10 @@ import pytest
 import redis
 
 from tests.e2e.faultproxy import PASS, REFUSE, FaultProxy
-from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
+from tests.e2e.processes import cli_json, free_port
+from tests.e2e.stacks import Gateway, redis_namespace, simulator, start_gateways
 from tests.e2e.test_e2e_limits import BODY, SIM_KEY
-from tests.limits.redis_servers import REDIS_URL, delete_prefixed, unavailable
+from tests.limits.redis_servers import REDIS_URL
 
 RATE_LIMIT = 10
 
@@ -77,56 +77,39 @@ class Pair:
 
 @contextmanager
 def two_gateways(work: Path) -> Iterator[Pair]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    finally:
-        client.close()
-    proxy = FaultProxy("127.0.0.1", 6379)
-    prefix = f"bastion-e2e:{uuid.uuid4().hex[:12]}:"
     sim_port = free_port()
-    configs = []
-    for index in range(2):
-        config, port = work / f"bastion-{index}.yaml", free_port()
-        config.write_text(
-            CONFIG.format(
-                port=port,
-                admin_port=free_port(),
-                proxy_port=proxy.port,
-                prefix=prefix,
-                sim_port=sim_port,
-                sim_key=SIM_KEY,
-                rate=RATE_LIMIT,
+    with redis_namespace() as prefix, simulator(work, sim_port, SIM_KEY):
+        proxy = FaultProxy("127.0.0.1", 6379)
+        gateways = [
+            Gateway.write(
+                work,
+                f"gateway-{index}",
+                lambda port, admin_port: CONFIG.format(
+                    port=port,
+                    admin_port=admin_port,
+                    proxy_port=proxy.port,
+                    prefix=prefix,
+                    sim_port=sim_port,
+                    sim_key=SIM_KEY,
+                    rate=RATE_LIMIT,
+                ),
             )
-        )
-        configs.append((config, port))
-    sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")
-    procs = []
-    try:
-        wait_http(f"http://127.0.0.1:{sim_port}/_sim/health", sim)
-        keys = {
-            team: str(
-                cli_json(
-                    "keys", "create", "--config", str(configs[0][0]), "--name", team, "--team", team
-                )["key"]
-            )
-            for team in ("support", "finance")
-        }
-        for index, (config, port) in enumerate(configs):  # one at a time: one migration
-            gateway = start(["serve", "--config", str(config)], work / f"gateway-{index}.log")
-            procs.append(gateway)
-            wait_http(f"http://127.0.0.1:{port}/healthz", gateway, timeout_s=90)
-        urls = [f"http://127.0.0.1:{port}/v1" for _, port in configs]
-        yield Pair(urls, work, keys, proxy, prefix)
-    finally:
-        for proc in procs:
-            log = stop(proc)
-            assert "Traceback" not in log, log[-4000:]
-        stop(sim)
-        proxy.close()
-        delete_prefixed(REDIS_URL, prefix)
+            for index in range(2)
+        ]
+        config = str(gateways[0].config)
+        try:
+            keys = {
+                team: str(
+                    cli_json("keys", "create", "--config", config, "--name", team, "--team", team)[
+                        "key"
+                    ]
+                )
+                for team in ("support", "finance")
+            }
+            with start_gateways(gateways):
+                yield Pair([g.base_url for g in gateways], work, keys, proxy, prefix)
+        finally:
+            proxy.close()
 
 
 async def burst(urls: list[str], key: str, count: int) -> list[list[tuple[int, str | None]]]:

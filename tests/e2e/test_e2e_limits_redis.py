@@ -1,6 +1,10 @@
 """Budgets and rate limits across processes: three gateways, the first with two workers,
 all counting in one Redis (``limits.store: redis``) and writing one ledger.
 
+Drill (RELIABILITY.md "Redis ... counters flushed"): Redis loses every counter under the
+running gateways; they rebuild the budget counters from the spend ledger, and a burst
+afterwards is admitted exactly as far as the budget left by the ledger allows (B1).
+
 As in test_e2e_limits.py, the simulator holds the admitted answers while the rest of
 the burst arrives, so every refusal is decided while all admitted calls are still open.
 """
@@ -9,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,19 +20,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from bastion.model.spend import PICO_USD
-from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
-from tests.e2e.test_e2e_limits import BODY, BUDGET_USD, SIM_KEY
-from tests.limits.redis_servers import REDIS_URL, delete_prefixed, unavailable
+from tests.e2e.processes import cli_json, free_port
+from tests.e2e.stacks import Gateway, redis_namespace, simulator, start_gateways, until
+from tests.e2e.test_e2e_limits import BODY, BUDGET_USD, PER_CALL_PUSD, SIM_KEY
+from tests.limits.redis_servers import REDIS_URL, delete_prefixed
 
 RATE_LIMIT = 10
 
 CONFIG = """
 server: {{host: 127.0.0.1, port: {port}, workers: {workers}, admin: {{port: {admin_port}}}}}
 storage: {{url: "sqlite:///gateway.db", poll_interval_s: 0.2}}
-redis: {{url: "{redis_url}", key_prefix: "{prefix}"}}
+redis: {{url: "{redis_url}", key_prefix: "{prefix}", timeout_s: 5}}  # a loaded machine: > 1 s
 providers:
   sim:
     kind: openai
@@ -45,7 +48,7 @@ limits:
   rules:
     - name: team-budget
       scope: [team]
-      match: {{team: [finance, legal]}}
+      match: {{team: [finance, legal, ops]}}
       budgets: [{{period: month, usd: {budget}}}]
     - name: support-rate
       scope: [team]
@@ -62,6 +65,7 @@ class SharedStack:
     sim_url: str
     work: Path
     keys: dict[str, str]
+    prefix: str
 
     def ledger(self, team: str) -> list[tuple[int, int, int]]:
         with sqlite3.connect(self.work / "gateway.db") as db:
@@ -87,57 +91,37 @@ class SharedStack:
 @contextmanager
 def shared_stack(work: Path, workers: tuple[int, ...]) -> Iterator[SharedStack]:
     """One gateway per entry of ``workers``, with that many worker processes."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    finally:
-        client.close()
-    prefix = f"bastion-e2e:{uuid.uuid4().hex[:12]}:"
     sim_port = free_port()
-    configs = []
-    for index, count in enumerate(workers):
-        config = work / f"bastion-{index}.yaml"
-        port = free_port()
-        config.write_text(
-            CONFIG.format(
-                port=port,
-                admin_port=free_port(),
-                workers=count,
-                redis_url=REDIS_URL,
-                prefix=prefix,
-                sim_port=sim_port,
-                sim_key=SIM_KEY,
-                budget=f"{BUDGET_USD:.12f}",
-                rate=RATE_LIMIT,
+    with redis_namespace() as prefix, simulator(work, sim_port, SIM_KEY) as sim_url:
+        gateways = [
+            Gateway.write(
+                work,
+                f"gateway-{index}",
+                lambda port, admin_port, count=count: CONFIG.format(
+                    port=port,
+                    admin_port=admin_port,
+                    workers=count,
+                    redis_url=REDIS_URL,
+                    prefix=prefix,
+                    sim_port=sim_port,
+                    sim_key=SIM_KEY,
+                    budget=f"{BUDGET_USD:.12f}",
+                    rate=RATE_LIMIT,
+                ),
             )
-        )
-        configs.append((config, port))
-    sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")
-    procs = []
-    try:
-        wait_http(f"http://127.0.0.1:{sim_port}/_sim/health", sim)
+            for index, count in enumerate(workers)
+        ]
+        config = str(gateways[0].config)
         keys = {
             team: str(
-                cli_json(
-                    "keys", "create", "--config", str(configs[0][0]), "--name", team, "--team", team
-                )["key"]
+                cli_json("keys", "create", "--config", config, "--name", team, "--team", team)[
+                    "key"
+                ]
             )
-            for team in ("finance", "legal", "support")
+            for team in ("finance", "legal", "support", "ops")
         }
-        for index, (config, port) in enumerate(configs):  # one at a time: one migration
-            gateway = start(["serve", "--config", str(config)], work / f"gateway-{index}.log")
-            procs.append(gateway)
-            wait_http(f"http://127.0.0.1:{port}/healthz", gateway)
-        urls = [f"http://127.0.0.1:{port}/v1" for _, port in configs]
-        yield SharedStack(urls, f"http://127.0.0.1:{sim_port}", work, keys)
-    finally:
-        for proc in procs:
-            log = stop(proc)
-            assert "Traceback" not in log, log[-4000:]
-        stop(sim)
-        delete_prefixed(REDIS_URL, prefix)
+        with start_gateways(gateways):
+            yield SharedStack([g.base_url for g in gateways], sim_url, work, keys, prefix)
 
 
 async def burst(urls: list[str], key: str, count: int) -> list[tuple[int, dict[str, object]]]:
@@ -160,7 +144,8 @@ async def admits_exactly_ten_of_200(stack: SharedStack, team: str, urls: list[st
     stack.hold_answers(10)
     results = await burst(urls, stack.keys[team], 200)
     statuses = [status for status, _ in results]
-    assert (statuses.count(200), statuses.count(429)) == (10, 190)
+    others = [body for status, body in results if status not in (200, 429)]
+    assert (statuses.count(200), statuses.count(429)) == (10, 190), others[:3]
     codes = {body["error"]["code"] for status, body in results if status == 429}  # type: ignore[index]
     assert codes == {"budget_exceeded"}
     assert stack.chat_captures() == 10
@@ -196,3 +181,26 @@ async def test_three_gateways_share_one_rate_limit(gateways: SharedStack) -> Non
     assert (statuses.count(200), statuses.count(429)) == (RATE_LIMIT, 2 * RATE_LIMIT)
     codes = {body["error"]["code"] for status, body in results if status == 429}  # type: ignore[index]
     assert codes == {"rate_limit_exceeded"}
+
+
+async def test_flushed_counters_are_rebuilt_from_the_ledger_and_the_budget_holds(
+    gateways: SharedStack,
+) -> None:
+    key = gateways.keys["ops"]
+    for index in range(4):  # a third of the budget spent, settled in the ledger
+        status, body = (await burst(gateways.base_urls[index % 3 :], key, 1))[0]
+        assert status == 200, body
+    until(lambda: len(gateways.ledger("ops")) == 4, 30)
+    spent = sum(cost for _, _, cost in gateways.ledger("ops"))
+
+    assert delete_prefixed(REDIS_URL, gateways.prefix) > 0  # Redis loses every counter
+
+    budget = round(float(f"{BUDGET_USD:.12f}") * PICO_USD)
+    fits = (budget - spent) // PER_CALL_PUSD
+    assert 0 < fits < 10  # fresh counters would admit 10: the ledger must be read
+    gateways.hold_answers(fits)
+    results = await burst(gateways.base_urls, key, 40)
+    statuses = [status for status, _ in results]
+    assert (statuses.count(200), statuses.count(429)) == (fits, 40 - fits), statuses
+    until(lambda: len(gateways.ledger("ops")) == 4 + fits, 30)
+    assert sum(cost for _, _, cost in gateways.ledger("ops")) <= budget  # B1

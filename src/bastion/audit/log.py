@@ -12,8 +12,10 @@ log position, then deletes shipped segments and writes a signed checkpoint every
 down the log is the spool; past ``max_spool_bytes`` ``healthy`` turns false and the
 gateway refuses new calls (in-flight calls still finish and are logged).
 
-At start-up the reconciler ships what the previous process left in the log, then closes
-every intent of this writer without a terminal record as ``unknown_after_crash`` (A2).
+At start-up, a bounded integrity check (``audit.integrity``, ``audit.verify_at_start``)
+looks at the tail of this writer's chain and at the store before anything is appended;
+then the reconciler ships what the previous process left in the log, and closes every
+intent of this writer without a terminal record as ``unknown_after_crash`` (A2).
 
 Several replicas (RELIABILITY.md A1): each writer holds a lease on its ``audit_writers``
 row, renewed by every shipped batch and by a heartbeat every third of ``lease_s``. Each
@@ -45,6 +47,7 @@ import orjson
 
 from bastion.audit.chain import COMPLETION, INTENT, LATE_COMPLETION, Chain, canonical
 from bastion.audit.checkpoints import CheckpointFile, Signer
+from bastion.audit.integrity import StartupCheck
 from bastion.audit.wal import Durability, Position, WalFailed, WriteAheadLog
 from bastion.errors import ServiceUnavailable
 from bastion.model import CallRecord, CallStatus
@@ -135,6 +138,7 @@ class AuditLog:
         lease_s: float = 30.0,
         intents: IntentShipping = "local",
         intent_timeout_s: float = 5.0,
+        startup_check: StartupCheck | None = None,
         fsync: Callable[[int], None] = os.fsync,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -152,6 +156,7 @@ class AuditLog:
         self._lease = lease_s
         self._intents: IntentShipping = intents
         self._intent_timeout = intent_timeout_s
+        self._startup_check = startup_check
         self._waiters: list[tuple[Position, asyncio.Future[None]]] = []
         self._renewed_at = 0.0
         self._scanned_at = 0.0
@@ -290,6 +295,13 @@ class AuditLog:
             fsync=self._fsync,
         )
         state = await self._store.writer_state(wal.writer_id)
+        if self._startup_check is not None:
+            try:  # before anything is appended on top of a damaged tail
+                await self._startup_check.run(state)
+            except BaseException:
+                wal.close()
+                self.wal = None
+                raise
         if state is None:
             self._chain = Chain(wal.writer_id)
             self._shipped = wal.start

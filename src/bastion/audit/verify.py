@@ -189,11 +189,12 @@ def _event_problem(
     if mark is not None and mark[0] != event.hash:
         return f"differs from the signed checkpoint on line {mark[1]} (chain rewritten)"
     if event.kind == COMPLETION:
-        return _record_problem(event, rows.get(event.request_id))
+        return record_problem(event, rows.get(event.request_id))
     return None
 
 
-def _record_problem(event: ChainedEvent, stored: Mapping[str, Any] | None) -> str | None:
+def record_problem(event: ChainedEvent, stored: Mapping[str, Any] | None) -> str | None:
+    """Why a completion's stored call record does not match its chained body, or None."""
     if stored is None:
         return "its call record is missing (deleted)"
     chained: dict[str, Any] = orjson.loads(event.body)

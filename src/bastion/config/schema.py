@@ -610,6 +610,13 @@ class AuditConfig(_Strict):
     checkpoint_interval_s: float = Field(
         60.0, gt=0, description="Checkpoint at least this often while records arrive."
     )
+    verify_at_start: int = Field(
+        1000,
+        ge=0,
+        description="At start-up, verify this many of the writer's newest chained records"
+        " (hashes, links, head, call records, newest checkpoint) and run SQLite's quick_check;"
+        " on a problem the gateway refuses to start. 0 skips the check.",
+    )
     content: AuditContentConfig = Field(
         default_factory=AuditContentConfig,
         description="Content retention: none, redacted, encrypted or full, per app or team.",

@@ -16,6 +16,7 @@ from bastion.audit import location as audit_location
 from bastion.audit.checkpoints import Signer
 from bastion.audit.exporters.metrics import prometheus_meters
 from bastion.audit.exporters.runner import build_exporters
+from bastion.audit.integrity import build_startup_check
 from bastion.audit.log import AuditLog
 from bastion.config.schema import BastionConfig
 from bastion.errors import BastionError, ConfigError, StorageError
@@ -84,6 +85,7 @@ def build_audit_log(config: BastionConfig, database: Database, signer: Signer) -
         max_batch=audit.max_batch,
         lease_s=audit.writer_lease_s,
         intents=audit.intents,
+        startup_check=build_startup_check(config, AuditEventRepository(database)),
     )
 
 

@@ -268,6 +268,24 @@ class AuditEventRepository:
             yield page
             after = page[-1].seq
 
+    async def tail(self, writer_id: str, count: int) -> list[ChainedEvent]:
+        """The last ``count`` stored events of ``writer_id``, in seq order."""
+        statement = (
+            select(AuditEventRow)
+            .where(AuditEventRow.writer_id == writer_id)
+            .order_by(AuditEventRow.seq.desc())
+            .limit(count)
+        )
+        async with self._database.transaction("audit chain tail") as session:
+            rows = (await session.scalars(statement)).all()
+            return [_event(row) for row in reversed(rows)]
+
+    async def quick_check(self) -> str | None:
+        """The store's own structural check (SQLite ``PRAGMA quick_check``): what it
+        found, or None when the file is sound (and on PostgreSQL, which checks its pages
+        itself)."""
+        return await self._database.quick_check()
+
     async def records_by_id(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored call records of ``request_ids`` as JSON values (for the verifier)."""
         if not request_ids:
