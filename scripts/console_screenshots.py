@@ -1,10 +1,11 @@
 """Take the console screenshots in docs/console/ (referenced from docs/console.md).
 
-Starts the project's simulator and a gateway with the quickstart's enterprise policy and
-a team budget, sends a few calls (allowed, redacted, rerouted, blocked, an injection,
-one needing an exception), requests and approves an exception, then logs in with
-Debian's headless Chromium (/usr/bin/chromium; nothing is downloaded) and saves one PNG
-per page at a 1280x800 viewport.
+Starts the project's simulator, a test OpenID Connect provider (the tests' one) and a
+gateway with the quickstart's enterprise policy, a team budget and OIDC login, sends a
+few calls (allowed, redacted, rerouted, blocked, an injection, one needing an
+exception), requests and approves an exception with an expiry, replays a stricter
+candidate policy, then logs in with Debian's headless Chromium (/usr/bin/chromium;
+nothing is downloaded) and saves one PNG per page at a 1280x800 viewport.
 
     .venv/bin/python scripts/console_screenshots.py [--out docs/console]
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,11 @@ from tests.browser.conftest import (  # noqa: E402
     log_in,
     watch,
 )
+from tests.console.oidc_provider import (  # noqa: E402
+    CLIENT_ID,
+    CLIENT_SECRET,
+    oidc_provider_thread,
+)
 from tests.e2e.conftest import Stack, running_stack  # noqa: E402
 from tests.e2e.processes import BASTION, cli_json  # noqa: E402
 
@@ -52,6 +59,7 @@ limits:
     badauth-chat: {input: 0, max_output_tokens: 64}
     fault-chat: {input: 0, max_output_tokens: 64}
 """
+OIDC_NAME = "Northwind SSO"
 EMAIL = "dana.whitfield@northwind-example.com"
 SECRET = "AKIA" + "Q3EGRTZ5LXKW7NUC"
 CALLS = [
@@ -106,6 +114,26 @@ def request_exception(console: Console, work: Path, justification: str, expires:
     return str(json.loads(done.stdout)["id"])
 
 
+def candidate_policy() -> str:
+    """The enterprise policy made stricter: personal data is refused, not pseudonymised."""
+    text = POLICY.read_text(encoding="utf-8")
+    stricter = text.replace('version: "2026-12-02"', 'version: "2026-12-09-strict"').replace(
+        "    action: redact\n    transform: pseudonymise\n", "    action: block\n", 1
+    )
+    assert stricter != text
+    return stricter
+
+
+def sign_in_with_sso(page: Page, url: str, out: Path) -> None:
+    """The login page with its SSO button, and one sign-in through the provider."""
+    page.goto(f"{url}/login")
+    shoot(page, out, "login")
+    page.get_by_role("link", name=f"Sign in with {OIDC_NAME}").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/console/login")
+
+
 def shoot(page: Page, out: Path, name: str, *, full_page: bool = False) -> None:
     path = out / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
@@ -121,8 +149,7 @@ def take(console: Console, keys: dict[str, str], out: Path, work: Path) -> None:
         watch(page, problems)
         url = console.url
 
-        page.goto(f"{url}/login")
-        shoot(page, out, "login")
+        sign_in_with_sso(page, url, out)
         log_in(page, console)
 
         page.goto(f"{url}/overview")
@@ -151,6 +178,17 @@ def take(console: Console, keys: dict[str, str], out: Path, work: Path) -> None:
         page.evaluate("window.scrollBy(0, -120)")
         shoot(page, out, "policy-simulator")
 
+        page.goto(f"{url}/policy#replay")
+        page.get_by_text("Or replay a candidate policy text").click()
+        page.get_by_label("Candidate policy (YAML)").fill(candidate_policy())
+        page.get_by_role("button", name="Replay candidate").click()
+        replayed = page.locator("#replay .result")
+        expect(replayed).to_contain_text("changed")
+        page.locator("#replay").scroll_into_view_if_needed()
+        page.evaluate("document.querySelector('#replay details').open = false")
+        page.locator("#replay").scroll_into_view_if_needed()
+        shoot(page, out, "policy-replay")
+
         page.goto(f"{url}/keys")
         form = page.locator("form", has=page.get_by_label("Name"))
         form.get_by_label("Name").fill("analytics-notebook")
@@ -170,6 +208,7 @@ def take(console: Console, keys: dict[str, str], out: Path, work: Path) -> None:
         page.goto(f"{url}/exceptions")
         row = page.get_by_role("row").filter(has_text=approved)
         row.get_by_label("note").first.fill("Masked on the way out; reviewed with finance.")
+        row.get_by_label("expires").fill("14d")
         row.get_by_role("button", name="Approve").click()
         expect(page.get_by_role("status")).to_contain_text("approved")
         shoot(page, out, "exceptions")
@@ -197,8 +236,20 @@ def main() -> None:
     if not CHROMIUM.exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install chromium")
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, oidc_provider_thread() as provider:
         work = Path(tmp)
+        provider.user = {"sub": "u-7", "email": "sam.security@northwind-example.com",
+                         "groups": ["security-team"]}  # fmt: skip
+        os.environ["BASTION_SERVER__ADMIN__OIDC"] = json.dumps(
+            {
+                "issuer": provider.issuer,
+                "name": OIDC_NAME,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "subject_claim": "email",
+                "role_map": {"security-team": "security"},
+            }
+        )
         with running_stack(work, GOVERNED % POLICY + LIMITS) as stack:
             created = cli_json(
                 "admin-token", "create", "--config", str(stack.config),

@@ -347,3 +347,57 @@ async def test_budgets_show_spend_against_limits(stack: AdminStack) -> None:
         assert page.status_code == 200
         assert "app=shop" in page.text and "<svg" in page.text
         assert "app=crm" not in page.text  # bob's app
+
+
+@pytest.mark.parametrize(
+    ("expires", "shown"),
+    [
+        pytest.param("36h", "ends in 1 d 11 h", id="duration"),
+        pytest.param(
+            (datetime.now(UTC) + timedelta(days=3, minutes=30)).strftime("%Y-%m-%dT%H:%M"),
+            "ends in 3 d 0 h",
+            id="date",
+        ),
+    ],
+)
+async def test_the_approver_sets_the_expiry_in_the_queue(
+    stack: AdminStack, expires: str, shown: str
+) -> None:
+    requested = await stack.governance.request_exception(
+        identity("owner"),
+        rule="secrets.block",
+        scope={"app": "shop"},
+        justification="vendor migration",
+        expires_at=FUTURE,
+    )
+    action = f"/console/exceptions/{requested.id}/approve"
+    async with logged_in(stack, "security") as browser:
+        queue = (await browser.get("/console/exceptions")).text
+        assert 'name="expires"' in queue
+        answer = await post_form(browser, "/console/exceptions", action, {"expires": expires})
+        assert answer.status_code == 303, answer.text
+        page = (await browser.get("/console/exceptions?state=approved")).text
+    row = page.partition(requested.id)[2].partition("</tr>")[0]
+    assert shown in row
+    stored = await stack.governance.get_exception(identity("admin"), requested.id)
+    assert stored.expires_at < FUTURE
+    event = [e for e in await admin_actions(stack) if e["target"] == requested.id][-1]
+    assert event["action"] == "exception.approve"
+    assert event["details"]["expires_at"] == stored.expires_at.isoformat(timespec="seconds")
+
+
+async def test_an_expiry_in_the_past_is_refused_in_the_queue(stack: AdminStack) -> None:
+    requested = await stack.governance.request_exception(
+        identity("owner"),
+        rule="secrets.block",
+        scope={"app": "shop"},
+        justification="vendor migration",
+        expires_at=FUTURE,
+    )
+    action = f"/console/exceptions/{requested.id}/approve"
+    async with logged_in(stack, "security") as browser:
+        for bad in ("2020-01-01", "soon"):
+            answer = await post_form(browser, "/console/exceptions", action, {"expires": bad})
+            assert answer.status_code == 400, answer.text
+    stored = await stack.governance.get_exception(identity("admin"), requested.id)
+    assert stored.state.value == "requested"

@@ -43,6 +43,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "policies.test":           (401, 200, 200, 200, 403, 403),
     "policies.diff":           (401, 200, 200, 200, 403, 403),
     "policies.simulate":       (401, 200, 200, 200, 403, 403),
+    "policies.replay":         (401, 200, 200, 200, 403, 403),
     "policies.activate":       (401, 200, 200, 403, 403, 403),
     "policies.rollback":       (401, 200, 200, 403, 403, 403),
     "exceptions.list":         (401, 200, 200, 200, 200, 200),
@@ -104,12 +105,15 @@ CALLS: dict[str, Call] = {
     "policies.test": Call("POST", "/policies/test", {}),
     "policies.diff": Call("POST", "/policies/diff", {"new": {"content": POLICY_V2}}),
     "policies.simulate": Call("POST", "/policies/simulate", {"prompt": "mail bob@example.com"}),
+    "policies.replay": Call("POST", "/policies/replay", {"policy": {"content": POLICY_V2}}),
     "policies.activate": Call("POST", "/policies/activate", {"version": "{active_version}"}),
     "policies.rollback": Call("POST", "/policies/rollback", before="another_activation"),
     "exceptions.list": Call("GET", "/exceptions"),
     "exceptions.get": Call("GET", "/exceptions/{alice_request}"),
     "exceptions.request": Call("POST", "/exceptions", ALICE_EXCEPTION),
-    "exceptions.approve": Call("POST", "/exceptions/{fresh_alice_request}/approve", {"note": "ok"}),
+    "exceptions.approve": Call(
+        "POST", "/exceptions/{fresh_alice_request}/approve", {"note": "ok", "expires_in": "7d"}
+    ),
     "exceptions.deny": Call("POST", "/exceptions/{fresh_alice_request}/deny"),
     "exceptions.revoke": Call("POST", "/exceptions/{fresh_approved}/revoke"),
     "budgets.list": Call("GET", "/budgets"),
@@ -253,6 +257,7 @@ CHANGE_NOTHING = {
     "policies.test",
     "policies.diff",
     "policies.simulate",
+    "policies.replay",
     "audit.verification.run",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -15,9 +16,81 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+AdminRoleName = Literal["admin", "security", "auditor", "app_owner"]
+
+
+class OidcConfig(_Strict):
+    """Console login with an OpenID Connect provider (docs/console.md#oidc-login)."""
+
+    issuer: str = Field(
+        description="The provider's issuer URL; its /.well-known/openid-configuration is read "
+        "at the first login. https, or http on a loopback address."
+    )
+    name: str = Field(
+        "single sign-on",
+        min_length=1,
+        max_length=60,
+        description="Shown on the login page as 'Sign in with <name>'.",
+    )
+    client_id: str = Field(min_length=1, description="The console's client id at the provider.")
+    client_secret: SecretStr | None = Field(
+        None, description="Its client secret (use ${VAR}); null: a public client (PKCE only)."
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "profile", "email"],
+        description="Scopes asked for; must include openid.",
+    )
+    redirect_url: str | None = Field(
+        None,
+        description="The callback URL registered at the provider. Default: "
+        "<console origin>/console/oidc/callback, as the browser reached it.",
+    )
+    subject_claim: str = Field(
+        "sub",
+        min_length=1,
+        description="ID token claim naming the person in audit events (and, for app owners, "
+        "the key `owner` they own): sub, email, preferred_username, ...",
+    )
+    roles_claim: str = Field(
+        "groups", min_length=1, description="ID token claim holding the groups or roles."
+    )
+    role_map: dict[str, AdminRoleName] = Field(
+        default_factory=dict,
+        description="Claim value -> Bastion role, e.g. bastion-admins: admin. With several "
+        "matches the strongest role wins; with none the login is refused.",
+    )
+    apps_claim: str | None = Field(
+        None,
+        description="ID token claim listing the apps an app_owner owns (beside the apps of "
+        "keys whose owner is its subject). null: keys only.",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=60, description="Timeout of each provider request.")
+
+    @field_validator("issuer", "redirect_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        loopback = url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")
+        if not (url.scheme == "https" and url.hostname) and not loopback:
+            raise ValueError("must be an https:// URL (http:// only on a loopback address)")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("scopes must include openid")
+        return value
+
+
 class AdminServerConfig(_Strict):
     host: str | None = Field(None, description="Admin bind address; defaults to server.host.")
     port: int = Field(8081, ge=0, le=65535, description="Admin API, /metrics and console.")
+    oidc: OidcConfig | None = Field(
+        None, description="Console login with an OpenID Connect provider (null: tokens only)."
+    )
 
 
 class CorsConfig(_Strict):

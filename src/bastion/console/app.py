@@ -33,12 +33,21 @@ from bastion.console.chat_key import (
     looks_like_gateway_key,
 )
 from bastion.console.chat_key import PURPOSE as CHAT_KEY_PURPOSE
+from bastion.console.oidc import STATE_COOKIE as OIDC_STATE_COOKIE
+from bastion.console.oidc import (
+    STATE_TTL_S,
+    OidcLogin,
+    UnmappedUser,
+    decode_user,
+    encode_user,
+)
 from bastion.console.page import PREFIX, Page, View
 from bastion.console.security import PAGE_HEADERS, check_same_origin, read_form
 from bastion.console.session import (
     GATEWAY_KEY,
     LOGIN_COOKIE,
     LOGIN_TTL_S,
+    OIDC,
     SESSION_COOKIE,
     Session,
     SessionSigner,
@@ -71,6 +80,8 @@ PAGES: tuple[Page, ...] = (
 )
 """Every console page, in navigation order."""
 SESSION_KEY_PURPOSE = "bastion.console.session"
+OIDC_KEY_PURPOSE = "bastion.console.oidc"
+OIDC_CALLBACK = PREFIX + "/oidc/callback"
 MAX_FORM_BYTES = 256 * 1024
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -84,6 +95,20 @@ def _when(value: datetime | float | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _remaining(value: datetime) -> str:
+    """How long until ``value``, roughly: ``ends in 6 d 23 h``, ``ends in 42 min``."""
+    left = (value - datetime.now(UTC)).total_seconds()
+    if left <= 0:
+        return "ended"
+    days, rest = divmod(int(left), 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"ends in {days} d {hours} h"
+    if hours:
+        return f"ends in {hours} h {rest // 60} min"
+    return f"ends in {max(1, rest // 60)} min"
+
+
 def _templates() -> Environment:
     env = Environment(
         loader=PackageLoader("bastion.console", "templates"),
@@ -93,6 +118,7 @@ def _templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["remaining"] = _remaining
     env.filters["usd"] = lambda v: "—" if v is None else f"${v:,.2f}"
     env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.0f} %"
     env.filters["svg"] = Markup  # only for chart markup built by bastion.charts (escaped)
@@ -132,12 +158,16 @@ class Console:
             SessionSigner(key) if session_ttl_s is None else SessionSigner(key, ttl_s=session_ttl_s)
         )
         self.tokens = AdminTokenRepository(context.runtime.database)
+        oidc = context.runtime.config.server.admin.oidc
+        self.oidc = None if oidc is None else OidcLogin(oidc, signing.digest(OIDC_KEY_PURPOSE))
         routes = [
             Route(PREFIX, self._home, methods=["GET"]),
             Route(PREFIX + "/", self._home, methods=["GET"]),
             Route(PREFIX + "/login", self._login_form, methods=["GET"]),
             Route(PREFIX + "/login", self._login, methods=["POST"]),
             Route(PREFIX + "/logout", self._logout, methods=["POST"]),
+            Route(PREFIX + "/oidc/login", self._oidc_login, methods=["GET"]),
+            Route(OIDC_CALLBACK, self._oidc_callback, methods=["GET"]),
             Route(PREFIX + "/static/{name}", self._static_file, methods=["GET"]),
         ]
         for page in pages:
@@ -162,7 +192,13 @@ class Console:
         return request.url.scheme == "https"
 
     async def _identity(self, session: Session) -> AdminIdentity:
-        """The token behind the session, looked up again: revoked tokens end sessions."""
+        """The token behind the session, looked up again: revoked tokens end sessions.
+        An OIDC session names its user (and ends when OIDC is no longer configured)."""
+        if session.kind == OIDC:
+            user = decode_user(session.token_id) if self.oidc is not None else None
+            if user is None:
+                raise AuthenticationFailed("The console session ended; log in again.")
+            return AdminIdentity(user.subject, AdminRole(user.role), None, user.apps)
         stored = await self.tokens.get(session.token_id)
         if stored is None or not stored.is_active(datetime.now(UTC)):
             raise AuthenticationFailed("The console session ended; log in again.")
@@ -231,6 +267,7 @@ class Console:
             prefix=PREFIX,
             csrf=self.signer.login_token(nonce),
             failed=failed,
+            oidc_name=self.oidc.config.name if self.oidc is not None else None,
             page=None,
             nav=[],
             identity=None,
@@ -316,6 +353,104 @@ class Console:
                 samesite="strict",
             )
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+        return response
+
+    # --- OIDC -----------------------------------------------------------------------------
+
+    def _redirect_uri(self, request: Request) -> str:
+        """The callback URL the provider sends the browser back to."""
+        assert self.oidc is not None
+        configured = self.oidc.config.redirect_url
+        if configured is not None:
+            return configured
+        scheme = "https" if self._secure(request) else request.url.scheme
+        return f"{scheme}://{request.url.netloc}{OIDC_CALLBACK}"
+
+    async def _oidc_login(self, request: Request) -> Response:
+        """Send the browser to the provider, with a fresh state bound to it by a cookie."""
+        if self.oidc is None:
+            return self._error(
+                request, NotFound("OIDC login is not configured.", code="unknown_url")
+            )
+        state, cookie = self.oidc.new_state()
+        try:
+            target = await self.oidc.authorization_url(state, self._redirect_uri(request))
+        except ApiError as exc:
+            return self._error(request, exc)
+        response = RedirectResponse(target, status_code=303, headers=dict(PAGE_HEADERS))
+        response.set_cookie(
+            OIDC_STATE_COOKIE,
+            cookie,
+            max_age=int(STATE_TTL_S),
+            path=OIDC_CALLBACK,
+            secure=self._secure(request),
+            httponly=True,
+            samesite="lax",  # it must come back on the provider's top-level redirect
+        )
+        return response
+
+    async def _oidc_callback(self, request: Request) -> Response:
+        """Finish a login: check the state, exchange the code, verify the ID token, map
+        the user to a role, open a session."""
+        if self.oidc is None:
+            return self._error(
+                request, NotFound("OIDC login is not configured.", code="unknown_url")
+            )
+        query = request.query_params
+        state = query.get("state")
+        if query.get("error"):
+            log.info("console: the OIDC provider refused a login (%s)", query["error"][:60])
+            failed = f"The identity provider did not sign you in ({query['error'][:60]})."
+            return await self._login_form(request, failed=failed)
+        if not self.oidc.state_matches(request.cookies.get(OIDC_STATE_COOKIE), state):
+            log.info("console: OIDC login refused (state does not match the browser's)")
+            return await self._login_form(request, failed=_OIDC_STATE)
+        assert state is not None
+        try:
+            user = await self.oidc.finish(state, query.get("code", ""), self._redirect_uri(request))
+        except UnmappedUser as exc:
+            log.info("console: OIDC user %s has no mapped role", exc.subject[:200])
+            refused = PermissionDenied(
+                f"You signed in as {exc.subject!r}, but none of your groups or roles gives "
+                "you a Bastion role. Ask an administrator to map one "
+                "(server.admin.oidc.role_map).",
+                code="oidc_no_role",
+            )
+            return self._forget_state(self._error(request, refused))
+        except AuthenticationFailed as exc:
+            return self._forget_state(await self._login_form(request, failed=exc.message))
+        except ApiError as exc:
+            return self._error(request, exc)
+        try:
+            _, cookie = self.signer.open(encode_user(user), kind=OIDC)
+        except ValueError:
+            too_long = PermissionDenied(
+                "Your sign-in names more apps than a console session can hold; ask an "
+                "administrator to narrow server.admin.oidc.apps_claim.",
+                code="oidc_session_too_large",
+            )
+            return self._forget_state(self._error(request, too_long))
+        log.info("console: %s (%s) signed in with OIDC", user.subject, user.role)
+        html = self.templates.get_template("signed_in.html").render(
+            prefix=PREFIX, page=None, nav=[], identity=None, subject=user.subject, role=user.role
+        )
+        # a page, not a redirect: a SameSite=Strict cookie set while arriving from the
+        # provider's site is not sent on a redirect in the same navigation
+        response = HTMLResponse(html, headers=dict(PAGE_HEADERS))
+        response.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=int(self.signer.ttl_s),
+            path=PREFIX,
+            secure=self._secure(request),
+            httponly=True,
+            samesite="strict",
+        )
+        return self._forget_state(response)
+
+    @staticmethod
+    def _forget_state(response: Response) -> Response:
+        response.delete_cookie(OIDC_STATE_COOKIE, path=OIDC_CALLBACK)
         return response
 
     async def _logout(self, request: Request) -> Response:
@@ -435,6 +570,9 @@ class Console:
 _LOGIN_REFUSED = (
     "That admin token (bat_<id>_<secret>) or gateway key (bst_<id>_<secret>) is not valid."
 )
+
+
+_OIDC_STATE = "The sign-in expired or was started in another browser; sign in again."
 
 
 def _csrf_refused() -> PermissionDenied:

@@ -26,8 +26,13 @@ LOGIN_TTL_S = 3600.0
 _VERSION = "v1"
 _KEY_VERSION = "k1"
 """The cookie version of a gateway-key (chat-only) session; ``_VERSION``: an admin token's."""
+_OIDC_VERSION = "o1"
+"""The cookie version of a session opened by an OIDC login (``token_id``: the user)."""
 ADMIN = "admin"
 GATEWAY_KEY = "key"
+OIDC = "oidc"
+_VERSIONS = {_VERSION: ADMIN, _KEY_VERSION: GATEWAY_KEY, _OIDC_VERSION: OIDC}
+_MAX_COOKIE = 3800
 _MAX_LOGGED_OUT = 10_000
 
 
@@ -37,9 +42,10 @@ def _b64(raw: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """An open console session: its id, the admin token id (``kind`` ``admin``) or the
-    gateway key id (``kind`` ``key``: an employee's chat-only session) behind it, when it
-    ends."""
+    """An open console session: its id, the admin token id (``kind`` ``admin``), the
+    gateway key id (``kind`` ``key``: an employee's chat-only session) or the signed-in
+    OIDC user (``kind`` ``oidc``: subject, role and apps, url-safe base64) behind it,
+    when it ends."""
 
     session_id: str
     token_id: str
@@ -47,8 +53,8 @@ class Session:
     kind: str = ADMIN
 
     def __post_init__(self) -> None:
-        if self.kind not in (ADMIN, GATEWAY_KEY):
-            raise ValueError("a session is opened with an admin token or a gateway key")
+        if self.kind not in (ADMIN, GATEWAY_KEY, OIDC):
+            raise ValueError("a session is opened with an admin token, a gateway key or OIDC")
         for part in (self.session_id, self.token_id):
             if not part or not all(c.isalnum() or c in "-_" for c in part):
                 raise ValueError("session and token ids are url-safe base64 or base62")
@@ -72,20 +78,23 @@ class SessionSigner:
         self, token_id: str, now: float | None = None, *, kind: str = ADMIN
     ) -> tuple[Session, str]:
         """A new session for ``token_id`` (a gateway key id when ``kind`` is ``key``) and
-        its cookie value."""
+        its cookie value; ValueError when it would not fit in a cookie."""
         expires = int((now if now is not None else time.time()) + self.ttl_s)
         session = Session(_b64(secrets.token_bytes(24)), token_id, float(expires), kind)
-        version = _KEY_VERSION if kind == GATEWAY_KEY else _VERSION
+        version = next(v for v, k in _VERSIONS.items() if k == kind)
         body = f"{version}.{session.session_id}.{token_id}.{expires}"
-        return session, f"{body}.{self._mac('session', body)}"
+        cookie = f"{body}.{self._mac('session', body)}"
+        if len(cookie) > _MAX_COOKIE:
+            raise ValueError("the session would not fit in a cookie")
+        return session, cookie
 
     def read(self, cookie: str | None, now: float | None = None) -> Session | None:
         """The session a cookie names, when its signature holds and it has not ended."""
-        if not cookie or len(cookie) > 512:
+        if not cookie or len(cookie) > _MAX_COOKIE:
             return None
         body, _, mac = cookie.rpartition(".")
         parts = body.split(".")
-        if len(parts) != 4 or parts[0] not in (_VERSION, _KEY_VERSION) or not parts[3].isdigit():
+        if len(parts) != 4 or parts[0] not in _VERSIONS or not parts[3].isdigit():
             return None
         if not hmac.compare_digest(mac, self._mac("session", body)):
             return None
@@ -95,8 +104,7 @@ class SessionSigner:
         if parts[1] in self._logged_out:
             return None
         try:
-            kind = GATEWAY_KEY if parts[0] == _KEY_VERSION else ADMIN
-            return Session(parts[1], parts[2], expires, kind)
+            return Session(parts[1], parts[2], expires, _VERSIONS[parts[0]])
         except ValueError:
             return None
 

@@ -35,11 +35,13 @@ class AdminRole(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AdminIdentity:
-    """Who is acting on governed state, and with which role."""
+    """Who is acting on governed state, and with which role; ``apps``: apps an app
+    owner signed in with OIDC owns by its provider's claim (beside its keys' apps)."""
 
     subject: str
     role: AdminRole
     token_id: str | None = None
+    apps: frozenset[str] = frozenset()
 
     def may_manage_keys_of(self, owner: str | None) -> bool:
         """Whether this identity may create, revoke or rotate a key with this ``owner``."""

@@ -1,5 +1,6 @@
 """What an ``app_owner`` owns (CONTRACT.md §1): the keys whose ``owner`` is its subject,
-and the apps those keys are for. Other roles are not limited by ownership."""
+and the apps those keys are for (plus, signed in with OIDC, the apps its provider's
+apps claim names). Other roles are not limited by ownership."""
 
 from __future__ import annotations
 
@@ -42,5 +43,5 @@ async def ownership_of(actor: AdminIdentity, keys: KeyRepository) -> Ownership |
     return Ownership(
         subject=actor.subject,
         key_ids=frozenset(key.key_id for key in owned),
-        apps=frozenset(key.app for key in owned if key.app),
+        apps=frozenset(key.app for key in owned if key.app) | actor.apps,
     )

@@ -207,11 +207,19 @@ class Governance:
         return stored
 
     async def approve_exception(
-        self, actor: AdminIdentity, exception_id: str, *, note: str | None = None
+        self,
+        actor: AdminIdentity,
+        exception_id: str,
+        *,
+        note: str | None = None,
+        expires_at: datetime | None = None,
     ) -> StoredException:
-        """Approve a pending request (not one's own)."""
+        """Approve a pending request (not one's own), until ``expires_at`` when the
+        approver sets it (else until the requested expiry)."""
         require_role(actor, GOVERNORS, "approve exceptions")
-        stored = await self.exceptions.approve(exception_id, approver=actor.subject, note=note)
+        stored = await self.exceptions.approve(
+            exception_id, approver=actor.subject, note=note, expires_at=expires_at
+        )
         await self._changed(actor, "exception.approve", stored)
         return stored
 
@@ -237,7 +245,12 @@ class Governance:
         return stored
 
     async def _changed(self, actor: AdminIdentity, action: str, stored: StoredException) -> None:
-        details = {"rule": stored.rule, "scope": dict(stored.scope), "state": stored.state.value}
+        details = {
+            "rule": stored.rule,
+            "scope": dict(stored.scope),
+            "state": stored.state.value,
+            "expires_at": stored.expires_at.isoformat(timespec="seconds"),
+        }
         await self._trail.record(actor, action, stored.id, details)
         webhook = self._config().policy.exception_webhook
         if webhook is None:

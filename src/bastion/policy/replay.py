@@ -124,6 +124,22 @@ def needed_classes(policy: CompiledPolicy, registry: Iterable[str]) -> frozenset
     return frozenset(needed)
 
 
+@dataclass(frozen=True, slots=True)
+class CallChange:
+    """One replayed call whose decision the candidate would change."""
+
+    request_id: str
+    started_at: float
+    app: str | None
+    team: str | None
+    user: str | None
+    recorded: Outcome
+    candidate: Outcome
+    transition: str
+    rule: str
+    incomplete: bool
+
+
 @dataclass(slots=True)
 class ChangeGroup:
     """Calls of one app and team whose decision ``rule`` changed."""
@@ -250,13 +266,14 @@ class Replay:
         """Classes whose presence can change the candidate's decisions."""
         return self._needed
 
-    def add(self, record: CallRecord, class_set: frozenset[str] | None) -> None:
-        """Re-decide ``record``; ``class_set`` is its recorded class set (None: unknown)."""
+    def add(self, record: CallRecord, class_set: frozenset[str] | None) -> CallChange | None:
+        """Re-decide ``record``; ``class_set`` is its recorded class set (None: unknown).
+        The change when the candidate decides it differently, else None."""
         self._records += 1
         reason = _skip_reason(record)
         if reason is not None:
             self._skipped[reason] += 1
-            return
+            return None
         facts = facts_from_record(record)
         unknown_exceptions = self._unknown_exceptions(record)
         if facts.exception_id in unknown_exceptions:
@@ -276,6 +293,7 @@ class Replay:
         incomplete = class_set is None or bool(missing) or bool(unknown_exceptions)
         principal = record.principal
         assert principal is not None  # _skip_reason
+        change: CallChange | None = None
         if changed:
             self._changed += 1
             transition = _transition(recorded, candidate)
@@ -292,6 +310,18 @@ class Replay:
             if incomplete:
                 group.incomplete += 1
                 group.missing_classes.update(missing)
+            change = CallChange(
+                record.request_id,
+                record.started_at,
+                principal.app,
+                principal.team,
+                principal.user,
+                recorded,
+                candidate,
+                transition,
+                rule,
+                incomplete,
+            )
         if incomplete:
             self._incomplete += 1
             gap_key = (principal.app, principal.team)
@@ -305,6 +335,7 @@ class Replay:
             gap.unknown_exceptions.update(unknown_exceptions)
             if len(gap.examples) < self._examples:
                 gap.examples.append(record.request_id)
+        return change
 
     def report(self) -> ReplayReport:
         """The summary so far; changes ordered by how many calls they touch."""

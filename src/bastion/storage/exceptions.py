@@ -146,13 +146,18 @@ class ExceptionRepository:
         *,
         approver: str,
         note: str | None = None,
+        expires_at: datetime | None = None,
         now: datetime | None = None,
     ) -> StoredException:
-        """Approve a pending request. Conflict when it is not pending (denied, already
-        decided, expired); PermissionDenied when ``approver`` is its requester."""
+        """Approve a pending request, until ``expires_at`` when given (else until the
+        requested expiry). Conflict when it is not pending (denied, already decided,
+        expired); PermissionDenied when ``approver`` is its requester; InvalidRequest when
+        ``expires_at`` is not ahead."""
         now = now or datetime.now(UTC)
         approver = _checked_subject(approver)
-        values = {"approver": approver, "approved_at": now}
+        values: dict[str, Any] = {"approver": approver, "approved_at": now}
+        if expires_at is not None:
+            values["expires_at"] = _checked_expiry(expires_at, now)
         return await self._transition(
             exception_id,
             ExceptionState.APPROVED,

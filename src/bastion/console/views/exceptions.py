@@ -70,9 +70,21 @@ def _id(view: View) -> str:
     return str(view.request.path_params["exception_id"])[:64]
 
 
+def _approval(view: View) -> exceptions.ExceptionApproval:
+    """The note and the expiry the approver set: a duration from now (``7d``, ``12h``)
+    or a date or time (UTC unless it names a zone); empty keeps the requested one."""
+    values: dict[str, Any] = {"note": view.field("note")}
+    expires = view.field("expires")
+    if expires is not None and expires[-1:] in ("m", "h", "d", "w") and expires[:-1].isdigit():
+        values["expires_in"] = expires
+    elif expires is not None:
+        values["expires_at"] = parse_time(expires, "expires")
+    return build(exceptions.ExceptionApproval, values)
+
+
 async def approve(view: View) -> Response:
-    """Approve a requested exception (not one's own)."""
-    await exceptions.approve_exception(view.identity, view.context, _id(view), _decision(view))
+    """Approve a requested exception (not one's own), until the expiry the approver set."""
+    await exceptions.approve_exception(view.identity, view.context, _id(view), _approval(view))
     return view.redirect("/exceptions", notice="approved")
 
 

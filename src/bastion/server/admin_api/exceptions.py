@@ -4,11 +4,11 @@ their own apps, see their own, and withdraw their own requests by denying them).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from bastion.model.exceptions import ExceptionState
 from bastion.server.admin_api.context import Actor, Ctx
@@ -48,6 +48,40 @@ class ExceptionDecision(_Strict):
     """Why (kept with the decision)."""
 
     note: Note | None = None
+
+
+class ExceptionApproval(ExceptionDecision):
+    """Why, and until when: the approver may set the expiry (default: the requested one)."""
+
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the exception stops applying (ISO-8601 with a zone)."
+    )
+    expires_in: Annotated[str, Field(pattern=r"^[0-9]{1,6}[mhdw]$")] | None = Field(
+        None, description="Or how long from now: a number and m, h, d or w (12h, 7d, 2w)."
+    )
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> ExceptionApproval:
+        if self.expires_at is not None and self.expires_in is not None:
+            raise ValueError("give expires_at or expires_in, not both")
+        return self
+
+    def expiry(self, now: datetime) -> datetime | None:
+        """The expiry asked for, as a time (None: keep the requested one)."""
+        if self.expires_at is not None:
+            return self.expires_at
+        if self.expires_in is None:
+            return None
+        unit = _UNITS[self.expires_in[-1]]
+        return now + int(self.expires_in[:-1]) * unit
+
+
+_UNITS = {
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+}
 
 
 class ExceptionInfo(BaseModel):
@@ -141,12 +175,19 @@ async def request_exception(actor: Actor, context: Ctx, body: ExceptionRequest) 
 
 
 async def approve_exception(
-    actor: Actor, context: Ctx, exception_id: ExceptionId, body: ExceptionDecision | None = None
+    actor: Actor, context: Ctx, exception_id: ExceptionId, body: ExceptionApproval | None = None
 ) -> ExceptionInfo:
-    """Approve a requested exception (not one's own); gateways apply it within seconds."""
-    note = body.note if body is not None else None
+    """Approve a requested exception (not one's own); gateways apply it within seconds.
+
+    The approver may set when it ends (`expires_at`, or `expires_in` such as `7d`); it
+    must be in the future. Default: the expiry the requester asked for.
+    """
+    body = body or ExceptionApproval()
+    expires_at = body.expiry(datetime.now(UTC))
     return ExceptionInfo.of(
-        await context.governance.approve_exception(actor, exception_id, note=note)
+        await context.governance.approve_exception(
+            actor, exception_id, note=body.note, expires_at=expires_at
+        )
     )
 
 

@@ -45,6 +45,7 @@ PERMISSIONS: Mapping[str, frozenset[AdminRole]] = {
     "policies.test": READERS,
     "policies.diff": READERS,
     "policies.simulate": READERS,
+    "policies.replay": READERS,  # audit facts only, never content
     "policies.activate": GOVERNORS,
     "policies.rollback": GOVERNORS,
     # policy exceptions (app owners: their apps'; deny only to withdraw their own)
