@@ -80,6 +80,22 @@ def test_lifecycle_request_approve_list_revoke(config_file: Path) -> None:
     assert again.exit_code == 1 and "it is revoked" in again.output
 
 
+def test_the_approver_sets_a_shorter_expiry_and_a_past_one_is_refused(config_file: Path) -> None:
+    exc_id = run_json(config_file, *REQUEST)["id"]  # asked for 30 days
+    security = admin_token(config_file, "sec-lead")
+    past = run(
+        config_file, "exceptions", "approve", exc_id, "--expires", "2020-01-01", token=security
+    )
+    assert past.exit_code != 0 and "in the past" in past.output
+    assert run_json(config_file, "exceptions", "show", exc_id)["state"] == "requested"
+
+    approved = run_json(
+        config_file, "exceptions", "approve", exc_id, "--expires", "2d", token=security
+    )
+    ends = datetime.fromisoformat(approved["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(days=1, hours=23) < ends - datetime.now(UTC) <= timedelta(days=2)
+
+
 def test_local_admin_cannot_approve_its_own_request_and_is_told_how(config_file: Path) -> None:
     exc_id = run_json(config_file, *REQUEST)["id"]
     refused = run(config_file, "exceptions", "approve", exc_id)

@@ -127,16 +127,24 @@ def request(
 @admin_token_file_option
 @click.argument("exception_id")
 @note_option
+@click.option(
+    "--expires",
+    default=None,
+    help="End it sooner or later than requested: ISO-8601 date/time or duration (7d, 12h); "
+    "default: the requested expiry.",
+)
 @json_option
 def approve(
     config_file: Path | None,
     admin_token_file: Path | None,
     exception_id: str,
     note: str | None,
+    expires: str | None,
     as_json: bool,
 ) -> None:
     """Approve a requested exception (not your own); gateways apply it within seconds."""
-    stored = _decide(config_file, admin_token_file, exception_id, "approve", note)
+    expires_at = None if expires is None else parse_expiry(expires, now=datetime.now(UTC))
+    stored = _decide(config_file, admin_token_file, exception_id, "approve", note, expires_at)
     _print_decision(stored, as_json, "Approved", "gateways apply it within a few seconds")
 
 
@@ -267,6 +275,7 @@ def _decide(
     exception_id: str,
     verb: str,
     note: str | None,
+    expires_at: datetime | None = None,
 ) -> StoredException:
     config = load_cli_config(config_file)
 
@@ -276,7 +285,9 @@ def _decide(
             governance = open_governance(config, db)
             if verb == "approve":
                 try:
-                    return await governance.approve_exception(actor, exception_id, note=note)
+                    return await governance.approve_exception(
+                        actor, exception_id, note=note, expires_at=expires_at
+                    )
                 except PermissionDenied as exc:
                     if exc.code == "approver_is_requester" and actor.subject == LOCAL_ADMIN_SUBJECT:
                         exc.message += LOCAL_ADMIN_HINT
