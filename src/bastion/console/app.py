@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -191,6 +191,28 @@ class Console:
             return self.secure_cookies
         return request.url.scheme == "https"
 
+    def _set_cookie(
+        self,
+        response: Response,
+        request: Request,
+        name: str,
+        value: str,
+        *,
+        max_age: float,
+        path: str = PREFIX,
+        samesite: Literal["strict", "lax"] = "strict",
+    ) -> None:
+        """An HttpOnly cookie of the console, Secure when the console is reached by https."""
+        response.set_cookie(
+            name,
+            value,
+            max_age=int(max_age),
+            path=path,
+            secure=self._secure(request),
+            httponly=True,
+            samesite=samesite,
+        )
+
     async def _identity(self, session: Session) -> AdminIdentity:
         """The token behind the session, looked up again: revoked tokens end sessions.
         An OIDC session names its user (and ends when OIDC is no longer configured)."""
@@ -275,15 +297,7 @@ class Console:
         response = HTMLResponse(
             html, status_code=401 if failed else 200, headers=dict(PAGE_HEADERS)
         )
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            max_age=int(LOGIN_TTL_S),
-            path=PREFIX,
-            secure=self._secure(request),
-            httponly=True,
-            samesite="strict",
-        )
+        self._set_cookie(response, request, LOGIN_COOKIE, nonce, max_age=LOGIN_TTL_S)
         return response
 
     async def _login(self, request: Request) -> Response:
@@ -310,15 +324,7 @@ class Console:
         _, cookie = self.signer.open(identity.token_id)
         log.info("console: %s (%s) logged in", identity.subject, identity.role.value)
         response = RedirectResponse(PREFIX + "/", status_code=303, headers=dict(PAGE_HEADERS))
-        response.set_cookie(
-            SESSION_COOKIE,
-            cookie,
-            max_age=int(self.signer.ttl_s),
-            path=PREFIX,
-            secure=self._secure(request),
-            httponly=True,
-            samesite="strict",
-        )
+        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=self.signer.ttl_s)
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
@@ -338,20 +344,12 @@ class Console:
         session, cookie = self.signer.open(principal.key_id, kind=GATEWAY_KEY)
         log.info("console: gateway key %s logged in to the chat", principal.key_id)
         response = RedirectResponse(chat.url, status_code=303, headers=dict(PAGE_HEADERS))
-        secure = self._secure(request)
-        for name, value, path in (
-            (SESSION_COOKIE, cookie, PREFIX),
-            (CHAT_KEY_COOKIE, self.chat_keys.seal(session.session_id, presented), chat.url),
-        ):
-            response.set_cookie(
-                name,
-                value,
-                max_age=int(self.signer.ttl_s),
-                path=path,
-                secure=secure,
-                httponly=True,
-                samesite="strict",
-            )
+        sealed_key = self.chat_keys.seal(session.session_id, presented)
+        ttl_s = self.signer.ttl_s
+        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=ttl_s)
+        self._set_cookie(
+            response, request, CHAT_KEY_COOKIE, sealed_key, max_age=ttl_s, path=chat.url
+        )
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
@@ -378,14 +376,15 @@ class Console:
         except ApiError as exc:
             return self._error(request, exc)
         response = RedirectResponse(target, status_code=303, headers=dict(PAGE_HEADERS))
-        response.set_cookie(
+        # it must come back on the provider's top-level redirect
+        self._set_cookie(
+            response,
+            request,
             OIDC_STATE_COOKIE,
             cookie,
-            max_age=int(STATE_TTL_S),
+            max_age=STATE_TTL_S,
             path=OIDC_CALLBACK,
-            secure=self._secure(request),
-            httponly=True,
-            samesite="lax",  # it must come back on the provider's top-level redirect
+            samesite="lax",
         )
         return response
 
@@ -437,15 +436,7 @@ class Console:
         # a page, not a redirect: a SameSite=Strict cookie set while arriving from the
         # provider's site is not sent on a redirect in the same navigation
         response = HTMLResponse(html, headers=dict(PAGE_HEADERS))
-        response.set_cookie(
-            SESSION_COOKIE,
-            cookie,
-            max_age=int(self.signer.ttl_s),
-            path=PREFIX,
-            secure=self._secure(request),
-            httponly=True,
-            samesite="strict",
-        )
+        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=self.signer.ttl_s)
         return self._forget_state(response)
 
     @staticmethod
