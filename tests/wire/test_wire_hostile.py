@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -118,3 +119,14 @@ def test_any_json_body_is_answered_cleanly(endpoint: Endpoint, data: st.DataObje
     assert "bastion" not in parsed.body
     for segment in parsed.conversation.segments:
         assert isinstance(segment.text, str)
+
+
+def test_a_body_of_unclosed_retrieved_tags_parses_in_linear_time() -> None:
+    """Thousands of ``<retrieved>`` that never close: parsed at once (a backtracking
+    pattern took seconds on 90 KB and minutes on a megabyte, holding the event loop)."""
+    text = "<retrieved>" * 100_000  # 1.1 MB
+    raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": text}]}).encode()
+    started = time.process_time()
+    parsed = parse_body(raw, Endpoint.CHAT, WireOptions())
+    assert time.process_time() - started < 2.0  # measured: a few ms; the old pattern: hours
+    assert [s.source.value for s in parsed.conversation.segments] == ["user"]

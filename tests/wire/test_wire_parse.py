@@ -16,6 +16,7 @@ from bastion.model import Endpoint, Segment, Source
 from bastion.model.conversation import Path
 from bastion.wire.parse import parse_body
 from bastion.wire.request import ParsedRequest, WireOptions
+from bastion.wire.segments import retrieved_spans
 
 CHAT, RESP, EMB = Endpoint.CHAT, Endpoint.RESPONSES, Endpoint.EMBEDDINGS
 SYSTEM, USER, ASSISTANT = Source.SYSTEM, Source.USER, Source.ASSISTANT
@@ -183,6 +184,22 @@ def test_two_retrieved_spans_in_one_string() -> None:
     body = chat(user("<retrieved>a</retrieved>-<retrieved>b</retrieved>"))
     retrieved = [s for s in parse(body).conversation.segments if s.source is RETRIEVED]
     assert [(s.text, s.start) for s in retrieved] == [("a", 11), ("b", 36)]
+
+
+RETRIEVED_SPAN_ROWS = [
+    pytest.param("<retrieved>a</retrieved>", ("retrieved",), [(11, 12)], id="one"),
+    pytest.param("<retrieved></retrieved>", ("retrieved",), [(11, 11)], id="empty-body"),
+    pytest.param("<retrieved>a<retrieved>b</retrieved>", ("retrieved",), [(11, 24)], id="no-nesting"),
+    pytest.param("<retrieved>a", ("retrieved",), [], id="never-closed"),
+    pytest.param("<ctx>a<doc>b</ctx>c</doc>", ("doc", "ctx"), [(5, 12)], id="leftmost-tag-wins"),
+    pytest.param("<doc>x<ctx>y</ctx>z", ("doc", "ctx"), [(11, 12)], id="unclosed-then-other-tag"),
+    pytest.param("</retrieved><retrieved>a</retrieved>", ("retrieved",), [(23, 24)], id="closing-first"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "tags", "expected"), RETRIEVED_SPAN_ROWS)
+def test_retrieved_spans(text: str, tags: tuple[str, ...], expected: list[tuple[int, int]]) -> None:
+    assert retrieved_spans(text, tags) == expected
 
 
 def mark_row(name: str, body: dict[str, Any], marks: list[Any], path: str, *spans: Any) -> Any:

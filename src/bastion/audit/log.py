@@ -46,7 +46,7 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from bastion.audit.chain import COMPLETION, INTENT, LATE_COMPLETION, Chain, canonical
-from bastion.audit.checkpoints import CheckpointFile, Signer
+from bastion.audit.checkpoints import Checkpoint, CheckpointFile, Signer
 from bastion.audit.integrity import StartupCheck
 from bastion.audit.wal import Durability, Position, WalFailed, WriteAheadLog
 from bastion.errors import ServiceUnavailable
@@ -383,7 +383,7 @@ class AuditLog:
         False when the store failed (the caller backs off)."""
         try:
             await self.flush()
-            self._checkpoint()
+            await self._checkpoint_off_loop()
             if self._failing:
                 log.warning("audit: store is writable again")
                 self._connected_since = self._clock()
@@ -534,11 +534,26 @@ class AuditLog:
         )
 
     def _checkpoint(self, *, force: bool = False) -> None:
+        checkpoint = self._due_checkpoint(force=force)
+        if checkpoint is not None and self._checkpoints is not None:
+            self._checkpoints.append(checkpoint)
+            self._checkpointed_seq, self._checkpointed_at = checkpoint.seq, checkpoint.at
+
+    async def _checkpoint_off_loop(self) -> None:
+        """The shipper's checkpoint: its append fsyncs, so it runs in a thread (a disk
+        flush on the event loop would stall every call in flight)."""
+        checkpoint = self._due_checkpoint()
+        if checkpoint is not None and self._checkpoints is not None:
+            await asyncio.to_thread(self._checkpoints.append, checkpoint)
+            self._checkpointed_seq, self._checkpointed_at = checkpoint.seq, checkpoint.at
+
+    def _due_checkpoint(self, *, force: bool = False) -> Checkpoint | None:
+        """The signed checkpoint of the chain's head, when one is due."""
         chain = self._chain
         if self._signer is None or self._checkpoints is None or chain is None:
-            return
+            return None
         if chain.head_seq <= self._checkpointed_seq:
-            return
+            return None
         now = self._clock()
         due = (
             force
@@ -546,8 +561,5 @@ class AuditLog:
             or now - self._checkpointed_at >= self._checkpoint_interval
         )
         if not due:
-            return
-        self._checkpoints.append(
-            self._signer.sign(chain.writer_id, chain.head_seq, chain.head_hash, now)
-        )
-        self._checkpointed_seq, self._checkpointed_at = chain.head_seq, now
+            return None
+        return self._signer.sign(chain.writer_id, chain.head_seq, chain.head_hash, now)

@@ -40,19 +40,22 @@ def request_headers(scope: Scope, *, max_count: int, max_bytes: int) -> dict[byt
     """The request's headers by name (first value wins), in one pass; 431 when too many
     or too large."""
     raw = scope["headers"]
-    too_large = RequestRejected(
-        "The request headers are too large.", status=431, code="headers_too_large"
-    )
     if len(raw) > max_count:
-        raise too_large
+        raise _headers_too_large()
     found: dict[bytes, bytes] = {}
     size = 0
     for name, value in raw:
         size += len(name) + len(value)
         found.setdefault(name, value)
     if size > max_bytes:
-        raise too_large
+        raise _headers_too_large()
     return found
+
+
+def _headers_too_large() -> RequestRejected:
+    return RequestRejected(
+        "The request headers are too large.", status=431, code="headers_too_large"
+    )
 
 
 def check_json_content_type(headers: dict[bytes, bytes]) -> None:

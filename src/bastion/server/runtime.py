@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Mapping
@@ -42,6 +41,7 @@ from bastion.pipeline.tracing import build_tracer
 from bastion.policy.base import Decider, PolicyUnavailable
 from bastion.providers import Router
 from bastion.server.asgi import Receive, Send
+from bastion.server.heap import settle_heap
 from bastion.server.reload import ConfigWatcher, load_candidate, sections_needing_restart
 from bastion.storage.admin_tokens import AdminTokenRepository
 from bastion.storage.audit_events import AuditEventRepository
@@ -246,10 +246,9 @@ class Runtime:
             self._watcher.start()
         if self._watch:
             await self._watch_policy_file()
-        # the detectors' tables (gazetteers, patterns) live as long as the process: move
-        # them out of the cyclic collector's generations so collections stay cheap
-        gc.collect()
-        gc.freeze()
+        # the detectors' tables (gazetteers, patterns) live as long as the process: out of
+        # the collector's generations; serving thresholds keep collections off the tail
+        settle_heap()
         self._started = True
 
     async def close(self) -> None:

@@ -2,30 +2,51 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 
 from bastion.model import Segment, Source
 from bastion.model.conversation import Path
 
 
-@lru_cache(maxsize=16)
-def retrieved_pattern(tags: tuple[str, ...]) -> re.Pattern[str]:
-    """A pattern matching ``<tag>…</tag>`` for any configured tag (linear: lazy, no nesting)."""
-    names = "|".join(re.escape(t) for t in tags)
-    return re.compile(rf"<(?P<tag>{names})>(?P<body>.*?)</(?P=tag)>", re.DOTALL)
+def retrieved_spans(text: str, tags: Sequence[str]) -> list[tuple[int, int]]:
+    """The ``(start, end)`` of every ``<tag>…</tag>`` body in ``text``, left to right.
+
+    Each body runs to the first closing tag of its own name (no nesting); after a body
+    the scan continues past its closing tag. Linear in ``len(text)`` for each tag: the
+    next opening of each tag is looked up once per position it can be at, and a tag
+    with no closing tag left is dropped (a backtracking regex here was quadratic on a
+    body of unclosed tags).
+    """
+    openings = {tag: (f"<{tag}>", f"</{tag}>") for tag in tags}
+    next_at = {tag: text.find(opening) for tag, (opening, _) in openings.items()}
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while True:
+        live = [(at, tag) for tag, at in next_at.items() if at >= 0]
+        if not live:
+            return spans
+        at, tag = min(live)
+        opening, closing = openings[tag]
+        body = at + len(opening)
+        end = text.find(closing, body)
+        if end < 0:  # never closed: no later opening of this tag can close either
+            del next_at[tag]
+            continue
+        spans.append((body, end))
+        pos = end + len(closing)
+        for name, found in next_at.items():
+            if 0 <= found < pos:
+                next_at[name] = text.find(openings[name][0], pos)
 
 
 class SegmentCollector:
     """Collects the segments of one request, in document order."""
 
-    __slots__ = ("_pattern", "_tags", "segments")
+    __slots__ = ("_tags", "segments")
 
     def __init__(self, retrieved_tags: Sequence[str]) -> None:
         self.segments: list[Segment] = []
         self._tags = tuple(retrieved_tags)
-        self._pattern = retrieved_pattern(self._tags) if self._tags else None
 
     def add(
         self,
@@ -41,8 +62,8 @@ class SegmentCollector:
         if not text:
             return
         overrides = list(untrusted)
-        if self._pattern is not None and "<" in text:
-            overrides.extend(m.span("body") for m in self._pattern.finditer(text))
+        if self._tags and "<" in text:
+            overrides.extend(retrieved_spans(text, self._tags))
         if not overrides:
             self.segments.append(Segment(text, source, path, 0, None, message_index, role))
             return
