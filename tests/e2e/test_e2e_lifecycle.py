@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -26,7 +27,9 @@ models:
 
 
 class Gateway:
-    def __init__(self, work: Path, sim_port: int, workers: int) -> None:
+    def __init__(
+        self, work: Path, sim_port: int, workers: int, *, new_session: bool = False
+    ) -> None:
         self.work = work
         self.sim_port = sim_port
         self.port, self.admin_port = free_port(), free_port()
@@ -36,7 +39,9 @@ class Gateway:
         self.key = str(
             cli_json("keys", "create", "--config", str(self.config), "--name", "life")["key"]
         )
-        self.proc = start(["serve", "--config", str(self.config)], work / "gateway.log")
+        self.proc = start(
+            ["serve", "--config", str(self.config)], work / "gateway.log", new_session=new_session
+        )
         wait_http(f"http://127.0.0.1:{self.port}/healthz", self.proc)
 
     def write_config(self, extra: str = "") -> None:
@@ -124,6 +129,85 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, sim_port: int) 
     log = stop(gateway.proc)
     assert texts == ["draining [[sim:fault=stall,seconds=1,after=2]]"], log
     assert gateway.proc.returncode == 0, log
+
+
+def _workers(parent: int) -> set[int]:
+    """The worker processes of a ``bastion serve`` (not multiprocessing's resource tracker)."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        children.update(int(pid) for pid in (task / "children").read_text().split())
+    return {pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+
+def test_a_worker_killed_while_serving_is_replaced(tmp_path: Path, sim_port: int) -> None:
+    gateway = Gateway(tmp_path, sim_port, workers=2)
+    try:
+        first = _workers(gateway.proc.pid)
+        assert len(first) == 2
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        _eventually(lambda: len(_workers(gateway.proc.pid) - {victim}) == 2, timeout_s=60)
+        with gateway.client() as client:
+            for i in range(10):  # a replacement still starting leaves the other to answer
+                reply = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": f"after {i}"}]
+                )
+                assert reply.choices[0].message.content == f"after {i}"
+    finally:
+        log = stop(gateway.proc)
+    assert gateway.proc.returncode == 0, log
+    assert "died (exit -9); starting another" in log
+    assert "Traceback" not in log
+
+
+def test_a_worker_that_cannot_start_stops_the_gateway_with_exit_1(
+    tmp_path: Path, sim_port: int
+) -> None:
+    (tmp_path / "keyring.json").write_text("not a keyring")
+    config = tmp_path / "bastion.yaml"
+    config.write_text(
+        CONFIG.format(
+            port=free_port(),
+            admin_port=free_port(),
+            workers=2,
+            sim_port=sim_port,
+            extra="crypto: {keyring_file: keyring.json}",
+        )
+    )
+    proc = start(["serve", "--config", str(config)], tmp_path / "gateway.log")
+    try:
+        proc.wait(90)
+    finally:
+        log = stop(proc)
+    assert proc.returncode == 1, log
+    assert "not a Bastion keyring" in log and "stopping the gateway" in log
+    assert "Traceback" not in log
+
+
+def test_ctrl_c_to_the_process_group_drains_every_worker(tmp_path: Path, sim_port: int) -> None:
+    """Ctrl-C in a terminal signals the parent and its workers at once: the workers must
+    still drain (one signal each), not stop at once as on a second signal."""
+    gateway = Gateway(tmp_path, sim_port, workers=2, new_session=True)
+    texts: list[str] = []
+    content = "interrupted [[sim:fault=stall,seconds=1,after=2]]"
+
+    def slow_stream() -> None:
+        with gateway.client() as client:
+            stream = client.chat.completions.create(
+                model="gpt-4o-mini", stream=True, messages=[{"role": "user", "content": content}]
+            )
+            texts.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+
+    caller = threading.Thread(target=slow_stream)
+    caller.start()
+    time.sleep(0.5)  # the stream is under way, stalled upstream
+    os.killpg(gateway.proc.pid, signal.SIGINT)
+    caller.join(15)
+    gateway.proc.wait(30)  # on its own: another signal would mean "stop now"
+    log = stop(gateway.proc)
+    assert texts == [content], log
+    assert gateway.proc.returncode == 0, log
+    assert "Traceback" not in log
 
 
 def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import signal
 import socket
 import tempfile
+import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +83,17 @@ def _uvicorn_config(
 
 
 async def serve_process(
-    config: BastionConfig, sockets: tuple[socket.socket, socket.socket], options: ServeOptions
+    config: BastionConfig,
+    sockets: tuple[socket.socket, socket.socket],
+    options: ServeOptions,
+    *,
+    worker: bool = False,
 ) -> None:
-    """Serve both ports in this process until SIGTERM/SIGINT, then drain; SIGHUP reloads."""
+    """Serve both ports in this process until SIGTERM/SIGINT, then drain; SIGHUP reloads.
+
+    A ``worker`` of several drains on SIGTERM only: its parent forwards SIGINT as
+    SIGTERM, and Ctrl-C in a terminal reaches the whole process group, so a worker that
+    also took SIGINT would count two signals and stop without draining."""
     try:
         apps = create_apps(
             config,
@@ -109,7 +121,7 @@ async def serve_process(
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM,) if worker else (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
     loop.add_signal_handler(signal.SIGHUP, reload)
     proxy_task = asyncio.create_task(_serving(proxy, sockets[0]))
@@ -135,20 +147,25 @@ async def _serving(server: uvicorn.Server, sock: socket.socket) -> None:
 
 
 def _run_loop(
-    config: BastionConfig, sockets: tuple[socket.socket, socket.socket], options: ServeOptions
+    config: BastionConfig,
+    sockets: tuple[socket.socket, socket.socket],
+    options: ServeOptions,
+    *,
+    worker: bool = False,
 ) -> None:
     try:
         import uvloop
 
-        uvloop.run(serve_process(config, sockets, options))
+        uvloop.run(serve_process(config, sockets, options, worker=worker))
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
-        asyncio.run(serve_process(config, sockets, options))
+        asyncio.run(serve_process(config, sockets, options, worker=worker))
 
 
 def _worker(options: ServeOptions, sockets: tuple[socket.socket, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards it (serve_process)
     config = load_config(options.config_path, overrides=options.overrides)
     configure_logging(config.server.log_format)
-    _run_loop(config, (sockets[0], sockets[1]), options)
+    _run_loop(config, (sockets[0], sockets[1]), options, worker=True)
 
 
 def configure_logging(log_format: Literal["text", "json"] = "text") -> None:
@@ -174,16 +191,41 @@ def run(config: BastionConfig, options: ServeOptions) -> None:
     # Workers write metrics to files here; a scrape on any worker adds them all up.
     metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        code = _supervise(server.workers, options, sockets)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    if code:
+        raise SystemExit(code)
+
+
+_RESTARTS_PER_MINUTE = 5
+"""A worker that dies more often than this is not coming back: stop the gateway."""
+
+
+def _supervise(count: int, options: ServeOptions, sockets: tuple[socket.socket, ...]) -> int:
+    """Run ``count`` workers until a signal stops them; the exit code of the gateway.
+
+    A worker that fails its start-up (exit 1: the lifespan said why, e.g. a missing
+    keyring) stops the gateway with exit 1, since the others would fail alike. A worker
+    that dies while serving (``kill -9``, out of memory) is replaced, at most
+    ``_RESTARTS_PER_MINUTE`` times a minute."""
     ctx = multiprocessing.get_context("spawn")
-    workers = [
-        ctx.Process(target=_worker, args=(options, sockets), name=f"bastion-{i}")
-        for i in range(server.workers)
-    ]
-    for proc in workers:
+    serial = itertools.count()
+
+    def spawn() -> multiprocessing.process.BaseProcess:
+        proc = ctx.Process(target=_worker, args=(options, sockets), name=f"bastion-{next(serial)}")
         proc.start()
+        return proc
+
+    workers = [spawn() for _ in range(count)]
+    stopping = False
+    restarts: collections.deque[float] = collections.deque()
 
     def forward(sig: int, _frame: object) -> None:
         """Pass SIGTERM/SIGINT (drain) and SIGHUP (reload) on to every worker."""
+        nonlocal stopping
+        stopping = stopping or sig != signal.SIGHUP
         for proc in workers:
             if proc.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
@@ -191,9 +233,27 @@ def run(config: BastionConfig, options: ServeOptions) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
-    for proc in workers:
-        proc.join()
-    shutil.rmtree(metrics_dir, ignore_errors=True)
+    code = 0
+    while workers:
+        multiprocessing.connection.wait([proc.sentinel for proc in workers], timeout=1.0)
+        for proc in [proc for proc in workers if not proc.is_alive()]:
+            workers.remove(proc)
+            proc.join()
+            if stopping or proc.exitcode == 0:
+                continue
+            now = time.monotonic()
+            while restarts and now - restarts[0] > 60:
+                restarts.popleft()
+            if proc.exitcode == 1 or len(restarts) >= _RESTARTS_PER_MINUTE:
+                reason = "failed to start" if proc.exitcode == 1 else "keeps dying"
+                log.error("worker %s %s; stopping the gateway", proc.name, reason)
+                code = 1
+                forward(signal.SIGTERM, None)
+                continue
+            restarts.append(now)
+            log.warning("worker %s died (exit %s); starting another", proc.name, proc.exitcode)
+            workers.append(spawn())
+    return code
 
 
 def _migrate_once(config: BastionConfig) -> None:
