@@ -38,10 +38,17 @@ local function delta(new, old)  -- one call's amounts: far below 2^53, exact as 
   return string.format('%d', tonumber(new) - tonumber(old))
 end
 local TOTAL_GRACE_MS = 3600000
+local function fields(argv)  -- ARGV[1], then the fields packed space-separated in ARGV[2]
+  local out = {argv[1]}
+  for field in string.gmatch(argv[2] or '', '%S+') do out[#out + 1] = field end
+  return out
+end
 """
 
 # KEYS: epoch marker, seq, then per hold: its counter and (windows) the counter's sum.
-# ARGV: the epoch the keys were built with, then per hold: kind, limit, amount, span µs.
+# ARGV: the epoch the keys were built with, then (one string, space-separated, so the
+# client encodes two arguments rather than four per hold) per hold: kind, limit,
+# amount, span µs.
 # Answers {0, current epoch} (stale), {-1, index, used, retry µs or -1} or
 # {1, now µs, first id - 1, then per hold: remaining, reset µs}.
 TAKE = (
@@ -49,13 +56,14 @@ TAKE = (
     + """
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {0, epoch or ''} end
+local A = fields(ARGV)
 local now = server_now()
-local n = (#ARGV - 1) / 4
+local n = (#A - 1) / 4
 local seen = {}  -- per hold: windows their oldest entry's time, totals their value
 for i = 1, n do
   local key, sum = KEYS[2 * i + 1], KEYS[2 * i + 2]
-  local kind, limit = ARGV[4 * i - 2], tonumber(ARGV[4 * i - 1])
-  local amount, span = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
+  local kind, limit = A[4 * i - 2], tonumber(A[4 * i - 1])
+  local amount, span = tonumber(A[4 * i]), tonumber(A[4 * i + 1])
   if kind == 'w' then
     local cutoff = now - span
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
@@ -115,8 +123,8 @@ local last = redis.call('INCRBY', KEYS[2], n)
 local reply = {1, now, last - n}
 for i = 1, n do
   local key, sum = KEYS[2 * i + 1], KEYS[2 * i + 2]
-  local kind, limit = ARGV[4 * i - 2], tonumber(ARGV[4 * i - 1])
-  local amount, span = ARGV[4 * i], tonumber(ARGV[4 * i + 1])
+  local kind, limit = A[4 * i - 2], tonumber(A[4 * i - 1])
+  local amount, span = A[4 * i], tonumber(A[4 * i + 1])
   local id = string.format('%d', last - n + i)
   if kind == 'w' then
     redis.call('ZADD', key, now, id .. ':' .. amount)
@@ -144,21 +152,22 @@ return reply
 )
 
 # KEYS: epoch marker, then per hold: its counter and its sum (in the current epoch).
-# ARGV: current epoch, then per hold: kind, id, amount held, amount settled, span µs,
-# its ticket's epoch and take time µs. A hold of an older epoch was lost with it: what
-# it settles to is added afresh (the ledger did not have it when the counters were
-# rebuilt).
+# ARGV: current epoch, then (one string, space-separated) per hold: kind, id, amount
+# held, amount settled, span µs, its ticket's epoch and take time µs. A hold of an
+# older epoch was lost with it: what it settles to is added afresh (the ledger did not
+# have it when the counters were rebuilt).
 SETTLE = (
     _COMMON
     + """
 local epoch = redis.call('GET', KEYS[1])
 if epoch ~= ARGV[1] then return {0, epoch or ''} end
+local A = fields(ARGV)
 local now = server_now()
-for i = 1, (#ARGV - 1) / 7 do
+for i = 1, (#A - 1) / 7 do
   local key, sum = KEYS[2 * i], KEYS[2 * i + 1]
   local b = 7 * i - 6
-  local kind, id, old, new = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local span, same, at = tonumber(ARGV[b + 5]), ARGV[b + 6] == ARGV[1], tonumber(ARGV[b + 7])
+  local kind, id, old, new = A[b + 1], A[b + 2], A[b + 3], A[b + 4]
+  local span, same, at = tonumber(A[b + 5]), A[b + 6] == A[1], tonumber(A[b + 7])
   if kind == 'l' then
     if same then redis.call('ZREM', key, id) end
   elseif kind == 'w' then

@@ -164,7 +164,7 @@ class RedisCounterStore:
                 keys = [self._marker, self._seq]
                 for hold in holds:
                     keys += self._keys(epoch, hold.kind, hold.key)
-                reply = await self._run(self._take_script, keys, [epoch.decode(), *args])
+                reply = await self._run(self._take_script, keys, [epoch.decode(), " ".join(args)])
                 if reply[0] != 0:
                     break
                 await self._recover(epoch)
@@ -228,7 +228,9 @@ class RedisCounterStore:
                 for ticket, _settled in tickets:
                     for hold in ticket.holds:
                         keys += self._keys(epoch_now, hold.kind, hold.key)
-                reply = await self._run(self._settle_script, keys, [epoch_now.decode(), *args])
+                reply = await self._run(
+                    self._settle_script, keys, [epoch_now.decode(), " ".join(args)]
+                )
                 if reply[0] != 0:
                     break
                 await self._recover(epoch_now)
