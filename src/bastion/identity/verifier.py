@@ -121,9 +121,13 @@ class KeyVerifier:
         )
 
     async def close(self) -> None:
-        """Cancel background refreshes."""
+        """Let lookups under way finish (for at most the lookup timeout), then cancel the
+        rest: a lookup cancelled inside its database transaction leaves the connection
+        pool logging a failed reset, at every shutdown that follows a call."""
         tasks = list(self._inflight.values())
         self._inflight.clear()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._lookup_timeout_s)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
