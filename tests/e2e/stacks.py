@@ -108,11 +108,14 @@ def gateway_config(
     sim_key: str = SIM_KEY,
     first_byte_s: float = 30,
     poll_interval_s: float = 0.2,
+    workers: int = 1,
 ) -> str:
-    """A gateway config: server, storage, the simulator as provider ``sim`` serving
-    ``gpt-4o-mini``, plus ``sections`` (YAML top-level sections: redis, limits, audit...)."""
+    """A gateway config: server (``workers`` processes), storage, the simulator as
+    provider ``sim`` serving ``gpt-4o-mini``, plus ``sections`` (YAML top-level sections:
+    redis, limits, audit...)."""
     head = (
-        f"server: {{host: 127.0.0.1, port: {port}, admin: {{port: {admin_port}}}}}\n"
+        f"server: {{host: 127.0.0.1, port: {port}, workers: {workers}, "
+        f"admin: {{port: {admin_port}}}}}\n"
         f'storage: {{url: "{storage_url}", poll_interval_s: {poll_interval_s}}}\n'
     )
     provider = SIM_PROVIDER.format(sim_port=sim_port, sim_key=sim_key, first_byte_s=first_byte_s)

@@ -28,23 +28,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bastion.model.spend import PICO_USD
 from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
+from tests.e2e.stacks import gateway_config
 from tests.e2e.test_e2e_limits import BUDGET_USD, MAX_TOKENS, PER_CALL_PUSD, SIM_KEY, TEXT
 
 RATE_LIMIT = 10
 MESSAGES: list[Any] = [{"role": "user", "content": TEXT}]
 
-CONFIG = """
-server: {{host: 127.0.0.1, port: {port}, workers: 2, admin: {{port: {admin_port}}}}}
-storage: {{url: "sqlite:///gateway.db", poll_interval_s: 0.2}}
-providers:
-  sim:
-    kind: openai
-    base_url: http://127.0.0.1:{sim_port}/v1
-    api_key: {sim_key}
-    retry: {{max_attempts: 1}}
-    timeouts: {{first_byte_s: 30, idle_s: 5, total_s: 60}}
-models:
-  gpt-4o-mini: {{targets: [{{provider: sim, model: gpt-4o-mini}}]}}
+LIMITS = """
 limits:
   timezone: Europe/Berlin
   rules:
@@ -179,13 +169,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkersStack]:
     sim_port, port, admin_port = free_port(), free_port(), free_port()
     config = work / "bastion.yaml"
     config.write_text(
-        CONFIG.format(
+        gateway_config(
             port=port,
             admin_port=admin_port,
+            storage_url="sqlite:///gateway.db",
             sim_port=sim_port,
             sim_key=SIM_KEY,
-            budget=f"{BUDGET_USD:.12f}",
-            rate=RATE_LIMIT,
+            workers=2,
+            sections=LIMITS.format(budget=f"{BUDGET_USD:.12f}", rate=RATE_LIMIT),
         )
     )
     sim = start(["simulate", "--port", str(sim_port), "--api-key", SIM_KEY], work / "sim.log")
