@@ -15,12 +15,15 @@ only one replica adopts it and a second look finds nothing left to close.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from bastion.errors import StorageError
 from bastion.model.chain import ChainedEvent, WriterState
@@ -72,12 +75,7 @@ class AuditEventRepository:
         ``lease_until`` renews the writer's lease (an empty batch is a heartbeat). Raises
         ``ChainMoved`` when the stored head is not the one ``events`` continue.
         """
-        if self._database.is_sqlite:
-            sql, order = _INSERT_SQLITE, _SQLITE_ORDER
-            upsert: Any = sqlite.insert(AuditWriterRow)
-        else:
-            sql, order = _INSERT_POSTGRESQL, _POSTGRESQL_ORDER
-            upsert = postgresql.insert(AuditWriterRow)
+        expected_head = state.head_seq - len(events)
         values = {
             "writer_id": state.writer_id,
             "head_seq": state.head_seq,
@@ -87,32 +85,36 @@ class AuditEventRepository:
             "closed_through": state.closed_through,
             "updated_at": now,
         }
+        sql = _SHIP_SQLITE if self._database.is_sqlite else _SHIP_POSTGRESQL
+        upsert, order = sql.upsert
         if lease_until is not None:
             values.update(lease_owner=state.writer_id, lease_until=lease_until)
-        upsert = upsert.values(**values).on_conflict_do_update(
-            index_elements=["writer_id"],
-            set_={k: v for k, v in values.items() if k != "writer_id"},
-        )
-        rows = [_record_row(record, order) for record in records]
-        lock = select(AuditWriterRow).where(AuditWriterRow.writer_id == state.writer_id)
-        if not self._database.is_sqlite:
-            lock = lock.with_for_update()
+            upsert, order = sql.upsert_lease
+        head = tuple(values[name] for name in order)
+        event_rows = [tuple(getattr(e, name) for name in sql.event_order) for e in events]
+        record_rows = [_record_row(record, sql.record_order) for record in records]
+        if self._database.is_sqlite:
+
+            def ship_batch(connection: sqlite3.Connection) -> None:
+                found = connection.execute(sql.head, (state.writer_id,)).fetchone()
+                _check_head(state.writer_id, found, expected_head)
+                if event_rows:
+                    connection.executemany(sql.events, event_rows)
+                if record_rows:
+                    connection.executemany(sql.records, record_rows)
+                connection.execute(upsert, head)
+
+            await self._database.sqlite_batch("audit chain ship", ship_batch)
+            return
         async with self._database.transaction("audit chain ship") as session:
-            row = await session.scalar(lock)
-            if row is not None and row.head_seq != state.head_seq - len(events):
-                raise ChainMoved(
-                    f"audit writer {state.writer_id}: the stored head is seq {row.head_seq},"
-                    f" not {state.head_seq - len(events)} (another writer appended to it)"
-                )
-            if events:
-                await session.execute(
-                    insert(AuditEventRow),
-                    [{name: getattr(e, name) for name in _EVENT_COLUMNS} for e in events],
-                )
-            if rows:
-                connection = await session.connection()
-                await connection.exec_driver_sql(sql, rows)
-            await session.execute(upsert)
+            connection = await session.connection()
+            found = (await connection.exec_driver_sql(sql.head, (state.writer_id,))).first()
+            _check_head(state.writer_id, found, expected_head)
+            if event_rows:
+                await connection.exec_driver_sql(sql.events, event_rows)
+            if record_rows:
+                await connection.exec_driver_sql(sql.records, record_rows)
+            await connection.exec_driver_sql(upsert, head)
 
     async def append(
         self, writer_id: str, link: Callable[[int, str], ChainedEvent], now: float
@@ -361,3 +363,79 @@ def _record_row(values: Mapping[str, Any], order: tuple[str, ...]) -> tuple[Any,
 
 def _row_values(row: CallRecordRow) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in CallRecordRow.__table__.columns}
+
+
+def _check_head(writer_id: str, found: Any, expected: int) -> None:
+    """Raise ``ChainMoved`` when the stored head (a row of ``head_seq``) is not ``expected``."""
+    if found is not None and found[0] != expected:
+        raise ChainMoved(
+            f"audit writer {writer_id}: the stored head is seq {found[0]},"
+            f" not {expected} (another writer appended to it)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _ShipSql:
+    """The shipper's statements compiled once for a driver, with positional orders."""
+
+    head: str
+    events: str
+    event_order: tuple[str, ...]
+    records: str
+    record_order: tuple[str, ...]
+    upsert: tuple[str, tuple[str, ...]]
+    upsert_lease: tuple[str, tuple[str, ...]]
+
+
+_WRITER_HEAD = (
+    "writer_id",
+    "head_seq",
+    "head_hash",
+    "wal_segment",
+    "wal_offset",
+    "closed_through",
+    "updated_at",
+)
+
+
+def _ship_sql(dialect: Dialect, insert_of: Any, records: str, order: tuple[str, ...]) -> _ShipSql:
+    def compiled(statement: Any) -> tuple[str, tuple[str, ...]]:
+        done = statement.compile(dialect=dialect)
+        return str(done), tuple(done.positiontup or ())
+
+    head = select(AuditWriterRow.head_seq).where(AuditWriterRow.writer_id == bindparam("writer_id"))
+    if dialect.name == "postgresql":
+        head = head.with_for_update()
+    events, event_order = compiled(insert_of(AuditEventRow.__table__))
+
+    def upsert(names: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        statement = insert_of(AuditWriterRow.__table__).values(
+            {name: bindparam(name) for name in names}
+        )
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["writer_id"],
+            set_={name: excluded[name] for name in names if name != "writer_id"},
+        )
+        return compiled(statement)
+
+    return _ShipSql(
+        head=compiled(head)[0],
+        events=events,
+        event_order=event_order,
+        records=records,
+        record_order=order,
+        upsert=upsert(_WRITER_HEAD),
+        upsert_lease=upsert((*_WRITER_HEAD, "lease_owner", "lease_until")),
+    )
+
+
+_SHIP_SQLITE = _ship_sql(
+    sqlite.dialect(paramstyle="qmark"), sqlite.insert, _INSERT_SQLITE, _SQLITE_ORDER
+)
+_SHIP_POSTGRESQL = _ship_sql(
+    postgresql.dialect(paramstyle="numeric_dollar"),  # type: ignore[no-untyped-call]
+    postgresql.insert,
+    _INSERT_POSTGRESQL,
+    _POSTGRESQL_ORDER,
+)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bastion.errors import StorageError
+from bastion.storage.sqlite_batch import SqliteBatchWriter, SqliteWork, T
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -82,6 +83,9 @@ class Database:
             self.engine, expire_on_commit=False
         )
         self._commit_hooks: list[CommitHook] = []
+        self._batch: SqliteBatchWriter | None = None
+        if self.is_sqlite and url.database:
+            self._batch = SqliteBatchWriter(url.database, lambda c: _sqlite_pragmas(c, None))
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -127,6 +131,14 @@ class Database:
         if kinds:
             for hook in self._commit_hooks:
                 await hook(frozenset(kinds))
+
+    async def sqlite_batch(self, operation: str, work: SqliteWork[T]) -> T:
+        """Run ``work`` on a raw SQLite connection in one ``BEGIN IMMEDIATE``
+        transaction, in one hop to its own thread (``storage.sqlite_batch``): for
+        batch writes on the hot side of the event loop. SQLite only."""
+        if self._batch is None:
+            raise StorageError(f"database {operation}: a SQLite batch needs a SQLite store")
+        return await self._batch.run(operation, work)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic ``upgrade head``); idempotent."""
@@ -182,7 +194,9 @@ class Database:
         return None if found == "ok" else found[:200]
 
     async def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the batch connection)."""
+        if self._batch is not None:
+            await self._batch.close()
         await self.engine.dispose()
 
 
