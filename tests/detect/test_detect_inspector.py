@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -60,6 +62,25 @@ def test_history_is_remembered_without_values(inspector: DetectorInspector) -> N
     ]
     remembered = repr(inspector._remembered)
     assert "dana@" not in remembered and "northwind" not in remembered
+
+
+def test_a_short_system_prompt_sent_on_every_call_is_scanned_once(
+    inspector: DetectorInspector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scanned: list[str] = []
+    scan = inspector.scanner.scan
+
+    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
+        scanned.append(text)
+        return scan(text, *args, **kwargs)
+
+    monkeypatch.setattr(inspector.scanner, "scan", counting)
+    system = {"role": "system", "content": "Mail ops@northwind.example.com, said the brief."}
+    for question in ("first question", "second question"):
+        findings = inspector.inspect(conversation(system, {"role": "user", "content": question}))  # type: ignore[arg-type]
+        assert [(f.data_class, f.segment) for f in findings] == [("pii.email", 0)]
+    assert scanned.count("Mail ops@northwind.example.com, said the brief.") == 1
+    assert "second question" in scanned  # a new text is scanned
 
 
 def test_unreadable_content_is_a_finding_about_the_request(inspector: DetectorInspector) -> None:

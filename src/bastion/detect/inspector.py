@@ -27,7 +27,6 @@ from bastion.model.finding import ANSWER, REQUEST
 _SEAM = 64  # characters either side of a seam scanned together (longer than any value)
 _SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
 _REMEMBERED = 4096  # texts whose findings are kept
-_WORTH_REMEMBERING = 256  # shorter texts are rescanned: cheaper than a miss costs nothing
 
 
 class DetectorInspector:
@@ -63,9 +62,11 @@ class DetectorInspector:
         return tuple(to_finding(hit, self._keyring) for hit in hits)
 
     def _text_findings(self, text: str, source: str) -> tuple[Finding, ...]:
-        """The findings of one text (as segment 0), from memory when it was seen before."""
-        if len(text) < _WORTH_REMEMBERING:
-            return self._scan(text, source)
+        """The findings of one text (as segment 0), from memory when it was seen before.
+
+        Short texts too: a scan has a fixed cost of tens of microseconds (every detector
+        starts), a keyed digest of a short text under one, and short system prompts
+        come back on every call of an app."""
         digest = hashlib.blake2b(
             text.encode("utf-8", "surrogatepass"), key=self._salt, person=source[:16].encode()
         ).digest()
