@@ -10,6 +10,7 @@ a report can show the generator was not the bottleneck.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass
 
@@ -56,10 +57,10 @@ def _session(timeout_s: float) -> aiohttp.ClientSession:
 
 
 async def _timed_call(
-    session: aiohttp.ClientSession, url: str, workload: Workload, intended: float
+    session: aiohttp.ClientSession, url: str, body: bytes, workload: Workload, intended: float
 ) -> float | None:
     try:
-        async with session.post(url, data=workload.chat_body, headers=workload.headers) as resp:
+        async with session.post(url, data=body, headers=workload.headers) as resp:
             await resp.read()
             if resp.status != 200:
                 return None
@@ -76,7 +77,10 @@ async def open_loop(
     interval = 1.0 / rate_rps
     async with _session(timeout_s) as session:
         # open a few keep-alive connections first so the schedule does not start cold
-        await asyncio.gather(*(_timed_call(session, url, workload, 0.0) for _ in range(4)))
+        first = random.randrange(100_000_000)  # prompts new to the target (workload.numbered)
+        await asyncio.gather(
+            *(_timed_call(session, url, workload.chat(first + n), workload, 0.0) for n in range(4))
+        )
         tasks: list[asyncio.Task[float | None]] = []
         lags: list[float] = []
         start = time.perf_counter() + 0.01
@@ -86,7 +90,8 @@ async def open_loop(
             if delay > 0:
                 await asyncio.sleep(delay)
             lags.append((time.perf_counter() - intended) * 1000)
-            tasks.append(asyncio.create_task(_timed_call(session, url, workload, intended)))
+            body = workload.chat(first + 4 + index)
+            tasks.append(asyncio.create_task(_timed_call(session, url, body, workload, intended)))
         last_send = time.perf_counter()
         results = await asyncio.gather(*tasks)
     latencies = tuple(r for r in results if r is not None)
@@ -103,11 +108,11 @@ async def open_loop(
 
 
 async def _stream_once(
-    session: aiohttp.ClientSession, url: str, workload: Workload
+    session: aiohttp.ClientSession, url: str, body: bytes, workload: Workload
 ) -> tuple[float, float] | None:
     begin = time.perf_counter()
     try:
-        async with session.post(url, data=workload.stream_body, headers=workload.headers) as resp:
+        async with session.post(url, data=body, headers=workload.headers) as resp:
             first = await resp.content.readany()
             first_at = time.perf_counter()
             tail = b""
@@ -130,11 +135,12 @@ async def stream_probe(
     errors = 0
     deadline = time.monotonic() + budget_s
     async with _session(timeout_s) as session:
-        await _stream_once(session, url, workload)  # open the keep-alive connection
-        for _ in range(requests):
+        first = random.randrange(100_000_000)  # prompts new to the target (workload.numbered)
+        await _stream_once(session, url, workload.stream(first), workload)  # keep-alive
+        for index in range(1, requests + 1):
             if time.monotonic() > deadline:
                 break
-            timing = await _stream_once(session, url, workload)
+            timing = await _stream_once(session, url, workload.stream(first + index), workload)
             if timing is None:
                 errors += 1
                 continue

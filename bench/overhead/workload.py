@@ -3,6 +3,11 @@
 The simulator echoes the last user message, so the answer is as long as the prompt
 (2 KB in, 2 KB out, as in DESIGN.md's CPU budget). The text is plain prose with no
 personal data or secrets in it, so no detector has anything to act on.
+
+Every call's prompt is new: it starts with the call's number (``numbered``). Bastion
+remembers the findings of texts it has scanned (conversations resend their history),
+so one prompt sent over and over would be scanned once and measure nothing of the
+detectors; real traffic brings a new message on every call.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ _SENTENCES = (
 )
 
 
+NUMBER = b"00000000 "
+"""Where a prompt starts: the call's number goes here, 8 digits (``numbered``)."""
+
+
 def prompt_text(size: int = PROMPT_BYTES) -> str:
-    """Deterministic ASCII prose of exactly ``size`` bytes."""
-    words: list[str] = []
-    length = 0
+    """Deterministic ASCII prose of exactly ``size`` bytes, starting with ``NUMBER``."""
+    words: list[str] = [NUMBER.decode().strip()]
+    length = len(NUMBER)
     index = 0
     while length < size:
         sentence = _SENTENCES[index % len(_SENTENCES)]
@@ -43,6 +52,14 @@ class Workload:
     chat_body: bytes
     stream_body: bytes
     headers: tuple[tuple[str, str], ...]
+
+    def chat(self, number: int) -> bytes:
+        """The non-streaming body with call ``number``'s own prompt."""
+        return numbered(self.chat_body, number)
+
+    def stream(self, number: int) -> bytes:
+        """The streaming body with call ``number``'s own prompt."""
+        return numbered(self.stream_body, number)
 
     @property
     def header_dict(self) -> dict[str, str]:
@@ -63,3 +80,8 @@ def workload_for(api_key: str, prompt_bytes: int = PROMPT_BYTES) -> Workload:
         stream_body=orjson.dumps(stream),
         headers=(("content-type", "application/json"), ("authorization", f"Bearer {api_key}")),
     )
+
+
+def numbered(body: bytes, number: int) -> bytes:
+    """``body`` whose prompt starts with ``number`` (8 digits) instead of ``NUMBER``."""
+    return body.replace(NUMBER, b"%08d " % (number % 100_000_000), 1)

@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.overhead.workload import Workload
+from bench.overhead.workload import NUMBER, Workload
 
 WRK = "/usr/bin/wrk"
 _MARKER = "WRK-RESULT "
@@ -51,11 +51,37 @@ def _lua_string(text: str) -> str:
     return f"[{'=' * level}[{text}]{'=' * level}]"
 
 
+# each wrk thread numbers its calls: thread id, then a 7-digit count from a random start
+_NUMBERED = """
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local count = -1
+request = function()
+  if count < 0 then  -- a new range per run: prompts new to the target
+    math.randomseed(os.time() * 7 + tid)
+    count = math.random(0, 9999999)
+  end
+  count = (count + 1) % 10000000
+  return wrk.format(nil, nil, nil, prefix .. string.format("%d%07d ", tid, count) .. suffix)
+end
+"""
+
+
 def write_script(path: Path, workload: Workload) -> Path:
-    """Write the Lua script that makes wrk send ``workload``'s non-streaming chat call."""
-    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(workload.chat_body.decode())}"]
+    """Write the Lua script that makes wrk send ``workload``'s non-streaming chat call,
+    each with its own prompt (``workload.numbered``)."""
+    prefix, suffix = workload.chat_body.split(NUMBER, 1)
+    lines = ['wrk.method = "POST"']
+    lines += [
+        f"prefix = {_lua_string(prefix.decode())}",
+        f"suffix = {_lua_string(suffix.decode())}",
+    ]
     lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in workload.headers]
-    path.write_text("\n".join(lines) + _DONE.replace("MARKER", _MARKER))
+    script = "\n".join(lines) + _NUMBERED + _DONE.replace("MARKER", _MARKER)
+    path.write_text(script)
     return path
 
 
