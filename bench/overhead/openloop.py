@@ -77,7 +77,7 @@ async def open_loop(
     interval = 1.0 / rate_rps
     async with _session(timeout_s) as session:
         # open a few keep-alive connections first so the schedule does not start cold
-        first = random.randrange(100_000_000)  # prompts new to the target (workload.numbered)
+        first = random.randrange(100_000_000)  # prompts new to the target (workload.numbered())
         await asyncio.gather(
             *(_timed_call(session, url, workload.chat(first + n), workload, 0.0) for n in range(4))
         )
@@ -135,7 +135,7 @@ async def stream_probe(
     errors = 0
     deadline = time.monotonic() + budget_s
     async with _session(timeout_s) as session:
-        first = random.randrange(100_000_000)  # prompts new to the target (workload.numbered)
+        first = random.randrange(100_000_000)  # prompts new to the target (workload.numbered())
         await _stream_once(session, url, workload.stream(first), workload)  # keep-alive
         for index in range(1, requests + 1):
             if time.monotonic() > deadline:

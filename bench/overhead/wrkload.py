@@ -72,7 +72,7 @@ end
 
 def write_script(path: Path, workload: Workload) -> Path:
     """Write the Lua script that makes wrk send ``workload``'s non-streaming chat call,
-    each with its own prompt (``workload.numbered``)."""
+    each with its own prompt (``workload.numbered()``)."""
     prefix, suffix = workload.chat_body.split(NUMBER, 1)
     lines = ['wrk.method = "POST"']
     lines += [
