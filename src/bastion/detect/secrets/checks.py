@@ -77,15 +77,23 @@ def password(value: str) -> Mapping[str, str] | None:
     """A chosen password next to a password keyword (placeholders and variables dropped).
 
     Example passwords (``password = "password"``, ``super$ecret``, ``P@ssw0rd1``,
-    ``open_sesame``) are still hard-coded credentials, and often the real one of a demo
-    or test deployment, so they are reported, marked ``known_dummy``.
+    ``open_sesame``) and counting runs (``123456``, ``abcdef123``) are still hard-coded
+    credentials, often the real one of a demo or test deployment, so they are reported,
+    marked ``known_dummy``. Masks (``****``, ``xxxx``) are not values and are dropped.
     """
     if not human_secret(value):
         return None
     literal = strip_quotes(value).strip()
     if _anonymous_login(literal):
         return None
-    return DUMMY if is_example_password(literal) or is_known_dummy(literal) else ACCEPT
+    if is_example_password(literal) or is_known_dummy(literal) or _counting(literal):
+        return DUMMY
+    return ACCEPT
+
+
+def _counting(value: str) -> bool:
+    """Mostly a counting run: ``123456789``, ``01234abcde``."""
+    return len(value) >= 6 and sequential_fraction(value) >= 0.6
 
 
 def generated(min_length: int = 12) -> Validator:

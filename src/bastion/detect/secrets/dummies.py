@@ -56,7 +56,8 @@ KNOWN_DUMMIES: frozenset[str] = frozenset(
 )
 
 # Passwords that documentation and folklore use as the example: RFC 7617's
-# "Aladdin:open sesame", xkcd 936's pair and bash.org's "hunter2". Compared folded, with
+# "Aladdin:open sesame", xkcd 936's pair, bash.org's "hunter2" and the session secret
+# of express-session's README ("keyboard cat"). Compared folded, with
 # "_", "-" and " " treated alike. Hard-coded, they are still credentials in shape.
 KNOWN_DUMMY_PASSWORDS: frozenset[str] = frozenset(
     {
@@ -66,6 +67,7 @@ KNOWN_DUMMY_PASSWORDS: frozenset[str] = frozenset(
         "correcthorsebatterystaple",
         "tr0ub4dor&3",
         "hunter2",
+        "keyboard cat",
     }
 )
 
@@ -82,6 +84,18 @@ def is_filler(body: str) -> bool:
     if longest_run(body) >= max(6, size // 2):
         return True
     return size >= 12 and sequential_fraction(body) >= 0.6
+
+
+def is_mask(body: str) -> bool:
+    """Whether a value only stands in for one: mostly mask characters (``xxxx``,
+    ``****``, ``0000``) or one character repeated. Unlike a counting run (``123456``,
+    ``abcdef``), which people really do choose as a password, a mask is never a value."""
+    if not body:
+        return True
+    size = len(body)
+    return sum(1 for char in body if char in _FILLER) >= 0.6 * size or longest_run(body) >= max(
+        6, size // 2
+    )
 
 
 def is_dummy_password(value: str) -> bool:

@@ -10,8 +10,8 @@ These checks are plain string tests on one short value.
 
 from __future__ import annotations
 
-from bastion.detect.secrets.dummies import is_filler
-from bastion.detect.secrets.entropy import counting_run, looks_random, sequential_fraction
+from bastion.detect.secrets.dummies import is_filler, is_mask
+from bastion.detect.secrets.entropy import looks_random, sequential_fraction
 from bastion.detect.secrets.words import is_word_name
 
 QUOTES = "\"'`"
@@ -86,6 +86,26 @@ _CODE_MARKS = (
     "arn:aws",
 )
 _PLACEHOLDER_PREFIXES = ("your", "enter", "insert", "replace", "put_", "put-", "my_api", "xxx")
+# Instructions to whoever fills the value in, anywhere in it once separators are
+# folded to "-": "insecure-key-change-in-production", "token-goes-here", "replace-me".
+_INSTRUCTIONS = (
+    "change-this",
+    "change-in-prod",
+    "change-before",
+    "change-me-",
+    "replace-me",
+    "replace-this",
+    "replace-with",
+    "goes-here",
+    "key-here",
+    "token-here",
+    "secret-here",
+)
+# A segment that says the value was masked or made up (sk-proj-REDACTED, ghp_FAKE_…):
+# generated keys are random draws, never a word like these.
+MARKER_SEGMENTS: frozenset[str] = frozenset(
+    {"redacted", "placeholder", "dummy", "fake", "example", "sample", "masked", "truncated"}
+)
 
 
 def strip_quotes(value: str) -> str:
@@ -107,14 +127,20 @@ def is_template(value: str) -> bool:
     return (first, last) in (("<", ">"), ("[", "]"), ("{", "}"), ("(", ")"))
 
 
-def is_placeholder(value: str) -> bool:
-    """A documented filler, a template, or a value made of filler characters."""
+def is_placeholder(value: str, *, chosen: bool = False) -> bool:
+    """A documented filler, a template, or a value made of filler characters.
+
+    With ``chosen`` (a password someone picks) only masks count as filler: a counting
+    run such as ``123456`` or ``abcdef`` is the commonest real weak password."""
     folded = value.lower().strip(" .")
     if not folded or folded in PLACEHOLDER_WORDS or is_template(value):
         return True
     if folded.startswith(_PLACEHOLDER_PREFIXES) or "&lt;" in folded or "your_" in folded:
         return True
-    return is_filler(value)
+    dashed = "".join("-" if char in "_. " else char for char in folded) + "-"
+    if any(phrase in dashed for phrase in _INSTRUCTIONS):
+        return True
+    return is_mask(value) if chosen else is_filler(value)
 
 
 def is_code_reference(value: str) -> bool:
@@ -149,9 +175,9 @@ def human_secret(value: str) -> bool:
     value = strip_quotes(value).strip()
     if len(value) < 3 or len(value) > 200 or is_fragment(value):
         return False
-    if is_placeholder(value) or is_code_reference(value) or is_label(value):
+    if is_placeholder(value, chosen=True) or is_code_reference(value) or is_label(value):
         return False
-    return not (value.isdigit() and len(value) < 6) and counting_run(value) < 8
+    return not (value.isdigit() and len(value) < 6)
 
 
 def is_wordy(value: str) -> bool:
@@ -163,13 +189,24 @@ def is_wordy(value: str) -> bool:
     return sum(1 for word in words if word.islower()) >= 2
 
 
+def has_marker_segment(value: str) -> bool:
+    """A separated segment saying the value is masked or made up (``sk-proj-REDACTED``,
+    ``ghp_FAKE_0123…``); checked case-insensitively."""
+    if len(value) > 200:
+        return False
+    folded = value.lower()
+    for separator in "_.:/":
+        folded = folded.replace(separator, "-")
+    return any(segment in MARKER_SEGMENTS for segment in folded.split("-"))
+
+
 def machine_secret(value: str, *, min_length: int = 12) -> bool:
     """A literal that looks generated (API keys, tokens): random-looking, not filler, and
-    not a name made of words (``RefreshTokenExpired``)."""
+    not a name made of words (``RefreshTokenExpired``) or a masked one (``…-REDACTED``)."""
     value = strip_quotes(value).strip()
     if not value or is_fragment(value) or is_placeholder(value) or is_code_reference(value):
         return False
-    if " " in value or is_wordy(value) or is_word_name(value):
+    if " " in value or is_wordy(value) or is_word_name(value) or has_marker_segment(value):
         return False
     return looks_random(value, min_length=min_length) and sequential_fraction(value) < 0.3
 
