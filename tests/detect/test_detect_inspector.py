@@ -83,6 +83,38 @@ def test_a_short_system_prompt_sent_on_every_call_is_scanned_once(
     assert "second question" in scanned  # a new text is scanned
 
 
+def test_a_resent_history_scans_only_the_new_message_and_its_seam(
+    inspector: DetectorInspector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = [
+        {"role": "user", "content": "my card number is 4111 1111"},
+        {"role": "user", "content": "1111 1111 thanks"},
+        {"role": "assistant", "content": "Noted, I will not repeat it."},
+    ]
+    inspector.inspect(conversation(*history))  # type: ignore[arg-type]
+    scanned: list[str] = []
+    scan = inspector.scanner.scan
+
+    def counting(text: str, *args: Any, **kwargs: Any) -> Any:
+        scanned.append(text)
+        return scan(text, *args, **kwargs)
+
+    monkeypatch.setattr(inspector.scanner, "scan", counting)
+    turn = [*history, {"role": "user", "content": "what is the refund policy?"}]
+    findings = inspector.inspect(conversation(*turn))  # type: ignore[arg-type]
+    # the new message, and the seam between the last answer and it: nothing older
+    assert scanned == [
+        "what is the refund policy?",
+        "Noted, I will not repeat it. what is the refund policy?",
+    ]
+    cards = [f for f in findings if f.data_class == "pii.credit_card"]
+    texts = [m["content"] for m in turn]
+    assert [(f.segment, texts[f.segment][f.start : f.end]) for f in cards] == [
+        (0, "4111 1111"),
+        (1, "1111 1111"),
+    ]
+
+
 def test_unreadable_content_is_a_finding_about_the_request(inspector: DetectorInspector) -> None:
     convo = conversation(
         {

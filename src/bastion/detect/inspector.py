@@ -6,14 +6,17 @@ across messages or content parts ("my card is 4111 1111" / "1111 1111") is still
 A finding across a seam is reported on each segment it touches, marked ``split``.
 
 Conversations resend their whole history on every turn, so the findings of each text
-are remembered by a keyed digest of the text (never the text or its values: a cached
-finding holds class, span, score and fingerprint only), bounded in number.
+and of each seam are remembered by a keyed digest of the text (never the text or its
+values: a cached finding holds class, span, score and fingerprint only), bounded in
+number: a call pays for its new message and the one or two seams it adds, not for the
+whole history again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +29,8 @@ from bastion.model.finding import ANSWER, REQUEST
 
 _SEAM = 64  # characters either side of a seam scanned together (longer than any value)
 _SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
-_REMEMBERED = 4096  # texts whose findings are kept
+_REMEMBERED = 4096  # texts and seams whose findings are kept
+_SEAM_KIND = b"\x00seam"  # a seam's digest: no source is named so
 
 
 class DetectorInspector:
@@ -67,12 +71,19 @@ class DetectorInspector:
         Short texts too: a scan has a fixed cost of tens of microseconds (every detector
         starts), a keyed digest of a short text under one, and short system prompts
         come back on every call of an app."""
+        return self._remembered_or(text, source.encode(), lambda: self._scan(text, source))
+
+    def _remembered_or(
+        self, text: str, kind: bytes, scan: Callable[[], tuple[Finding, ...]]
+    ) -> tuple[Finding, ...]:
+        """``scan()``'s findings for ``text`` read as ``kind`` (a source, or ``_SEAM_KIND``),
+        remembered: the least recently used are forgotten first."""
         digest = hashlib.blake2b(
-            text.encode("utf-8", "surrogatepass"), key=self._salt, person=source[:16].encode()
+            text.encode("utf-8", "surrogatepass"), key=self._salt, person=kind[:16]
         ).digest()
         known = self._remembered.pop(digest, None)
         if known is None:
-            known = self._scan(text, source)
+            known = scan()
             if len(self._remembered) >= _REMEMBERED:
                 del self._remembered[next(iter(self._remembered))]  # the least recently used
         self._remembered[digest] = known
@@ -106,13 +117,19 @@ class DetectorInspector:
         second = conversation.segments[left + 1].text
         head = first[-_SEAM:]
         seam = len(head)  # the joining space sits at ``seam``
+        joined = f"{head} {second[:_SEAM]}"
+        offset = len(first) - seam
         out: list[Finding] = []
-        for hit in self.scanner.scan(f"{head} {second[:_SEAM]}", documents=False).findings:
-            family = hit.data_class.split(".", 1)[0]
-            if family not in _SPLITTABLE or not hit.start < seam < hit.end - 1:
-                continue
-            offset = len(first) - seam
-            ring = self._keyring
-            out.append(to_finding(hit, ring, left, (offset + hit.start, len(first)), split="true"))
-            out.append(to_finding(hit, ring, left + 1, (0, hit.end - seam - 1), split="true"))
+        for found in self._remembered_or(joined, _SEAM_KIND, lambda: self._split(joined, seam)):
+            out.append(replace(found, segment=left, start=offset + found.start, end=len(first)))
+            out.append(replace(found, segment=left + 1, start=0, end=found.end - seam - 1))
         return out
+
+    def _split(self, joined: str, seam: int) -> tuple[Finding, ...]:
+        """The findings of ``joined`` (two texts' ends around a space at ``seam``) that
+        cross the space, at their span in ``joined``."""
+        return tuple(
+            to_finding(hit, self._keyring, split="true")
+            for hit in self.scanner.scan(joined, documents=False).findings
+            if hit.data_class.split(".", 1)[0] in _SPLITTABLE and hit.start < seam < hit.end - 1
+        )
