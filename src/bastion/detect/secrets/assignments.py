@@ -35,11 +35,13 @@ _APIKEY_NAMES = (
     r"(?:key|token)|(?:refresh|bearer|session|id)[_.\-]?token|token|private[_.\-]?key|"
     r"(?:license|signing|encryption|master|client|app|consumer)[_.\-]?key|credentials?)"
 )
-# = := ::= ?= += .= => and YAML/JSON colons; the closing quote of a quoted key first.
-_ASSIGN = r"""\\{0,2}["'\]]?\s*(?:=>|:{1,3}=|[?+.]?=|:)\s*"""
-_COMPARE_OR_ASSIGN = r"""\\{0,2}["'\]]?\s*(?:=>|:{1,3}=|===?|!==?|[?+.]?=|:)\s*"""
-# A typed declaration before a quoted value: Go ``var apiToken string =``, Kotlin ``: String =``.
-_TYPED = r"""(?::\s*|\s+)[A-Za-z_][A-Za-z0-9_.]*\s*=\s*"""
+# = := ::= ?= += .= ||= ??= => <- and YAML/JSON colons; the closing quote of a quoted key
+# first. (R and Go channel sends write "<-"; Ruby and JavaScript default with "||=", "??=".)
+_ASSIGN = r"""\\{0,2}["'\]]?\s*(?:=>|<-|:{1,3}=|(?:\|\||\?\?|[?+.])?=|:)\s*"""
+_COMPARE_OR_ASSIGN = r"""\\{0,2}["'\]]?\s*(?:=>|<-|:{1,3}=|===?|!==?|(?:\|\||\?\?|[?+.])?=|:)\s*"""
+# A typed declaration before a quoted value: Go ``var apiToken string =``, Kotlin
+# ``: String =``, Rust ``: &str =`` / ``: &'static str =``.
+_TYPED = r"""(?::\s*|\s+)&?(?:'static\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*"""
 # For function-argument style: buildConfigField('String', 'API_KEY', '"…"').
 _ARG = r"""["'][ \t]*,[ \t]*"""
 # Quoted values, also inside an escaped string (\"value\" in a JSON-encoded snippet).
@@ -60,9 +62,18 @@ _TIGHT = r"""["']?[ \t]*="""
 # or a flow-mapping delimiter): "Password: at least 8 characters" and "secret: SHA-256 of
 # the body" are prose.
 _LINE_END = r"""[ \t]*(?:[#;,}\r\n]|//|$)"""
-_SPACED = r"""["'\]]?[ \t]*(?:=>|:{1,3}=|[?+.]?=)[ \t]*"""
+_SPACED = r"""["'\]]?[ \t]*(?:=>|:{1,3}=|(?:\|\||\?\?|[?+.])?=)[ \t]*"""
 # A CSV row or an argument list on one line: ``apiToken,value,``.
 _CSV = r"""["']?[ \t]*,[ \t]*"""
+# Definitions that name a value with a space instead of an operator: a C macro
+# (``#define WIFI_PASSWORD "…"``), a Dockerfile's legacy ``ENV API_TOKEN …`` and Emacs
+# Lisp's ``(setq api-token "…")``; then the rest of the name before the key word.
+_DEFINE = r"""(?:#[ \t]*define|\((?i:setq)|(?:^|\n)[ \t]*ENV)[ \t]+[A-Za-z0-9_.\-]*"""
+_DEFINE_VALUE = r"""["']?[ \t]+["']?([^\s"'`]{3,})["']?[ \t]*(?:[)\r\n]|//|/\*|$)"""
+# A Kubernetes, Compose or CI environment list: ``- name: API_TOKEN`` then ``value: …``
+# on the next line.
+_ENV_NAME = r"""(?:^|\n)[ \t]*-?[ \t]*name:[ \t]*["']?[A-Za-z0-9_.\-]*"""
+_ENV_VALUE = r"""["']?[ \t]*\r?\n[ \t]*value:[ \t]*["']?([^\s"'`]{3,})["']?[ \t]*(?:[#\r\n]|$)"""
 
 
 def _bare(inner: Validator, *, code: bool = False) -> Validator:
@@ -162,6 +173,10 @@ def _family(
             validator=_bare(validator, code=chosen), score=0.7, name=f"{name}_bare_code"),
         row("generic", name, _vetoed(key + _BLOCK, veto), group=1, data_class=data_class,
             validator=_bare(validator), score=0.7, name=f"{name}_yaml_block"),
+        row("generic", name, _vetoed(_DEFINE + key + _DEFINE_VALUE, veto, _DEFINE), group=1,
+            data_class=data_class, validator=_bare(validator), score=0.7, name=f"{name}_define"),
+        row("generic", name, _vetoed(_ENV_NAME + key + _ENV_VALUE, veto, _ENV_NAME), group=1,
+            data_class=data_class, validator=_bare(validator), score=0.7, name=f"{name}_env_list"),
     )  # fmt: skip
 
 

@@ -3,8 +3,11 @@
 Where the keyword-assignment grammar sees no ``name = value``, the position of an
 argument still says what it is, by the tool's own documentation:
 
-* command lines: ``sshpass -p``, ``redis-cli -a``, and the OpenLDAP clients' simple-bind
-  ``-w`` (``ldapsearch``, ``ldapmodify``…) take the password itself;
+* command lines: ``sshpass -p``, ``redis-cli -a``, the OpenLDAP clients' simple-bind
+  ``-w`` (``ldapsearch``, ``ldapmodify``…) and the MySQL/MariaDB clients' ``-p<password>``
+  (glued: with a space, ``-p`` prompts) take the password itself, and so do the
+  ``requirepass`` and ``masterauth`` directives of ``redis.conf``; a ``--token`` or
+  ``--api-key`` flag takes a key, which must look generated;
 * PowerShell: ``ConvertTo-SecureString "…" -AsPlainText`` turns a literal into a
   credential;
 * code: a setter named for a credential (``setPassword("…")``, ``set_password('…')``,
@@ -36,6 +39,8 @@ _LITERAL = r"""["']([^"'\r\n]+)["']"""
 _OTHER_LITERAL = r"""["'][^"'\r\n]+["']"""
 # A password argument: an optional quote, then a run without spaces or quotes.
 _ARGUMENT = r"""["']?([^\s"'|;&]{2,})"""
+# A value glued to its flag (``-pS3cret``, ``-p'S3cret'``), not the next flag.
+_GLUED = r"""["']?([^\s"'|;&\-][^\s"'|;&]+)"""
 # The rest of one command before a flag (no pipe, separator or new line).
 _SAME_COMMAND = r"[^\r\n|;&]{0,200}?\s"
 _PASSWORD_WORDS = r"(?:Password|Passwd|Pwd|Passphrase|Secret)"  # noqa: S105 (key names)
@@ -58,6 +63,19 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\bldap(?:search|add|modify|delete|modrdn|compare|passwd|whoami|exop)\b"
         + _SAME_COMMAND + r"-w\s+" + _ARGUMENT,
         group=1, validator=_chosen, score=0.8, name="ldap_simple_bind"),
+    row("cli", "password",
+        r"\b(?:mysql(?:dump|admin|import|check|show|slap)?|mariadb(?:-dump|-admin)?)\b"
+        + _SAME_COMMAND + r"-p" + _GLUED,
+        group=1, validator=_chosen, score=0.8, name="mysql_glued"),
+    row("redis", "password",
+        r"(?:^|\n)[ \t]*(?:requirepass|masterauth)[ \t]+" + _ARGUMENT + r"[ \t]*(?:\r?\n|$)",
+        data_class="generic_password", group=1, validator=password, score=0.8,
+        name="redis_conf"),  # a config line like a named assignment: examples marked
+    row("cli", "api_key",
+        r"(?:^|\s)--?(?i:api[_\-]?(?:key|token)|access[_\-]?token|auth[_\-]?token|token)"
+        r"(?:=|[ \t]+)[\"']?([A-Za-z0-9_\-.+/=:]{12,})[\"']?(?:\s|$)",
+        data_class="generic_api_key", group=1, validator=generated(12), score=0.8,
+        name="token_flag"),
     row("powershell", "password",
         r"(?i:ConvertTo-SecureString)\s+(?i:-String\s+)?" + _LITERAL + r"\s+(?i:-AsPlainText)",
         data_class="generic_password", group=1, validator=_chosen, score=0.8,

@@ -56,9 +56,10 @@ KNOWN_DUMMIES: frozenset[str] = frozenset(
 )
 
 # Passwords that documentation and folklore use as the example: RFC 7617's
-# "Aladdin:open sesame", xkcd 936's pair, bash.org's "hunter2" and the session secret
-# of express-session's README ("keyboard cat"). Compared folded, with
-# "_", "-" and " " treated alike. Hard-coded, they are still credentials in shape.
+# "Aladdin:open sesame", xkcd 936's pair, bash.org's "hunter2", the session secret of
+# express-session's README ("keyboard cat") and redis.conf's "requirepass foobared".
+# Compared folded, with "_", "-" and " " treated alike. Hard-coded, they are still
+# credentials in shape.
 KNOWN_DUMMY_PASSWORDS: frozenset[str] = frozenset(
     {
         "open sesame",
@@ -68,6 +69,7 @@ KNOWN_DUMMY_PASSWORDS: frozenset[str] = frozenset(
         "tr0ub4dor&3",
         "hunter2",
         "keyboard cat",
+        "foobared",
     }
 )
 

@@ -1,0 +1,108 @@
+"""Assignment syntaxes beyond ``name = value``: C macros, Dockerfile ``ENV``, Emacs Lisp
+``setq``, Kubernetes/Compose environment lists, R's ``<-``, ``||=``/``??=``, Rust's
+``&str`` constants; and command-line and config positions documented by their tools
+(``mysql -p<password>``, ``redis.conf``'s ``requirepass``, ``--token`` flags).
+
+Each syntax has its near misses beside it: the same shape holding a length, a file path,
+a variable, a reference or nothing. Values are made up for these tests.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from bastion.detect.engine import Engine
+from bastion.detect.secrets import secret_patterns
+
+THRESHOLD = 0.5
+KEY = "Wq4Zt8Lm2Xv6Rb9Np3Kc7Hd"  # 24 mixed characters
+PASSWORD = "Gx7#pLq2!Wz9"
+
+
+@cache
+def engine() -> Engine:
+    return Engine(secret_patterns())
+
+
+def found(text: str) -> set[tuple[str, str]]:
+    return {(h.data_class, h.value) for h in engine().scan(text) if h.score >= THRESHOLD}
+
+
+POSITIVES = [
+    # definitions without an operator
+    pytest.param(f'#define WIFI_PASSWORD "{PASSWORD}"', "secret.generic_password", PASSWORD,
+                 id="c-define-password"),
+    pytest.param(f"#define ACME_API_TOKEN {KEY}", "secret.generic_api_key", KEY,
+                 id="c-define-token-bare"),
+    pytest.param(f"ENV ACME_API_KEY {KEY}", "secret.generic_api_key", KEY,
+                 id="dockerfile-env-legacy"),
+    pytest.param(f'(setq acme-api-token "{KEY}")', "secret.generic_api_key", KEY,
+                 id="elisp-setq"),
+    # environment lists
+    pytest.param(f"env:\n  - name: DB_PASSWORD\n    value: {PASSWORD}\n",
+                 "secret.generic_password", PASSWORD, id="k8s-env-password"),
+    pytest.param(f'- name: "ACME_API_TOKEN"\n  value: "{KEY}"', "secret.generic_api_key", KEY,
+                 id="k8s-env-token-quoted"),
+    # operators and typed constants
+    pytest.param(f'acme_api_token <- "{KEY}"', "secret.generic_api_key", KEY, id="r-arrow"),
+    pytest.param(f"acme_token ||= '{KEY}'", "secret.generic_api_key", KEY, id="ruby-or-assign"),
+    pytest.param(f'apiToken ??= "{KEY}";', "secret.generic_api_key", KEY, id="js-nullish"),
+    pytest.param(f'const ACME_API_TOKEN: &str = "{KEY}";', "secret.generic_api_key", KEY,
+                 id="rust-const"),
+    pytest.param(f'static SECRET: &\'static str = "{PASSWORD}";', "secret.generic_secret",
+                 PASSWORD, id="rust-static"),
+    # positions documented by the tools
+    pytest.param(f"mysql -u root -p'{PASSWORD}' shop", "secret.cli_password", PASSWORD,
+                 id="mysql-glued-quoted"),
+    pytest.param(f"mysqldump -h db.internal -uapp -p{KEY} shop > dump.sql",
+                 "secret.cli_password", KEY, id="mysqldump-glued"),
+    pytest.param(f"bind 127.0.0.1\nrequirepass {PASSWORD}\n", "secret.generic_password",
+                 PASSWORD, id="redis-requirepass"),
+    pytest.param(f"masterauth {PASSWORD}", "secret.generic_password", PASSWORD,
+                 id="redis-masterauth"),
+    pytest.param(f"acme deploy --api-token {KEY} --region eu", "secret.generic_api_key", KEY,
+                 id="token-flag"),
+    pytest.param(f"acme login --token={KEY}", "secret.generic_api_key", KEY,
+                 id="token-flag-equals"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "data_class", "value"), POSITIVES)
+def test_syntaxes_are_found(text: str, data_class: str, value: str) -> None:
+    assert (data_class, value) in found(text)
+
+
+NEAR_MISSES = [
+    pytest.param("#define PASSWORD_LEN 16", id="define-length"),
+    pytest.param("#define MAX_TOKEN 4096", id="define-number"),
+    pytest.param("#define WIFI_PASSWORD WIFI_PASSWORD_DEFAULT", id="define-macro-reference"),
+    pytest.param("ENV API_TOKEN_FILE /run/secrets/api_token", id="env-file-path"),
+    pytest.param('ENV API_TOKEN ""', id="env-empty"),
+    pytest.param("ENV NODE_ENV production", id="env-not-a-credential"),
+    pytest.param("(setq auth-source-debug t)", id="setq-flag"),
+    pytest.param("- name: DB_PASSWORD\n  valueFrom:\n    secretKeyRef:\n      name: db",
+                 id="k8s-secret-ref"),
+    pytest.param("- name: API_TOKEN\n  value: $(ACME_TOKEN)", id="k8s-env-expansion"),
+    pytest.param('- name: API_TOKEN\n  value: ""', id="k8s-empty"),
+    pytest.param("tokens <- tokenize(text)", id="r-call"),
+    pytest.param("token <- readline()", id="r-readline"),
+    pytest.param("mysql -u root -p$MYSQL_PWD shop", id="mysql-variable"),
+    pytest.param("mysqldump --port 3306 -h db app", id="mysql-port"),
+    pytest.param('requirepass ""', id="redis-empty"),
+    pytest.param("acme --token-file ~/.acme/token", id="token-file-flag"),
+    pytest.param("acme --token $ACME_TOKEN", id="token-flag-variable"),
+    pytest.param("acme --api-key=${ACME_KEY}", id="api-key-flag-template"),
+    pytest.param("gh auth login --with-token < token.txt", id="with-token"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_near_misses_are_not_found(text: str) -> None:
+    assert found(text) == set()
+
+
+def test_redis_conf_example_password_is_a_known_dummy() -> None:
+    hits = [h for h in engine().scan("requirepass foobared") if h.score >= THRESHOLD]
+    assert [(h.value, h.meta.get("known_dummy")) for h in hits] == [("foobared", "true")]
