@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from bastion.detect.engine import Engine, PatternCompileError
@@ -100,3 +102,48 @@ def test_a_failed_set_match_falls_back_to_every_pattern(
     for group in engine._groups:
         monkeypatch.setattr(group, "_set", Exhausted())
     assert spans(engine, "order ORD-123456") == [("custom.order", "123456", 0.75)]
+
+
+def vendor(number: int, regex: str | None = None) -> Pattern:
+    """A vendor credential format: a literal prefix, then 24 token characters."""
+    return Pattern(
+        id=f"test.vendor{number}",
+        data_class=f"secret.vendor{number}",
+        regex=regex or rf"\b(vk{number}_[A-Za-z0-9]{{24}})\b",
+        group=1,
+    )
+
+
+VENDORS = [vendor(n) for n in range(12)]
+NO_LITERAL = vendor(99, r"\b([0-9a-f]{40})\b")  # a bare hex token: nothing to prefilter on
+
+
+def found(engine: Engine, text: str) -> list[tuple[str, str]]:
+    return sorted((h.data_class, h.value) for h in engine.scan(text))
+
+
+def test_vendor_formats_are_found_among_base64_and_logs() -> None:
+    engine = Engine([*VENDORS, NO_LITERAL, ORDER])
+    blob = base64.encodebytes(bytes(range(256)) * 8).decode()
+    token, hexed = "vk3_" + "Ab1" * 8, "0123456789abcdef" * 2 + "01234567"
+    text = f"{blob}\nreq=42 token={token} sha={hexed} ORD-123456\n{blob}"
+    assert found(engine, text) == [
+        ("custom.order", "123456"),
+        ("secret.vendor3", token),
+        ("secret.vendor99", hexed),
+    ]
+
+
+def test_a_literal_without_the_rest_of_its_format_is_not_a_finding() -> None:
+    engine = Engine(VENDORS)
+    assert engine.scan("the vk3_ prefix alone, or vk3_short, is no credential") == []
+
+
+def test_a_file_of_many_vendor_keys_finds_each_one() -> None:
+    # more formats present than are searched one by one: a set pass decides instead
+    engine = Engine(VENDORS)
+    keys = [f"vk{n}_" + f"{n:02d}Xy" * 6 for n in range(12)]
+    text = "\n".join(f"KEY_{n}={key}" for n, key in enumerate(keys))
+    assert found(engine, text) == sorted((f"secret.vendor{n}", keys[n]) for n in range(12))
+    one_by_one = [found(Engine([pattern]), text) for pattern in VENDORS]
+    assert found(engine, text) == sorted(hit for hits in one_by_one for hit in hits)
