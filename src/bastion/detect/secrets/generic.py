@@ -190,7 +190,10 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "cli",
         "password",
-        r"(?:^|\s)-u\s+[\"']?[^\s\"']+[\"']?\s+-p\s*[\"']?([^\s\"'-][^\s\"']+)",
+        # mysql and mariadb read "-p <word>" as: prompt for the password, <word> is the
+        # database; that command line is vetoed (leftmost-first, it captures nothing).
+        r"(?:\b(?:mysql[a-z]*|mariadb[a-z\-]*)\s[^\r\n|;&]*?-u\s*\S+\s+-p\s"
+        r"|(?:^|\s)-u\s+[\"']?[^\s\"']+[\"']?\s+-p\s*[\"']?([^\s\"'-][^\s\"']+))",
         group=1,
         validator=password,
         score=0.7,
