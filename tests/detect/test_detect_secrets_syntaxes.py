@@ -53,6 +53,14 @@ POSITIVES = [
                  id="rust-const"),
     pytest.param(f'static SECRET: &\'static str = "{PASSWORD}";', "secret.generic_secret",
                  PASSWORD, id="rust-static"),
+    # INI-style files write a bare value after a spaced "=" (rclone.conf, .s3cfg, my.cnf)
+    pytest.param(f"[remote]\ntype = sftp\npass = {KEY}\n", "secret.generic_password", KEY,
+                 id="ini-spaced-bare"),
+    pytest.param(f"[default]\nsecret_key = {KEY}", "secret.generic_secret", KEY,
+                 id="ini-secret-key"),
+    # a "_password =" inside a longer name is not an .npmrc key
+    pytest.param(f'db_password = "{KEY}"', "secret.generic_password", KEY,
+                 id="tfvars-not-npmrc"),
     # positions documented by the tools
     pytest.param(f"mysql -u root -p'{PASSWORD}' shop", "secret.cli_password", PASSWORD,
                  id="mysql-glued-quoted"),
@@ -91,6 +99,9 @@ NEAR_MISSES = [
     pytest.param("- name: API_TOKEN\n  value: $(ACME_TOKEN)", id="k8s-env-expansion"),
     pytest.param('- name: API_TOKEN\n  value: ""', id="k8s-empty"),
     pytest.param("tokens <- tokenize(text)", id="r-call"),
+    pytest.param("    password = userInputPwd2", id="code-camel-variable"),
+    pytest.param("    secret = base64Encoded", id="code-camel-variable-digits"),
+    pytest.param("    token = refreshed", id="code-word-variable"),
     pytest.param("token <- readline()", id="r-readline"),
     pytest.param("mysql -u root -p$MYSQL_PWD shop", id="mysql-variable"),
     pytest.param("mysqldump --port 3306 -h db app", id="mysql-port"),
@@ -112,3 +123,8 @@ def test_near_misses_are_not_found(text: str) -> None:
 def test_redis_conf_example_password_is_a_known_dummy() -> None:
     hits = [h for h in engine().scan("requirepass foobared") if h.score >= THRESHOLD]
     assert [(h.value, h.meta.get("known_dummy")) for h in hits] == [("foobared", "true")]
+
+
+def test_npmrc_auth_token_keeps_its_class() -> None:
+    text = f"//registry.npmjs.org/:_authToken={KEY}"
+    assert ("secret.npm_token", KEY) in found(text)

@@ -20,7 +20,8 @@ from bastion.detect.patterns import Pattern, Validator
 from bastion.detect.secrets.checks import generated, password
 from bastion.detect.secrets.dummies import is_dummy_password
 from bastion.detect.secrets.rows import row
-from bastion.detect.secrets.values import bare_identifier, is_code_reference
+from bastion.detect.secrets.values import bare_identifier, is_code_reference, machine_secret
+from bastion.detect.secrets.words import has_word_segment
 
 # Password-like key names, glued to any prefix (DB_PASSWORD, AdminPassword, $pwd) and
 # an optional known suffix (password_hash, PASSWORD2); "pass" alone only as a word.
@@ -80,7 +81,9 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
     """Unquoted values: also drop variable names, dotted paths and shell expansions.
 
     With ``code`` (a spaced ``=`` as in ``secret = parsed``) a bare identifier is a
-    variable, not a literal, and is dropped too.
+    variable, not a literal, and is dropped too, unless it looks generated: INI-style
+    files (``rclone.conf``, ``.s3cfg``, ``my.cnf``) write ``pass = Xk9fL2pQ8rT5vW1y``,
+    and nobody names a variable like that.
     """
 
     def check(value: str) -> Mapping[str, str] | None:
@@ -88,7 +91,9 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
             return inner(value)  # reads like a variable name, but it is the famous example
         if any(char in value for char in "$()[]{}") or bare_identifier(value):
             return None
-        if is_code_reference(value) or (code and value.isidentifier()):
+        if is_code_reference(value):
+            return None
+        if code and value.isidentifier() and not _generated_name(value):
             return None
         if value.lower() in _KEY_WORDS or value in _TYPE_NAMES:
             return None
@@ -97,6 +102,11 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
         return inner(value)
 
     return check
+
+
+def _generated_name(value: str) -> bool:
+    """A bare identifier that is a generated value, not a variable's name."""
+    return machine_secret(value) and not has_word_segment(value)
 
 
 _KEY_WORDS = frozenset({"password", "passwd", "pwd", "pass", "secret", "token", "key", "apikey"})

@@ -35,7 +35,10 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "npm",
         "token",
-        r"_(?:authToken|auth|password)\s*=\s*[\"']?([A-Za-z0-9_\-.+/=]{20,}|" + UUID + ")",
+        # .npmrc keys: "_authToken=" at a line start or after a registry ("//host/:").
+        r"(?:^|[:\s])_(?:authToken|auth|password)\s*=\s*[\"']?([A-Za-z0-9_\-.+/=]{20,}|"
+        + UUID
+        + ")",
         group=1,
         validator=keyed(20),
         name="npmrc",

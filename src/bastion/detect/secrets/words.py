@@ -85,3 +85,10 @@ def is_word_name(value: str) -> bool:
         return False
     parts = segments(value)
     return len(parts) >= 2 and all(len(p) >= 2 and is_word(p.lower()) for p in parts)
+
+
+def has_word_segment(value: str, min_length: int = 4) -> bool:
+    """Some segment of ``min_length`` letters or more is a known word (``hmacDigest256``,
+    ``userInputPwd2``): how variables are named. Random keys split into short humps
+    (``Wq4Zt8Lm2Xv6``) and almost never spell a word that long."""
+    return any(len(part) >= min_length and is_word(part.lower()) for part in segments(value))
