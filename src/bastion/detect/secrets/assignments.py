@@ -20,7 +20,12 @@ from bastion.detect.patterns import Pattern, Validator
 from bastion.detect.secrets.checks import generated, password
 from bastion.detect.secrets.dummies import is_dummy_password
 from bastion.detect.secrets.rows import row
-from bastion.detect.secrets.values import bare_identifier, is_code_reference, machine_secret
+from bastion.detect.secrets.values import (
+    bare_identifier,
+    is_code_reference,
+    is_template,
+    machine_secret,
+)
 from bastion.detect.secrets.words import has_word_segment
 
 # Password-like key names, glued to any prefix (DB_PASSWORD, AdminPassword, $pwd) and
@@ -71,6 +76,10 @@ _CSV = r"""["']?[ \t]*,[ \t]*"""
 # Lisp's ``(setq api-token "…")``; then the rest of the name before the key word.
 _DEFINE = r"""(?:#[ \t]*define|\((?i:setq)|(?:^|\n)[ \t]*ENV)[ \t]+[A-Za-z0-9_.\-]*"""
 _DEFINE_VALUE = r"""["']?[ \t]+["']?([^\s"'`]{3,})["']?[ \t]*(?:[)\r\n]|//|/\*|$)"""
+# A name/value pair: ECS task definitions and ARM app settings in JSON
+# (``{"name": "DB_PASSWORD", "value": "…"}``), XML settings (``<entry name="…" value="…"/>``).
+_PAIR_NAME = r"""(?:"name"\s*:\s*"|\b(?:name|key)\s*=\s*")[A-Za-z0-9_.\-]*"""
+_PAIR_VALUE = r'"\s*,?\s*(?:"value"\s*:|value\s*=)\s*"([^"\r\n]+)"'
 # A Kubernetes, Compose or CI environment list: ``- name: API_TOKEN`` then ``value: …``
 # on the next line.
 _ENV_NAME = r"""(?:^|\n)[ \t]*-?[ \t]*name:[ \t]*["']?[A-Za-z0-9_.\-]*"""
@@ -89,7 +98,7 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
     def check(value: str) -> Mapping[str, str] | None:
         if is_dummy_password(value):
             return inner(value)  # reads like a variable name, but it is the famous example
-        if any(char in value for char in "$()[]{}") or bare_identifier(value):
+        if _expands(value) or bare_identifier(value):
             return None
         if is_code_reference(value):
             return None
@@ -102,6 +111,19 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
         return inner(value)
 
     return check
+
+
+def _expands(value: str) -> bool:
+    """Shell or template syntax in an unquoted value: ``$VAR``, ``${x}``, ``$(cmd)``,
+    ``{{ x }}``, a call or an index. A lone ``$``, ``{`` or ``}`` among other characters
+    (``Wx7}jr$9Ng``) is how generated passwords look, and stays; a leading ``{`` opens
+    a template or an LDAP hash scheme (``{SSHA}…``, a password hash row's)."""
+    if any(char in value for char in "()[]") or value[0] == "{" or is_template(value):
+        return True
+    return any(
+        char == "$" and (following.isalpha() or following in "_{")
+        for char, following in itertools.pairwise(value)
+    )
 
 
 def _generated_name(value: str) -> bool:
@@ -187,6 +209,10 @@ def _family(
             data_class=data_class, validator=_bare(validator), score=0.7, name=f"{name}_define"),
         row("generic", name, _vetoed(_ENV_NAME + key + _ENV_VALUE, veto, _ENV_NAME), group=1,
             data_class=data_class, validator=_bare(validator), score=0.7, name=f"{name}_env_list"),
+        row("generic", name, _vetoed(_PAIR_NAME + key + _PAIR_VALUE, veto, _PAIR_NAME), group=1,
+            data_class=data_class, validator=validator, score=0.8, name=f"{name}_pair"),
+        row("generic", name, _vetoed(key + assign + _BQ, veto), group=1, data_class=data_class,
+            validator=validator, score=0.8, name=f"{name}_bq"),
     )  # fmt: skip
 
 
@@ -257,16 +283,6 @@ PATTERNS: tuple[Pattern, ...] = (
         "api_key", "generic_api_key", _APIKEY_NAMES, generated(12), chosen=False, veto=_VENDOR_OWNED
     ),
     *_named_key_rows(),
-    row(
-        "generic",
-        "api_key",
-        _APIKEY_NAMES + _ASSIGN + _BQ,
-        data_class="generic_api_key",
-        group=1,
-        validator=generated(12),
-        score=0.8,
-        name="api_key_backtick",
-    ),
     row(
         "generic",
         "api_key",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bastion.detect.secrets.dummies import is_filler, is_mask
 from bastion.detect.secrets.entropy import looks_random, sequential_fraction
-from bastion.detect.secrets.words import is_word_name
+from bastion.detect.secrets.words import has_word_segment, is_word_name
 
 QUOTES = "\"'`"
 
@@ -153,8 +153,11 @@ def is_code_reference(value: str) -> bool:
 
 def is_fragment(value: str) -> bool:
     """Not a value at all: the text between two string literals (``" + x + "``) or a
-    path or URL that the key merely points to."""
-    if value[0] in "+.,;)]|&" or value[-1] in "([+&|":
+    path or URL that the key merely points to. An operator at an edge marks the text
+    between literals when it comes with spaces or names (``",rememberMeLabel:"``);
+    generated passwords may start with ``;`` or end with ``&`` too."""
+    edge = value[0] in "+.,;)]|&" or value[-1] in "([+&|"
+    if edge and (" " in value or len(value) <= 4 or has_word_segment(value)):
         return True
     return value.startswith(("/", "./", "~/", "http://", "https://", "file:"))
 
