@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -543,3 +545,42 @@ async def test_an_intent_that_cannot_be_written_refuses_the_call() -> None:
     assert "forward" not in h.rec.order and h.router.bodies == []
     (record,) = await h.records()
     assert record.status is CallStatus.FAILED and record.error_code == "audit_unavailable"
+
+
+class ThreadNotingInspector(FakeInspector):
+    """Notes on which thread each scan ran."""
+
+    def __init__(self, rec: Recorder) -> None:
+        super().__init__(rec)
+        self.threads: dict[str, list[int]] = {"request": [], "answer": []}
+
+    def inspect(self, conversation: Conversation) -> list[Finding]:
+        self.threads["request"].append(threading.get_ident())
+        return super().inspect(conversation)
+
+    def inspect_answer(self, text: str) -> list[Finding]:
+        self.threads["answer"].append(threading.get_ident())
+        return super().inspect_answer(text)
+
+
+def _answer_saying(text: str) -> UpstreamResponse:
+    answer = _answer()
+    body = orjson.loads(answer.body)
+    body["choices"][0]["message"]["content"] = text
+    return replace(answer, body=orjson.dumps(body))
+
+
+@pytest.mark.parametrize("size", [1_000, 100_000])
+async def test_large_texts_are_scanned_off_the_event_loop(size: int) -> None:
+    # a pasted log or a long answer must not stall every other call while it is scanned
+    paste = "2026-12-03 INFO request 1f3a took 12ms\n" * (size // 40)
+    h = Harness(router_answer=_answer_saying(paste))
+    h.parts.inspector = inspector = ThreadNotingInspector(h.rec)
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "a@b.c " + paste}]}
+    reply = await h.call(body)
+    assert isinstance(reply, Reply) and reply.status == 200
+    assert orjson.loads(reply.body)["choices"][0]["message"]["content"] == paste
+    loop_thread = threading.get_ident()
+    on_loop = size < 32 * 1024
+    assert [t == loop_thread for t in inspector.threads["request"]] == [on_loop]
+    assert {t == loop_thread for t in inspector.threads["answer"]} == {on_loop}  # in windows

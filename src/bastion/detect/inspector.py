@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -46,6 +47,7 @@ class DetectorInspector:
         self._keyring = keyring
         self._salt = secrets.token_bytes(32)  # digests of texts mean nothing elsewhere
         self._remembered: dict[bytes, tuple[Finding, ...]] = {}
+        self._memory = threading.Lock()  # large texts are scanned on worker threads
 
     def inspect(self, conversation: Conversation) -> list[Finding]:
         findings: list[Finding] = []
@@ -81,12 +83,14 @@ class DetectorInspector:
         digest = hashlib.blake2b(
             text.encode("utf-8", "surrogatepass"), key=self._salt, person=kind[:16]
         ).digest()
-        known = self._remembered.pop(digest, None)
+        with self._memory:
+            known = self._remembered.pop(digest, None)
         if known is None:
             known = scan()
+        with self._memory:
             if len(self._remembered) >= _REMEMBERED:
                 del self._remembered[next(iter(self._remembered))]  # the least recently used
-        self._remembered[digest] = known
+            self._remembered[digest] = known
         return known
 
     def inspect_answer(self, text: str) -> list[Finding]:
