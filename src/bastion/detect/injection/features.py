@@ -260,8 +260,7 @@ class MarkerSet:
             present = self._set.present(data)
         starts: list[tuple[int, str]] = []
         for index in present:  # on the bytes: byte offsets, cut at character boundaries
-            name = MARK + MARKERS[index][0]
-            starts.extend((match.start(), name) for match in self._compiled[index].finditer(data))
+            starts += zip(_match_starts(self._compiled[index], data), repeat(_NAMES[index]))
         if not starts:
             return Tokenised(_tokens(data, ascii), [])
         starts.sort()
@@ -277,6 +276,26 @@ class MarkerSet:
             words += piece.split()
         found = [(position[start], name) for start, name in starts]
         return Tokenised(words, found, tuple((index, cut) for cut, index in position.items()))
+
+
+_NAMES = tuple(MARK + name for name, _ in MARKERS)
+
+
+def _match_starts(regex: Any, data: bytes) -> list[int]:
+    """Byte offsets where ``regex``'s matches in ``data`` start, as ``finditer`` finds
+    them, through the binding's C-level ``Match`` (``finditer`` makes a match object per
+    hit, which costs several times the search itself)."""
+    search, unanchored = regex._regexp.Match, re2._Anchor.UNANCHORED
+    starts: list[int] = []
+    pos, size = 0, len(data)
+    while True:
+        start, end = search(unanchored, data, pos, size)[0]
+        if start < 0:
+            return starts
+        starts.append(start)
+        if pos == size:
+            return starts
+        pos = pos + 1 if end == pos else end  # an empty match at ``pos``: step past it
 
 
 VECTOR_FROM = 640
@@ -374,17 +393,21 @@ class WindowScorer:
         size = self._size
         if count > size and count >= self._vector_from:
             return self._log_odds_vector(words, found)
-        block = gcd(max(size // 2, 1), size) if count > size else max(count, 1)
         unigram = list(map(self._words.get, words, repeat(0.0, count)))
         # zip reuses its result tuple; pairwise (3.11) makes a new one per pair
         adjacent = zip(words, words[1:], strict=False)  # noqa: RUF007
         positions = chain(map(self._opening.get, adjacent, unigram), unigram[-1:])
+        if count <= size:  # one window, one block: the markers added to its sum
+            total = sum(positions)
+            for position, name in found:
+                if position < count:
+                    total += self._words.get(name.encode(), 0.0)
+            return [self._bias + total]
+        block = gcd(max(size // 2, 1), size)
         sums = list(map(sum, zip_longest(*[positions] * block, fillvalue=0.0)))
         for position, name in found:
             if position < count:
                 sums[position // block] += self._words.get(name.encode(), 0.0)
-        if count <= size:
-            return [self._bias + sum(sums)]
         step = max(size // 2, 1)
         prefix = list(accumulate(sums, initial=0.0))
         windows = len(window_starts(count, size))
