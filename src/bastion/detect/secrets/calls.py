@@ -12,8 +12,13 @@ argument still says what it is, by the tool's own documentation:
   credential;
 * code: a setter named for a credential (``setPassword("…")``, ``set_password('…')``,
   ``setApiKey("…")``), the second literal of a login call (``smtp.login("me", "…")``,
-  ``ftp.login``), and HTTP client auth pairs (``auth=("user", "…")``,
-  ``HTTPBasicAuth("user", "…")``).
+  ``ftp.login``), HTTP client auth pairs (``auth=("user", "…")``,
+  ``HTTPBasicAuth("user", "…")``), and the password argument of database connection
+  calls by their documented signatures: the third of ``(host or DSN, user, password)``
+  (PHP ``mysqli_connect``, ``new mysqli``, ``new PDO``, Perl and Ruby ``DBI connect``,
+  JDBC ``DriverManager.getConnection``, ``new Sequelize``), the second of PHP
+  ``oci_connect(user, password, …)`` and of LDAP ``simple_bind_s(dn, password)``, and
+  the ``user:password@tcp(…)`` DSN of Go's MySQL driver.
 
 Values pass the same checks as keyword assignments (``values``): variables, templates
 and placeholders are dropped, and keys and tokens must look generated. Unlike a named
@@ -93,6 +98,21 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\bset(?:[A-Z][A-Za-z]*)?" + _KEY_WORDS + r"\s*\(\s*" + _LITERAL + r"\s*\)",
         data_class="generic_api_key", group=1, validator=generated(12), score=0.8,
         name="key_setter"),
+    row("generic", "password",
+        r"(?:\b(?:mysqli?_p?connect|DBI(?:->|\.)connect|getConnection)|\bnew\s+"
+        r"(?:mysqli|PDO|Sequelize))\s*\(\s*" + _OTHER_LITERAL + r"\s*,\s*" + _OTHER_LITERAL
+        + r"\s*,\s*" + _LITERAL + r"\s*[,)]",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="db_connect_third"),
+    row("generic", "password",
+        r"\b(?:oci_p?connect|oci_new_connect|simple_bind(?:_s)?|bind_s)\s*\(\s*"
+        + _OTHER_LITERAL + r"\s*,\s*" + _LITERAL + r"\s*[,)]",
+        data_class="generic_password", group=1, validator=_chosen, score=0.8,
+        name="db_connect_second"),
+    row("uri", "password",
+        r"[\"'`][^\"'`\s:@/]+:([^\"'`\s@]+)@(?:tcp|unix)\(",
+        data_class="connection_string", group=1, validator=_chosen, score=0.8,
+        name="go_mysql_dsn"),
     row("generic", "password",
         r"\.login\(\s*" + _OTHER_LITERAL + r"\s*,\s*" + _LITERAL + r"\s*[,)]",
         data_class="generic_password", group=1, validator=_chosen, score=0.8,
