@@ -3,7 +3,8 @@
 Builds Bastion's scanner (fast tier, and with the NER tier) in this process and starts
 Presidio's runner in bench/.venv-presidio (installed on first use), times every target
 on 200 B, 2 KB, 20 KB and 200 KB of generated mixed text in alternating rounds, then on
-adversarial runs (digits, ``@``, base64) at 10 KB and 100 KB. Writes
+adversarial runs (digits, ``@``, base64) at 10 KB and 100 KB, then on machine text (logs,
+wrapped base64, hex lines; a new text per call) at 2 KB and 20 KB. Writes
 bench/results/detect-<UTC date>-<commit>.json and the Detection tables in bench/README.md.
 Accuracy is a separate command: ``python -m bench.detect.accuracy``.
 """
@@ -24,7 +25,15 @@ from typing import Any
 
 from bench.detect import readme, results
 from bench.detect.targets import prepared_targets
-from bench.detect.timing import FULL, QUICK, run_adversarial, run_rounds, texts_by_size, warm_up
+from bench.detect.timing import (
+    FULL,
+    QUICK,
+    run_adversarial,
+    run_machine,
+    run_rounds,
+    texts_by_size,
+    warm_up,
+)
 from bench.overhead.targets import REPO
 
 
@@ -94,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(targets, texts, settings)
             rows = run_rounds(targets, texts, settings)
             adversarial = run_adversarial(targets, settings)
+            machine = run_machine(targets, settings)
     except KeyboardInterrupt:
         print("interrupted; Presidio runner stopped", file=sys.stderr)
         return 130
@@ -104,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         targets=targets,
         rows=rows,
         adversarial=adversarial,
+        machine_text=machine,
         started=started,
         elapsed_s=time.monotonic() - clock,
     )

@@ -8,6 +8,11 @@ reserved for fiction (555-01xx, Ofcom's 020 7946 0xxx).
 
 Adversarial text: one long run of random digits, of ``@`` or of base64, to show how
 scan time grows with length where a detector could go quadratic.
+
+Machine text: what people paste when they ask about a failure or a file: log lines full
+of random ids, base64 wrapped at 76 columns (MIME, PEM), hex digests one per line. A new
+text for every call, as in real traffic: a pattern engine that caches automaton states
+pays again for every text it has not seen, which one text scanned over and over hides.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ PERSONAL_SHARE = 0.15  # share of sentences carrying a personal detail (3-4 per 
 SIZES = (200, 2_048, 20_480, 204_800)  # bytes of UTF-8
 ADVERSARIAL_KINDS = ("digits", "at-signs", "base64")
 ADVERSARIAL_SIZES = (10_240, 102_400)
+MACHINE_KINDS = ("logs", "base64-lines", "hex-lines")
+MACHINE_SIZES = (2_048, 20_480)
 
 _FIRST = (
     "Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Grace", "Hiroshi", "Ingrid",
@@ -108,6 +115,30 @@ def mixed_text(size: int, variant: int = 0, seed: int = SEED) -> str:
         sentences.append(sentence)
         length += len(sentence.encode("utf-8")) + 1
     return _cut(" ".join(sentences), size)
+
+
+def machine_text(kind: str, size: int, index: int, seed: int = SEED) -> str:
+    """Text ``index`` of ``size`` bytes of one machine kind (``MACHINE_KINDS``)."""
+    rng = random.Random(f"{seed}:{kind}:{size}:{index}")
+    if kind == "logs":
+        lines: list[str] = []
+        length = 0
+        while length < size:
+            line = (
+                f"2026-11-27T{rng.randrange(24):02d}:{rng.randrange(60):02d}:"
+                f"{rng.randrange(60):02d}.{rng.randrange(1000):03d}Z "
+                f"{rng.choice(('INFO', 'WARN', 'ERROR'))} req={rng.randbytes(8).hex()} "
+                f"trace={rng.randbytes(16).hex()} user={rng.randbytes(3).hex()}@svc "
+                f"path=/api/v1/items/{rng.randrange(100_000)} took={rng.random() * 100:.2f}ms"
+            )
+            lines.append(line)
+            length += len(line) + 1
+        return "\n".join(lines)[:size]
+    if kind == "base64-lines":
+        return base64.encodebytes(rng.randbytes(size))[:size].decode("ascii")
+    if kind == "hex-lines":
+        return "\n".join(rng.randbytes(32).hex() for _ in range(size // 65 + 1))[:size]
+    raise ValueError(f"unknown machine kind {kind!r}; use one of {MACHINE_KINDS}")
 
 
 def adversarial_text(kind: str, size: int, seed: int = SEED) -> str:

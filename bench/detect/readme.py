@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.detect.corpus import ADVERSARIAL_SIZES, SIZES
+from bench.detect.corpus import ADVERSARIAL_SIZES, MACHINE_KINDS, MACHINE_SIZES, SIZES
 from bench.overhead.targets import REPO
 
 README = REPO / "bench" / "README.md"
@@ -109,6 +109,24 @@ def _linearity_table(doc: Doc) -> list[str]:
     return lines
 
 
+def _machine_table(doc: Doc) -> list[str]:
+    sizes = doc.get("corpus", {}).get("machine_sizes", MACHINE_SIZES)
+    head = " | ".join(f"{_size(int(z))} p50 µs | {_size(int(z))} MB/s" for z in sizes)
+    lines = [f"| text | target | {head} |", "|---|---|" + "---:|---:|" * len(sizes)]
+    labels = {name: _label(name, t) for name, t in doc["targets"].items()}
+    rows = doc.get("machine_text", {})
+    for kind in doc.get("corpus", {}).get("machine_kinds", MACHINE_KINDS):
+        for target, per_kind in rows.items():
+            by_size = per_kind.get(kind, {})
+            cells = [
+                f"{_num(by_size.get(str(z), {}).get('p50_us'))} "
+                f"| {_mb_per_s(by_size.get(str(z), {}).get('mb_per_s'))}"
+                for z in sizes
+            ]
+            lines.append(f"| {kind} | {labels.get(target, target)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render_run(doc: Doc) -> str:
     """One run: header, latency, throughput, ratios, linearity, goals, unavailable targets."""
     m, s = doc["machine"], doc["settings"]
@@ -138,6 +156,17 @@ def render_run(doc: Doc) -> str:
         "",
         *_linearity_table(doc),
         "",
+        *(
+            [
+                "Machine text, a new text on every call (logs of random ids, base64 wrapped at"
+                " 76 columns, hex digests one per line):",
+                "",
+                *_machine_table(doc),
+                "",
+            ]
+            if doc.get("machine_text")
+            else []
+        ),
         "| goal | measured | limit | result |",
         "|---|---:|---:|---|",
     ]

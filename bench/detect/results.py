@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.detect.corpus import ADVERSARIAL_SIZES, PERSONAL_SHARE, SEED, SIZES
+from bench.detect.corpus import (
+    ADVERSARIAL_SIZES,
+    MACHINE_KINDS,
+    MACHINE_SIZES,
+    PERSONAL_SHARE,
+    SEED,
+    SIZES,
+)
 from bench.detect.timing import Settings, Target
 from bench.overhead.results import git_commit, load_results, machine, write_result
 from bench.overhead.stats import Goal, median_of, paired_median
@@ -120,6 +127,7 @@ def build(
     targets: Sequence[Target],
     rows: Rounds,
     adversarial: Mapping[str, Any],
+    machine_text: Mapping[str, Any],
     started: dt.datetime,
     elapsed_s: float,
 ) -> dict[str, Any]:
@@ -143,6 +151,8 @@ def build(
             "sizes": list(SIZES),
             "personal_share": PERSONAL_SHARE,
             "adversarial_sizes": list(ADVERSARIAL_SIZES),
+            "machine_kinds": list(MACHINE_KINDS),
+            "machine_sizes": list(MACHINE_SIZES),
         },
         "targets": {
             t.name: {
@@ -157,6 +167,7 @@ def build(
         },
         "ratios": ratios(rows),
         "adversarial": {"raw": adversarial, "linearity": linear},
+        "machine_text": machine_text,
         "goals": [goal.as_json() for goal in goals(median, linear)],
     }
 

@@ -19,8 +19,11 @@ from typing import Any
 from bench.detect.corpus import (
     ADVERSARIAL_KINDS,
     ADVERSARIAL_SIZES,
+    MACHINE_KINDS,
+    MACHINE_SIZES,
     SIZES,
     adversarial_text,
+    machine_text,
     mixed_text,
 )
 from bench.overhead.stats import quantile
@@ -56,14 +59,21 @@ class Settings:
     rounds: int
     budget_s: tuple[float, ...]  # one per corpus.SIZES
     adversarial_budget_s: float
+    machine_budget_s: float = 1.0
+    """Per target, machine kind and size: how long new texts are scanned."""
     variants: int = 3
     min_calls: int = 1
     max_calls: int = 5000
     warmup_calls: int = 20
 
 
-QUICK = Settings(rounds=2, budget_s=(0.3, 0.4, 0.5, 0.5), adversarial_budget_s=0.3)
-FULL = Settings(rounds=5, budget_s=(1.0, 1.5, 2.0, 3.0), adversarial_budget_s=1.0)
+QUICK = Settings(
+    rounds=2, budget_s=(0.3, 0.4, 0.5, 0.5), adversarial_budget_s=0.3, machine_budget_s=0.3
+)
+FULL = Settings(
+    rounds=5, budget_s=(1.0, 1.5, 2.0, 3.0), adversarial_budget_s=1.0, machine_budget_s=1.5
+)
+_MACHINE_TEXTS = {2_048: 400, 20_480: 60}  # new texts per kind and size (at most)
 
 
 def time_in_process(scan: Callable[[str], object]) -> TimeCalls:
@@ -186,4 +196,28 @@ def run_adversarial(
                 f"{large:>11,.0f} µs at 100 KB",
                 flush=True,
             )
+    return out
+
+
+def run_machine(
+    targets: Sequence[Target], settings: Settings
+) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Per target, machine kind and size: the summary of scanning new texts, each once.
+
+    Every target scans the same texts, in the same order, until its budget is spent."""
+    out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    live = [t for t in targets if t.time_calls is not None]
+    for kind in MACHINE_KINDS:
+        for size in MACHINE_SIZES:
+            texts = [machine_text(kind, size, index) for index in range(_MACHINE_TEXTS[size])]
+            for target in live:
+                assert target.time_calls is not None
+                calls = target.time_calls(texts, settings.machine_budget_s, 3, len(texts))
+                row = out.setdefault(target.name, {}).setdefault(kind, {})
+                row[str(size)] = summarise(calls, size)
+                print(
+                    f"  machine {target.name:<18} {kind:<12} {size:>6} B: "
+                    f"p50 {row[str(size)]['p50_us']:>9,.0f} µs over {len(calls.total_ns)} texts",
+                    flush=True,
+                )
     return out
