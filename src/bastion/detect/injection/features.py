@@ -393,10 +393,12 @@ class WindowScorer:
         size = self._size
         if count > size and count >= self._vector_from:
             return self._log_odds_vector(words, found)
-        unigram = list(map(self._words.get, words, repeat(0.0, count)))
-        # zip reuses its result tuple; pairwise (3.11) makes a new one per pair
+        # a position's token weight is the default of its pair's lookup: both in one pass;
+        # zip reuses its result tuple (pairwise, in 3.11, makes a new one per pair)
+        unigram = map(self._words.get, words, repeat(0.0, count))
         adjacent = zip(words, words[1:], strict=False)  # noqa: RUF007
-        positions = chain(map(self._opening.get, adjacent, unigram), unigram[-1:])
+        final = [self._words.get(words[-1], 0.0)] if words else []  # no pair opens there
+        positions = chain(map(self._opening.get, adjacent, unigram), final)
         if count <= size:  # one window, one block: the markers added to its sum
             total = sum(positions)
             for position, name in found:
