@@ -2,11 +2,13 @@
 
 Formats follow each vendor's documentation: AWS access key ids (``AKIA``/``ASIA``…
 plus 16 base-32 characters) and 40-character secret keys, which have no prefix and so
-need an ``aws``/``secret`` keyword; Google API keys (``AIza`` + 35), OAuth secrets
+need an ``aws``/``secret`` keyword; Amazon Bedrock API keys (long-term ``ABSK`` +
+base64 of ``BedrockAPIKey-…``, short-term ``bedrock-api-key-`` + base64 of a presigned
+``bedrock.amazonaws.com`` URL); Google API keys (``AIza`` + 35), OAuth secrets
 (``GOCSPX-``), tokens (``ya29.``, ``1//``); Azure storage account keys (88-char base64),
-shared access keys and SAS signatures, App Configuration connection strings and Entra
-ID client secrets (``xxx8Q~…``). Resource identifiers (ARNs, bucket names) live in
-``infra``.
+shared access keys and SAS signatures, App Configuration connection strings, Entra
+ID client secrets (``xxx8Q~…``) and Functions keys in an invoke URL (``?code=``).
+Resource identifiers (ARNs, bucket names) live in ``infra``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bastion.detect.patterns import ACCEPT, Pattern
-from bastion.detect.secrets.checks import keyed, vendor
+from bastion.detect.secrets.checks import b64decode_loose, keyed, vendor
 from bastion.detect.secrets.dummies import DUMMY, is_known_dummy
 from bastion.detect.secrets.entropy import char_classes, looks_random
 from bastion.detect.secrets.rows import ASSIGN, END, END64, KEYNAME, OPEN, UUID, row
@@ -27,6 +29,11 @@ def _aws_secret(value: str) -> Mapping[str, str] | None:
     if char_classes(value) < 3 or not looks_random(value, min_length=40, min_entropy=4.0):
         return None
     return ACCEPT
+
+
+def _bedrock_long_term(value: str) -> Mapping[str, str] | None:
+    """``ABSK`` then base64 that decodes to ``BedrockAPIKey-…``."""
+    return ACCEPT if b64decode_loose(value[4:]).startswith(b"BedrockAPIKey-") else None
 
 
 def _entra_secret(value: str) -> Mapping[str, str] | None:
@@ -42,6 +49,8 @@ CLASSES: Mapping[str, str] = {
     "secret.aws_session_token": "AWS temporary session token.",
     "secret.aws_mws_token": "Amazon Marketplace Web Service auth token.",
     "secret.aws_appsync_key": "AWS AppSync API key (da2-…).",
+    "secret.aws_bedrock_api_key": "Amazon Bedrock API key (ABSK…, bedrock-api-key-…).",
+    "secret.azure_function_key": "Azure Functions key in an invoke URL (?code=…).",
     "secret.google_api_key": "Google Cloud / Maps / Gemini API key (AIza…).",
     "secret.gcp_service_account": "Google service-account key file (private_key_id).",
     "secret.google_oauth_secret": "Google OAuth client secret (GOCSPX-…).",
@@ -152,6 +161,28 @@ PATTERNS: tuple[Pattern, ...] = (
         "azure",
         "app_config",
         r"\.azconfig\.io;Id=[^;\s\"']{4,};Secret=([A-Za-z0-9+/]{40,}={0,2})",
+        group=1,
+        validator=keyed(40),
+    ),
+    row(
+        "aws",
+        "bedrock_api_key",
+        r"\b(ABSK[A-Za-z0-9+/]{100,300}={0,2})" + END64,
+        group=1,
+        validator=_bedrock_long_term,
+    ),
+    row(
+        "aws",
+        "bedrock_api_key",
+        r"\b(bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/]{20,}={0,2})" + END64,
+        group=1,
+        name="bedrock_api_key_short_term",
+    ),
+    row(
+        "azure",
+        "function_key",
+        r"\.azurewebsites\.net/api/[A-Za-z0-9_\-/]*\?(?:[^\s#&\"'<>]*&)*code="
+        r"([A-Za-z0-9_\-]{40,}={0,2})",
         group=1,
         validator=keyed(40),
     ),

@@ -17,7 +17,7 @@ from bastion.detect.secrets.rows import ASSIGN, END, KEYNAME, OPEN, row
 
 CLASSES: Mapping[str, str] = {
     "secret.openai_api_key": "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin-).",
-    "secret.anthropic_api_key": "Anthropic API or admin key (sk-ant-…).",
+    "secret.anthropic_api_key": "Anthropic API, admin or Claude Code OAuth key (sk-ant-…).",
     "secret.groq_api_key": "Groq API key (gsk_).",
     "secret.huggingface_token": "Hugging Face user or organisation token (hf_, api_org_).",
     "secret.replicate_api_token": "Replicate API token (r8_).",
@@ -86,7 +86,9 @@ PATTERNS: tuple[Pattern, ...] = (
     row(
         "anthropic",
         "api_key",
-        r"\b(sk-ant-(?:api|admin|sid)\d{2}-[A-Za-z0-9_\-]{80,})" + END,
+        # api03 and admin01 keys, sid session keys, and the OAuth access and refresh
+        # tokens of `claude setup-token` (oat01, ort01)
+        r"\b(sk-ant-(?:api|admin|sid|oat|ort)\d{2}-[A-Za-z0-9_\-]{80,})" + END,
         group=1,
         validator=vendor(14),
     ),
