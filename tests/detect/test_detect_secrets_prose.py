@@ -114,3 +114,44 @@ def test_generated_value_next_to_the_same_keys_is_a_key() -> None:
     assert ("secret.generic_api_key", "q8Vz3LmW7tXb2RkN9pYc4HsD") in found(
         'api_key = "q8Vz3LmW7tXb2RkN9pYc4HsD"'
     )
+
+
+KEY = "q8Vz3LmW7tXb2RkN9pYc4HsD"
+
+
+@pytest.mark.parametrize(
+    ("text", "data_class", "value"),
+    [
+        pytest.param("password for the guest network: Lakeside#42", "secret.generic_password",
+                     "Lakeside#42", id="password-for-something"),
+        pytest.param("pw: Tr4mline!9", "secret.generic_password", "Tr4mline!9", id="pw-colon"),
+        pytest.param("Password - Orchid$77", "secret.generic_password", "Orchid$77",
+                     id="password-dash"),
+        pytest.param(f"my api key is {KEY}, can you check why it fails?",
+                     "secret.generic_api_key", KEY, id="api-key-is"),
+        pytest.param(f"here's the token: {KEY}", "secret.generic_api_key", KEY, id="token-colon"),
+    ],
+)  # fmt: skip
+def test_more_prose_leads_are_found(text: str, data_class: str, value: str) -> None:
+    assert (data_class, value) in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("The password for 2FA is required.", id="password-for-required"),
+        pytest.param("password for the router: printed on the back", id="password-for-words"),
+        pytest.param("Password - 8 chars min, 1 digit", id="password-dash-policy"),
+        pytest.param("pw: n/a", id="pw-na"),
+        pytest.param("The token is valid for 3600s.", id="token-valid"),
+        pytest.param("API key: see settings page", id="api-key-see"),
+        pytest.param("the api key is 12345", id="api-key-short-number"),
+        pytest.param("token: 2024-01-01T00:00:00Z", id="token-timestamp"),
+        pytest.param("The secret key is rotated every 90 days.", id="secret-key-rotated"),
+        pytest.param("the token is in ~/.config/gh/hosts.yml", id="token-path"),
+        pytest.param("token: https://example.com/oauth/token", id="token-url"),
+        pytest.param("your token is sk-...", id="token-truncated"),
+    ],
+)  # fmt: skip
+def test_prose_about_keys_is_not_a_finding(text: str) -> None:
+    assert found(text) == set()

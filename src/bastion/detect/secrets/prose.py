@@ -1,4 +1,5 @@
-"""Passwords stated in conversational prose, unquoted: "my wifi password is Sunny#88".
+"""Passwords and keys stated in conversational prose, unquoted: "my wifi password is
+Sunny#88", "my API key is <generated value>".
 
 People paste credentials into chat as sentences, not as code. The sentence shape alone
 ("the password is …") is common in ordinary questions ("the password is too short"),
@@ -15,14 +16,23 @@ import itertools
 from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern
-from bastion.detect.secrets.checks import password
+from bastion.detect.secrets.checks import generated, password
 from bastion.detect.secrets.rows import row
 from bastion.detect.secrets.values import is_code_reference, is_fragment, is_placeholder
 from bastion.detect.secrets.words import is_word, is_word_name
 
-# "password is", "passcode was", "pwd:", "password to" (set/changed the password to …);
-# "=" is code, which the keyword grammar reads with its variable and call checks.
-_LEAD = r"(?i:\b(?:pass(?:word|phrase|code)|pwd)\s*(?:is|was|to|:)\s*:?)\s+"
+# "password is", "passcode was", "pwd:", "pw:", "password to" (set/changed the password
+# to …), "password for the router:", "Password - …"; "=" is code, which the keyword
+# grammar reads with its variable and call checks.
+_LEAD = (
+    r"(?i:\b(?:pass(?:word|phrase|code)|pwd|pw)(?:\s+for\s+[^:\r\n\"'`]{1,40}?)?"
+    r"\s*(?:is|was|to|:|\s-)\s*:?)\s+"
+)
+# "my API key is …", "here's the token: …": generated values only (see ``prose_key``).
+_KEY_LEAD = (
+    r"(?i:\b(?:api[ _\-]?key|access[ _\-]?key|secret[ _\-]?key|token|client[ _\-]?secret)"
+    r"\s*(?:is|was|:|\s-)\s*:?)\s+"
+)
 # At least one digit or symbol inside, so that plain words ("too", "incorrect") are not
 # even candidates; the validator checks length and the rest of the shape.
 _CHAR = r"""[^\s"'`<>()\[\]{}]"""
@@ -76,6 +86,11 @@ def prose_password(value: str) -> Mapping[str, str] | None:
     return password(value)
 
 
+def prose_key(value: str) -> Mapping[str, str] | None:
+    """An unquoted value after "my API key is": it must look generated."""
+    return generated(16)(_trimmed(value))
+
+
 CLASSES: Mapping[str, str] = {}
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -88,5 +103,15 @@ PATTERNS: tuple[Pattern, ...] = (
         validator=prose_password,
         score=0.7,
         name="password_prose_bare",
+    ),
+    row(
+        "generic",
+        "api_key",
+        _KEY_LEAD + r"([A-Za-z0-9_\-./+=:]{16,200}?)" + _CLAUSE_END,
+        data_class="generic_api_key",
+        group=1,
+        validator=prose_key,
+        score=0.7,
+        name="api_key_prose_bare",
     ),
 )
