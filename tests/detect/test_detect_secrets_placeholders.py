@@ -122,3 +122,22 @@ def test_value_helpers() -> None:
     assert not has_marker_segment("sk-proj-Redactedq8Vz3LmW")
     assert not machine_secret("AKIA-SAMPLE-1234567890")
     assert machine_secret(API_KEY)
+
+
+TRUNCATED_VENDOR_KEYS = [
+    pytest.param(f"GITHUB_TOKEN=ghp_{API_KEY}{API_KEY[:12]}", id="github-35-characters"),
+    pytest.param(f'npm_token = "npm_{API_KEY}"', id="npm-23-characters"),
+    pytest.param(f"api_key: AIza{API_KEY}", id="google-23-characters"),
+    pytest.param("aws_access_key_id = AKIAQ7ZT3MRX5LWB", id="aws-key-id-12-characters"),
+    pytest.param(f"Authorization: Bearer ghp_{API_KEY[:20]}", id="bearer-github-20-characters"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", TRUNCATED_VENDOR_KEYS)
+def test_vendor_prefixes_off_their_layout_are_near_misses(text: str) -> None:
+    assert hits(text) == []
+
+
+def test_vendor_prefix_with_its_layout_is_the_vendors() -> None:
+    token = f"ghp_{API_KEY}{API_KEY[:13]}"  # 36 characters
+    assert {h.data_class for h in hits(f"GITHUB_TOKEN={token}")} == {"secret.github_token"}

@@ -192,6 +192,15 @@ def is_wordy(value: str) -> bool:
     return sum(1 for word in words if word.islower()) >= 2
 
 
+# Prefixes of vendor formats with an exact documented layout (GitHub: 36 characters
+# after ghp_/gho_/ghu_/ghs_, 82 after github_pat_; npm: 36 after npm_; AWS key ids: 16
+# after AKIA/ASIA; Google API keys: 35 after AIza; Docker Hub: 27 after dckr_pat_). The
+# vendor's own row reports every value with the layout; one with the prefix but not the
+# layout is a truncated or made-up key, a near miss the generic keyword rows leave alone.
+VENDOR_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "npm_", "AKIA", "ASIA", "AIza",
+                   "dckr_pat_")  # fmt: skip
+
+
 def has_marker_segment(value: str) -> bool:
     """A separated segment saying the value is masked or made up (``sk-proj-REDACTED``,
     ``ghp_FAKE_0123…``); checked case-insensitively."""
@@ -210,6 +219,8 @@ def machine_secret(value: str, *, min_length: int = 12) -> bool:
     if not value or is_fragment(value) or is_placeholder(value) or is_code_reference(value):
         return False
     if " " in value or is_wordy(value) or is_word_name(value) or has_marker_segment(value):
+        return False
+    if value.startswith(VENDOR_PREFIXES):
         return False
     return looks_random(value, min_length=min_length) and sequential_fraction(value) < 0.3
 
