@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bastion.detect.injection.features import (
@@ -152,6 +152,26 @@ _MARKED = st.lists(st.sampled_from(_PIECES), min_size=1, max_size=40).map("".joi
 
 @given(_MARKED)
 def test_token_spans_follow_the_cuts_of_the_marker_tokenisation(text: str) -> None:
+    tokenised = markers().tokenise(text)
+    ranges = [(i, i + 1) for i in range(len(tokenised.words))]
+    spans = token_char_spans(text, ranges, tokenised.anchors)
+    for word, (start, end) in zip(tokenised.words, spans, strict=True):
+        assert tokens(text[start:end]) == [word]
+
+
+_SPACELESS = st.lists(
+    st.sampled_from(["ab", "@", "a.b", "x'", "/=", "\u00e9", "?", "\u2019s"]),
+    min_size=1,
+    max_size=60,
+).map("".join)
+
+
+@given(_SPACELESS)
+@example("x'ab" * 40)
+@example("@" * 100 + "x'ab" * 20 + "a.b" * 30)
+def test_token_spans_in_text_without_spaces_or_line_breaks(text: str) -> None:
+    """Such text is cut at its separators and marks ("@@@@", "a.b.c"), never between
+    two characters of one token."""
     tokenised = markers().tokenise(text)
     ranges = [(i, i + 1) for i in range(len(tokenised.words))]
     spans = token_char_spans(text, ranges, tokenised.anchors)

@@ -226,17 +226,13 @@ def _spans(chosen: list[_Candidate]) -> list[tuple[int, int]]:
     """Original spans covering the chosen candidates: rule matches as they are, windows
     merged per scanned text (first to last), so at most two token lookups per text."""
     out: list[tuple[int, int]] = []
-    merged: dict[int, _Candidate] = {}
+    merged: dict[int, tuple[_Candidate, int, int]] = {}  # first window, start, end
     for candidate in chosen:
         if not candidate.tokens:
             out.append(candidate.span())
             continue
         key = id(candidate.scanned)
-        known = merged.get(key)
-        if known is None:
-            merged[key] = candidate
-        else:
-            start, end = min(known.start, candidate.start), max(known.end, candidate.end)
-            merged[key] = replace(known, start=start, end=end)
-    out.extend(candidate.span() for candidate in merged.values())
+        first, start, end = merged.get(key, (candidate, candidate.start, candidate.end))
+        merged[key] = (first, min(start, candidate.start), max(end, candidate.end))
+    out.extend(replace(first, start=start, end=end).span() for first, start, end in merged.values())
     return out

@@ -2,13 +2,14 @@
 
 Scoring never needs offsets (``features.tokens`` is a translate and a split); a finding
 does. Tokenisation is local to each character, so a text cut at a space or a line
-break tokenises as the concatenation of its pieces: the text is counted piece by piece
-(C speed), the piece holding a wanted token is halved until it is small, and only that
-small piece is walked character by character. Counting starts at the nearest *anchor*
-before the token when the caller knows some (the cuts of ``MarkerSet.tokenise``, where
-its tokenisation is cut anyway) and stops at the next, so a token deep in a long text
-costs a few pieces, not a second tokenisation of everything before it, and the tokens
-counted are those of the cut tokenisation.
+break (or, in a stretch without either, at another separator or a mark that is a token
+of its own: "@@@@", "a.b.c") tokenises as the concatenation of its pieces: the text is
+counted piece by piece (C speed), the piece holding a wanted token is halved until it
+is small, and only that small piece is walked character by character. Counting starts
+at the nearest *anchor* before the token when the caller knows some (the cuts of
+``MarkerSet.tokenise``, where its tokenisation is cut anyway) and stops at the next, so
+a token deep in a long text costs a few pieces, not a second tokenisation of everything
+before it, and the tokens counted are those of the cut tokenisation.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from functools import lru_cache
 from bastion.detect.injection.features import DROPPED, tokens
 from bastion.detect.regions import utf8
 
-_PIECE = 4096  # characters per counted piece, cut at the next space or line break
+_PIECE = 4096  # characters per counted piece, cut at the next space or line break (``_cut``)
 _SMALL = 64  # the piece holding a wanted token is halved down to about this size
 
 
@@ -73,13 +74,20 @@ def _walk(
 
 
 def _cut(text: str, at: int, stop: int) -> int:
-    """The first space or line break at or after ``at`` (``stop`` if none before it)."""
+    """The first space or line break at or after ``at``; in a stretch without either,
+    the first separator or mark that is a token of its own ("@@@@", "a.b.c") among the
+    next ``_SMALL`` characters: the tokens on either side of any of these never join
+    (``stop`` if there is none)."""
     if at >= stop:
         return stop
     space = text.find(" ", at, stop)
-    newline = text.find("\n", at, stop)
-    found = [p for p in (space, newline) if p >= 0]
-    return min(found) if found else stop
+    newline = text.find("\n", at, space if space >= 0 else stop)
+    if newline >= 0 or space >= 0:
+        return newline if newline >= 0 else space
+    for offset, char in enumerate(text[at : min(stop, at + _SMALL)]):
+        if _kind(char) in (0, 2):
+            return at + offset
+    return stop
 
 
 def _locate(
