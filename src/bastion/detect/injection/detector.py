@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from bastion.detect.injection.features import MARKER_REGEXES, markers
 from bastion.detect.injection.model import InjectionModel, packaged_model
@@ -47,9 +47,10 @@ def data_class(source: str) -> str:
     return INDIRECT if source in DATA_SOURCES else DIRECT
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    """A rule match (character span) or a window (token span, resolved when reported)."""
+class _Candidate(NamedTuple):
+    """A rule match (character span) or a window (token span, resolved when reported).
+    A tuple: cheap to make and to drop (every text makes one, a flagged text one per
+    window at or above the threshold)."""
 
     score: float
     start: int
@@ -234,5 +235,5 @@ def _spans(chosen: list[_Candidate]) -> list[tuple[int, int]]:
         key = id(candidate.scanned)
         first, start, end = merged.get(key, (candidate, candidate.start, candidate.end))
         merged[key] = (first, min(start, candidate.start), max(end, candidate.end))
-    out.extend(replace(first, start=start, end=end).span() for first, start, end in merged.values())
+    out.extend(first._replace(start=start, end=end).span() for first, start, end in merged.values())
     return out
