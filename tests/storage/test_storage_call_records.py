@@ -82,6 +82,20 @@ async def test_batch_insert_recent_and_count(database: Database) -> None:
     assert await repo.count() == 50
 
 
+async def test_a_large_batch_round_trips_whatever_its_size(database: Database) -> None:
+    # PostgreSQL writes a batch as a few multi-row statements (256 + 32 + 8 + 4 rows here)
+    repo = CallRecordRepository(database)
+    records = [
+        replace(make_record(f"req_{i:04d}", started_at=1000.0 + i), http_status=200 + i % 7)
+        for i in range(300)
+    ]
+    await repo.insert_many(records[::2])
+    await repo.insert_many(records)  # the even ones again: skipped, the odd ones stored
+    assert await repo.count() == 300
+    for record in (records[0], records[257], records[299]):
+        assert await repo.get(record.request_id) == record
+
+
 async def test_replayed_records_are_skipped_not_fatal(database: Database) -> None:
     repo = CallRecordRepository(database)
     await repo.insert_many([make_record("req_a")])

@@ -125,11 +125,23 @@ async def test_deleted_records_leave_the_rollups(database: Database) -> None:
     await assert_rollups_match_records(database, START + 1800.0, START + SPAN_S - 1800.0)
 
 
+async def test_updated_records_move_between_rollup_rows(database: Database) -> None:
+    await CallRecordRepository(database).insert_many(generated(800, seed=17))
+    async with database.transaction("test update") as session:
+        await session.execute(
+            text(
+                "UPDATE call_records SET decision = 'block', started_at = started_at + 5400,"
+                " gateway_ms = gateway_ms * 10 WHERE request_id LIKE '%7'"
+            )
+        )
+    await assert_rollups_match_records(database, START + 1800.0, START + SPAN_S + 3600.0)
+
+
 async def test_records_stored_before_the_rollups_are_counted_once(database: Database) -> None:
     repository = CallRecordRepository(database)
     await repository.insert_many(generated(500, seed=3))
     async with database.engine.begin() as connection:
-        await connection.run_sync(_migrate, "-1")  # back to before the rollups
+        await connection.run_sync(_migrate, "0008")  # back to before the rollups (0009)
     await repository.insert_many(generated(500, seed=4, first=500))
     await database.migrate()  # the rollups again, from every stored record
     await repository.insert_many(generated(300, seed=5, first=1000))

@@ -18,6 +18,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Dialect
 
 from bastion.errors import StorageError
 from bastion.model.chain import ChainedEvent, WriterState
+from bastion.storage import multirow
 from bastion.storage.call_records import (
     _INSERT_POSTGRESQL,
     _INSERT_SQLITE,
@@ -110,10 +112,11 @@ class AuditEventRepository:
             connection = await session.connection()
             found = (await connection.exec_driver_sql(sql.head, (state.writer_id,))).first()
             _check_head(state.writer_id, found, expected_head)
-            if event_rows:
-                await connection.exec_driver_sql(sql.events, event_rows)
-            if record_rows:
-                await connection.exec_driver_sql(sql.records, record_rows)
+            for statement, parameters in chain(
+                multirow.statements(AuditEventRow, sql.event_order, event_rows),
+                multirow.statements(CallRecordRow, sql.record_order, record_rows, ("request_id",)),
+            ):
+                await connection.exec_driver_sql(statement, parameters)
             await connection.exec_driver_sql(upsert, head)
 
     async def append(

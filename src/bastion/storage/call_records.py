@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bastion.errors import StorageError
 from bastion.model import CallRecord, CallStatus, FindingSummary, Principal, Usage
 from bastion.model.audit import record_to_json
+from bastion.storage import multirow
 from bastion.storage.database import Database
 from bastion.storage.tables import CallRecordRow
 
@@ -35,17 +36,21 @@ class CallRecordRepository:
         """
         if not records:
             return
-        if self._database.is_sqlite:
-            sql, order = _INSERT_SQLITE, _SQLITE_ORDER
-        else:
-            sql, order = _INSERT_POSTGRESQL, _POSTGRESQL_ORDER
+        sqlite = self._database.is_sqlite
+        order = _SQLITE_ORDER if sqlite else _POSTGRESQL_ORDER
         try:
             rows = [_to_row(record, order) for record in records]
         except TypeError as exc:  # orjson.JSONEncodeError: a record carries a non-JSON fact
             raise StorageError(f"audit batch insert failed: {type(exc).__name__}") from None
         async with self._database.transaction("audit batch insert") as session:
             connection = await session.connection()
-            await connection.exec_driver_sql(sql, rows)
+            if sqlite:
+                await connection.exec_driver_sql(_INSERT_SQLITE, rows)
+                return
+            for statement, parameters in multirow.statements(
+                CallRecordRow, order, rows, ("request_id",)
+            ):
+                await connection.exec_driver_sql(statement, parameters)
 
     async def get(self, request_id: str) -> CallRecord | None:
         """The record of one call, or None."""
