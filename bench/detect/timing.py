@@ -204,13 +204,16 @@ def run_machine(
 ) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """Per target, machine kind and size: the summary of scanning new texts, each once.
 
-    Every target scans the same texts, in the same order, until its budget is spent."""
+    Each target gets texts of its own (same generator, other seeds): Bastion's tiers share
+    compiled patterns in this process, so a second tier would otherwise meet texts whose
+    automaton states the first one built."""
     out: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     live = [t for t in targets if t.time_calls is not None]
     for kind in MACHINE_KINDS:
         for size in MACHINE_SIZES:
-            texts = [machine_text(kind, size, index) for index in range(_MACHINE_TEXTS[size])]
-            for target in live:
+            count = _MACHINE_TEXTS[size]
+            for number, target in enumerate(live):
+                texts = [machine_text(kind, size, number * count + i) for i in range(count)]
                 assert target.time_calls is not None
                 calls = target.time_calls(texts, settings.machine_budget_s, 3, len(texts))
                 row = out.setdefault(target.name, {}).setdefault(kind, {})
