@@ -212,11 +212,12 @@ def test_a_slow_database_does_not_slow_calls_down(healthy: Drill) -> None:
 
 def test_database_down_spools_then_refuses_then_ships_and_verifies(healthy: Drill) -> None:
     drill = healthy
-    answered: list[str] = []  # request ids the gateway handed out (each needs a record)
+    answered: list[str] = []  # request ids of calls past authentication: each needs a record
 
     def call(key: str, text: str, *, big: bool = False) -> httpx.Response:
         reply = drill.call(key, text, big=big)
-        if "x-bastion-request-id" in reply.headers:
+        refused_key = reply.status_code != 200 and _code(reply) == "auth_unavailable"
+        if "x-bastion-request-id" in reply.headers and not refused_key:  # keys: never recorded
             answered.append(reply.headers["x-bastion-request-id"])
         return reply
 
@@ -237,7 +238,8 @@ def test_database_down_spools_then_refuses_then_ships_and_verifies(healthy: Dril
             replies = pool.map(lambda n: call("spool", f"spooled {n}", big=True), range(8))
             outcomes += ["200" if r.status_code == 200 else _code(r) for r in replies]
     print(f"spool drill: {outcomes.count('200')} calls spooled before the refusal")
-    assert outcomes[0] == "200" and outcomes.count("200") >= 2, outcomes
+    # eight calls at a time: which of a batch the gateway takes first is not their order
+    assert outcomes.count("200") >= 2, outcomes
     assert "audit_unavailable" in outcomes, outcomes
     assert set(outcomes) <= {"200", "audit_unavailable"}, outcomes
     assert drill.readyz().status_code == 503
