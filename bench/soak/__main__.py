@@ -7,7 +7,10 @@ One simulator and one Bastion (the quickstart config and its enterprise policy, 
 ``--rate`` calls per second, each scheduled at its own time whatever happened to the
 ones before (no coordinated omission), cycling through a fixed mix: plain 2 KB
 prompts, streamed answers with usage, prompts with an email address (pseudonymised and
-restored), prompts with an AWS key (refused by policy) and a direct injection. Each
+restored), prompts with an AWS key (refused by policy) and a direct injection. Every
+prompt but the injection starts with the call's own number (``workload.numbered``), so
+each is new to the gateway, as real traffic is: a soak of one prompt repeated would
+measure the inspector's memory of it, not the scan of new text. Each
 kind's status is fixed by its first answer; any other status later is an error, as is a
 stream that ends without ``[DONE]``. The gateway's resident memory (its whole process
 tree) is sampled every few seconds; growth is the median of the last minute against
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import statistics
 import tempfile
 import time
@@ -36,7 +40,7 @@ from bench.overhead.procs import process_tree_cpu_seconds
 from bench.overhead.results import git_commit, machine, write_result
 from bench.overhead.stats import quantile
 from bench.overhead.targets import Fleet, Target
-from bench.overhead.workload import MODEL, prompt_text
+from bench.overhead.workload import MODEL, numbered, prompt_text
 
 SAMPLE_EVERY_S = 5.0
 MAX_IN_FLIGHT = 512
@@ -115,11 +119,18 @@ def _tree_rss_kib(root: int) -> int:
 
 
 async def _call(
-    session: aiohttp.ClientSession, url: str, key: str, kind: Kind, intended: float, tally: Tally
+    session: aiohttp.ClientSession,
+    url: str,
+    key: str,
+    kind: Kind,
+    intended: float,
+    tally: Tally,
+    number: int = 0,
 ) -> None:
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     try:
-        async with session.post(url, data=kind.body, headers=headers) as response:
+        body = numbered(kind.body, number)
+        async with session.post(url, data=body, headers=headers) as response:
             body = await response.read()
             status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
@@ -147,6 +158,7 @@ async def _soak(target: Target, seconds: float, rate: float) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        first = random.randrange(50_000_000)  # call numbers new to the gateway
         # the first call of each kind fixes its expected status, before the clock starts
         for kind in MIX:
             await _call(session, target.url, key, kind, time.perf_counter(), tallies[kind.name])
@@ -167,7 +179,7 @@ async def _soak(target: Target, seconds: float, rate: float) -> dict[str, Any]:
                 overload += 1
                 continue
             task = asyncio.create_task(
-                _call(session, target.url, key, kind, intended, tallies[kind.name])
+                _call(session, target.url, key, kind, intended, tallies[kind.name], first + index)
             )
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
