@@ -129,16 +129,15 @@ class _Prefiltered:
     ``candidates`` may name patterns that do not match (a literal occurs, the rest of
     the pattern does not): their search then finds nothing. It never leaves out one
     that matches. A pattern with no literal to require (RE2 finds none) cannot be
-    prefiltered: ``always`` lists those, for a set to take."""
+    prefiltered: ``members`` holds the others, and the engine's sets take the rest."""
 
     def __init__(self, members: list[int], compiled: Sequence[_Compiled], options: Any) -> None:
         every = _compiled_filter(members, compiled, options)
         passing = set(every.Match(b"", potential=True) or ()) if members else set()
-        self.always = [index for i, index in enumerate(members) if i in passing]  # no literal
-        self._members = [index for index in members if index not in self.always]
-        self._filter = _compiled_filter(self._members, compiled, options)
+        self.members = [index for i, index in enumerate(members) if i not in passing]
+        self._filter = _compiled_filter(self.members, compiled, options)
         # many literals present (a file of keys): one set pass beats a search per pattern
-        self._set = _Group(self._members, compiled, options) if self._members else None
+        self._set = _Group(self.members, compiled, options) if self.members else None
 
     def candidates(self, subject: str | bytes, compiled: Sequence[_Compiled]) -> list[int]:
         """Engine indexes of the patterns whose literals occur in ``subject``."""
@@ -149,7 +148,7 @@ class _Prefiltered:
             return []
         if len(potential) > _SEARCHED_ALONE:
             return self._set.candidates(subject, compiled)
-        return [self._members[i] for i in potential]
+        return [self.members[i] for i in potential]
 
 
 def _compiled_filter(members: list[int], compiled: Sequence[_Compiled], options: Any) -> Any:
@@ -184,9 +183,9 @@ class Engine:
             compiled.append(_Compiled(pattern, regex, match, words, phrases, context))
         self._compiled = tuple(compiled)
         self._vendors = _Prefiltered(_vendor_formats(compiled), compiled, options)
-        prefiltered = set(_vendor_formats(compiled)) - set(self._vendors.always)
         self._groups = tuple(
-            _Group(members, compiled, options) for members in _partition(compiled, prefiltered)
+            _Group(members, compiled, options)
+            for members in _partition(compiled, self._vendors.members)
         )
         self._verdicts: dict[tuple[int, str], Mapping[str, str] | None] = {}
 
