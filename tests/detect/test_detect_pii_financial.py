@@ -218,6 +218,9 @@ def test_card_followed_by_numbers(scanner: Scanner, text: str, expected: str) ->
         pytest.param(f"INV{VISA}", [], id="contiguous-after-letters-is-an-id"),
         pytest.param(f"tok_{spaced(VISA)}", [], id="after-underscore"),
         pytest.param(f"7{spaced(VISA)}", [], id="after-a-digit"),
+        pytest.param(f"card no.{VISA}", [VISA], id="after-an-abbreviation-dot"),
+        pytest.param(f"1. {spaced(VISA)}", [spaced(VISA)], id="numbered-list-item"),
+        pytest.param(f"ids,{VISA},ok", [VISA], id="csv-field"),
     ],
 )
 def test_card_glued_to_text(scanner: Scanner, text: str, expected: list[str]) -> None:
@@ -233,6 +236,11 @@ def test_card_glued_to_text(scanner: Scanner, text: str, expected: list[str]) ->
         pytest.param(f"run {'8' + VISA + '27'}", id="long-run-holding-a-card"),
         pytest.param(f"serial {grouped('1' + VISA + '2', (3, 4, 4, 4, 3), '-')}",
                      id="card-digits-in-other-groups"),
+        # the fraction of a decimal number: a double printed in full has 15-17 digits
+        # after the point, and one in ten of those passes Luhn with a card prefix
+        pytest.param(f"score 0.{VISA}", id="fraction-of-a-decimal"),
+        pytest.param(f'{{"lat": -12.{AMEX}, "lon": 3.{VISA}}}', id="json-floats"),
+        pytest.param(f"p=1.{grouped(VISA, (4, 4, 4, 4), '.')}", id="fraction-dotted-on"),
     ],
 )  # fmt: skip
 def test_card_hard_negatives(scanner: Scanner, text: str) -> None:

@@ -13,8 +13,9 @@ number, so they count only next to a card word.
 Glued letters: a grouped card may follow a letter directly (``Thanks4111 1111 1111
 1111``): its grouping sets it apart from identifiers. A contiguous card-length run after
 a letter (``INV4111111111111111``) is an order or invoice id and is not read. A digit or
-``_`` directly before blocks a card; punctuation (``#``, ``:``, ``=``, ``(``, ``/``)
-never does.
+``_`` directly before blocks a card, and so does a decimal point (``0.4111...`` is the
+fraction of a number); other punctuation (``#``, ``:``, ``=``, ``(``, ``/``, a dot after a
+word) never does.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern
 from bastion.detect.pii.fragments import (
-    BOUNDARY_OR_LETTER,
+    CARD_LEFT,
     CARD_SEP,
     HSPACE,
     MAX_CANDIDATE_CHARS,
@@ -84,8 +85,8 @@ _CARD_SHAPES = (
     rf"\d{{1,2}}(?:{_S}\d{{1,2}}){{5,18}}",  # spaced out singly or in pairs (evasions)
     rf"\d{{4}}(?:{_S}\d{{2,6}}){{0,3}}{_S}\d{{1,15}}",  # any other grouping led by four
 )
-_CARD = rf"{BOUNDARY_OR_LETTER}({'|'.join(_CARD_SHAPES)})\b"
-_CARD_19 = rf"{BOUNDARY_OR_LETTER}(\d{{4}}(?:{_S}\d{{4}}){{3}}{_S}\d{{1,3}})\b"
+_CARD = rf"{CARD_LEFT}({'|'.join(_CARD_SHAPES)})\b"
+_CARD_19 = rf"{CARD_LEFT}(\d{{4}}(?:{_S}\d{{4}}){{3}}{_S}\d{{1,3}})\b"
 """4-4-4-4-1..3: the 17-19 digit reading of what ``_CARD`` reads as 16 digits and a
 short number after them; both are validated, and the 16-digit one wins a tie (a CVV
 after a card is more common than a 19-digit card)."""
@@ -97,10 +98,10 @@ def _one_mark_17_19(mark: str) -> str:
 
 
 _ONE_MARK_SHAPES = "|".join(_one_mark_17_19(mark) for mark in (r"\-", r"\.", "/"))
-_CARD_19_ONE_MARK = rf"{BOUNDARY_OR_LETTER}({_ONE_MARK_SHAPES})\b"
+_CARD_19_ONE_MARK = rf"{CARD_LEFT}({_ONE_MARK_SHAPES})\b"
 """The same with every group joined by one dash, dot or slash: a number after a card is
 rarely glued on with the card's own punctuation, so this reading beats the 16 digits."""
-_CARD_12 = rf"{BOUNDARY_OR_LETTER}(\d{{4}}(?:{_S}\d{{4}})+|\b\d{{12}})\b"
+_CARD_12 = rf"{CARD_LEFT}(\d{{4}}(?:{_S}\d{{4}})+|\b\d{{12}})\b"
 """Twelve digits as 4-4-4 or one run. The groups run on greedily (a run of four-digit
 groups is one candidate, rejected whole) since this weak row needs no list support."""
 

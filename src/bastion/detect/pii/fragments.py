@@ -45,6 +45,13 @@ numbers, IBANs with their country code): any non-word character before them (``#
 ``IBANDE89...``), but never a digit or ``_``. Rows that need contiguous digits to stand
 apart from order ids (``INV4111111111111111``) add ``\\b`` inside that alternative."""
 
+CARD_LEFT = r"(?:^|[^\w.]|[A-Za-z]|(?:^|\D)\.)"
+"""``BOUNDARY_OR_LETTER`` for card numbers, less the fraction of a decimal number: a dot
+blocks where a digit precedes it (``0.4111111111111111``: a double printed in full has
+15-17 digits after the point, and one in ten passes Luhn with a card prefix), not after
+a word (``card no.4111...``). The guard is consumed (RE2 has no look-behind); it lies
+outside the value's group."""
+
 BLANKS = frozenset(" \t\r\n\u00a0\u2007\u2009\u202f")
 SEPARATORS = BLANKS | frozenset("-./()")
 """Characters a validator strips before reading the digits of a candidate."""
