@@ -30,7 +30,7 @@ from bastion.identity.issuing import KeySpec
 ON_THE_STACK = pytest.mark.asyncio(loop_scope="module")
 
 EMAIL = "dana.lopez@example.com"
-SECRET = "my key is AKIAIOSFODNN7EXAMPLE and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SECRET = "my key is AKIAQ3EGRTZ5LXKW7NUC and wJa1rXUtnFEMI/K7MDENG/bPxRfiCYz9kq2Lw8e"  # live-shaped
 PLACEHOLDER = re.compile(r"<[A-Z_]+_[0-9a-f]{8,}>")
 CHAT = "/console/chat"
 

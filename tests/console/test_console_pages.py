@@ -23,7 +23,7 @@ from bastion.storage.audit_events import AuditEventRepository
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 EMAIL_PROMPT = "Please write to dana.lopez@example.com about the invoice."
-SECRET = "my key is AKIAIOSFODNN7EXAMPLE and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SECRET = "my key is AKIAQ3EGRTZ5LXKW7NUC and wJa1rXUtnFEMI/K7MDENG/bPxRfiCYz9kq2Lw8e"  # live-shaped
 SCRIPT = "<script>alert('x')</script>"
 FUTURE = datetime.now(UTC) + timedelta(days=7)
 
@@ -123,7 +123,7 @@ async def test_audit_explorer_filters_pages_and_shows_the_decision_trace(
         assert detail.status_code == 200
         assert "secrets.block" in detail.text and "secret." in detail.text
         assert "Audit chain" in detail.text and "<td>completion</td>" in detail.text
-        assert SECRET not in detail.text and "AKIAIOSFODNN7EXAMPLE" not in detail.text
+        assert SECRET not in detail.text and "AKIAQ3EGRTZ5LXKW7NUC" not in detail.text
         assert (await browser.get("/console/audit/nope")).status_code == 404
 
 

@@ -102,6 +102,22 @@ def test_block_names_rule_and_classes_never_values(stack: Stack) -> None:
     assert headers["x-bastion-rules"] == "secrets.block"
 
 
+def test_placeholder_and_documented_example_keys_are_no_credentials(stack: Stack) -> None:
+    question = (
+        "I set OPENAI_API_KEY=sk-proj-" + "x" * 48 + " and aws_access_key_id ="
+        " AKIAIOSFODNN7EXAMPLE as the docs say; why do I get 401?"
+    )
+    raw = ask(stack, question)
+    assert raw.headers["x-bastion-decision"] == "allow"
+    (capture,) = stack.captures()
+    assert "AKIAIOSFODNN7EXAMPLE" in json.dumps(capture["body"])
+    answer = raw.parse().choices[0].message.content  # the simulator echoes the question:
+    assert answer is not None and "sk-proj-xxxx" in answer  # answers.secrets let it be
+    assert refused(stack, f"{question} My real one is {SECRET}.")["error"]["code"] == (
+        "policy_violation"
+    )
+
+
 def test_unapproved_model_is_refused_and_not_listed(stack: Stack) -> None:
     with pytest.raises(openai.PermissionDeniedError) as raised:
         stack.client().chat.completions.create(

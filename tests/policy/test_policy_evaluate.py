@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from bastion.errors import ConfigError
 from bastion.model import Action, Principal
 from bastion.model.exceptions import ExceptionState, PolicyException
 from bastion.model.facts import CallFacts, ClassFact
@@ -272,3 +273,61 @@ def test_many_rules_match_only_their_own_conditions() -> None:
     assert many.decide(facts("m", email, app="app149")).rules == ("r149",)
     assert many.decide(facts("m", email, app="other")).action is Action.ALLOW
     assert many.decide(facts("m", app="app77")).action is Action.ALLOW
+
+
+DUMMY_POLICY = """\
+name: dummies
+version: v1
+models:
+  gpt-4o-mini: {max_sensitivity: confidential, deny_classes: ["secret.*"]}
+rules:
+  - id: dummies.logged
+    match: {classes: ["secret.*"], dummies: true, where: [system]}
+    action: block
+  - id: secrets
+    match: {classes: ["secret.*"]}
+    action: block
+"""
+
+
+@pytest.mark.parametrize(
+    ("found", "action", "rules"),
+    [
+        # a documented example or filler credential: no rule but one asking for dummies,
+        # and the model limits (restricted, denied class) take it as no credential
+        pytest.param([("user", True)], Action.ALLOW, (), id="dummy"),
+        pytest.param([("system", True)], Action.BLOCK, ("dummies.logged",), id="asked-for"),
+        pytest.param([("user", False)], Action.BLOCK, ("secrets",), id="real"),
+        pytest.param([("user", True), ("user", False)], Action.BLOCK, ("secrets",),
+                     id="a-dummy-beside-a-real-one-hides-nothing"),
+    ],
+)  # fmt: skip
+def test_dummy_credentials_count_only_for_rules_that_ask(
+    found: list[tuple[str, bool]], action: Action, rules: tuple[str, ...]
+) -> None:
+    policy = parse_policy(DUMMY_POLICY, "policy.yaml", CLASSES)
+    classes = [
+        ClassFact("secret.aws_access_key", where, 1.0, dummy=dummy) for where, dummy in found
+    ]
+    decision = policy.decide(replace(facts(), classes=tuple(classes)))
+    assert decision.action is action and decision.rules == rules
+
+
+def test_the_model_limits_still_see_a_real_credential_beside_a_dummy() -> None:
+    without_rules = DUMMY_POLICY.split("rules:")[0] + "rules: []\n"
+    policy = parse_policy(without_rules, "policy.yaml", CLASSES)
+    dummy = ClassFact("secret.aws_access_key", "user", 1.0, dummy=True)
+    real = ClassFact("secret.aws_access_key", "user", 1.0)
+    assert policy.decide(replace(facts(), classes=(dummy,))).action is Action.ALLOW
+    both = policy.decide(replace(facts(), classes=(real, dummy)))
+    assert both.action is Action.BLOCK
+    assert both.rules == ("model.deny_classes", "model.max_sensitivity")
+
+
+def test_dummies_refine_classes() -> None:
+    with pytest.raises(ConfigError, match="dummies"):
+        parse_policy(
+            "name: p\nversion: v1\nrules:\n  - {match: {dummies: true}, action: block}\n",
+            "policy.yaml",
+            CLASSES,
+        )

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 
 from bastion.model import CallRecord, CallStatus, FindingSummary, Principal
+from bastion.model.audit import record_from_json, record_to_json
 from bastion.model.facts import ClassFact, class_set_digest
 from bastion.policy.document import Sensitivity
 from bastion.policy.loader import Policy, parse_policy
@@ -116,6 +118,18 @@ def test_facts_are_rebuilt_from_the_record_without_answer_findings() -> None:
     )
     assert facts.classes == (ClassFact("pii.email", "user", 0.9, 2),)
     assert (facts.tools, facts.exception_id) == (("search",), "exc-a")
+
+
+def test_a_dummy_credential_stays_one_through_the_record() -> None:
+    dummy = replace(KEY, score=0.9, dummy=True)
+    stored_json = orjson.dumps(record_to_json(record("req_1", findings=(KEY, dummy))))
+    stored = record_from_json(orjson.loads(stored_json))
+    facts = facts_from_record(stored)
+    assert facts.classes == (
+        ClassFact("secret.aws_access_key", "user", 0.99, 1),
+        ClassFact("secret.aws_access_key", "user", 0.9, 1, dummy=True),
+    )
+    assert "dummy" not in record_to_json(record("req_2", findings=(KEY,)))["findings"][0]
 
 
 def test_the_same_policy_changes_nothing() -> None:

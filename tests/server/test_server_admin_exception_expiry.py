@@ -20,7 +20,7 @@ from bastion.storage.audit_events import AuditEventRepository
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SECRET = "my key is AKIAIOSFODNN7EXAMPLE and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SECRET = "my key is AKIAQ3EGRTZ5LXKW7NUC and wJa1rXUtnFEMI/K7MDENG/bPxRfiCYz9kq2Lw8e"  # live-shaped
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

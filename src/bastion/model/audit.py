@@ -30,6 +30,9 @@ class FindingSummary:
     location: str
     count: int = 1
     score: float = 1.0
+    dummy: bool = False
+    """Documented example or filler credentials (``Finding.dummy``), summed apart from
+    real ones; in JSON only when true."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ def record_to_json(record: CallRecord) -> dict[str, Any]:
                 "location": f.location,
                 "count": f.count,
                 "score": f.score,
+                **({"dummy": True} if f.dummy else {}),
             }
             for f in record.findings
         ],

@@ -91,6 +91,8 @@ class OutputAction:
     action: Literal["redact", "block"]
     rule: str
     transform: Literal["mask", "drop", "hash"] = "mask"
+    dummies: bool = False
+    """Also for documented example and filler credentials (the rule's ``match.dummies``)."""
 
     @property
     def strength(self) -> int:
@@ -109,21 +111,27 @@ class OutputPlan:
     rules: tuple[tuple[str, OutputAction], ...] = ()
     mode: OutputMode = "window"
     window_chars: int = 256
-    _cache: dict[str, OutputAction | None] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[tuple[str, bool], OutputAction | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def action_for(self, data_class: str) -> OutputAction | None:
-        """The strongest action any rule takes on ``data_class`` (first rule on a tie)."""
+    def action_for(self, data_class: str, dummy: bool = False) -> OutputAction | None:
+        """The strongest action any rule takes on ``data_class`` (first rule on a tie);
+        a ``dummy`` finding only meets the rules with ``match.dummies``."""
+        key = (data_class, dummy)
         try:
-            return self._cache[data_class]
+            return self._cache[key]
         except KeyError:
             pass
         best: OutputAction | None = None
         for pattern, action in self.rules:
-            if fnmatchcase(data_class, pattern) and (
-                best is None or action.strength > best.strength
+            if (
+                (action.dummies or not dummy)
+                and fnmatchcase(data_class, pattern)
+                and (best is None or action.strength > best.strength)
             ):
                 best = action
-        self._cache[data_class] = best
+        self._cache[key] = best
         return best
 
     @property

@@ -31,6 +31,9 @@ class ClassFact:
     where: str
     score: float
     count: int = 1
+    dummy: bool = False
+    """A documented example or filler credential (``Finding.dummy``): rules count it only
+    with ``match.dummies: true``, and it is public for the model limits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,7 @@ def call_facts(
             where = "output"
         else:
             where = segments[finding.segment].source.value
-        classes.append(ClassFact(finding.data_class, where, finding.score))
+        classes.append(ClassFact(finding.data_class, where, finding.score, dummy=finding.dummy))
     return CallFacts(
         principal=principal,
         endpoint=conversation.endpoint.value,

@@ -29,6 +29,12 @@ class Finding:
     meta: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
 
+    @property
+    def dummy(self) -> bool:
+        """A vendor's documented example credential or a filler body (``sk-xxxx…``):
+        reported, but no credential; policy rules count it only when they ask to."""
+        return self.meta.get("known_dummy") == "true"
+
     def __post_init__(self) -> None:
         if not 0.0 <= self.score <= 1.0:
             raise ValueError("finding score must be within [0, 1]")

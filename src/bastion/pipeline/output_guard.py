@@ -119,7 +119,7 @@ class OutputGuard:
             if finding.end <= carry:
                 continue  # decided with an earlier window
             self.log.add(key, offset, finding)
-            action = self.plan.action_for(finding.data_class)
+            action = self.plan.action_for(finding.data_class, finding.dummy)
             if action is None:
                 continue
             if action.action == "block":

@@ -16,22 +16,22 @@ def _summaries(ctx: CallContext) -> tuple[FindingSummary, ...]:
     if (not ctx.findings and not ctx.answer_findings) or ctx.parsed is None:
         return ()
     segments = ctx.parsed.conversation.segments
-    counts: Counter[tuple[str, str, str]] = Counter()
-    best: dict[tuple[str, str, str], float] = {}
+    counts: Counter[tuple[str, str, str, bool]] = Counter()
+    best: dict[tuple[str, str, str, bool], float] = {}
     for finding in (*ctx.findings, *ctx.answer_findings):
         if finding.segment == ANSWER:
-            key = (finding.data_class, "output", "answer")
+            source, location = "output", "answer"
         elif finding.segment == REQUEST:
-            key = (finding.data_class, "request", "request")
+            source, location = "request", "request"
         else:
             segment = segments[finding.segment]
-            location = ".".join(str(p) for p in segment.path)
-            key = (finding.data_class, segment.source.value, location)
+            source, location = segment.source.value, ".".join(str(p) for p in segment.path)
+        key = (finding.data_class, source, location, finding.dummy)
         counts[key] += 1
         best[key] = max(best.get(key, 0.0), finding.score)
     return tuple(
-        FindingSummary(cls, source, location, count, best[(cls, source, location)])
-        for (cls, source, location), count in counts.items()
+        FindingSummary(key[0], key[1], key[2], count, best[key], dummy=key[3])
+        for key, count in counts.items()
     )
 
 

@@ -11,7 +11,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from bastion.model import Action, Decision, Principal
 from bastion.model.controls import OutputAction, OutputPlan
@@ -66,6 +66,8 @@ class CompiledRule:
     class_globs: tuple[str, ...] | None
     min_score: float
     min_count: int
+    dummies: bool
+    """Counts documented example and filler credentials (``match.dummies``)."""
     where: frozenset[str] | None
     source: Rule
 
@@ -137,6 +139,9 @@ class CompiledPolicy:
     """Request-side rules of each pass (output rules are in neither)."""
     enforced: int
     """Rules enforced (not shadow); 0 when the whole policy is in shadow mode."""
+    dummy_rules: int
+    """Rules that count documented example and filler credentials (``match.dummies``);
+    the rest never see them, and the model limits take them as public."""
     shadow_rules: int
     """Rules marked ``shadow: true`` (a shadow run is needed only when one can match)."""
     shadow_ids: frozenset[str]
@@ -293,6 +298,7 @@ def compile_policy(
         pass_one=_mask(rules, ("allow", "block", "require_exception", "reroute")),
         pass_two=_mask(rules, ("allow", "redact")),
         enforced=0 if document.shadow else sum(r.bit for r in rules if not r.shadow),
+        dummy_rules=sum(r.bit for r in rules if r.dummies),
         shadow_rules=sum(r.bit for r in rules if r.shadow and not r.output),
         shadow_ids=frozenset(
             (*(r.id for r in rules), *BUILT_IN_RULES)
@@ -345,6 +351,7 @@ def _compile_rule(index: int, rule: Rule) -> CompiledRule:
         class_globs=tuple(match.classes) if match.classes is not None else None,
         min_score=match.min_score,
         min_count=match.min_count,
+        dummies=match.dummies,
         where=frozenset(match.where) if match.where is not None else None,
         source=rule,
     )
@@ -354,7 +361,8 @@ def _output_action(rule: CompiledRule) -> OutputAction:
     transform: OutputTransformName = "mask"
     if rule.transform in ("drop", "hash"):
         transform = "drop" if rule.transform == "drop" else "hash"
-    return OutputAction("block" if rule.action == "block" else "redact", rule.id, transform)
+    action: Literal["redact", "block"] = "block" if rule.action == "block" else "redact"
+    return OutputAction(action, rule.id, transform, rule.dummies)
 
 
 def _dimensions(rules: Sequence[CompiledRule]) -> dict[str, Dimension]:

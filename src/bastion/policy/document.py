@@ -48,6 +48,11 @@ class RuleMatch(_Strict):
     )
     min_score: float = Field(0.0, ge=0, le=1, description="Ignore findings scored below this.")
     min_count: int = Field(1, ge=1, description="At least this many matching findings.")
+    dummies: bool = Field(
+        False,
+        description="Also count vendors' documented example credentials and filler values "
+        "(sk-xxxx..., AKIAIOSFODNN7EXAMPLE; meta.known_dummy), which rules skip by default.",
+    )
     where: list[Where] | None = Field(
         None, description="Only findings in these places (system, user, retrieved, ...)."
     )
@@ -67,9 +72,11 @@ class RuleMatch(_Strict):
     @model_validator(mode="after")
     def _class_options_need_classes(self) -> RuleMatch:
         if self.classes is None and (
-            self.min_score or self.min_count != 1 or self.where is not None
+            self.min_score or self.min_count != 1 or self.where is not None or self.dummies
         ):
-            raise ValueError("min_score, min_count and where refine `classes`; add classes")
+            raise ValueError(
+                "min_score, min_count, dummies and where refine `classes`; add classes"
+            )
         return self
 
 
@@ -194,6 +201,7 @@ class FindingCase(_Strict):
     where: Where | Literal["request"] = "user"
     score: float = Field(1.0, ge=0, le=1)
     count: int = Field(1, ge=1)
+    dummy: bool = Field(False, description="A documented example or filler credential.")
 
 
 class Expectation(_Strict):

@@ -146,8 +146,10 @@ def evaluate(
     enforced = []
     for fact in facts.classes:
         profile = policy.profile(fact.data_class)
-        if not profile.monitored:
-            enforced.append(_Marked(fact, profile.rules, profile.rank))
+        if profile.monitored:
+            continue
+        rules = profile.rules & policy.dummy_rules if fact.dummy else profile.rules
+        enforced.append(_Marked(fact, rules, profile.rank))
     principal = policy.principal_mask(facts.principal)
     candidates = _candidates(policy, facts, enforced, principal)
     shadow: _Outcome | None = None
@@ -410,7 +412,11 @@ def _guard_model(
         return
     limit, denied_globs = policy.approved[model]
     redacted = outcome.redactions
-    leaving = {m.fact.data_class: m.rank for m in enforced if m.fact.data_class not in redacted}
+    leaving = {  # a dummy is no credential: the limits are about real data
+        m.fact.data_class: m.rank
+        for m in enforced
+        if m.fact.data_class not in redacted and not m.fact.dummy
+    }
     if not leaving:
         return
     ceiling = SENSITIVITY_RANK[limit]

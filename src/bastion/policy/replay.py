@@ -90,7 +90,7 @@ def facts_from_record(record: CallRecord) -> CallFacts:
         endpoint=record.endpoint,
         model=record.model_requested,
         classes=tuple(
-            ClassFact(s.data_class, s.source, s.score, s.count)
+            ClassFact(s.data_class, s.source, s.score, s.count, s.dummy)
             for s in record.findings
             if s.source != "output"
         ),

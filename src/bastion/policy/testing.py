@@ -295,7 +295,9 @@ def facts_from_findings(test: PolicyTest) -> CallFacts:
         principal=principal_of(test.principal),
         endpoint=test.endpoint,
         model=test.model,
-        classes=tuple(ClassFact(f.class_, f.where, f.score, f.count) for f in test.findings),
+        classes=tuple(
+            ClassFact(f.class_, f.where, f.score, f.count, f.dummy) for f in test.findings
+        ),
         tools=tuple(test.tools),
         exception_id=test.exception,
     )

@@ -84,6 +84,9 @@ class FindingSummaryInfo(BaseModel):
     location: str
     count: int
     score: float
+    dummy: bool = Field(
+        False, description="Documented example or filler credentials (meta.known_dummy)."
+    )
 
 
 class AuditRecord(BaseModel):
