@@ -90,7 +90,9 @@ def section() -> list[str]:
         "groups are held out of everything (training, calibration, thresholds) and scored "
         "once by the shipped model. Training-only additions (never scored): "
         + ", ".join(f"{n} hand-written {r} rows" for r, n in settings.get("extra_rows", {}).items())
-        + f" (bench/injection/extra.py), and {settings.get('other_file_negatives', 0)} texts "
+        + " (bench/injection/extra.py), "
+        + _pastes(settings.get("pastes"))
+        + f"and {settings.get('other_file_negatives', 0)} texts "
         "of the other dev files (70 % by hash) as negatives, dealt into the folds like the "
         "rest.",
         "",
@@ -116,3 +118,14 @@ def section() -> list[str]:
             )
         out.append("")
     return out
+
+
+def _pastes(pastes: dict[str, int] | None) -> str:
+    """The generated technical pastes of the training side, if the run had them."""
+    if not pastes:
+        return ""
+    return (
+        f"{pastes['benign']} generated technical pastes (HTML, JSX, XML, Markdown, CSV, "
+        f"address lists, logs, configuration, code) as negatives and {pastes['with_instruction']} "
+        "with an instruction inside, per reading (bench/injection/pastes.py), "
+    )

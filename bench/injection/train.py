@@ -39,9 +39,13 @@ import numpy as np
 
 from bastion.detect.injection.detector import InjectionDetector
 from bastion.detect.injection.features import (
+    KNEE,
+    counted,
+    counted_pair,
     markers,
     pair_key,
     pairs,
+    saturate,
     text_of,
     tokens,
     window_bounds,
@@ -49,7 +53,7 @@ from bastion.detect.injection.features import (
 from bastion.detect.injection.metrics import summary
 from bastion.detect.injection.model import FORMAT, InjectionModel
 from bench.detect import accuracy_doc
-from bench.injection import extra, groups, logistic
+from bench.injection import extra, groups, logistic, pastes
 from bench.overhead.results import git_commit, write_result
 from bench.overhead.targets import REPO
 
@@ -63,6 +67,8 @@ FOLDS = 5
 HELD_OUT = 0.15
 TARGET_FPR = {"direct": 0.01, "indirect": 0.02}
 THRESHOLD_FPR = {"direct": 0.005, "indirect": 0.01}
+PASTES = 360  # generated benign technical pastes per reading (``pastes``)
+PASTE_ATTACKS = 120  # generated pastes with an instruction inside, per reading
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ class Row:
     line: int
     text: str
     positive: bool
-    span: tuple[int, int] | None  # the INJECTION span (indirect only)
+    span: tuple[int, int] | None  # the INJECTION span (indirect rows, generated pastes)
 
 
 @dataclass(frozen=True)
@@ -109,16 +115,22 @@ def load(path: Path) -> tuple[list[Row], list[dict[str, Any]]]:
 def _window_features(
     words: Sequence[bytes], start: int, end: int, found: Sequence[tuple[int, str]]
 ) -> dict[str, float]:
-    counts: dict[str, float] = {}
+    """A window's features and their values: counts, counted features saturated
+    (``features.saturate``), pairs of two counted tokens left out; as the scorer sums."""
+    counts: dict[str, int] = {}
     for position, name in found:
         if start <= position < end:
-            counts[name] = counts.get(name, 0.0) + 1.0
+            counts[name] = counts.get(name, 0) + 1
     for word in map(text_of, words[start:end]):
-        counts[word] = counts.get(word, 0.0) + 1.0
+        counts[word] = counts.get(word, 0) + 1
     for pair in pairs(words[start:end]):
         key = pair_key(pair)
-        counts[key] = counts.get(key, 0.0) + 1.0
-    return counts
+        counts[key] = counts.get(key, 0) + 1
+    return {
+        feature: saturate(times) if counted(feature) else float(times)
+        for feature, times in counts.items()
+        if not counted_pair(feature)
+    }
 
 
 @dataclass
@@ -129,9 +141,10 @@ class Instances:
 
 
 def instances(rows: Iterable[Row], reading: str) -> Instances:
-    """Training windows: every window of a direct row carries the row's label; a window
-    of an indirect row is positive when it holds at least half of the injected tokens,
-    negative when it holds none, and left out in between."""
+    """Training windows: every window of a row without a span carries the row's label; a
+    window of a row with an injected span (indirect rows, generated pastes) is positive
+    when it holds at least half of the injected tokens, negative when it holds none, and
+    left out in between."""
     size = WINDOW[reading]
     out = Instances([], [], [])
     for row in rows:
@@ -139,11 +152,11 @@ def instances(rows: Iterable[Row], reading: str) -> Instances:
         if not words:
             continue
         first = last = -1
-        if reading == "indirect" and row.span is not None:
+        if row.span is not None:
             first = len(tokens(row.text[: row.span[0]]))
             last = len(tokens(row.text[: row.span[1]]))
         for start, end in window_bounds(len(words), size):
-            if reading == "direct" or row.span is None:
+            if row.span is None:
                 label = 1.0 if row.positive else 0.0
             else:
                 overlap = max(0, min(end, last) - max(start, first))
@@ -227,7 +240,7 @@ def train(rows: Sequence[Row], reading: str, extra_rows: Sequence[Row]) -> Linea
     vocabulary = sorted(
         f
         for f, n in frequency.items()
-        if n >= MIN_DF and not (reading == "indirect" and _layout(f))
+        if n >= MIN_DF and not counted_pair(f) and not (reading == "indirect" and _layout(f))
     )
     column = {feature: index for index, feature in enumerate(vocabulary)}
     matrix = logistic.build(
@@ -317,6 +330,19 @@ def _extra_rows() -> dict[str, list[Row]]:
     return {"direct": direct, "indirect": indirect}
 
 
+def _paste_rows() -> dict[str, list[Row]]:
+    """Generated technical pastes (``pastes``), clean and with an instruction inside (its
+    span labels the windows), for each reading."""
+    benign = [Row(0, t, False, None) for t in pastes.benign(PASTES)]
+    sentences = {"direct": extra.DIRECT_ATTACKS, "indirect": [a for _, a in extra.INDIRECT_ATTACKS]}
+    carried = {
+        reading: [Row(0, text, True, (start, end))
+                  for text, start, end in pastes.attacks(sentences[reading], PASTE_ATTACKS)]
+        for reading in ("direct", "indirect")
+    }  # fmt: skip
+    return {reading: [*benign, *rows] for reading, rows in carried.items()}
+
+
 def other_fold(row: Row) -> int:
     """The fold of a row of the other dev files (by a hash of its text)."""
     digest = hashlib.blake2b(row.text.encode("utf-8", "surrogatepass"), digest_size=4, salt=b"f")
@@ -368,7 +394,8 @@ def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
         group_of[reading] = keys
         fold_of[reading], _ = groups.folds(keys, FOLDS, HELD_OUT)
         log(f"{path.name}: {len(raw)} rows, {len(set(keys))} groups")
-    extras = _extra_rows()
+    hand_written, generated = _extra_rows(), _paste_rows()
+    extras = {reading: [*hand_written[reading], *generated[reading]] for reading in files}
     others, checks = other_negatives(data_dir)
     log(f"other dev files: {len(others)} training negatives, "
         f"{sum(len(v) for v in checks.values())} held for false-positive checks")  # fmt: skip
@@ -442,7 +469,9 @@ def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
             "l2": L2,
             "prune": PRUNE,
             "rows": {r: sum(1 for f in fold_of[r] if f >= 0) for r in files},
-            "extra_rows": {r: len(extras[r]) for r in files},
+            "extra_rows": {r: len(hand_written[r]) for r in files},
+            "pastes": {"benign": PASTES, "with_instruction": PASTE_ATTACKS},
+            "knee": KNEE,
             "other_file_negatives": len(others),
         },
         "thresholds": thresholds,

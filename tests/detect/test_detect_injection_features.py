@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import pairwise
 
 import pytest
@@ -9,8 +10,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bastion.detect.injection.features import (
+    KNEE,
+    NEWLINE,
     WindowScorer,
+    counted,
+    counted_pair,
     markers,
+    saturate,
     tokens,
     window_bounds,
 )
@@ -85,32 +91,44 @@ def test_typographic_punctuation_reads_as_plain_punctuation(text: str, repeat: i
 def _window_sums(
     words: list[bytes], found: list[tuple[int, str]], weights: dict[str, float], size: int
 ) -> list[tuple[float, int, int]]:
-    """Each window's log-odds the slow way: its tokens, markers and pairs summed."""
+    """Each window's log-odds the slow way: its tokens, markers and pairs counted, the
+    counted ones saturated, and each feature's weight times its value."""
     out = []
     for start, end in window_bounds(len(words), size):
-        total = 0.1  # the bias
+        held: Counter[str] = Counter()
         for at in range(start, end):
-            total += weights.get(words[at].decode(), 0.0)
-            total += sum(weights.get(name, 0.0) for where, name in found if where == at)
+            held[words[at].decode()] += 1
+            held.update(name for where, name in found if where == at)
             if at + 1 < end:
-                total += weights.get(f"{words[at].decode()} {words[at + 1].decode()}", 0.0)
+                pair = f"{words[at].decode()} {words[at + 1].decode()}"
+                if not counted_pair(pair):
+                    held[pair] += 1
+        total = 0.1  # the bias
+        for feature, times in held.items():
+            value = saturate(times) if counted(feature) else times
+            total += weights.get(feature, 0.0) * value
         out.append((total, start, end))
     return out
 
 
 @pytest.mark.parametrize("vector_from", [0, 10**9], ids=["arrays", "scalar"])
 @given(
-    st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=90),
-    st.lists(st.tuples(st.integers(min_value=0, max_value=95), st.sampled_from(["\x00m"]))),
+    st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "<", "@", NEWLINE]), max_size=90),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=95), st.sampled_from(["\x00m", "\x00n"]))
+    ),
     st.integers(min_value=1, max_value=12) | st.just(32),
+    st.booleans(),
 )
 def test_window_log_odds_are_the_sums_of_their_tokens_and_pairs(
-    vector_from: int, letters: list[str], found: list[tuple[int, str]], size: int
+    vector_from: int, letters: list[str], found: list[tuple[int, str]], size: int, known: bool
 ) -> None:
-    # "d" only opens a pair, "e" only closes one, "c" is known only in pairs, "f" unknown
+    # "d" only opens a pair, "e" only closes one, "c" is known only in pairs, "f" unknown;
+    # "<", "@", the line break and the markers are counted; "< @" is no feature
     weights = {
-        "a": 0.5, "b": -1.25, "\x00m": 2.0, "a b": 3.0, "b a": -0.75, "c c": 1.5,
-        "d c": 0.25, "a e": -2.5, "e": 0.75,
+        "a": 0.5, "b": -1.25, "\x00m": 2.0, "\x00n": -0.5, "a b": 3.0, "b a": -0.75,
+        "c c": 1.5, "d c": 0.25, "a e": -2.5, "e": 0.75, "<": 0.3, "@": -0.2, NEWLINE: 0.4,
+        "< a": 1.0, "< @": 5.0,
     }  # fmt: skip
     scorer = WindowScorer(
         0.1,
@@ -122,10 +140,35 @@ def test_window_log_odds_are_the_sums_of_their_tokens_and_pairs(
     words = [letter.encode() for letter in letters]
     found = sorted(found)
     expected = _window_sums(words, found, weights, size)
-    scored = scorer.scores(words, found)
+    marks = "".join(letters).replace(NEWLINE, "\n").encode("ascii", "ignore") if known else None
+    scored = scorer.scores(words, found, marks)
     assert [window[1:] for window in scored] == [window[1:] for window in expected]
     for (z, _, _), (sum_z, _, _) in zip(scored, expected, strict=True):
         assert z == pytest.approx(sum_z, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("times", "value"), [(0, 0.0), (1, 1.0), (KNEE, KNEE), (KNEE + 1, KNEE + 0.6931), (48, 5.8501)]
+)
+def test_counted_features_saturate_past_the_knee(times: int, value: float) -> None:
+    assert saturate(times) == pytest.approx(value, abs=1e-4)
+
+
+def test_marks_line_breaks_and_markers_are_counted_words_are_not() -> None:
+    assert all(counted(mark) for mark in "?!:|<>[]{}#*/=@$")
+    assert counted(NEWLINE) and counted("\x00question")
+    assert not counted("ignore") and not counted("0000")
+    assert counted_pair("< /") and counted_pair(f"> {NEWLINE}")
+    assert not counted_pair("< div") and not counted_pair("ignore all")
+
+
+@pytest.mark.parametrize("text", ["<p>a</p>\n" * 40, "x@y.org, " * 50, "Who?\n¶ ok ¶\n" * 9])
+def test_the_tokeniser_reports_every_counted_token(text: str) -> None:
+    tokenised = markers().tokenise(text)
+    assert tokenised.marks is not None
+    for token in {word for word in tokenised.words if counted(word.decode())}:
+        byte = b"\n" if token == NEWLINE.encode() else token
+        assert tokenised.marks.count(byte) >= tokenised.words.count(token)
 
 
 def test_a_vocabulary_past_two_byte_ids_scores_the_same() -> None:

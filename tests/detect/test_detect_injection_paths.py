@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_detect_injection_pastes import ATTACKS_IN_PASTES, BENIGN_PASTES
 
 from bastion.detect.injection import InjectionDetector
 from bastion.detect.injection.features import WindowScorer
@@ -75,3 +76,17 @@ def test_both_scoring_paths_report_the_same_on_the_dev_data(name: str, source: s
         _same(found, scalar.detect(text, source, all_scores=True))
         reported += bool(found) and found[0].score >= arrays.threshold(source)
     assert reported  # the comparison covered reported findings, not only scores below
+
+
+def test_both_scoring_paths_report_the_same_on_pastes_and_runs_of_marks() -> None:
+    """Markup, address lists and runs of one mark repeat the counted features that
+    saturate per window: both paths correct the same windows by the same amount."""
+    runs = [mark * 3000 + " ok" for mark in "<@{!:\n"] + ["a < b @ c\n" * 400]
+    texts = [*BENIGN_PASTES.values(), *ATTACKS_IN_PASTES.values(), *runs]
+    arrays, scalar = _detector(0), _detector(10**9)
+    for text in texts:
+        for source in ("user", "retrieved"):
+            _same(
+                arrays.detect(text, source, all_scores=True),
+                scalar.detect(text, source, all_scores=True),
+            )

@@ -202,7 +202,7 @@ class InjectionDetector:
             return out
         reading = self._model.indirect if data else self._model.direct
         scorer = reading.scorer
-        windows = scorer.log_odds(words, tokenised.found)
+        windows = scorer.log_odds(words, tokenised.found, tokenised.marks)
         best = max(windows)
         floor = reading.log_odds(threshold)  # compare raw log-odds: one sigmoid per keeper
         if best < floor:  # the best window only, the last of equals

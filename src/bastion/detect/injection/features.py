@@ -6,23 +6,34 @@ structural punctuation (``? ! : | < > [ ] { } # * / = @ $``) and line breaks kep
 tokens of their own, every other punctuation mark a space. Features are the tokens and
 the pairs of adjacent tokens.
 
+The kept marks, line breaks and markers are *counted* features: a pasted HTML page, a
+list of addresses or a log holds hundreds of ``<``, ``@`` or line breaks, and as plain
+counts in a linear model they would carry any text to any score. In a window each
+counts in full up to ``KNEE`` and then grows as a logarithm (``saturate``); a pair of
+two counted tokens (``< /``, ``@ @``) is no feature at all. Words and other pairs count
+linearly.
+
 A window is ``size`` consecutive tokens; windows start every ``size // 2`` tokens, so
 any run of up to half a window lies whole inside one window: a short instruction
 diluted in a long benign text is still scored on its own neighbourhood. A window's
-log-odds is ``bias + sum(weights of its tokens) + sum(weights of its pairs)``: each
-token's and each pair's weight is looked up once, and sums over blocks of tokens that
-overlapping windows share make every window O(1) after that one pass. A long text
+log-odds is ``bias + sum(weights of its tokens) + sum(weights of its pairs)`` with each
+counted feature's weight times ``saturate`` of its count: each token's and each pair's
+weight is looked up once, and sums over blocks of tokens that overlapping windows share
+make every window O(1) after that one pass; a counted feature seen more than ``KNEE``
+times close together then corrects the windows that hold it that often. A long text
 (``VECTOR_FROM`` tokens or more) does that with arrays after one dictionary lookup per
 token; both paths give the same log-odds but for rounding.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, chain, islice, pairwise, repeat, zip_longest
-from math import gcd
+from itertools import accumulate, chain, compress, islice, pairwise, repeat, zip_longest
+from itertools import count as counter
+from math import gcd, log1p
 from operator import sub
 from typing import Any
 
@@ -58,6 +69,30 @@ _SPACED: tuple[tuple[bytes, bytes], ...] = (
 )
 """The kept marks and the line break: each becomes a token of its own."""
 _NOT_SPACED = bytes(sorted(set(range(256)) - {old[0] for old, _ in _SPACED}))
+_NEWLINE = NEWLINE.encode()
+COUNTED: frozenset[bytes] = frozenset([*(bytes([c]) for c in _KEPT), _NEWLINE])
+"""The counted tokens: the kept marks and the line break (markers are counted too)."""
+KNEE = 2
+"""A counted feature counts in full up to this many times per window (``saturate``)."""
+
+
+def saturate(count: int) -> float:
+    """A counted feature's value in a window that holds it ``count`` times: the count up
+    to ``KNEE``, then ``KNEE + ln(1 + count - KNEE)`` (48 ``<`` in a window weigh as 5.9).
+    """
+    excess = count - KNEE
+    return float(count) if excess <= 0 else KNEE + log1p(excess)
+
+
+def counted(feature: str) -> bool:
+    """Whether a token or marker of the weights file is a counted feature."""
+    return feature.startswith(MARK) or feature.encode("utf-8", "surrogatepass") in COUNTED
+
+
+def counted_pair(feature: str) -> bool:
+    """Whether a pair (``"a b"``) is two counted tokens: no feature of the model."""
+    first, _, second = feature.partition(" ")
+    return bool(second) and counted(first) and counted(second)
 
 
 def _byte_table() -> bytes:
@@ -84,25 +119,28 @@ def tokens(text: str) -> list[bytes]:
 
 def _tokens(data: bytes, ascii: bool) -> list[bytes]:
     """Tokens of UTF-8 ``data`` (``ascii``: whether it is ASCII)."""
-    return _normalised(data, ascii).split()
+    return _normalised(data, ascii)[0].split()
 
 
-def _normalised(data: bytes, ascii: bool) -> bytes:
+def _normalised(data: bytes, ascii: bool) -> tuple[bytes, bytes]:
     """``data`` with its tokens between spaces: ``bytes`` methods only, each one pass at C
     speed (common non-ASCII punctuation folded where its lead byte occurs at all; one
     ``translate`` for ASCII lower case, digits, punctuation and apostrophes, other scripts
     keeping their case; one to find the kept marks present, one ``replace`` for each).
     Byte by byte but for the folded punctuation, so a byte outside UTF-8 (``_CUT``) stays
-    put."""
+    put. Also returns the kept marks and line breaks it found (``Tokenised.marks``; a
+    literal pilcrow counts as a line break)."""
     if not ascii:  # the folded sequences are not ASCII: folding commutes with the table
         data = _fold_punctuation(data)
     data = data.translate(_TABLE, _DROPPED)
     marks = data.translate(None, _NOT_SPACED)  # the kept marks alone: short, or empty
+    if not ascii and _NEWLINE in data:  # the text's own pilcrows are the same token
+        marks += b"\n" * data.count(_NEWLINE)
     if marks:
         for old, new in _SPACED:
             if old in marks:
                 data = data.replace(old, new)
-    return data
+    return data, marks
 
 
 def _fold_punctuation(data: bytes) -> bytes:
@@ -223,6 +261,10 @@ class Tokenised:
     anchors: tuple[tuple[int, int], ...] = ()
     """``(token index, byte offset)`` of every cut, in text order: the text's tokens from
     that byte on are the tokens from that index on (``offsets.token_char_spans``)."""
+    marks: bytes | None = None
+    """At least the text's counted tokens, a byte each (``\\n`` for a line break), from
+    the tokeniser's own pass: ``WindowScorer`` looks for repeats only among marks found
+    here more than ``KNEE`` times. ``None``: not known, every counted token is looked at."""
 
 
 _CUT = b"\xff"
@@ -262,20 +304,23 @@ class MarkerSet:
         for index in present:  # on the bytes: byte offsets, cut at character boundaries
             starts += zip(_match_starts(self._compiled[index], data), repeat(_NAMES[index]))
         if not starts:
-            return Tokenised(_tokens(data, ascii), [])
+            whole, marks = _normalised(data, ascii)
+            return Tokenised(whole.split(), [], (), marks)
         starts.sort()
         cuts = sorted({start for start, _ in starts})
         pieces = [data[start:end] for start, end in pairwise([0, *cuts, len(data)])]
         # normalised in one go, then split at the cuts: tokenising piece by piece but
         # for the split of each piece
-        normal = _normalised(_CUT.join(pieces), ascii).split(_CUT)
+        joined, marks = _normalised(_CUT.join(pieces), ascii)
+        normal = joined.split(_CUT)
         words = normal[0].split()
         position: dict[int, int] = {}
         for cut, piece in zip(cuts, islice(normal, 1, None), strict=True):
             position[cut] = len(words)
             words += piece.split()
         found = [(position[start], name) for start, name in starts]
-        return Tokenised(words, found, tuple((index, cut) for cut, index in position.items()))
+        anchors = tuple((index, cut) for cut, index in position.items())
+        return Tokenised(words, found, anchors, marks)
 
 
 _NAMES = tuple(MARK + name for name, _ in MARKERS)
@@ -316,8 +361,9 @@ class WindowScorer:
     """Log-odds of every window of a token list under one linear model."""
 
     __slots__ = (
-        "_bias", "_close_from", "_close_to", "_codes", "_id_type", "_ids", "_open_to", "_opening",
-        "_pair_weights", "_pairs", "_size", "_unigram", "_unknown", "_vector_from", "_words",
+        "_bias", "_close_from", "_close_to", "_codes", "_counted", "_id_type", "_ids", "_markers",
+        "_number", "_open_to", "_opening", "_pair_weights", "_pairs", "_size", "_unigram",
+        "_unknown", "_vector_from", "_words",
     )  # fmt: skip
 
     def __init__(
@@ -330,7 +376,8 @@ class WindowScorer:
         vector_from: int = VECTOR_FROM,
     ) -> None:
         """``words`` and ``pair_weights`` as in the weights file (pairs as ``"a b"``);
-        texts of at least ``vector_from`` tokens are scored by the array path."""
+        texts of at least ``vector_from`` tokens are scored by the array path. A pair of
+        two counted tokens is ignored (``counted_pair``)."""
         if size < 1:
             raise ValueError(f"injection weights: window size {size} < 1")
         self._bias = bias
@@ -338,7 +385,15 @@ class WindowScorer:
         self._pairs: dict[tuple[bytes, ...], float] = {
             tuple(part.encode("utf-8", "surrogatepass") for part in key.split(" ", 1)): w
             for key, w in pair_weights.items()
+            if not counted_pair(key)
         }
+        # counted tokens with a weight, by the byte ``Tokenised.marks`` holds for them
+        self._counted = tuple(
+            (token, ord("\n") if token == _NEWLINE else token[0], self._words[token])
+            for token in sorted(COUNTED)
+            if self._words.get(token)
+        )
+        self._markers = {key: w for key, w in words.items() if key.startswith(MARK) and w}
         # a known pair with its first token's weight: one lookup gives a position's whole
         # weight (its token and the pair it opens), the token's weight being the default
         self._opening = {pair: self._words.get(pair[0], 0.0) + w for pair, w in self._pairs.items()}
@@ -360,6 +415,7 @@ class WindowScorer:
         width = 2 if len(order) < 1 << 16 else 4  # the fewer bytes, the faster the join
         self._id_type = "<u2" if width == 2 else "<i4"
         self._ids = {word: index.to_bytes(width, "little") for word, index in ids.items()}
+        self._number = ids
         self._unknown = len(order).to_bytes(width, "little")
         self._open_to = len(only_open) + len(both)  # ids below open a pair
         self._close_from = len(only_open)  # ids from here up to _close_to close one
@@ -379,20 +435,78 @@ class WindowScorer:
         return self._size
 
     def log_odds(
-        self, words: Sequence[bytes], found: Sequence[tuple[int, str]] = ()
+        self,
+        words: Sequence[bytes],
+        found: Sequence[tuple[int, str]] = (),
+        marks: bytes | None = None,
     ) -> list[float]:
         """The log-odds of each window, in the order of ``window_starts(len(words), size)``;
-        ``found`` are the text's markers (``MarkerSet.tokens``).
+        ``found`` are the text's markers and ``marks`` its counted tokens
+        (``MarkerSet.tokenise``; ``None``: look for every counted token).
 
         Position ``i`` weighs its token, its markers and the pair ``(words[i], words[i +
         1])``: a window is the sum of its positions minus the pair that leaves it. Two
         dictionary lookups per position and sums over blocks of ``gcd(step, size)``
         positions, all in C loops; every window is a whole number of blocks, O(1) from the
-        blocks' prefix sums."""
+        blocks' prefix sums. Counted features enter those sums linearly; a window holding
+        one of them more than ``KNEE`` times is then corrected (``_repeated``)."""
         count = len(words)
         size = self._size
         if count > size and count >= self._vector_from:
-            return self._log_odds_vector(words, found)
+            return self._log_odds_vector(words, found, marks)
+        windows = self._linear_log_odds(words, found)
+        repeated = self._repeated(words, found, marks, None)
+        if repeated:
+            starts = window_starts(count, size)
+            for weight, positions in repeated:
+                for index, start in enumerate(starts):
+                    held = bisect_left(positions, start + size) - bisect_left(positions, start)
+                    if held > KNEE:
+                        windows[index] += weight * (saturate(held) - held)
+        return windows
+
+    def _repeated(
+        self,
+        words: Sequence[bytes],
+        found: Sequence[tuple[int, str]],
+        marks: bytes | None,
+        ids: npt.NDArray[Any] | None,
+    ) -> list[tuple[float, list[int]]]:
+        """``(weight, sorted token positions)`` of each counted feature with a weight that
+        some window holds more than ``KNEE`` times (``KNEE + 1`` occurrences closer than a
+        window). Marks that ``marks`` holds ``KNEE`` times or fewer are not looked for:
+        prose pays a few ``bytes.count`` calls on an empty or short string."""
+        count, size = len(words), self._size
+        spans: list[tuple[float, list[int]]] = []
+        if marks is None or len(marks) > KNEE:
+            for token, byte, weight in self._counted:
+                if marks is not None and marks.count(byte) <= KNEE:
+                    continue
+                if ids is not None:
+                    number = self._number[token]
+                    positions = np.flatnonzero(ids == number).tolist()
+                else:
+                    positions = list(compress(counter(), map(token.__eq__, words)))
+                spans.append((weight, positions))
+        if len(found) > KNEE and self._markers:
+            by_name: dict[str, list[int]] = {}
+            for position, name in found:
+                if position < count and name in self._markers:
+                    by_name.setdefault(name, []).append(position)
+            for name, positions in by_name.items():
+                spans.append((self._markers[name], sorted(positions)))
+        return [
+            (weight, positions)
+            for weight, positions in spans
+            if any(map(size.__gt__, map(sub, positions[KNEE:], positions)))
+        ]
+
+    def _linear_log_odds(
+        self, words: Sequence[bytes], found: Sequence[tuple[int, str]]
+    ) -> list[float]:
+        """``log_odds`` on the scalar path with every feature counted linearly."""
+        count = len(words)
+        size = self._size
         # a position's token weight is the default of its pair's lookup: both in one pass;
         # zip reuses its result tuple (pairwise, in 3.11, makes a new one per pair)
         unigram = map(self._words.get, words, repeat(0.0, count))
@@ -426,7 +540,7 @@ class WindowScorer:
         return list(map(self._bias.__add__, map(sub, map(sub, lasts, firsts), left)))
 
     def _log_odds_vector(
-        self, words: Sequence[bytes], found: Sequence[tuple[int, str]]
+        self, words: Sequence[bytes], found: Sequence[tuple[int, str]], marks: bytes | None
     ) -> list[float]:
         """``log_odds`` of more than ``size`` tokens with arrays: one dictionary lookup per
         token (its id), then array operations. Pairs are looked up (a binary search among
@@ -471,13 +585,25 @@ class WindowScorer:
         )
         ends = size - 1 + (windows - 1) * step
         left = np.append(pair[size - 1 : ends : step], 0.0)
-        z: list[float] = (self._bias + ((lasts - firsts) - left)).tolist()
-        return z
+        z = self._bias + ((lasts - firsts) - left)
+        repeated = self._repeated(words, found, marks, ids)
+        if repeated:
+            starts = np.arange(windows) * step
+            for weight, positions in repeated:
+                at = np.array(positions)
+                held = np.searchsorted(at, starts + size) - np.searchsorted(at, starts)
+                excess = np.maximum(held - KNEE, 0)
+                z += weight * (np.log1p(excess) - excess)
+        scored: list[float] = z.tolist()
+        return scored
 
     def scores(
-        self, words: Sequence[bytes], found: Sequence[tuple[int, str]] = ()
+        self,
+        words: Sequence[bytes],
+        found: Sequence[tuple[int, str]] = (),
+        marks: bytes | None = None,
     ) -> list[tuple[float, int, int]]:
         """``(log-odds, start, end)`` of each window (token offsets)."""
         bounds = window_bounds(len(words), self._size)
-        windows = zip(self.log_odds(words, found), bounds, strict=True)
+        windows = zip(self.log_odds(words, found, marks), bounds, strict=True)
         return [(z, start, end) for z, (start, end) in windows]

@@ -5,7 +5,9 @@
 retrieved data or a tool result), the window size, the bias, the token and token-pair
 weights, and the Platt calibration ``(a, b)`` that turns a window's log-odds ``z`` into
 a probability ``1 / (1 + exp(-(a z + b)))``, fitted on cross-validation folds; plus the
-default threshold per source. Nothing is downloaded; loading takes a few milliseconds.
+default threshold per source. Format 2: the weights of marks, line breaks and markers
+multiply their saturated count in a window (``features.saturate``), not their count.
+Nothing is downloaded; loading takes a few milliseconds.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from bastion.detect.injection.features import WindowScorer
 
-FORMAT = 1
+FORMAT = 2
 WEIGHTS_FILE = "weights.json"
 
 
