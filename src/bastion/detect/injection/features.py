@@ -31,8 +31,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate, chain, compress, islice, pairwise, repeat, zip_longest
-from itertools import count as counter
+from itertools import accumulate, chain, islice, pairwise, repeat, zip_longest
 from math import gcd, log1p
 from operator import sub
 from typing import Any
@@ -326,6 +325,29 @@ class MarkerSet:
 _NAMES = tuple(MARK + name for name, _ in MARKERS)
 
 
+_FEW_MARKS = 64
+"""Below this many marks in a text, its distinct marks are found with a ``set``."""
+
+
+def _dense(positions: Sequence[int], size: int) -> bool:
+    """Whether ``KNEE + 1`` of the sorted ``positions`` lie closer than ``size``: only then
+    can a window hold more than ``KNEE`` of them."""
+    return any(map(size.__gt__, map(sub, positions[KNEE:], positions)))
+
+
+def _positions(words: Sequence[bytes], token: bytes) -> list[int]:
+    """Where ``token`` is in ``words``: ``list.index`` scans at C speed between hits."""
+    out: list[int] = []
+    index = words.index
+    at = -1
+    try:
+        while True:
+            at = index(token, at + 1)
+            out.append(at)
+    except ValueError:
+        return out
+
+
 def _match_starts(regex: Any, data: bytes) -> list[int]:
     """Byte offsets where ``regex``'s matches in ``data`` start, as ``finditer`` finds
     them, through the binding's C-level ``Match`` (``finditer`` makes a match object per
@@ -478,28 +500,33 @@ class WindowScorer:
         prose pays a few ``bytes.count`` calls on an empty or short string."""
         count, size = len(words), self._size
         spans: list[tuple[float, list[int]]] = []
-        if marks is None or len(marks) > KNEE:
-            for token, byte, weight in self._counted:
-                if marks is not None and marks.count(byte) <= KNEE:
-                    continue
-                if ids is not None:
-                    number = self._number[token]
-                    positions = np.flatnonzero(ids == number).tolist()
-                else:
-                    positions = list(compress(counter(), map(token.__eq__, words)))
+        if marks is None:
+            candidates = self._counted
+        elif len(marks) <= KNEE:
+            candidates = ()
+        else:  # a short ``marks`` (most text): only the marks present are counted
+            present = set(marks) if len(marks) < _FEW_MARKS else None
+            candidates = tuple(
+                entry
+                for entry in self._counted
+                if (present is None or entry[1] in present) and marks.count(entry[1]) > KNEE
+            )
+        for token, _, weight in candidates:
+            if ids is not None:
+                positions = np.flatnonzero(ids == self._number[token]).tolist()
+            else:
+                positions = _positions(words, token)
+            if _dense(positions, size):
                 spans.append((weight, positions))
-        if len(found) > KNEE and self._markers:
-            by_name: dict[str, list[int]] = {}
-            for position, name in found:
-                if position < count and name in self._markers:
-                    by_name.setdefault(name, []).append(position)
-            for name, positions in by_name.items():
-                spans.append((self._markers[name], sorted(positions)))
-        return [
-            (weight, positions)
-            for weight, positions in spans
-            if any(map(size.__gt__, map(sub, positions[KNEE:], positions)))
-        ]
+        if len(found) > KNEE and self._markers and _dense(sorted(p for p, _ in found), size):
+            names = [name for _, name in found]
+            for name in set(names):
+                if names.count(name) > KNEE and name in self._markers:
+                    at = sorted(position for position, other in found if other == name)
+                    at = [position for position in at if position < count]
+                    if _dense(at, size):
+                        spans.append((self._markers[name], at))
+        return spans
 
     def _linear_log_odds(
         self, words: Sequence[bytes], found: Sequence[tuple[int, str]]
