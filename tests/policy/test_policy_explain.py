@@ -124,6 +124,19 @@ def test_redaction_rules_are_matched_against_the_routed_model(policy: Policy) ->
     )
 
 
+def test_a_documented_dummy_is_named_as_why_a_rule_did_not_match(policy: Policy) -> None:
+    dummy = ClassFact("secret.aws_access_key", "user", 0.9, dummy=True)
+    result = explain(policy, facts(dummy), (), NOW)
+    assert result.decision.action.value == "allow"
+    assert rule(result, "secrets.block").reason == (
+        "no match: dummies: only documented example or filler credentials of secret.*"
+        " (the rule counts them with dummies: true)"
+    )
+    assert result.findings[0]["dummy"] is True
+    real = ClassFact("secret.aws_access_key", "user", 0.9)
+    assert rule(explain(policy, facts(dummy, real), (), NOW), "secrets.block").matched
+
+
 def test_where_and_count_conditions(policy: Policy) -> None:
     result = explain(policy, facts(ClassFact("injection.indirect", "user", 1.0)), (), NOW)
     assert rule(result, "injection.shadow").reason == (
@@ -191,6 +204,7 @@ def test_json_has_no_finding_values_and_the_decision(policy: Policy) -> None:
             "count": 1,
             "sensitivity": "confidential",
             "monitored": False,
+            "dummy": False,
         }
     ]
     assert data["decision"]["action"] == "redact"

@@ -138,6 +138,7 @@ def _finding(policy: CompiledPolicy, fact: ClassFact) -> dict[str, Any]:
         "count": fact.count,
         "sensitivity": policy.sensitivity(fact.data_class),
         "monitored": policy.monitored(fact.data_class),
+        "dummy": fact.dummy,
     }
 
 
@@ -257,6 +258,14 @@ def _classes_unmet(
     if not enforced:
         extra = f" ({', '.join(monitored)} found but monitored only)" if monitored else ""
         return f"classes: no finding of {wanted}{extra}"
+    if not rule.dummies:
+        real = [f for f in enforced if not f.dummy]
+        if not real:
+            return (
+                f"dummies: only documented example or filler credentials of {wanted}"
+                " (the rule counts them with dummies: true)"
+            )
+        enforced = real
     placed = [f for f in enforced if rule.where is None or f.where in rule.where]
     if not placed:
         found = ", ".join(sorted({f"{f.data_class} in {f.where}" for f in enforced}))

@@ -110,6 +110,9 @@ class ClassFact(BaseModel):
     count: int
     sensitivity: str
     monitored: bool
+    dummy: bool = Field(
+        False, description="A documented example or filler credential (meta.known_dummy)."
+    )
 
 
 class ExceptionVerdict(BaseModel):
