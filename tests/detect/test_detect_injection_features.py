@@ -148,7 +148,8 @@ def test_window_log_odds_are_the_sums_of_their_tokens_and_pairs(
 
 
 @pytest.mark.parametrize(
-    ("times", "value"), [(0, 0.0), (1, 1.0), (KNEE, KNEE), (KNEE + 1, KNEE + 0.6931), (48, 5.8501)]
+    ("times", "value"),
+    [(0, 0.0), (1, 1.0), (KNEE, KNEE), (KNEE + 1, KNEE + 0.6931), (9, 4.0), (48, 4.0)],
 )
 def test_counted_features_saturate_past_the_knee(times: int, value: float) -> None:
     assert saturate(times) == pytest.approx(value, abs=1e-4)

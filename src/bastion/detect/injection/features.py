@@ -9,9 +9,10 @@ the pairs of adjacent tokens.
 The kept marks, line breaks and markers are *counted* features: a pasted HTML page, a
 list of addresses or a log holds hundreds of ``<``, ``@`` or line breaks, and as plain
 counts in a linear model they would carry any text to any score. In a window each
-counts in full up to ``KNEE`` and then grows as a logarithm (``saturate``); a pair of
-two counted tokens (``< /``, ``@ @``) is no feature at all. Words and other pairs count
-linearly.
+counts in full up to ``KNEE``, then grows as a logarithm, and never past ``CEILING``
+(``saturate``): a retrieved page of mojibake (``???? ???``) holds a ``?`` for every
+other token. A pair of two counted tokens (``< /``, ``@ @``) is no feature at all.
+Words and other pairs count linearly.
 
 A window is ``size`` consecutive tokens; windows start every ``size // 2`` tokens, so
 any run of up to half a window lies whole inside one window: a short instruction
@@ -73,14 +74,21 @@ COUNTED: frozenset[bytes] = frozenset([*(bytes([c]) for c in _KEPT), _NEWLINE])
 """The counted tokens: the kept marks and the line break (markers are counted too)."""
 KNEE = 2
 """A counted feature counts in full up to this many times per window (``saturate``)."""
+CEILING = 4.0
+"""A counted feature's value in a window never exceeds this (``saturate``): however many
+``?`` a window holds, they weigh as four."""
+_LOG_ROOM = CEILING - KNEE
+"""How much the logarithm past the knee may add."""
 
 
 def saturate(count: int) -> float:
     """A counted feature's value in a window that holds it ``count`` times: the count up
-    to ``KNEE``, then ``KNEE + ln(1 + count - KNEE)`` (48 ``<`` in a window weigh as 5.9).
+    to ``KNEE``, then ``KNEE + ln(1 + count - KNEE)``, at most ``CEILING`` (from nine
+    on). Bounded, not only sublinear: a logarithm still grows, and a mark that a window
+    holds dozens of times would still outweigh every word beside it.
     """
     excess = count - KNEE
-    return float(count) if excess <= 0 else KNEE + log1p(excess)
+    return float(count) if excess <= 0 else KNEE + min(log1p(excess), _LOG_ROOM)
 
 
 def counted(feature: str) -> bool:
@@ -620,7 +628,7 @@ class WindowScorer:
                 at = np.array(positions)
                 held = np.searchsorted(at, starts + size) - np.searchsorted(at, starts)
                 excess = np.maximum(held - KNEE, 0)
-                z += weight * (np.log1p(excess) - excess)
+                z += weight * (np.minimum(np.log1p(excess), _LOG_ROOM) - excess)
         scored: list[float] = z.tolist()
         return scored
 

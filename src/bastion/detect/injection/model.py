@@ -6,7 +6,9 @@ retrieved data or a tool result), the window size, the bias, the token and token
 weights, and the Platt calibration ``(a, b)`` that turns a window's log-odds ``z`` into
 a probability ``1 / (1 + exp(-(a z + b)))``, fitted on cross-validation folds; plus the
 default threshold per source. Format 2: the weights of marks, line breaks and markers
-multiply their saturated count in a window (``features.saturate``), not their count.
+multiply their saturated count in a window (``features.saturate``: logarithmic past the
+knee, bounded by ``CEILING``; the shipped weights were fitted before the bound, which
+changes no score below nine repeats in a window), not their count.
 Nothing is downloaded; loading takes a few milliseconds.
 """
 
