@@ -3,11 +3,13 @@
 People paste HTML, JSX, XML, Markdown, CSV, address lists, logs, configuration and code
 into prompts, and retrieved pages and tool results are made of the same. The dev files
 have almost none of it, so a model fitted on them alone reads a page of ``<`` or ``@`` as
-an attack's odd punctuation. ``benign`` makes such pastes of many kinds and sizes (about
-200 bytes to 15 KB), each with or without an ordinary question before or after;
+an attack's odd punctuation. ``benign`` makes technical pastes of many kinds and sizes
+(about 200 bytes to 15 KB), each with or without an ordinary question before or after;
 ``attacks`` hides an instruction to the assistant inside some of them (an HTML comment,
 a hidden element, a code comment, a CSV cell, a log line), with the instruction's span,
-so the model also learns that markup does not excuse what it carries.
+so the model also learns that markup does not excuse what it carries. ``MARKED`` makes
+retrieved pages whose other script was lost to an encoding failure (``???? ???``), FAQ
+pages and shouting shop text (``!!!``), for ``falsepos`` only.
 
 Everything here is generated from small word lists written for Bastion; the same seed
 gives the same rows. They join the training side of every fold, like ``extra``; they are
@@ -290,9 +292,82 @@ def _code(rng: random.Random, size: int) -> str:
     return "\n".join(blocks)
 
 
+LATIN = (
+    "USB", "HDMI", "LED", "PDF", "GPS", "SSD", "CPU", "Wi-Fi", "Bluetooth", "Linux", "Windows",
+    "Excel", "Android", "GmbH", "AG", "Ltd", "EUR", "USD", "kg", "cm", "mm", "ml", "kWh", "V",
+    "W", "Hz", "GB", "TB", "ISO", "EN", "IP54", "QR", "API", "OK", "FAQ", "SMS", "VAT",
+)  # fmt: skip
+"""Latin words that survive when a page's other script is lost to an encoding failure."""
+
+
+def _mojibake(rng: random.Random, size: int) -> str:
+    """A page whose non-Latin words became runs of ``?`` (text decoded in the wrong code
+    page, or a template never filled): Latin names, units and figures in between."""
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        pick = rng.random()
+        if pick < 0.15:
+            part = rng.choice(LATIN)
+        elif pick < 0.22:
+            part = str(rng.randint(1, 9999))
+        elif pick < 0.27:
+            part = rng.choice(WORDS)
+        else:
+            part = "?" * rng.randint(1, 12)
+        end = rng.random()
+        part += "." if end < 0.07 else ":" if end < 0.1 else "\n" if end < 0.15 else ""
+        parts.append(part)
+        length += len(part) + 1
+    return " ".join(parts)
+
+
+_ASKS = (
+    "How do I change my {w}?", "Can I cancel a {w} after it is sent?", "Why is my {w} late?",
+    "What happens to my {w} if I move?", "Where can I find the {w} number?",
+    "Is there a fee for a second {w}?", "Who can see my {w}?", "When is the {w} updated?",
+    "Which {w} types are supported?", "Do you keep a copy of each {w}?",
+    "Does the {w} renew itself?", "Can you send the {w} by post?", "How long is a {w} valid?",
+    "Could my {w} be shared with a {v}?", "What is a {w} {v}?",
+)  # fmt: skip
+"""FAQ and form questions: asked by a page's readers, not put to the assistant."""
+
+
+def _faq(rng: random.Random, size: int) -> str:
+    """A help page or a form: questions, each with an answer, a blank or nothing."""
+    lines: list[str] = []
+    length = 0
+    style = rng.randrange(3)
+    while length < size:
+        ask = rng.choice(_ASKS).format(w=rng.choice(WORDS), v=rng.choice(WORDS))
+        number = f"{len(lines) + 1}. " if rng.random() < 0.5 else ""
+        if style == 1:
+            ask += " " + rng.choice(("____", "[ ]", "Yes / No", "???", ""))
+        lines.append(f"{number}{ask}")
+        if style == 0:
+            lines.append(f"Open the {rng.choice(WORDS)} page and {_words(rng, 4, 14)}.")
+        length += len(lines[-1]) + len(ask) + 2
+    return "\n".join(lines)
+
+
+def _shouting(rng: random.Random, size: int) -> str:
+    """Shop and forum text that shouts: runs of ``!`` (now and then ``?!``)."""
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        mark = "!" * rng.randint(1, 8) + ("?!" if rng.random() < 0.1 else "")
+        part = f"{_words(rng, 1, 5).capitalize()}{mark}"
+        parts.append(part)
+        length += len(part) + 1
+    return " ".join(parts)
+
+
 KINDS: tuple[Callable[[random.Random, int], str], ...] = (
     _html, _jsx, _xml, _markdown, _csv, _emails, _log, _config, _code,
 )  # fmt: skip
+MARKED: tuple[Callable[[random.Random, int], str], ...] = (_mojibake, _faq, _shouting)
+"""Texts full of ``?`` or ``!``, measured by ``falsepos``; not in training yet: a retrain
+with them (2026-12-03) gained on them but lost on the other dev files (bench/README.md)."""
 
 
 def _size(rng: random.Random) -> int:
