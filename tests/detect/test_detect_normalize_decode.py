@@ -164,6 +164,16 @@ def test_leet_projection(text: str, read: str) -> None:
         pytest.param("Meet at 4pm on the 3rd floor, COVID-19 rules, MP3 and x86.", id="ordinary"),
         pytest.param("sha256 5f4dcc3b5aa765d61d8327deb882cf99", id="hash"),
         pytest.param("mail john@example.com", id="email"),
+        pytest.param(
+            "2026-11-27T10:01:02.057Z INFO req=cbe7b4 user=3c43dc@svc path=/api/v1/items/7 "
+            "took=35ms size=10kb\n2026-11-27T10:01:03.113Z WARN user=db0f77@svc retry in 5s",
+            id="log-lines",
+        ),
+        pytest.param(
+            "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1LfVLPHCozMxH2Mo4l\n"
+            "gOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+b",
+            id="base64-lines",
+        ),
     ],
 )
 def test_no_leet_projection_for_ordinary_digits(text: str) -> None:

@@ -123,14 +123,15 @@ def _decode_blob(run: str, budget: int) -> tuple[str, str] | None:
     if core.isalpha() and (core.islower() or (core[:1].isupper() and core[1:].islower())):
         return None  # an ordinary long word
     attempts: list[tuple[str, int, Any]] = []
-    if len(core) % 2 == 0 and _HEX.issuperset(core):
+    hexadecimal = _HEX.issuperset(core)
+    if hexadecimal and len(core) % 2 == 0:
         attempts.append(("hex", 2, _hex))
     if _BASE32.issuperset(core):
         attempts.append(("base32", 8, _base32))
     if "-" in core or "_" in core:
         if "+" not in core and "/" not in core:
             attempts.append(("base64url", 4, _base64url))
-    else:
+    elif not hexadecimal:  # base64 of text is never all hex digits (ids, hashes)
         attempts.append(("base64", 4, _base64))
     if core.isdigit():  # a long number: hex only if it spells digits or words
         attempts = [(e, b, d) for e, b, d in attempts if e != "hex"]

@@ -9,7 +9,7 @@ The stages run in order, each on the previous one's output, each only when neede
    ``base64url``, ``base32``, ``hex``, ``url``, ``html``), then ``rot13``, ``leet`` and
    ``despaced`` when the text shows signs of them.
 
-Plain ASCII prose pays for one RE2 set pass (the gate: which stages and decoders the text
+Plain ASCII prose pays for two RE2 set passes (the gate: which stages and decoders the text
 could interest at all); everything else runs only when the gate says so, and is linear
 in the text's length. Evasion findings are capped per class and stage (``MAX_HITS``);
 projections always cover the whole text.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import re2
 
@@ -124,32 +125,45 @@ def _homoglyph(text: str, span: Span, offsets: OffsetMap | None) -> Hit:
 
 
 class _Gate:
-    """What a text may need, in one RE2 pass: a set of patterns, without groups.
+    """What a text may need, in two RE2 passes: sets of patterns, without groups.
 
     Names: ``invisible`` (a suspicious invisible character), ``lookalike``, and the
-    decoder families. RE2's set matcher has no slow fallback: when its DFA runs out of
-    memory it reports nothing. A sentinel that matches every text (at its end) exposes
-    that, and everything is then assumed present (correct, merely slower).
+    decoder families. The encodings have a set of their own: in one automaton with the
+    others, high-entropy text (base64, hex dumps) multiplies their states and a 2 KB
+    base64 paste cost ~300 µs here against ~35 µs for two sets; prose pays ~3 µs more.
+    RE2's set matcher has no slow fallback: when its DFA runs out of memory it reports
+    nothing. A sentinel that matches every text (at its end) exposes that, and everything
+    in that set is then assumed present (correct, merely slower).
     """
 
     def __init__(self) -> None:
         options = re2.Options()
         options.max_mem = _GATE_MAX_MEM
         options.log_errors = False
-        self._set = re2.Set.SearchSet(options)
-        self._set.Add(r"\z")  # at the end only: "(?s)." would make every byte a match state
-        self._owners: list[str] = []
-        for name, patterns in _families():
-            for pattern in patterns:
-                self._set.Add(pattern)
-                self._owners.append(name)
-        self._set.Compile()
+        named = [(name, pattern) for name, patterns in _families() for pattern in patterns]
+        self._sets = [
+            self._compiled(options, [entry for entry in named if entry[0] == "encoded"]),
+            self._compiled(options, [entry for entry in named if entry[0] != "encoded"]),
+        ]
+
+    @staticmethod
+    def _compiled(options: Any, named: list[tuple[str, str]]) -> tuple[Any, list[str]]:
+        matcher = re2.Set.SearchSet(options)
+        matcher.Add(r"\z")  # at the end only: "(?s)." would make every byte a match state
+        for _, pattern in named:
+            matcher.Add(pattern)
+        matcher.Compile()
+        return matcher, [name for name, _ in named]
 
     def scan(self, source: Utf8Text) -> set[str]:
-        found = self._set.Match(source.data) or []
-        if 0 not in found:
-            return set(self._owners)
-        return {self._owners[index - 1] for index in found if index}
+        seen: set[str] = set()
+        for matcher, owners in self._sets:
+            found = matcher.Match(source.data) or []
+            if 0 not in found:
+                seen.update(owners)
+            else:
+                seen.update(owners[index - 1] for index in found if index)
+        return seen
 
 
 def _families() -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -8,7 +8,9 @@ is not scanned three more times:
 * leetspeak when a word has a leet digit or ``$`` between two letters (``p4ssw0rd``,
   ``1gn0r3``); every word made only of letters and ``0 1 3 4 5 7 @ $`` (with at least
   one letter and one of those) is rewritten, ``11`` as ``ll`` and a lone ``1`` as ``i``.
-  Numbers standing alone (``123-45-6789``) are never touched. 1:1.
+  Numbers standing alone (``123-45-6789``) are never touched, nor words that machine
+  text is full of: hex ids (``3c43dc``), numbers with a unit (``35ms``), versions
+  (``v1``), ``user@host``, pieces of paths and base64 (glued to ``/`` or ``+``). 1:1.
 * despaced when four or more single characters are separated by spaces (``p a s s``)
   or by one of ``. - _ * / | + ~`` (``j.o.h.n``, and further space-separated groups
   such as ``G.B.8.2 W.E.S.T``): the separators are deleted, and in a spaced run a gap
@@ -41,7 +43,12 @@ _LEET_WORD = (  # a whole word (\b) of letters and leet characters, with one of 
     r"\b[A-Za-z013457@$]*(?:[A-Za-z][A-Za-z013457@$]*[013457$]|[013457$][A-Za-z013457@$]*"
     r"[A-Za-z])[A-Za-z013457@$]*\b"
 )
-_LEET_NEIGHBOUR = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$")
+_LEET_NEIGHBOUR = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$/+")
+_NOT_LEET = (  # words of logs and listings: hex ids, a number and its unit, versions,
+    # user@host (an address the e-mail patterns read as it is; p@55w0rd stays leet)
+    r"[0-9a-fA-F]{6,}|[0-9]{2,}[A-Za-z]{1,3}|[0-9](?i:[smhdkx]|ms|[kmgt]b|px|st|nd|rd|th)"
+    r"|[A-Za-z]{1,2}[0-9]+|[A-Za-z0-9$]{2,}@[A-Za-z0-9@$]+"
+)
 SPACED = r"[^\s|](?:[ \t]{1,3}[^\s|]){3,}"  # not "| a | b |" table cells
 _DOT_GROUP = r"[\pL\pN](?:[._*/|+~\-][\pL\pN])"
 DOTTED = _DOT_GROUP + r"{3,}(?: " + _DOT_GROUP + r"*)*"  # "G.B.8.2 W.E.S.T 1.2" groups too
@@ -81,6 +88,8 @@ def leet(source: Utf8Text) -> str | None:
         if end < len(text) and text[end] in _LEET_NEIGHBOUR:
             continue
         word = text[start:end]
+        if _regex(_NOT_LEET).fullmatch(word):
+            continue
         table = _LEET_UPPER if word.upper() == word else _LEET_LOWER
         double = "LL" if table is _LEET_UPPER else "ll"
         parts.append(text[done:start])
