@@ -165,3 +165,44 @@ def test_what_the_model_writes_itself_is_scanned_and_recorded(guarded: Stack) ->
         {k: f[k] for k in ("data_class", "source", "location")} for f in record["findings"]
     ]
     assert "contoso" not in json.dumps(record)
+
+
+def test_texts_outside_the_known_fields_are_scanned_too(guarded: Stack) -> None:
+    """The forwarded body is the parsed body, unknown keys and all: their texts are scanned,
+    so a credential in a custom tool call's input or an extra message key never leaves."""
+    leaked = f"aws_access_key_id={SECRET}"
+    custom_call = {"id": "call_1", "type": "custom", "custom": {"name": "sh", "input": leaked}}
+    bodies = [
+        [
+            {"role": "user", "content": "run it"},
+            {"role": "assistant", "tool_calls": [custom_call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+        ],
+        [{"role": "user", "content": "hi", "note": leaked}],
+    ]
+    guarded.clear_captures()
+    for messages in bodies:
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            guarded.client().chat.completions.create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
+        assert refused.value.code == "policy_violation"
+    raw = guarded.client().chat.completions.with_raw_response.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Summarise my chat"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "n", "schema": {"type": "string", "default": EMAIL}},
+        },
+    )
+    assert raw.headers["x-bastion-redacted"] == "pii.email"
+    assert SECRET not in json.dumps(guarded.captures()) and EMAIL not in upstream_text(guarded)
+
+
+def test_embedding_input_mixing_tokens_and_text_is_refused(guarded: Stack) -> None:
+    guarded.clear_captures()
+    with pytest.raises(openai.BadRequestError) as refused:
+        guarded.client().embeddings.create(
+            model="text-embedding-3-small",
+            input=[1, f"aws_access_key_id={SECRET}"],  # type: ignore[list-item]
+        )
+    assert (refused.value.code, refused.value.param) == ("invalid_value", "input[0]")
+    assert guarded.captures() == []

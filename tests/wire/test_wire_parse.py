@@ -78,6 +78,7 @@ def row(name: str, body: dict[str, Any], path: str, *expected: Any, on: Endpoint
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string", "description": "City"}}}
 FN = {"name": "weather", "description": "Get weather", "parameters": SCHEMA}
 CALL = {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"q":1}'}}
+CUSTOM_CALL = {"id": "c", "type": "custom", "custom": {"name": "f", "input": "free text"}}
 JSON_SCHEMA = {"name": "n", "description": "RF", "schema": SCHEMA}
 TEXT_FORMAT = {
     "format": {"type": "json_schema", "name": "n", "description": "TF", "schema": SCHEMA}
@@ -128,6 +129,23 @@ SEGMENT_ROWS = [
     # Embeddings.
     row("emb-string", {"model": MODEL, "input": "E"}, "input", USER, "E", on=EMB),
     row("emb-list", {"model": MODEL, "input": ["E0", "E1"]}, "input.1", USER, "E1", on=EMB),
+    # Texts the walkers do not know are forwarded too, so they are scanned as metadata.
+    row("chat-custom-tool-call-input", chat(msg("assistant", tool_calls=[CUSTOM_CALL])), "messages.0.tool_calls.0.custom.input", ASSISTANT, "free text"),
+    row("chat-unknown-message-key", chat(msg("user", "hi", note="N")), "messages.0.note", META, "N"),
+    row("chat-unknown-part-key", chat(user([{**text("hi"), "note": "N"}])), "messages.0.content.0.note", META, "N"),
+    row("chat-image-part-unknown-key", chat(user([{"type": "image_url", "image_url": {"url": "https://x/y.png", "note": "N"}}])), "messages.0.content.0.image_url.note", META, "N"),
+    row("chat-tool-unknown-key", chat(tools=[{"type": "function", "function": {**FN, "note": "N"}}]), "tools.0.function.note", META, "N"),
+    row("chat-hosted-tool-text", chat(tools=[{"type": "custom", "custom": {"name": "c", "description": "CD"}}]), "tools.0.custom.description", META, "CD"),
+    row("chat-schema-default", chat(response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "default": "DEF"}}}), "response_format.json_schema.schema.default", META, "DEF"),
+    row("chat-tool-choice-object", chat(tool_choice={"type": "function", "function": {"name": "f"}, "note": "N"}), "tool_choice.note", META, "N"),
+    row("chat-web-search-location", chat(web_search_options={"user_location": {"type": "approximate", "approximate": {"city": "Leeds"}}}), "web_search_options.user_location.approximate.city", META, "Leeds"),
+    row("chat-prediction-part-unknown-key", chat(prediction={"type": "content", "content": [{"type": "text", "txt": "P"}]}), "prediction.content.0.txt", META, "P"),
+    row("resp-message-unknown-key", responses([{"type": "message", "role": "user", "content": "hi", "note": "N"}]), "input.0.note", META, "N", on=RESP),
+    row("resp-text-part-unknown-key", responses([user([{**part("hi", "input_text"), "note": "N"}])]), "input.0.content.0.note", META, "N", on=RESP),
+    row("resp-function-call-output-unknown-key", responses([{"type": "function_call_output", "call_id": "c", "output": "o", "note": "N"}]), "input.0.note", META, "N", on=RESP),
+    row("resp-custom-tool-grammar", responses(tools=[{"type": "custom", "name": "g", "format": {"type": "grammar", "syntax": "lark", "definition": "GD"}}]), "tools.0.format.definition", META, "GD", on=RESP),
+    row("chat-required-not-naming-properties", chat(tools=[{"type": "function", "function": {**FN, "parameters": {**SCHEMA, "required": ["city", "RQ"]}}}]), "tools.0.function.parameters.required.1", META, "RQ"),
+    row("resp-tool-choice-object", responses(tool_choice={"type": "function", "name": "f", "note": "N"}), "tool_choice.note", META, "N", on=RESP),
 ]  # fmt: skip
 
 
@@ -146,6 +164,33 @@ def test_identifiers_are_not_segments() -> None:
     item = {"type": "function_call", "id": "fc_1", "call_id": "c", "name": "f", "arguments": "{}"}
     segments = parse(responses([item]), RESP).conversation.segments
     assert [s.path for s in segments] == [("input", 0, "arguments")]
+
+
+def not_text(name: str, body: dict[str, Any], *values: str, on: Endpoint = CHAT) -> Any:
+    return pytest.param(on, body, values, id=name)
+
+
+NOT_TEXT_ROWS = [
+    not_text("chat-ids-names-enums", chat(user("hi"), msg("assistant", tool_calls=[CALL]), msg("tool", "ok", tool_call_id="c"), tool_choice="auto", service_tier="flex"), "c", "f", "function", "assistant", "tool", "auto", "flex", MODEL),
+    not_text("chat-schema-required-names", chat(tools=[{"type": "function", "function": {**FN, "parameters": {**SCHEMA, "required": ["city"]}}}]), "city", "object", "string"),
+    not_text("resp-include-enums", responses(include=["reasoning.encrypted_content"], truncation="auto"), "reasoning.encrypted_content", "auto", on=RESP),
+    not_text("chat-image-url", chat(user([{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}])), "data:image/png;base64,iVBORw0KGgo="),
+    not_text("chat-audio-data", chat(user([{"type": "input_audio", "input_audio": {"data": "UklGRg=="}}])), "UklGRg=="),
+    not_text("chat-file-data", chat(user([{"type": "file", "file": {"file_data": "JVBERi0=", "filename": "a.pdf", "file_id": "file-1"}}])), "JVBERi0=", "a.pdf", "file-1"),
+    not_text("resp-image-url", responses([user([{"type": "input_image", "image_url": "https://x/y.png", "file_id": "file-1"}])]), "https://x/y.png", "file-1", on=RESP),
+    not_text("resp-file-data", responses([user([{"type": "input_file", "file_data": "JVBERi0=", "file_url": "https://x/a.pdf", "filename": "a.pdf"}])]), "JVBERi0=", "https://x/a.pdf", "a.pdf", on=RESP),
+    not_text("resp-encrypted-reasoning", responses([{"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA"}]), "rs_1", "gAAAA", on=RESP),
+    not_text("resp-mcp-credentials", responses(tools=[{"type": "mcp", "server_label": "s", "server_url": "https://mcp.example", "authorization": "tok1", "headers": {"X-Key": "tok2"}}]), "tok1", "tok2", on=RESP),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("endpoint", "body", "values"), NOT_TEXT_ROWS)
+def test_identifiers_enums_and_unreadable_payloads_are_not_swept(
+    endpoint: Endpoint, body: dict[str, Any], values: tuple[str, ...]
+) -> None:
+    """The sweep leaves ids, names, roles and unscannable payloads (listed unscanned) alone."""
+    texts = {s.text for s in parse(body, endpoint).conversation.segments}
+    assert texts.isdisjoint(values)
 
 
 def test_tool_names_are_listed() -> None:
@@ -384,6 +429,11 @@ REFUSAL_ROWS = [
     bad("emb-stream", b'{"model":"m","input":"x","stream":true}', UNSUPPORTED, "stream", on=EMB),
     bad("emb-too-many-inputs", json.dumps({"model": "m", "input": ["x"] * 2049}).encode(), INVALID, "input", on=EMB),
     bad("emb-chat-only-field", b'{"model":"m","input":"x","temperature":1}', UNSUPPORTED, "temperature", on=EMB),
+    bad("emb-token-then-string", b'{"model":"m","input":[1,"aws_secret_access_key=x"]}', INVALID, "input[0]", on=EMB),
+    bad("emb-token-then-token-array", b'{"model":"m","input":[1,[2]]}', INVALID, "input[0]", on=EMB),
+    bad("emb-negative-token", b'{"model":"m","input":[-1]}', INVALID, "input[0]", on=EMB),
+    bad("emb-boolean-token", b'{"model":"m","input":[[1,true]]}', INVALID, "input[0]", on=EMB),
+    bad("emb-empty-token-array", b'{"model":"m","input":[[]]}', INVALID, "input[0]", on=EMB),
 ]  # fmt: skip
 
 

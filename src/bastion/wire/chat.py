@@ -108,13 +108,16 @@ def _walk_tool_calls(message: dict[str, Any], i: int, b: ConversationBuilder) ->
     calls = message.get("tool_calls")
     if isinstance(calls, list):
         for k, call in enumerate(calls):
-            fn = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(fn, dict):
+            if not isinstance(call, dict):
                 continue
-            args = fn.get("arguments")
-            if isinstance(args, str):
-                path = ("messages", i, "tool_calls", k, "function", "arguments")
-                b.segments.add(args, Source.ASSISTANT, path, message_index=i, role="assistant")
+            # a function call's JSON arguments, or a custom tool call's free-text input
+            for kind, field in (("function", "arguments"), ("custom", "input")):
+                inner = call.get(kind)
+                if isinstance(inner, dict) and isinstance(inner.get(field), str):
+                    path = ("messages", i, "tool_calls", k, kind, field)
+                    b.segments.add(
+                        inner[field], Source.ASSISTANT, path, message_index=i, role="assistant"
+                    )
     legacy = message.get("function_call")
     if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
         legacy_path = ("messages", i, "function_call", "arguments")

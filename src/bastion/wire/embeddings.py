@@ -25,15 +25,21 @@ def walk_embeddings(body: dict[str, Any], b: ConversationBuilder) -> None:
         raise InvalidRequest("input must be a string or a non-empty array.", param="input")
     if len(raw) > MAX_INPUTS:
         raise InvalidRequest(f"input has more than {MAX_INPUTS} items.", param="input")
+    if all(_is_token(t) for t in raw):
+        b.unscannable("token_array")  # a flat token array is one input
+        return
     for i, item in enumerate(raw):
         if isinstance(item, str):
             b.segments.add(item, Source.USER, ("input", i), message_index=i, role="user")
-        elif isinstance(item, int) and not isinstance(item, bool):
-            b.unscannable("token_array")  # a flat token array is one input
-            return
-        elif isinstance(item, list) and all(isinstance(t, int) for t in item):
+        elif isinstance(item, list) and item and all(_is_token(t) for t in item):
             b.unscannable("token_array")
         else:
             raise InvalidRequest(
-                f"input[{i}] must be a string or a token array.", param=f"input[{i}]"
+                f"input[{i}] must be a string or a token array (input is an array of "
+                "strings, of token arrays, or one array of tokens).",
+                param=f"input[{i}]",
             )
+
+
+def _is_token(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -9,8 +9,15 @@ from typing import Any
 from bastion.errors import InvalidRequest
 from bastion.model import Conversation, Endpoint, Source
 from bastion.wire.extension import BastionExtension, pop_extension
-from bastion.wire.fields import BOOLEAN_FIELDS, FORBIDDEN, NUMERIC_BOUNDS, allowed_fields
+from bastion.wire.fields import (
+    BOOLEAN_FIELDS,
+    FORBIDDEN,
+    NUMERIC_BOUNDS,
+    PASSTHROUGH,
+    allowed_fields,
+)
 from bastion.wire.segments import SegmentCollector
+from bastion.wire.sweep import sweep_strings
 from bastion.wire.untrusted import UntrustedMarks
 
 
@@ -141,6 +148,7 @@ def parse_request(
     walk(body, builder)
     builder.marks.check_all_used()
     builder.add_metadata(body)
+    sweep_strings(body, builder.segments, PASSTHROUGH[endpoint] | options.extra_passthrough)
     conversation = Conversation(
         endpoint=endpoint,
         model=body["model"],
