@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 if target.unavailable:
                     print(f"  {target.name}: unavailable: {target.unavailable}", flush=True)
             warm_up(targets, texts, settings)
-            rows = run_rounds(targets, texts, settings)
+            rows = run_rounds(targets, settings)
             adversarial = run_adversarial(targets, settings)
             machine = run_machine(targets, settings)
     except KeyboardInterrupt:

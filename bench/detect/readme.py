@@ -21,6 +21,7 @@ BEGIN, END = "<!-- detect:runs:begin -->", "<!-- detect:runs:end -->"
 Doc = Mapping[str, Any]
 SHORT = {
     "bastion-fast": "Bastion fast",
+    "bastion-fast-injection": "Bastion fast + injection",
     "bastion-tagger": "Bastion fast + tagger",
     "bastion-ner": "Bastion fast + tagger + NER",
     "presidio-spacy": "Presidio spaCy sm",

@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from bench.detect.corpus import (
     ADVERSARIAL_KINDS,
@@ -111,8 +111,34 @@ def summarise(calls: Calls, size: int) -> dict[str, float]:
 
 
 def texts_by_size(variants: int) -> dict[int, list[str]]:
-    """The benchmark's mixed texts: ``variants`` different texts per size."""
+    """The benchmark's mixed texts: ``variants`` different texts per size (warm-up)."""
     return {size: [mixed_text(size, v) for v in range(variants)] for size in SIZES}
+
+
+FRESH_PER_VISIT = 1_000_000  # more than any visit's calls: no text comes back
+
+
+class FreshTexts(Sequence[str]):
+    """Mixed texts of one size, a new one at every index, made when asked for (outside
+    the timed call). A gateway meets a new prompt on every call; scanning a few texts in
+    turn would let caches of values and automaton states answer instead."""
+
+    def __init__(self, size: int, first: int) -> None:
+        self.size, self.first = size, first
+
+    def __len__(self) -> int:
+        return FRESH_PER_VISIT
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return mixed_text(self.size, self.first + index)
 
 
 def warm_up(targets: Sequence[Target], texts: dict[int, list[str]], settings: Settings) -> None:
@@ -136,21 +162,23 @@ def warm_up(targets: Sequence[Target], texts: dict[int, list[str]], settings: Se
 
 
 def run_rounds(
-    targets: Sequence[Target], texts: dict[int, list[str]], settings: Settings
+    targets: Sequence[Target], settings: Settings
 ) -> dict[str, list[dict[str, dict[str, float]]]]:
-    """Per target, one row per round: size (as a string) -> summary of that visit."""
+    """Per target, one row per round: size (as a string) -> summary of that visit, over
+    texts no call has scanned before (``FreshTexts``)."""
     live = [t for t in targets if t.time_calls is not None]
     rows: dict[str, list[dict[str, dict[str, float]]]] = {t.name: [] for t in live}
+    visit = 0
     for index in range(settings.rounds if live else 0):
         shift = index % len(live)
         for target in live[shift:] + live[:shift]:
             assert target.time_calls is not None
             started = time.monotonic()
             row: dict[str, dict[str, float]] = {}
+            visit += 1  # every visit its own texts, none seen before (warm-up used 0..)
             for size, budget in zip(SIZES, settings.budget_s, strict=True):
-                calls = target.time_calls(
-                    texts[size], budget, settings.min_calls, settings.max_calls
-                )
+                fresh = FreshTexts(size, first=visit * FRESH_PER_VISIT)
+                calls = target.time_calls(fresh, budget, settings.min_calls, settings.max_calls)
                 row[str(size)] = summarise(calls, size)
             rows[target.name].append(row)
             cells = "  ".join(f"{s}: {row[str(s)]['p50_us']:,.0f}" for s in SIZES)
