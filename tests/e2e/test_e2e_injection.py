@@ -156,15 +156,18 @@ def test_jailbreak_in_the_user_prompt_is_blocked(stack: Stack) -> None:
 
 def test_disallowed_tool_is_stripped_from_the_request(stack: Stack) -> None:
     stack.clear_captures()
-    reply = stack.client().chat.completions.create(
+    raw = stack.client().chat.completions.with_raw_response.create(
         model="gpt-4o-mini",
         messages=[{"role": "user", "content": "Find the onboarding guide."}],
         tools=TOOLS,
         tool_choice="auto",
     )
-    assert reply.choices[0].message.content
+    assert raw.parse().choices[0].message.content
     offered = [t["function"]["name"] for t in upstream_body(stack)["tools"]]
     assert offered == ["search_docs", "fetch_url"]
+    # the caller is told which rule took its tool away (the call itself is allowed)
+    assert raw.headers["x-bastion-decision"] == "allow"
+    assert raw.headers["x-bastion-rules"] == "tools.agents"
 
 
 def test_disallowed_streamed_tool_call_never_shows_its_arguments(stack: Stack) -> None:

@@ -381,8 +381,11 @@ class Gateway:
         headers = {"x-bastion-request-id": ctx.call.request_id}
         if decision is not None:
             headers["x-bastion-decision"] = decision.action.value
-            if decision.rules:
-                headers["x-bastion-rules"] = ",".join(decision.rules)
+            # a tool stripped from the request changed the call: its rule says why
+            stripped = (r.rule for r in ctx.tools_stripped)
+            rules = tuple(dict.fromkeys((*decision.rules, *stripped)))
+            if rules:
+                headers["x-bastion-rules"] = ",".join(rules)
             if decision.redacted_classes:
                 headers["x-bastion-redacted"] = ",".join(decision.redacted_classes)
             if decision.exception_id:
