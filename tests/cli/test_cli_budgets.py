@@ -231,3 +231,11 @@ def test_usage_errors_exit_2_with_a_message(ledger: Path, args: list[str], messa
 def test_usage_of_an_empty_range_says_so(ledger: Path) -> None:
     result = run(ledger, "usage", "--from", "2020-01-01", "--to", "2020-02-01")
     assert result.exit_code == 0 and "No settled calls from 2020-01-01T00:00+01:00" in result.output
+
+
+def test_usage_without_limit_rules_says_no_spend_is_recorded(config_file: Path) -> None:
+    """With no limits.rules the ledger stays empty however many calls were made, so an
+    empty answer must not read as "nobody called"."""
+    result = run(config_file, "usage")
+    assert result.exit_code == 0
+    assert "No spend is recorded: the config has no limits.rules" in result.output

@@ -242,6 +242,11 @@ def usage(
     )
     if not groups:
         click.echo(f"No settled calls from {period}.")
+        if not config.limits.rules:  # the ledger is written by the limits stage only
+            click.echo(
+                "No spend is recorded: the config has no limits.rules (docs/limits.md); "
+                "`bastion audit search` lists the calls with their tokens and cost."
+            )
         return
     headers = [_HEADERS.get(field, field.upper()) for field in fields]
     numbers = ["CALLS", "PROMPT", "COMPLETION", "TOKENS", "COST_USD"]
