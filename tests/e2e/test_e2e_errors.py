@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import socket
 import time
 
@@ -164,6 +166,22 @@ def test_wrong_content_type_is_415(stack: Stack) -> None:
     )
     assert response.status_code == 415
     assert _error(response)["code"] == "unsupported_media_type"
+
+
+def test_compressed_body_is_415_and_says_so(stack: Stack) -> None:
+    """Bastion reads bodies as sent; a gzip body used to be parsed as bytes and answered
+    with a misleading invalid_json about UTF-8 surrogates."""
+    stack.clear_captures()
+    response = _post(
+        stack, gzip.compress(json.dumps(CHAT).encode()), headers={"content-encoding": "gzip"}
+    )
+    assert response.status_code == 415
+    error = _error(response)
+    assert error["code"] == "unsupported_media_type"
+    assert "Content-Encoding" in str(error["message"])
+    assert stack.captures() == []
+    identity = _post(stack, CHAT, headers={"content-encoding": "identity"})
+    assert identity.status_code == 200
 
 
 def test_oversized_body_is_413(stack: Stack) -> None:

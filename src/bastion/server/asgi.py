@@ -59,11 +59,19 @@ def _headers_too_large() -> RequestRejected:
 
 
 def check_json_content_type(headers: dict[bytes, bytes]) -> None:
-    """415 unless the body is declared as JSON."""
+    """415 unless the body is declared as uncompressed JSON."""
     ctype = headers.get(b"content-type")
     if ctype is None or ctype.split(b";", 1)[0].strip().lower() != b"application/json":
         raise RequestRejected(
             "Content-Type must be application/json.", status=415, code="unsupported_media_type"
+        )
+    encoding = headers.get(b"content-encoding", b"identity").strip().lower()
+    if encoding not in (b"", b"identity"):
+        raise RequestRejected(
+            f"Content-Encoding {encoding[:32].decode('latin-1')!r} is not supported; "
+            "send the JSON body uncompressed.",
+            status=415,
+            code="unsupported_media_type",
         )
 
 
