@@ -122,6 +122,17 @@ def test_rotate_with_grace_keeps_the_old_key_working(config_file: Path) -> None:
     assert verify(url, new["key"]).principal.team == "t"
 
 
+def test_list_shows_when_a_key_in_grace_stops_working(config_file: Path) -> None:
+    old = run_json(config_file, "keys", "create", "--name", "n")
+    run_json(config_file, "keys", "rotate", old["id"], "--grace", "24h")
+    (listed,) = [k for k in run_json(config_file, "keys", "list") if k["id"] == old["id"]]
+    assert listed["status"] == "grace" and listed["grace_until"] is not None
+    row = next(
+        line for line in run(config_file, "keys", "list").output.splitlines() if old["id"] in line
+    )
+    assert row.split()[-2:] == ["grace", listed["grace_until"]]
+
+
 def test_rotate_without_grace_stops_the_old_key_now(config_file: Path) -> None:
     old = run_json(config_file, "keys", "create", "--name", "n")
     result = run(config_file, "keys", "rotate", old["id"])

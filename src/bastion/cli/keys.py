@@ -141,11 +141,17 @@ def list_keys(
             key.owner or "-",
             ",".join(key.models),
             key.status(now).value,
-            iso(key.expires_at) or "-",
+            iso(_stops_at(key)) or "-",
         ]
         for key in stored_keys
     ]
     echo_table(headers, rows)
+
+
+def _stops_at(key: StoredKey) -> datetime | None:
+    """When the key stops working: its expiry, or the end of its grace after a rotation."""
+    ends = [at for at in (key.expires_at, key.grace_until) if at is not None]
+    return min(ends) if ends else None
 
 
 @keys.command("revoke")
