@@ -239,6 +239,26 @@ def test_dynamic_exception_valid_then_revoked_then_expired(stack: Stack) -> None
     assert isinstance(details, dict) and details["exception_state"] == "expired"
 
 
+def test_a_slowly_streamed_answer_reaches_the_client_as_it_is_generated(stack: Stack) -> None:
+    """The policy scans answers (answers.secrets): text is held until scanned, but a model
+    streaming 50 events a second must not be held a whole window (~350 characters)."""
+    words = " ".join(f"word{n}" for n in range(150))
+    stream = stack.client().chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": f"{words} [[sim:fault=pace,per_s=50]]"}],
+        stream=True,
+    )
+    started, first, parts = time.monotonic(), None, []
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            first = first if first is not None else time.monotonic() - started
+            parts.append(chunk.choices[0].delta.content)
+    total = time.monotonic() - started
+    assert "".join(parts).startswith(words)
+    assert first is not None and total > 1.0  # ~80 events at 50 a second
+    assert first < 0.22 * total, f"first text after {first:.2f} s of a {total:.2f} s stream"
+
+
 def _record(stack: Stack, request_id: str) -> dict[str, object]:
     deadline = time.monotonic() + 5
     while True:

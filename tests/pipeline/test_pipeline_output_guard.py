@@ -498,3 +498,60 @@ def test_a_window_waits_only_for_its_margin() -> None:
         e.payload["choices"][0]["delta"].get("content") or "" for e in released if e.payload
     )
     assert text.startswith(sent) and 96 <= len(text) - len(sent) <= 96 + 64 + 4
+
+
+class _Paced:
+    """A clock that moves ``step`` seconds each time it is read: events of a model that
+    streams slowly (reads happen as events arrive)."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _released_text(batches: list[list[StreamEvent]]) -> list[str]:
+    """The assistant text the client has after each upstream event."""
+    out, sent = [], ""
+    for batch in batches:
+        for event in batch:
+            if isinstance(event.payload, dict) and event.payload["choices"]:
+                sent += event.payload["choices"][0]["delta"].get("content") or ""
+        out.append(sent)
+    return out
+
+
+def test_a_slow_stream_is_released_a_few_tokens_at_a_time_not_a_window_at_a_time() -> None:
+    text = FILLER * 6 + f"mail {EMAIL} today. " + FILLER * 2
+    window = plan(window_chars=256)
+    fast = _released_text(
+        drive(OutputGuardHook(guard(window), clock=_Paced(0.0)), chat_stream(text, 4))
+    )
+    slow = _released_text(
+        drive(OutputGuardHook(guard(window), clock=_Paced(0.03)), chat_stream(text, 4))
+    )
+    # a fast upstream fills the window (256 + the 96-character margin) before any text goes
+    first_fast = next(i for i, sent in enumerate(fast) if sent)
+    assert first_fast * 4 >= 256 + 96
+    # a slow one: the first words go once the margin is exceeded (96 + 16 characters)
+    first_slow = next(i for i, sent in enumerate(slow) if sent)
+    assert first_slow * 4 <= 96 + 16 + 2 * 4
+    # and then a few tokens at a time: the margin and a few events behind, and a value
+    # reaching into the margin held whole (with the half of the pending text it waits for)
+    for index, sent in enumerate(slow[first_slow:-3], start=first_slow):
+        assert len(text[: index * 4]) - len(sent) <= 96 + 16 + 3 * 4 + len(f"mail {EMAIL}") * 2
+    # what is released is still decided: the value never goes out, its stand-in does
+    assert slow[-1] == fast[-1] == text.replace(EMAIL, "[EMAIL]")
+    assert all(EMAIL not in sent for sent in slow)
+
+
+def test_a_slow_stream_still_holds_the_margin_behind_the_model() -> None:
+    text = "word " * 120
+    batches = drive(
+        OutputGuardHook(guard(plan(window_chars=256)), clock=_Paced(0.06)), chat_stream(text, 5)
+    )
+    for index, sent in enumerate(_released_text(batches)[:-3]):
+        received = text[: index * 5]
+        assert received.startswith(sent) and len(received) - len(sent) >= min(96, len(received))

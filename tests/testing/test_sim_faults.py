@@ -118,6 +118,13 @@ async def test_stall_pauses_mid_stream_then_finishes(app: Simulator) -> None:
     assert recorded.completed and recorded.body.endswith(b"data: [DONE]\n\n")
 
 
+async def test_pace_spreads_the_events_like_a_model_generating_tokens(app: Simulator) -> None:
+    recorded = await drive(app, CHAT, _body("pace,per_s=40"))
+    gaps = [b[0] - a[0] for a, b in zip(recorded.bodies, recorded.bodies[1:], strict=False)]
+    assert len(gaps) >= 4 and min(gaps[:-1]) >= 0.024  # the last send only ends the body
+    assert recorded.completed and _text(recorded.body).startswith(TEXT)
+
+
 async def test_error_mid_stream(app: Simulator) -> None:
     recorded = await drive(app, CHAT, _body("error_mid_stream"))
     payloads = sse_data(recorded.body)

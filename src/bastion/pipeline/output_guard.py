@@ -9,9 +9,10 @@ whose action is ``redact`` (``mask`` → ``[EMAIL]``, ``drop`` → nothing, ``ha
 ``block``. Inside tool-call arguments (JSON text) a replacement keeps the JSON valid.
 
 :class:`OutputGuardHook` does the same for streams. ``window`` mode releases the text in
-windows of ``plan.window_chars`` characters, each held until scanned; a value that may
-still be growing at the window's end — anything in the last ``MARGIN`` characters, and
-any finding reaching into them — waits whole for the next window. ``buffer`` mode holds
+windows of ``plan.window_chars`` characters, each held until scanned (or, when text comes
+slowly, whatever is pending after ``RELEASE_AFTER_S``); a value that may still be growing
+at the window's end — anything in the last ``MARGIN`` characters, and any finding
+reaching into them — waits whole for the next window. ``buffer`` mode holds
 each choice's whole text until it ends. A redaction is announced to the client by an
 SSE comment (``: bastion redacted=pii.email``) before the rewritten events; a refusal
 raises from the hook, and the relay ends the stream with the contract's error event.
@@ -21,8 +22,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,15 @@ MARGIN = OVERLAP
 value a window edge may cut; canaries are at most 40 characters)."""
 CONTEXT = OVERLAP
 """Characters of already released text scanned again before a window (context words)."""
+RELEASE_AFTER_S = 0.05
+"""In ``window`` mode, text waits at most about this long for its window to fill: a text
+last decided this long ago is decided as soon as ``MIN_RELEASE`` characters beyond the
+margin are pending. A model streaming 50 tokens a second (~200 characters) would
+otherwise show nothing until a whole window (``window_chars`` + ``MARGIN``, ~1.7 s)
+had arrived, then a window at a time; bounded, the first words go out once the margin
+is exceeded and the rest follows a few tokens at a time, at most about 20 scans a
+second per text. A fast upstream fills windows first: it is scanned as before."""
+MIN_RELEASE = 16
 _LOOKBACK = 512  # how far back on its line a URL's markdown or HTML opening is looked for
 _JSON_TOKEN = re2.compile(r'\\u[0-9A-Fa-f]{4}|\\[^u]|"')
 _NUMBER = frozenset("0123456789+-.eE")
@@ -296,9 +307,17 @@ class _Scan:
 class OutputGuardHook(TextWindowHook):
     """The stream hook applying an :class:`OutputGuard` (holds text until decided)."""
 
-    def __init__(self, guard: OutputGuard) -> None:
+    def __init__(self, guard: OutputGuard, clock: Callable[[], float] = time.monotonic) -> None:
         plan = guard.plan
-        super().__init__(sys.maxsize if plan.mode == "buffer" else plan.window_chars + MARGIN)
+        if plan.mode == "buffer":
+            super().__init__(sys.maxsize)
+        else:
+            super().__init__(
+                plan.window_chars + MARGIN,
+                release_after_s=RELEASE_AFTER_S,
+                min_release_chars=MARGIN + MIN_RELEASE,
+                clock=clock,
+            )
         self.guard = guard
         self.findings = guard.findings
         self._key: TextKey = (0, 0)
@@ -336,7 +355,7 @@ class OutputGuardHook(TextWindowHook):
                 cut = _escape_safe(text, cut)
             cut = self._event_boundary(cut)
         if cut <= 0:  # nothing can go yet: rescan only after the text grew by half
-            state.next_try = len(text) + max(self.window_chars - MARGIN, len(text) // 2)
+            state.next_try = len(text) + max(MIN_RELEASE, len(text) // 2)
             return len(text)
         return len(text) - cut
 

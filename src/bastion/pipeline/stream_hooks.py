@@ -6,15 +6,19 @@ of each chat choice (``choices[i].delta.content``) and of each Responses text pa
 (``response.output_text.delta``) and the arguments of tool calls (chat
 ``delta.tool_calls[j].function.arguments``, ``response.function_call_arguments.delta``),
 hands complete windows to :meth:`on_window`, and holds the events back until their text
-is decided, so a rewrite may span chunk boundaries.
+is decided, so a rewrite may span chunk boundaries. A hook may also bound how long text
+waits: with ``release_after_s``, a text whose last decision is that old is decided as
+soon as ``min_release_chars`` are pending, so a model streaming a few tokens at a time
+is not held back a whole window.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +42,7 @@ class _TextState:
     decided_out: str = ""
     received: int = 0
     decided: int = 0
+    since: float = 0.0  # clock reading at the last decision (or the first text)
     changed: bool = False
     full_out: list[str] = field(default_factory=list)
 
@@ -66,10 +71,20 @@ class TextWindowHook:
     wait, never a whole chunk.
     """
 
-    def __init__(self, window_chars: int = 256) -> None:
+    def __init__(
+        self,
+        window_chars: int = 256,
+        *,
+        release_after_s: float | None = None,
+        min_release_chars: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if window_chars < 1:
             raise ValueError("window_chars must be at least 1")
         self.window_chars = window_chars
+        self._release_after = release_after_s
+        self._min_release = min(max(1, min_release_chars), window_chars)
+        self._clock = clock
         self._states: dict[TextKey, _TextState] = {}
         self._queue: deque[tuple[StreamEvent, list[_Fragment]]] = deque()
 
@@ -135,11 +150,16 @@ class TextWindowHook:
             return
         state = self._states.get(key)
         if state is None:
-            state = self._states[key] = _TextState()
+            state = self._states[key] = _TextState(since=self._clock())
         state.undecided += text
         state.received += len(text)
         fragments.append(_Fragment(key, state.received, len(text), target, name, path))
-        if len(state.undecided) >= self.window_chars:
+        pending = len(state.undecided)
+        if pending >= self.window_chars or (
+            self._release_after is not None
+            and pending >= self._min_release
+            and self._clock() - state.since >= self._release_after
+        ):
             self._decide(key, final=False)
 
     def _decide(self, key: TextKey, *, final: bool) -> None:
@@ -151,6 +171,7 @@ class TextWindowHook:
         if cut <= 0:
             return
         window = text[:cut]
+        state.since = self._clock()
         if key[1] < 0:
             out = self.on_arguments_window(key[0], window)
         else:

@@ -58,6 +58,8 @@ Faults (parameters in brackets, defaults after ``=``)
     ``no_done``: omit ``data: [DONE]`` (Responses: omit ``response.completed``).
     ``crlf``: frame events with ``\\r\\n``.
     ``comments``: ``: keep-alive`` comment lines between events.
+    ``pace`` [per_s=50]: send the events that many a second, as a model generating
+    tokens does (a real model streams about 20-100 a second).
     ``big_event``: the content is one ~5 MB event (JSON answers: a ~5 MB body).
     ``split_utf8`` [bytes=1]: send the body in pieces of that many bytes, splitting
     multi-byte characters; an ASCII answer is prefixed with ``héllo wörld 日本``.

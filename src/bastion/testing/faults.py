@@ -31,6 +31,7 @@ FAULT_NAMES = frozenset(
         "garbled",
         "truncated",
         "comments",
+        "pace",
     }
 )
 BIG_EVENT_BYTES = 5 * 1024 * 1024 + 1024
@@ -199,6 +200,12 @@ def plan_delivery(rendered: Rendered, fault: str | None, params: Mapping[str, An
         return Delivery(base.status, base.headers, tuple(f.replace(b"\n", b"\r\n") for f in frames))
     if fault == "no_done":
         return Delivery(base.status, base.headers, frames[:-1])
+    if fault == "pace":  # a model generating tokens: one event per 1/per_s seconds
+        gap = 1.0 / max(_number(params, "per_s", 50.0), 0.001)
+        paced: list[Step] = []
+        for frame in frames:
+            paced += [frame, gap]
+        return Delivery(base.status, base.headers, tuple(paced[:-1]))
     if fault == "comments":
         interleaved: list[Step] = [KEEP_ALIVE]
         for frame in frames:
