@@ -137,6 +137,18 @@ async def test_concurrency_leases_are_released_when_the_call_settles() -> None:
     await limiter.admit(FINANCE)
 
 
+async def test_key_id_the_principal_fields_name_scopes_and_matches_like_key() -> None:
+    """CONTRACT.md §1 names the field key_id everywhere; limits also take the short key."""
+    rule = {"scope": ["key_id"], "match": {"key_id": ["k1", "k2"]}, "concurrent_requests": 1}
+    limiter, _ = limiter_for(config(rule))
+    await limiter.admit(FINANCE)
+    with pytest.raises(RateLimited, match="Too many concurrent requests for key=k1"):
+        await limiter.admit(FINANCE)
+    await limiter.admit(FINANCE_DEV)  # its own counter
+    await limiter.admit(SUPPORT)
+    await limiter.admit(SUPPORT)  # k3 is not matched
+
+
 async def test_requests_per_minute_are_shed_at_admission_with_retry_after() -> None:
     clock = Clock()
     limiter, _ = limiter_for(config({"scope": ["app"], "requests_per_minute": 2}), clock)

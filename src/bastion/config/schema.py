@@ -425,7 +425,9 @@ class CryptoConfig(_Strict):
     )
 
 
-ScopeField = Literal["key", "user", "app", "team", "environment", "model"]
+# ``key_id`` is the principal field's name (CONTRACT.md §1); ``key`` is its short form,
+# the one scopes are labelled with (``key=ab12cd34``).
+ScopeField = Literal["key", "key_id", "user", "app", "team", "environment", "model"]
 
 
 class BudgetConfig(_Strict):
@@ -486,6 +488,20 @@ class LimitRuleConfig(_Strict):
         ):
             raise ValueError("a limit name uses letters, digits, '_', '.', '-' (at most 64)")
         return value
+
+    @field_validator("scope")
+    @classmethod
+    def _scope_key_id_is_key(cls, value: list[ScopeField]) -> list[ScopeField]:
+        return list(dict.fromkeys("key" if name == "key_id" else name for name in value))
+
+    @field_validator("match")
+    @classmethod
+    def _match_key_id_is_key(
+        cls, value: dict[ScopeField, str | list[str]]
+    ) -> dict[ScopeField, str | list[str]]:
+        if "key_id" in value and "key" in value:
+            raise ValueError("match names the key twice (key and key_id); keep one")
+        return {("key" if name == "key_id" else name): v for name, v in value.items()}
 
     @model_validator(mode="after")
     def _limits_something(self) -> LimitRuleConfig:
