@@ -9,7 +9,7 @@ import pytest
 
 from bastion.config.schema import BastionConfig
 from bastion.errors import BudgetExceeded, ConfigError, RateLimited
-from bastion.limits.base import Reservation, Unlimited
+from bastion.limits.base import Reservation, Unlimited, duration_text
 from bastion.limits.build import build_limiter, known_prices
 from bastion.limits.estimate import prompt_tokens
 from bastion.limits.limiter import ScopedLimiter
@@ -295,3 +295,20 @@ async def test_without_limits_calls_of_priced_models_still_get_their_cost() -> N
     )
     unpriced = await unlimited.reserve(FINANCE, chat(model="local"), "local")
     assert await unlimited.settle(FINANCE, unpriced, Usage(20, 30)) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        pytest.param(0.02, "20ms", id="milliseconds"),
+        pytest.param(0.9996, "1s", id="rounds-up-to-a-second"),
+        pytest.param(1.5, "1.5s", id="seconds"),
+        pytest.param(59.4, "59.4s", id="under-a-minute"),
+        pytest.param(59.97, "1m0s", id="rounds-up-to-a-minute"),
+        pytest.param(60.0, "1m0s", id="one-minute"),
+        pytest.param(360.0, "6m0s", id="minutes"),
+    ],
+)
+def test_reset_headers_use_openais_duration_format(seconds: float, text: str) -> None:
+    """A reset just under 60 s must not read "60s" while a full minute reads "1m0s"."""
+    assert duration_text(seconds) == text

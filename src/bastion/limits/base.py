@@ -42,11 +42,11 @@ NO_RATE_HEADERS = RateHeaders()
 
 def duration_text(seconds: float) -> str:
     """OpenAI's reset format: ``20ms``, ``1.5s``, ``6m0s``."""
-    if seconds < 1:
+    if seconds < 0.9995:  # 0.9996 would print as "1000ms"
         return f"{max(round(seconds * 1000), 0)}ms"
-    if seconds < 60:
+    if seconds < 59.95:  # 59.97 would print as "60s"
         return f"{seconds:.3g}s"
-    minutes, rest = divmod(int(seconds), 60)
+    minutes, rest = divmod(max(int(seconds), 60), 60)
     return f"{minutes}m{rest}s"
 
 
