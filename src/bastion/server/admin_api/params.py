@@ -25,13 +25,18 @@ def epoch(moment: datetime) -> float:
     return moment.timestamp()
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC).timestamp()
+
+
 def time_range(
     since: datetime | None, until: datetime | None, default_s: float
 ) -> tuple[float, float | None]:
     """``[since, until)`` as epoch seconds; ``since`` defaults to ``default_s`` before
     ``until`` (or now). 400 when the range is empty."""
     end = epoch(until) if until is not None else None
-    start = epoch(since) if since is not None else (end or time.time()) - default_s
+    # a default start is never before year 1, which a datetime cannot hold (a 500 otherwise)
+    default_start = max((time.time() if end is None else end) - default_s, _EARLIEST)
+    start = epoch(since) if since is not None else default_start
     if end is not None and end <= start:
         raise InvalidRequest("until must be after since", param="until")
     return start, end
