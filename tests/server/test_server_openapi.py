@@ -352,6 +352,48 @@ async def test_live_chat_stream_is_documented_event_stream(
     assert text == "hello there"
 
 
+def sse_events(text: str) -> list[dict[str, str]]:
+    """Events as OpenAPI 3.1 reads a ``text/event-stream`` body: one object per event."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(":")
+            if name:  # a line starting with ":" is a comment
+                fields[name] = (
+                    fields[name] + "\n" + value.strip() if name in fields else value.strip()
+                )
+        if fields:
+            events.append(fields)
+    return events
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/v1/chat/completions", {**CHAT_BODY, "stream": True}, id="chat"),
+        pytest.param(
+            "/v1/responses", {"model": CHAT_MODEL, "input": "hi", "stream": True}, id="responses"
+        ),
+    ],
+)
+async def test_every_streamed_event_fits_the_documented_event_schema(
+    gateway: tuple[httpx.AsyncClient, str], path: str, body: dict[str, Any]
+) -> None:
+    """Before OpenAPI 3.2 (no ``itemSchema``) the ``schema`` of an event stream describes
+    each event ({event, data, id, retry}); Schemathesis checks streams that way."""
+    client, key = gateway
+    response = await send(client, key, "POST", path, body, {})
+    assert response.status_code == 200
+    documented = operation_for("POST", path)["responses"]["200"]["content"]["text/event-stream"]
+    schema = documented["schema"]
+    check = validator(schema["$ref"]) if "$ref" in schema else Draft202012Validator(schema)
+    events = sse_events(response.text)
+    assert events
+    for event in events:
+        check.validate(event)
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
