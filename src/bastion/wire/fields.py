@@ -110,6 +110,19 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
     "seed": (-(2**63), 2**63 - 1),
     "dimensions": (1, 65_536),
 }
+# Of those, the ones OpenAI takes as integers only (2.5 choices or tokens is a 400 there).
+INTEGER_FIELDS = frozenset(
+    {
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "max_output_tokens",
+        "max_tool_calls",
+        "top_logprobs",
+        "seed",
+        "dimensions",
+    }
+)
 BOOLEAN_FIELDS = frozenset({"stream", "store", "parallel_tool_calls", "logprobs", "background"})
 
 

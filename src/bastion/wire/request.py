@@ -12,6 +12,7 @@ from bastion.wire.extension import BastionExtension, pop_extension
 from bastion.wire.fields import (
     BOOLEAN_FIELDS,
     FORBIDDEN,
+    INTEGER_FIELDS,
     NUMERIC_BOUNDS,
     PASSTHROUGH,
     allowed_fields,
@@ -125,6 +126,8 @@ def check_fields(body: dict[str, Any], endpoint: Endpoint, options: WireOptions)
         if bounds is not None:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidRequest(f"{name} must be a number.", param=name)
+            if name in INTEGER_FIELDS and isinstance(value, float) and not value.is_integer():
+                raise InvalidRequest(f"{name} must be an integer.", param=name)
             low, high = bounds
             if not low <= value <= high:
                 raise InvalidRequest(f"{name} must be between {low:g} and {high:g}.", param=name)
