@@ -18,6 +18,7 @@ from bastion.wire.fields import (
     allowed_fields,
 )
 from bastion.wire.segments import SegmentCollector
+from bastion.wire.shapes import check_shape
 from bastion.wire.sweep import sweep_strings
 from bastion.wire.untrusted import UntrustedMarks
 
@@ -133,6 +134,8 @@ def check_fields(body: dict[str, Any], endpoint: Endpoint, options: WireOptions)
                 raise InvalidRequest(f"{name} must be between {low:g} and {high:g}.", param=name)
         elif name in BOOLEAN_FIELDS and not isinstance(value, bool):
             raise InvalidRequest(f"{name} must be a boolean.", param=name)
+        else:
+            check_shape(name, value)
     model = body.get("model")
     if not isinstance(model, str) or not model or len(model) > 256:
         raise InvalidRequest("model must be a non-empty string.", param="model")
