@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from importlib import resources
 from itertools import pairwise
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from bastion.detect.injection import InjectionDetector
 from bastion.detect.injection.features import (
     KNEE,
     NEWLINE,
@@ -21,6 +24,7 @@ from bastion.detect.injection.features import (
     window_bounds,
 )
 from bastion.detect.injection.metrics import at_threshold, auc, roc_points
+from bastion.detect.injection.model import WEIGHTS_FILE, InjectionModel
 from bastion.detect.injection.offsets import token_char_spans
 
 
@@ -52,6 +56,43 @@ def test_markers_come_with_the_same_tokens() -> None:
     words, found = markers().tokens(text)
     assert words == tokens(text)
     assert found and all(0 <= position <= len(words) for position, _ in found)
+
+
+def _marker_names(text: str) -> Counter[str]:
+    return Counter(name.lstrip("\x00") for _, name in markers().tokens(text)[1])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1. Can I pay later?\n2. Who signs the form?\n3. Is there a fee?", 2),
+        ("Q: Where do I park?\nA: Behind the hall.\n\nQ: When are you open?\nA: Daily.", 1),
+        ("Rate the course?  [ ] good [ ] bad\nWould you come again?  Yes / No", 1),
+        ("Thanks for the files.\nWhat is the capital of Peru?\nBest, Ana", 0),
+        ("Is this right?\nThe totals are below.\n| a | 1 |", 0),
+    ],
+)  # fmt: skip
+def test_a_question_followed_by_another_is_a_question_list(text: str, expected: int) -> None:
+    assert _marker_names(text)["question_list"] == expected
+
+
+def test_a_detector_looks_only_for_the_markers_its_model_weighs() -> None:
+    document = json.loads(
+        resources.files("bastion.detect.injection").joinpath(WEIGHTS_FILE).read_text("utf-8")
+    )
+    shipped = InjectionModel.from_json(document)
+    document["indirect"]["words"]["\x00question_list"] = -3.0
+    weighing = InjectionModel.from_json(document)
+    assert "question_list" not in shipped.markers
+    assert weighing.markers == shipped.markers | {"question_list"}
+    text = "1. Which river runs through Vienna?\n2. Who painted the Sistine Chapel ceiling?"
+    scores = [InjectionDetector(m).score(text, "retrieved") for m in (shipped, weighing)]
+    assert scores[1] < scores[0]
+
+
+def test_three_question_marks_in_a_row_are_an_unknown_run() -> None:
+    assert _marker_names("Dear ????? ???, your code is ??.")["unknown_run"] == 2
+    assert _marker_names("Really?? Why?")["unknown_run"] == 0
 
 
 @given(st.text(alphabet=st.sampled_from("ab \u00e9'\u2019?|\n.-1"), max_size=60))

@@ -25,7 +25,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from bastion.detect.injection.features import MARKER_REGEXES, markers
+from bastion.detect.injection.features import markers
 from bastion.detect.injection.model import InjectionModel, packaged_model
 from bastion.detect.injection.offsets import token_char_spans
 from bastion.detect.injection.rules import RuleSet, default_rules
@@ -92,10 +92,11 @@ class InjectionDetector:
         ``retrieved``, ``tool_result``) or by reading (``prompt``, ``data``)."""
         self._model = model or packaged_model()
         self._rules = rules or default_rules()
+        # only the markers the model weighs (a marker it does not weigh changes no score)
+        self._markers = markers(self._model.markers)  # compiled now, not on the first request
         # one RE2 set for the rules and the markers: one pass per scanned text for both
-        self._signals = SignalSet((*self._rules.regexes, *MARKER_REGEXES))
+        self._signals = SignalSet((*self._rules.regexes, *self._markers.regexes))
         self._marker_offset = len(self._rules.regexes)
-        markers()  # RE2 sets compiled now, not on the first request
         self._thresholds = {**self._model.thresholds, **(thresholds or {})}
         self._normalise = normalise
 
@@ -196,7 +197,7 @@ class InjectionDetector:
             how = f"rule:{hit.rule.name}"
             out.append(_Candidate(hit.score, hit.start, hit.end, how, projection))
         marked = [index - self._marker_offset for index in present[split:]]
-        tokenised = markers().tokenise(scanned, raw, marked)
+        tokenised = self._markers.tokenise(scanned, raw, marked)
         words, anchors = tokenised.words, tokenised.anchors
         if not words:
             return out

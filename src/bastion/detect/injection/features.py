@@ -250,11 +250,39 @@ MARKERS: tuple[tuple[str, str], ...] = (
         r"curl |wget |socket\.)",
     ),
     ("url", r"(?i)\bhttps?://|\bwww\.[a-z0-9-]+\.[a-z]"),
+    # a question (and what follows it on its line: marks, a scale, a blank) with a line
+    # that opens another question at most four lines on, no question between: a page of
+    # questions (an FAQ, a survey, a quiz, a form) asked by or of its human readers; a
+    # question put to the assistant stands alone. The match stops before the next
+    # question's own mark, so that question can start the next match: one per question
+    (
+        "question_list",
+        r"(?im)\?[^\n?]{0,40}\n(?:[^\n?]*\n){0,4}[ \t]*(?:(?:q(?:uestion)?[ \t]*)?"
+        r"\d{1,3}[.):]?[ \t]+|q[ \t]*[:.][ \t]*|[-*>#][ \t#]*|\*\*|\|[ \t]*)?"
+        r"(?:what|how|why|who|when|where|which|can|could|would|will|is|are|do|does|did|"
+        r"should|may|have|has|was|were|am)\b",
+    ),
+    # a question in the asker's own voice (I, my, we, our): a customer, a student or a
+    # forum member asking about their own affairs, as help pages and tickets quote them
+    (
+        "own_question",
+        r"(?i)\b(?:what|how|why|who|when|where|which|can|could|would|will|is|are|do|does|"
+        r"did|should|may|have|has|was|were|am)\b[^.!?\n]{0,120}?\b(?:i|my|we|our|us|mine)\b"
+        r"[^.!?\n]{0,120}\?",
+    ),
+    # three question marks in a row: a blank, a lost answer or a placeholder, or text whose
+    # script was lost to an encoding failure; no sentence asks anything that way
+    ("unknown_run", r"\?\?\?"),
 )
 """Structural features the words alone do not show: ``(name, RE2 pattern)``. Each match
 adds the feature ``MARK + name`` at the token where it starts (``MARK`` is a character
 the tokeniser never keeps, so no text can spell a marker)."""
 MARK = "\x00"
+DATA_ONLY: frozenset[str] = frozenset(
+    MARK + name for name in ("question_list", "own_question", "unknown_run")
+)
+"""Markers only the data reading weighs: in a prompt, a page of questions or blanks is the
+user's own text, and the direct reading has no use for telling it apart."""
 MARKER_REGEXES: tuple[str, ...] = tuple(regex for _, regex in MARKERS)
 
 
@@ -282,9 +310,14 @@ normalising step keeps where it is."""
 class MarkerSet:
     """Finds ``MARKERS`` in a text: one RE2 set pass, then spans for those present."""
 
-    def __init__(self) -> None:
-        self._set = SignalSet(MARKER_REGEXES)
-        self._compiled: tuple[Any, ...] = tuple(re2.compile(regex) for regex in MARKER_REGEXES)
+    def __init__(self, names: Iterable[str] | None = None) -> None:
+        """``names``: only these markers (``None``: all of ``MARKERS``), in table order."""
+        chosen = [(name, regex) for name, regex in MARKERS if names is None or name in names]
+        self.regexes: tuple[str, ...] = tuple(regex for _, regex in chosen)
+        """The chosen markers' patterns: ``tokenise``'s ``present`` indexes them."""
+        self._names = tuple(MARK + name for name, _ in chosen)
+        self._set = SignalSet(self.regexes)
+        self._compiled: tuple[Any, ...] = tuple(re2.compile(regex) for regex in self.regexes)
 
     def tokens(
         self, text: str, raw: bytes | None = None
@@ -309,7 +342,7 @@ class MarkerSet:
             present = self._set.present(data)
         starts: list[tuple[int, str]] = []
         for index in present:  # on the bytes: byte offsets, cut at character boundaries
-            starts += zip(_match_starts(self._compiled[index], data), repeat(_NAMES[index]))
+            starts += zip(_match_starts(self._compiled[index], data), repeat(self._names[index]))
         if not starts:
             whole, marks = _normalised(data, ascii)
             return Tokenised(whole.split(), [], (), marks)
@@ -328,9 +361,6 @@ class MarkerSet:
         found = [(position[start], name) for start, name in starts]
         anchors = tuple((index, cut) for cut, index in position.items())
         return Tokenised(words, found, anchors, marks)
-
-
-_NAMES = tuple(MARK + name for name, _ in MARKERS)
 
 
 _FEW_MARKS = 64
@@ -382,9 +412,10 @@ _ID_SPAN = 1 << 31
 
 
 @cache
-def markers() -> MarkerSet:
-    """The marker set, compiled once per process."""
-    return MarkerSet()
+def markers(names: frozenset[str] | None = None) -> MarkerSet:
+    """The set of the markers ``names`` (``None``: every marker, as training reads a text),
+    compiled once per process. A detector looks only for the markers its model weighs."""
+    return MarkerSet(names)
 
 
 class WindowScorer:
@@ -463,6 +494,11 @@ class WindowScorer:
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def markers(self) -> frozenset[str]:
+        """The names (without ``MARK``) of the markers this model weighs."""
+        return frozenset(key.removeprefix(MARK) for key in self._markers)
 
     def log_odds(
         self,

@@ -66,6 +66,11 @@ class InjectionModel:
     indirect: Reading
     thresholds: Mapping[str, float]
 
+    @property
+    def markers(self) -> frozenset[str]:
+        """The markers either reading weighs: the only ones a detector looks for."""
+        return self.direct.scorer.markers | self.indirect.scorer.markers
+
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> InjectionModel:
         if document.get("format") != FORMAT:
