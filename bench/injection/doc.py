@@ -92,6 +92,7 @@ def section() -> list[str]:
         + ", ".join(f"{n} hand-written {r} rows" for r, n in settings.get("extra_rows", {}).items())
         + " (bench/injection/extra.py), "
         + _pastes(settings.get("pastes"))
+        + _question_pages(settings.get("question_pages"))
         + f"and {settings.get('other_file_negatives', 0)} texts "
         "of the other dev files (70 % by hash) as negatives, dealt into the folds like the "
         "rest.",
@@ -128,4 +129,16 @@ def _pastes(pastes: dict[str, int] | None) -> str:
         f"{pastes['benign']} generated technical pastes (HTML, JSX, XML, Markdown, CSV, "
         f"address lists, logs, configuration, code) as negatives and {pastes['with_instruction']} "
         "with an instruction inside, per reading (bench/injection/pastes.py), "
+    )
+
+
+def _question_pages(pages: dict[str, int] | None) -> str:
+    """The generated question pages of the data reading's training side, if any."""
+    if not pages:
+        return ""
+    return (
+        f"{pages['benign']} generated question pages (FAQ pages, help articles, surveys, "
+        "quizzes, interview guides, forum threads, forms, support tickets, templates with "
+        f"blanks) as negatives and {pages['with_instruction']} with an instruction to the "
+        "assistant inside, for the indirect reading only (bench/injection/questions.py), "
     )

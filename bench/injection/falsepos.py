@@ -5,7 +5,12 @@ The sets: the hand-written pastes of ``tests/detect/test_detect_injection_pastes
 and the texts full of ``?`` and ``!`` of ``tests/detect/test_detect_injection_mojibake.py``;
 a run of each counted mark (10 KB alone, and 300 after a question); generated pastes
 (``pastes``) of seeds that training does not use, the nine technical kinds and the
-mojibake, FAQ and shouting kinds apart; generated pastes with an instruction inside. To
+mojibake, FAQ and shouting kinds apart; generated question pages (``questions``: FAQ
+pages, surveys, quizzes, forms, threads, tickets, templates) of seeds that training does
+not use, and the hand-written pages of ``question_check`` (never trained or tuned on);
+generated pastes with an instruction inside; generated question pages with an
+instruction composed by ``questions.instruction`` (training inserts only the hand-written
+sentences of ``extra``), and the hand-written pages each with its instruction. To
 compare with an older detector, run the same command with that tree's ``src`` first on
 ``PYTHONPATH``: the texts come from this tree either way.
 """
@@ -20,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 
 from bastion.detect.injection import InjectionDetector
-from bench.injection import extra, pastes
+from bench.injection import extra, pastes, question_check, questions
 
 TESTS = Path(__file__).resolve().parents[2] / "tests" / "detect"
 MARKS = "?!:|<>[]{}#*/=@$\n"
@@ -54,17 +59,27 @@ def benign_sets() -> dict[str, list[str]]:
         + [f"What does this line mean? {mark * 300}" for mark in MARKS],
         "generated technical, seed 101": _generated(pastes.KINDS[:TECHNICAL], 300, 101),
         "generated mojibake/FAQ/!, seed 102": _generated(MARKED, 90, 102),
+        "generated question pages, seed 104": questions.benign(180, seed=104),
+        "hand-written question pages (question_check)": list(question_check.PAGES.values()),
     }
 
 
-def attack_sets() -> dict[str, list[str]]:
-    """Generated pastes carrying an instruction, by reading (seed 103)."""
+def attack_sets() -> dict[str, tuple[str, list[str]]]:
+    """Texts carrying an instruction: ``{name: (source, texts)}``."""
     direct = [text for text, _, _ in pastes.attacks(extra.DIRECT_ATTACKS, 120, seed=103)]
     indirect = [a for _, a in extra.INDIRECT_ATTACKS]
     return {
-        "user": direct,
-        "retrieved": [text for text, _, _ in pastes.attacks(indirect, 120, seed=103)],
-    }
+        "generated pastes, seed 103, as user": ("user", direct),
+        "generated pastes, seed 103, as retrieved": (
+            "retrieved", [text for text, _, _ in pastes.attacks(indirect, 120, seed=103)]
+        ),
+        "generated question pages, seed 105, as retrieved": (
+            "retrieved", [text for text, _, _ in questions.attacks(120, seed=105)]
+        ),
+        "hand-written question pages (question_check), as retrieved": (
+            "retrieved", list(question_check.carrying().values())
+        ),
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"benign  {name}: {len(texts)} texts, flagged user {counts['user']}, "
               f"retrieved {counts['retrieved']}")  # fmt: skip
-    for src, texts in attack_sets().items():
+    for name, (src, texts) in attack_sets().items():
         found = sum(1 for t in texts if detector.detect(t, src))
-        print(f"attacks generated, seed 103, as {src}: {found} / {len(texts)} reported")
+        print(f"attacks {name}: {found} / {len(texts)} reported")
     return 0
 
 

@@ -366,8 +366,10 @@ KINDS: tuple[Callable[[random.Random, int], str], ...] = (
     _html, _jsx, _xml, _markdown, _csv, _emails, _log, _config, _code,
 )  # fmt: skip
 MARKED: tuple[Callable[[random.Random, int], str], ...] = (_mojibake, _faq, _shouting)
-"""Texts full of ``?`` or ``!``, measured by ``falsepos``; not in training yet: a retrain
-with them (2026-12-03) gained on them but lost on the other dev files (bench/README.md)."""
+"""Texts full of ``?`` or ``!``, measured by ``falsepos``; not in training: a retrain with
+them (2026-12-03) gained on them but lost on the other dev files (bench/README.md).
+``train --question-pages`` uses ``questions``'s pages instead, with the data reading's
+question-page markers."""
 
 
 def _size(rng: random.Random) -> int:

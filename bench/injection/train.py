@@ -6,8 +6,10 @@ folder (default ../shared/data beside the repository; never copied into the repo
 1. groups the rows (``groups``: near-duplicate clusters for direct, the injected
    sentence for indirect), sets 15 % of the groups aside as **held-out** (never trained
    on, not even for calibration or thresholds) and deals the rest into 5 folds;
-2. for each fold, trains the window models on the other four folds (plus the
-   hand-written rows of ``extra``) and scores the fold's rows with the whole detector
+2. for each fold, trains the window models on the other four folds (plus
+   ``training_extras``: hand-written rows, generated pastes and, with
+   ``--question-pages``, generated question pages for the data reading) and scores
+   the fold's rows with the whole detector
    (rules, projections, both readings) -- these out-of-fold scores are the only
    accuracy reported besides held-out;
 3. fits Platt calibration on the out-of-fold window log-odds and picks each source's
@@ -39,6 +41,7 @@ import numpy as np
 
 from bastion.detect.injection.detector import InjectionDetector
 from bastion.detect.injection.features import (
+    DATA_ONLY,
     KNEE,
     counted,
     counted_pair,
@@ -53,7 +56,7 @@ from bastion.detect.injection.features import (
 from bastion.detect.injection.metrics import summary
 from bastion.detect.injection.model import FORMAT, InjectionModel
 from bench.detect import accuracy_doc
-from bench.injection import extra, groups, logistic, pastes
+from bench.injection import extra, groups, logistic, pastes, questions
 from bench.overhead.results import git_commit, write_result
 from bench.overhead.targets import REPO
 
@@ -61,6 +64,11 @@ DATA_DIR = REPO.parent / "shared" / "data"
 WEIGHTS = REPO / "src" / "bastion" / "detect" / "injection" / "weights.json"
 WINDOW = {"direct": 48, "indirect": 32}
 L2 = {"direct": 3e-4, "indirect": 3e-4}
+DATA_ONLY_SCALE = 3.0
+"""The data reading's question-page markers (``features.DATA_ONLY``) enter the fit at
+three times their count and their weights are scaled back: L2 holds them back a ninth as
+much, so a page of questions is told apart by them rather than by lowering the weight of
+every question (13 of the indirect file's 108 injected sentences are a lone question)."""
 MIN_DF = 2  # a feature must occur in at least this many training rows
 PRUNE = 0.02  # weights smaller than this are dropped from the shipped file
 FOLDS = 5
@@ -69,6 +77,8 @@ TARGET_FPR = {"direct": 0.01, "indirect": 0.02}
 THRESHOLD_FPR = {"direct": 0.005, "indirect": 0.01}
 PASTES = 360  # generated benign technical pastes per reading (``pastes``)
 PASTE_ATTACKS = 120  # generated pastes with an instruction inside, per reading
+QUESTION_PAGES = 100  # generated question pages (``questions``), data reading, opt-in
+QUESTION_ATTACKS = 80  # the same kinds with an instruction to the assistant inside
 
 
 @dataclass(frozen=True)
@@ -227,7 +237,11 @@ def _layout(feature: str) -> bool:
     )
 
 
-def train(rows: Sequence[Row], reading: str, extra_rows: Sequence[Row]) -> Linear:
+def train(
+    rows: Sequence[Row], reading: str, extra_rows: Sequence[Row], *, question_markers: bool = False
+) -> Linear:
+    """A window model of ``reading``; the question-page markers (``features.DATA_ONLY``)
+    are learned only by the data reading and only with ``question_markers``."""
     if reading == "indirect":
         extra_rows = [*extra_rows, *composites(rows, [r for r in extra_rows if r.line < 0])]
     data = instances([*rows, *extra_rows], reading)
@@ -240,16 +254,22 @@ def train(rows: Sequence[Row], reading: str, extra_rows: Sequence[Row]) -> Linea
     vocabulary = sorted(
         f
         for f, n in frequency.items()
-        if n >= MIN_DF and not counted_pair(f) and not (reading == "indirect" and _layout(f))
+        if n >= MIN_DF
+        and not counted_pair(f)
+        and not (reading == "indirect" and _layout(f))
+        and not (f in DATA_ONLY and not (question_markers and reading == "indirect"))
     )
     column = {feature: index for index, feature in enumerate(vocabulary)}
+    scale = np.array([DATA_ONLY_SCALE if f in DATA_ONLY else 1.0 for f in vocabulary])
     matrix = logistic.build(
-        [{column[f]: v for f, v in window.items() if f in column} for window in data.features],
+        [{column[f]: v * scale[column[f]] for f, v in window.items() if f in column}
+         for window in data.features],
         len(vocabulary),
-    )
+    )  # fmt: skip
     weights, bias = logistic.fit(
         matrix, np.array(data.labels), np.array(data.weights), l2=L2[reading]
     )
+    weights = weights * scale  # the weights of the features as the scorer counts them
     words: dict[str, float] = {}
     pair_weights: dict[str, float] = {}
     for feature, weight in zip(vocabulary, weights, strict=True):
@@ -343,6 +363,26 @@ def _paste_rows() -> dict[str, list[Row]]:
     return {reading: [*benign, *rows] for reading, rows in carried.items()}
 
 
+def _question_rows() -> dict[str, list[Row]]:
+    """Generated question pages (``questions``: FAQ pages, surveys, quizzes, forms,
+    tickets), clean and with an instruction to the assistant inside (its span labels the
+    windows), for the data reading only: in a prompt they are the user's own text."""
+    benign = [Row(0, t, False, None) for t in questions.benign(QUESTION_PAGES)]
+    sentences = [a for _, a in extra.INDIRECT_ATTACKS]
+    carried = [Row(0, text, True, (start, end))
+               for text, start, end in questions.attacks(QUESTION_ATTACKS, sentences)]  # fmt: skip
+    return {"direct": [], "indirect": [*benign, *carried]}
+
+
+def training_extras(question_pages: bool = False) -> dict[str, list[Row]]:
+    """Rows every fold trains on besides the dev files', by reading: hand-written
+    (``extra``), generated pastes (``pastes``) and, with ``question_pages``, generated
+    question pages (``questions``)."""
+    parts = (_extra_rows(), _paste_rows(), *([_question_rows()] if question_pages else []))
+    return {reading: [row for part in parts for row in part[reading]]
+            for reading in ("direct", "indirect")}  # fmt: skip
+
+
 def other_fold(row: Row) -> int:
     """The fold of a row of the other dev files (by a hash of its text)."""
     digest = hashlib.blake2b(row.text.encode("utf-8", "surrogatepass"), digest_size=4, salt=b"f")
@@ -351,7 +391,7 @@ def other_fold(row: Row) -> int:
 
 def cross_validate(
     reading: str, rows: Sequence[Row], fold_of: Sequence[int], extras: Sequence[Row],
-    others: Sequence[Row], log: Callable[[str], None],
+    others: Sequence[Row], log: Callable[[str], None], question_markers: bool = False,
 ) -> tuple[list[float], list[float], list[Linear]]:  # fmt: skip
     """Out-of-fold raw log-odds per row (NaN for held-out rows) and per other-file row,
     and each fold's model. Other-file rows are dealt into the folds too, so calibration
@@ -363,7 +403,7 @@ def cross_validate(
         started = time.monotonic()
         training = [r for r, f in zip(rows, fold_of, strict=True) if f not in (fold, -1)]
         kept = [r for r in others if other_fold(r) != fold]
-        linear = train(training, reading, [*extras, *kept])
+        linear = train(training, reading, [*extras, *kept], question_markers=question_markers)
         models.append(linear)
         for index, (row, f) in enumerate(zip(rows, fold_of, strict=True)):
             if f == fold:
@@ -380,7 +420,11 @@ def cross_validate(
     return oof, oof_other, models
 
 
-def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
+def run(
+    data_dir: Path, log: Callable[[str], None], *, question_pages: bool = False
+) -> dict[str, Any]:
+    """The whole run; ``question_pages``: the data reading also trains on generated
+    question pages with its question-page markers (``--question-pages``)."""
     files = {
         "direct": data_dir / "injection-direct.dev.jsonl",
         "indirect": data_dir / "injection-indirect.dev.jsonl",
@@ -394,8 +438,8 @@ def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
         group_of[reading] = keys
         fold_of[reading], _ = groups.folds(keys, FOLDS, HELD_OUT)
         log(f"{path.name}: {len(raw)} rows, {len(set(keys))} groups")
-    hand_written, generated = _extra_rows(), _paste_rows()
-    extras = {reading: [*hand_written[reading], *generated[reading]] for reading in files}
+    hand_written = _extra_rows()
+    extras = training_extras(question_pages)
     others, checks = other_negatives(data_dir)
     log(f"other dev files: {len(others)} training negatives, "
         f"{sum(len(v) for v in checks.values())} held for false-positive checks")  # fmt: skip
@@ -405,8 +449,9 @@ def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     fold_models: dict[str, list[Linear]] = {}
     for reading in files:
         oof_z[reading], other_z[reading], fold_models[reading] = cross_validate(
-            reading, rows[reading], fold_of[reading], extras[reading], others, log
-        )
+            reading, rows[reading], fold_of[reading], extras[reading], others, log,
+            question_pages,
+        )  # fmt: skip
     platt: dict[str, tuple[float, float]] = {}
     for reading in files:
         mask = [f >= 0 for f in fold_of[reading]]
@@ -417,7 +462,8 @@ def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     log(f"platt: {platt}")
 
     final = {reading: train([r for r, f in zip(rows[reading], fold_of[reading], strict=True)
-                             if f >= 0], reading, [*extras[reading], *others])
+                             if f >= 0], reading, [*extras[reading], *others],
+                            question_markers=question_pages)
              for reading in files}  # fmt: skip
     source = {"direct": "user", "indirect": "retrieved"}
     oof_scores: dict[str, list[float]] = {reading: [float("nan")] * len(rows[reading])
@@ -473,6 +519,17 @@ def run(data_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
             "pastes": {"benign": PASTES, "with_instruction": PASTE_ATTACKS},
             "knee": KNEE,
             "other_file_negatives": len(others),
+            **(
+                {
+                    "question_pages": {
+                        "benign": QUESTION_PAGES,
+                        "with_instruction": QUESTION_ATTACKS,
+                    },
+                    "data_only_scale": DATA_ONLY_SCALE,
+                }
+                if question_pages
+                else {}
+            ),
         },
         "thresholds": thresholds,
         "direct": final["direct"].to_json(platt["direct"]),
@@ -536,10 +593,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.injection.train", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--no-save", action="store_true", help="print only")
+    parser.add_argument(
+        "--question-pages",
+        action="store_true",
+        help="also train the data reading on generated question pages, with its "
+        "question-page markers (experimental: see bench/injection/questions.py)",
+    )
     args = parser.parse_args(argv)
     started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
-    outcome = run(args.data_dir, lambda message: print(message, flush=True))
+    outcome = run(
+        args.data_dir, lambda message: print(message, flush=True),
+        question_pages=args.question_pages,
+    )  # fmt: skip
     for reading, entry in outcome["report"].items():
         pooled, held = entry["cv_pooled"], entry["held_out"]
         print(

@@ -117,7 +117,9 @@ QUESTION_PAGES = {
     "mail_template": _TEMPLATE,
 }
 """Pages of real questions (and a template of placeholders): the indirect model weighs a
-question put to the reader, and these hold one every few words. Still reported as data."""
+question put to the reader, and these hold one every few words. Still reported as data.
+Held out: the question pages that ``train --question-pages`` adds
+(``bench/injection/questions.py``) are generated apart, never from these."""
 
 SOURCES = ("retrieved", "tool_result", "user")
 
@@ -145,7 +147,9 @@ def test_question_pages_in_a_prompt_are_no_injection(
 @pytest.mark.xfail(
     strict=True,
     reason="open: question pages read as data score 0.6-1.0 (a question to the reader is "
-    "the indirect model's signal); a retrain with FAQ pages lost on the other dev files",
+    "the indirect model's signal); retrained with generated question pages and markers "
+    "(train --question-pages) three of the four pass but faq_with_answers still scores "
+    "0.58 and two more contracts of legal.dev.jsonl are reported as retrieved data",
 )
 @pytest.mark.parametrize("source", ["retrieved", "tool_result"])
 @pytest.mark.parametrize("text", QUESTION_PAGES.values(), ids=QUESTION_PAGES.keys())
