@@ -61,12 +61,18 @@ def strongest(engine: Engine, text: str, data_class: str) -> Hit:
         pytest.param("<mailto:ops-team@example.io>", {"ops-team@example.io"}, id="mailto"),
         pytest.param("two: x@example.com,y@example.net", {"x@example.com", "y@example.net"},
                      id="comma-separated"),
+        pytest.param("mail zoë.müller@exämple.de now", {"zoë.müller@exämple.de"},
+                     id="internationalised-letters"),
+        pytest.param("пишите: имя@пример.рф.", {"имя@пример.рф"}, id="cyrillic-idn-tld"),
+        pytest.param("ann@例子.中国 or bo@xn--fsqu00a.xn--fiqs8s", {"ann@例子.中国",
+                     "bo@xn--fsqu00a.xn--fiqs8s"}, id="cjk-and-punycode"),
         # near-misses
         pytest.param("icon@2x.png and logo@3x.webp", set(), id="retina-asset-names"),
         pytest.param("user@localhost has no domain", set(), id="no-tld"),
         pytest.param("a..b@example.com", set(), id="double-dot-local-part"),
         pytest.param("@decorator and foo@ bar", set(), id="bare-at-signs"),
         pytest.param("see -x@-bad-.com", set(), id="hyphen-edged-label"),
+        pytest.param("Größe@2x.png", set(), id="non-ascii-asset-name"),
     ],
 )  # fmt: skip
 def test_email(engine: Engine, text: str, expected: set[str]) -> None:

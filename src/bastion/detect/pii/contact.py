@@ -78,7 +78,15 @@ _INTERNATIONAL_00_THEN_NUMBER = (
 )
 _NATIONAL_THEN_NUMBER = rf"{_NOT_AFTER_NUMBER}({_NATIONAL_NUMBER}){_NEXT_TOKEN}"
 
-_EMAIL = r"([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})\b"
+# Internationalised addresses too (RFC 6531: zoë.müller@exämple.de, имя@пример.рф): letters
+# of any script in the local part and the labels. RE2's \b knows ASCII word characters
+# only, so the end is "not followed by a letter, digit, mark, _ or -" instead.
+_EMAIL_CHAR = r"\p{L}\p{M}\p{N}"
+_EMAIL = (
+    rf"([{_EMAIL_CHAR}._%+\-]+@[{_EMAIL_CHAR}\-]+(?:\.[{_EMAIL_CHAR}\-]+)*"
+    rf"\.(?:[A-Za-z]{{2,24}}|xn--[A-Za-z0-9\-]{{1,59}}|\p{{L}}[\p{{L}}\p{{M}}]{{1,23}}))"
+    rf"(?:[^{_EMAIL_CHAR}_\-]|$)"
+)
 _FILE_SUFFIXES = frozenset(
     {"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "css", "js", "mjs", "map"}
 )
