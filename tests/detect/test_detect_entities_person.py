@@ -96,10 +96,26 @@ def test_context_finds_names(tagger: EntityTagger, text: str, expected: list[str
             "The Jane Doe Foundation funds schools.", id="organisation-named-after-person"
         ),
         pytest.param("Turn left onto Philip Bypass at the lights.", id="street-named-after-person"),
+        pytest.param("Hello, Bastion", id="greeting-the-gateway"),
+        pytest.param("Hi Copilot, summarise this thread for me.", id="greeting-an-assistant"),
     ],
 )
 def test_hard_negatives(tagger: EntityTagger, text: str) -> None:
     assert persons(tagger, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        pytest.param("Hello, my name is Tkachuková.", "Tkachuková", id="introduced"),
+        pytest.param("Dear Tkachuková, thank you.", "Tkachuková", id="letter"),
+        pytest.param("Hi Maria, thanks for the notes.", "Maria", id="greeted-known-name"),
+    ],
+)
+def test_an_unknown_word_after_a_bare_greeting_is_weak_but_other_cues_are_not(
+    tagger: EntityTagger, text: str, name: str
+) -> None:
+    assert persons(tagger, text) == [name]
 
 
 def test_lone_first_name_scores_below_full_name(tagger: EntityTagger) -> None:

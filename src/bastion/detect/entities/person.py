@@ -49,6 +49,7 @@ SCORES = {
     "cue": 0.75,
     "lone_first": 0.6,
     "speech": 0.55,
+    "greeted_unknown": 0.45,
     "lone_last": 0.35,
 }
 _CUE_BOOST = 0.2
@@ -289,8 +290,25 @@ def _cue_names(text: str, start: int, end: int) -> Iterator[Found]:
     if lowered.endswith(("said", "says")) or lowered.startswith(("said", "says", "accord")):
         yield first_at, last_at, SCORES["speech"] if kinds in ("U", "L", "F") else 0.0
         return
-    score = SCORES["cue"] if len(accepted) > 1 or kinds in ("F", "L") else SCORES["speech"]
+    if len(accepted) > 1 or kinds in ("F", "L"):
+        score = SCORES["cue"]
+    elif kinds == "U" and _greeting_only(lowered):
+        # "Hello, Bastion", "Hi Copilot": people greet the assistant or a product by
+        # name; one unknown word after a bare greeting is too weak to report alone
+        score = SCORES["greeted_unknown"]
+    else:
+        score = SCORES["speech"]
     yield first_at, last_at, score
+
+
+def _greeting_only(lowered: str) -> bool:
+    """The cue is a bare hi / hello / hey (not "hi, my name is", "dear", "Mr.")."""
+    words = lowered.split()
+    return (
+        len(words) == 2
+        and words[0].rstrip(",") in ("hi", "hello", "hey")
+        and not words[1].startswith(("mr", "mrs", "ms", "miss", "dr", "dear"))
+    )
 
 
 def _after_cue(words: list[str]) -> list[str]:
