@@ -70,10 +70,19 @@ def test_common_word_towns_need_a_place_context(
         pytest.param("Dear Georgia, thanks for the note.", id="name-after-greeting"),
         pytest.param("We had dinner with Paris Hilton.", id="place-as-given-name"),
         pytest.param("IN WITNESS WHEREOF THE PARTIES HAVE SIGNED", id="shouted-heading"),
+        pytest.param("Our servers are in Europe and Asia.", id="continents"),
+        pytest.param("She moved to South America.", id="continent-after-a-cue"),
+        pytest.param("TZ=Europe/Paris; cron uses America/New_York", id="time-zone-names"),
+        pytest.param("set the zone to Asia/Tokyo", id="time-zone-city"),
     ],
 )
 def test_hard_negatives(tagger: EntityTagger, text: str) -> None:
     assert places(tagger, text) == []
+
+
+def test_a_country_named_like_a_continent_is_still_a_place(tagger: EntityTagger) -> None:
+    assert places(tagger, "She was born in Australia.") == ["Australia"]
+    assert places(tagger, "He lives in Paris now.") == ["Paris"]
 
 
 def test_place_cue_raises_the_score(tagger: EntityTagger) -> None:

@@ -132,6 +132,8 @@ class Places:
     cities: dict[str, int]
     phrases: dict[str, int]
     """First word of each multi-word key → the most words a key starting with it has."""
+    continents: frozenset[str] = frozenset()
+    """Keys of the continents (also regions): too wide to say where anyone is."""
 
     def kind(self, name_key: str) -> str | None:
         """``country``, ``region`` (state, continent), ``city`` or None."""
@@ -156,7 +158,8 @@ def places() -> Places:
         # "Bosnia and Herzegovina" is also named by its parts; "Republic of the Congo" too
         countries += [name, *name.split(" and "), name.rsplit(" of the ", 1)[-1]]
     regions = [s["name"] for s in cache_.get_us_states().values()]
-    regions += [c["name"] for c in cache_.get_continents().values()]
+    continents = [c["name"] for c in cache_.get_continents().values()]
+    regions += continents
     regions += list(EXTRA_PLACES["region"])
     cities: dict[str, int] = {}
     given = person_names().first
@@ -175,7 +178,7 @@ def places() -> Places:
         words = name_key.split()
         if len(words) > 1:
             phrases[words[0]] = max(len(words), phrases.get(words[0], 0))
-    return Places(country_keys, region_keys, cities, phrases)
+    return Places(country_keys, region_keys, cities, phrases, _keys(continents) - country_keys)
 
 
 def _plain_alias(name: str, given_names: frozenset[str]) -> bool:

@@ -31,8 +31,21 @@ _PREPOSITIONS = frozenset({"in", "from", "to", "at", "near", "via", "into", "out
 _ABBREVIATIONS = frozenset({"usa", "uk", "uae", "us", "u.s", "u.k", "u.s.a"})
 
 
+CONTINENT_SCORE = 0.35
+"""Below the default threshold even after a cue: "servers in Europe" says where no one
+is (shown with all_scores; a lower ``detectors.thresholds`` for pii.location reports
+them)."""
+_TZ_AREAS = frozenset({
+    "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe",
+    "Indian", "Pacific", "Etc",
+})  # fmt: skip
+"""The first part of an IANA time zone ("Europe/Paris", "America/New_York")."""
+
+
 def place_score(geo: Places, key: str) -> float:
     """Base score of a place key by kind and size; 0 when it is no known place."""
+    if key in geo.continents:
+        return CONTINENT_SCORE
     kind = geo.kind(key)
     if kind in ("country", "region"):
         return 0.85
@@ -70,6 +83,8 @@ class LocationTagger:
 
 def _in_context(text: str, start: int, end: int, score: float, common: bool, town: bool) -> float:
     """The place's score given the words around it; 0 when they say it is no place."""
+    if _in_time_zone(text, start, end):
+        return 0.0
     before = previous_words(text, start)
     last = before[-1] if before else ""
     cue = last in LOCATION_CUES
@@ -85,6 +100,17 @@ def _in_context(text: str, start: int, end: int, score: float, common: bool, tow
     if cue or trailer:
         score += _CUE_BOOST
     return min(score, 0.95)
+
+
+def _in_time_zone(text: str, start: int, end: int) -> bool:
+    """The place is part of an IANA time zone name: ``Europe/Paris``, ``America/New_York``
+    (a setting, not where someone is)."""
+    if text[end : end + 1] == "/" and text[start:end] in _TZ_AREAS:
+        return True
+    if start and text[start - 1] == "/":
+        area_start = max(text.rfind(" ", 0, start - 1), text.rfind("=", 0, start - 1)) + 1
+        return text[area_start : start - 1] in _TZ_AREAS
+    return False
 
 
 def run_places(words: Sequence[str], keys: Sequence[str]) -> tuple[Place, ...]:
