@@ -98,7 +98,7 @@ RULES: tuple[Rule, ...] = (
         r"(?:free of|out of)?|ignoring|doesn.?t (?:have|follow|care about)|don.?t have "
         r"to (?:follow|abide by)|not (?:restricted|limited) by) (?:any |the |all |its |"
         r"your |typical |usual |their |openai.?s? )*(?:ethical|moral|content|safety|"
-        r"openai|usual|typical|ai|legal)? ?(?:restrictions|filters|limitations|"
+        r"openai|usual|typical|ai|legal) (?:restrictions|filters|limitations|"
         r"guidelines|censorship|boundaries|constraints|policies|rules|principles)\b",
         0.85,
         0.9,
@@ -357,9 +357,41 @@ def _char_span(text: str, raw: bytes, start: int, end: int) -> tuple[int, int]:
 
 
 def _spaced(regex: str) -> str:
-    """A rule's spaces match any run of white space: an attack split over lines or padded
-    with extra spaces reads the same."""
-    return regex.replace(" ", r"\s+")
+    r"""A rule's spaces match any run of white space: an attack split over lines or padded
+    with extra spaces reads the same. An optional space (``chat ?bot``) becomes ``\s*``,
+    and a space inside a character class (``[-_ ]``) one white-space character."""
+    out: list[str] = []
+    in_class = escaped = False
+    index = 0
+    while index < len(regex):
+        char = regex[index]
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            out.append(char)
+            escaped = True
+        elif in_class:
+            out.append(r"\s" if char == " " else char)
+            in_class = char != "]"
+        elif char == "[":
+            out.append(char)
+            in_class = True
+            if regex[index + 1 : index + 2] == "^":
+                out.append("^")
+                index += 1
+            if regex[index + 1 : index + 2] == "]":  # "[]...]", "[^]...]": a literal ]
+                out.append("]")
+                index += 1
+        elif char == " " and regex[index + 1 : index + 2] == "?":
+            out.append(r"\s*")
+            index += 1
+        elif char == " ":
+            out.append(r"\s+")
+        else:
+            out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def _quoted(text: str, start: int) -> bool:
