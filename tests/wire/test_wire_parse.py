@@ -405,6 +405,8 @@ REFUSAL_ROWS = [
     bad("response-format-unknown-type", with_chat(b',"response_format":{"type":"xml"}'), INVALID, "response_format"),
     bad("response-format-string", with_chat(b',"response_format":"json"'), INVALID, "response_format"),
     bad("stream-options-not-booleans", with_chat(b',"stream":true,"stream_options":{"include_usage":"y"}'), INVALID, "stream_options"),
+    bad("stream-options-without-stream", with_chat(b',"stream_options":{"include_usage":true}'), INVALID, "stream_options"),
+    bad("stream-options-with-stream-false", with_chat(b',"stream":false,"stream_options":{"include_usage":true}'), INVALID, "stream_options"),
     bad("logit-bias-word-key", with_chat(b',"logit_bias":{"hello":1}'), INVALID, "logit_bias"),
     bad("logit-bias-out-of-range", with_chat(b',"logit_bias":{"50256":-101}'), INVALID, "logit_bias"),
     bad("resp-tool-choice-unknown-word", b'{"model":"m","input":"x","tool_choice":"sometimes"}', INVALID, "tool_choice", on=RESP),

@@ -136,6 +136,11 @@ def check_fields(body: dict[str, Any], endpoint: Endpoint, options: WireOptions)
             raise InvalidRequest(f"{name} must be a boolean.", param=name)
         else:
             check_shape(name, value)
+    if body.get("stream_options") is not None and body.get("stream") is not True:
+        raise InvalidRequest(  # OpenAI's own 400, before the upstream turns it into a 502
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            param="stream_options",
+        )
     model = body.get("model")
     if not isinstance(model, str) or not model or len(model) > 256:
         raise InvalidRequest("model must be a non-empty string.", param="model")
