@@ -268,6 +268,18 @@ def test_explain_bad_principal_is_a_usage_error(tmp_path: Path, pair: str) -> No
     assert "--principal" in result.stderr
 
 
+def test_explain_a_responses_body_asks_for_its_endpoint(tmp_path: Path) -> None:
+    body = {"model": "gpt-4o", "input": "Mail dana@example.com the notes"}
+    request = write(tmp_path, "req.json", json.dumps(body))
+    policy = write(tmp_path, "p.yaml", POLICY)
+    result = run("explain", policy, "--request", request)
+    assert result.exit_code == 1
+    assert "--endpoint responses or --endpoint embeddings" in result.stderr
+    named = run("explain", policy, "--request", request, "--endpoint", "responses")
+    assert named.exit_code == 0, named.output
+    assert "call: responses model gpt-4o" in named.stdout
+
+
 def test_explain_a_body_that_is_not_json_fails(tmp_path: Path) -> None:
     request = write(tmp_path, "req.json", "{nope")
     result = run("explain", write(tmp_path, "p.yaml", POLICY), "--request", request)

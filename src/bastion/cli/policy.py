@@ -225,9 +225,9 @@ def _print_report(report: RunReport, file: Path) -> None:
 @click.option(
     "--endpoint",
     type=click.Choice(_ENDPOINTS),
-    default="chat.completions",
-    show_default=True,
-    help="API surface the request is sent to.",
+    default=None,
+    help="API surface the request is sent to (default: chat.completions for a body with "
+    "messages; a body with input needs responses or embeddings named).",
 )
 @click.option("--model", default=None, help="Model asked for (instead of the body's).")
 @click.option("--exception", "exception_id", default=None, help="Exception the call names.")
@@ -246,7 +246,7 @@ def explain_command(
     call_id: str | None,
     admin_token_file: Path | None,
     principal_pairs: tuple[str, ...],
-    endpoint: str,
+    endpoint: str | None,
     model: str | None,
     exception_id: str | None,
     at: Any,
@@ -270,6 +270,14 @@ def explain_command(
     assert request_file is not None
     fields = _principal_fields(principal_pairs)
     body = _read_request(request_file)
+    if endpoint is None:
+        if "input" in body and "messages" not in body:
+            _fail(
+                "the request has input and no messages: name its API with "
+                "--endpoint responses or --endpoint embeddings",
+                as_json,
+            )
+        endpoint = "chat.completions"
     try:
         principal = principal_of(fields)
         facts = RequestFacts(config, wire_options(config)).of_body(
