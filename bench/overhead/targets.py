@@ -113,8 +113,8 @@ class Fleet:
         """Start the simulator, then each target; return all targets (some maybe unavailable)."""
         self.start_simulator()
         starters = [
-            ("direct", "direct to the simulator", self._start_direct),
-            ("floor", "floor: pass-through proxy", self._start_floor),
+            ("direct", "direct to the simulator", self.start_direct),
+            ("floor", "floor: pass-through proxy", self.start_floor),
             ("bastion-1w", "Bastion, 1 worker", lambda t: self.start_bastion(t, 1)),
             ("bastion-2w", "Bastion, 2 workers", lambda t: self.start_bastion(t, 2)),
             ("litellm", f"LiteLLM {litellm_env.LITELLM_VERSION}", self._start_litellm),
@@ -131,12 +131,14 @@ class Fleet:
             self.targets.append(target)
         return self.targets
 
-    def _start_direct(self, target: Target) -> None:
+    def start_direct(self, target: Target) -> None:
+        """The simulator itself, as a target."""
         target.url = f"http://127.0.0.1:{self.simulator_port}{CHAT_PATH}"
         target.workload = workload_for("sk-simulator")
         target.process = self.simulator
 
-    def _start_floor(self, target: Target) -> None:
+    def start_floor(self, target: Target) -> None:
+        """The minimal pass-through proxy (bench/passthrough.py) in front of the simulator."""
         port = free_port()
         argv = [
             sys.executable,

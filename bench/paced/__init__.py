@@ -1,0 +1,1 @@
+"""Streaming at a model's pace: time to the first words through each target."""
