@@ -306,14 +306,14 @@ def _greeting_only(lowered: str) -> bool:
     words = lowered.split()
     return (
         len(words) == 2
-        and words[0].rstrip(",") in ("hi", "hello", "hey")
+        and words[0].rstrip(",") in _GREETINGS
         and not words[1].startswith(("mr", "mrs", "ms", "miss", "dr", "dear"))
     )
 
 
 def _after_cue(words: list[str]) -> list[str]:
     """The words after the cue phrase itself ("hi, my name is", "dear", "Mr.")."""
-    greeted = len(words) > 1 and words[0].casefold().rstrip(",") in ("hi", "hello", "hey")
+    greeted = len(words) > 1 and words[0].casefold().rstrip(",") in _GREETINGS
     if greeted:
         words = words[1:]
     for size in (3, 2):
@@ -322,6 +322,7 @@ def _after_cue(words: list[str]) -> list[str]:
     return [w.rstrip(",.") for w in (words if greeted else words[1:])]
 
 
+_GREETINGS = ("hi", "hello", "hey")
 _CUE_HEADS = frozenset(
     {"my name is", "my name's", "name is", "i am", "i'm", "this is", "thank you"}
 )
