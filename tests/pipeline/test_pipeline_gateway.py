@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -378,6 +379,53 @@ async def test_stream_cancelled_by_the_client_closes_upstream_and_settles() -> N
     assert usage.estimated and usage.completion_tokens >= 1
     (record,) = await h.records()
     assert record.status is CallStatus.CANCELLED
+
+
+class SlowToEnd:
+    """Holds the stream's end at one step (closing the upstream, or settling) until
+    released, so a test can cancel the request right there."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def hold(self) -> None:
+        self.reached.set()
+        await self.go_on.wait()
+
+
+@pytest.mark.parametrize("step", ["closing the upstream", "settling"])
+async def test_a_client_leaving_after_the_last_event_still_pays_for_the_answer(
+    step: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An SDK closes the connection at ``[DONE]``; the server then cancels the request,
+    possibly while the stream's end closes the upstream or settles. The answer was
+    delivered, so it is billed in full and recorded completed (B2)."""
+    stream = FakeStream(Recorder(), STREAM)
+    h = Harness(router_answer=stream)
+    slow = SlowToEnd()
+    held = stream if step == "closing the upstream" else h.limiter
+    method = "aclose" if step == "closing the upstream" else "settle"
+    original = getattr(held, method)
+
+    async def slow_step(*args: Any) -> None:
+        await slow.hold()
+        await original(*args)
+
+    monkeypatch.setattr(held, method, slow_step)
+    reply = await h.call({**CHAT, "stream": True})
+    relay = asyncio.create_task(_drain(reply))
+    await slow.reached.wait()
+    relay.cancel()  # the client left after the last event
+    await asyncio.sleep(0)
+    slow.go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await relay
+    assert stream.closed
+    ((_, usage),) = h.limiter.settled
+    assert usage == Usage(5, 2)
+    (record,) = await h.records()
+    assert record.status is CallStatus.COMPLETED
 
 
 async def test_stream_failing_midway_ends_with_an_error_event() -> None:

@@ -53,6 +53,7 @@ from bastion.pipeline.response import (
     read_json_answer,
     stream_hooks,
 )
+from bastion.pipeline.run_to_end import run_to_end
 from bastion.pipeline.scan import SCAN, parse_scan_request
 from bastion.pipeline.stream import StreamRelay
 from bastion.pipeline.tool_calls import ToolCallGuard, shown_name
@@ -288,12 +289,21 @@ class Gateway:
             raise
         finally:
             phase.end(ctx.error_code)
-            ctx.upstream_done_at = time.perf_counter()
-            await upstream.aclose()
+            done_at = ctx.upstream_done_at = time.perf_counter()
             ctx.usage = shaper.usage_or_estimate(ctx.parsed)
             if ctx.upstream_sent_at is not None:
-                ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
-            await self._complete(ctx, reply_at=ctx.upstream_done_at)
+                ctx.upstream_s = done_at - ctx.upstream_sent_at
+            await self._end_stream(ctx, upstream, done_at)
+
+    async def _end_stream(self, ctx: CallContext, upstream: LiveStream, done_at: float) -> None:
+        """Close the upstream, settle and record, to the end even if the client leaves
+        meanwhile (``run_to_end``)."""
+
+        async def close_and_complete() -> None:
+            await upstream.aclose()
+            await self._complete(ctx, reply_at=done_at)
+
+        await run_to_end(close_and_complete())
 
     async def _abandon(self, ctx: CallContext, upstream: LiveStream) -> None:
         """End a stream whose relay never started (the client left before its first byte)."""
@@ -301,10 +311,9 @@ class Gateway:
             return
         ctx.status = CallStatus.CANCELLED
         ctx.http_status = 200
-        ctx.upstream_done_at = time.perf_counter()
-        await upstream.aclose()
+        done_at = ctx.upstream_done_at = time.perf_counter()
         ctx.usage = estimate_usage(ctx.parsed, 0)
-        await self._complete(ctx, reply_at=ctx.upstream_done_at)
+        await self._end_stream(ctx, upstream, done_at)
 
     def _replay(self, ctx: CallContext, answer: StoredAnswer) -> Reply | StreamingReply:
         """Answer with a stored answer: nothing is admitted, forwarded or billed; the

@@ -17,11 +17,9 @@ larger than ``limits.idempotency_max_answer_bytes``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from bastion.errors import (
     Conflict,
@@ -38,6 +36,7 @@ from bastion.limits.idempotency import (
 )
 from bastion.model import CallStatus, Endpoint
 from bastion.pipeline.context import CallContext, Finish, IncomingCall, Reply, StreamingReply
+from bastion.pipeline.run_to_end import run_to_end
 
 log = logging.getLogger("bastion.pipeline")
 
@@ -222,7 +221,7 @@ class Slot:
                     )
                 else:
                     done = self.release()
-                await _despite_cancel(done)
+                await run_to_end(done)
 
     def _then_release(self, finish: Finish | None) -> Finish:
         async def finish_and_release() -> None:
@@ -233,17 +232,6 @@ class Slot:
                 await self.release()  # a stream whose relay never started
 
         return finish_and_release
-
-
-async def _despite_cancel(step: Coroutine[Any, Any, None]) -> None:
-    """Run ``step`` to its end even when the request is cancelled meanwhile (the client
-    left); the cancellation is raised once it is done."""
-    task = asyncio.ensure_future(step)
-    try:
-        await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
 
 
 def _storable(ctx: CallContext) -> bool:
