@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from providers_fakes import PROVIDER_KEY, FakeUpstream, bastion_config, json_answer, provider
 
@@ -126,3 +128,29 @@ def test_backoff_is_bounded_and_attempts_are_capped():
     assert next_delay(config, 4, None).seconds is None
     assert next_delay(config, 1, 5.0).seconds is None  # hint beyond the cap: move on
     assert next_delay(config, 1, 0.2).seconds == 0.2
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # HTTP dates are GMT even when the zone is left out (asctime form) or "-0000"
+        ({"retry-after": "Wed Oct 21 07:28:10 2015"}, 10.0),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:10 -0000"}, 10.0),
+        ({"retry-after": "Wed, 21 Oct 2015 09:28:10 +0200"}, 10.0),
+        # not a wait at all: use the backoff, never "retry at once"
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "-5"}, None),
+        ({"retry-after-ms": "-1"}, None),
+        ({"retry-after-ms": "nan"}, None),
+        ({"retry-after-ms": "nan", "retry-after": "2"}, 2.0),
+        ({"retry-after": "1_000"}, None),
+    ],
+)
+def test_parse_retry_after_odd_values(headers, expected, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert parse_retry_after(headers, now=1445412480.0) == expected
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -11,15 +11,20 @@ means this target is out for a while, so the router moves on to the next target.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 from bastion.config.schema import RetryConfig
 
 #: Upstream statuses worth another attempt (rate limited or a transient server fault).
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# a wait is a plain non-negative decimal: "nan", "-5", "1_000" or non-ASCII digits are no hint
+_SECONDS = re.compile(r"\s*[0-9]+(?:\.[0-9]+)?\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,25 +38,25 @@ class RetryDelay:
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds the upstream asked us to wait, from `retry-after-ms` or `retry-after`.
 
-    Returns None when neither header is present or parseable; never negative.
+    Returns None when neither header holds a wait (absent, negative, not a number),
+    so the caller falls back to its own backoff; never negative. An HTTP date without
+    a zone (the asctime form, or ``-0000``) is GMT, as RFC 9110 says, whatever the
+    host's local time zone.
     """
     raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            return max(0.0, float(raw_ms) / 1000.0)
-        except ValueError:
-            pass
+    if raw_ms is not None and _SECONDS.fullmatch(raw_ms):
+        return float(raw_ms) / 1000.0
     raw = headers.get("retry-after")
     if raw is None:
         return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
+    if _SECONDS.fullmatch(raw):
+        return float(raw)
     try:
         when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 
