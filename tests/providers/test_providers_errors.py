@@ -130,6 +130,62 @@ def test_backoff_is_bounded_and_attempts_are_capped():
     assert next_delay(config, 1, 0.2).seconds == 0.2
 
 
+async def test_error_body_in_a_200_is_an_upstream_error_not_an_answer(
+    upstream, backup, make_router
+):
+    # some OpenAI-compatible servers answer 200 with an error object: the caller must get
+    # Bastion's error (never the upstream's text, which may carry a key), and the call is
+    # retried and falls back like any other upstream failure
+    leak = f"Upstream overloaded; key {PROVIDER_KEY} rate limited"
+    upstream.script = [json_answer(200, {"error": {"message": leak, "code": "overloaded"}})] * 3
+    config = bastion_config(
+        {"p1": provider(upstream.base_url), "p2": provider(backup.base_url)},
+        [("p1", "m1"), ("p2", "m2")],
+    )
+    router = await make_router(config)
+    result = await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=False)
+    assert result.provider == "p2"
+    assert len(upstream.seen) == 3
+    assert len(backup.seen) == 1
+
+
+async def test_error_body_in_a_200_alone_is_502_with_bastions_message(upstream, make_router):
+    leak = f"internal failure for key {PROVIDER_KEY}"
+    upstream.script = [json_answer(200, {"error": {"message": leak, "type": "server_error"}})] * 3
+    error = await send_expecting_error(upstream, make_router)
+    assert isinstance(error, UpstreamFailed)
+    assert (error.status, error.code) == (502, "upstream_error")
+    assert PROVIDER_KEY not in str(error.body())
+    assert "internal failure" not in error.message
+
+
+async def test_allow_listed_error_in_a_200_is_the_callers_fault(upstream, make_router):
+    message = "This model's maximum context length is 8192 tokens."
+    upstream.script = [
+        json_answer(200, {"error": {"message": message, "code": "context_length_exceeded"}})
+    ]
+    error = await send_expecting_error(upstream, make_router)
+    assert isinstance(error, InvalidRequest)
+    assert (error.status, error.code, error.message) == (400, "context_length_exceeded", message)
+    assert len(upstream.seen) == 1  # not retried: the request itself is too long
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"object": "chat.completion", "choices": [], "error": None},
+        {"object": "response", "status": "completed", "error": None, "output": []},
+        {"object": "chat.completion", "choices": [{"message": {"content": '{"error": {}}'}}]},
+    ],
+    ids=["null-error", "responses-object", "error-in-content"],
+)
+async def test_answers_that_mention_error_are_answers(upstream, make_router, answer):
+    upstream.script = [json_answer(200, answer)]
+    router = await make_router(bastion_config({"p1": provider(upstream.base_url)}, [("p1", "m")]))
+    result = await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=False)
+    assert result.attempts == 1
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [

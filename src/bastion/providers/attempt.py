@@ -3,7 +3,9 @@
 The router decides what to do next (retry, fall back, give up); this module only
 says what happened. A usable answer is a 2xx whose content is what was asked for:
 JSON for a plain call (the body must start with ``{``; a cheap check that catches
-HTML error pages and empty bodies without parsing twice), ``text/event-stream`` whose
+HTML error pages and empty bodies without parsing twice) that is not an error object
+(``{"error": {...}}`` with a 200, which some compatible servers send),
+``text/event-stream`` whose
 first bytes have arrived for a stream. Reading the first stream bytes here, before
 handing the stream over, means a stream that stalls or drops before saying anything
 can still be retried.
@@ -27,6 +29,9 @@ from bastion.providers.retry import RETRYABLE_STATUSES, parse_retry_after
 from bastion.providers.transport import ProviderTransport
 from bastion.providers.upstream_errors import (
     CALLER_FAULT_STATUSES,
+    PASSTHROUGH_CODES,
+    error_answer,
+    error_in_answer,
     map_status_error,
     unexpected_content_type,
 )
@@ -69,6 +74,25 @@ def _transport_failure(error: UpstreamFailed) -> AttemptFailure:
 def _bad_content() -> AttemptFailure:
     return AttemptFailure(
         error=unexpected_content_type(), retryable=True, fallback=True, unhealthy=True
+    )
+
+
+def _error_answer_failure(
+    code: object, body: bytes, target: PreparedTarget, public_model: str
+) -> AttemptFailure:
+    """A 2xx whose body is an error object: the request's own fault when its code says
+    so (an allow-listed code, answered as a 400), else a failure of the upstream."""
+    if isinstance(code, str) and code in PASSTHROUGH_CODES:
+        error = map_status_error(
+            400,
+            body,
+            secret=target.secret,
+            upstream_model=target.upstream_model,
+            public_model=public_model,
+        )
+        return AttemptFailure(error=error, retryable=False, fallback=False, unhealthy=False)
+    return AttemptFailure(
+        error=error_answer(), retryable=True, fallback=True, unhealthy=True, status=200
     )
 
 
@@ -174,6 +198,10 @@ async def run_attempt(
             return _transport_failure(error)
         if _STARTS_AS_JSON_OBJECT.match(body) is None:
             return _bad_content()
+        answered_error = error_in_answer(body)
+        if answered_error is not None:
+            code = answered_error.get("code")
+            return _error_answer_failure(code, body, target, context.public_model)
         return UpstreamResponse(
             status=response.status,
             body=body,

@@ -35,6 +35,9 @@ PASSTHROUGH_CODES = frozenset(
     }
 )
 
+#: Top-level fields of a real answer (chat, Responses, embeddings, models).
+_ANSWER_FIELDS = frozenset({"object", "choices", "output", "data", "id"})
+
 _MAX_MESSAGE_CHARS = 500
 _KEY_SHAPED = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{6,})|(?:\bBearer\s+\S+)|(?:\bbst_[A-Za-z0-9]{8}_[A-Za-z0-9]{6,})",
@@ -65,6 +68,27 @@ def _error_object(body: bytes) -> dict[str, Any]:
     if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
         return parsed["error"]  # type: ignore[no-any-return]
     return {}
+
+
+def error_in_answer(body: bytes) -> dict[str, Any] | None:
+    """The `error` object of a 2xx body that is an error and not an answer, else None.
+
+    Some OpenAI-compatible servers and proxies answer 200 with ``{"error": {...}}``.
+    Only a body with an `error` object and none of an answer's own fields counts: a
+    Responses object carries ``"error": null`` (or an error beside its ``status``), and
+    a model's text mentioning "error" is escaped inside a string.
+    """
+    if b'"error"' not in body:  # the common case: no parse at all
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("error"), dict):
+        return None
+    if not _ANSWER_FIELDS.isdisjoint(parsed):
+        return None
+    return parsed["error"]  # type: ignore[no-any-return]
 
 
 def map_status_error(
@@ -113,6 +137,15 @@ def unexpected_content_type() -> UpstreamFailed:
     """A 2xx answer that is not what was asked for (an HTML page, JSON for a stream)."""
     return UpstreamFailed(
         "The upstream provider answered with an unexpected content type.",
+        code="upstream_error",
+        status=502,
+    )
+
+
+def error_answer() -> UpstreamFailed:
+    """A 2xx answer whose body is an upstream error object (its text is not shown)."""
+    return UpstreamFailed(
+        "The upstream provider answered with an error; try again later.",
         code="upstream_error",
         status=502,
     )
