@@ -123,3 +123,17 @@ async def test_concurrent_takes_admit_exactly_what_fits(store: CounterStore) -> 
     assert sum(isinstance(r, Granted) for r in results) == 10
     assert await used(store, "b", HoldKind.TOTAL) == 600
     assert await used(store, "c", HoldKind.LEASE) == 10
+
+
+async def test_a_budget_above_int64_reports_what_is_left(store: CounterStore) -> None:
+    # USD 10M a month is 10**19 picodollars, past a signed 64-bit integer: what is left
+    # (the x-bastion-budget-remaining-usd header, soft alerts) must still be exact
+    huge = 10 * 10**6 * 10**12
+    holds = (
+        Hold("b", HoldKind.TOTAL, huge, 5 * 10**9, 3600.0),
+        window(limit=huge, amount=5 * 10**9),
+        Hold("c", HoldKind.LEASE, 10**20, 1, 30.0),
+    )
+    granted = await take(store, *holds)
+    assert isinstance(granted, Granted)
+    assert granted.remaining == (huge - 5 * 10**9, huge - 5 * 10**9, 10**20 - 1)

@@ -50,7 +50,9 @@ end
 # client encodes two arguments rather than four per hold) per hold: kind, limit,
 # amount, span µs.
 # Answers {0, current epoch} (stale), {-1, index, used, retry µs or -1} or
-# {1, now µs, first id - 1, then per hold: remaining, reset µs}.
+# {1, now µs, first id - 1, then per hold: used after the take, reset µs}. Used, not
+# what is left: a limit may be past int64 (USD 10M is 10**19 picodollars), which a
+# number reply cannot carry, so the client subtracts with exact integers.
 TAKE = (
     _COMMON
     + """
@@ -123,7 +125,7 @@ local last = redis.call('INCRBY', KEYS[2], n)
 local reply = {1, now, last - n}
 for i = 1, n do
   local key, sum = KEYS[2 * i + 1], KEYS[2 * i + 2]
-  local kind, limit = A[4 * i - 2], tonumber(A[4 * i - 1])
+  local kind = A[4 * i - 2]
   local amount, span = A[4 * i], tonumber(A[4 * i + 1])
   local id = string.format('%d', last - n + i)
   if kind == 'w' then
@@ -131,19 +133,19 @@ for i = 1, n do
     local total = redis.call('INCRBY', sum, amount)
     redis.call('PEXPIRE', key, keep_ms(span))
     redis.call('PEXPIRE', sum, keep_ms(span))
-    reply[#reply + 1] = limit - total
+    reply[#reply + 1] = total
     reply[#reply + 1] = seen[i] + span - now
   elseif kind == 'l' then
     redis.call('ZADD', key, now + span, id)
     redis.call('PEXPIRE', key, keep_ms(span))
-    reply[#reply + 1] = limit - seen[i] - 1
+    reply[#reply + 1] = seen[i] + 1
     reply[#reply + 1] = 0
   elseif seen[i] then
-    reply[#reply + 1] = limit - redis.call('INCRBY', key, amount)
+    reply[#reply + 1] = redis.call('INCRBY', key, amount)
     reply[#reply + 1] = math.max(redis.call('PTTL', key) - 1000 - TOTAL_GRACE_MS, 0) * 1000
   else
     redis.call('SET', key, amount, 'PX', keep_ms(span) + TOTAL_GRACE_MS)
-    reply[#reply + 1] = limit - tonumber(amount)
+    reply[#reply + 1] = tonumber(amount)
     reply[#reply + 1] = span
   end
 end

@@ -184,7 +184,7 @@ class RedisCounterStore:
         )
         return Granted(
             ticket,
-            tuple(int(v) for v in values[0::2]),
+            tuple(hold.limit - int(v) for hold, v in zip(holds, values[0::2], strict=True)),
             tuple(max(v, 0) / 1e6 for v in values[1::2]),
         )
 
