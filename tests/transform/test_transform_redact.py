@@ -293,3 +293,49 @@ def test_strip_removes_the_injected_region_and_says_so() -> None:
         "Opening hours 9-5. [content removed by policy] Closed Sundays."
     )
     assert len(body["messages"]) == 3 and applied is not None and not applied.restorations
+
+
+@pytest.mark.parametrize(
+    ("extra", "endpoint", "json_answer"),
+    [
+        pytest.param({}, Endpoint.CHAT, False, id="chat-prose"),
+        pytest.param({"response_format": {"type": "text"}}, Endpoint.CHAT, False, id="chat-text"),
+        pytest.param(
+            {"response_format": {"type": "json_object"}}, Endpoint.CHAT, True, id="chat-json"
+        ),
+        pytest.param(
+            {"response_format": {"type": "json_schema", "json_schema": {"name": "n"}}},
+            Endpoint.CHAT,
+            True,
+            id="chat-schema",
+        ),
+        pytest.param(
+            {"text": {"format": {"type": "json_schema", "name": "n", "schema": {}}}},
+            Endpoint.RESPONSES,
+            True,
+            id="responses-schema",
+        ),
+        pytest.param(
+            {"text": {"verbosity": "low"}}, Endpoint.RESPONSES, False, id="responses-prose"
+        ),
+    ],
+)
+def test_redaction_says_when_the_answer_is_a_json_document(
+    extra: dict[str, Any], endpoint: Endpoint, json_answer: bool
+) -> None:
+    """Structured outputs carry restored originals inside JSON strings: the restore step
+    must escape them, so the redaction records that the answer is JSON."""
+    text = "to: ann@example.com."
+    body: dict[str, Any] = {"model": "m", **extra}
+    if endpoint is Endpoint.CHAT:
+        body["messages"] = [{"role": "user", "content": text}]
+    else:
+        body["input"] = text
+    parsed = parse_body(orjson.dumps(body), endpoint, WireOptions())
+    _, applied = Redactor(RING).apply(
+        parsed.body,
+        parsed.conversation,
+        finds(parsed, "pii.email", "ann@example.com"),
+        redact("pseudonymise"),
+    )
+    assert applied is not None and applied.json_answer is json_answer

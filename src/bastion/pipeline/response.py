@@ -52,21 +52,27 @@ def finish_json_body(
         payload["model"] = public_model
         changed = True
     if applied is not None and applied.restorations:
-        changed = restore_answer(payload, ReplaceTextHook(applied.restorations)) or changed
+        restorer = answer_restorer(applied)
+        json_text = isinstance(restorer, JsonAnswerRestorer)
+        changed = restore_answer(payload, restorer, json_text=json_text) or changed
     if tool_guard is not None and enforce_json(payload, tool_guard):
         changed = True
     return orjson.dumps(payload) if changed else raw
 
 
-def restore_answer(payload: dict[str, Any], restorer: ReplaceTextHook) -> bool:
-    """Restore placeholders in a complete chat or Responses answer; True if any changed."""
+def restore_answer(
+    payload: dict[str, Any], restorer: ReplaceTextHook, *, json_text: bool = False
+) -> bool:
+    """Restore placeholders in a complete chat or Responses answer; True if any changed.
+    ``json_text``: the answer's text is a JSON document (structured output), so the
+    originals are escaped there as they are in tool-call arguments."""
     changed = False
 
     def restore(holder: dict[str, Any], key: str) -> None:
         nonlocal changed
         text = holder.get(key)
         if isinstance(text, str):
-            restored = restorer.replace(text, json_string=key == "arguments")
+            restored = restorer.replace(text, json_string=json_text or key == "arguments")
             if restored != text:
                 holder[key] = restored
                 changed = True
@@ -74,6 +80,22 @@ def restore_answer(payload: dict[str, Any], restorer: ReplaceTextHook) -> bool:
     for holder, name in answer_fields(payload):
         restore(holder, name)
     return changed
+
+
+class JsonAnswerRestorer(ReplaceTextHook):
+    """Restores placeholders in an answer that is a JSON document (structured output):
+    a placeholder stands inside a JSON string there, so its original goes back escaped
+    (a raw newline or quote would leave the client a document that does not parse)."""
+
+    def on_window(self, choice_index: int, text: str) -> str:
+        return self.replace(text, json_string=True)
+
+
+def answer_restorer(applied: AppliedTransform) -> ReplaceTextHook:
+    """The hook restoring this call's placeholders, in prose or in a JSON answer."""
+    if getattr(applied, "json_answer", False):  # optional for transforms that predate it
+        return JsonAnswerRestorer(applied.restorations)
+    return ReplaceTextHook(applied.restorations)
 
 
 def _usage_of(raw: Any) -> Usage:
@@ -219,7 +241,7 @@ def stream_hooks(
     elif answer_scan is not None:
         hooks.append(AnswerScanHook(answer_scan))
     if applied is not None and applied.restorations:
-        hooks.append(ReplaceTextHook(applied.restorations))
+        hooks.append(answer_restorer(applied))
     if ctx.tool_guard is not None:  # last: it checks the arguments the client will run
         hooks.append(tool_call_hook(ctx.tool_guard, ctx.dialect))
     return hooks, shaper

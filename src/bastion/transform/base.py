@@ -13,11 +13,16 @@ class AppliedTransform(Protocol):
 
     ``restorations`` maps each placeholder issued for this call to its original text
     (CONTRACT.md §9: only this call's placeholders are restored). The pipeline restores
-    them in complete answers and across stream chunks.
+    them in complete answers and across stream chunks. ``json_answer`` says the answer
+    is itself a JSON document (the request asked for structured output), so an original
+    goes back into it escaped as JSON string content, as in tool-call arguments.
     """
 
     @property
     def restorations(self) -> Mapping[str, str]: ...
+
+    @property
+    def json_answer(self) -> bool: ...
 
 
 class Transformer(Protocol):

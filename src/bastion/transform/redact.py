@@ -30,6 +30,7 @@ class Redaction:
     restorations: Mapping[str, str]
     classes: tuple[str, ...]
     spans: int
+    json_answer: bool = False
 
 
 @dataclass(slots=True)
@@ -100,8 +101,24 @@ class Redactor:
         rewritten = _with_strings(body, changed)
         if spotlight is not None:
             rewritten = spotlight.instruct(rewritten, conversation.endpoint)
-        redaction = Redaction(replacements.restorations, tuple(sorted(classes)), count)
+        redaction = Redaction(
+            replacements.restorations, tuple(sorted(classes)), count, asks_for_json(body)
+        )
         return rewritten, redaction
+
+
+_JSON_FORMATS = ("json_schema", "json_object")
+
+
+def asks_for_json(body: Mapping[str, Any]) -> bool:
+    """Whether the answer will be a JSON document: chat ``response_format`` or Responses
+    ``text.format`` of type ``json_schema`` / ``json_object`` (structured outputs)."""
+    chat = body.get("response_format")
+    text = body.get("text")
+    responses = text.get("format") if isinstance(text, Mapping) else None
+    return any(
+        isinstance(fmt, Mapping) and fmt.get("type") in _JSON_FORMATS for fmt in (chat, responses)
+    )
 
 
 def _merge(spans: list[_Span]) -> list[_Span]:
