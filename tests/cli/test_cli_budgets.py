@@ -141,6 +141,15 @@ def test_budgets_json_gives_period_limit_spent_remaining_and_percent(ledger: Pat
     assert ledger_app["soft"] is None and ledger_app["soft_reached"] is False
 
 
+def test_budgets_json_remaining_is_the_amount_left_not_float_noise(tmp_path: Path) -> None:
+    config_file = tmp_path / "bastion.yaml"
+    config_file.write_text(CONFIG, encoding="utf-8")
+    write_ledger(config_file, [spend(time.time(), "finance", "ledger", 80.1)])
+    shown = run_json(config_file, "budgets", "--scope", "team=finance")
+    (finance,) = shown["budgets"]
+    assert (finance["spent"], finance["remaining"]) == (80.1, 19.9)
+
+
 def test_budgets_scope_filter_and_its_usage_error(ledger: Path) -> None:
     shown = run_json(ledger, "budgets", "--scope", "team=support")
     assert [b["scope"] for b in shown["budgets"]] == [{"team": "support"}]

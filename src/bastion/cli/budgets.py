@@ -118,7 +118,7 @@ def budget_to_json(status: BudgetStatus, zone: ZoneInfo) -> dict[str, Any]:
         "resets_at": None if status.resets_at is None else _local(status.resets_at, zone),
         "limit": status.limit,
         "spent": status.spent,
-        "remaining": max(status.limit - status.spent, 0),
+        "remaining": _left(status),
         "percent": round(status.share * 100, 2),
         "soft": status.soft,
         "soft_reached": _soft_reached(status),
@@ -139,10 +139,15 @@ def _budget_row(status: BudgetStatus, zone: ZoneInfo) -> list[str]:
         "-" if status.resets_at is None else _local(status.resets_at, zone, minutes=True),
         _amount(status.limit, usd),
         _amount(status.spent, usd),
-        _amount(max(status.limit - status.spent, 0), usd),
+        _amount(_left(status), usd),
         f"{status.share * 100:.1f}%",
         soft,
     ]
+
+
+def _left(status: BudgetStatus) -> float:
+    # Rounded to the picodollar: 100 - 80.1 is 19.9 left, not 19.900000000000006.
+    return max(round(status.limit - status.spent, 12), 0)
 
 
 def _soft_reached(status: BudgetStatus) -> bool:
