@@ -126,3 +126,39 @@ def test_plain_text_answers_keep_the_original_as_written(guarded: Stack) -> None
         model="gpt-4o-mini", messages=[{"role": "user", "content": SHIP_TO}]
     )
     assert completion.choices[0].message.content == SHIP_TO
+
+
+def _placeholder_for(stack: Stack, text: str) -> str:
+    stack.clear_captures()
+    stack.client().responses.create(model="gpt-4o-mini", input=text)
+    (placeholder,) = set(PLACEHOLDER.findall(json.dumps(stack.captures()[-1]["body"])))
+    return placeholder
+
+
+@pytest.mark.parametrize("answer", ["text", "function_call", "failed"])
+def test_responses_stream_keeps_one_sequence_number_per_event(guarded: Stack, answer: str) -> None:
+    """Restoring a placeholder that arrives over several deltas splits and empties
+    events; the client still sees sequence numbers 0, 1, 2, ... with no repeat or gap
+    (the SDK's ``starting_after`` and any client ordering by them rely on that)."""
+    prompt = f"Mail {EMAIL} today about the invoice please"
+    placeholder = _placeholder_for(guarded, prompt)
+    tools: Any = []
+    if answer == "function_call":
+        arguments = json.dumps({"to": placeholder, "subject": "invoice"})
+        guarded.script("gpt-4o-mini", {"tool_calls": [{"name": "send", "arguments": arguments}]})
+        tools = [{"type": "function", "name": "send", "parameters": {"type": "object"}}]
+    elif answer == "failed":
+        prompt += " [[sim:fault=disconnect,after=7]]"
+    events = list(
+        guarded.client().responses.create(
+            model="gpt-4o-mini", input=prompt, tools=tools, stream=True
+        )
+    )
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    final = events[-1]
+    if answer == "failed":
+        assert final.type == "response.failed"
+    else:
+        assert final.type == "response.completed"
+        assert EMAIL in final.response.model_dump_json()
+        assert placeholder not in final.response.model_dump_json()

@@ -157,6 +157,7 @@ class StreamRelay:
         self.bytes_emitted = 0
         self.comments_seen = 0
         self._response_envelope: dict[str, Any] | None = None
+        self._next_sequence: int | None = None  # Responses: the number the next event gets
 
     async def relay(self, upstream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Relay the upstream stream; re-raises an upstream error after what was sent."""
@@ -214,6 +215,8 @@ class StreamRelay:
     def _emit(self, events: list[StreamEvent]) -> bytes:
         if not events:
             return b""
+        if self.dialect == "responses":
+            self._number(events)
         if len(events) == 1:
             out = events[0].encode()
         else:
@@ -221,6 +224,26 @@ class StreamRelay:
         self.events_emitted += len(events)
         self.bytes_emitted += len(out)
         return out
+
+    def _number(self, events: list[StreamEvent]) -> None:
+        """Keep Responses ``sequence_number`` values contiguous as the client sees them.
+
+        Hooks split events (a text delta decided in part), drop them (a refused tool
+        call) and add their own; numbering goes on from the upstream's first number, so
+        no two events share one and none is skipped (clients order and resume by it)."""
+        for event in events:
+            payload = event.payload
+            if not isinstance(payload, dict):
+                continue
+            number = payload.get("sequence_number")
+            if not isinstance(number, int) or isinstance(number, bool):
+                continue
+            if self._next_sequence is None:
+                self._next_sequence = number
+            elif number != self._next_sequence:
+                payload["sequence_number"] = self._next_sequence
+                event.mark_changed()
+            self._next_sequence += 1
 
     def error_event(
         self,
@@ -232,10 +255,11 @@ class StreamRelay:
     ) -> bytes:
         """The event that ends this stream with an error, in the relay's dialect."""
         if self.dialect == "responses":
+            sequence = self._next_sequence
             return responses_failed_event(
                 message,
                 code,
-                sequence_number=self.events_emitted,
+                sequence_number=self.events_emitted if sequence is None else sequence,
                 envelope=self._response_envelope,
                 bastion=bastion,
             )
