@@ -137,6 +137,19 @@ async def test_concurrency_leases_are_released_when_the_call_settles() -> None:
     await limiter.admit(FINANCE)
 
 
+async def test_a_concurrency_refusal_says_retry_after_1_not_the_lease_ttl() -> None:
+    """A slot frees when a call ends, usually within seconds; the lease TTL (900 s) only
+    bounds a crashed process's slot. SDKs honour Retry-After (docs/limits.md: 1)."""
+    clock = Clock()
+    limiter, _ = limiter_for(config({"scope": ["key"], "concurrent_requests": 1}), clock)
+    await limiter.admit(FINANCE)
+    clock.now += 5
+    with pytest.raises(RateLimited) as refused:
+        await limiter.admit(FINANCE)
+    assert refused.value.headers["retry-after"] == "1"
+    assert "Try again in" not in refused.value.message
+
+
 async def test_key_id_the_principal_fields_name_scopes_and_matches_like_key() -> None:
     """CONTRACT.md §1 names the field key_id everywhere; limits also take the short key."""
     rule = {"scope": ["key_id"], "match": {"key_id": ["k1", "k2"]}, "concurrent_requests": 1}

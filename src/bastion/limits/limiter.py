@@ -380,7 +380,9 @@ class ScopedLimiter:
                 f"Too many concurrent requests for {scope}: at most {spec.limit} at once. "
                 "Try again when one finishes."
             )
-            retry_s = 1 if math.isinf(retry) else max(1, math.ceil(retry))
+            # a slot frees when a call ends, usually within seconds; when the oldest lease
+            # would expire (up to lease_ttl_s) only bounds a crashed process's slot
+            retry_s = 1
         elif math.isinf(retry):
             message = (
                 f"This call may use {hold.amount} {spec.measure.value}, more than the "
