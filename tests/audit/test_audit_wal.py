@@ -170,3 +170,50 @@ def test_a_segment_from_before_the_header_is_read_as_format_0(tmp_path: Path) ->
     _writer_dir(tmp_path, b"".join(orjson.dumps(line) + b"\n" for line in lines))
     wal = WriteAheadLog.open(tmp_path)
     assert _entries(wal, wal.start)[0] == [1, 2]
+
+
+def test_the_shipper_gets_every_entry_once_from_memory_or_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process's newest entries are read from memory; a re-read after a failed ship
+    comes from the file; across segment rotations, nothing is lost, repeated or reordered
+    and every shipped segment can be deleted."""
+    wal = WriteAheadLog.open(tmp_path, segment_bytes=512)
+    file_reads = 0
+    read_chunk = wal._read_chunk
+
+    def counted(position: Position) -> bytes:
+        nonlocal file_reads
+        file_reads += 1
+        return read_chunk(position)
+
+    monkeypatch.setattr(wal, "_read_chunk", counted)
+    appended = 0
+
+    def append(count: int) -> None:
+        nonlocal appended
+        for _ in range(count):
+            wal.append({"n": appended, "pad": "x" * 30})
+            appended += 1
+
+    append(10)
+    position, seen = wal.start, []
+    batch = 0
+    while len(seen) < 90:
+        before = file_reads
+        numbers, end = _entries(wal, position, limit=7)
+        assert file_reads == before  # entries never shipped come from memory
+        if batch % 3 == 1:  # the ship failed: the next round reads the same entries again
+            before = file_reads
+            assert _entries(wal, position, limit=7)[0] == numbers
+            assert file_reads > before
+        seen += numbers
+        position = end
+        append(5 if appended < 90 else 0)
+        batch += 1
+    assert seen == list(range(90))
+    assert _entries(wal, position) == ([], position)
+    assert len(list(wal.segments())) > 3
+    wal.release(position)
+    assert len(list(wal.segments())) == 1
+    assert wal.unshipped_bytes(position) == 0

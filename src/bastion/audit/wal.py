@@ -30,6 +30,7 @@ import fcntl
 import logging
 import os
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,8 @@ WAL_FORMAT = 1
 _HEADER_KEY = "bastion_wal"
 _READABLE_FORMATS = frozenset({0, WAL_FORMAT})
 _READ_CHUNK = 1 << 20
+_TAIL_ENTRIES = 4096
+"""Entries appended by this process that the shipper may take from memory (the newest)."""
 
 
 class WalFailed(Exception):
@@ -88,6 +91,11 @@ class WriteAheadLog:
         self._fsync = fsync
         self.failed = False
         self._sizes: dict[int, int] = {}
+        self._first_entry_at: dict[int, int] = {}  # segments opened here: past the header
+        # this process's newest entries, oldest first, with where each starts and ends:
+        # the shipper reads them from here instead of the file when it has shipped up
+        # to the first one (always, unless it fell behind by more than _TAIL_ENTRIES)
+        self._tail: deque[tuple[Position, Position, dict[str, Any]]] = deque(maxlen=_TAIL_ENTRIES)
         for path in directory.glob(f"*{_SUFFIX}"):
             with contextlib.suppress(ValueError):
                 self._sizes[int(path.stem)] = path.stat().st_size
@@ -153,9 +161,11 @@ class WriteAheadLog:
             self._fail("write", exc)
             raise WalFailed(str(exc)) from None
         self._written += 1
-        size = self._sizes[self._current] + len(line)
+        start = self._sizes[self._current]
+        size = start + len(line)
         self._sizes[self._current] = size
         end = Position(self._current, size)
+        self._tail.append((Position(self._current, start), end, entry))
         if size >= self._segment_bytes:
             self._rotate()
         return end
@@ -220,7 +230,7 @@ class WriteAheadLog:
                 os.close(fd)
                 raise
             size = len(header)
-        self._sizes[index] = size
+        self._sizes[index] = self._first_entry_at[index] = size
         _fsync_dir(self.directory)
         return fd
 
@@ -233,8 +243,12 @@ class WriteAheadLog:
 
     def read(self, after: Position, limit: int) -> tuple[list[dict[str, Any]], Position]:
         """Up to ``limit`` complete entries after ``after``, and the position past them."""
-        entries: list[dict[str, Any]] = []
         position = after if after.segment in self._sizes else self._next_segment(after)
+        while self._tail and self._tail[0][1] <= position:
+            self._tail.popleft()  # read from the file meanwhile (after a failed ship)
+        if self._tail and self._continues_at(position, self._tail[0][0]):
+            return self._take_tail(limit)
+        entries: list[dict[str, Any]] = []
         while len(entries) < limit and position.segment in self._sizes:
             chunk = self._read_chunk(position)
             end = chunk.rfind(b"\n")
@@ -256,12 +270,36 @@ class WriteAheadLog:
                 entries.append(entry)
                 if len(entries) >= limit:
                     break
-            position = Position(position.segment, position.offset + consumed)
-            if position.segment != self._current and position.offset >= self._sizes.get(
-                position.segment, 0
-            ):
-                position = self._next_segment(position)
+            position = self._onward(Position(position.segment, position.offset + consumed))
         return entries, position
+
+    def _onward(self, position: Position) -> Position:
+        """``position``, or the next segment's start when it is a finished segment's end."""
+        if position.segment != self._current and position.offset >= self._sizes.get(
+            position.segment, 0
+        ):
+            return self._next_segment(position)
+        return position
+
+    def _continues_at(self, position: Position, start: Position) -> bool:
+        """Whether the entry starting at ``start`` is the next one after ``position``."""
+        position = self._onward(position)
+        if position.segment != start.segment:
+            return False
+        first = self._first_entry_at.get(start.segment)
+        return position.offset == start.offset or (
+            start.offset == first and position.offset < first  # at the header
+        )
+
+    def _take_tail(self, limit: int) -> tuple[list[dict[str, Any]], Position]:
+        """The oldest ``limit`` entries of the tail, removed from it: the shipper reads
+        each once (after a failed ship it reads them again from the file)."""
+        entries: list[dict[str, Any]] = []
+        end = self._tail[0][0]
+        while self._tail and len(entries) < limit:
+            _, end, entry = self._tail.popleft()
+            entries.append(entry)
+        return entries, self._onward(end)
 
     def _read_chunk(self, position: Position) -> bytes:
         path = self.directory / _segment_name(position.segment)
