@@ -149,7 +149,8 @@ class WriteAheadLog:
 
     def append(self, entry: dict[str, Any]) -> Position:
         """Write one entry with one write(2): the position past it. Raises WalFailed once
-        the log has failed."""
+        the log has failed. The shipper may take ``entry`` itself from memory: never
+        change it (or anything it holds) afterwards."""
         if self.failed:
             raise WalFailed("the audit log failed earlier")
         line = orjson.dumps(entry) + b"\n"
