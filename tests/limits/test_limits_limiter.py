@@ -257,6 +257,28 @@ async def test_settle_replaces_reservations_with_usage_and_records_spend() -> No
     assert cost == pytest.approx(entry.cost_pusd / 1e12)  # the call record's cost_usd
 
 
+async def test_a_rolling_minute_token_budget_beside_tokens_per_minute_counts_apart() -> None:
+    """Both are 60 s token windows of one rule: one shared log counted each call twice,
+    so tokens_per_minute admitted half its limit."""
+    rule = {
+        "scope": ["team"],
+        "tokens_per_minute": 1000,
+        "budgets": [{"rolling_s": 60, "tokens": 100_000}],
+    }
+    limiter, _ = limiter_for(config(rule))
+    each = prompt_tokens(chat()) + 200
+    for _ in range(1000 // each):
+        await call(limiter, FINANCE, chat(max_tokens=200))
+    with pytest.raises(RateLimited, match="tokens per minute"):
+        await call(limiter, FINANCE, chat(max_tokens=200))
+    budget = {"scope": ["team"], "budgets": [{"rolling_s": 60, "tokens": 3 * each}]}
+    limiter, _ = limiter_for(config({**budget, "tokens_per_minute": 10_000}))
+    for _ in range(3):
+        await call(limiter, FINANCE, chat(max_tokens=200))
+    with pytest.raises(BudgetExceeded):
+        await call(limiter, FINANCE, chat(max_tokens=200))
+
+
 async def test_usage_that_never_arrived_settles_the_reserved_prompt() -> None:
     limiter, spent = limiter_for(config({"scope": ["team"], "tokens_per_minute": 10_000}))
     reservation = await call(limiter, FINANCE, chat("x" * 400))

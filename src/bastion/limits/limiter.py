@@ -290,8 +290,12 @@ class ScopedLimiter:
             scope_key = "|".join(
                 [rule.id, *(f"{n}={field_value(principal, model, n)}" for n in rule.scope)]
             )
+            keys: set[str] = set()
             for spec in specs:
                 key = f"{scope_key}|{spec.measure.value}|{spec.kind.value}|{spec.span_s:g}"
+                while key in keys:  # a rolling 60 s token budget beside tokens_per_minute
+                    key += "|budget"
+                keys.add(key)
                 planned.append(_Planned(spec, key, rule.id, label))
         return tuple(planned)
 
