@@ -162,3 +162,31 @@ def test_responses_stream_keeps_one_sequence_number_per_event(guarded: Stack, an
         assert final.type == "response.completed"
         assert EMAIL in final.response.model_dump_json()
         assert placeholder not in final.response.model_dump_json()
+
+
+@pytest.mark.parametrize("endpoint", ["chat", "responses"])
+def test_custom_tool_call_input_is_restored(guarded: Stack, endpoint: str) -> None:
+    """A custom (free-form) tool's input is text the client runs, like a function's
+    arguments: the placeholder the model saw comes back as the original."""
+    prompt = f"Mail {EMAIL} the invoice"
+    placeholder = _placeholder_for(guarded, prompt)
+    command = f"sendmail -t {placeholder} < invoice.txt"
+    guarded.script("gpt-4o-mini", {"tool_calls": [{"name": "shell", "input": command}]})
+    client = guarded.client()
+    if endpoint == "chat":
+        completion = client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": prompt}],
+            tools=[{"type": "custom", "custom": {"name": "shell"}}],
+        )
+        (call,) = completion.choices[0].message.tool_calls or []
+        assert call.type == "custom"
+        given = call.custom.input
+    else:
+        response = client.responses.create(
+            model="gpt-4o-mini", input=prompt, tools=[{"type": "custom", "name": "shell"}]
+        )
+        (item,) = response.output
+        assert item.type == "custom_tool_call"
+        given = item.input
+    assert given == f"sendmail -t {EMAIL} < invoice.txt"

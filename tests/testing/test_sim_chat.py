@@ -163,3 +163,15 @@ async def test_azure_deployment_path_uses_deployment_as_model(app: object) -> No
         )
     assert response.status_code == 200
     assert response.json()["model"] == "my-gpt4o"
+
+
+async def test_scripted_custom_tool_call(client: httpx.AsyncClient) -> None:
+    command = "ls -la /srv/reports"
+    script = {"replies": [{"tool_calls": [{"name": "shell", "input": command}]}]}
+    assert (await client.post("/_sim/script", json=script)).status_code == 200
+    response = await client.post("/v1/chat/completions", json=_chat())
+    completion = ChatCompletion.model_validate_json(response.content, strict=True)
+    assert_no_extra(completion)
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.type == "custom" and call.custom.name == "shell" and call.custom.input == command
+    assert completion.choices[0].finish_reason == "tool_calls"

@@ -196,3 +196,27 @@ async def test_without_configured_key_any_bearer_passes_but_none_fails(app: obje
         missing = await http.get("/v1/models")
         anything = await http.get("/v1/models", headers={"authorization": "Bearer whatever"})
     assert (missing.status_code, anything.status_code) == (401, 200)
+
+
+async def test_custom_tool_call_streams_its_input(client: httpx.AsyncClient) -> None:
+    """A scripted ``{"name", "input"}`` calls a custom (free-form) tool."""
+    command = "grep -rn 'quarterly revenue' reports/ | sort | head -n 20"
+    script = {"replies": [{"tool_calls": [{"name": "shell", "input": command}]}]}
+    tools = [{"type": "custom", "name": "shell"}]
+    for stream in (False, True):
+        await client.post("/_sim/script", json=script)
+        body = {"model": "gpt-4o-mini", "input": "go", "tools": tools, "stream": stream}
+        response = await client.post("/v1/responses", json=body)
+        if stream:
+            events = _events(response)
+            deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
+            assert len(deltas) >= 2 and "".join(deltas) == command
+            done = events[-1]
+            assert done.type == "response.completed"
+            parsed = done.response
+        else:
+            parsed = Response.model_validate_json(response.content, strict=True)
+            assert_no_extra(parsed)
+        call = parsed.output[0]
+        assert call.type == "custom_tool_call" and call.name == "shell"
+        assert call.input == command and call.call_id.startswith("call_")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -68,18 +68,41 @@ def restore_answer(
     originals are escaped there as they are in tool-call arguments."""
     changed = False
 
-    def restore(holder: dict[str, Any], key: str) -> None:
+    def restore(holder: dict[str, Any], key: str, json_string: bool) -> None:
         nonlocal changed
         text = holder.get(key)
         if isinstance(text, str):
-            restored = restorer.replace(text, json_string=json_text or key == "arguments")
+            restored = restorer.replace(text, json_string=json_string)
             if restored != text:
                 holder[key] = restored
                 changed = True
 
     for holder, name in answer_fields(payload):
-        restore(holder, name)
+        restore(holder, name, json_text or name == "arguments")
+    for holder, name in _free_texts(payload):
+        restore(holder, name, False)
     return changed
+
+
+def _free_texts(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(holder, field) of the answer's free texts beside its content and arguments:
+    refusals, and the input of custom (free-form) tool calls, which the client runs."""
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            continue
+        yield message, "refusal"
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, dict) and isinstance(call.get("custom"), dict):
+                yield call["custom"], "input"
+    for item in payload.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "custom_tool_call":
+            yield item, "input"
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and part.get("type") == "refusal":
+                yield part, "refusal"
 
 
 class JsonAnswerRestorer(ReplaceTextHook):

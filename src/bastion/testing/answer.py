@@ -24,10 +24,12 @@ _ID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """One function call the model makes: a tool name and its JSON argument string."""
+    """One tool call the model makes: a tool name and its JSON argument string, or for a
+    custom (free-form) tool, ``custom`` set and its free-text input in ``arguments``."""
 
     name: str
     arguments: str = "{}"
+    custom: bool = False
 
     def __post_init__(self) -> None:
         if not self.name:

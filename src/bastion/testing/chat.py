@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from bastion.testing.answer import Answer, random_id, split_pieces
+from bastion.testing.answer import Answer, ToolCall, random_id, split_pieces
 from bastion.testing.faults import Rendered
 from bastion.testing.tokens import chat_prompt_tokens, count_tokens, truncate_to_tokens
 
@@ -76,15 +76,22 @@ def _message(answer: Answer) -> dict[str, Any]:
         "annotations": [],
     }
     if answer.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": random_id("call_"),
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in answer.tool_calls
-        ]
+        message["tool_calls"] = [_tool_call(call) for call in answer.tool_calls]
     return message
+
+
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    if call.custom:
+        return {
+            "id": random_id("call_"),
+            "type": "custom",
+            "custom": {"name": call.name, "input": call.arguments},
+        }
+    return {
+        "id": random_id("call_"),
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
 
 
 def _deltas(answer: Answer, finish_reason: str, chunk_chars: int) -> list[dict[str, Any]]:
@@ -95,13 +102,19 @@ def _deltas(answer: Answer, finish_reason: str, chunk_chars: int) -> list[dict[s
     else:
         deltas = []
         for index, call in enumerate(answer.tool_calls):
+            if call.custom:  # a custom call's input comes whole, with its header
+                opening: dict[str, Any] = {"tool_calls": [{"index": index, **_tool_call(call)}]}
+                if index == 0:
+                    opening = {"role": "assistant", "content": None, **opening, "refusal": None}
+                deltas.append(opening)
+                continue
             header = {
                 "index": index,
                 "id": random_id("call_"),
                 "type": "function",
                 "function": {"name": call.name, "arguments": ""},
             }
-            opening: dict[str, Any] = {"tool_calls": [header]}
+            opening = {"tool_calls": [header]}
             if index == 0:
                 opening = {"role": "assistant", "content": None, **opening, "refusal": None}
             deltas.append(opening)

@@ -48,6 +48,11 @@ def _parse_tool_calls(raw: Any) -> tuple[ToolCall, ...]:
     for entry in raw:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             raise ValueError("each tool call needs a string 'name'")
+        if "input" in entry:  # a custom tool's free-text input
+            if not isinstance(entry["input"], str):
+                raise ValueError("custom tool call 'input' must be a string")
+            calls.append(ToolCall(entry["name"], entry["input"], custom=True))
+            continue
         arguments = entry.get("arguments", "{}")
         if not isinstance(arguments, str):
             raise ValueError("tool call 'arguments' must be a JSON string")

@@ -63,6 +63,14 @@ def _output_items(answer: Answer) -> list[dict[str, Any]]:
     if answer.tool_calls:
         return [
             {
+                "id": random_id("ctc_", 48),
+                "type": "custom_tool_call",
+                "call_id": random_id("call_"),
+                "input": call.arguments,
+                "name": call.name,
+            }
+            if call.custom
+            else {
                 "id": random_id("fc_", 48),
                 "type": "function_call",
                 "status": "completed",
@@ -88,11 +96,20 @@ def _item_events(item: dict[str, Any], index: int, chunk_chars: int) -> list[dic
     """The events that stream one output item, without sequence numbers."""
     item_id = item["id"]
     where = {"item_id": item_id, "output_index": index}
-    if item["type"] == "function_call":
-        added = {**item, "status": "in_progress", "arguments": ""}
-        events: list[dict[str, Any]] = [
-            {"type": "response.output_item.added", "output_index": index, "item": added}
+    events: list[dict[str, Any]]
+    if item["type"] == "custom_tool_call":
+        added = {**item, "input": ""}
+        events = [{"type": "response.output_item.added", "output_index": index, "item": added}]
+        events += [
+            {"type": "response.custom_tool_call_input.delta", **where, "delta": piece}
+            for piece in split_pieces(item["input"], chunk_chars)
         ]
+        events.append(
+            {"type": "response.custom_tool_call_input.done", **where, "input": item["input"]}
+        )
+    elif item["type"] == "function_call":
+        added = {**item, "status": "in_progress", "arguments": ""}
+        events = [{"type": "response.output_item.added", "output_index": index, "item": added}]
         events += [
             {"type": "response.function_call_arguments.delta", **where, "delta": piece}
             for piece in split_pieces(item["arguments"], chunk_chars)
