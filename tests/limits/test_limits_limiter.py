@@ -288,6 +288,25 @@ async def test_usage_that_never_arrived_settles_the_reserved_prompt() -> None:
     assert entry.completion_tokens == 7
 
 
+async def test_a_call_reserved_before_midnight_settles_in_the_period_that_counted_it() -> None:
+    """The day's counter held the call, so the ledger (budgets report, restart rebuild)
+    must put its spend in that day too, not in the next one, whose counter never saw
+    it: else the next day's ledger shows 1,500 tokens under a 1,000-token budget."""
+    clock = Clock(1_790_035_199.0)  # 23:59:59 UTC
+    rule = {"scope": ["team"], "budgets": [{"period": "day", "tokens": 1000}]}
+    limiter, spent = limiter_for(config(rule), clock)
+    late = await call(limiter, FINANCE, chat(max_tokens=600))
+    clock.now += 2  # the answer ends after midnight
+    await limiter.settle(FINANCE, late, Usage(10, 590))
+    day = limiter.clock.current("day", clock.now)
+    for _ in range(9):  # the new day's counter starts from zero
+        reservation = await call(limiter, FINANCE, chat(max_tokens=100))
+        await limiter.settle(FINANCE, reservation, Usage(10, 90))
+    assert sum(e.tokens for e in spent if day.contains(e.settled_at)) <= 1000
+    assert spent[0].settled_at == 1_790_035_199.0
+    assert all(e.settled_at == clock.now for e in spent[1:])  # no boundary: settle time
+
+
 async def test_soft_threshold_alerts_once_per_period(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
     limiter, _ = limiter_for(

@@ -122,11 +122,14 @@ def _header_of(spec: LimitSpec) -> int:
 
 
 class _Held(NamedTuple):
-    """What one ``take`` holds: the store's ticket and the plan it followed."""
+    """What one ``take`` holds: the store's ticket and the plan it followed, when it was
+    taken and when the first calendar period it counts in ends (``inf``: none)."""
 
     ticket: object
     plan: _Plan
     prompt_tokens: int
+    taken_at: float = 0.0
+    period_end: float = math.inf
 
     def amounts(self, tokens: int, cost: int) -> Sequence[int | None]:
         """Per hold, what it settles to: usage for tokens and USD, None keeps it."""
@@ -210,6 +213,7 @@ class ScopedLimiter:
             )
         now = self._now()
         holds = []
+        period_end = math.inf
         for fixed, key, kind, limit, span_s, by_tokens, period_kind, make in plan.steps:
             if fixed is not None:
                 holds.append(fixed)
@@ -217,6 +221,7 @@ class ScopedLimiter:
                 holds.append(make(key, kind, limit, tokens if by_tokens else cost, span_s))
             else:
                 period = self.clock.current(period_kind, now)
+                period_end = min(period_end, period.end)
                 amount = tokens if by_tokens else cost
                 span_s = max(period.end - now, 1.0)
                 holds.append(make(f"{key}|{period.id}", kind, limit, amount, span_s))
@@ -224,7 +229,9 @@ class ScopedLimiter:
             result = self._local.take_now(holds, now)
         else:
             result = await self._take(holds, now)
-        return self._granted(plan, holds, result, admitted, model, prompt, tokens, cost, now)
+        return self._granted(
+            plan, holds, result, admitted, model, prompt, tokens, cost, now, period_end
+        )
 
     async def settle(
         self, principal: Principal, reservation: Reservation, usage: Usage
@@ -259,7 +266,7 @@ class ScopedLimiter:
         if model is not None and tokens and self._record_spend is not None:
             self._record_spend(
                 SpendEntry(
-                    settled_at=now,
+                    settled_at=_counted_at(helds, now),
                     key_id=principal.key_id,
                     user=principal.user,
                     app=principal.app,
@@ -319,6 +326,7 @@ class ScopedLimiter:
         tokens: int,
         cost: int,
         now: float,
+        period_end: float = math.inf,
     ) -> Reservation:
         """The reservation after a take (raises its refusal)."""
         if isinstance(result, Refused):
@@ -333,7 +341,7 @@ class ScopedLimiter:
             tokens,
             cost / PICO_USD,
             model,
-            (*admitted.held, _Held(result.ticket, plan, prompt)),
+            (*admitted.held, _Held(result.ticket, plan, prompt, now, period_end)),
             _tightest(admitted.rates, plan, result) if plan.header_items else admitted.rates,
             degraded,
         )
@@ -400,6 +408,17 @@ class ScopedLimiter:
                 f"Try again in {retry_s}s."
             )
         return RateLimited(message, headers={"retry-after": str(retry_s)})
+
+
+def _counted_at(helds: Sequence[_Held], now: float) -> float:
+    """When the ledger says a call was spent: when it settled, unless a calendar period
+    it was counted in has ended since; then when it was reserved, so the ledger (the
+    budgets report, the rebuild after a restart) keeps it in the period whose counter
+    held it rather than in the next one, whose counter never saw it."""
+    for held in helds:
+        if held.period_end <= now:
+            return held.taken_at
+    return now
 
 
 def _amount_text(spec: LimitSpec, amount: int) -> str:
