@@ -4,6 +4,7 @@ bounds, the redacted answer, the bounded writer, and a purge that keeps the chai
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import orjson
@@ -152,6 +153,19 @@ def test_the_redacted_answer_puts_placeholders_back() -> None:
         "nothing here",
     )
     assert unrestore(texts, {}) == texts
+
+
+def test_the_redacted_answer_puts_placeholders_back_where_originals_were_escaped() -> None:
+    # tool-call arguments and structured outputs are JSON: an original with a line
+    # break or a quote went back escaped, and the redacted copy must not keep it
+    address = '221B Baker Street\nLondon "NW1 6XE"'
+    restorations = {"<STREET_ADDRESS_1a2b3c4d>": address}
+    escaped = json.dumps({"to": address}, ensure_ascii=False)
+    prose = f"Ship it to {address}."
+    assert unrestore((escaped, prose), restorations) == (
+        '{"to": "<STREET_ADDRESS_1a2b3c4d>"}',
+        "Ship it to <STREET_ADDRESS_1a2b3c4d>.",
+    )
 
 
 def test_the_writer_drops_past_its_bound_and_counts() -> None:

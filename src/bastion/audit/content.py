@@ -21,6 +21,7 @@ chain, and nobody without the key can test a guess (an SSN) against a digest.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -213,14 +214,20 @@ def check_keys(rules: RetentionRules, ring: Keyring) -> None:
 
 def unrestore(texts: Iterable[str], restorations: Mapping[str, str]) -> tuple[str, ...]:
     """Texts with every restored original replaced by its placeholder again (longest
-    first): the answer as the model wrote it, before placeholders were restored."""
+    first): the answer as the model wrote it, before placeholders were restored. Inside
+    JSON (tool-call arguments, structured outputs) an original went back escaped as JSON
+    string content, so that form is replaced too."""
     if not restorations:
         return tuple(texts)
-    pairs = sorted(
-        ((original, placeholder) for placeholder, original in restorations.items() if original),
-        key=lambda pair: len(pair[0]),
-        reverse=True,
-    )
+    forms = []
+    for placeholder, original in restorations.items():
+        if not original:
+            continue
+        forms.append((original, placeholder))
+        escaped = json.dumps(original, ensure_ascii=False)[1:-1]
+        if escaped != original:
+            forms.append((escaped, placeholder))
+    pairs = sorted(forms, key=lambda pair: len(pair[0]), reverse=True)
     out = []
     for text in texts:
         for original, placeholder in pairs:
