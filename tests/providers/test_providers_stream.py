@@ -16,7 +16,7 @@ from providers_fakes import (
     sse_answer,
 )
 
-from bastion.errors import UpstreamFailed
+from bastion.errors import InvalidRequest, UpstreamFailed
 from bastion.model import Endpoint
 from bastion.providers import UpstreamStream
 
@@ -130,3 +130,53 @@ async def test_chunks_can_only_be_iterated_once(upstream, make_router):
     await collect(stream)
     with pytest.raises(RuntimeError):
         await anext(stream.chunks())
+
+
+async def test_a_stream_that_opens_with_an_error_event_falls_back(upstream, backup, make_router):
+    # nothing has reached the caller yet: an upstream whose stream starts with an error
+    # is a failed attempt (retried, then the next target), not a 200 to relay
+    opening_error = b'data: {"error": {"message": "overloaded sk-leak1234567", "code": null}}\n\n'
+    upstream.script = [sse_answer([opening_error])] * 3
+    backup.script = [sse_answer(EVENTS)]
+    config = bastion_config(
+        {"p1": provider(upstream.base_url), "p2": provider(backup.base_url)},
+        [("p1", "m1"), ("p2", "m2")],
+    )
+    router = await make_router(config)
+    stream = await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=True)
+    assert isinstance(stream, UpstreamStream) and stream.provider == "p2"
+    assert await collect(stream) == b"".join(EVENTS)
+    assert len(upstream.seen) == 3
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        b'data: {"error": {"message": "Too long for deploy-9.", '
+        b'"code": "context_length_exceeded"}}\n\n',
+        b'event: error\ndata: {"type": "error", "message": "Too long for deploy-9.", '
+        b'"code": "context_length_exceeded", "param": null}\n\n',
+    ],
+    ids=["chat", "responses"],
+)
+async def test_an_opening_allow_listed_error_is_a_400_before_any_byte(
+    upstream, make_router, opening
+):
+    upstream.script = [sse_answer([opening, b"data: [DONE]\n\n"])]
+    router = await make_router(
+        bastion_config({"p1": provider(upstream.base_url)}, [("p1", "deploy-9")])
+    )
+    with pytest.raises(InvalidRequest) as info:
+        await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=True)
+    assert (info.value.status, info.value.code) == (400, "context_length_exceeded")
+    assert info.value.message == "Too long for gpt-4o-mini."
+    assert len(upstream.seen) == 1
+
+
+async def test_a_stream_whose_answer_mentions_error_is_relayed(upstream, make_router):
+    events = [b'data: {"choices": [{"delta": {"content": "error"}}], "error": null}\n\n']
+    upstream.script = [sse_answer([*events, b"data: [DONE]\n\n"])]
+    router = await make_router(bastion_config({"p1": provider(upstream.base_url)}, [("p1", "m")]))
+    stream = await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=True)
+    assert isinstance(stream, UpstreamStream)
+    await collect(stream)

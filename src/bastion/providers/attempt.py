@@ -4,10 +4,10 @@ The router decides what to do next (retry, fall back, give up); this module only
 says what happened. A usable answer is a 2xx whose content is what was asked for:
 JSON for a plain call (the body must start with ``{``; a cheap check that catches
 HTML error pages and empty bodies without parsing twice) that is not an error object
-(``{"error": {...}}`` with a 200, which some compatible servers send),
-``text/event-stream`` whose
-first bytes have arrived for a stream. Reading the first stream bytes here, before
-handing the stream over, means a stream that stalls or drops before saying anything
+(``{"error": {...}}`` with a 200, which some compatible servers send);
+``text/event-stream`` for a stream, whose first bytes have arrived and do not open
+with an error event. Reading the first stream bytes here, before handing the stream
+over, means a stream that stalls, drops or fails before saying anything
 can still be retried.
 """
 
@@ -17,8 +17,10 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+import orjson
 
 from bastion.config.schema import TimeoutsConfig
 from bastion.errors import ApiError, UpstreamFailed
@@ -32,6 +34,7 @@ from bastion.providers.upstream_errors import (
     PASSTHROUGH_CODES,
     error_answer,
     error_in_answer,
+    error_in_first_event,
     map_status_error,
     unexpected_content_type,
 )
@@ -78,14 +81,16 @@ def _bad_content() -> AttemptFailure:
 
 
 def _error_answer_failure(
-    code: object, body: bytes, target: PreparedTarget, public_model: str
+    answered: dict[str, Any], target: PreparedTarget, public_model: str
 ) -> AttemptFailure:
-    """A 2xx whose body is an error object: the request's own fault when its code says
-    so (an allow-listed code, answered as a 400), else a failure of the upstream."""
+    """A 2xx that is an error object (the body, or a stream's first event): the
+    request's own fault when its code says so (an allow-listed code, answered as a
+    400), else a failure of the upstream."""
+    code = answered.get("code")
     if isinstance(code, str) and code in PASSTHROUGH_CODES:
         error = map_status_error(
             400,
-            body,
+            orjson.dumps({"error": answered}),
             secret=target.secret,
             upstream_model=target.upstream_model,
             public_model=public_model,
@@ -174,6 +179,9 @@ async def run_attempt(
                 return _transport_failure(error)
             if not first_chunk:
                 return _bad_content()
+            opening_error = error_in_first_event(first_chunk)
+            if opening_error is not None:  # nothing reached the caller: fail this attempt
+                return _error_answer_failure(opening_error, target, context.public_model)
             loop_now = _loop_time()
             handed_over = True
             return UpstreamStream(
@@ -200,8 +208,7 @@ async def run_attempt(
             return _bad_content()
         answered_error = error_in_answer(body)
         if answered_error is not None:
-            code = answered_error.get("code")
-            return _error_answer_failure(code, body, target, context.public_model)
+            return _error_answer_failure(answered_error, target, context.public_model)
         return UpstreamResponse(
             status=response.status,
             body=body,

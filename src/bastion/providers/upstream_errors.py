@@ -38,6 +38,8 @@ PASSTHROUGH_CODES = frozenset(
 #: Top-level fields of a real answer (chat, Responses, embeddings, models).
 _ANSWER_FIELDS = frozenset({"object", "choices", "output", "data", "id"})
 
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
 _MAX_MESSAGE_CHARS = 500
 _KEY_SHAPED = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{6,})|(?:\bBearer\s+\S+)|(?:\bbst_[A-Za-z0-9]{8}_[A-Za-z0-9]{6,})",
@@ -89,6 +91,36 @@ def error_in_answer(body: bytes) -> dict[str, Any] | None:
     if not _ANSWER_FIELDS.isdisjoint(parsed):
         return None
     return parsed["error"]  # type: ignore[no-any-return]
+
+
+def error_in_first_event(chunk: bytes) -> dict[str, Any] | None:
+    """The error of a stream whose first event (complete within ``chunk``) is an error:
+    chat's ``data: {"error": {...}}`` or Responses' ``{"type": "error", ...}``; else None.
+
+    Only the first event is read, and only when it has fully arrived; a stream that
+    opens with anything else (a comment, an answer) is left for the relay to judge.
+    """
+    if b"error" not in chunk:  # the common case: no parse at all
+        return None
+    end = _EVENT_END.search(chunk)
+    if end is None:
+        return None
+    data = [
+        line[5:].removeprefix(b" ")
+        for line in chunk[: end.start()].splitlines()
+        if line.startswith(b"data:")
+    ]
+    try:
+        payload = orjson.loads(b"\n".join(data)) if data else None
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    if isinstance(payload.get("error"), dict) and _ANSWER_FIELDS.isdisjoint(payload):
+        return payload["error"]  # type: ignore[no-any-return]
+    if payload.get("type") == "error":
+        return {name: payload.get(name) for name in ("code", "message", "param")}
+    return None
 
 
 def map_status_error(
