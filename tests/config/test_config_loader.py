@@ -182,3 +182,26 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
         f"cannot read config file {missing}: No such file or directory"
     )
     assert "nope.yaml" in error_of(None, environ={"BASTION_CONFIG": str(missing)})
+
+
+@pytest.mark.parametrize(
+    ("section", "line"),
+    [
+        ("limits:\n  rules:\n    - budgets: [{period: day, usd: .inf}]\n", 3),
+        ("limits:\n  rules:\n    - budgets: [{period: day, usd: 1e300}]\n", 3),
+        ("limits:\n  pricing:\n    gpt-4o: {input: .nan, output: 10}\n", 3),
+        (
+            "providers:\n  openai:\n    kind: openai\n    base_url: http://up/v1\n"
+            "    timeouts: {total_s: .inf}\n",
+            5,
+        ),
+    ],
+    ids=["infinite-budget", "budget-beyond-any-counter", "nan-price", "infinite-timeout"],
+)
+def test_infinite_or_unrepresentable_numbers_are_refused_at_load(
+    tmp_path: Path, section: str, line: int
+) -> None:
+    # they used to pass validation and crash `bastion serve` (OverflowError) or disable
+    # a limit silently; the file and line say where
+    path = write(tmp_path, section)
+    assert error_of(path, environ={}).startswith(f"{path}:{line}: ")

@@ -13,7 +13,16 @@ from bastion.config.exporters import AuditExporterConfig
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no setting means infinity or NaN (.inf, .nan in YAML): a limit or timeout that
+    # large is "none", which has its own spelling (null) where it is allowed
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_BUDGET_USD = 1e12
+"""Budgets are counted in picodollars (exact integers); a trillion USD is the most."""
+MAX_BUDGET_TOKENS = 10**15
+MAX_PRICE_USD = 1e6
+"""USD per 1M tokens: no model costs a dollar a token."""
 
 
 AdminRoleName = Literal["admin", "security", "auditor", "app_owner"]
@@ -439,8 +448,12 @@ class BudgetConfig(_Strict):
     rolling_s: float | None = Field(
         None, gt=0, le=31 * 86400, description="Rolling window in seconds instead of a period."
     )
-    usd: float | None = Field(None, ge=0, description="Most USD spent in the period.")
-    tokens: int | None = Field(None, ge=0, description="Most tokens (prompt + output).")
+    usd: float | None = Field(
+        None, ge=0, le=MAX_BUDGET_USD, description="Most USD spent in the period."
+    )
+    tokens: int | None = Field(
+        None, ge=0, le=MAX_BUDGET_TOKENS, description="Most tokens (prompt + output)."
+    )
     soft: float | None = Field(
         0.8, gt=0, lt=1, description="Share of the limit that alerts once per period; null: none."
     )
@@ -528,11 +541,14 @@ class LimitRuleConfig(_Strict):
 class ModelPriceConfig(_Strict):
     """A model's price in USD per 1M tokens; overrides the built-in table."""
 
-    input: float = Field(ge=0, description="USD per 1M prompt tokens.")
+    input: float = Field(ge=0, le=MAX_PRICE_USD, description="USD per 1M prompt tokens.")
     cached_input: float | None = Field(
-        None, ge=0, description="USD per 1M cached prompt tokens (default: input)."
+        None,
+        ge=0,
+        le=MAX_PRICE_USD,
+        description="USD per 1M cached prompt tokens (default: input).",
     )
-    output: float = Field(0.0, ge=0, description="USD per 1M output tokens.")
+    output: float = Field(0.0, ge=0, le=MAX_PRICE_USD, description="USD per 1M output tokens.")
     max_output_tokens: int | None = Field(
         None, ge=0, description="Output reserved when a call sets no max_tokens."
     )
