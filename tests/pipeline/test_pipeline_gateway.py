@@ -355,6 +355,32 @@ async def _drain(reply: Reply | StreamingReply) -> bytes:
     return b"".join([chunk async for chunk in reply.chunks])
 
 
+def _answer_with_usage(usage: dict[str, Any] | None) -> UpstreamResponse:
+    answer = _answer()
+    body = orjson.loads(answer.body)
+    if usage is None:
+        del body["usage"]
+    else:
+        body["usage"] = usage
+    return replace(answer, body=orjson.dumps(body))
+
+
+async def test_an_answer_settles_its_cached_prompt_tokens_apart() -> None:
+    usage: dict[str, Any] = {"prompt_tokens": 900, "completion_tokens": 3, "total_tokens": 903}
+    usage["prompt_tokens_details"] = {"cached_tokens": 512}
+    h = Harness(router_answer=_answer_with_usage(usage))
+    await h.call(CHAT)
+    ((_, settled),) = h.limiter.settled
+    assert settled == Usage(900, 3, cached_prompt_tokens=512)
+
+
+async def test_an_answer_without_usage_settles_an_estimate_of_prompt_and_answer() -> None:
+    h = Harness(router_answer=_answer_with_usage(None))
+    await h.call(CHAT)
+    ((_, settled),) = h.limiter.settled
+    assert settled.estimated and settled.prompt_tokens >= 1 and settled.completion_tokens >= 1
+
+
 async def test_stream_settles_once_with_streamed_usage_and_hides_it() -> None:
     h = Harness(router_answer=FakeStream(Recorder(), STREAM))
     body = await _drain(await h.call({**CHAT, "stream": True}))

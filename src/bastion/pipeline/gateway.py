@@ -230,7 +230,7 @@ class Gateway:
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
         scan = ctx.answer_scan = self._answer_scan(ctx)
         with trace.phase("response"):
-            payload, ctx.usage = read_json_answer(upstream.body)
+            payload, ctx.usage = read_json_answer(upstream.body, ctx.parsed)
             out = await _off_loop(
                 len(upstream.body),
                 finish_json_body,

@@ -19,20 +19,23 @@ from bastion.pipeline.tool_calls import ToolCallGuard, enforce_json
 from bastion.providers.upstream_errors import PASSTHROUGH_CODES, scrub_message
 from bastion.transform.base import AppliedTransform
 from bastion.wire.request import ParsedRequest
+from bastion.wire.usage import usage_of
 
 _CHARS_PER_TOKEN = 4  # conservative estimate when the upstream reports no usage
 
 
-def read_json_answer(raw: bytes) -> tuple[dict[str, Any], Usage]:
+def read_json_answer(raw: bytes, parsed: ParsedRequest | None) -> tuple[dict[str, Any], Usage]:
     """The upstream's complete answer and its usage (read first: whatever happens to the
-    answer next, the tokens were billed and must be settled)."""
+    answer next, the tokens were billed and must be settled). An answer without a usable
+    ``usage`` is estimated from the request and the whole body (an upper bound of its
+    text), as a stream without usage is from the text relayed (B2)."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise UpstreamFailed("The upstream answered with a body that is not JSON.") from None
     if not isinstance(payload, dict):
         raise UpstreamFailed("The upstream answered with an unexpected body.")
-    return payload, _usage_of(payload.get("usage"))
+    return payload, usage_of(payload.get("usage")) or estimate_usage(parsed, len(raw))
 
 
 def finish_json_body(
@@ -119,20 +122,6 @@ def answer_restorer(applied: AppliedTransform) -> ReplaceTextHook:
     if getattr(applied, "json_answer", False):  # optional for transforms that predate it
         return JsonAnswerRestorer(applied.restorations)
     return ReplaceTextHook(applied.restorations)
-
-
-def _usage_of(raw: Any) -> Usage:
-    if not isinstance(raw, dict):
-        return Usage(estimated=True)
-    prompt = raw.get("prompt_tokens", raw.get("input_tokens", 0))
-    completion = raw.get("completion_tokens", raw.get("output_tokens", 0))
-    if (
-        not isinstance(prompt, int)
-        or not isinstance(completion, int)
-        or min(prompt, completion) < 0
-    ):
-        return Usage(estimated=True)
-    return Usage(prompt, completion)
 
 
 def estimate_usage(parsed: ParsedRequest | None, answer_chars: int) -> Usage:
