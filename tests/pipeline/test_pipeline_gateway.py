@@ -381,6 +381,33 @@ async def test_an_answer_without_usage_settles_an_estimate_of_prompt_and_answer(
     assert settled.estimated and settled.prompt_tokens >= 1 and settled.completion_tokens >= 1
 
 
+async def test_a_failed_responses_object_is_reworded_billed_and_recorded_failed() -> None:
+    body = {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "status": "failed",
+        "error": {"code": "server_error", "message": "shard 7 down; key sk-upstream-canary-4f1"},
+        "output": [],
+        "usage": {"input_tokens": 9, "output_tokens": 0, "total_tokens": 9},
+    }
+    answer = UpstreamResponse(200, orjson.dumps(body), {}, "sim", "m", "gpt-4o-mini", 1, 1.0)
+    h = Harness(router_answer=answer)
+    request = {"model": "gpt-4o-mini", "input": "hello a@b.example"}
+    call = IncomingCall(Endpoint.RESPONSES, orjson.dumps(request), "good", "req_resp", 0.0)
+    reply = await h.gateway.handle(call)
+    assert isinstance(reply, Reply) and reply.finish is not None
+    await reply.finish()
+    sent = orjson.loads(reply.body)
+    assert b"canary" not in reply.body and b"shard" not in reply.body
+    assert sent["status"] == "failed" and sent["error"]["code"] == "upstream_error"
+    ((_, usage),) = h.limiter.settled
+    assert usage == Usage(9, 0)  # billed by the upstream: settled (B2)
+    (record,) = await h.records()
+    assert record.status is CallStatus.FAILED and record.error_code == "upstream_error"
+
+
 async def test_stream_settles_once_with_streamed_usage_and_hides_it() -> None:
     h = Harness(router_answer=FakeStream(Recorder(), STREAM))
     body = await _drain(await h.call({**CHAT, "stream": True}))

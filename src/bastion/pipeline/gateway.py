@@ -49,6 +49,7 @@ from bastion.pipeline.parts import GatewayParts, LiveStream
 from bastion.pipeline.record import build_record
 from bastion.pipeline.response import (
     estimate_usage,
+    failed_response_code,
     finish_json_body,
     read_json_answer,
     stream_hooks,
@@ -245,7 +246,8 @@ class Gateway:
             _add_output_redactions(headers, scan)
         if ctx.content is not None:
             ctx.content.answer_json(out)
-        ctx.status = CallStatus.COMPLETED
+        ctx.error_code = failed_response_code(payload)  # reworded by finish_json_body
+        ctx.status = CallStatus.FAILED if ctx.error_code else CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
         return Reply(200, out, headers, self._finisher(ctx))

@@ -60,7 +60,20 @@ def finish_json_body(
         changed = restore_answer(payload, restorer, json_text=json_text) or changed
     if tool_guard is not None and enforce_json(payload, tool_guard):
         changed = True
+    if failed_response_code(payload) is not None:  # the upstream's words never pass (§5)
+        UpstreamErrors(public_model).reword_response(payload)
+        changed = True
     return orjson.dumps(payload) if changed else raw
+
+
+def failed_response_code(payload: dict[str, Any]) -> str | None:
+    """The error code of a complete Responses object whose ``status`` is ``failed`` (its
+    tokens were billed, so it is an answer to settle, recorded as failed); else None."""
+    if payload.get("object") != "response" or payload.get("status") != "failed":
+        return None
+    error = payload.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else "upstream_error"
 
 
 def restore_answer(
@@ -166,11 +179,14 @@ class UpstreamErrors:
         elif payload.get("type") == "error":
             payload.update(self._safe(payload, keys=("code", "message", "param")))  # Responses
         elif payload.get("type") == "response.failed" and isinstance(payload.get("response"), dict):
-            response = payload["response"]
-            response["error"] = self._safe(response.get("error") or {}, keys=("code", "message"))
+            self.reword_response(payload["response"])
         else:
             return
         event.mark_changed()
+
+    def reword_response(self, response: dict[str, Any]) -> None:
+        """A failed Responses object's ``error`` in Bastion's words."""
+        response["error"] = self._safe(response.get("error") or {}, keys=("code", "message"))
 
     def _safe(self, error: dict[str, Any], keys: Sequence[str] = ()) -> dict[str, Any]:
         code = error.get("code")
