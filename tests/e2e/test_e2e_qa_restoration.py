@@ -190,3 +190,57 @@ def test_custom_tool_call_input_is_restored(guarded: Stack, endpoint: str) -> No
         assert item.type == "custom_tool_call"
         given = item.input
     assert given == f"sendmail -t {EMAIL} < invoice.txt"
+
+
+def test_streamed_chat_custom_tool_call_input_is_restored(guarded: Stack) -> None:
+    """Streamed, the custom call's input arrives in ``delta.tool_calls[].custom.input``
+    (a field the SDK's chunk type does not declare, so it stays a plain dict)."""
+    prompt = f"Mail {EMAIL} the invoice"
+    placeholder = _placeholder_for(guarded, prompt)
+    guarded.script(
+        "gpt-4o-mini",
+        {"tool_calls": [{"name": "shell", "input": f"sendmail -t {placeholder} < invoice.txt"}]},
+    )
+    chunks = guarded.client().chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": prompt}],
+        tools=[{"type": "custom", "custom": {"name": "shell"}}],
+        stream=True,
+    )
+    given = ""
+    for chunk in chunks:
+        for choice in chunk.choices:
+            for call in choice.delta.tool_calls or ():
+                given += (call.model_dump().get("custom") or {}).get("input") or ""
+    assert given == f"sendmail -t {EMAIL} < invoice.txt"
+
+
+def test_streamed_responses_custom_tool_call_input_is_restored(guarded: Stack) -> None:
+    """Every place a Responses stream shows the input: the deltas (the placeholder cut
+    across them), the done event, the finished item and the completed response."""
+    prompt = f"Mail {EMAIL} today"
+    placeholder = _placeholder_for(guarded, prompt)
+    guarded.script(
+        "gpt-4o-mini",
+        {"tool_calls": [{"name": "shell", "input": f"sendmail -t {placeholder} < x"}]},
+    )
+    events = list(
+        guarded.client().responses.create(
+            model="gpt-4o-mini",
+            input=prompt,
+            tools=[{"type": "custom", "name": "shell"}],
+            stream=True,
+        )
+    )
+    expected = f"sendmail -t {EMAIL} < x"
+    deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
+    assert "".join(deltas) == expected
+    (done,) = [e.input for e in events if e.type == "response.custom_tool_call_input.done"]
+    assert done == expected
+    (item,) = [e.item for e in events if e.type == "response.output_item.done"]
+    assert item.type == "custom_tool_call" and item.input == expected
+    final = events[-1]
+    assert final.type == "response.completed"
+    (output,) = final.response.output
+    assert output.type == "custom_tool_call" and output.input == expected
+    assert [e.sequence_number for e in events] == list(range(len(events)))

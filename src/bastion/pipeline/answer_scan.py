@@ -1,11 +1,14 @@
 """Scanning the model's answer: what it wrote itself, before placeholders are restored.
 
-Complete answers are scanned once; streams in windows of ``WINDOW`` characters per
-choice (and per tool call's arguments) with ``OVERLAP`` characters carried over, so a
-value across a window edge is still found. The hook only observes: every event passes
-at once, nothing is held back. Findings go to the call record (source ``output``).
-When the decision carries output rules, :mod:`bastion.pipeline.output_guard` scans
-instead (holding windows back until decided), recording findings the same way.
+Every text the model writes is scanned: message content and output text, tool-call
+arguments, refusals and custom tool calls' inputs. Complete answers are scanned once;
+streams in windows of ``WINDOW`` characters per text (each choice's content and
+refusal, each tool call's arguments or input) with ``OVERLAP`` characters carried
+over, so a value across a window edge is still found. The hook only observes: every
+event passes at once, nothing is held back. Findings go to the call record (source
+``output``). When the decision carries output rules,
+:mod:`bastion.pipeline.output_guard` scans instead (holding windows back until
+decided), recording findings the same way.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class AnswerScan:
 
     def apply_json(self, payload: dict[str, Any]) -> bool:
         """Scan every text of a complete answer; never changes it (returns False)."""
-        for index, (holder, name) in enumerate(answer_fields(payload)):
+        for index, (holder, name) in enumerate(scanned_fields(payload)):
             text = holder.get(name)
             if isinstance(text, str) and text:
                 self.feed(answer_key(index, name), text)
@@ -122,15 +125,44 @@ def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str
                 yield part, "text"
 
 
+def free_text_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(holder, field) of the free texts of a complete answer beside those of
+    :func:`answer_fields`: refusals, and the input of custom (free-form) tool calls, which
+    the client runs. Both are prose, even when the answer's content is JSON."""
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            continue
+        yield message, "refusal"
+        for call in message.get("tool_calls") or ():
+            if isinstance(call, dict) and isinstance(call.get("custom"), dict):
+                yield call["custom"], "input"
+    for item in payload.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "custom_tool_call":
+            yield item, "input"
+        for part in item.get("content") or ():
+            if isinstance(part, dict) and part.get("type") == "refusal":
+                yield part, "refusal"
+
+
+def scanned_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(holder, field) of every text the model wrote in a complete answer: those of
+    :func:`answer_fields`, then those of :func:`free_text_fields`."""
+    yield from answer_fields(payload)
+    yield from free_text_fields(payload)
+
+
 def answer_key(index: int, name: str) -> TextKey:
-    """The key of the ``index``-th text of :func:`answer_fields` (second element
+    """The key of the ``index``-th text of :func:`scanned_fields` (second element
     negative for JSON arguments, as in streams)."""
     return (index, -1 if name == "arguments" else 0)
 
 
 def answer_texts(payload: dict[str, Any]) -> Iterator[str]:
-    """Every text of a complete answer (the strings :func:`answer_fields` points at)."""
-    for holder, name in answer_fields(payload):
+    """Every text of a complete answer (the strings :func:`scanned_fields` points at)."""
+    for holder, name in scanned_fields(payload):
         text = holder.get(name)
         if isinstance(text, str):
             yield text

@@ -35,7 +35,7 @@ from bastion.detect.base import Inspector
 from bastion.errors import PermissionDenied
 from bastion.model import Finding
 from bastion.model.controls import OutputAction, OutputPlan
-from bastion.pipeline.answer_scan import OVERLAP, FindingLog, answer_fields, answer_key
+from bastion.pipeline.answer_scan import OVERLAP, FindingLog, answer_key, scanned_fields
 from bastion.pipeline.stream import StreamEvent
 from bastion.pipeline.stream_hooks import TextKey, TextWindowHook
 from bastion.transform.replacements import Replacements
@@ -91,7 +91,7 @@ class OutputGuard:
         """Scan and rewrite every text of a complete chat or Responses answer in place;
         True if any changed. Raises ``PermissionDenied`` when a class is to be blocked."""
         changed = False
-        for index, (holder, name) in enumerate(answer_fields(payload)):
+        for index, (holder, name) in enumerate(scanned_fields(payload)):
             text = holder.get(name)
             if not isinstance(text, str) or not text:
                 continue

@@ -3,13 +3,18 @@
 :class:`TextWindowHook` is the base for everything that reads or rewrites the assistant
 text of a stream (output scanning, pseudonym restoration): it gathers the text deltas
 of each chat choice (``choices[i].delta.content``) and of each Responses text part
-(``response.output_text.delta``) and the arguments of tool calls (chat
-``delta.tool_calls[j].function.arguments``, ``response.function_call_arguments.delta``),
-hands complete windows to :meth:`on_window`, and holds the events back until their text
-is decided, so a rewrite may span chunk boundaries. A hook may also bound how long text
-waits: with ``release_after_s``, a text whose last decision is that old is decided as
-soon as ``min_release_chars`` are pending, so a model streaming a few tokens at a time
-is not held back a whole window.
+(``response.output_text.delta``), the arguments of tool calls (chat
+``delta.tool_calls[j].function.arguments``, ``response.function_call_arguments.delta``)
+and the free texts beside them: refusals (chat ``delta.refusal``,
+``response.refusal.delta``) and the input of custom tool calls (chat
+``delta.tool_calls[j].custom.input``, ``response.custom_tool_call_input.delta``). It
+hands complete windows to :meth:`on_window` (:meth:`on_arguments_window`,
+:meth:`on_free_window`), and holds the events back until their text is decided, so a
+rewrite may span chunk boundaries; the texts Responses repeats whole (done events, the
+finished item, the final response) get the rewritten text too. A hook may also bound
+how long text waits: with ``release_after_s``, a text whose last decision is that old
+is decided as soon as ``min_release_chars`` are pending, so a model streaming a few
+tokens at a time is not held back a whole window.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ from bastion.pipeline.stream import StreamEvent
 
 TextKey = tuple[int, int]
 """(choice index or output_index, content_index); a negative second element marks the
-arguments of a tool call (chat: -1 - tool call index; Responses: -1), a JSON text."""
+arguments of a tool call (chat: -1 - tool call index; Responses: -1), a JSON text; one
+from :data:`FREE` up a free text (prose even in a JSON answer): a refusal (chat: FREE;
+Responses: FREE + 1 + content_index) or a custom tool call's input (chat: FREE + 1 +
+tool call index; Responses: FREE)."""
+FREE = 1 << 20
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -96,6 +105,11 @@ class TextWindowHook:
         """Decide one window of a tool call's JSON arguments (default: like text)."""
         return self.on_window(choice_index, text)
 
+    def on_free_window(self, choice_index: int, text: str) -> str:
+        """Decide one window of a refusal or a custom tool call's input (default: like
+        text; unlike text it is prose even when the answer is a JSON document)."""
+        return self.on_window(choice_index, text)
+
     def hold_tail(self, text: str) -> int:
         """How many trailing characters of ``text`` must wait for more text (default 0)."""
         return 0
@@ -108,12 +122,12 @@ class TextWindowHook:
             kind = event.event_type
             if "choices" in payload:
                 self._chat_chunk(payload, fragments)
-            elif kind == "response.output_text.delta":
-                self._add(_responses_key(payload), payload, "delta", fragments)
-            elif kind == "response.function_call_arguments.delta":
-                self._add(_arguments_key(payload), payload, "delta", fragments)
-            elif kind is not None and self._responses_done(kind, payload):
-                event.mark_changed()
+            elif kind is not None:
+                delta_key = _DELTA_KEYS.get(kind)
+                if delta_key is not None:
+                    self._add(delta_key(payload), payload, "delta", fragments)
+                elif self._responses_done(kind, payload):
+                    event.mark_changed()
         elif event.is_done:
             self._finish_all()
         if not self._queue and not self._undecided(fragments):
@@ -174,6 +188,8 @@ class TextWindowHook:
         state.since = self._clock()
         if key[1] < 0:
             out = self.on_arguments_window(key[0], window)
+        elif key[1] >= FREE:
+            out = self.on_free_window(key[0], window)
         else:
             out = self.on_window(key[0], window)
         state.undecided = text[cut:]
@@ -220,7 +236,7 @@ class TextWindowHook:
         copy = orjson.loads(orjson.dumps(event.payload))
         path = fragment.path
         if path[:1] == ("choices",):
-            path = _continuation_only(copy, event.payload, path)
+            path = _continuation_only(copy, event.payload, path, fragment.name)
         target: Any = copy
         for step in path:
             target = target[step]
@@ -258,9 +274,17 @@ class TextWindowHook:
             return self._rewrite(_responses_key(payload), payload, "text")
         if kind == "response.content_part.done":
             part = payload.get("part")
-            return isinstance(part, dict) and self._rewrite(_responses_key(payload), part, "text")
+            if not isinstance(part, dict):
+                return False
+            if part.get("type") == "refusal":
+                return self._rewrite(_refusal_key(payload), part, "refusal")
+            return self._rewrite(_responses_key(payload), part, "text")
         if kind == "response.function_call_arguments.done":
             return self._rewrite(_arguments_key(payload), payload, "arguments")
+        if kind == "response.custom_tool_call_input.done":
+            return self._rewrite(_custom_input_key(payload), payload, "input")
+        if kind == "response.refusal.done":
+            return self._rewrite(_refusal_key(payload), payload, "refusal")
         if kind == "response.output_item.done":
             return self._rewrite_item(payload.get("item"), payload.get("output_index", 0))
         if kind in _TERMINAL:
@@ -274,13 +298,22 @@ class TextWindowHook:
         return False
 
     def _rewrite_item(self, item: Any, output_index: Any) -> bool:
-        content = item.get("content") if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            return False
+        kind = item.get("type")
+        if kind == "function_call":
+            return self._rewrite(_key(output_index, -1), item, "arguments")
+        if kind == "custom_tool_call":
+            return self._rewrite(_key(output_index, FREE), item, "input")
+        content = item.get("content")
         changed = False
-        if isinstance(item, dict) and item.get("type") == "function_call":
-            changed = self._rewrite(_key(output_index, -1), item, "arguments")
         for index, part in enumerate(content if isinstance(content, list) else ()):
-            if isinstance(part, dict) and part.get("type") == "output_text":
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "output_text":
                 changed = self._rewrite(_key(output_index, index), part, "text") or changed
+            elif kind == "refusal":
+                key = _key(output_index, FREE + 1 + index)
+                changed = self._rewrite(key, part, "refusal") or changed
         return changed
 
     def _rewrite(self, key: TextKey, target: dict[str, Any], name: str) -> bool:
@@ -292,21 +325,24 @@ class TextWindowHook:
         return True
 
 
-def _continuation_only(rest: Any, head: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+def _continuation_only(
+    rest: Any, head: Any, path: tuple[str | int, ...], name: str
+) -> tuple[str | int, ...]:
     """Split a chat chunk: the fields clients concatenate (``role``, a tool call's ``id``,
-    ``type`` and ``function.name``) stay in the head only, and the finish reason moves
-    to the rest, which now ends the choice. Returns the text's path in ``rest``."""
+    ``type`` and ``function.name`` or ``custom.name``) stay in the head only, and the
+    finish reason moves to the rest, which now ends the choice. Returns the path in
+    ``rest`` of the dict holding the text (field ``name``)."""
     at = path[1]
     rest_choice, head_choice = rest["choices"][at], head["choices"][at]
     head_choice["finish_reason"] = None
-    if len(path) == 3:  # delta.content
-        rest_choice["delta"] = {"content": ""}
+    if len(path) == 3:  # delta.content or delta.refusal
+        rest_choice["delta"] = {name: ""}
         return path
     call = rest_choice["delta"]["tool_calls"][path[4]]
     kept: dict[str, Any] = {"index": call["index"]} if "index" in call else {}
-    kept["function"] = {"arguments": ""}
+    kept[str(path[5])] = {name: ""}  # function.arguments or custom.input
     rest_choice["delta"] = {"tool_calls": [kept]}
-    return (*path[:4], 0, "function")
+    return (*path[:4], 0, path[5])
 
 
 TextField = tuple[TextKey, dict[str, Any], str, tuple[str | int, ...]]
@@ -314,8 +350,9 @@ TextField = tuple[TextKey, dict[str, Any], str, tuple[str | int, ...]]
 
 
 def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
-    """Every assistant text a chat chunk carries: each choice's ``delta.content`` and each
-    tool call's ``function.arguments`` (non-empty strings only)."""
+    """Every assistant text a chat chunk carries: each choice's ``delta.content`` and
+    ``delta.refusal``, each tool call's ``function.arguments`` and ``custom.input``
+    (non-empty strings only)."""
     choices = payload.get("choices")
     for at, choice in enumerate(choices if isinstance(choices, list) else ()):
         delta = choice.get("delta") if isinstance(choice, dict) else None
@@ -325,24 +362,32 @@ def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
         choice_index = index if isinstance(index, int) else 0
         if isinstance(delta.get("content"), str) and delta["content"]:
             yield (choice_index, 0), delta, "content", ("choices", at, "delta")
+        if isinstance(delta.get("refusal"), str) and delta["refusal"]:
+            yield (choice_index, FREE), delta, "refusal", ("choices", at, "delta")
         calls = delta.get("tool_calls")
         for position, call in enumerate(calls if isinstance(calls, list) else ()):
-            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(call, dict):
+                continue
+            number = call.get("index", position)
+            number = number if isinstance(number, int) else position
+            function = call.get("function")
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-                number = call.get("index", position)
-                tool = -1 - (number if isinstance(number, int) else position)
                 path = ("choices", at, "delta", "tool_calls", position, "function")
-                yield (choice_index, tool), function, "arguments", path
+                yield (choice_index, -1 - number), function, "arguments", path
+            custom = call.get("custom")
+            if isinstance(custom, dict) and isinstance(custom.get("input"), str):
+                path = ("choices", at, "delta", "tool_calls", position, "custom")
+                yield (choice_index, FREE + 1 + number), custom, "input", path
 
 
 def stream_text_fields(payload: dict[str, Any], kind: str | None) -> Iterator[TextField]:
     """Every assistant text one stream event carries, chat or Responses."""
     if "choices" in payload:
         yield from chat_text_fields(payload)
-    elif kind == "response.output_text.delta":
-        yield _responses_key(payload), payload, "delta", ()
-    elif kind == "response.function_call_arguments.delta":
-        yield _arguments_key(payload), payload, "delta", ()
+    elif kind is not None:
+        delta_key = _DELTA_KEYS.get(kind)
+        if delta_key is not None:
+            yield delta_key(payload), payload, "delta", ()
 
 
 def _key(first: Any, second: Any) -> TextKey:
@@ -355,6 +400,24 @@ def _responses_key(payload: Mapping[str, Any]) -> TextKey:
 
 def _arguments_key(payload: Mapping[str, Any]) -> TextKey:
     return _key(payload.get("output_index"), -1)
+
+
+def _custom_input_key(payload: Mapping[str, Any]) -> TextKey:
+    return _key(payload.get("output_index"), FREE)
+
+
+def _refusal_key(payload: Mapping[str, Any]) -> TextKey:
+    index = payload.get("content_index")
+    return _key(payload.get("output_index"), FREE + 1 + (index if isinstance(index, int) else 0))
+
+
+_DELTA_KEYS: Mapping[str, Callable[[Mapping[str, Any]], TextKey]] = {
+    "response.output_text.delta": _responses_key,
+    "response.function_call_arguments.delta": _arguments_key,
+    "response.custom_tool_call_input.delta": _custom_input_key,
+    "response.refusal.delta": _refusal_key,
+}
+"""The Responses events carrying a piece of text in ``delta``, and the key of its text."""
 
 
 class ReplaceTextHook(TextWindowHook):
@@ -383,6 +446,9 @@ class ReplaceTextHook(TextWindowHook):
 
     def on_arguments_window(self, choice_index: int, text: str) -> str:
         return self.replace(text, json_string=True)
+
+    def on_free_window(self, choice_index: int, text: str) -> str:
+        return self.replace(text)
 
     def replace(self, text: str, *, json_string: bool = False) -> str:
         """Replace every token of a complete text (also used for non-streamed answers);
