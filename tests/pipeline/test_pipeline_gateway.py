@@ -419,6 +419,29 @@ async def test_stream_settles_once_with_streamed_usage_and_hides_it() -> None:
     assert record.status is CallStatus.COMPLETED and record.stream
 
 
+async def test_a_stream_settles_its_cached_prompt_tokens_apart() -> None:
+    usage: dict[str, Any] = {"prompt_tokens": 50, "completion_tokens": 2, "total_tokens": 52}
+    usage["prompt_tokens_details"] = {"cached_tokens": 32}
+    stream = [*STREAM[:2], _delta(None, usage=usage), STREAM[3]]
+    h = Harness(router_answer=FakeStream(Recorder(), stream))
+    await _drain(await h.call({**CHAT, "stream": True}))
+    ((_, settled),) = h.limiter.settled
+    assert settled == Usage(50, 2, cached_prompt_tokens=32)
+
+
+async def test_a_stream_without_usage_estimates_tool_arguments_too() -> None:
+    arguments = '{"query": "' + "quarterly revenue by region " * 10 + '"}'
+    call = {"index": 0, "id": "call_1", "type": "function"}
+    call["function"] = {"name": "search", "arguments": arguments}
+    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "up"}
+    choice = {"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": "tool_calls"}
+    stream = [_chunk({**chunk, "choices": [choice]}), b"data: [DONE]\n\n"]
+    h = Harness(router_answer=FakeStream(Recorder(), stream))
+    await _drain(await h.call({**CHAT, "stream": True}))
+    ((_, settled),) = h.limiter.settled
+    assert settled.estimated and settled.completion_tokens >= len(arguments) // 4
+
+
 async def test_stream_cancelled_by_the_client_closes_upstream_and_settles() -> None:
     stream = FakeStream(Recorder(), STREAM)
     h = Harness(router_answer=stream)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from bastion.errors import UpstreamFailed
 from bastion.model import Endpoint, Usage
-from bastion.pipeline.answer_scan import AnswerScan, AnswerScanHook, answer_fields
+from bastion.pipeline.answer_scan import (
+    AnswerScan,
+    AnswerScanHook,
+    answer_fields,
+    free_text_fields,
+)
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.output_guard import OutputGuard, OutputGuardHook
 from bastion.pipeline.stream import StreamEvent, StreamHook
@@ -95,30 +100,9 @@ def restore_answer(
 
     for holder, name in answer_fields(payload):
         restore(holder, name, json_text or name == "arguments")
-    for holder, name in _free_texts(payload):
+    for holder, name in free_text_fields(payload):
         restore(holder, name, False)
     return changed
-
-
-def _free_texts(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
-    """(holder, field) of the answer's free texts beside its content and arguments:
-    refusals, and the input of custom (free-form) tool calls, which the client runs."""
-    for choice in payload.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if not isinstance(message, dict):
-            continue
-        yield message, "refusal"
-        for call in message.get("tool_calls") or ():
-            if isinstance(call, dict) and isinstance(call.get("custom"), dict):
-                yield call["custom"], "input"
-    for item in payload.get("output") or ():
-        if not isinstance(item, dict):
-            continue
-        if item.get("type") == "custom_tool_call":
-            yield item, "input"
-        for part in item.get("content") or ():
-            if isinstance(part, dict) and part.get("type") == "refusal":
-                yield part, "refusal"
 
 
 class JsonAnswerRestorer(ReplaceTextHook):

@@ -31,6 +31,7 @@ import orjson
 
 from bastion.model import Usage
 from bastion.pipeline.stream import StreamEvent
+from bastion.wire.usage import usage_of
 
 TextKey = tuple[int, int]
 """(choice index or output_index, content_index); a negative second element marks the
@@ -504,19 +505,17 @@ class UsageObserver:
                 continue
             delta = choice.get("delta")
             if isinstance(delta, dict):
-                content = delta.get("content")
-                if isinstance(content, str):
-                    self.text_chars += len(content)
+                self.text_chars += _chat_delta_chars(delta)
             reason = choice.get("finish_reason")
             if isinstance(reason, str):
                 index = choice.get("index", 0)
                 self.finish_reasons[index if isinstance(index, int) else 0] = reason
         usage = payload.get("usage")
         if isinstance(usage, dict):
-            self.usage = _usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            self.usage = usage_of(usage)
 
     def _responses_event(self, kind: str | None, payload: dict[str, Any]) -> None:
-        if kind == "response.output_text.delta":
+        if kind in _BILLED_DELTAS:
             delta = payload.get("delta")
             if isinstance(delta, str):
                 self.text_chars += len(delta)
@@ -531,15 +530,37 @@ class UsageObserver:
             self.finish_reasons[0] = reason if isinstance(reason, str) else self.response_status
             usage = response.get("usage")
             if isinstance(usage, dict):
-                self.usage = _usage(usage.get("input_tokens"), usage.get("output_tokens"))
+                self.usage = usage_of(usage)
 
 
-def _usage(prompt: Any, completion: Any) -> Usage | None:
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    if prompt < 0 or completion < 0:
-        return None
-    return Usage(prompt_tokens=prompt, completion_tokens=completion)
+# Responses events whose delta is output the model was billed for (the estimate when a
+# stream ends without usage counts them all)
+_BILLED_DELTAS = frozenset(
+    {
+        "response.output_text.delta",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+        "response.custom_tool_call_input.delta",
+        "response.reasoning_summary_text.delta",
+    }
+)
+
+
+def _chat_delta_chars(delta: dict[str, Any]) -> int:
+    """Characters of output in one chat delta: content, refusal, tool-call arguments and
+    custom tool inputs."""
+    chars = 0
+    for text in (delta.get("content"), delta.get("refusal")):
+        if isinstance(text, str):
+            chars += len(text)
+    for call in delta.get("tool_calls") or ():
+        if isinstance(call, dict):
+            for part, name in (("function", "arguments"), ("custom", "input")):
+                holder = call.get(part)
+                text = holder.get(name) if isinstance(holder, dict) else None
+                if isinstance(text, str):
+                    chars += len(text)
+    return chars
 
 
 class ModelRewriteHook:
