@@ -320,6 +320,7 @@ class WriteAheadLog:
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / _segment_name(index)).unlink()
             del self._sizes[index]
+            self._first_entry_at.pop(index, None)
 
     def unshipped_bytes(self, shipped: Position) -> int:
         """Bytes written after ``shipped``: the spool."""
