@@ -35,6 +35,7 @@ RING = Keyring.generate()
 
 class Restored:
     restorations: Mapping[str, str] = {PLACEHOLDER: EMAIL}
+    json_answer = False
 
 
 class Sink:

@@ -556,6 +556,7 @@ async def test_a_stream_abandoned_before_its_first_byte_still_ends_once() -> Non
 
 class Applied:
     restorations = {"<EMAIL_1a2b3c4d>": "a@b.example"}
+    json_answer = False
 
 
 class RedactingTransformer:

@@ -60,9 +60,8 @@ def finish_json_body(
         payload["model"] = public_model
         changed = True
     if applied is not None and applied.restorations:
-        restorer = answer_restorer(applied)
-        json_text = isinstance(restorer, JsonAnswerRestorer)
-        changed = restore_answer(payload, restorer, json_text=json_text) or changed
+        restorer = ReplaceTextHook(applied.restorations)
+        changed = restore_answer(payload, restorer, json_text=applied.json_answer) or changed
     if tool_guard is not None and enforce_json(payload, tool_guard):
         changed = True
     if failed_response_code(payload) is not None:  # the upstream's words never pass (§5)
@@ -116,7 +115,7 @@ class JsonAnswerRestorer(ReplaceTextHook):
 
 def answer_restorer(applied: AppliedTransform) -> ReplaceTextHook:
     """The hook restoring this call's placeholders, in prose or in a JSON answer."""
-    if getattr(applied, "json_answer", False):  # optional for transforms that predate it
+    if applied.json_answer:
         return JsonAnswerRestorer(applied.restorations)
     return ReplaceTextHook(applied.restorations)
 

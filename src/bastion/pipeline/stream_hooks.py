@@ -535,15 +535,7 @@ class UsageObserver:
 
 # Responses events whose delta is output the model was billed for (the estimate when a
 # stream ends without usage counts them all)
-_BILLED_DELTAS = frozenset(
-    {
-        "response.output_text.delta",
-        "response.refusal.delta",
-        "response.function_call_arguments.delta",
-        "response.custom_tool_call_input.delta",
-        "response.reasoning_summary_text.delta",
-    }
-)
+_BILLED_DELTAS = frozenset(_DELTA_KEYS) | {"response.reasoning_summary_text.delta"}
 
 
 def _chat_delta_chars(delta: dict[str, Any]) -> int:
