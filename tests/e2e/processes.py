@@ -29,7 +29,7 @@ def output_of(proc: subprocess.Popen[bytes]) -> str:
     return Path(log).read_text(errors="replace") if log else ""
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
     """Wait until ``url`` answers (any status), failing fast if the process died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -226,14 +226,17 @@ def test_dynamic_exception_valid_then_revoked_then_expired(stack: Stack) -> None
     assert isinstance(details, dict) and details["exception_state"] == "revoked"
     assert body["error"]["code"] == "exception_required"  # type: ignore[index]
 
-    soon = (datetime.now(UTC) + timedelta(seconds=10)).isoformat()
+    # the approver shortens it: the window starts at the approval, not at the request,
+    # so CLI start-up on a busy machine cannot use it up
     short = exceptions_cli(
-        stack, "request", *scope, "--justification", "One more claim.", "--expires", soon
+        stack, "request", *scope, "--justification", "One more claim.", "--expires", "1h"
     )
     short_id = str(short["id"])
-    exceptions_cli(stack, "approve", short_id, token=approver)
+    approved = exceptions_cli(stack, "approve", short_id, "--expires", "30s", token=approver)
+    ends = datetime.fromisoformat(str(approved["expires_at"]).replace("Z", "+00:00"))
+    assert ends - datetime.now(UTC) <= timedelta(seconds=30)
     eventually(lambda: applies(short_id), "the short exception applies")
-    eventually(lambda: not applies(short_id), "an exception stops applying when it expires", 20)
+    eventually(lambda: not applies(short_id), "an exception stops applying when it expires", 45)
     body = refused(stack, text, key=key, extra_body={"bastion": {"exception": short_id}})
     details = body["bastion"]
     assert isinstance(details, dict) and details["exception_state"] == "expired"
@@ -255,8 +258,12 @@ def test_a_slowly_streamed_answer_reaches_the_client_as_it_is_generated(stack: S
             parts.append(chunk.choices[0].delta.content)
     total = time.monotonic() - started
     assert "".join(parts).startswith(words)
-    assert first is not None and total > 1.0  # ~80 events at 50 a second
-    assert first < 0.22 * total, f"first text after {first:.2f} s of a {total:.2f} s stream"
+    assert first is not None and total > 1.0  # ~70 events at 50 a second
+    # Held a whole window, the text (shorter than one) would all come at the end: first
+    # close to total. Released as it is scanned, most of the stream's time follows the
+    # first words (about 0.15 s on an idle machine; the bound leaves room for a busy one).
+    assert first < 0.5 * total, f"first text after {first:.2f} s of a {total:.2f} s stream"
+    assert len(parts) > 5, "the answer came in one piece"
 
 
 def _record(stack: Stack, request_id: str) -> dict[str, object]:
