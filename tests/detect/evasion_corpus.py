@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+import json
 import random
 import string
 import zlib
@@ -287,6 +288,10 @@ VALUE_TECHNIQUES: dict[str, Callable[[str], str | None]] = {
     "html_value": lambda v: "".join(f"&#{ord(c)};" for c in v),
     "zero_width_homoglyph": lambda v: "\u200b".join(_look_alike(CYRILLIC)(v)),
     "fullwidth_base64": lambda v: _fullwidth(base64.b64encode(v.encode()).decode()),
+    # JSON text (tool-call arguments) from a writer that escapes all but ASCII
+    "json_escapes": lambda v: "".join(f"\\u{ord(c):04x}" for c in v),
+    "json_zero_width": lambda v: json.dumps("\u200b".join(v))[1:-1],
+    "json_fullwidth": lambda v: json.dumps(_fullwidth(v))[1:-1],
 }
 
 
@@ -388,6 +393,8 @@ def controls(seed: int = SEED) -> Iterator[Control]:
         "uuid": "request id 3f2b8c1e-9d4a-4e6b-8f0a-1c2d3e4f5a6b accepted",
         "git-hash": "fixed in commit 9fceb02d0ae598e95dc970b74767f19372d61af8",
         "url-encoded": "See https://example.com/search?q=weekly%20report%20draft&lang=en",
+        "json-escaped-prose": '{"name": "Jos\\u00e9 Mu\\u00f1oz", "note": "caf\\u00e9 \\u2013 '
+        'd\\u00e9j\\u00e0 vu \\ud83d\\ude00", "path": "C:\\\\users\\\\u1234"}',
         "hex-escapes": "The header is b'\\x89\\x50\\x4e\\x47\\x0d\\x0a\\x1a\\x0a' in PNG files.",
         "plain": "Please summarise the meeting and list the three action items.",
         "leetish-product-names": "We run log4j on x86 with MP3 and 4K video, COVID-19 rules.",

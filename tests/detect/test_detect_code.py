@@ -193,6 +193,8 @@ def test_language_is_named(text: str, language: str) -> None:
             "Is `==` in JavaScript different from `===`? When should I use which?", id="inline"
         ),
         pytest.param("| a | b |\n|---|---|\n| 1 | 2 |", id="markdown-table"),
+        pytest.param("Summary\n=======\nThe quarter went well.", id="markdown-heading"),
+        pytest.param("=====\nImportant\n=====\nRead this first.", id="rule-of-equals"),
     ],
 )
 def test_prose_and_config_are_not_code(text: str) -> None:

@@ -25,6 +25,34 @@ def test_terms_match_whole_words_case_insensitively() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "blanks",
+    [
+        pytest.param("\n", id="line-break"),
+        pytest.param("  ", id="two-spaces"),
+        pytest.param("\u00a0", id="nbsp"),
+        pytest.param(" \n\t", id="mixed"),
+    ],
+)
+def test_multi_word_terms_match_across_any_blanks(blanks: str) -> None:
+    """A pasted e-mail wraps a customer's name across lines; a web page joins it with NBSP."""
+    matcher = TermMatcher([CustomClass("customer", terms=("Acme  Holdings Ltd", "orion"))])
+    name = f"Acme{blanks}Holdings{blanks}Ltd"
+    text = f"Renewal  for {name}\n\nand  ORION."
+    assert found(matcher, text) == [("custom.customer", name), ("custom.customer", "ORION")]
+
+
+def test_a_term_listed_by_two_classes_is_found_as_both() -> None:
+    matcher = TermMatcher(
+        [CustomClass("vip", terms=("Orion",)), CustomClass("customer", terms=("orion", "vega"))]
+    )
+    assert sorted(found(matcher, "Orion and Vega")) == [
+        ("custom.customer", "Orion"),
+        ("custom.customer", "Vega"),
+        ("custom.vip", "Orion"),
+    ]
+
+
 def test_case_sensitive_terms() -> None:
     matcher = TermMatcher([CustomClass("code", terms=("ACME-7",), case_sensitive=True)])
     assert found(matcher, "acme-7 vs ACME-7") == [("custom.code", "ACME-7")]
@@ -68,3 +96,11 @@ def test_config_requires_a_source_and_sane_names() -> None:
         CustomClassConfig()
     with pytest.raises(ValueError, match="lower-case"):
         DetectorsConfig(custom={"Bad-Name": CustomClassConfig(terms=["x"])})
+
+
+@pytest.mark.parametrize("regex", [r"(?<=id:)\d+", r"(a)\1", r"CUS-[0-9"])
+def test_a_regex_re2_cannot_compile_is_a_config_error(regex: str) -> None:
+    """Refused at load with what to do instead, never a traceback when the scanner is
+    built (``bastion scan --config``, ``serve``) after ``config validate`` said ok."""
+    with pytest.raises(ValueError, match="not an RE2 pattern"):
+        CustomClassConfig(regex=regex)

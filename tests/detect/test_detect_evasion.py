@@ -25,6 +25,7 @@ EVASION_OF = {  # the evasion finding each technique must also raise (soft hyphe
     "bidi_controls": "evasion.invisible",
     "hangul_filler": "evasion.invisible",
     "zero_width_homoglyph": "evasion.invisible",
+    "json_zero_width": "evasion.invisible",
     "tag_characters": "evasion.tag_payload",
     "variation_selector_payload": "evasion.tag_payload",
     "homoglyph_cyrillic": "evasion.homoglyph",

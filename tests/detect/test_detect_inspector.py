@@ -124,3 +124,33 @@ def test_unreadable_content_is_a_finding_about_the_request(inspector: DetectorIn
     )
     [finding] = inspector.inspect(convo)  # type: ignore[arg-type]
     assert finding.data_class == "content.unscanned" and finding.segment == REQUEST
+
+
+def test_a_credential_in_a_property_name_is_found_in_the_names(
+    inspector: DetectorInspector,
+) -> None:
+    key = "AKIA" + "Q3EGRTZ5LXKW7NUC"
+    schema = {"type": "object", "properties": {key: {"type": "string"}}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "fill the form"}],
+        "tools": [{"type": "function", "function": {"name": "form", "parameters": schema}}],
+    }
+    convo = parse_body(orjson.dumps(body), Endpoint.CHAT, WireOptions()).conversation
+    (names,) = [i for i, s in enumerate(convo.segments) if s.names]
+    found = [f for f in inspector.inspect(convo) if f.segment == names]
+    assert [f.data_class for f in found] == ["secret.aws_access_key"]
+    text = convo.segments[names].text
+    assert text[found[0].start : found[0].end] == key
+
+
+def test_names_are_not_joined_to_the_message_before_them(inspector: DetectorInspector) -> None:
+    """The names segment is a list, not a continuation of the last message: no seam."""
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "my card number is 4111 1111"}],
+        "metadata": {"1111 1111 ok": ""},
+    }
+    convo = parse_body(orjson.dumps(body), Endpoint.CHAT, WireOptions()).conversation
+    assert convo.segments[-1].names
+    assert [f for f in inspector.inspect(convo) if f.data_class == "pii.credit_card"] == []

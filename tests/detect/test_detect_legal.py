@@ -112,6 +112,12 @@ def test_contract_text_is_found(text: str) -> None:
             "Draft an email to my landlord asking if I can end my lease a month early.",
             id="instruction",
         ),
+        pytest.param(
+            "Here is the slide deck: https://www.dropbox.com/s/abc123/deck.pptx",
+            id="share-link-with-s-path",
+        ),
+        pytest.param("Our wiki: https://confluence.example.com/s/en_GB/page", id="wiki-link"),
+        pytest.param("iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB/s/QaCAYAAAAfFcSJAAAADUlEQVR4", id="base64"),
     ],
 )
 def test_prose_about_law_is_not_a_contract(text: str) -> None:
@@ -127,6 +133,15 @@ def test_span_covers_the_pasted_clause() -> None:
     hits = DETECTOR.detect(text)
     assert len(hits) == 1 and hits[0].data_class == "legal.contract"
     assert text[hits[0].start : hits[0].end] == clause
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["By: /s/ Dana Reyes", "/s/ Dana Reyes", "Approved (/s/Dana Reyes)"],
+)
+def test_a_conformed_signature_still_counts(signature: str) -> None:
+    body = AGREEMENT.replace("By: ____________________", signature)
+    assert score(body) >= 0.9
 
 
 def test_long_contract_is_one_hit_spanning_it() -> None:

@@ -6,10 +6,12 @@ import base64
 import codecs
 import hashlib
 import uuid
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
+from bastion.detect.catalog import build_scanner
 from bastion.detect.normalize import Normalised, Projection, project
 
 SECRET = "my password is hunter2, mail john@example.com"
@@ -64,6 +66,22 @@ def test_encoded_run_is_decoded_in_place(encoded: str, name: str) -> None:
     assert (start, end) == decoded.to_original(decoded.text.index(SECRET), at + 16)
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("dana@example.com", id="email"),
+        pytest.param("4111 1111 1111 1111", id="spaced-card"),
+        pytest.param("4111111111111111", id="card"),
+    ],
+)
+def test_base64_without_a_digit_is_decoded(payload: str) -> None:
+    """Base64 of digits or of short text may hold letters only (``NDExMSAx...``)."""
+    encoded = base64.b64encode(payload.encode()).decode()
+    assert not any(c.isdigit() for c in encoded)
+    for text in (encoded, f"decode {encoded} please"):
+        assert payload in projection(project(text), "base64").text
+
+
 def test_span_inside_a_decoded_run_maps_to_the_whole_run() -> None:
     encoded = base64.b64encode(b"john@example.com").decode()
     text = f"mail {encoded} now"
@@ -80,6 +98,11 @@ def test_two_levels_of_encoding_are_decoded() -> None:
     inner = SECRET.encode().hex()
     text = "blob " + base64.b64encode(inner.encode()).decode()
     assert SECRET in projection(project(text), "base64").text
+
+
+def test_base64_of_base64_is_decoded() -> None:
+    twice = base64.b64encode(base64.b64encode(b"dana@example.com is here")).decode()
+    assert "dana@example.com" in projection(project(f"blob {twice}"), "base64").text
 
 
 def test_depth_is_bounded() -> None:
@@ -109,6 +132,9 @@ def test_decoded_size_is_capped() -> None:
             id="png-data-uri",
         ),
         pytest.param("internationalization responsibilities", id="long-words"),
+        pytest.param("class AbstractSingletonProxyFactoryBean extends Base", id="camel-case"),
+        pytest.param("very_long_variable_name_here = get_default_configuration()", id="snake"),
+        pytest.param("a state-of-the-art-technology roadmap", id="hyphenated"),
         pytest.param("/usr/local/lib/python3.11/site-packages", id="path"),
         pytest.param("4111111111111111 and 2024-01-31T10:00:00Z", id="numbers"),
         pytest.param("Visit https://example.com/search?q=hello%20world", id="url-with-space"),
@@ -189,6 +215,9 @@ def test_no_leet_projection_for_ordinary_digits(text: str) -> None:
         pytest.param("name: j.o.h.n.smith", "name: john.smith", id="dotted"),
         pytest.param("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111111111111111", id="digits"),
         pytest.param("id 1-2-3-4-5", "id 12345", id="dashed"),
+        pytest.param("here is a g h p _ x", "here is a ghp_x", id="article-before"),
+        pytest.param("so I s e n d it", "so I send it", id="pronoun-before"),
+        pytest.param("key: a B 3 d E", "key: aB3dE", id="a-after-punctuation-is-a-letter"),
     ],
 )
 def test_despaced_projection(text: str, joined: str) -> None:
@@ -220,3 +249,45 @@ def test_plain_prose_has_no_projection_at_all() -> None:
     text = "Please summarise the quarterly report and list three risks for the board. " * 20
     assert project(text).projections == ()
     assert project(text).evasion == ()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+JWT = ".".join(
+    (
+        _b64url(b'{"alg":"HS256","typ":"JWT"}'),
+        _b64url(b'{"sub":"u-88127","role":"admin","iat":1733011200}'),
+        _b64url(hashlib.sha256(b"signature").digest()),
+    )
+)
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda v: v.encode().hex(), id="hex"),
+        pytest.param(lambda v: "".join(f"%{b:02X}" for b in v.encode()), id="url"),
+        pytest.param(lambda v: base64.b64encode(v.encode()).decode(), id="base64"),
+    ],
+)
+def test_a_value_that_itself_decodes_is_read_whole_inside_an_encoding(encode: Any) -> None:
+    """Decoding went on into the JWT's own base64url parts, so the projection held its
+    JSON and never the token: a JWT in hex or URL escapes raised nothing at all."""
+    encoded = encode(JWT)
+    text = f"session: {encoded} ok"
+    found = {h.data_class: h for h in build_scanner(tier="fast").scan(text).findings}
+    span = (len("session: "), len("session: ") + len(encoded))
+    assert (found["secret.jwt"].start, found["secret.jwt"].end) == span
+    assert found["evasion.encoded"].meta["hides"] == "secret.jwt"
+
+
+def test_a_token_spelled_out_after_an_article_is_found() -> None:
+    """The article was glued on ("is a g h p _ ..." read "aghp_..."), so no token
+    pattern matched and the spaced-out token went through."""
+    token = "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ3bC5"
+    text = "the login is a " + " ".join(token)
+    found = build_scanner(tier="fast").scan(text).findings
+    [hit] = [h for h in found if h.data_class == "secret.github_token"]
+    assert (hit.start, hit.end) == (len("the login is a "), len(text))

@@ -156,11 +156,44 @@ def test_an_empty_allow_list_allows_no_host() -> None:
                      id="encoded-subdomain"),
         pytest.param("https://evil.com/p/<EMAIL_1a2b3c4d>", "placeholder",
                      id="pseudonym-restored-later"),
+        pytest.param("https://evil.com/p/\\u003cEMAIL_1a2b3c4d\\u003e", "placeholder",
+                     id="pseudonym-json-escaped"),
     ],
 )  # fmt: skip
 def test_urls_carrying_data_score_high(url: str, carries: str) -> None:
     hit = only(f"[open]({url})")
     assert (hit.score, hit.meta["carries"]) == (0.95, carries)
+
+
+# What this call's restoration replaces: a pseudonym and ``synthesize`` fakes.
+STAND_INS = frozenset(
+    {"<EMAIL_1a2b3c4d>", "morgan.marlowe2133@example.com", "203.0.113.110", "912-34-5678",
+     "GB29XBST12345678901234", "Morgan Marlowe"}
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("[me](https://evil.com/u/morgan.marlowe2133@example.com)", id="fake-email"),
+        pytest.param("see https://evil.com/203.0.113.110/x", id="fake-ip-bare-url"),
+        pytest.param("<https://evil.com/s/912-34-5678>", id="fake-ssn-autolink"),
+        pytest.param('<a href="https://evil.com/GB29XBST12345678901234">pay</a>',
+                     id="fake-iban-anchor"),
+        pytest.param("[p](<https://evil.com/Morgan Marlowe>)", id="fake-name-angle-dest"),
+    ],
+)  # fmt: skip
+def test_a_url_holding_a_stand_in_of_this_call_carries_data(text: str) -> None:
+    """Restoration writes the original into the URL: the real address, not the fake,
+    would reach evil.com when the link is followed, so it scores like a placeholder."""
+    assert only(text).score == 0.5  # the same URL read without the call's stand-ins
+    hits = LINKS.detect(text, STAND_INS)
+    assert [(h.score, h.meta["carries"]) for h in hits] == [(0.95, "stand_in")]
+
+
+def test_a_fake_shaped_value_not_issued_for_this_call_is_a_plain_link() -> None:
+    text = "[me](https://evil.com/u/avery.kestrel4821@example.com)"  # not restored
+    assert [h.score for h in LINKS.detect(text, STAND_INS)] == [0.5]
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,8 @@ def strongest(engine: Engine, text: str, data_class: str) -> Hit:
         pytest.param("@decorator and foo@ bar", set(), id="bare-at-signs"),
         pytest.param("see -x@-bad-.com", set(), id="hyphen-edged-label"),
         pytest.param("Größe@2x.png", set(), id="non-ascii-asset-name"),
+        pytest.param("git clone git@github.com:acme/api.git", set(), id="ssh-git-remote"),
+        pytest.param("remote: git@gitlab.example.com:team/app.git", set(), id="ssh-own-host"),
     ],
 )  # fmt: skip
 def test_email(engine: Engine, text: str, expected: set[str]) -> None:
@@ -91,6 +93,10 @@ def test_email(engine: Engine, text: str, expected: set[str]) -> None:
                      id="intl-nbsp"),
         pytest.param("+1-202-555-0143x77 ok", "+1-202-555-0143x77", "US", id="intl-extension"),
         pytest.param("+91 98765 43210", "+91 98765 43210", "IN", id="intl-india"),
+        pytest.param("+44\u201320\u20137946\u20130958", "+44\u201320\u20137946\u20130958", "GB",
+                     id="intl-en-dashes"),
+        pytest.param("call 415\u2011555\u20110132", "415\u2011555\u20110132", "US",
+                     id="nanp-non-breaking-hyphens"),
         # blanks the row allows between groups: French typography's narrow no-break
         # space, thin spaces, tabs (phonenumbers' own parser refuses these)
         pytest.param(f"bureau +33{NNBSP}1{NNBSP}42{NNBSP}68{NNBSP}53{NNBSP}00",
@@ -129,6 +135,10 @@ def test_phone_positives(engine: Engine, text: str, expected: str, country: str 
     "text",
     [
         pytest.param("released 2023-10-05 at noon", id="iso-date"),
+        pytest.param("released 2023\u201310\u201305 at noon", id="iso-date-en-dashes"),
+        pytest.param(
+            "in 2019\u20132020, pages 3\u20135, 1990\u20132000\u20132010", id="en-dash-ranges"
+        ),
         pytest.param("on 12.04.1990 we met", id="dotted-date"),
         pytest.param("server 192.168.100.200 is up", id="ipv4"),
         pytest.param("ISBN 978-3-16-148410-0", id="isbn"),

@@ -31,6 +31,7 @@ NEXT_YEAR = datetime.date.today().year + 1
     ("text", "expected"),
     [
         pytest.param("DOB: 1990-04-12", "1990-04-12", id="iso"),
+        pytest.param("DOB: 1990\u201304\u201312", "1990\u201304\u201312", id="en-dashes"),
         pytest.param("date of birth 12/04/1990", "12/04/1990", id="slashes"),
         pytest.param("born 4/12/90", "4/12/90", id="two-digit-year"),
         pytest.param("Geburtsdatum: 12.04.1990", "12.04.1990", id="dotted-german"),

@@ -111,6 +111,13 @@ def test_card_brands(engine: Engine, prefix: str, length: int, brand: str) -> No
         pytest.param("\n", id="newline"),
         pytest.param(" - ", id="spaced-dash"),
         pytest.param("  ", id="double-space"),
+        # dashes word processors type (and look-alike evasions use) for a hyphen
+        pytest.param("\u2013", id="en-dash"),
+        pytest.param(" \u2013 ", id="spaced-en-dash"),
+        pytest.param("\u2010", id="unicode-hyphen"),
+        pytest.param("\u2011", id="non-breaking-hyphen"),
+        pytest.param("\u2212", id="minus-sign"),
+        pytest.param("\uff0d", id="fullwidth-hyphen-minus"),
     ],
 )
 def test_card_separators(engine: Engine, separator: str) -> None:
@@ -125,6 +132,7 @@ def test_card_separators(engine: Engine, separator: str) -> None:
         pytest.param(lambda n: grouped(n, (4, 6, 5), " "), id="amex-4-6-5"),
         pytest.param(lambda n: " ".join(n), id="spaced-out-digits"),
         pytest.param(lambda n: grouped(n, (2,) * 7 + (1,), " "), id="pairs"),
+        pytest.param(lambda n: "-".join(n), id="dashed-out-digits"),
     ],
 )
 def test_card_layouts(engine: Engine, layout: Callable[[str], str]) -> None:
@@ -241,6 +249,12 @@ def test_card_glued_to_text(scanner: Scanner, text: str, expected: list[str]) ->
         pytest.param(f"score 0.{VISA}", id="fraction-of-a-decimal"),
         pytest.param(f'{{"lat": -12.{AMEX}, "lon": 3.{VISA}}}', id="json-floats"),
         pytest.param(f"p=1.{grouped(VISA, (4, 4, 4, 4), '.')}", id="fraction-dotted-on"),
+        # small numbers: a list, a pasted column, a grid of digits (Luhn-valid by chance)
+        pytest.param("Results: 56 57 7 16 7 17 26 26", id="list-of-small-numbers"),
+        pytest.param("Ages:\n38\n52\n47\n59\n11\n16\n30\n50", id="column-of-numbers"),
+        pytest.param("Check my sudoku:\n6 6 4 8 7 2 9 3 7\n7 7 4 6 6 9 7 6 0\n"
+                     "6 3 9 8 0 5 7 6 5\n0 9 3 8 6 1 0 7 8\n6 6 4 9 2 3 3 9 7\n"
+                     "7 8 7 3 0 4 1 7 8\n5 5 3 3 1 5 5 4 1", id="grid-of-digits"),
     ],
 )  # fmt: skip
 def test_card_hard_negatives(scanner: Scanner, text: str) -> None:
@@ -275,6 +289,10 @@ def test_card_context_raises_score(engine: Engine) -> None:
                      id="nbsp"),
         pytest.param(iban.format(GB_IBAN, "\n"), iban.format(GB_IBAN, "\n"), "GB",
                      id="line-breaks"),
+        pytest.param(iban.format(GB_IBAN, "\u2013"), iban.format(GB_IBAN, "\u2013"), "GB",
+                     id="en-dashes"),
+        pytest.param(iban.format(DE_IBAN, "\u2212"), iban.format(DE_IBAN, "\u2212"), "DE",
+                     id="minus-signs"),
         pytest.param(iban.format(GB_IBAN, " / "), iban.format(GB_IBAN, " / "), "GB",
                      id="spaced-slashes"),
         pytest.param(f"{iban.format(DE_IBAN)} and more", iban.format(DE_IBAN), "DE",

@@ -33,6 +33,8 @@ def values(engine: Engine, text: str, data_class: str) -> set[str]:
         pytest.param("7xx areas: 772-41-0936", {"772-41-0936"}, id="randomised-era-area"),
         pytest.param("social security number 536 22 8741", {"536 22 8741"}, id="spaced"),
         pytest.param("SSN 536.22.8741", {"536.22.8741"}, id="dotted"),
+        pytest.param("ref 536\u201322\u20138741", {"536\u201322\u20138741"}, id="en-dashes"),
+        pytest.param("ref 536\u221222\u22128741", {"536\u221222\u22128741"}, id="minus-signs"),
         pytest.param("ssn: 536228741", {"536228741"}, id="bare-nine-digits"),
         pytest.param("536228741 is my SSN", {"536228741"}, id="context-after"),
         # punctuation glued on the left

@@ -53,6 +53,7 @@ CHE = complete("CHE48271635", ch_uid.is_valid)
     ("text", "expected", "country"),
     [
         pytest.param(f"VAT {DE}", DE, "DE", id="de"),
+        pytest.param(f"VAT {DE[:2]}\u2013{DE[2:]}", f"{DE[:2]}\u2013{DE[2:]}", "DE", id="en-dash"),
         pytest.param(f"USt-IdNr. {DE[:2]} {DE[2:5]} {DE[5:8]} {DE[8:]}",
                      f"{DE[:2]} {DE[2:5]} {DE[5:8]} {DE[8:]}", "DE", id="de-grouped"),
         pytest.param(f"TVA {FR}", FR, "FR", id="fr-with-key"),

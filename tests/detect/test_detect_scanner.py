@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bastion.detect.catalog import build_scanner
 from bastion.detect.engine import Engine
 from bastion.detect.patterns import Hit, Pattern
 from bastion.detect.scanner import Scanner
@@ -64,3 +65,26 @@ def test_names_and_places_come_from_the_second_tier() -> None:
     off = DetectorsConfig(second_tier={"enabled": False})
     assert class_registry(off)["pii.person"].active is False
     assert class_registry()["pii.person"].tier == "second"
+
+
+def test_a_lone_surrogate_is_read_as_a_replacement_character() -> None:
+    """A JSON line of ``bastion scan --jsonl`` may decode to a lone surrogate ("\\ud800"),
+    which has no UTF-8 form: the scan goes on, offsets stay those of the text."""
+    text = "a\ud800 mail dana@example.com \udfff end"
+    [hit] = [
+        h for h in build_scanner(tier="fast").scan(text).findings if h.data_class == "pii.email"
+    ]
+    assert text[hit.start : hit.end] == "dana@example.com"
+
+
+def test_a_finding_a_projection_reveals_whole_replaces_the_part_read_as_it_is() -> None:
+    """Zero-width characters inside an e-mail's local part left "n@example.org" readable
+    as it is; the whole address the visible projection reads overlapped it and was
+    dropped, so redaction left "j\\u200bo\\u200bh" for the model to read."""
+    zw = "\u200b"
+    for hidden in (zw.join("john") + "@example.org", "jo\\uff48n@example.org"):
+        text = f'{{"mail": "{hidden}"}}'
+        found = build_scanner(tier="fast").scan(text).findings
+        assert [(h.start, h.end) for h in found if h.data_class == "pii.email"] == [
+            (10, 10 + len(hidden))
+        ]

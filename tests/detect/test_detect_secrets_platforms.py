@@ -168,6 +168,11 @@ DB_PASSWORD = "Vz7yn-Zan7kaN4"
                      DB_PASSWORD, id="php-define"),
         pytest.param(f"CREATE USER app@'%' IDENTIFIED BY '{DB_PASSWORD}';",
                      "secret.generic_password", DB_PASSWORD, id="sql-identified-by"),
+        pytest.param(f"create user 'app'@'%'\n  identified with caching_sha2_password by "
+                     f"'{DB_PASSWORD}';", "secret.generic_password", DB_PASSWORD,
+                     id="sql-identified-by-on-two-lines"),
+        pytest.param(f"GRANT ALL ON shop.* TO 'app'@'localhost' IDENTIFIED BY '{DB_PASSWORD}';",
+                     "secret.generic_password", DB_PASSWORD, id="sql-grant-identified-by"),
     ],
 )  # fmt: skip
 def test_header_cookie_and_statement_credentials_are_found(
@@ -193,6 +198,8 @@ def test_ldap_salted_hash_is_a_password_hash() -> None:
         pytest.param("define('DB_PASSWORD', 'password_here');", id="php-define-placeholder"),
         pytest.param("define('DB_PASSWORD', getenv('DB_PASSWORD'));", id="php-define-env"),
         pytest.param("ALTER USER app IDENTIFIED BY '${APP_PASSWORD}';", id="sql-template"),
+        pytest.param("Each record is identified by `order_id`.", id="identified-by-in-prose"),
+        pytest.param('Objects are identified by "uuid" in the API.', id="identified-by-quoted"),
     ],
 )
 def test_header_cookie_and_statement_near_misses(text: str) -> None:

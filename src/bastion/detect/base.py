@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from bastion.model import Conversation, Finding
@@ -24,8 +25,10 @@ class Inspector(Protocol):
         CONTRACT.md §8 (with ``all_scores``: candidates below threshold, ``doc_scores``)."""
         ...
 
-    def inspect_answer(self, text: str) -> list[Finding]:
-        """Findings in a piece of the model's answer (``segment`` is ``ANSWER``)."""
+    def inspect_answer(self, text: str, stand_ins: Collection[str] = ()) -> list[Finding]:
+        """Findings in a piece of the model's answer (``segment`` is ``ANSWER``);
+        ``stand_ins``: what restoration replaces in this call's answer (a link holding
+        one carries the original out once restored)."""
         ...
 
 
@@ -40,5 +43,5 @@ class NoDetectors:
     ) -> tuple[list[Finding], dict[str, Any]]:
         return [], ({"findings": [], "doc_scores": {}} if all_scores else {"findings": []})
 
-    def inspect_answer(self, text: str) -> list[Finding]:
+    def inspect_answer(self, text: str, stand_ins: Collection[str] = ()) -> list[Finding]:
         return []

@@ -79,7 +79,8 @@ SIGNALS: tuple[Signal, ...] = (
     _s(r"(?m)^[ \t]*\}[ \t]*(else\b|catch\b|while\b|;|,|\))?", code=1.0),
     _s(r"[A-Za-z_\])]\.[A-Za-z_]\w*\(", code=0.7),
     _s(r"[A-Za-z_]\w*\([^()\n]*\)", code=0.3),
-    _s(r"==|!=|<=|>=|&&|\|\||\+\+|\+=|-=", code=0.6),
+    # comparisons between operands, not a run of "=" (a Markdown "=====" underline)
+    _s(r"(?:^|[^=!<>])(?:===?|!==?)(?:[^=]|$)|<=|>=|&&|\|\||\+\+|\+=|-=", code=0.6),
     _s(r"(?m)^[ \t]*(//|/\*|\*/)", code=0.6),
     _s(r"\b[a-z]+_[a-z0-9]+(_[a-z0-9]+)*\b", code=0.4),
     _s(r"\b[a-z]+[A-Z][a-zA-Z]*\(", code=0.6),
@@ -139,7 +140,7 @@ SIGNALS: tuple[Signal, ...] = (
     _s(r"\brequire\(['\"]", javascript=2),
     _s(r"(?m)^[ \t]*import [^\n]* from ['\"]", javascript=2, typescript=2),
     _s(r"\bmodule\.exports\b|\bexports\.\w+ = ", javascript=2.5),
-    _s(r"===|!==", javascript=1.5, typescript=1.5, php=1.0),
+    _s(r"(?:^|[^=!])(?:===|!==)(?:[^=]|$)", javascript=1.5, typescript=1.5, php=1.0),
     _s(r"\.then\(|\basync function\b|\bawait \w", javascript=1.0, typescript=1.0, csharp=0.3),
     _s(r"\$\(['\"]|\b(addEventListener|getElementById|querySelector(All)?)\(", javascript=2),
     _s(r"\bJSON\.(parse|stringify)\(", javascript=2, typescript=1.5),

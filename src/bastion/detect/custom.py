@@ -3,11 +3,14 @@ terms, and dictionary files.
 
 Regexes join the fast tier's RE2 set like built-in patterns. Terms and dictionaries go
 into one Aho-Corasick automaton (pyahocorasick), so 100k terms cost one linear pass per
-text, independent of the number of terms; a term counts only as a whole word.
+text, independent of the number of terms; a term counts only as a whole word, and the
+words of a term may be apart by any run of blanks in the text (a line break, NBSP).
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +84,12 @@ class TermMatcher:
         for entry in classes:
             target = exact if entry.case_sensitive else folded
             for term in entry.terms:
-                key = term if entry.case_sensitive else term.lower()
+                key = " ".join(term.split())  # words apart by any blanks in the text
+                key = key if entry.case_sensitive else key.lower()
                 if key:
-                    target.add_word(key, (len(key), entry.data_class, entry.score))
+                    # a term listed by several classes is found as each of them
+                    found = target.get(key, ())
+                    target.add_word(key, (*found, (len(key), entry.data_class, entry.score)))
         if len(exact):
             exact.make_automaton()
             self._exact = exact
@@ -96,22 +102,61 @@ class TermMatcher:
 
     def detect(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
+        spaced = _Blanks(text)
         if self._exact is not None:
-            hits.extend(self._search(self._exact, text, text))
+            hits.extend(self._search(self._exact, spaced.text, text, spaced))
         if self._folded is not None:
-            lowered = text.lower()
-            if len(lowered) != len(text):  # a few letters ("İ") lower to two code points
-                lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
-            hits.extend(self._search(self._folded, lowered, text))
+            lowered = spaced.text.lower()
+            if len(lowered) != len(spaced.text):  # a few letters ("İ") lower to two
+                lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in spaced.text)
+            hits.extend(self._search(self._folded, lowered, text, spaced))
         return hits
 
-    def _search(self, automaton: Any, haystack: str, text: str) -> list[Hit]:
+    def _search(self, automaton: Any, haystack: str, text: str, spaced: _Blanks) -> list[Hit]:
         hits: list[Hit] = []
-        for last, (length, data_class, score) in automaton.iter(haystack):
-            start, end = last - length + 1, last + 1
-            if _word_edge(haystack, start - 1) and _word_edge(haystack, end):
-                hits.append(Hit(data_class, start, end, score, self.name, text[start:end]))
+        for last, entries in automaton.iter(haystack):
+            for length, data_class, score in entries:
+                start, end = last - length + 1, last + 1
+                if _word_edge(haystack, start - 1) and _word_edge(haystack, end):
+                    start, end = spaced.to_original(start, end)
+                    hits.append(Hit(data_class, start, end, score, self.name, text[start:end]))
         return hits
+
+
+_BLANK_RUN = re.compile(r"\s+")
+_ODD_BLANKS = re.compile(r"[^\S ]| {2}")
+
+
+class _Blanks:
+    """``text`` with every run of blanks (line breaks, tabs, NBSP, double spaces) read as
+    one space, so a multi-word term wrapped across lines is still found; ``to_original``
+    maps offsets back. Text with single spaces only is used as it is."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._anchors: list[int] = []  # positions in ``text`` right after each blank run
+        self._shift: list[int] = []  # characters dropped up to that run, included
+        if _ODD_BLANKS.search(text) is None:
+            return
+        pieces: list[str] = []
+        done = dropped = 0
+        for run in _BLANK_RUN.finditer(text):
+            pieces.append(text[done : run.start()])
+            pieces.append(" ")
+            done = run.end()
+            if run.end() - run.start() > 1:
+                self._anchors.append(run.start() - dropped + 1)  # after its one space
+                dropped += run.end() - run.start() - 1
+                self._shift.append(dropped)
+        pieces.append(text[done:])
+        self.text = "".join(pieces)
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        return self._at(start), self._at(end - 1) + 1
+
+    def _at(self, index: int) -> int:
+        at = bisect_right(self._anchors, index) - 1
+        return index + (self._shift[at] if at >= 0 else 0)
 
 
 def _word_edge(text: str, index: int) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +32,7 @@ _SEAM = 64  # characters either side of a seam scanned together (longer than any
 _SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
 _REMEMBERED = 4096  # texts and seams whose findings are kept
 _SEAM_KIND = b"\x00seam"  # a seam's digest: no source is named so
+_NAMES_KIND = b"\x00names"
 
 
 class DetectorInspector:
@@ -53,10 +54,15 @@ class DetectorInspector:
         findings: list[Finding] = []
         segments = conversation.segments
         for index, segment in enumerate(segments):
-            for finding in self._text_findings(segment.text, segment.source.value):
+            if segment.names:
+                found = self._names_findings(segment.text)
+            else:
+                found = self._text_findings(segment.text, segment.source.value)
+            for finding in found:
                 findings.append(replace(finding, segment=index) if index else finding)
         for left in range(len(segments) - 1):
-            findings.extend(self._across_seam(conversation, left))
+            if not (segments[left].names or segments[left + 1].names):
+                findings.extend(self._across_seam(conversation, left))
         for reason in conversation.unscanned:
             findings.append(
                 Finding("content.unscanned", REQUEST, 0, 0, 1.0, "wire", {"kind": reason})
@@ -74,6 +80,16 @@ class DetectorInspector:
         starts), a keyed digest of a short text under one, and short system prompts
         come back on every call of an app."""
         return self._remembered_or(text, source.encode(), lambda: self._scan(text, source))
+
+    def _names_findings(self, names: str) -> tuple[Finding, ...]:
+        """The findings of the names segment: values only (a list of identifiers is
+        not a document: whole-text classes such as code are not looked for)."""
+
+        def scan() -> tuple[Finding, ...]:
+            hits = self.scanner.scan(names, "metadata", documents=False).findings
+            return tuple(to_finding(hit, self._keyring) for hit in hits)
+
+        return self._remembered_or(names, _NAMES_KIND, scan)
 
     def _remembered_or(
         self, text: str, kind: bytes, scan: Callable[[], tuple[Finding, ...]]
@@ -93,10 +109,11 @@ class DetectorInspector:
             self._remembered[digest] = known
         return known
 
-    def inspect_answer(self, text: str) -> list[Finding]:
+    def inspect_answer(self, text: str, stand_ins: Collection[str] = ()) -> list[Finding]:
         """Values in the model's own output (patterns, canaries and links: whole-text
         classes such as code in an answer are the point of asking, not a leak)."""
-        return [to_finding(hit, self._keyring, ANSWER) for hit in self.answer.scan(text)]
+        hits = self.answer.scan(text, stand_ins)
+        return [to_finding(hit, self._keyring, ANSWER) for hit in hits]
 
     def scan_text(
         self, text: str, source: str, *, all_scores: bool = False

@@ -131,7 +131,9 @@ SIGNALS: tuple[tuple[str, float], ...] = (
     ),
     (r"(?i)\b(section|article|clause|paragraph) \d+(\.\d+)*(\([a-z]\))?\b", 1.0),
     (r"\b(Section|Article) [IVX]+\b|\([a-z]\)[ \t]+[a-z]|\((i|ii|iii|iv|v)\)", 0.5),
-    (r"(?i)\bBy: ?(_{3,}|/s/)|/s/ ?[A-Z]", 2.0),
+    # a conformed signature ("/s/ Jane Doe") starts a line or follows a blank, and the
+    # name is capitalised: "/s/" inside a URL (Dropbox and wiki share links, base64) is none
+    (r"(?mi)\bBy: ?(_{3,}|/s/)|(?:^|[\s(])/s/ ?(?-i:[A-Z])", 2.0),
     (r"(?m)(^|  )(Name|Title|Date|Its): ", 0.5),
     (r"\b(By|Name|Title|Date|Signature): ?(By|Name|Title|Date|Signature):", 2.0),
     (r"\b(Exhibit|Schedule|Section|Article) \d+(\.\d+)*\([a-z0-9]+\)", 1.0),

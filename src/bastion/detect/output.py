@@ -12,14 +12,15 @@ reference definitions), autolinks, HTML tags with URL attributes, and bare URLs.
 span covers the whole construct, so redacting it removes the link or image entirely.
 Images load without a click (zero-click exfiltration) and score 0.9; a URL carrying
 data (query string, userinfo, long encoded path, fragment or host label, a
-placeholder) scores 0.95; a plain link to an unknown host 0.5, so the class threshold
+placeholder, or any stand-in this call issued: restoration would write the original
+into the URL) scores 0.95; a plain link to an unknown host 0.5, so the class threshold
 decides. One RE2 pass finds the constructs; host and payload checks are string
 operations on each found URL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ _ATTRIBUTE = re2.compile(
 )
 _CSS_URL = re2.compile(r"""(?i)url\(\s*['"]?([^'")\s]+)""")
 _HAS_PLACEHOLDER = re2.compile(r"<[A-Z][A-Z0-9_]*_[0-9a-f]{8,64}>")
+_ESCAPED_BRACKET = re2.compile(r"\\u003([cCeE])")
 
 # HTML: which attributes carry URLs, and which load without a click.
 _URL_ATTRIBUTES = frozenset(
@@ -154,8 +156,11 @@ class ExfilLinkDetector:
     def __init__(self, allow: HostAllowList | None = None) -> None:
         self._allow = allow or HostAllowList()
 
-    def detect(self, text: str) -> list[Hit]:
-        """Every link construct of ``text`` whose host is not allowed (never raises)."""
+    def detect(self, text: str, stand_ins: Collection[str] = ()) -> list[Hit]:
+        """Every link construct of ``text`` whose host is not allowed (never raises).
+
+        ``stand_ins``: what this call's restoration will replace by an original
+        (placeholders and ``synthesize`` fakes); a URL holding one carries data."""
         if not text:
             return []
         try:
@@ -173,17 +178,17 @@ class ExfilLinkDetector:
             _to_code_points(data, found)
         hits: list[Hit] = []
         for construct in found:
-            hit = self._judge(construct)
+            hit = self._judge(construct, stand_ins)
             if hit is not None:
                 hits.append(hit)
         return hits
 
-    def _judge(self, construct: _Construct) -> Hit | None:
+    def _judge(self, construct: _Construct, stand_ins: Collection[str]) -> Hit | None:
         url = construct.url
         parsed = _parse(url)
         if parsed is None or not parsed.host or self._allow.allows(parsed.host):
             return None
-        carried = _carried(url, parsed)
+        carried = _carried(url, parsed, stand_ins)
         meta = {"kind": construct.kind}
         if construct.loads:
             meta["loads"] = "without_click"
@@ -373,9 +378,10 @@ def _canonical_host(host: str) -> str:
         return host
 
 
-def _carried(url: str, parsed: _Url) -> str:
+def _carried(url: str, parsed: _Url, stand_ins: Collection[str] = ()) -> str:
     """What data a URL carries, if any: ``userinfo``, ``query``, ``placeholder``,
-    ``percent``, ``path``, ``fragment`` or ``host``; "" for none."""
+    ``stand_in`` (one of ``stand_ins``), ``percent``, ``path``, ``fragment`` or
+    ``host``; "" for none."""
     if parsed.userinfo:
         return "userinfo"
     tail = parsed.tail
@@ -385,8 +391,12 @@ def _carried(url: str, parsed: _Url) -> str:
         query, _, fragment = query.partition("#")
     if query:
         return "query"
+    if "\\u003" in url:  # JSON text whose encoder escapes ``<`` and ``>`` (\u003c)
+        url = _ESCAPED_BRACKET.sub(lambda m: "<" if m.group(1) in "cC" else ">", url)
     if "<" in url and _HAS_PLACEHOLDER.search(url) is not None:
         return "placeholder"
+    if stand_ins and any(stand_in in url for stand_in in stand_ins):
+        return "stand_in"  # restoration would put the original into the URL
     if path.count("%") >= _PERCENT_MIN:
         return "percent"
     if any(_encoded(segment) for segment in path.replace("\\", "/").split("/")):
@@ -441,10 +451,13 @@ class AnswerDetectors:
         self.scanner = scanner
         self.links = links
 
-    def scan(self, text: str) -> list[Hit]:
-        """Findings at or above their class threshold, in original offsets."""
+    def scan(self, text: str, stand_ins: Collection[str] = ()) -> list[Hit]:
+        """Findings at or above their class threshold, in original offsets;
+        ``stand_ins``: what this call's restoration replaces (links holding one carry
+        data)."""
         hits = self.scanner.scan(text, "assistant", documents=False).findings
         if self.links is not None:
             threshold = self.scanner.threshold(EXFIL)
-            hits.extend(hit for hit in self.links.detect(text) if hit.score >= threshold)
+            found = self.links.detect(text, stand_ins)
+            hits.extend(hit for hit in found if hit.score >= threshold)
         return hits

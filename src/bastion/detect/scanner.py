@@ -9,6 +9,7 @@ family, and applies per-class thresholds.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from bastion.detect.normalize import Normalised, Projection, project
 from bastion.detect.patterns import DocumentDetector, Hit
 
 DEFAULT_THRESHOLD = 0.5
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FAMILIES = ("pii.", "secret.")  # overlapping findings within a family: the strongest wins
 
 
@@ -59,6 +61,10 @@ class Scanner:
     ) -> ScanResult:
         """Findings of ``text`` read as ``source``; ``documents=False`` skips whole-text
         detectors (code, legal, names), e.g. for the seams between two messages."""
+        if not text.isascii() and _SURROGATE.search(text):
+            # lone surrogates (a JSON "\ud800" escape) have no UTF-8 form, which RE2 and
+            # the fingerprints need: read each as U+FFFD, offsets unchanged
+            text = _SURROGATE.sub("\ufffd", text)
         hits = self._find(text)
         if documents:
             for detector in self._documents:
@@ -98,8 +104,9 @@ class Scanner:
             for hit in self._find(projection.text):
                 start, end = projection.to_original(hit.start, hit.end)
                 spans = seen.setdefault(hit.data_class, _Spans())
-                if spans.overlaps(start, end):
-                    continue
+                if spans.covers(start, end):
+                    continue  # nothing new; one that reaches further competes in _resolve
+                    # ("j\u200bo\u200bhn@example.org" reads "hn@..." as it is)
                 spans.add(start, end)
                 extra.append(_moved(hit, start, end, projection))
                 if projection.decoded:
@@ -155,6 +162,11 @@ class _Spans:
         """Whether the non-empty span ``[start, end)`` meets any run."""
         at = bisect_right(self._starts, end - 1) - 1  # the last run starting inside or before
         return at >= 0 and self._ends[at] > start
+
+    def covers(self, start: int, end: int) -> bool:
+        """Whether one run holds all of the non-empty span ``[start, end)``."""
+        at = bisect_right(self._starts, start) - 1  # the last run starting at or before it
+        return at >= 0 and self._ends[at] >= end
 
     def add(self, start: int, end: int) -> None:
         lo = bisect_right(self._ends, start - 1)  # first run ending at or after start

@@ -6,7 +6,7 @@ an exact map from its spans back to code-point spans of the original — and the
 (RELIABILITY.md "Hostile text: normalise before detecting"). ``evasion.encoded`` is the
 engine's to emit, when a finding comes from a projection with ``decoded`` set.
 
-Projection names: ``visible``, ``nfkc``, ``skeleton`` (cleaning, cumulative);
+Projection names: ``unescaped``, ``visible``, ``nfkc``, ``skeleton`` (cleaning, cumulative);
 ``base64``, ``base64url``, ``base32``, ``hex``, ``url``, ``html`` (decoded runs);
 ``rot13``, ``leet``, ``despaced`` (obfuscations). Which patterns to run on which
 projection: ``Projection.letters_only`` (ROT13, leet: a pattern with no letters in its

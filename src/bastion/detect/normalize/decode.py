@@ -6,6 +6,8 @@ is recursive up to ``max_depth`` levels (base64 of hex of text) and the total de
 size is capped: past the budget a run is decoded only as far as the budget allows, and
 later runs not at all. One projection per outer encoding replaces each decoded run by
 its text; every character of it maps back to the whole encoded run in the original.
+Where inner runs were decoded too, a second projection holds the outer decoding alone
+(hex of a JWT reads as the JWT there, as its decoded JSON parts in the first).
 """
 
 from __future__ import annotations
@@ -30,16 +32,20 @@ HTML_RUN = r"(?:[A-Za-z0-9._~+\-]*&#(?:[0-9]{2,7}|[xX][0-9A-Fa-f]{2,6});)+[A-Za-
 HEX_ESCAPES = r"(?:\\x[0-9A-Fa-f]{2}){4,}"
 HEX_PAIRS = r"(?:0[xX])?[0-9A-Fa-f]{2}(?:(?:, ?|[ :])(?:0[xX])?[0-9A-Fa-f]{2}){7,}"
 # base64 / base64url: a run holding an upper-case letter, a lower-case letter and a digit
-# (or + /) in any order -- hyphenated words, paths and dates do not; hex and base32: long
-# runs of their alphabets. Python then checks length, alphabet and what they decode to.
+# (or + /) in any order -- hyphenated words, paths and dates do not; or a long run of
+# letters alone: base64 of digits or of short text often has no digit at all
+# ("4111 1111 1111 1111" -> "NDExMSAxMTExIDExMTEgMTExMQ==", "ZGFuYUBleGFtcGxlLmNvbQ==").
+# Hex and base32: long runs of their alphabets. Python then checks length, alphabet and
+# what they decode to (a long ordinary word is turned away there).
 _B64 = r"[A-Za-z0-9+/_\-]"
 _ANY_ORDER = ("[A-Z]", "[a-z]", "[0-9+/]")
 BLOB = "|".join(
     f"{_B64}*{a}{_B64}*{b}{_B64}*{c}{_B64}*={{0,2}}" for a, b, c in permutations(_ANY_ORDER)
 )
+LETTERS_BLOB = r"[A-Za-z_\-]{16,}={0,2}"
 HEX_RUN = r"[0-9A-Fa-f]{16,}"
 BLOB32 = r"[A-Z2-7]{16,}={0,6}"
-PATTERNS = (URL_RUN, HTML_RUN, HEX_ESCAPES, HEX_PAIRS, BLOB, HEX_RUN, BLOB32)
+PATTERNS = (URL_RUN, HTML_RUN, HEX_ESCAPES, HEX_PAIRS, BLOB, HEX_RUN, BLOB32, LETTERS_BLOB)
 _MIN_BLOB = 12  # 9 bytes of base64, 6 of hex
 """Candidate runs, in priority order (also used by the gate in ``normalised``)."""
 
@@ -62,6 +68,9 @@ class Decoded:
     end: int
     encoding: str
     text: str
+    shallow: str | None = None
+    """The run's own decoding, when ``text`` has inner runs decoded as well: a value that
+    is itself encoded-looking (a JWT's base64url parts) reads whole only here."""
 
 
 @dataclass(slots=True)
@@ -86,9 +95,10 @@ def decode_runs(source: Utf8Text, depth: int, budget: Budget) -> list[Decoded]:
         encoding, plain = decoded
         budget.chars -= len(plain)
         inner = decode_runs(Utf8Text(plain), depth - 1, budget)
+        shallow = None
         if inner:
-            plain = splice(plain, inner)
-        found.append(Decoded(start, end, encoding, plain))
+            shallow, plain = plain, splice(plain, inner)
+        found.append(Decoded(start, end, encoding, plain, shallow))
     return found
 
 

@@ -2,7 +2,8 @@
 
 The stages run in order, each on the previous one's output, each only when needed:
 
-1. cleaning (non-ASCII text only): ``visible`` (invisible characters removed, tag and
+1. cleaning: ``unescaped`` (``\\uXXXX`` escapes decoded; text holding one), then, for
+   non-ASCII text, ``visible`` (invisible characters removed, tag and
    variation-selector payloads decoded), ``nfkc``, ``skeleton``; each cleaning
    projection includes the ones before it;
 2. decoding, on the cleaned text: one projection per encoding found (``base64``,
@@ -17,7 +18,7 @@ projections always cover the whole text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -31,6 +32,7 @@ from bastion.detect.normalize.confusables import (
     lookalike_pattern,
     skeleton,
 )
+from bastion.detect.normalize.escapes import ESCAPE, unescape
 from bastion.detect.normalize.invisible import reveal
 from bastion.detect.normalize.projection import MapBuilder, OffsetMap, Projection
 from bastion.detect.normalize.utf8 import Utf8Text
@@ -80,10 +82,16 @@ def _project(text: str, max_depth: int, max_decoded_chars: int) -> Normalised:
     evasion: list[Hit] = []
     source = Utf8Text(text)
     seen = _gate().scan(source)
-    base, offsets = source, None
-    if not text.isascii():
-        base, offsets = _clean(source, seen, projections, evasion)
-        if base is not source:
+    base: Utf8Text = source
+    offsets: OffsetMap | None = None
+    if "escaped" in seen and (unescaped := unescape(source)) is not None:
+        base, offsets = Utf8Text(unescaped.text), unescaped.offsets
+        projections.append(Projection("unescaped", base.text, offsets))
+        seen = _gate().scan(base)
+    if not base.text.isascii():
+        cleaned, offsets = _clean(text, base, offsets, seen, projections, evasion)
+        if cleaned is not base:
+            base = cleaned
             seen = _gate().scan(base)
     _decode(base, offsets, seen, projections, max_depth, max_decoded_chars)
     evasion.sort(key=lambda hit: (hit.start, hit.end, hit.data_class))
@@ -91,16 +99,23 @@ def _project(text: str, max_depth: int, max_decoded_chars: int) -> Normalised:
 
 
 def _clean(
-    source: Utf8Text, seen: set[str], projections: list[Projection], evasion: list[Hit]
+    text: str,
+    source: Utf8Text,
+    offsets: OffsetMap | None,
+    seen: set[str],
+    projections: list[Projection],
+    evasion: list[Hit],
 ) -> tuple[Utf8Text, OffsetMap | None]:
-    """The cleaning stages; returns the cleaned text and its map (None: identity)."""
-    text = source.text
-    base, offsets = source, None
+    """The cleaning stages of ``source`` (``text`` itself, or its unescaped projection
+    with ``offsets`` back to ``text``); returns the cleaned text and its map to ``text``
+    (None: identity)."""
+    base = source
     revealed = reveal(source) if "invisible" in seen else None
     if revealed is not None:
-        evasion.extend(revealed.hits)
+        evasion.extend(_remapped(text, hit, offsets) for hit in revealed.hits)
         if revealed.worth_scanning:
-            base, offsets = Utf8Text(revealed.text), revealed.offsets
+            base = Utf8Text(revealed.text)
+            offsets = revealed.offsets.then(offsets) if offsets else revealed.offsets
             projections.append(Projection("visible", base.text, offsets))
     folded = fold_compatibility(base)
     if folded is not None:
@@ -116,6 +131,14 @@ def _clean(
         offsets = offsets or OffsetMap.identity(len(text))
         projections.append(Projection("skeleton", base.text, offsets))
     return base, offsets
+
+
+def _remapped(text: str, hit: Hit, offsets: OffsetMap | None) -> Hit:
+    """``hit`` of a projection, at its span (and value) in the original ``text``."""
+    if offsets is None:
+        return hit
+    start, end = offsets.to_original(hit.start, hit.end)
+    return Hit(hit.data_class, start, end, hit.score, hit.detector, text[start:end], hit.meta)
 
 
 def _homoglyph(text: str, span: Span, offsets: OffsetMap | None) -> Hit:
@@ -168,6 +191,7 @@ class _Gate:
 
 def _families() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return (
+        ("escaped", (ESCAPE,)),
         ("invisible", (suspicious_pattern(),)),
         ("lookalike", (lookalike_pattern(),)),
         ("encoded", decode.PATTERNS),
@@ -190,7 +214,7 @@ def _decode(
     max_depth: int,
     max_decoded_chars: int,
 ) -> None:
-    families = families - {"invisible", "lookalike"}
+    families = families - {"escaped", "invisible", "lookalike"}
     if not families:
         return
     base = source.text
@@ -205,6 +229,12 @@ def _decode(
             projections.append(
                 Projection(encoding, decoded, runs_map.then(to_original), decoded=True)
             )
+            if any(run.shallow is not None for run in group):  # each level reads whole
+                outer = [replace(run, text=run.shallow or run.text) for run in group]
+                decoded, runs_map = _replace(base, outer)
+                projections.append(
+                    Projection(encoding, decoded, runs_map.then(to_original), decoded=True)
+                )
     if "rot13" in families and (rotated := obfuscation.rot13(source)) is not None:
         projections.append(
             Projection("rot13", rotated, to_original, letters_only=True, decoded=True)

@@ -15,7 +15,8 @@ is not scanned three more times:
   or by one of ``. - _ * / | + ~`` (``j.o.h.n``, and further space-separated groups
   such as ``G.B.8.2 W.E.S.T``): the separators are deleted, and in a spaced run a gap
   wider than the narrowest one is kept as one space, so ``B E G I N  R S A`` reads
-  ``BEGIN RSA``. A deletion projection.
+  ``BEGIN RSA``, and so is the space after an "a" or "I" that follows a word
+  (``is a p a s s`` reads ``is a pass``). A deletion projection.
 """
 
 from __future__ import annotations
@@ -127,13 +128,18 @@ def despace(source: Utf8Text) -> Despaced | None:
             parts.append(text[done : elements[0]])
             builder.copy(done, elements[0] - done)
         narrowest = min(b - a for a, b in pairwise(elements)) - 1
+        article = spaced and len(elements) > 4 and _article_after_word(text, elements[0])
         for index, at in enumerate(elements):
             parts.append(text[at])
             builder.copy(at, 1)
             if index + 1 == len(elements):
                 break
             gap = elements[index + 1] - at - 1
-            if (spaced and gap > narrowest) or (not spaced and text[at + 1] == " "):
+            if (
+                (spaced and gap > narrowest)
+                or (not spaced and text[at + 1] == " ")
+                or (article and not index)
+            ):
                 parts.append(text[at + 1])  # a wider gap, or a space, separates words
                 builder.copy(at + 1, 1)
         done = elements[-1] + 1
@@ -142,6 +148,12 @@ def despace(source: Utf8Text) -> Despaced | None:
     parts.append(text[done:])
     builder.copy(done, len(text) - done)
     return Despaced("".join(parts), builder.build(len(text)))
+
+
+def _article_after_word(text: str, at: int) -> bool:
+    """Whether the one-letter word at ``at`` is "a" or "I" right after a word of prose
+    ("here is a p a s s w o r d"): a word of its own, not the first spaced-out letter."""
+    return text[at] in "aAI" and at >= 2 and text[at - 1] == " " and text[at - 2].isalpha()
 
 
 def _elements(text: str, start: int, end: int, *, spaced: bool) -> list[int] | None:

@@ -94,7 +94,8 @@ _FILE_SUFFIXES = frozenset(
 
 def validate_email(candidate: str) -> Mapping[str, str] | None:
     """Accept an address within RFC 5321 limits whose local part and domain labels are
-    well formed; reject asset names like ``logo@2x.png``."""
+    well formed; reject asset names like ``logo@2x.png`` and the ``git@host`` of an SSH
+    remote (a service login, no one's mailbox)."""
     if len(candidate) > 254:
         return None
     local, _, domain = candidate.rpartition("@")
@@ -106,6 +107,8 @@ def validate_email(candidate: str) -> Mapping[str, str] | None:
     if any(label[0] == "-" or label[-1] == "-" for label in labels):
         return None
     if labels[-1].lower() in _FILE_SUFFIXES:
+        return None
+    if local == "git":  # the SSH user of git hosts: git@github.com:org/repo.git
         return None
     return meta()
 

@@ -12,10 +12,10 @@ import datetime
 from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern
-from bastion.detect.pii.fragments import MAX_CANDIDATE_CHARS, digit_groups, meta
+from bastion.detect.pii.fragments import DASH, DASHES, MAX_CANDIDATE_CHARS, digit_groups, meta
 
 EARLIEST_BIRTH_YEAR = 1900
-_DATE_SEPARATORS = frozenset("-/.")
+_DATE_SEPARATORS = frozenset("-/." + DASHES)
 
 MONTHS: Mapping[str, int] = {
     # English
@@ -42,7 +42,10 @@ MONTHS: Mapping[str, int] = {
 
 _MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
 _ORDINAL = r"(?:st|nd|rd|th|er|\.)?"
-_NUMERIC = r"\d{4}[\-/.]\d{1,2}[\-/.]\d{1,2}|\d{1,2}[\-/.]\d{1,2}[\-/.](?:\d{4}|\d{2})"
+_MARK = rf"(?:{DASH}|[/.])"
+_NUMERIC = (
+    rf"\d{{4}}{_MARK}\d{{1,2}}{_MARK}\d{{1,2}}|\d{{1,2}}{_MARK}\d{{1,2}}{_MARK}(?:\d{{4}}|\d{{2}})"
+)
 _DAY_MONTH_YEAR = (
     rf"\d{{1,2}}{_ORDINAL}(?:\s+of|\s+de)?\s+(?:{_MONTH_ALT})\.?(?:\s+de)?,?\s+\d{{4}}"
 )

@@ -21,6 +21,7 @@ word) never does.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern
@@ -133,15 +134,24 @@ def card_brand(digits: str) -> str | None:
     return min(found)[1] if found else None
 
 
-def _card_grouping_ok(groups: list[str]) -> bool:
+_SEPARATOR_RUN = re.compile(r"[^0-9]+")
+
+
+def _card_grouping_ok(candidate: str, groups: list[str]) -> bool:
     """One run; or groups led by four digits (4-4-4-4, 4-6-5, ...); or digits spaced out
-    singly or in pairs. Irregular mixes (``3.14159...``, lists of numbers) are not cards."""
+    singly or in pairs on one line, every group but a shorter last one the same size, with
+    one and the same separator throughout. Irregular mixes (``3.14159...``, lists of small
+    numbers such as ``56 57 7 16 7 17 26 26``), a pasted column of numbers and a grid of
+    digits on several lines are not cards."""
     if len(groups) == 1:
         return True
     sizes = [len(group) for group in groups]
     if sizes[0] == 4 and min(sizes[1:-1], default=2) >= 2 and max(sizes[1:-1], default=2) <= 6:
         return True
-    return max(sizes) <= 2
+    if sizes[0] > 2 or any(size != sizes[0] for size in sizes[1:-1]) or sizes[-1] > sizes[0]:
+        return False
+    separators = set(_SEPARATOR_RUN.findall(candidate))
+    return len(separators) == 1 and "\n" not in separators.pop()
 
 
 _DOUBLED = str.maketrans("0123456789", "0246813579")
@@ -162,7 +172,7 @@ def _card_digits(candidate: str) -> str | None:
         return None
     groups = digit_groups(candidate)
     digits = "".join(groups)
-    if not 12 <= len(digits) <= 19 or not _card_grouping_ok(groups):
+    if not 12 <= len(digits) <= 19 or not _card_grouping_ok(candidate, groups):
         return None
     return digits
 

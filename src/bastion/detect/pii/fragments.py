@@ -24,11 +24,20 @@ HSPACE = r"[ \t\x{a0}\x{2007}\x{2009}\x{202f}]"
 """Horizontal blanks people (and evasions) put between digit groups: space, tab, NBSP,
 figure, thin and narrow no-break spaces."""
 
-DIGIT_SEP = rf"(?:{HSPACE}{{0,2}}[\-./]{HSPACE}{{0,2}}|{HSPACE}{{1,2}})"
+DASHES = "\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d"
+"""Dashes that stand where a hyphen-minus goes: hyphen, non-breaking hyphen, figure and
+en dash (word processors type them between digit groups), minus sign, small and
+fullwidth hyphen-minus (NFKC folds the last two, but its projection skips punctuation)."""
+
+DASH = r"[\-\x{2010}-\x{2013}\x{2212}\x{fe63}\x{ff0d}]"
+"""One of ``-`` and ``DASHES`` (RE2 syntax)."""
+_DASH_BODY = DASH[1:-1]
+
+DIGIT_SEP = rf"(?:{HSPACE}{{0,2}}[{_DASH_BODY}./]{HSPACE}{{0,2}}|{HSPACE}{{1,2}})"
 """One separator between digit groups on one line: blanks, or a dash, dot or slash
 optionally surrounded by blanks (``4111 - 1111``)."""
 
-CARD_SEP = rf"(?:{HSPACE}{{0,2}}[\-./\r\n]{{1,2}}{HSPACE}{{0,2}}|{HSPACE}{{1,3}})"
+CARD_SEP = rf"(?:{HSPACE}{{0,2}}[{_DASH_BODY}./\r\n]{{1,2}}{HSPACE}{{0,2}}|{HSPACE}{{1,3}})"
 """Like ``DIGIT_SEP`` but also across a line break; only long checksummed numbers
 (cards) use it, since short groups on consecutive lines are usually separate values."""
 
@@ -53,7 +62,7 @@ a word (``card no.4111...``). The guard is consumed (RE2 has no look-behind); it
 outside the value's group."""
 
 BLANKS = frozenset(" \t\r\n\u00a0\u2007\u2009\u202f")
-SEPARATORS = BLANKS | frozenset("-./()")
+SEPARATORS = BLANKS | frozenset("-./()" + DASHES)
 """Characters a validator strips before reading the digits of a candidate."""
 
 MAX_CANDIDATE_CHARS = 64
@@ -61,7 +70,9 @@ MAX_CANDIDATE_CHARS = 64
 keeps per-candidate work constant on adversarial runs of digits."""
 
 
-_SEPARATORS_TO_SPACE = str.maketrans(dict.fromkeys("\t\r\n\u00a0\u2007\u2009\u202f-./()+,", " "))
+_SEPARATORS_TO_SPACE = str.maketrans(
+    dict.fromkeys("\t\r\n\u00a0\u2007\u2009\u202f-./()+," + DASHES, " ")
+)
 _DROP_SEPARATORS = str.maketrans(dict.fromkeys(SEPARATORS))
 _ASCII_NON_DIGITS_TO_SPACE = bytes(b if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 

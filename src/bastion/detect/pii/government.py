@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from bastion.detect.patterns import Pattern
 from bastion.detect.pii.dates import looks_like_date
 from bastion.detect.pii.fragments import (
+    DASH,
     NOT_IN_NUMBER,
     compact,
     digit_groups,
@@ -39,7 +40,7 @@ DRIVER_LICENSE_CONTEXT = (
 # US SSNs the SSA never issued but which circulate as examples.
 _KNOWN_FAKE_SSNS = frozenset({"078051120", "219099999", "123456789"})
 
-_SSN_DASHED = rf"{NOT_IN_NUMBER}(\d{{3}}-\d{{2}}-\d{{4}})\b"
+_SSN_DASHED = rf"{NOT_IN_NUMBER}(\d{{3}}{DASH}\d{{2}}{DASH}\d{{4}})\b"
 _SSN_OTHER = rf"{NOT_IN_NUMBER}(\d{{3}}[ .]\d{{2}}[ .]\d{{4}}|\d{{9}})\b"
 
 # US (9 digits or letter + 8), UK (9 digits), DE (9 of [CFGHJKLMNPRTVWXYZ0-9]),

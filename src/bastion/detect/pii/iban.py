@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from stdnum import iban
 
 from bastion.detect.patterns import Pattern
-from bastion.detect.pii.fragments import BOUNDARY_OR_LETTER, HSPACE, compact, meta
+from bastion.detect.pii.fragments import BOUNDARY_OR_LETTER, DASH, HSPACE, compact, meta
 
 IBAN_CONTEXT = (
     "iban", "account", "bank", "transfer", "wire", "swift", "bic", "sepa", "konto",
@@ -49,7 +49,7 @@ IBAN_LENGTHS: tuple[tuple[int, tuple[str, ...]], ...] = (
 matches exactly this many characters after each country code, so an IBAN never runs on
 into a following word or number (``BE68 5390 0754 7034 12 EUR``)."""
 
-_IBAN_SEP = rf"(?:{HSPACE}{{0,2}}[\-./\r\n]{{1,2}}{HSPACE}{{0,2}}|{HSPACE}{{1,2}})"
+_IBAN_SEP = rf"(?:{HSPACE}{{0,2}}(?:{DASH}|[./\r\n]){{1,2}}{HSPACE}{{0,2}}|{HSPACE}{{1,2}})"
 
 
 def _iban_shape(length: int, countries: tuple[str, ...]) -> str:

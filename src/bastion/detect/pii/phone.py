@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import phonenumbers
 
 from bastion.detect.pii.dates import looks_like_date
-from bastion.detect.pii.fragments import MAX_CANDIDATE_CHARS, digit_groups, meta
+from bastion.detect.pii.fragments import DASHES, MAX_CANDIDATE_CHARS, digit_groups, meta
 from bastion.detect.pii.numbering import (
     NON_GEOGRAPHIC,
     CallingCodePlan,
@@ -42,7 +42,7 @@ Italy keeps its leading zero)."""
 _EXTENSION_MARKS = ("ext.", "ext", "x", "#")
 _ASCII_SEPARATORS = b"-./() \t"
 _ASCII_PHONE_CHARS = b"0123456789" + _ASCII_SEPARATORS
-_PHONE_CHARS = _ASCII_PHONE_CHARS.decode() + "\u00a0\u2007\u2009\u202f"
+_PHONE_CHARS = _ASCII_PHONE_CHARS.decode() + "\u00a0\u2007\u2009\u202f" + DASHES
 """What an international number may consist of: digits, the rows' separators and blanks."""
 _DROP_PHONE_CHARS = str.maketrans(dict.fromkeys(_PHONE_CHARS))
 

@@ -17,7 +17,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.gb import vat as gb_vat
 
 from bastion.detect.patterns import Pattern
-from bastion.detect.pii.fragments import HSPACE, MAX_CANDIDATE_CHARS, compact, meta
+from bastion.detect.pii.fragments import DASH, HSPACE, MAX_CANDIDATE_CHARS, compact, meta
 
 VAT_CONTEXT = (
     "vat", "vat id", "vat number", "vat no", "vat reg", "tax", "ust-idnr", "ust-id",
@@ -31,7 +31,7 @@ _EU_PREFIXES = (
 )  # fmt: skip
 _ISO_COUNTRY = {"EL": "GR", "XI": "GB", "CHE": "CH"}
 
-_SEP = rf"(?:{HSPACE}?[\-.]{HSPACE}?|{HSPACE})"
+_SEP = rf"(?:{HSPACE}?(?:{DASH}|\.){HSPACE}?|{HSPACE})"
 _CHUNK = r"[A-Z]?\d[0-9A-Z]{0,3}"
 _VAT = (
     rf"\b((?:{'|'.join(_EU_PREFIXES)}|GB|CHE){_SEP}?"

@@ -22,6 +22,7 @@ from bastion.detect.secrets.dummies import is_dummy_password
 from bastion.detect.secrets.rows import row
 from bastion.detect.secrets.values import (
     bare_identifier,
+    has_expansion,
     is_code_reference,
     is_template,
     machine_secret,
@@ -116,14 +117,12 @@ def _bare(inner: Validator, *, code: bool = False) -> Validator:
 def _expands(value: str) -> bool:
     """Shell or template syntax in an unquoted value: ``$VAR``, ``${x}``, ``$(cmd)``,
     ``{{ x }}``, a call or an index. A lone ``$``, ``{`` or ``}`` among other characters
-    (``Wx7}jr$9Ng``) is how generated passwords look, and stays; a leading ``{`` opens
+    (``Wx7}jr$9Ng``, ``Xk9#mQ2$vLp7``: see ``has_expansion``) is how generated passwords
+    look, and stays; a leading ``{`` opens
     a template or an LDAP hash scheme (``{SSHA}…``, a password hash row's)."""
     if any(char in value for char in "()[]") or value[0] == "{" or is_template(value):
         return True
-    return any(
-        char == "$" and (following.isalpha() or following in "_{")
-        for char, following in itertools.pairwise(value)
-    )
+    return has_expansion(value)
 
 
 def _generated_name(value: str) -> bool:
@@ -305,12 +304,14 @@ PATTERNS: tuple[Pattern, ...] = (
         score=0.8,
         name="password_php_define",
     ),
-    # SQL account statements: CREATE/ALTER USER … IDENTIFIED BY 'value' (not the
-    # IDENTIFIED BY PASSWORD '<hash>' form, whose value is a hash).
+    # SQL account statements: CREATE/ALTER USER|ROLE|LOGIN or GRANT … IDENTIFIED BY
+    # 'value' (not the IDENTIFIED BY PASSWORD '<hash>' form, whose value is a hash). The
+    # statement's verb is required: prose says "each record is identified by `order_id`".
     row(
         "generic",
         "password",
-        r"(?i:\bidentified\s+(?:with\s+[A-Za-z0-9_]+\s+)?by)\s+[\"'`]([^\"'`\r\n]+)[\"'`]",
+        r"(?i:\b(?:(?:create|alter)\s+(?:user|role|login)|grant)\b[^;]{0,200}?"
+        r"\bidentified\s+(?:with\s+[A-Za-z0-9_]+\s+)?by)\s+[\"'`]([^\"'`\r\n]+)[\"'`]",
         data_class="generic_password",
         group=1,
         validator=password,

@@ -12,13 +12,17 @@ Quoted values in the same sentences are the keyword grammar's (``assignments``).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern
 from bastion.detect.secrets.checks import generated, password
 from bastion.detect.secrets.rows import row
-from bastion.detect.secrets.values import is_code_reference, is_fragment, is_placeholder
+from bastion.detect.secrets.values import (
+    has_expansion,
+    is_code_reference,
+    is_fragment,
+    is_placeholder,
+)
 from bastion.detect.secrets.words import is_word, is_word_name
 
 # "password is", "passcode was", "pwd:", "pw:", "password to" (set/changed the password
@@ -62,10 +66,7 @@ def _chosen(value: str) -> bool:
 def _reference(value: str) -> bool:
     """``$VAR``/``super$ecret`` expansions, ``config.db_pw2`` attribute paths, ``env.X``
     lookups, file paths and URLs (``pwd: /home/ci``)."""
-    expansion = any(
-        char == "$" and (following.isalpha() or following in "{(")
-        for char, following in itertools.pairwise(value)
-    )
+    expansion = has_expansion(value)
     dotted = "." in value and all(part.isidentifier() for part in value.split("."))
     return expansion or dotted or is_code_reference(value) or is_fragment(value)
 

@@ -127,6 +127,32 @@ def is_template(value: str) -> bool:
     return (first, last) in (("<", ">"), ("[", "]"), ("{", "}"), ("(", ")"))
 
 
+def has_expansion(value: str) -> bool:
+    """A shell or PowerShell variable inside ``value``: ``${x}``, ``$(cmd)``, ``$VAR``
+    after punctuation (``user:$PASS``), or a one-case name glued on (``super$ecret``,
+    ``pre$SUFFIX``). A ``$`` before a mixed-case run is how generated and chosen passwords
+    look (``Xk9#mQ2$vLp7``, ``p@$$w0rdX91``): no one names a variable ``vLp7``."""
+    for at, char in enumerate(value[:-1]):
+        if char != "$":
+            continue
+        following = value[at + 1]
+        if following in "_{(":
+            return True
+        if not following.isalpha():
+            continue
+        before = value[at - 1] if at else ""
+        if not before or (not before.isalnum() and before != "$"):
+            return True
+        name = following
+        for letter in value[at + 2 :]:
+            if not (letter.isalnum() or letter == "_"):
+                break
+            name += letter
+        if not (any(c.islower() for c in name) and any(c.isupper() for c in name)):
+            return True
+    return False
+
+
 def is_placeholder(value: str, *, chosen: bool = False) -> bool:
     """A documented filler, a template, or a value made of filler characters.
 
