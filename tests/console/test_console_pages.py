@@ -15,9 +15,11 @@ import pytest
 import pytest_asyncio
 from tests.console.console_client import form_token, logged_in, post_form
 from tests.server.admin_stack import AdminStack, admin_stack, identity
+from tests.server.test_server_admin_api import answered_call
 
 from bastion.audit.admin_events import ADMIN_WRITER
 from bastion.console.app import PAGES
+from bastion.storage import CallRecordRepository
 from bastion.storage.audit_events import AuditEventRepository
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -125,6 +127,25 @@ async def test_audit_explorer_filters_pages_and_shows_the_decision_trace(
         assert "Audit chain" in detail.text and "<td>completion</td>" in detail.text
         assert SECRET not in detail.text and "AKIAQ3EGRTZ5LXKW7NUC" not in detail.text
         assert (await browser.get("/console/audit/nope")).status_code == 404
+
+
+async def test_audit_explorer_shows_the_rules_that_acted_on_the_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    async with admin_stack(tmp_path_factory.mktemp("console-answer-rules")) as running:
+        records = CallRecordRepository(running.apps.runtime.database)
+        await records.insert_many([answered_call(datetime.now(UTC).timestamp())])
+        async with logged_in(running, "auditor") as browser:
+            listed = await browser.get("/console/audit", params={"rule": "answer.secrets"})
+            row = listed.text.partition('href="/console/audit/req_answered"')[2]
+            assert "pii.redact, answer.mail, answer.secrets, tools.no_shell, tools.no_fetch" in row
+            detail = (await browser.get("/console/audit/req_answered")).text
+            trace = detail.partition("Decision trace")[2].partition("Classes found")[0]
+            decided, _, on_answer = trace.partition("acted on the answer or the tools")
+            assert "<code>pii.redact</code>" in decided and "answer.mail" not in decided
+            shown = ["answer.mail", "answer.secrets", "tools.no_shell", "tools.no_fetch"]
+            assert all(f"<code>{rule}</code>" in on_answer for rule in shown)
+            assert "<code>pii.redact</code>" not in on_answer
 
 
 async def test_audit_pages_are_bounded(stack: AdminStack) -> None:

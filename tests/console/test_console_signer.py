@@ -1,9 +1,7 @@
 """The console's session cookies and CSRF tokens: signed, bound to one session, ended
-by time and by logout."""
+by time (logout is the store's: test_console_replicas.py)."""
 
 from __future__ import annotations
-
-import time
 
 from bastion.console.session import ADMIN, GATEWAY_KEY, SessionSigner
 
@@ -20,16 +18,6 @@ def test_a_tampered_or_expired_cookie_is_refused() -> None:
     assert signer.csrf_matches(session, signer.csrf_token(session))
     other, _ = signer.open("tok12345", now=1000.0)
     assert not signer.csrf_matches(other, signer.csrf_token(session))
-
-
-def test_a_closed_session_is_refused_and_others_are_not() -> None:
-    signer = SessionSigner(b"k" * 32)
-    session, cookie = signer.open("tok12345")
-    other, other_cookie = signer.open("tok12345")
-    signer.close(session)
-    assert signer.read(cookie) is None
-    assert signer.read(other_cookie) == other
-    assert signer.read(cookie, now=time.time() + 1) is None
 
 
 def test_a_gateway_key_session_keeps_its_kind_under_the_signature() -> None:

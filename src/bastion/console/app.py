@@ -49,6 +49,7 @@ from bastion.console.session import (
     LOGIN_TTL_S,
     OIDC,
     SESSION_COOKIE,
+    ConsoleSessions,
     Session,
     SessionSigner,
 )
@@ -66,6 +67,7 @@ from bastion.identity.verifier import authenticated_key
 from bastion.model import Principal
 from bastion.server.admin_api.context import AdminContext
 from bastion.storage.admin_tokens import AdminTokenRepository
+from bastion.storage.console_sessions import ConsoleSessionRepository
 from bastion.storage.keys import KeyStatus
 
 log = logging.getLogger("bastion.console")
@@ -156,6 +158,9 @@ class Console:
         self.chat_keys = ChatKeySealer(signing.digest(CHAT_KEY_PURPOSE))
         self.signer = (
             SessionSigner(key) if session_ttl_s is None else SessionSigner(key, ttl_s=session_ttl_s)
+        )
+        self.sessions = ConsoleSessions(
+            self.signer, ConsoleSessionRepository(context.runtime.database)
         )
         self.tokens = AdminTokenRepository(context.runtime.database)
         oidc = context.runtime.config.server.admin.oidc
@@ -266,7 +271,10 @@ class Console:
         return response
 
     async def _home(self, request: Request) -> Response:
-        session = self.signer.read(request.cookies.get(SESSION_COOKIE))
+        try:
+            session = await self.sessions.read(request.cookies.get(SESSION_COOKIE))
+        except StorageError as exc:
+            return self._error(request, exc)
         if session is None:
             return self._to_login(request)
         if session.kind == GATEWAY_KEY:
@@ -278,6 +286,8 @@ class Console:
             identity = await self._identity(session)
         except AuthenticationFailed:
             return self._to_login(request)
+        except StorageError as exc:
+            return self._error(request, exc)
         for page in self.pages:
             if page.visible_to(identity.role):
                 return RedirectResponse(page.url, status_code=303, headers=dict(PAGE_HEADERS))
@@ -321,10 +331,13 @@ class Console:
         except StorageError as exc:
             return self._error(request, exc)
         assert identity.token_id is not None
-        _, cookie = self.signer.open(identity.token_id)
+        try:
+            _, cookie = await self.sessions.open(identity.token_id, identity.token_id)
+        except StorageError as exc:
+            return self._error(request, exc)
         log.info("console: %s (%s) logged in", identity.subject, identity.role.value)
         response = RedirectResponse(PREFIX + "/", status_code=303, headers=dict(PAGE_HEADERS))
-        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=self.signer.ttl_s)
+        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=self.sessions.ttl_s)
         response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
         return response
 
@@ -336,16 +349,18 @@ class Console:
             if chat is None:
                 raise AuthenticationFailed("no console page is open to gateway keys")
             principal = await self._gateway_key(presented)
+            session, cookie = await self.sessions.open(
+                principal.key_id, principal.key_id, kind=GATEWAY_KEY
+            )
         except AuthenticationFailed:
             log.info("console: login refused")
             return await self._login_form(request, failed=_LOGIN_REFUSED)
         except StorageError as exc:
             return self._error(request, exc)
-        session, cookie = self.signer.open(principal.key_id, kind=GATEWAY_KEY)
         log.info("console: gateway key %s logged in to the chat", principal.key_id)
         response = RedirectResponse(chat.url, status_code=303, headers=dict(PAGE_HEADERS))
         sealed_key = self.chat_keys.seal(session.session_id, presented)
-        ttl_s = self.signer.ttl_s
+        ttl_s = self.sessions.ttl_s
         self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=ttl_s)
         self._set_cookie(
             response, request, CHAT_KEY_COOKIE, sealed_key, max_age=ttl_s, path=chat.url
@@ -421,7 +436,9 @@ class Console:
         except ApiError as exc:
             return self._error(request, exc)
         try:
-            _, cookie = self.signer.open(encode_user(user), kind=OIDC)
+            _, cookie = await self.sessions.open(encode_user(user), user.subject, kind=OIDC)
+        except StorageError as exc:
+            return self._forget_state(self._error(request, exc))
         except ValueError:
             too_long = PermissionDenied(
                 "Your sign-in names more apps than a console session can hold; ask an "
@@ -436,7 +453,7 @@ class Console:
         # a page, not a redirect: a SameSite=Strict cookie set while arriving from the
         # provider's site is not sent on a redirect in the same navigation
         response = HTMLResponse(html, headers=dict(PAGE_HEADERS))
-        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=self.signer.ttl_s)
+        self._set_cookie(response, request, SESSION_COOKIE, cookie, max_age=self.sessions.ttl_s)
         return self._forget_state(response)
 
     @staticmethod
@@ -445,17 +462,17 @@ class Console:
         return response
 
     async def _logout(self, request: Request) -> Response:
-        session = self.signer.read(request.cookies.get(SESSION_COOKIE))
-        if session is None:
-            return self._to_login(request)
         try:
+            session = await self.sessions.read(request.cookies.get(SESSION_COOKIE))
+            if session is None:
+                return self._to_login(request)
             check_same_origin(request)
             form = await read_form(request, MAX_FORM_BYTES)
             if not self.signer.csrf_matches(session, form.get("csrf")):
                 raise _csrf_refused()
-        except ApiError as exc:
+            await self.sessions.close(session)
+        except (ApiError, StorageError) as exc:
             return self._error(request, exc)
-        self.signer.close(session)
         response = self._to_login(request)
         response.delete_cookie(SESSION_COOKIE, path=PREFIX)
         return response
@@ -479,10 +496,10 @@ class Console:
         self, page: Page, handler: Callable[[View], Awaitable[Response]], needs: str | None
     ) -> Endpoint:
         async def endpoint(request: Request) -> Response:
-            session = self.signer.read(request.cookies.get(SESSION_COOKIE))
-            if session is None:
-                return self._to_login(request)
             try:
+                session = await self.sessions.read(request.cookies.get(SESSION_COOKIE))
+                if session is None:
+                    return self._to_login(request)
                 if session.kind == GATEWAY_KEY:
                     identity = await self._employee(request, session, page)
                 else:

@@ -1,12 +1,14 @@
 """Console sessions: a signed cookie that names a random session id, the admin token (or,
-for an employee's chat-only session, the gateway key id) it was opened with and when it
-ends, plus the CSRF tokens tied to it.
+for an employee's chat-only session, the gateway key id; for an OIDC sign-in, the user)
+it was opened with and when it ends, plus the CSRF tokens tied to it.
 
 The cookie is signed with a key derived from the keyring's signing key, so every worker
-of a gateway (and every replica sharing the keyring) accepts it; nothing secret is in
-it. Each request looks the token up again (a gateway key is verified again), so
-revoking it ends its sessions at once. Logging out clears the cookie and refuses its
-session id in this process.
+of a gateway (and every replica sharing the keyring) can check it; nothing secret is in
+it. A session is open only while the shared store holds a row under the SHA-256 of its
+id (``ConsoleSessions``): logging out deletes the row, so every worker and replica
+refuses the cookie from the next request on, with no cache in between. Each request also
+looks the token up again (a gateway key is verified again), so revoking it ends its
+sessions at once.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bastion.storage.console_sessions import ConsoleSessionRepository, StoredConsoleSession
 
 SESSION_COOKIE = "bastion_console"
 LOGIN_COOKIE = "bastion_console_login"
@@ -33,7 +37,6 @@ GATEWAY_KEY = "key"
 OIDC = "oidc"
 _VERSIONS = {_VERSION: ADMIN, _KEY_VERSION: GATEWAY_KEY, _OIDC_VERSION: OIDC}
 _MAX_COOKIE = 3800
-_MAX_LOGGED_OUT = 10_000
 
 
 def _b64(raw: bytes) -> str:
@@ -59,6 +62,11 @@ class Session:
             if not part or not all(c.isalnum() or c in "-_" for c in part):
                 raise ValueError("session and token ids are url-safe base64 or base62")
 
+    @property
+    def id_hash(self) -> str:
+        """The SHA-256 (hex) of the session id: what the store keeps instead of the id."""
+        return hashlib.sha256(self.session_id.encode("ascii")).hexdigest()
+
 
 class SessionSigner:
     """Issues and checks session cookies, login nonces and CSRF tokens with one key."""
@@ -68,7 +76,6 @@ class SessionSigner:
             raise ValueError("the console session key needs at least 32 bytes")
         self._key = key
         self.ttl_s = ttl_s
-        self._logged_out: OrderedDict[str, float] = OrderedDict()
 
     def _mac(self, *parts: str) -> str:
         message = b"\x00".join(part.encode("utf-8") for part in parts)
@@ -89,7 +96,8 @@ class SessionSigner:
         return session, cookie
 
     def read(self, cookie: str | None, now: float | None = None) -> Session | None:
-        """The session a cookie names, when its signature holds and it has not ended."""
+        """The session a cookie names, when its signature holds and its time has not run
+        out (whether it was closed is the store's to say: ``ConsoleSessions.read``)."""
         if not cookie or len(cookie) > _MAX_COOKIE:
             return None
         body, _, mac = cookie.rpartition(".")
@@ -101,21 +109,10 @@ class SessionSigner:
         expires = float(parts[3])
         if expires <= (now if now is not None else time.time()):
             return None
-        if parts[1] in self._logged_out:
-            return None
         try:
             return Session(parts[1], parts[2], expires, _VERSIONS[parts[0]])
         except ValueError:
             return None
-
-    def close(self, session: Session) -> None:
-        """Refuse this session id from now on (in this process; the cookie is cleared too)."""
-        self._logged_out[session.session_id] = session.expires_at
-        now = time.time()
-        while self._logged_out and (
-            len(self._logged_out) > _MAX_LOGGED_OUT or next(iter(self._logged_out.values())) < now
-        ):
-            self._logged_out.popitem(last=False)
 
     def csrf_token(self, session: Session) -> str:
         """The synchronizer token every form of this session carries."""
@@ -139,3 +136,49 @@ class SessionSigner:
         if not nonce or presented is None or len(nonce) > 64:
             return False
         return hmac.compare_digest(presented, self.login_token(nonce))
+
+
+class ConsoleSessions:
+    """Sessions every worker and replica agrees on: a signed cookie (``SessionSigner``)
+    that is open only while the shared store holds its id's hash. Storage failures are
+    raised (StorageError): a session is never accepted without the store's word."""
+
+    def __init__(self, signer: SessionSigner, repository: ConsoleSessionRepository) -> None:
+        self.signer = signer
+        self._repository = repository
+
+    @property
+    def ttl_s(self) -> float:
+        """How long a session lasts after it opens."""
+        return self.signer.ttl_s
+
+    async def open(
+        self, token_id: str, subject: str, *, kind: str = ADMIN, now: float | None = None
+    ) -> tuple[Session, str]:
+        """A new session (stored) and its cookie; ValueError when it would not fit in a
+        cookie. ``subject`` is who the store names as its holder."""
+        opened = now if now is not None else time.time()
+        session, cookie = self.signer.open(token_id, opened, kind=kind)
+        await self._repository.open(
+            StoredConsoleSession(
+                id_hash=session.id_hash,
+                kind=kind,
+                subject=subject,
+                created_at=datetime.fromtimestamp(opened, UTC),
+                expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+            )
+        )
+        return session, cookie
+
+    async def read(self, cookie: str | None, now: float | None = None) -> Session | None:
+        """The open session a cookie names: signed, not past its end, not logged out."""
+        at = now if now is not None else time.time()
+        session = self.signer.read(cookie, at)
+        if session is None:
+            return None
+        opened = await self._repository.is_open(session.id_hash, datetime.fromtimestamp(at, UTC))
+        return session if opened else None
+
+    async def close(self, session: Session) -> None:
+        """End the session on every worker and replica (logout)."""
+        await self._repository.close(session.id_hash)

@@ -1,0 +1,70 @@
+"""Console sessions in the store: one row per open session, keyed by the SHA-256 of
+its random id (the id itself is only in the browser's cookie), so every worker and
+replica sharing the database sees a logout at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from bastion.storage.database import Database
+from bastion.storage.tables import ConsoleSessionRow
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConsoleSession:
+    """A session as stored: its id's hash, kind, who opened it, when it ends."""
+
+    id_hash: str
+    kind: str
+    subject: str
+    created_at: datetime
+    expires_at: datetime
+
+    def __post_init__(self) -> None:
+        if len(self.id_hash) != 64 or not all(c in "0123456789abcdef" for c in self.id_hash):
+            raise ValueError("a console session is stored under a SHA-256 hex digest")
+        if self.expires_at <= self.created_at:
+            raise ValueError("a console session ends after it opens")
+
+
+class ConsoleSessionRepository:
+    """Open, check and end console sessions; ended ones are pruned as new ones open."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def open(self, session: StoredConsoleSession) -> None:
+        """Store a new session, deleting every session that ended before it opened."""
+        prune = delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at <= session.created_at)
+        async with self._database.transaction("console session open") as db:
+            await db.execute(prune)
+            db.add(
+                ConsoleSessionRow(
+                    id_hash=session.id_hash,
+                    kind=session.kind,
+                    subject=session.subject,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                )
+            )
+
+    async def is_open(self, id_hash: str, now: datetime) -> bool:
+        """Whether the session with this id hash exists and has not ended at ``now``."""
+        statement = select(ConsoleSessionRow.id_hash).where(
+            ConsoleSessionRow.id_hash == id_hash, ConsoleSessionRow.expires_at > now
+        )
+        async with self._database.transaction("console session lookup") as db:
+            return (await db.scalar(statement)) is not None
+
+    async def close(self, id_hash: str) -> bool:
+        """End the session now (logout); False when it was not open."""
+        statement = (
+            delete(ConsoleSessionRow)
+            .where(ConsoleSessionRow.id_hash == id_hash)
+            .returning(ConsoleSessionRow.id_hash)
+        )
+        async with self._database.transaction("console session close") as db:
+            return (await db.execute(statement)).first() is not None
