@@ -131,6 +131,7 @@ async def test_a_truncated_tail_is_caught_by_the_checkpoints(trail: Trail) -> No
     problem = (await trail.verify()).problem
     assert problem is not None
     assert problem.seq == 9 and "truncated" in problem.reason
+    assert "checkpoint on line" in problem.reason  # the signed evidence is named first
 
 
 async def test_a_record_inserted_around_the_chain_is_named(trail: Trail) -> None:
@@ -150,3 +151,70 @@ async def test_a_forged_checkpoint_fails(trail: Trail) -> None:
     trail.checkpoints.write_text("\n".join(lines) + "\n")
     problem = (await trail.verify()).problem
     assert problem is not None and "signature" in problem.reason
+
+
+async def test_a_tail_truncated_past_the_last_checkpoint_is_caught_by_the_writer_head(
+    trail: Trail,
+) -> None:
+    # The newest records are not signed yet (the next checkpoint is due later), but the
+    # store's own head of the writer still names them.
+    lines = trail.checkpoints.read_text().splitlines()
+    trail.checkpoints.write_text("\n".join(line for line in lines if '"seq":12' not in line))
+    await trail.sql("DELETE FROM call_records WHERE request_id = 'req_5'")
+    await trail.sql("DELETE FROM audit_events WHERE seq > 10")
+    problem = (await trail.verify()).problem
+    assert problem is not None
+    assert (problem.writer_id, problem.seq) == (trail.writer, 11)
+    assert "truncated" in problem.reason
+
+
+async def test_a_writer_whose_every_record_was_deleted_is_named(trail: Trail) -> None:
+    trail.checkpoints.write_text("")
+    await trail.sql("DELETE FROM call_records")
+    await trail.sql("DELETE FROM audit_events")
+    problem = (await trail.verify()).problem
+    assert problem is not None and (problem.writer_id, problem.seq) == (trail.writer, 1)
+
+
+async def test_a_rewritten_tail_differs_from_the_writer_head(trail: Trail) -> None:
+    trail.checkpoints.write_text("")
+    await trail.sql(
+        "UPDATE audit_writers SET head_hash = :digest WHERE writer_id = :writer",
+        digest="f" * 64,
+        writer=trail.writer,
+    )
+    problem = (await trail.verify()).problem
+    assert problem is not None and (problem.writer_id, problem.seq) == (trail.writer, 12)
+
+
+async def test_a_nul_character_a_caller_sent_neither_stops_shipping_nor_verifying(
+    database: Database, tmp_path: Path
+) -> None:
+    # A caller controls the model name, its claimed user, tool names and metadata keys;
+    # PostgreSQL stores no NUL in text or JSONB. One such record must not hold back the
+    # trail: it is stored with U+FFFD in place of each NUL, and later records follow it.
+    store = AuditEventRepository(database)
+    log = AuditLog(store, tmp_path / "wal")
+    await log.start()
+    hostile = dataclasses.replace(
+        record(0),
+        model_requested="gpt-4o\x00x",
+        end_user_claimed="bob\x00",
+        findings=(FindingSummary("pii.email", "user", "metadata.k\x00", 1, 0.9),),
+        request_facts={"tools": ["f\x00g"], "metadata\x00": 1},
+    )
+    await log.intent(hostile)
+    log.submit(hostile)
+    log.submit(record(1))
+    await log.flush()
+    assert log.pending == 0
+    rows = await store.records_by_id(["req_0", "req_1"])
+    assert set(rows) == {"req_0", "req_1"}
+    assert rows["req_0"]["model_requested"] == "gpt-4o\ufffdx"
+    assert rows["req_0"]["end_user_claimed"] == "bob\ufffd"
+    assert rows["req_0"]["request_facts"] == {"tools": ["f\ufffdg"], "metadata\ufffd": 1}
+    assert rows["req_0"]["findings"][0]["location"] == "metadata.k\ufffd"
+    await log.close()
+    result = await verify(store)
+    assert result.ok, result.problem
+    assert result.records == 2

@@ -75,10 +75,11 @@ async def test_migrate_is_idempotent_and_creates_every_table(database: Database)
             "class_sets",
             "spend_ledger",
             "spend_daily",
+            "console_sessions",
         )
         for table in tables:
             await session.execute(text(f"SELECT count(*) FROM {table}"))
-    assert version == "0012"
+    assert version == "0014"
 
 
 async def test_migrations_match_the_table_definitions(database: Database) -> None:

@@ -132,7 +132,7 @@ async def test_unknown_ids_are_not_found(database: Database) -> None:
     ("fields", "message"),
     [
         ({"scope": {}}, "needs a scope"),
-        ({"scope": {"app": "  "}}, "needs a scope"),
+        ({"scope": {"app": "  "}}, "scope.app is empty"),
         ({"scope": {"environment": "prod"}}, "cannot scope an exception to environment"),
         ({"justification": " "}, "needs a justification"),
         ({"expires_at": NOW - timedelta(seconds=1)}, "expire in the future"),

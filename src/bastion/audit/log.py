@@ -59,6 +59,8 @@ IntentShipping = Literal["local", "database"]
 
 log = logging.getLogger("bastion.audit")
 
+_NUL = b"\\u0000"  # how canonical JSON writes a NUL character
+
 # fields of a completion the intent cannot know yet
 _OUTCOME_FIELDS = (
     "status",
@@ -103,6 +105,31 @@ def intent_body(record: CallRecord) -> dict[str, Any]:
     for name in _OUTCOME_FIELDS:
         del body[name]
     return body
+
+
+def storable(body: Any) -> tuple[Any, bytes]:
+    """A log entry's body as it is chained and stored, and its canonical JSON.
+
+    A NUL character (a caller can put one in a model name, a claimed user, a tool name
+    or a metadata key) becomes U+FFFD: PostgreSQL stores no NUL in text or JSONB, and
+    one record the store refuses would hold back every later one. The replacement is
+    made before hashing, so the chained body and the stored row stay equal.
+    """
+    blob = canonical(body)
+    if _NUL not in blob:
+        return body, blob
+    body = _without_nul(body)
+    return body, canonical(body)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def closure_of(intent: Mapping[str, Any], closed_by: str = "reconciler") -> dict[str, Any]:
@@ -428,12 +455,12 @@ class AuditLog:
         records: list[dict[str, Any]] = []
         late = 0
         for entry in entries:
-            kind = entry["k"]
+            kind, (body, blob) = entry["k"], storable(entry["b"])
             if kind == COMPLETION and entry["r"] in closed:
                 kind, late = LATE_COMPLETION, late + 1
             elif kind == COMPLETION:
-                records.append(entry["b"])
-            events.append(chain.link(kind, entry["r"], entry["t"], canonical(entry["b"])))
+                records.append(body)
+            events.append(chain.link(kind, entry["r"], entry["t"], blob))
         now = self._clock()
         try:
             await self._store.ship(events, records, self._state(end), now, now + self._lease)

@@ -4,9 +4,11 @@ Per writer, in seq order: seqs are contiguous from 1 (a gap is a deleted record)
 event names its predecessor's hash (reordering breaks this), and its hash recomputes
 from its fields (an edit breaks this). Each completion's call record must equal the
 chained body (an edited or deleted row of ``call_records`` is caught), and every call
-record must be chained (a row inserted around the gateway is caught). Signed
-checkpoints, read from outside the database, must match the chain where it reaches
-them; one beyond the chain's end proves the tail was truncated.
+record must be chained (a row inserted around the gateway is caught). Each chain must
+reach the head its writer's row in ``audit_writers`` holds, with that hash: a tail
+deleted after the last checkpoint is caught too, unless the head was edited as well.
+Signed checkpoints, read from outside the database, must match the chain where it
+reaches them; one beyond the chain's end proves the tail was truncated.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bastion.audit.chain import COMPLETION, GENESIS, expected_hash
 from bastion.audit.checkpoints import Checkpoint, signature_valid
-from bastion.model.chain import ChainedEvent
+from bastion.model.chain import ChainedEvent, WriterState
 
 
 class ChainReader(Protocol):
     """What the verifier reads (``storage.AuditEventRepository``)."""
 
     async def chained_writers(self) -> list[str]: ...
+
+    async def writers(self) -> list[WriterState]: ...
 
     def events(
         self, writer_id: str, *, page_size: int = 1000
@@ -108,9 +112,13 @@ async def verify(
         assert checkpoint is not None
         signed.setdefault(checkpoint.writer_id, {})[checkpoint.seq] = (checkpoint.hash, line)
         result.checkpoints += 1
-    writers = sorted(set(await store.chained_writers()) | set(signed))
+    # Heads are read before the chains: a gateway appending meanwhile only moves them on.
+    stored = {state.writer_id: state for state in await store.writers()}
+    heads = {writer_id for writer_id, state in stored.items() if state.head_seq}
+    writers = sorted(set(await store.chained_writers()) | set(signed) | heads)
     for writer_id in writers:
-        problem = await _verify_writer(store, writer_id, signed.get(writer_id, {}), result)
+        marks = signed.get(writer_id, {})
+        problem = await _verify_writer(store, writer_id, marks, stored.get(writer_id), result)
         if problem is not None:
             result.problem = problem
             return result
@@ -144,9 +152,11 @@ async def _verify_writer(
     store: ChainReader,
     writer_id: str,
     signed: Mapping[int, tuple[str, int]],
+    stored: WriterState | None,
     result: Verification,
 ) -> Problem | None:
     expected_seq, prev = 1, GENESIS
+    head_seq, head_hash = (stored.head_seq, stored.head_hash) if stored else (0, GENESIS)
     async for page in store.events(writer_id):
         completions = [e.request_id for e in page if e.kind == COMPLETION]
         rows = await store.records_by_id(completions)
@@ -154,6 +164,8 @@ async def _verify_writer(
             if event.seq != expected_seq:
                 return Problem("record missing (deleted)", writer_id, expected_seq)
             reason = _event_problem(event, prev, signed, rows)
+            if reason is None and event.seq == head_seq and event.hash != head_hash:
+                reason = "differs from the writer's stored head (chain rewritten)"
             if reason is not None:
                 return Problem(reason, writer_id, event.seq, event.request_id)
             if event.kind == COMPLETION:
@@ -169,6 +181,13 @@ async def _verify_writer(
         return Problem(
             f"record missing: the chain ends at seq {head} but the checkpoint on line "
             f"{signed[last][1]} covers seq {last} (tail truncated)",
+            writer_id=writer_id,
+            seq=head + 1,
+        )
+    if head_seq > head:  # not signed yet, but the store's own head names it
+        return Problem(
+            f"record missing: the chain ends at seq {head} but the writer's stored head is"
+            f" seq {head_seq} (tail truncated)",
             writer_id=writer_id,
             seq=head + 1,
         )

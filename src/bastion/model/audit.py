@@ -63,6 +63,35 @@ class CallRecord:
     request_facts: dict[str, object] = field(default_factory=dict)
 
 
+_ANSWER_RULE_LISTS = ("output_redacted", "output_blocked")
+_TOOL_RULE_ENTRIES = ("tools_stripped", "tool_calls_refused")
+
+
+def rules_acted(record: CallRecord) -> tuple[str, ...]:
+    """Every rule that acted on the call, each once: the rules that decided on the
+    request (``rules``), then those named in ``request_facts`` - output rules that
+    redacted or refused the answer (``output_redacted.rules``, ``output_blocked.rules``),
+    tool rules that removed a tool or refused a tool call (``tools_stripped[].rule``,
+    ``tool_calls_refused[].rule``). The rules a search by rule finds the call by
+    (migration 0013 reads the same places); shadow rules did not act and are not here."""
+    named: list[str] = list(record.rules)
+    facts = record.request_facts
+    for key in _ANSWER_RULE_LISTS:
+        part = facts.get(key)
+        listed = part.get("rules") if isinstance(part, Mapping) else None
+        if isinstance(listed, list):
+            named += (rule for rule in listed if isinstance(rule, str))
+    for key in _TOOL_RULE_ENTRIES:
+        entries = facts.get(key)
+        if isinstance(entries, list):
+            named += (
+                entry["rule"]
+                for entry in entries
+                if isinstance(entry, Mapping) and isinstance(entry.get("rule"), str)
+            )
+    return tuple(dict.fromkeys(named))
+
+
 def record_to_json(record: CallRecord) -> dict[str, Any]:
     """The record as flat JSON values: the columns of ``call_records`` and the body of
     its chained completion event (one shape, so the verifier can compare them)."""
@@ -110,6 +139,12 @@ def record_to_json(record: CallRecord) -> dict[str, Any]:
         "client_addr": record.client_addr,
         "request_facts": record.request_facts,
     }
+
+
+def record_document(record: CallRecord) -> dict[str, Any]:
+    """The record as exports show it: :func:`record_to_json` and ``rules_acted``
+    (derived from ``rules`` and ``request_facts``, not a chained field of its own)."""
+    return {**record_to_json(record), "rules_acted": list(rules_acted(record))}
 
 
 def record_from_json(values: Mapping[str, Any]) -> CallRecord:

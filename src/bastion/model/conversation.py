@@ -38,6 +38,10 @@ class Segment:
     transform can write a changed text back; ``start``/``end`` are code-point offsets
     of this segment inside that string (a string may hold several segments, e.g. a
     ``<retrieved>`` block inside a user message).
+
+    ``names`` marks the one segment that lists, one per line, the field names and
+    identifiers of the body (schema property names, metadata keys, tool and function
+    names, ids): scanned like any text, but not a string a transform can rewrite.
     """
 
     text: str
@@ -47,6 +51,7 @@ class Segment:
     end: int | None = None
     message_index: int | None = None
     role: str | None = None
+    names: bool = False
 
     def __post_init__(self) -> None:
         end = self.start + len(self.text) if self.end is None else self.end

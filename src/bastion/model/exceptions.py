@@ -43,6 +43,9 @@ class PolicyException:
     created_at: float | None = None
     uses: int = 0
     static: bool = False
+    suspended: bool = False
+    """Approved, but the gateway cannot confirm it still is (its store has been out of
+    sight too long, so a revocation could be missed): it waives nothing meanwhile."""
 
     def in_scope(self, principal: Principal) -> bool:
         """Whether this exception covers the caller."""
@@ -61,9 +64,9 @@ class PolicyException:
         return self.state
 
     def applies(self, principal: Principal, rule: str, now: float) -> bool:
-        """Approved, unexpired, for this rule and this caller."""
-        return (
-            self.rule == rule
-            and self.state_at(now) is ExceptionState.APPROVED
-            and self.in_scope(principal)
-        )
+        """Approved, unexpired, not suspended, for this rule and this caller."""
+        return self.rule == rule and self.in_force(now) and self.in_scope(principal)
+
+    def in_force(self, now: float) -> bool:
+        """Approved and unexpired at ``now``, and not suspended."""
+        return not self.suspended and self.state_at(now) is ExceptionState.APPROVED

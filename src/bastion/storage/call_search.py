@@ -3,13 +3,15 @@ first, a page at a time (the admin API's audit explorer).
 
 Pages are keyset-paginated on ``(started_at, request_id)`` descending, so a page deep
 into a million records costs what the first one does (no OFFSET). Filters on principal
-fields ride on the ``(field, started_at)`` indexes; ``rule`` and ``data_class`` look
-inside the JSON columns (``jsonb`` containment on PostgreSQL, ``json_each`` on SQLite).
+fields ride on the ``(field, started_at)`` indexes; ``rule`` reads ``call_record_rules``
+(every rule that acted on the request or on the answer, newest first per rule: a page
+of a rare rule's calls reads that rule's rows, not every record); ``data_class`` looks
+inside the JSON column (``jsonb`` containment on PostgreSQL, ``json_each`` on SQLite).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
@@ -17,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from bastion.model import CallRecord
 from bastion.storage.call_records import _from_row
 from bastion.storage.database import Database
-from bastion.storage.tables import CallRecordRow
+from bastion.storage.tables import CallRecordRow, CallRecordRuleRow
 
 _PRINCIPAL_COLUMNS = {
     "key_id": CallRecordRow.key_id,
@@ -33,7 +35,10 @@ _PRINCIPAL_COLUMNS = {
 class CallFilter:
     """What to look for; every field given must match (``None``: any).
 
-    ``data_class`` is a class name (``pii.email``) or a family pattern (``pii.*``);
+    ``rule`` is a rule that acted on the call: one that decided on the request, or an
+    output or tool rule that acted on the answer (redacted or refused it, removed a
+    tool or a tool call). ``data_class`` is a class name (``pii.email``) or a family
+    pattern (``pii.*``);
     ``model`` matches the model asked for or the model used; ``since``/``until`` bound
     ``started_at`` (epoch seconds, ``[since, until)``).
     """
@@ -72,22 +77,33 @@ class CallSearch:
     ) -> CallPage:
         """Up to ``limit`` records matching ``where`` started before ``after`` (the
         ``(started_at, request_id)`` of the previous page's last record)."""
-        conditions = self.conditions(where)
+        statement = select(CallRecordRow)
+        started_at, request_ids = CallRecordRow.started_at, CallRecordRow.request_id
+        conditions: list[ColumnElement[bool]] = []
+        if where.rule is not None:
+            # the rule's calls newest first from its own rows (their keys are the record's)
+            statement = statement.join(
+                CallRecordRuleRow, CallRecordRuleRow.request_id == CallRecordRow.request_id
+            )
+            started_at, request_ids = CallRecordRuleRow.started_at, CallRecordRuleRow.request_id
+            conditions.append(CallRecordRuleRow.rule == where.rule)
+            if where.since is not None:
+                conditions.append(started_at >= where.since)
+            if where.until is not None:
+                conditions.append(started_at < where.until)
+            where = replace(where, rule=None)
+        conditions += self.conditions(where)
         if after is not None:
             started, request_id = after
             conditions.append(
                 or_(
-                    CallRecordRow.started_at < started,
-                    and_(
-                        CallRecordRow.started_at == started,
-                        CallRecordRow.request_id < request_id,
-                    ),
+                    started_at < started,
+                    and_(started_at == started, request_ids < request_id),
                 )
             )
         statement = (
-            select(CallRecordRow)
-            .where(*conditions)
-            .order_by(CallRecordRow.started_at.desc(), CallRecordRow.request_id.desc())
+            statement.where(*conditions)
+            .order_by(started_at.desc(), request_ids.desc())
             .limit(limit + 1)
         )
         async with self._database.transaction("audit search") as session:
@@ -132,10 +148,8 @@ class CallSearch:
         return found
 
     def _has_rule(self, rule: str) -> ColumnElement[bool]:
-        if not self._database.is_sqlite:
-            return type_coerce(CallRecordRow.rules, JSONB).contains([rule])
-        each = func.json_each(CallRecordRow.rules).table_valued("value")
-        return select(literal(1)).select_from(each).where(each.c.value == rule).exists()
+        acted = select(CallRecordRuleRow.request_id).where(CallRecordRuleRow.rule == rule)
+        return CallRecordRow.request_id.in_(acted)
 
     def _has_class(self, pattern: str) -> ColumnElement[bool]:
         family = pattern[:-2] if pattern.endswith(".*") else None

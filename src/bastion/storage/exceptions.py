@@ -380,11 +380,13 @@ def _checked_scope(scope: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
             f"cannot scope an exception to {', '.join(unknown)}; use {', '.join(SCOPE_FIELDS)}",
             param="scope",
         )
-    pairs = tuple(
-        (field, scope[field].strip())
-        for field in SCOPE_FIELDS
-        if field in scope and scope[field].strip()
-    )
+    blank = [field for field in SCOPE_FIELDS if field in scope and not scope[field].strip()]
+    if blank:  # dropping it would widen the exception (--app "$UNSET" --team finance)
+        raise InvalidRequest(
+            f"scope.{blank[0]} is empty: give the value callers must have, or leave it out",
+            param=f"scope.{blank[0]}",
+        )
+    pairs = tuple((field, scope[field].strip()) for field in SCOPE_FIELDS if field in scope)
     if not pairs:
         raise InvalidRequest(
             "an exception needs a scope: at least one of app, team, user or key_id",

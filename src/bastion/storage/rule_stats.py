@@ -1,22 +1,22 @@
-"""How often each policy rule matched, counted in the database over the call records
-(the evidence report's "top rules")."""
+"""How often each policy rule acted on a call, counted in the database over the call
+records (the evidence report's "top rules")."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, func, select, true, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, case, func, or_, select
 
+from bastion.model import CallStatus
 from bastion.storage.call_stats import REFUSALS
 from bastion.storage.database import Database
-from bastion.storage.tables import CallRecordRow
+from bastion.storage.tables import CallRecordRow, CallRecordRuleRow
 
 
 @dataclass(frozen=True, slots=True)
 class RuleCount:
-    """Calls one rule matched, and how many of them the policy refused."""
+    """Calls one rule acted on, and how many of them were refused."""
 
     rule: str
     calls: int
@@ -24,7 +24,8 @@ class RuleCount:
 
 
 class RuleStats:
-    """Grouped reads of the ``rules`` of ``call_records`` (``conditions`` from ``CallSearch``)."""
+    """Grouped reads of ``call_record_rules`` (every rule that acted on a call, on its
+    request or on its answer) over the records ``conditions`` (from ``CallSearch``) keep."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -32,23 +33,19 @@ class RuleStats:
     async def top_rules(
         self, conditions: Sequence[ColumnElement[bool]], *, limit: int = 10
     ) -> list[RuleCount]:
-        """The ``limit`` rules that matched the most calls, most first."""
-        rule: ColumnElement[str]
-        if self._database.is_sqlite:
-            element = func.json_each(CallRecordRow.rules).table_valued("value")
-            rule = element.c.value
-        else:
-            element = func.jsonb_array_elements_text(
-                type_coerce(CallRecordRow.rules, JSONB)
-            ).table_valued("value")
-            rule = element.c.value
+        """The ``limit`` rules that acted on the most calls, most first; a call is refused
+        when the policy refused the request or a rule refused the answer (``blocked``)."""
+        rule = CallRecordRuleRow.rule
         calls = func.count(func.distinct(CallRecordRow.request_id))
-        refused_id = case((CallRecordRow.decision.in_(REFUSALS), CallRecordRow.request_id))
-        refused = func.count(func.distinct(refused_id))
+        was_refused = or_(
+            CallRecordRow.decision.in_(REFUSALS),
+            CallRecordRow.status == CallStatus.BLOCKED.value,
+        )
+        refused = func.count(func.distinct(case((was_refused, CallRecordRow.request_id))))
         statement = (
             select(rule, calls, refused)
             .select_from(CallRecordRow)
-            .join(element, true())  # each record with its own rules
+            .join(CallRecordRuleRow, CallRecordRuleRow.request_id == CallRecordRow.request_id)
             .where(*conditions)
             .group_by(rule)
             .order_by(calls.desc(), rule)

@@ -94,6 +94,21 @@ class AdminTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ConsoleSessionRow(Base):
+    """One open console session: the SHA-256 of its random id (never the id itself),
+    what it was opened with (an admin token id, a gateway key id or an OIDC subject)
+    and when it ends. Logging out deletes the row, so every replica refuses it."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_expires_at", "expires_at"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ChangeRow(Base):
     """One entry of the change feed: something of ``kind`` changed at ``at``."""
 
@@ -150,6 +165,21 @@ class CallRecordRow(Base):
     end_user_claimed: Mapped[str | None] = mapped_column(String())
     client_addr: Mapped[str | None] = mapped_column(String())
     request_facts: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+
+
+class CallRecordRuleRow(Base):
+    """A rule that acted on a call, on its request or on its answer: kept by triggers on
+    ``call_records`` (migration 0013) for the audit search by rule, newest first."""
+
+    __tablename__ = "call_record_rules"
+    __table_args__ = (
+        Index("ix_call_record_rules_request_id", "request_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    rule: Mapped[str] = mapped_column(String(), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Float, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(), primary_key=True)
 
 
 class PolicyExceptionRow(Base):

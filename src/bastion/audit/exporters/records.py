@@ -1,9 +1,10 @@
 """What an exporter sends: one JSON document per audit record, built from the chain.
 
 A call's document holds exactly the fields of ``bastion audit export --format jsonl``
-(``model.audit.record_to_json``), an admin action's the fields of its chained body;
-both add ``event`` (``call`` or ``admin``) and the chain position (``writer_id``,
-``seq``), which identify a record uniquely so a sink can drop a repeated delivery.
+(``model.audit.record_document``: the record's fields and ``rules_acted``), an admin
+action's the fields of its chained body; both add ``event`` (``call`` or ``admin``)
+and the chain position (``writer_id``, ``seq``), which identify a record uniquely so a
+sink can drop a repeated delivery.
 Chained bodies never hold prompt or answer text (``audit.chain``), so neither do these.
 """
 
@@ -16,7 +17,7 @@ import orjson
 
 from bastion.audit.admin_events import ADMIN
 from bastion.audit.chain import COMPLETION
-from bastion.model.audit import record_from_json, record_to_json
+from bastion.model.audit import record_document, record_from_json
 from bastion.model.chain import ChainedEvent
 
 EVENT_KINDS = {"call": COMPLETION, "admin": ADMIN}
@@ -54,7 +55,7 @@ def export_record(event: ChainedEvent) -> ExportRecord:
     head = {"event": "", "writer_id": event.writer_id, "seq": event.seq}
     if event.kind == COMPLETION:
         head["event"] = "call"
-        document = {**head, **record_to_json(record_from_json(body))}
+        document = {**head, **record_document(record_from_json(body))}
     elif event.kind == ADMIN:
         head["event"] = "admin"
         document = {**head, "request_id": event.request_id, "at": event.at, **body}
