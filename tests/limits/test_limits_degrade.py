@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.faultproxy import HANG, PASS, REFUSE, FaultProxy
+from tests.e2e.processes import free_port
 from tests.limits.redis_servers import REDIS_URL
 
 from bastion.config.schema import BastionConfig
@@ -132,6 +133,41 @@ def test_an_unknown_process_count_is_warned_about(caplog: pytest.LogCaptureFixtu
         takes(local, [Hold("rpm", HoldKind.WINDOW, 10, 1, 60.0)], 3)
     (warning,) = [r.getMessage() for r in caplog.records]
     assert "N=1" in warning and "limits.replicas" in warning
+
+
+async def test_the_rate_headers_show_the_local_share_that_was_enforced() -> None:
+    """With Redis down each process counts against its share of a limit: the headers
+    give that share as the limit, so limit minus remaining is what this process used."""
+    cfg = BastionConfig.model_validate(
+        {
+            "providers": {"p": {"kind": "openai", "base_url": "http://x/v1"}},
+            "models": {"gpt-4o-mini": {"targets": [{"provider": "p", "model": "gpt-4o-mini"}]}},
+            "redis": {"url": f"redis://127.0.0.1:{free_port()}/0", "timeout_s": 0.5},
+            "limits": {
+                "store": "redis",
+                "replicas": 2,
+                "rules": [
+                    RATE_RULE,
+                    {"name": "team-tokens", "scope": ["team"], "tokens_per_minute": 10_000},
+                ],
+            },
+        }
+    )
+    built = build_limiter(cfg, None)
+    assert built is not None
+    limiter = built[0]
+    try:
+        for call in range(1, 4):
+            held = await limiter.admit(LEDGER_APP)
+            held = await limiter.reserve(LEDGER_APP, CONVERSATION, "gpt-4o-mini", held)
+            assert held.degraded == "local"
+            headers = held.headers
+            assert headers["x-ratelimit-limit-requests"] == "5"  # floor(10 / 2)
+            assert headers["x-ratelimit-remaining-requests"] == str(5 - call)
+            assert headers["x-ratelimit-limit-tokens"] == "5000"
+            assert int(headers["x-ratelimit-remaining-tokens"]) == 5000 - call * held.tokens
+    finally:
+        await limiter.store.close()
 
 
 # --- two processes, Redis behind a proxy -----------------------------------------------

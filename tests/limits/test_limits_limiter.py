@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,11 +13,17 @@ import pytest
 from bastion.config.schema import BastionConfig
 from bastion.errors import BudgetExceeded, ConfigError, RateLimited
 from bastion.limits.base import Reservation, Unlimited, duration_text
-from bastion.limits.build import build_limiter, known_prices
+from bastion.limits.build import (
+    build_limiter,
+    known_prices,
+    limiter_settings,
+    reconfigure_limiter,
+)
 from bastion.limits.estimate import prompt_tokens
+from bastion.limits.ledger import rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.model import Conversation, Endpoint, Principal, Segment, Source, Usage
-from bastion.model.spend import SpendEntry
+from bastion.model.spend import SpendEntry, SpendTotal
 
 FINANCE = Principal(
     key_id="k1", name="ledger-app", app="ledger", team="finance", environment="prod"
@@ -366,3 +375,58 @@ async def test_without_limits_calls_of_priced_models_still_get_their_cost() -> N
 def test_reset_headers_use_openais_duration_format(seconds: float, text: str) -> None:
     """A reset just under 60 s must not read "60s" while a full minute reads "1m0s"."""
     assert duration_text(seconds) == text
+
+
+class _Ledger:
+    """A spend ledger holding the given rows."""
+
+    def __init__(self, rows: list[SpendEntry]) -> None:
+        self.rows = rows
+
+    async def insert_many(self, items: Sequence[SpendEntry], /) -> None:
+        self.rows.extend(items)
+
+    async def totals_since(self, since: float) -> list[SpendTotal]:
+        fields = ("key_id", "user", "app", "team", "environment", "model")
+        return [
+            SpendTotal(*(getattr(r, f) for f in fields), r.tokens, r.cost_pusd, 1)
+            for r in self.rows
+            if r.settled_at >= since
+        ]
+
+    async def entries_since(self, since: float) -> list[SpendEntry]:
+        return [r for r in self.rows if r.settled_at >= since]
+
+
+def teams_budget(*teams: str) -> dict[str, Any]:
+    return {
+        "name": "teams",
+        "scope": ["team"],
+        "match": {"team": list(teams)},
+        "budgets": [{"period": "month", "usd": 0.01}],
+    }
+
+
+async def test_a_reload_widening_a_budgets_match_counts_the_new_scopes_spend() -> None:
+    """A team a changed ``match`` brings under a budget starts from its spend this
+    month; the team already counted keeps its counter (the ledger is not added to it)."""
+    now = time.time()
+    support_spent = SpendEntry(
+        now, "k3", None, "helpdesk", "support", "prod", "gpt-4o-mini", 9000, 0, 1350 * 10**6
+    )
+    finance_spent = replace(support_spent, key_id="k1", app="ledger", team="finance")
+    ledger = _Ledger([support_spent])
+    built = build_limiter(config(teams_budget("finance")), ledger)
+    assert built is not None
+    limiter = built[0]
+    await rebuild(limiter, ledger, now)
+    await call(limiter, FINANCE, chat())
+    ledger.rows.append(finance_spent)  # settled (as the limiter's own counter has it)
+    widened = limiter_settings(config(teams_budget("finance", "support")))
+    await reconfigure_limiter(limiter, widened, ledger, limiter.rules)
+    support = await call(limiter, SUPPORT, chat())
+    left = float(support.rates.headers()["x-bastion-budget-remaining-usd"])
+    assert left == pytest.approx(0.01 - 0.00135 - worst_usd(chat()), abs=2e-6)
+    again = await call(limiter, FINANCE, chat())
+    left = float(again.rates.headers()["x-bastion-budget-remaining-usd"])
+    assert left == pytest.approx(0.01 - 2 * worst_usd(chat()), abs=2e-6)

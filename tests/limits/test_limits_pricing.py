@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.limits.pricing import BUILTIN_PRICES, ModelPrice, Pricer, find_price
+from bastion.limits.pricing import BUILTIN_PRICES, MAX_CALL_PUSD, ModelPrice, Pricer, find_price
 from bastion.model import Usage
 from bastion.model.spend import PICO_USD
 
@@ -47,3 +47,14 @@ def test_small_prices_are_exact_and_sums_do_not_drift() -> None:
 def test_prices_cannot_be_negative() -> None:
     with pytest.raises(ValueError, match="negative"):
         ModelPrice(-1.0)
+
+
+def test_the_costliest_call_still_fits_the_ledgers_64_bits() -> None:
+    """The highest configurable price times the most tokens an upstream may report
+    (1e8: more is malformed) would be 1e20 picodollars: a ledger write and a Redis sum
+    would fail, and the call would go unbilled. One call counts for at most 2**60."""
+    pricer = Pricer.of(ModelPrice(1e6, 1e6))
+    cost = pricer.cost(Usage(prompt_tokens=10**8, completion_tokens=10**8))
+    assert cost == MAX_CALL_PUSD < 2**63
+    assert pricer.worst_case(10**8, 10**6) == MAX_CALL_PUSD
+    assert Pricer.of(ModelPrice(1.0, 2.0)).cost(Usage(1000, 500)) == 2000 * PICO_USD // 10**6

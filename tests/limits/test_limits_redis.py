@@ -15,12 +15,19 @@ from typing import Any
 
 import pytest
 import redis
+from tests.e2e.faultproxy import REFUSE, FaultProxy
 from tests.e2e.processes import free_port
 from tests.limits.redis_servers import PrivateRedis, delete_prefixed
+from tests.limits.test_limits_degrade import reopen
 
 from bastion.config.schema import BastionConfig
 from bastion.errors import BudgetExceeded, ConfigError, ServiceUnavailable
-from bastion.limits.build import build_limiter, build_store
+from bastion.limits.build import (
+    build_limiter,
+    build_store,
+    limiter_settings,
+    reconfigure_limiter,
+)
 from bastion.limits.ledger import LedgerWriter, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.limits.redis_store import RedisCounterStore
@@ -230,6 +237,92 @@ async def test_a_flush_rebuilds_the_counters_from_the_ledger(
     finally:
         await one.store.close()
         await two.store.close()
+
+
+FINANCE_PROD = {
+    "name": "finance-prod",
+    "scope": ["team", "environment"],
+    "budgets": [{"period": "month", "usd": 0.01}],
+}
+
+
+async def test_gateways_starting_with_a_new_budget_seed_it_from_the_ledger_once(
+    sqlite_database: Database, redis_url: str, redis_prefix: str
+) -> None:
+    """Redis already counts one budget when two gateways start at once with a second:
+    the second starts from the spend of its period in the ledger, added once."""
+    repo = SpendLedgerRepository(sqlite_database)
+    running, ledger = limiter_with_ledger(config(redis_url, redis_prefix, budget_rule(1.0)), repo)
+    new_cfg = config(redis_url, redis_prefix, budget_rule(1.0), FINANCE_PROD)
+    starting = [limiter_with_ledger(new_cfg, repo)[0] for _ in range(2)]
+    try:
+        await rebuild(running, repo, time.time())
+        worst = 1.0 - await call(running)
+        for _ in range(4):
+            await call(running)
+        await ledger.flush()
+        spent = 5 * cost(USAGE)
+        seeded = await asyncio.gather(*(rebuild(x, repo, time.time()) for x in starting))
+        assert sorted(seeded) == [0, 1]  # the new budget's counter; team-budget's is held
+        left = await call(starting[0], usage=None)
+        assert left == pytest.approx(0.01 - spent - worst, abs=2e-6)  # not 0.01 - worst
+        left = await call(starting[1], usage=None)
+        assert left == pytest.approx(0.01 - spent - 2 * worst, abs=2e-6)
+        # the budget that was counting keeps its counts: its calls were not added again
+        assert await call(running, usage=None) == pytest.approx(1.0 - spent - 3 * worst, abs=2e-6)
+    finally:
+        for limiter in (running, *starting):
+            await limiter.store.close()
+
+
+async def test_a_budget_added_by_a_reload_starts_from_the_spend_of_its_period(
+    sqlite_database: Database, redis_url: str, redis_prefix: str
+) -> None:
+    repo = SpendLedgerRepository(sqlite_database)
+    old_cfg = config(redis_url, redis_prefix, budget_rule(1.0))
+    limiter, ledger = limiter_with_ledger(old_cfg, repo)
+    try:
+        await rebuild(limiter, repo, time.time())
+        worst = 1.0 - await call(limiter)
+        for _ in range(4):
+            await call(limiter)
+        await ledger.flush()
+        new_cfg = config(redis_url, redis_prefix, budget_rule(1.0), FINANCE_PROD)
+        await reconfigure_limiter(limiter, limiter_settings(new_cfg), repo, limiter.rules)
+        left = await call(limiter, usage=None)
+        assert left == pytest.approx(0.01 - 5 * cost(USAGE) - worst, abs=2e-6)
+    finally:
+        await limiter.store.close()
+
+
+async def test_a_new_budget_redis_missed_at_start_is_seeded_when_it_answers(
+    sqlite_database: Database, redis_url: str, redis_prefix: str
+) -> None:
+    """Redis was unreachable when a gateway started with a new budget: the first call
+    after Redis answers again seeds it, rather than counting it from zero."""
+    repo = SpendLedgerRepository(sqlite_database)
+    running, ledger = limiter_with_ledger(config(redis_url, redis_prefix, budget_rule(1.0)), repo)
+    proxy = FaultProxy("127.0.0.1", 6379)
+    through_proxy = f"redis://127.0.0.1:{proxy.port}/0"
+    new_cfg = config(through_proxy, redis_prefix, budget_rule(1.0), FINANCE_PROD)
+    starting, _ = limiter_with_ledger(new_cfg, repo)
+    try:
+        await rebuild(running, repo, time.time())
+        worst = 1.0 - await call(running)
+        await ledger.flush()
+        proxy.set_mode(REFUSE)
+        assert await rebuild(starting, repo, time.time()) == 0
+        await reopen(proxy)
+        for _ in range(100):
+            if starting.store.reachable:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        left = await call(starting, usage=None)
+        assert left == pytest.approx(0.01 - cost(USAGE) - worst, abs=2e-6)
+    finally:
+        proxy.close()
+        for limiter in (running, starting):
+            await limiter.store.close()
 
 
 @pytest.fixture

@@ -117,6 +117,32 @@ async def test_restore_seeds_windows_and_totals(store: CounterStore) -> None:
     assert 49.0 < granted.reset_s[0] <= 50.0  # the restored entry leaves first
 
 
+async def test_restore_seeds_only_the_counters_the_store_does_not_hold(
+    store: CounterStore,
+) -> None:
+    """A process starting (or reloading) with a budget new to running counters: the new
+    budget starts from its ledger spend, the counters already counting keep their value,
+    and a second process restoring the same ledger adds nothing twice."""
+    assert isinstance(await take(store, budget(amount=60), window(limit=10)), Granted)
+    now = time.time()
+    ledger = [
+        Restored("b", HoldKind.TOTAL, 3600.0, 70, now),  # held: it counted its own calls
+        Restored("w", HoldKind.WINDOW, 60.0, 4, now - 5.0),
+        Restored("new", HoldKind.TOTAL, 3600.0, 30, now),  # a budget added to the config
+        Restored("new", HoldKind.TOTAL, 3600.0, 10, now),  # another row of its scope
+        Restored("new-w", HoldKind.WINDOW, 60.0, 5, now - 10.0),
+    ]
+    assert await store.restore(ledger) == 2
+    assert await used(store, "b", HoldKind.TOTAL) == 60
+    assert await used(store, "w", HoldKind.WINDOW) == 1
+    assert await used(store, "new", HoldKind.TOTAL) == 40
+    assert await used(store, "new-w", HoldKind.WINDOW) == 5
+    assert await store.restore(ledger) == 0
+    assert await used(store, "new", HoldKind.TOTAL) == 40
+    refused = await take(store, Hold("new", HoldKind.TOTAL, 100, 61, 3600.0))
+    assert isinstance(refused, Refused) and refused.used == 40
+
+
 async def test_concurrent_takes_admit_exactly_what_fits(store: CounterStore) -> None:
     holds = (window(limit=10**6), budget(limit=10 * 60 + 30, amount=60), lease(limit=10**6))
     results = await asyncio.gather(*(store.take(holds, time.time()) for _ in range(200)))

@@ -42,6 +42,13 @@ class BudgetStatus:
     soft: float | None
 
     @property
+    def left(self) -> float:
+        """What is left (negative when overspent), without float noise: rounded to the
+        picodollar (100 - 80.1 is 19.9, not 19.900000000000006); whole for tokens."""
+        left = round(self.limit - self.spent, 12)
+        return float(round(left)) if self.measure == "tokens" else left
+
+    @property
     def share(self) -> float:
         """Spent as a share of the limit (above 1 when overspent)."""
         return self.spent / self.limit if self.limit else float(self.spent > 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from bastion.config.schema import BastionConfig
 from bastion.errors import ConfigError
 from bastion.limits.degrade import LocalLimits
-from bastion.limits.ledger import LedgerWriter, SpendSink, rebuild
+from bastion.limits.ledger import LedgerWriter, SpendSink, added_counters, rebuild
 from bastion.limits.limiter import ScopedLimiter
 from bastion.limits.memory import MemoryCounterStore
 from bastion.limits.periods import PeriodClock
 from bastion.limits.pricing import ModelPrice, Pricer, find_price
 from bastion.limits.redis_store import RedisCounterStore
-from bastion.limits.rules import Measure, compile_rule
+from bastion.limits.rules import Measure, Rule, compile_rule
 from bastion.limits.sqlite_store import SqliteCounterStore
 from bastion.limits.store import CounterStore
 
@@ -134,26 +134,16 @@ def _redis_url_ok(url: str) -> bool:
     )
 
 
-def build_limiter(
-    config: BastionConfig,
-    sink: SpendSink | None,
-    *,
-    on_soft_limit: Callable[[str, str], None] | None = None,
-    on_fail_open: Callable[[], None] | None = None,
-    on_degraded: Callable[[str], None] | None = None,
-) -> tuple[ScopedLimiter, LedgerWriter | None] | None:
-    """The limiter for ``config.limits`` (None without rules) and its ledger writer.
-
-    ConfigError when a USD budget could apply to a model without a price: name it in
-    ``limits.pricing`` (``input: 0`` for a free local model)."""
+def check_budget_prices(config: BastionConfig) -> None:
+    """ConfigError when a USD budget could apply to a model without a price (``serve``
+    and ``config validate`` both ask): name it in ``limits.pricing`` (``input: 0`` for a
+    free local model)."""
     limits = config.limits
-    if not limits.rules:
-        return None
-    store = build_store(config, on_fail_open=on_fail_open, on_degraded=on_degraded)
     rules = [compile_rule(rule, limits.lease_ttl_s) for rule in limits.rules]
-    prices = model_prices(config)
     money = [r for r in rules if any(s.measure is Measure.COST for s in r.reserve_specs)]
-    for name, (_pricer, _cap, known) in sorted(prices.items()):
+    if not money:
+        return
+    for name, (_pricer, _cap, known) in sorted(model_prices(config).items()):
         if known:
             continue
         for rule in money:
@@ -164,18 +154,48 @@ def build_limiter(
                     f"has no known price; add limits.pricing.{name}: "
                     "{input: <USD per 1M>, output: <USD per 1M>} (input: 0 for a free model)"
                 )
+
+
+LimiterSettings = tuple[list[Rule], Callable[[str], tuple[Pricer, int]], PeriodClock]
+"""A limiter's rules, each model's pricer and output cap, and the periods' clock."""
+
+
+def limiter_settings(config: BastionConfig) -> LimiterSettings:
+    """What a limiter counts by (its rules, each model's pricer and output cap, the
+    periods' clock), at start-up and on a reload; ConfigError as ``check_budget_prices``
+    says."""
+    limits = config.limits
+    check_budget_prices(config)
+    rules = [compile_rule(rule, limits.lease_ttl_s) for rule in limits.rules]
     fallback = (Pricer.of(None), limits.default_max_output_tokens)
-    table = {name: (pricer, cap) for name, (pricer, cap, _known) in prices.items()}
+    table = {name: (pricer, cap) for name, (pricer, cap, _known) in model_prices(config).items()}
 
     def price_of(model: str) -> tuple[Pricer, int]:
         return table.get(model, fallback)
 
+    return rules, price_of, PeriodClock(ZoneInfo(limits.timezone))
+
+
+def build_limiter(
+    config: BastionConfig,
+    sink: SpendSink | None,
+    *,
+    on_soft_limit: Callable[[str, str], None] | None = None,
+    on_fail_open: Callable[[], None] | None = None,
+    on_degraded: Callable[[str], None] | None = None,
+) -> tuple[ScopedLimiter, LedgerWriter | None] | None:
+    """The limiter for ``config.limits`` (None without rules) and its ledger writer;
+    ConfigError as ``check_budget_prices`` says."""
+    if not config.limits.rules:
+        return None
+    rules, price_of, clock = limiter_settings(config)
+    store = build_store(config, on_fail_open=on_fail_open, on_degraded=on_degraded)
     writer = LedgerWriter(sink) if sink is not None else None
     limiter = ScopedLimiter(
         rules,
         store,
         price_of,
-        PeriodClock(ZoneInfo(limits.timezone)),
+        clock,
         record_spend=writer.submit if writer is not None else None,
         on_soft_limit=on_soft_limit,
     )
@@ -187,3 +207,35 @@ def build_limiter(
 
         store.rebuild_from = rebuild_from_ledger
     return limiter, writer
+
+
+async def reconfigure_limiter(
+    limiter: ScopedLimiter,
+    settings: LimiterSettings,
+    sink: SpendSink | None,
+    counted: Sequence[Rule],
+) -> list[Rule]:
+    """Count the next calls under a reloaded config's ``settings`` (``limiter_settings``).
+
+    A limit whose rule keeps its id, scope and window keeps its counter (a new value
+    applies to what it already holds); a counter the store does not hold yet (a new
+    rule, scope or window, or a scope a changed ``match`` now covers) starts from the
+    ledger's spend of its period or window, like at start-up, in every store: the
+    rebuild seeds only missing counters, and runs before the new rules take any.
+    ``counted``: every rule whose counters the store may hold; returns it updated (the
+    rules a reload adds are named in the log)."""
+    rules, price_of, clock = settings
+    added = added_counters(rules, counted)
+    new = [rule for rule in rules if added[rule.id]]
+    if sink is not None:
+        # seeded before the rules change, with no await in between: no call of this
+        # process takes a new counter before it holds the period's spend
+        seeded = await rebuild(limiter.staged(rules, price_of, clock), sink, time.time())
+        if new or seeded:
+            log.info(
+                "limits: the reload adds limits of %s; %d counters start from the spend ledger",
+                ", ".join(rule.id for rule in new) or "no new rule",
+                seeded,
+            )
+    limiter.reconfigure(rules, price_of, clock)
+    return [*counted, *new]

@@ -32,11 +32,16 @@ ADMITTED, REFUSED, BUDGET_CLOSED = "admitted", "refused", "budget_closed"
 
 @dataclass(slots=True)
 class LocalTicket(FallbackTicket):
-    """A take from the local counters of outage ``generation``."""
+    """A take from the local counters of outage ``generation``, each limit divided
+    among ``processes``."""
 
     mode: ClassVar[str] = "local"
     generation: int
     inner: object
+    processes: int = 1
+
+    def enforced(self, limit: int) -> int:
+        return local_share(limit, self.processes)
 
 
 def local_share(limit: int, processes: int) -> int:
@@ -92,7 +97,7 @@ class LocalLimits:
             self._decided(REFUSED)
             return result
         self._decided(ADMITTED)
-        ticket = LocalTicket(self._generation, result.ticket)
+        ticket = LocalTicket(self._generation, result.ticket, processes)
         return Granted(ticket, result.remaining, result.reset_s)
 
     def settle(self, ticket: LocalTicket, amounts: Sequence[int | None]) -> None:

@@ -5,8 +5,11 @@
 entries queued and retries. At start-up, the counters of the current periods (and of
 rolling windows and tokens per minute) are rebuilt from the ledger before the first
 call, so a restart keeps the spend; the Redis store rebuilds the same way when it finds
-its counters gone (a flush or restart of Redis). Entries queued when a process is killed with
-``kill -9`` (at most one flush interval) are lost; a clean shutdown flushes them.
+its counters gone (a flush or restart of Redis). A store seeds only the counters it does
+not hold, so the rebuild at start-up and on a config reload also gives a budget new to
+shared counters (Redis, the SQLite file) the spend of its period. Entries queued when
+a process is killed with ``kill -9`` (at most one flush interval) are lost; a clean
+shutdown flushes them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Protocol
 
 from bastion.limits.limiter import ScopedLimiter
 from bastion.limits.periods import PeriodKind
-from bastion.limits.rules import Measure
+from bastion.limits.rules import LimitSpec, Measure, Rule
 from bastion.limits.store import HoldKind, Restored
 from bastion.model import Principal
 from bastion.model.spend import SpendEntry, SpendTotal
@@ -60,9 +63,25 @@ def _principal(row: SpendTotal | SpendEntry) -> Principal:
     )
 
 
+def _counter(rule: Rule, spec: LimitSpec) -> tuple[object, ...]:
+    """What names a counter's family in the store (its key, less the scope's values)."""
+    return (rule.id, rule.scope, spec.measure, spec.kind, spec.span_s, spec.period)
+
+
+def added_counters(rules: Sequence[Rule], counted: Sequence[Rule]) -> dict[str, set[LimitSpec]]:
+    """Per rule id, the limits of ``rules`` whose counters ``counted`` did not have (a
+    new rule, scope or window); a limit whose value alone changed keeps its counter."""
+    held = {_counter(rule, spec) for rule in counted for spec in rule.reserve_specs}
+    return {
+        rule.id: {spec for spec in rule.reserve_specs if _counter(rule, spec) not in held}
+        for rule in rules
+    }
+
+
 async def rebuild(limiter: ScopedLimiter, sink: SpendSink, now: float) -> int:
-    """Restore the current periods' totals and the rolling windows from the ledger;
-    returns how many counters were restored (0 when a shared store already held them)."""
+    """Restore the current periods' totals and the rolling windows from the ledger into
+    the counters the store does not hold yet (all of them in an empty store; a budget,
+    scope or window that is new to running counters); returns how many it seeded."""
     entries: list[Restored] = []
     restored: dict[str, int] = {}
     soft: dict[str, float] = {}
@@ -103,8 +122,8 @@ async def rebuild(limiter: ScopedLimiter, sink: SpendSink, now: float) -> int:
                     Restored(planned.key, HoldKind.WINDOW, spec.span_s, amount, entry.settled_at)
                 )
                 restored[planned.key] = restored.get(planned.key, 0) + amount
-    applied = await limiter.store.restore(entries)
+    seeded = await limiter.store.restore(entries)
     for key, threshold in soft.items():
         if restored[key] >= threshold:
             limiter.mark_alerted(key)
-    return len(restored) if applied else 0
+    return seeded

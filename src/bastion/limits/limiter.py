@@ -281,6 +281,33 @@ class ScopedLimiter:
             )
         return cost / PICO_USD if pricer is not None else None
 
+    def reconfigure(
+        self,
+        rules: Sequence[Rule],
+        prices: Callable[[str], tuple[Pricer, int]],
+        clock: PeriodClock,
+    ) -> None:
+        """Count the next calls under ``rules``, ``prices`` and ``clock`` (a config
+        reload). Counters are keyed by rule id, scope and window, so a rule that keeps
+        them carries on with its counts; calls under way settle as they were reserved."""
+        self.rules = tuple(rules)
+        self._prices = prices
+        self.clock = clock
+        self._admit_plans = {}
+        self._reserve_plans = {}
+
+    def staged(
+        self,
+        rules: Sequence[Rule],
+        prices: Callable[[str], tuple[Pricer, int]],
+        clock: PeriodClock,
+    ) -> ScopedLimiter:
+        """A limiter with other rules over the same counters and soft alerts, to rebuild
+        a reload's new counters before ``reconfigure`` lets calls take them."""
+        staged = ScopedLimiter(rules, self.store, prices, clock, now=self._now)
+        staged._alerted = self._alerted
+        return staged
+
     def plan_for(self, principal: Principal, model: str | None) -> tuple[_Planned, ...]:
         """Every limit that applies to a call (both phases), for rebuilds and reports."""
         return self._plan(principal, model, admit=True) + self._plan(principal, model, admit=False)
@@ -334,15 +361,19 @@ class ScopedLimiter:
         if plan.soft_items:
             self._check_soft(plan, holds, result)
         degraded = admitted.degraded
+        fallback = None
         if self._local is None and isinstance(result.ticket, FallbackTicket):
-            degraded = result.ticket.mode  # the shared store was unreachable
+            fallback = result.ticket  # the shared store was unreachable
+            degraded = fallback.mode
         return Reservation(
             admitted.scopes + plan.scopes if admitted.scopes else plan.scopes,
             tokens,
             cost / PICO_USD,
             model,
             (*admitted.held, _Held(result.ticket, plan, prompt, now, period_end)),
-            _tightest(admitted.rates, plan, result) if plan.header_items else admitted.rates,
+            _tightest(admitted.rates, plan, result, fallback)
+            if plan.header_items
+            else admitted.rates,
             degraded,
         )
 
@@ -433,14 +464,20 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
     cache[key] = value
 
 
-def _tightest(rates: RateHeaders, plan: _Plan, granted: Granted) -> RateHeaders:
+def _tightest(
+    rates: RateHeaders, plan: _Plan, granted: Granted, fallback: FallbackTicket | None = None
+) -> RateHeaders:
     """The most constraining request and token windows and the tightest USD budget
-    (CONTRACT.md §6), of ``rates`` (the admission's) and this take's."""
+    (CONTRACT.md §6), of ``rates`` (the admission's) and this take's. A take on local
+    limits (``fallback``: the shared store was down) shows the limit it was checked
+    against, this process's share, which is what ``remaining`` counts down from."""
     requests, tokens, budget = rates
     changed = False
     for index, header, limit, scope in plan.header_items:
         remaining = granted.remaining[index]
         left = remaining if remaining > 0 else 0
+        if fallback is not None:
+            limit = fallback.enforced(limit)
         if header == _REQUESTS_HEADER:
             if requests is None or remaining < requests[1]:
                 requests, changed = (limit, left, granted.reset_s[index]), True

@@ -109,15 +109,20 @@ class MemoryCounterStore:
         for ticket, amounts in settlements:
             self.settle_now(ticket, amounts)
 
-    async def restore(self, entries: Sequence[Restored]) -> bool:
+    async def restore(self, entries: Sequence[Restored]) -> int:
+        # only counters not held yet: those held counted their calls themselves
+        fresh: dict[str, bool] = {}
         for entry in sorted(entries, key=lambda e: e.at):  # a log is oldest first
             if entry.kind is HoldKind.WINDOW:
-                log = self._log(entry.key, entry.span_s)
-                log.entries.append([entry.at, float(entry.amount), 1.0])
-                log.total += entry.amount
-            elif entry.kind is HoldKind.TOTAL:
+                if fresh.setdefault(entry.key, entry.key not in self._logs):
+                    log = self._log(entry.key, entry.span_s)
+                    log.entries.append([entry.at, float(entry.amount), 1.0])
+                    log.total += entry.amount
+            elif entry.kind is HoldKind.TOTAL and fresh.setdefault(
+                entry.key, entry.key not in self._totals
+            ):
                 self._total(entry.key, entry.at + entry.span_s).used += entry.amount
-        return True
+        return sum(fresh.values())
 
     async def close(self) -> None:
         return None

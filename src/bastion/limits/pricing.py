@@ -106,17 +106,27 @@ class Pricer:
         return cls(*price.per_token_pusd())
 
     def cost(self, usage: Usage) -> int:
-        """What ``usage`` costs: cached prompt tokens at their own price."""
+        """What ``usage`` costs: cached prompt tokens at their own price (at most
+        ``MAX_CALL_PUSD``)."""
         cached = usage.cached_prompt_tokens
-        return (
+        cost = (
             (usage.prompt_tokens - cached) * self.input_pusd
             + cached * self.cached_pusd
             + usage.completion_tokens * self.output_pusd
         )
+        return min(cost, MAX_CALL_PUSD)
 
     def worst_case(self, prompt_tokens: int, output_tokens: int) -> int:
         """The most a call can cost: no cache hit, every output token used."""
-        return prompt_tokens * self.input_pusd + output_tokens * self.output_pusd
+        return min(
+            prompt_tokens * self.input_pusd + output_tokens * self.output_pusd, MAX_CALL_PUSD
+        )
+
+
+MAX_CALL_PUSD = 2**60
+"""The most one call counts for (about USD 1.15M): the ledger, PostgreSQL and Redis hold
+picodollars in 64 bits, and the highest configurable price (USD 1e6 per 1M tokens) times
+the most tokens an upstream may report (1e8) would not fit."""
 
 
 FREE = Pricer(0, 0, 0)

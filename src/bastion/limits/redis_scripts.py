@@ -200,36 +200,52 @@ return {1}
 """
 )
 
-# KEYS: epoch marker, seq, then per entry: its counter and its sum (in the new epoch).
-# ARGV: the new epoch, then per entry: kind, amount, at µs, span µs. Applies only while
-# no epoch exists, so concurrent restorers never add the ledger twice.
+# KEYS: epoch marker, seq, then per entry: its counter and its sum (in epoch ARGV[1]).
+# ARGV: the epoch the keys were built with, '1' when it is a new one to create (the
+# caller found no epoch), then per entry: kind, amount, at µs, span µs. Seeds only the
+# counters that do not exist yet, each with all its entries: every counter when the
+# epoch is new, and in a running epoch those of a budget added to the config. A counter
+# that exists (counted by the callers, or seeded first by another process) is left as
+# it is, so concurrent restorers never add the ledger twice. Answers {0, current epoch
+# or ''} when the caller's epoch is not the current one, else {1, epoch, counters seeded}.
 RESTORE = (
     _COMMON
     + """
 local current = redis.call('GET', KEYS[1])
-if current then return {0, current} end
+if current then
+  if current ~= ARGV[1] then return {0, current} end
+elseif ARGV[2] ~= '1' then
+  return {0, ''}  -- never revive an old epoch's leftovers: the caller makes a new one
+end
 local now = server_now()
-local n = (#ARGV - 1) / 4
+local n = (#ARGV - 2) / 4
 local last = redis.call('INCRBY', KEYS[2], n)
+local fresh, seeded = {}, {}
+local count = 0
 for i = 1, n do
   local key, sum = KEYS[2 * i + 1], KEYS[2 * i + 2]
-  local kind, amount = ARGV[4 * i - 2], ARGV[4 * i - 1]
-  local at, span = tonumber(ARGV[4 * i]), tonumber(ARGV[4 * i + 1])
-  if kind == 'w' then
-    if at > now - span then
+  local kind, amount = ARGV[4 * i - 1], ARGV[4 * i]
+  local at, span = tonumber(ARGV[4 * i + 1]), tonumber(ARGV[4 * i + 2])
+  if fresh[key] == nil then fresh[key] = redis.call('EXISTS', key) == 0 end
+  if fresh[key] and (kind ~= 'w' or at > now - span) then
+    if not seeded[key] then
+      seeded[key] = true
+      count = count + 1
+    end
+    if kind == 'w' then
       redis.call('ZADD', key, at, string.format('%d', last - n + i) .. ':' .. amount)
       redis.call('INCRBY', sum, amount)
       redis.call('PEXPIRE', key, keep_ms(span))
       redis.call('PEXPIRE', sum, keep_ms(span))
+    elseif redis.call('EXISTS', key) == 1 then  -- seeded by an earlier entry
+      redis.call('INCRBY', key, amount)
+    else
+      redis.call('SET', key, amount, 'PX', keep_ms(span) + TOTAL_GRACE_MS)
     end
-  elseif redis.call('EXISTS', key) == 1 then
-    redis.call('INCRBY', key, amount)
-  else
-    redis.call('SET', key, amount, 'PX', keep_ms(span) + TOTAL_GRACE_MS)
   end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-return {1, ARGV[1]}
+if not current then redis.call('SET', KEYS[1], ARGV[1]) end
+return {1, ARGV[1], count}
 """
 )
 

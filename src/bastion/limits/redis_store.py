@@ -7,6 +7,9 @@ the current set of counters: when Redis lost its data (FLUSHALL, a restart witho
 persistence) the epoch marker is gone, and the first process to notice rebuilds the
 counters from the spend ledger under a new epoch before anything is admitted again; the
 others adopt that epoch. A ticket of an older epoch settles by adding what it used.
+``restore`` only creates counters that do not exist, so a process that starts, or
+reloads its config, with a budget the running counters lack seeds that budget's
+counters from the ledger and leaves the others alone.
 
 Redis errors and timeouts (``redis.timeout_s`` per command; nothing is retried, since a
 take that timed out may have been applied) open a breaker: until a background ``PING``
@@ -130,6 +133,7 @@ class RedisCounterStore:
         self._settle_script = self._redis.register_script(SETTLE)
         self._restore_script = self._redis.register_script(RESTORE)
         self._epoch: bytes | None = None
+        self._seed_pending = False  # a restore failed: seed before the next call
         self._recovery = asyncio.Lock()
         self._down_since: float | None = None
         self._probe: asyncio.Task[None] | None = None
@@ -244,15 +248,19 @@ class RedisCounterStore:
             ticket.epoch = epoch_now
             ticket.amounts = settled
 
-    async def restore(self, entries: Sequence[Restored]) -> bool:
-        """Add the ledger's spend under a new epoch if Redis holds none yet; False when
-        it does (another process restored) or when Redis cannot be reached (the first
-        call that reaches it rebuilds then)."""
+    async def restore(self, entries: Sequence[Restored]) -> int:
+        """Seed the counters Redis does not hold with the ledger's spend: all of them
+        under a new epoch when it holds none, else only those missing from the current
+        epoch (a budget added to the config); those held stay as they are. Answers how
+        many were seeded; 0 when Redis cannot be reached (the first call that reaches
+        it rebuilds then, if its counters are gone)."""
         try:
             return await self._restore(entries)
         except _FAILURES as exc:
             self._trip(exc)
-            return False
+            self._epoch = None  # the next call that reaches Redis seeds what is missing
+            self._seed_pending = True
+            return 0
 
     async def close(self) -> None:
         for task in (self._probe, self._heartbeat):
@@ -276,22 +284,25 @@ class RedisCounterStore:
         found = await self._redis.get(aux if kind is HoldKind.WINDOW else main)
         return int(found or 0)
 
-    async def _restore(self, entries: Sequence[Restored]) -> bool:
-        epoch = secrets.token_hex(8).encode()
-        keys = [self._marker, self._seq]
-        args = [epoch.decode()]
+    async def _restore(self, entries: Sequence[Restored]) -> int:
+        fields: list[str] = []
         for entry in entries:
-            keys += self._keys(epoch, entry.kind, entry.key)
-            args += (
-                _KIND[entry.kind],
-                str(entry.amount),
-                _us(entry.at),
-                _us(entry.span_s),
-            )
-        reply = await self._run(self._restore_script, keys, args)
-        self._epoch = bytes(reply[1])
-        self._reached()
-        return bool(reply[0])
+            fields += (_KIND[entry.kind], str(entry.amount), _us(entry.at), _us(entry.span_s))
+        current = await self._run_command(lambda: self._redis.get(self._marker))
+        for _ in range(_ATTEMPTS):
+            new = current is None
+            epoch = secrets.token_hex(8).encode() if new else bytes(current)
+            keys = [self._marker, self._seq]
+            for entry in entries:
+                keys += self._keys(epoch, entry.kind, entry.key)
+            args = [epoch.decode(), "1" if new else "0", *fields]
+            reply = await self._run(self._restore_script, keys, args)
+            if reply[0]:
+                self._epoch = epoch
+                self._reached()
+                return int(reply[2])
+            current = reply[1] or None  # another process made (or Redis lost) the epoch
+        raise StorageError("the Redis counters changed epoch during a restore")
 
     async def _recover(self, stale: bytes | None) -> bytes:
         """Adopt the current epoch, or rebuild the counters from the ledger when Redis
@@ -300,17 +311,19 @@ class RedisCounterStore:
             if self._epoch is not None and self._epoch != stale:
                 return self._epoch  # another task recovered meanwhile
             current = await self._run_command(lambda: self._redis.get(self._marker))
-            if current is not None:
+            if current is not None and not self._seed_pending:
                 self._epoch = bytes(current)
                 return self._epoch
-            log.warning(
-                "limits: Redis holds no counters (first start, flush or restart); "
-                "rebuilding them from the spend ledger before admitting calls"
-            )
+            if current is None:
+                log.warning(
+                    "limits: Redis holds no counters (first start, flush or restart); "
+                    "rebuilding them from the spend ledger before admitting calls"
+                )
             if self.rebuild_from is not None:
                 await self.rebuild_from()  # calls restore()
             else:
                 await self._restore(())
+            self._seed_pending = self._epoch is None
             if self._epoch is None or self._epoch == stale:
                 raise StorageError("the Redis counters could not be rebuilt")
             return self._epoch

@@ -11,8 +11,10 @@ callers' ``time.time()``: one machine, one clock.
 The file (``sqlite_file``) is cleared by the first process that opens it while no other
 holds it; the counters are then rebuilt from the spend ledger exactly once, by
 whichever process calls ``restore`` first (or by the first ``take``, through
-``rebuild_from``, as with Redis). Expired rows are deleted as takes meet them and by a
-periodic sweep, so the file stays as small as what is live.
+``rebuild_from``, as with Redis). ``restore`` seeds only counters the file does not
+hold, so a process that starts or reloads its config with a new budget later seeds
+that budget's counters and leaves the others as they are. Expired rows are deleted as
+takes meet them and by a periodic sweep, so the file stays as small as what is live.
 
 Calls run on the event loop (``offload=False``: a transaction takes tens of µs; the
 lock is held only that long) or on one thread of their own (``offload=True``).
@@ -121,12 +123,13 @@ class SqliteCounterStore:
             await self._recover()
         await self._run(self._settle, settlements, now)
 
-    async def restore(self, entries: Sequence[Restored]) -> bool:
-        """Add the ledger's spend if the file holds no counters yet (this process found
-        it unused, or nobody restored since); False when another process restored."""
-        applied = await self._run(self._restore, entries)
+    async def restore(self, entries: Sequence[Restored]) -> int:
+        """Seed the counters the file does not hold yet with the ledger's spend (all of
+        them when it was found unused); those another process holds or seeded first
+        stay as they are. Answers how many were seeded."""
+        seeded = await self._run(self._restore, entries)
         self._ready = True
-        return applied
+        return seeded
 
     async def close(self) -> None:
         if self._executor is not None:
@@ -202,27 +205,37 @@ class SqliteCounterStore:
                         )
                     handle[3] = amount
 
-    def _restore(self, entries: Sequence[Restored]) -> bool:
+    def _restore(self, entries: Sequence[Restored]) -> int:
         db = self.file.db
         with SharedFile.write(db):
-            if db.execute("SELECT 1 FROM meta WHERE name = 'epoch'").fetchone() is not None:
-                return False
             now = time.time()
+            fresh: dict[str, bool] = {}  # per counter: not held when the restore began
+            seeded: set[str] = set()
             for entry in sorted(entries, key=lambda e: e.at):
+                if entry.kind not in (_WINDOW, _TOTAL):
+                    continue
+                if entry.key not in fresh:
+                    fresh[entry.key] = not _holds(db, entry.kind, entry.key, now)
+                if not fresh[entry.key]:
+                    continue
                 if entry.kind is _WINDOW:
                     if entry.at > now - entry.span_s:
                         _add_window_entry(db, entry.key, entry.at, entry.amount, entry.span_s)
-                elif entry.kind is _TOTAL:
-                    db.execute(
+                        seeded.add(entry.key)
+                else:
+                    db.execute(  # an expired row of the key is replaced, not added to
                         "INSERT INTO totals (key, used, expires_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (key) DO UPDATE SET used = used + excluded.used, "
+                        "ON CONFLICT (key) DO UPDATE SET used = CASE WHEN expires_at > ? "
+                        "THEN used + excluded.used ELSE excluded.used END, "
                         "expires_at = MAX(expires_at, excluded.expires_at)",
-                        (entry.key, entry.amount, entry.at + entry.span_s + TOTAL_GRACE_S),
+                        (entry.key, entry.amount, entry.at + entry.span_s + TOTAL_GRACE_S, now),
                     )
+                    seeded.add(entry.key)
             db.execute(
-                "INSERT INTO meta (name, value) VALUES ('epoch', ?)", (secrets.token_hex(8),)
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('epoch', ?)",
+                (secrets.token_hex(8),),
             )
-        return True
+        return len(seeded)
 
     def _used(self, key: str, kind: HoldKind, now: float) -> int:
         db = self.file.db
@@ -287,6 +300,17 @@ class SqliteCounterStore:
             self._failing = False
             log.warning("limits: the shared counter file works again")
         return result
+
+
+def _holds(db: sqlite3.Connection, kind: HoldKind, key: str, now: float) -> bool:
+    """Whether the file holds a counter (a window with entries, a live period total)."""
+    if kind is _WINDOW:
+        row = db.execute("SELECT 1 FROM windows WHERE key = ?", (key,)).fetchone()
+    else:
+        row = db.execute(
+            "SELECT 1 FROM totals WHERE key = ? AND expires_at > ?", (key, now)
+        ).fetchone()
+    return row is not None
 
 
 def _span_of(db: sqlite3.Connection, key: str) -> float:

@@ -3,8 +3,9 @@
 A call's limits become a list of ``Hold``s, one per counter it must fit in. A store
 takes them all or none (``take``), later replaces each hold's amount with what was
 really used and releases leases (``settle``), and accepts settled amounts replayed
-from the ledger (``restore``: at start-up, and by a shared store whose counters were
-lost). Three kinds of counter cover every limit:
+from the ledger (``restore``: at start-up, on a config reload, and by a shared store
+whose counters were lost) into the counters it does not hold yet. Three kinds of
+counter cover every limit:
 
 * ``WINDOW`` — a sliding log (RELIABILITY.md R1): the hold fits iff the weight
   admitted in the preceding ``span_s`` seconds plus its own is ≤ ``limit``. Requests
@@ -75,6 +76,11 @@ class FallbackTicket:
     __slots__ = ()
     mode: ClassVar[str]
 
+    def enforced(self, limit: int) -> int:
+        """The limit the call was checked against in place of ``limit`` (the headers
+        show it, so that it agrees with what is left)."""
+        return limit
+
 
 @dataclass(frozen=True, slots=True)
 class Restored:
@@ -134,12 +140,15 @@ class CounterStore(Protocol):
         reservation) settle together."""
         ...
 
-    async def restore(self, entries: Sequence[Restored]) -> bool:
-        """Add settled weight from the ledger, all of it at once, with no limit check.
+    async def restore(self, entries: Sequence[Restored]) -> int:
+        """Seed every counter the store does not hold yet with its settled weight from
+        the ledger, all at once, with no limit check; answers how many it seeded.
 
-        A store shared by several processes adds it only while it holds no counters
-        (first start, or its data was lost) and answers False when another process
-        already restored them; a process-local store always adds and answers True."""
+        A counter the store holds already (it counted the calls itself, or another
+        process seeded it first) is left as it is, each counter decided atomically, so
+        processes restoring at the same time never add the ledger twice, and a counter
+        added to running ones (a new budget, scope or window) starts from the spend of
+        its period rather than from zero."""
         ...
 
     async def close(self) -> None:
