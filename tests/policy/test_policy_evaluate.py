@@ -10,6 +10,7 @@ from bastion.errors import ConfigError
 from bastion.model import Action, Principal
 from bastion.model.exceptions import ExceptionState, PolicyException
 from bastion.model.facts import CallFacts, ClassFact
+from bastion.policy.compiler import unwaivable
 from bastion.policy.document import Sensitivity
 from bastion.policy.evaluate import Step
 from bastion.policy.loader import Policy, parse_policy
@@ -203,6 +204,44 @@ def test_named_exceptions(policy: Policy) -> None:
     assert unknown.code == "exception_invalid"
 
 
+def test_an_exception_to_a_rule_that_refuses_nothing_is_harmless(policy: Policy) -> None:
+    """Approved before its rule became an allow rule (or for model.unapproved): a call
+    naming it is not refused as invalid, and it waives nothing."""
+    to_allow = PolicyException("exc_al", "mail.allow", (("app", "crm"),), expires_at=AFTER_EXPIRY)
+    mail = facts("gpt-4o", ("pii.email", "user", 0.99), app="crm", exception_id="exc_al")
+    decided = policy.decide(mail, (to_allow,), BEFORE_EXPIRY)
+    assert decided.action is Action.ALLOW and decided.rules == ("mail.allow",)
+    assert decided.exception_id is None and decided.code is None
+    to_approval = replace(to_allow, id="exc_ap", rule="model.unapproved")
+    other = facts("gpt-5", app="crm", exception_id="exc_ap")
+    refused = policy.decide(other, (to_approval,), BEFORE_EXPIRY)
+    assert refused.action is Action.BLOCK and refused.rules == ("model.unapproved",)
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        pytest.param("mail.allow", "is an allow rule", id="allow-rule"),
+        pytest.param("security.team", "is an allow rule", id="allow-whole-call"),
+        pytest.param("model.unapproved", "only the policy approves models", id="approval"),
+        pytest.param("tools.offer", "exceptions do not waive tool rules", id="tool-built-in"),
+        pytest.param("secrets", None, id="block"),
+        pytest.param("cards.prod", None, id="require-exception"),
+        pytest.param("contracts.internal", None, id="reroute"),
+        pytest.param("pii.external", None, id="redact"),
+        pytest.param("injected.retrieved", None, id="shadow-block"),
+        pytest.param("model.max_sensitivity", None, id="model-limit"),
+        pytest.param("no.such.rule", None, id="unknown: a rule still to come"),
+    ],
+)
+def test_which_rules_an_exception_can_waive(policy: Policy, rule: str, why: str | None) -> None:
+    problem = unwaivable(policy.compiled, rule)
+    if why is None:
+        assert problem is None
+    else:
+        assert problem is not None and f"rule {rule!r}" in problem and why in problem
+
+
 def test_allow_rule_without_classes_takes_the_whole_call(policy: Policy) -> None:
     security = facts("gpt-4o", ("pii.email", "user", 0.9), team="security", roles=("reviewer",))
     decision = policy.decide(security)
@@ -218,6 +257,30 @@ def test_shadow_rules_decide_and_record_without_enforcing(policy: Policy) -> Non
     assert in_retrieved.shadow_rules == ("injected.retrieved",)
     in_user_text = policy.decide(facts("gpt-4o", ("injection.indirect", "user", 0.9)))
     assert in_user_text.shadow_action is None and in_user_text.shadow_rules == ()
+
+
+def test_a_shadow_rule_marked_log_is_logged_when_it_would_act(policy: Policy) -> None:
+    in_retrieved = policy.decide(facts("gpt-4o", ("injection.indirect", "retrieved", 0.9)))
+    assert in_retrieved.action is Action.ALLOW and in_retrieved.shadow_action is Action.BLOCK
+    assert in_retrieved.logged_rules == ("injected.retrieved",)
+    in_user_text = policy.decide(facts("gpt-4o", ("injection.indirect", "user", 0.9)))
+    assert in_user_text.logged_rules == ()
+
+
+def test_a_shadow_policy_logs_its_rules_marked_log() -> None:
+    shadow = parse_policy(
+        "name: s\nshadow: true\nrules:\n"
+        "  - {id: b, match: {classes: ['secret.*']}, action: block, log: true}\n"
+        "  - {id: r, match: {classes: ['pii.*']}, action: redact, log: true}\n"
+        "  - {id: quiet, match: {classes: ['pii.*']}, action: redact}\n",
+        "s.yaml",
+        CLASSES,
+    )
+    mail = shadow.decide(facts("m", ("pii.email", "user", 1.0)))
+    assert mail.action is Action.ALLOW and mail.shadow_action is Action.REDACT
+    assert mail.logged_rules == ("r",) and mail.shadow_rules == ("r", "quiet")
+    secret = shadow.decide(facts("m", ("secret.jwt", "user", 1.0)))
+    assert secret.logged_rules == ("b",) and secret.shadow_action is Action.BLOCK
 
 
 def test_a_shadow_policy_enforces_nothing() -> None:
@@ -248,6 +311,29 @@ def test_where_and_logged_rules() -> None:
     assert in_user.action is Action.ALLOW and in_user.logged_rules == ()
     in_system = logged.decide(facts("m", ("pii.email", "system", 1.0)))
     assert in_system.action is Action.REDACT and in_system.logged_rules == ("r",)
+
+
+def test_an_allow_rule_takes_only_the_findings_it_matched() -> None:
+    """An allow rule for e-mails in tool results leaves a user's e-mail to the block rule:
+    a caller cannot get it past the block by adding any e-mail in a tool message."""
+    scoped = parse_policy(
+        "name: s\nrules:\n"
+        "  - {id: tool.mail, match: {classes: [pii.email], where: [tool_result]}, action: allow}\n"
+        "  - {id: mail.block, match: {classes: [pii.email]}, action: block}\n",
+        "s.yaml",
+        CLASSES,
+    )
+    in_tool = scoped.decide(facts("m", ("pii.email", "tool_result", 1.0)))
+    assert in_tool.action is Action.ALLOW and in_tool.rules == ("tool.mail",)
+    both = scoped.decide(facts("m", ("pii.email", "tool_result", 1.0), ("pii.email", "user", 1.0)))
+    assert both.action is Action.BLOCK and both.rules == ("mail.block",)
+
+
+def test_an_allow_rule_with_min_score_leaves_unsure_findings_elsewhere(policy: Policy) -> None:
+    decision = policy.decide(
+        facts("gpt-4o", ("pii.email", "system", 0.99), ("pii.email", "user", 0.9))
+    )
+    assert decision.action is Action.REDACT and decision.redacted_classes == ("pii.email",)
 
 
 def test_trace_explains_each_candidate(policy: Policy) -> None:
@@ -331,3 +417,36 @@ def test_dummies_refine_classes() -> None:
             "policy.yaml",
             CLASSES,
         )
+
+
+PLAIN = """\
+name: plain
+rules:
+  - id: prod.gpt4o
+    match: {models: gpt-4o, environment: prod}
+    action: block
+  - id: legacy.review
+    match: {app: legacy}
+    action: require_exception
+"""
+
+
+def test_refusals_by_rules_without_classes_say_which_rule_not_classes_none() -> None:
+    """A rule on the caller or model alone found no data: its default message must not
+    claim data was found ("...: none")."""
+    plain = parse_policy(PLAIN, "plain.yaml", CLASSES)
+    blocked = plain.decide(facts("gpt-4o", environment="prod"))
+    assert blocked.action is Action.BLOCK
+    assert blocked.message == "This request is not allowed by policy rule prod.gpt4o."
+    required = plain.decide(facts("gpt-4o-mini", app="legacy"))
+    assert required.action is Action.REQUIRE_EXCEPTION
+    assert required.message == "This request needs an approved exception for rule legacy.review."
+
+
+def test_the_exception_hint_is_a_command_that_runs(policy: Policy) -> None:
+    """`bastion exceptions request` requires --expires: a hint without it fails."""
+    decision = policy.decide(facts("gpt-4o", ("secret.jwt", "user", 1)))
+    assert decision.exception_hint is not None
+    assert "--rule secrets --app <your app> --justification ... --expires " in (
+        decision.exception_hint
+    )

@@ -105,6 +105,40 @@ MODELS = "models: {ext: {max_sensitivity: confidential}, int: {}}\n"
             r"either request or findings",
             id="test-without-input",
         ),
+        pytest.param("", r"/policy.yaml:1: name: missing required key$", id="empty-file"),
+        pytest.param(
+            "- name: x\n- rules: []\n",
+            r"/policy.yaml:1: the top level must be a mapping of sections "
+            r"\(name:, version:, rules:, \.\.\.\), found a list$",
+            id="top-level-list",
+        ),
+        pytest.param(
+            "name: x\nrules: block\n",
+            r"policy.yaml:2: rules: Input should be a valid list",
+            id="rules-scalar",
+        ),
+        pytest.param(
+            "name: x\nrules:\n  - block\n",
+            r"policy.yaml:3: rules\[0\]: expected a mapping of keys",
+            id="rule-scalar",
+        ),
+        pytest.param(
+            "name: x\nrules:\n  - id: a\n",
+            r"policy.yaml:3: rules\[0\]\.action: missing required key",
+            id="rule-without-match-or-action",
+        ),
+        pytest.param(
+            "name: x\nrules:\n  - {id: a, match: {classes: ['[']}, action: block}\n",
+            r"policy.yaml:3: rules\[0\]\.match\.classes: '\[' matches no data class",
+            id="class-glob-unclosed",
+        ),
+        pytest.param(
+            "name: x\ntools:\n  constraints:\n"
+            "    - {id: t, tool: f, arguments: {u: {pattern: '(['}}}\n",
+            r"policy.yaml:4: tools\.constraints\[0\]\.arguments\.u\.pattern: constraint 't': "
+            r"not an RE2 expression",
+            id="bad-regex",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -301,6 +301,12 @@ def test_inline_and_sidecar_cases_are_read_with_their_lines(tmp_path: Path) -> N
             id="no input",
         ),
         pytest.param("cases: []\n", "p.tests.yaml:1: cases: unknown key", id="top level"),
+        pytest.param("", "p.tests.yaml:1: tests: missing required key", id="empty file"),
+        pytest.param(
+            "- name: a\n",
+            "p.tests.yaml:1: the top level must be a mapping of sections (tests:), found a list",
+            id="a list",
+        ),
     ],
 )
 def test_sidecar_errors_name_file_line_and_key(tmp_path: Path, tests: str, message: str) -> None:

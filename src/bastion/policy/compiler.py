@@ -335,6 +335,34 @@ def compile_policy(
     return compiled
 
 
+def unwaivable(policy: CompiledPolicy, rule: str) -> str | None:
+    """Why an exception to ``rule`` would waive nothing under ``policy``: the rule refuses
+    no call an exception could let through. None when it can be waived, and when the
+    policy has no such rule (an exception may be meant for a rule still to come)."""
+    if rule == MODEL_UNAPPROVED:
+        return (
+            f"rule {rule!r} cannot be waived: only the policy approves models "
+            "(list the model under the policy's models)"
+        )
+    tools = policy.document.tools
+    if rule in RESERVED_TOOL_RULES or (
+        tools is not None
+        and rule in {entry.id for entry in (*(tools.offer or ()), *tools.constraints)}
+    ):
+        return (
+            f"rule {rule!r} is a tool rule, and exceptions do not waive tool rules "
+            "(change the policy's tools section)"
+        )
+    action = next((r.action for r in policy.rules if r.id == rule), None)
+    if action == "allow":
+        return (
+            f"rule {rule!r} is an allow rule: it refuses no call, so an exception to it "
+            "would waive nothing (ask for one to the rule a refusal names in "
+            "x-bastion-rules)"
+        )
+    return None
+
+
 def _compile_rule(index: int, rule: Rule) -> CompiledRule:
     match = rule.match
     output = rule.acts_on_output

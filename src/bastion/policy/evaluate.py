@@ -9,11 +9,12 @@
 4. What still leaves unredacted must suit the routed model: no denied class, nothing
    above its ``max_sensitivity`` (rules ``model.deny_classes``, ``model.max_sensitivity``).
 
-In both passes an ``allow`` rule takes the classes it matched away from later rules (one
-without a class condition takes the whole call). A rule waived by an exception that
+In both passes an ``allow`` rule takes the findings it matched away from later rules —
+those of its classes at its places (``where``) and scores, not the class everywhere —
+and one without a class condition takes the whole call. A rule waived by an exception that
 applies is skipped and the exception recorded. Monitored classes are invisible to rules.
 Shadow rules are evaluated in a second run with everything enforced; its action is the
-shadow decision.
+shadow decision, and the shadow rules marked ``log`` that acted in it are logged.
 
 A call that goes ahead also carries what its answer may do: the tool plan of the first
 ``tools.offer`` entry that holds for its principal and routed model, and the output plan
@@ -46,9 +47,12 @@ _DEFAULT_BLOCK = "This request contains data the policy does not allow to leave:
 _DEFAULT_REQUIRE = (
     "This request needs an approved exception for rule {rule} (classes found: {classes})."
 )
+# rules on the caller, model, tools or endpoint alone: no data was found to name
+_DEFAULT_BLOCK_PLAIN = "This request is not allowed by policy rule {rule}."
+_DEFAULT_REQUIRE_PLAIN = "This request needs an approved exception for rule {rule}."
 _HINT = (
     "Ask for an exception: `bastion exceptions request --rule {rule} --app <your app> "
-    "--justification ...`; once approved it applies to your calls (or name it in the "
+    "--justification ... --expires 14d`; once approved it applies to your calls (or name it in the "
     "request's bastion.exception)."
 )
 
@@ -70,6 +74,10 @@ class _Marked(NamedTuple):
     fact: ClassFact
     rules: int
     rank: int
+
+
+_Taken = tuple[str, str, bool]
+"""A finding an allow rule took: (class, where, dummy), as ``ClassFact`` has them."""
 
 
 @dataclass(slots=True)
@@ -171,6 +179,10 @@ def evaluate(
             *shadow.allows,
         )
         shadow_rules = tuple(r for r in matched if r in policy.shadow_ids)
+        # a shadow rule marked log is logged when it would act: the real run never sees it
+        for rule_id in shadow.logged:
+            if rule_id in policy.shadow_ids and rule_id not in real.logged:
+                real.logged.append(rule_id)
         if shadow.action is not real.action or shadow.route != real.route:
             shadow_action = shadow.action
     plans = _NO_PLANS
@@ -239,7 +251,7 @@ def _waivers(exceptions: Sequence[PolicyException], facts: CallFacts, now: float
     """Rule id → id of the exception that waives it for this caller now."""
     waivers: dict[str, str] = {}
     for exception in exceptions:
-        if exception.state_at(now) is not ExceptionState.APPROVED:
+        if not exception.in_force(now):
             continue
         if not exception.in_scope(facts.principal) or exception.rule in waivers:
             continue
@@ -285,7 +297,7 @@ def _run(
         & dims["models"].mask(facts.model)
         & dims["providers"].mask(provider)
     )
-    taken: set[str] = set()
+    taken: set[_Taken] = set()
     whole_call = _pass(policy, first, enforced, taken, waivers, outcome, "pass 1", trace)
     if outcome.blocks or outcome.requires:
         return outcome
@@ -309,7 +321,7 @@ def _pass(
     policy: CompiledPolicy,
     mask: int,
     enforced: Sequence[_Marked],
-    taken: set[str],
+    taken: set[_Taken],
     waivers: dict[str, str],
     outcome: _Outcome,
     stage: str,
@@ -322,8 +334,9 @@ def _pass(
         mask ^= low
         rule = rules[low.bit_length() - 1]
         classes: list[str] = []
+        facts: list[_Taken] = []
         if rule.class_globs is not None:
-            classes = _matched_classes(rule, enforced, taken)
+            classes, facts = _matched_classes(rule, enforced, taken)
             if not classes:
                 if trace is not None:
                     trace.append(Step(rule.id, stage, "no match", _why_no_classes(rule, taken)))
@@ -344,7 +357,7 @@ def _pass(
                 outcome.allows.append(rule.id)
             if rule.class_globs is None:
                 return True
-            taken.update(classes)
+            taken.update(facts)
         elif action == "block":
             outcome.blocks.append((rule, classes))
         elif action == "require_exception":
@@ -365,31 +378,37 @@ def _pass(
     return False
 
 
-def _matched_classes(rule: CompiledRule, enforced: Sequence[_Marked], taken: set[str]) -> list[str]:
-    """Classes of the call this rule matches (honouring where, min_score, min_count)."""
+def _matched_classes(
+    rule: CompiledRule, enforced: Sequence[_Marked], taken: set[_Taken]
+) -> tuple[list[str], list[_Taken]]:
+    """Classes of the call this rule matches (honouring where, min_score, min_count),
+    and the findings it matched them in (what an allow rule takes)."""
     count = 0
     matched: list[str] = []
+    facts: list[_Taken] = []
     bit = rule.bit
     for fact, rules, _ in enforced:
         if not rules & bit:
             continue
-        name = fact.data_class
-        if name in taken:
+        key = (fact.data_class, fact.where, fact.dummy)
+        if key in taken:
             continue
         if rule.where is not None and fact.where not in rule.where:
             continue
         if fact.score < rule.min_score:
             continue
         count += fact.count
-        if name not in matched:
-            matched.append(name)
-    return matched if count >= rule.min_count else []
+        facts.append(key)
+        if fact.data_class not in matched:
+            matched.append(fact.data_class)
+    return (matched, facts) if count >= rule.min_count else ([], [])
 
 
-def _why_no_classes(rule: CompiledRule, taken: set[str]) -> str:
+def _why_no_classes(rule: CompiledRule, taken: set[_Taken]) -> str:
     parts = []
     if taken:
-        parts.append(f"taken by allow rules: {', '.join(sorted(taken))}")
+        names = sorted({f"{name} in {where}" for name, where, _ in taken})
+        parts.append(f"taken by allow rules: {', '.join(names)}")
     if rule.where is not None:
         parts.append(f"where {sorted(rule.where)}")
     if rule.min_score:
@@ -462,7 +481,7 @@ def _decision(
     if action is Action.BLOCK:
         first, classes = outcome.blocks[0]
         rule_id = first if isinstance(first, str) else first.id
-        template = _DEFAULT_BLOCK
+        template = _DEFAULT_BLOCK if classes else _DEFAULT_BLOCK_PLAIN
         if isinstance(first, str):
             template = _guard_message(first, facts.model if not outcome.route else outcome.route)
         elif first.message:
@@ -480,7 +499,8 @@ def _decision(
         )
     if action is Action.REQUIRE_EXCEPTION:
         rule, classes = outcome.requires[0]
-        message = _fill(rule.message or _DEFAULT_REQUIRE, rule.id, classes)
+        default = _DEFAULT_REQUIRE if classes else _DEFAULT_REQUIRE_PLAIN
+        message = _fill(rule.message or default, rule.id, classes)
         if named is not None and named_state is not None:
             message += f" The exception {named.id!r} is {named_state}."
         return Decision(

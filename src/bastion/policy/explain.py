@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bastion.model import Decision
+from bastion.model.decision import Action
 from bastion.model.exceptions import ExceptionState, PolicyException
 from bastion.model.facts import CallFacts, ClassFact
 from bastion.policy.compiler import PRINCIPAL_DIMENSIONS, CompiledPolicy, CompiledRule
@@ -111,8 +112,12 @@ def explain(
     )
 
 
+_REFUSAL_CODE = {Action.BLOCK: "policy_violation", Action.REQUIRE_EXCEPTION: "exception_required"}
+"""The error code a refused caller gets when the decision names none (gateway._refusal)."""
+
+
 def decision_json(decision: Decision, facts: CallFacts) -> dict[str, Any]:
-    """The decision as ``explain --json`` shows it."""
+    """The decision as ``explain --json`` shows it; ``code`` is the one a caller gets."""
     return {
         "action": decision.action.value,
         "rules": list(decision.rules),
@@ -120,7 +125,7 @@ def decision_json(decision: Decision, facts: CallFacts) -> dict[str, Any]:
         "rerouted": decision.route is not None,
         "redactions": dict(decision.redactions),
         "message": decision.message,
-        "code": decision.code,
+        "code": decision.code or _REFUSAL_CODE.get(decision.action),
         "exception": decision.exception_id,
         "exception_state": decision.exception_state,
         "shadow_decision": decision.shadow_action.value if decision.shadow_action else None,
@@ -306,6 +311,8 @@ def _exception(
         verdict = "does not cover this caller"
     elif state is not ExceptionState.APPROVED:
         verdict = f"does not apply: {state.value}"
+    elif exception.suspended:
+        verdict = "does not apply: its store is unreachable, a revocation could be missed"
     else:
         verdict = f"covers this caller, but rule {exception.rule} did not match"
     return {

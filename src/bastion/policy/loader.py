@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -20,6 +20,9 @@ from bastion.model.facts import CallFacts
 from bastion.policy.compiler import CompiledPolicy, PolicyError, compile_policy
 from bastion.policy.document import PolicyDocument, Sensitivity
 from bastion.policy.evaluate import Step, evaluate
+
+POLICY_SECTIONS = "name:, version:, rules:, ..."
+"""The top-level keys a policy file's errors suggest."""
 
 
 class Policy:
@@ -58,9 +61,12 @@ def parse_policy(
     class_sensitivity: Mapping[str, Sensitivity],
     *,
     model_providers: Mapping[str, str] | None = None,
+    check: Callable[[PolicyDocument], None] | None = None,
 ) -> Policy:
-    """Validate and compile policy ``text`` (named ``source`` in errors)."""
-    lined = load_lined_yaml(text, source)
+    """Validate and compile policy ``text`` (named ``source`` in errors); ``check``
+    adds the caller's own checks (raising ``PolicyError`` with the key path, so its
+    errors name the line too)."""
+    lined = load_lined_yaml(text, source, sections=POLICY_SECTIONS)
     origins = {key: Origin("file", source, line) for key, line in lined.lines.items()}
     try:
         document = PolicyDocument.model_validate(lined.data)
@@ -70,6 +76,8 @@ def parse_policy(
     version = f"{document.name}@{document.version}+{digest[:12]}"
     try:
         compiled = compile_policy(document, version, class_sensitivity)
+        if check is not None:
+            check(document)
     except PolicyError as exc:
         line = _line_of(lined.lines, exc.where)
         raise ConfigError(f"{source}{line}: {dotted(exc.where)}: {exc}") from exc

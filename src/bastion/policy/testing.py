@@ -35,7 +35,7 @@ from bastion.policy.compiler import (
 )
 from bastion.policy.document import PolicyDocument, PolicyTest
 from bastion.policy.evaluate import Step
-from bastion.policy.loader import Policy
+from bastion.policy.loader import POLICY_SECTIONS, Policy
 
 PRINCIPAL_FIELDS = (*PRINCIPAL_DIMENSIONS, "roles")
 DEFAULT_PRINCIPAL: Mapping[str, str] = {
@@ -201,7 +201,7 @@ def inline_cases(
     at ``source:line`` (an uploaded policy has no file beside it)."""
     if not document.tests:
         return []
-    lines = load_lined_yaml(text, source).lines
+    lines = load_lined_yaml(text, source, sections=POLICY_SECTIONS).lines
     return _checked(document.tests, source, lines, known_classes)
 
 
@@ -212,7 +212,7 @@ def load_case_file(path: Path, known_classes: Collection[str] = ()) -> list[Case
 
 def case_file_cases(text: str, source: str, known_classes: Collection[str] = ()) -> list[Case]:
     """The cases of a ``tests:`` file's ``text`` (named ``source`` in errors)."""
-    lined = load_lined_yaml(text, source)
+    lined = load_lined_yaml(text, source, sections="tests:")
     origins = {key: Origin("file", source, line) for key, line in lined.lines.items()}
     try:
         parsed = CaseFile.model_validate(lined.data)
