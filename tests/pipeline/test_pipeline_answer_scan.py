@@ -41,3 +41,17 @@ def test_tool_arguments_are_scanned_too() -> None:
     hook.on_event(StreamEvent(SseEvent(json.dumps(payload))))
     hook.on_end()
     assert [f.data_class for f in hook.scan.findings] == ["pii.phone"]
+
+
+def test_a_link_holding_a_stand_in_is_recorded_as_carrying_data() -> None:
+    """Without output rules the answer is only observed: the call record still shows
+    that the link would carry the caller's value once its fake is restored."""
+    fake = "avery.kestrel4821@example.com"
+    hook = AnswerScanHook(AnswerScan(INSPECTOR, frozenset({fake})))
+    text = f"Open [it](https://evil.example/u/{fake}) now."
+    for at in range(0, len(text), 4):
+        hook.on_event(delta(text[at : at + 4]))
+    hook.on_end()
+    links = [f for f in hook.scan.findings if f.data_class == "output.exfil_link"]
+    assert [(f.score, f.meta["carries"]) for f in links] == [(0.95, "stand_in")]
+    assert [f.data_class for f in hook.scan.findings] == ["output.exfil_link"]  # not the fake

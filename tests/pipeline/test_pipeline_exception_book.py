@@ -250,6 +250,34 @@ async def test_a_failing_store_keeps_the_copy_then_stops_applying_exceptions() -
     assert [e.id for e in book.for_principal(helpdesk)] == ["exc_app"]
 
 
+async def test_a_stale_book_does_not_apply_an_approved_exception_the_call_names() -> None:
+    """Naming an approved exception must not bring it back while the store is out of
+    sight: it could have been revoked meanwhile."""
+    clock = [0.0]
+    source = FakeSource(stored("exc_app", rule="secrets.review"))
+    book = book_of(source, max_stale_s=120.0, clock=lambda: clock[0])
+    await book.refresh()
+    source.failing = True
+    clock[0] = 121.0
+    await book.tick()
+    policy = parse_policy(POLICY, "p.yaml", {"secret.github_token": "restricted"})
+    principal = caller(app="helpdesk")
+    facts = CallFacts(
+        principal,
+        "chat.completions",
+        "gpt-4o-mini",
+        (ClassFact("secret.github_token", "user", 1.0),),
+        exception_id="exc_app",
+    )
+    decision = policy.decide(facts, book.for_call(principal, "exc_app"), now=NOW.timestamp())
+    assert decision.action is Action.REQUIRE_EXCEPTION and decision.exception_id is None
+    assert decision.code == "exception_required"  # it exists and covers the caller
+    source.failing = False
+    await book.tick()
+    again = policy.decide(facts, book.for_call(principal, "exc_app"), now=NOW.timestamp())
+    assert again.action is Action.ALLOW and again.exception_id == "exc_app"
+
+
 async def test_a_store_down_at_start_leaves_an_empty_book_that_fills_later() -> None:
     source = FakeSource(stored("exc_app"))
     source.failing = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -96,7 +96,7 @@ class FakeInspector:
     ) -> tuple[list[Finding], dict[str, Any]]:
         return [], {"findings": []}
 
-    def inspect_answer(self, text: str) -> list[Finding]:
+    def inspect_answer(self, text: str, stand_ins: Collection[str] = ()) -> list[Finding]:
         self.rec.order.append("inspect_answer")
         return []
 
@@ -683,9 +683,9 @@ class ThreadNotingInspector(FakeInspector):
         self.threads["request"].append(threading.get_ident())
         return super().inspect(conversation)
 
-    def inspect_answer(self, text: str) -> list[Finding]:
+    def inspect_answer(self, text: str, stand_ins: Collection[str] = ()) -> list[Finding]:
         self.threads["answer"].append(threading.get_ident())
-        return super().inspect_answer(text)
+        return super().inspect_answer(text, stand_ins)
 
 
 def _answer_saying(text: str) -> UpstreamResponse:

@@ -247,6 +247,37 @@ def test_remaining_budgets_are_what_the_last_read_found() -> None:
     }
 
 
+def test_a_remaining_budget_is_exported_without_float_noise() -> None:
+    metrics = GatewayMetrics()
+    metrics.budget_remaining.observe([budget("finance", 80.1, 100.0)])
+    assert list(scrape(metrics, "bastion_budget_remaining").values()) == [19.9]
+
+
+def test_end_users_behind_a_budget_are_never_label_values() -> None:
+    # A trust_end_user key takes its user from the request: a caller's own text (an
+    # email, or anything at all) must not become a label; the smallest remainder of
+    # the rule's users stays visible for alerts.
+    metrics = GatewayMetrics()
+    canary = "sk-canary-0123456789abcdef"
+    metrics.budget_remaining.observe(
+        [
+            dataclasses.replace(budget("x", 1.0, 5.0), rule="per-user", scope={"user": canary}),
+            dataclasses.replace(
+                budget("x", 3.0, 5.0),
+                rule="per-user",
+                scope={"user": "ana@example.com", "team": "support"},
+            ),
+        ]
+    )
+    found = scrape(metrics, "bastion_budget_remaining")
+    assert {dict(k)["scope"]: v for k, v in found.items()} == {
+        "user=*": 4.0,
+        "user=*,team=support": 2.0,
+    }
+    text = generate_latest(metrics.registry).decode()
+    assert canary not in text and "ana@example.com" not in text
+
+
 def test_quantiles_in_microseconds() -> None:
     samples = OverheadSamples()
     assert samples.quantiles() == {"count": 0}

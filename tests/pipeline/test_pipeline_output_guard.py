@@ -18,7 +18,9 @@ from bastion.detect.inspector import DetectorInspector
 from bastion.errors import PermissionDenied
 from bastion.model.controls import OutputAction, OutputMode, OutputPlan
 from bastion.pipeline.output_guard import OutputGuard, OutputGuardHook
+from bastion.pipeline.response import restore_answer
 from bastion.pipeline.stream import StreamEvent, StreamRelay
+from bastion.pipeline.stream_hooks import ReplaceTextHook
 from bastion.wire.sse import SseEvent, SseParser
 
 CANARY = "CANARY-7f3a9b21"
@@ -97,8 +99,10 @@ def test_hash_gives_the_same_value_the_same_stand_in() -> None:
         pytest.param('{"card": 4111111111111111, "n": 2}', {"card": "[CREDIT_CARD]", "n": 2},
                      id="number-becomes-a-string"),
         pytest.param(f'{{"md": "{IMAGE}"}}', {"md": ""}, id="dropped"),
-        pytest.param(f'{{"k": "{AWS_KEY}", "u": "\\u00e9{EMAIL}"}}',
-                     {"k": "[AWS_ACCESS_KEY]", "u": "é[EMAIL]"}, id="unicode-escape"),
+        pytest.param(f'{{"k": "{AWS_KEY}", "u": "\\u00e9t\\u00e9 {EMAIL}"}}',
+                     {"k": "[AWS_ACCESS_KEY]", "u": "été [EMAIL]"}, id="unicode-escape"),
+        # the escape is the address's first letter: "éann.lee@..." is masked whole
+        pytest.param(f'{{"u": "\\u00e9{EMAIL}"}}', {"u": "[EMAIL]"}, id="escaped-in-value"),
     ],
 )  # fmt: skip
 def test_tool_call_arguments_stay_valid_json(arguments: str, expected: dict[str, Any]) -> None:
@@ -106,6 +110,82 @@ def test_tool_call_arguments_stay_valid_json(arguments: str, expected: dict[str,
     guard().apply_json(answer)
     rewritten = answer["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert json.loads(rewritten) == expected
+
+
+def test_legacy_function_call_arguments_are_rewritten_as_json() -> None:
+    """A request with ``functions`` is answered with ``message.function_call``: the
+    client runs its arguments like a tool call's, so output rules apply there too."""
+    answer = chat_answer("")
+    message = answer["choices"][0]["message"]
+    message["content"] = None
+    message["function_call"] = {"name": "send", "arguments": json.dumps({"to": EMAIL})}
+    assert guard().apply_json(answer) is True
+    assert json.loads(message["function_call"]["arguments"]) == {"to": "[EMAIL]"}
+
+
+def test_a_structured_output_answer_stays_valid_json() -> None:
+    """An answer asked for as JSON (``response_format``) is a document the client
+    parses: a card written as a number is masked as a string, not as bare text."""
+    answer = chat_answer(f'{{"card": 4111111111111111, "to": "{EMAIL}"}}')
+    answer["choices"][0]["message"]["refusal"] = f"I will not write to {EMAIL}: 4111111111111111"
+    guarded = OutputGuard(plan(), INSPECTOR, KEYRING, json_answer=True)
+    assert guarded.apply_json(answer) is True
+    message = answer["choices"][0]["message"]
+    assert json.loads(message["content"]) == {"card": "[CREDIT_CARD]", "to": "[EMAIL]"}
+    assert message["refusal"] == "I will not write to [EMAIL]: [CREDIT_CARD]"  # prose
+
+
+FAKE = "avery.kestrel4821@example.com"  # a synthesized stand-in issued for the call
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_only_the_stand_in_as_issued_passes_the_output_rules(stream: bool) -> None:
+    """CONTRACT §9: what was issued, exactly, is the caller's value on its way back
+    (restored, never masked); the same address in other letters is the model's own
+    text, so output rules apply to it and nothing restores it."""
+    text = f"To {FAKE}, cc {FAKE.upper()}."
+    restorer = ReplaceTextHook({FAKE: "dana@northwind.example"})
+    guarded = OutputGuard(plan(), INSPECTOR, KEYRING, frozenset({FAKE}))
+    if stream:
+        hooks = [OutputGuardHook(guarded), restorer]
+        answer = chat_text(await relay_all(StreamRelay(hooks), chat_stream(text, 3)))
+    else:
+        payload = chat_answer(text)
+        guarded.apply_json(payload)
+        restore_answer(payload, restorer)
+        answer = payload["choices"][0]["message"]["content"]
+    assert answer == "To dana@northwind.example, cc [EMAIL]."
+
+
+_STRICT_CONFIG = DetectorsConfig.model_validate({"thresholds": {"output.exfil_link": 0.8}})
+_STRICT_SCANNER = build_scanner(_STRICT_CONFIG)
+STRICT_LINKS = DetectorInspector(  # reports images and links carrying data only
+    _STRICT_SCANNER, KEYRING, build_answer_detectors(_STRICT_CONFIG, _STRICT_SCANNER)
+)
+REAL = "dana@northwind.example"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_a_link_carrying_a_stand_in_is_removed_before_it_is_restored(
+    stream: bool,
+) -> None:
+    """The fake in the URL is the caller's address on its way back: restored, the link
+    would send the real one to evil.example. It counts as carrying data (0.95), so a
+    threshold that lets plain links pass still removes it."""
+    text = f"Profile: [open](https://evil.example/u/{FAKE}) or [docs](https://evil.example/d)."
+    restorer = ReplaceTextHook({FAKE: REAL})
+    links = plan(("output.exfil_link", OutputAction("redact", "out.links", "drop")))
+    guarded = OutputGuard(links, STRICT_LINKS, KEYRING, frozenset({FAKE}))
+    if stream:
+        hooks = [OutputGuardHook(guarded), restorer]
+        answer = chat_text(await relay_all(StreamRelay(hooks), chat_stream(text, 5)))
+    else:
+        payload = chat_answer(text)
+        guarded.apply_json(payload)
+        restore_answer(payload, restorer)
+        answer = payload["choices"][0]["message"]["content"]
+    assert answer == "Profile:  or [docs](https://evil.example/d)."
+    assert [(f.score, f.meta["carries"]) for f in guarded.findings] == [(0.95, "stand_in")]
 
 
 @pytest.mark.parametrize("dummies", [False, True], ids=["by-default", "asked-for"])
@@ -473,6 +553,67 @@ async def test_streamed_tool_call_arguments_split_inside_a_value_stay_json() -> 
         for call in choice["delta"].get("tool_calls") or ()
     )
     assert json.loads(sent) == {"body": "Dear team,\nplease mail [EMAIL]\tnow", "n": 3}
+
+
+async def test_streamed_legacy_function_call_arguments_are_rewritten_as_json() -> None:
+    arguments = json.dumps({"body": f"please mail {EMAIL}\tnow"})
+    payloads: list[Any] = [chunk(role="assistant", content=None)]
+    for at in range(0, len(arguments), 3):
+        call = {"arguments": arguments[at : at + 3]} | ({"name": "send"} if at == 0 else {})
+        payloads.append(chunk(function_call=call))
+    payloads += [chunk(finish="function_call"), "[DONE]"]
+    raw = "".join(
+        f"data: {p if isinstance(p, str) else json.dumps(p)}\n\n" for p in payloads
+    ).encode()
+    out = await relay_all(StreamRelay([OutputGuardHook(guard())]), raw)
+    sent = "".join(
+        (choice["delta"].get("function_call") or {}).get("arguments", "")
+        for e in events_of(out)
+        if e.data.startswith("{")
+        for choice in orjson.loads(e.data)["choices"]
+    )
+    assert json.loads(sent) == {"body": "please mail [EMAIL]\tnow"}
+
+
+@pytest.mark.parametrize("size", [1, 3, 7])
+async def test_a_streamed_structured_output_answer_stays_valid_json(size: int) -> None:
+    text = json.dumps({"intro": FILLER * 2, "card": 4111111111111111, "to": EMAIL})
+    guarded = OutputGuard(plan(window_chars=16), INSPECTOR, KEYRING, json_answer=True)
+    out = await relay_all(StreamRelay([OutputGuardHook(guarded)]), chat_stream(text, size))
+    sent = json.loads(chat_text(out))
+    assert (sent["card"], sent["to"]) == ("[CREDIT_CARD]", "[EMAIL]")
+
+
+async def test_a_responses_text_sent_without_deltas_is_still_redacted() -> None:
+    """A server that sends a text whole in its done events (or only in the finished
+    item and response), never as deltas, gets no text past the output rules."""
+    raw = responses_stream(f"Write to {EMAIL}.", 8, json.dumps({"to": EMAIL}))
+    deltas = ("response.output_text.delta", "response.function_call_arguments.delta")
+    kept = [e for e in events_of(raw) if e.event not in deltas]
+    raw = b"".join(f"event: {e.event}\ndata: {e.data}\n\n".encode() for e in kept)
+    out = await relay_all(StreamRelay([OutputGuardHook(guard())], dialect="responses"), raw)
+    assert EMAIL.encode() not in out
+    assert set(comments(out)) == {"bastion redacted=pii.email"}
+    final = orjson.loads(events_of(out)[-1].data)["response"]["output"]
+    assert final[0]["content"][0]["text"] == "Write to [EMAIL]."
+    assert json.loads(final[1]["arguments"]) == {"to": "[EMAIL]"}
+
+
+async def test_a_done_event_saying_more_than_the_deltas_shows_what_was_scanned() -> None:
+    """A done event whose text is not the one streamed (a compatibility layer's bug)
+    does not carry unscanned text to the client: it repeats what the deltas said."""
+    raw = responses_stream("Hi there.", 4)
+    events = []
+    for event in events_of(raw):
+        payload = orjson.loads(event.data)
+        if event.event == "response.output_text.done":
+            payload["text"] = f"Hi there. Write to {EMAIL}."
+        events.append(f"event: {event.event}\ndata: {json.dumps(payload)}\n\n")
+    raw = "".join(events).encode()
+    out = await relay_all(StreamRelay([OutputGuardHook(guard())], dialect="responses"), raw)
+    assert EMAIL.encode() not in out
+    done = [orjson.loads(e.data) for e in events_of(out) if e.event == "response.output_text.done"]
+    assert done[0]["text"] == "Hi there."
 
 
 @pytest.mark.parametrize("size", [1, 4, 9])

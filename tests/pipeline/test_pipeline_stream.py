@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bastion.errors import UpstreamFailed
 from bastion.model import Usage
+from bastion.pipeline.response import AnswerShaper, restore_answer
 from bastion.pipeline.stream import (
     StreamEvent,
     StreamRelay,
@@ -110,6 +113,10 @@ def split(raw: bytes, size: int) -> list[bytes]:
 
 async def run(relay: StreamRelay, *chunks: bytes) -> bytes:
     return b"".join([out async for out in relay.relay(source(*chunks))])
+
+
+async def run_source(relay: StreamRelay, upstream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([out async for out in relay.relay(upstream)])
 
 
 def events_of(raw: bytes) -> list[SseEvent]:
@@ -268,17 +275,16 @@ async def test_responses_stream_model_usage_and_restored_text() -> None:
     raw = responses_stream(["Write to <EMAIL_", "1a2b", "3c4d> now", "."])
     out = await run(relay, *split(raw, 17))
     events = events_of(out)
-    delta = "response.output_text.delta"  # a delta held in part is split in two
+    delta = "response.output_text.delta"
     assert [e.event for e in events if e.event != delta] == [
         e.event for e in events_of(raw) if e.event != delta
     ]
-    assert (
-        sum(e.event == delta for e in events) == sum(e.event == delta for e in events_of(raw)) + 1
-    )
     payloads = [orjson.loads(e.data) for e in events]
-    deltas = "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
+    # a delta held in part is split in two; the restored value goes out whole where the
+    # placeholder began, and the deltas left empty by that are not sent
+    deltas = [p["delta"] for p in payloads if p["type"] == delta]
+    assert deltas == ["Write to ", "anna@example.org now", "."]
     restored = "Write to anna@example.org now."
-    assert deltas == restored
     assert payloads[-4]["text"] == restored
     assert payloads[-3]["part"]["text"] == restored
     assert payloads[-2]["item"]["content"][0]["text"] == restored
@@ -339,6 +345,80 @@ async def test_garbled_event_is_kept_and_flagged() -> None:
     assert seen == [True, False, False]
 
 
+@pytest.mark.parametrize(
+    "reads",
+    [
+        [[chunk("", role=True)], [chunk("Hello "), chunk("world"), "{not json", chunk("after")]],
+        [[chunk("", role=True), chunk("Hello "), chunk("world"), "{not json", chunk("after")]],
+    ],
+    ids=["later-read", "first-read"],
+)
+async def test_a_garbled_event_loses_no_valid_event_read_with_it(
+    reads: list[list[dict[str, Any] | str]],
+) -> None:
+    # the gateway refuses a garbled event (nothing unscannable reaches the client) and
+    # ends the stream there; the events before it in the same network read are the
+    # upstream's answer as much as any other and must reach the client first
+    hooks = [AnswerShaper(MODEL, hide_usage=True), ReplaceTextHook({"<P_1>": "x"})]
+    relay = StreamRelay(hooks)
+    out: list[bytes] = []
+    with pytest.raises(UpstreamFailed):
+        async for piece in relay.relay(source(*[sse(read) for read in reads])):
+            out.append(piece)
+    assert chat_text(b"".join(out)) == "Hello world"
+    assert relay.events_emitted == 3
+
+
+@pytest.mark.parametrize("data", ['"the SSN is 078-05-1120"', "[1, 2]", "5", "null", "true"])
+async def test_a_json_event_that_is_not_an_object_is_refused_like_a_garbled_one(
+    data: str,
+) -> None:
+    # OpenAI streams only objects; anything else is no text the gateway scanned
+    relay = StreamRelay([AnswerShaper(MODEL, hide_usage=False)])
+    out: list[bytes] = []
+    with pytest.raises(UpstreamFailed):
+        async for piece in relay.relay(source(sse([chunk("ok"), data, chunk("after")]))):
+            out.append(piece)
+    assert [orjson.loads(e.data)["choices"][0]["delta"] for e in events_of(b"".join(out))] == [
+        {"content": "ok"}
+    ]
+
+
+async def test_nothing_after_done_is_relayed_or_waited_for() -> None:
+    """OpenAI ends a chat stream with ``[DONE]``: a second one, events after it, or an
+    upstream that keeps the connection open after it must not reach the client nor
+    hold the call open until the idle timeout (which would end a complete answer with
+    an error event)."""
+    closed = asyncio.Event()
+
+    async def upstream() -> AsyncIterator[bytes]:
+        try:
+            yield sse([chunk("hello"), chunk(finish="stop"), "[DONE]", "[DONE]", chunk("late")])
+            await asyncio.Event().wait()  # the upstream never ends the body
+            yield sse([chunk("later")])
+        finally:
+            closed.set()
+
+    relay = StreamRelay([ReplaceTextHook({"<P_1>": "x"})])
+    out = await asyncio.wait_for(run_source(relay, upstream()), 2)
+    assert [e.data for e in events_of(out)][-1] == "[DONE]"
+    assert out.count(b"[DONE]") == 1 and b"late" not in out
+    assert closed.is_set()  # the relay let go of the upstream
+
+
+async def test_nothing_after_a_responses_terminal_event_is_waited_for() -> None:
+    raw = responses_stream(["all ", "done"])
+
+    async def upstream() -> AsyncIterator[bytes]:
+        yield raw
+        await asyncio.Event().wait()
+        yield b"event: response.output_text.delta\ndata: {}\n\n"
+
+    relay = StreamRelay([ModelRewriteHook(MODEL)], dialect="responses")
+    out = await asyncio.wait_for(run_source(relay, upstream()), 2)
+    assert events_of(out)[-1].event == "response.completed"
+
+
 async def test_upstream_keep_alive_comments_reach_the_client() -> None:
     out = [piece async for piece in StreamRelay().relay(source(b": ping\n\n", sse([chunk("a")])))]
     assert out[0] == b":\n\n"
@@ -393,26 +473,46 @@ async def test_text_windows_cover_the_text_once_in_order() -> None:
 
 
 def test_replace_hook_holds_back_at_most_longest_token_minus_one_chars() -> None:
-    hook = ReplaceTextHook({"<EMAIL_1a2b3c4d>": "a@b.c", "<E>": "E"})
-    held = 0
-    out = ""
+    mapping = {"<EMAIL_1a2b3c4d>": "a@b.c", "<E>": "E"}
+    hook = ReplaceTextHook(mapping)
+    fed = out = ""
     for char in "x <EMAIL_1a2b3c4d> <E> <EMAIL_1a2x>!":
+        fed += char
         released = hook.on_event(StreamEvent(SseEvent(json.dumps(chunk(char)))))
-        held += 1 - len(released)
-        assert held <= len("<EMAIL_1a2b3c4d>") - 1
         out += "".join(e.payload["choices"][0]["delta"]["content"] for e in released)
+        assert any(
+            out == replace_reference(fed[: len(fed) - held], mapping)
+            for held in range(min(len(fed), len("<EMAIL_1a2b3c4d>") - 1) + 1)
+        ), (fed, out)
     out += "".join(e.payload["choices"][0]["delta"]["content"] for e in hook.on_end())
     assert out == "x a@b.c E <EMAIL_1a2x>!"
 
 
 def replace_reference(text: str, mapping: dict[str, str]) -> str:
+    """Leftmost, longest token first; a token without ``<…>`` delimiters (a fake) only
+    where no letter or digit touches it, directly or across a joiner (``.-_@+%``)."""
     tokens = sorted(mapping, key=len, reverse=True)
     out, i = [], 0
     while i < len(text):
         token = next((t for t in tokens if text.startswith(t, i)), None)
-        out.append(mapping[token] if token else text[i])
-        i += len(token) if token else 1
+        if token is None:
+            out.append(text[i])
+            i += 1
+            continue
+        end = i + len(token)
+        whole = token[0] == "<" or not (
+            _touches(text[max(0, i - 2) : i][::-1]) or _touches(text[end : end + 2])
+        )
+        out.append(mapping[token] if whole else token)
+        i = end
     return "".join(out)
+
+
+def _touches(near: str) -> bool:
+    """Whether the characters next to a token (nearest first) glue a word to it."""
+    return bool(near) and (
+        near[0].isalnum() or (near[0] in ".-_@+%" and len(near) > 1 and near[1].isalnum())
+    )
 
 
 TOKENS = {"<EMAIL_1a2b>": "anna@exämple.org", "<E>": "É", "<PH_12>": "+41 🎉"}
@@ -453,6 +553,65 @@ async def test_replace_across_any_split_equals_replacing_the_joined_text(
     _, contents, parts = stream
     out = await run(StreamRelay([ReplaceTextHook(TOKENS)]), *parts)
     assert chat_text(out) == replace_reference("".join(contents), TOKENS)
+    # every upstream delta had text: an empty one would be the relay's own artefact
+    deltas = [c["delta"] for e in events_of(out)[:-1] for c in orjson.loads(e.data)["choices"]]
+    assert all(delta.get("content") != "" for delta in deltas), out
+
+
+FAKES = {"mia.ma12@exam.com": "ann@corp.org", "+44 20 7946 0123": "+44 20 7946 0958"}
+"""Synthesized fakes: unlike placeholders, a fake may end in characters it starts with
+(``m`` of ``.com``, ``+4``...), so its last characters are a possible start of another."""
+FAKE_PIECES = ["mia.", "ma12@", "exam", ".com", "m", "+44 ", "20 7946 ", "0123", " ", "x"]
+fake_texts = st.lists(  # whole fakes too: often beside a letter, a joiner, another fake
+    st.sampled_from([*FAKE_PIECES, ".", "-", *FAKES]),
+    min_size=1,
+    max_size=12,
+).map("".join)
+
+
+@given(st.lists(fake_texts, min_size=1, max_size=8), st.integers(1, 5))
+@settings(max_examples=200, deadline=None)
+async def test_fakes_are_restored_across_any_chunking(contents: list[str], size: int) -> None:
+    joined = "".join(contents)
+    pieces = [joined[at : at + size] for at in range(0, len(joined), size)]
+    out = await run(StreamRelay([ReplaceTextHook(FAKES)]), chat_stream(pieces))
+    assert chat_text(out) == replace_reference(joined, FAKES)
+
+
+async def test_a_fake_ending_in_its_own_first_letter_is_restored_one_letter_at_a_time() -> None:
+    fake = "morgan.marlowe2133@example.com"
+    text = f"Write to {fake} about it."
+    out = await run(StreamRelay([ReplaceTextHook({fake: "dana@northwind.example"})]),
+                    chat_stream(list(text)))  # fmt: skip
+    assert chat_text(out) == "Write to dana@northwind.example about it."
+
+
+async def test_a_placeholder_over_three_chunks_leaves_no_empty_chunks() -> None:
+    # the restored value goes out whole in the first chunk it ends; the chunks that
+    # carried only the rest of the placeholder have nothing left to say and are not
+    # sent as {"delta": {"content": ""}} (OpenAI sends empty content only in the
+    # opening role chunk)
+    hook = ReplaceTextHook({"<PII_EMAIL_12345678>": "alice@example.com"})
+    pieces = ["Hello <PII_E", "MAIL_1234", "5678> bye"]
+    reads = [sse([chunk("", role=True)]), *(sse([chunk(p)]) for p in pieces)]
+    out = await run(StreamRelay([hook]), *reads, sse([chunk(finish="stop"), "[DONE]"]))
+    deltas = [c["delta"] for e in events_of(out)[:-1] for c in orjson.loads(e.data)["choices"]]
+    assert deltas == [
+        {"role": "assistant", "content": ""},
+        {"content": "Hello "},
+        {"content": "alice@example.com bye"},
+        {},
+    ]
+
+
+async def test_responses_deltas_emptied_by_a_restoration_are_not_sent() -> None:
+    hook = ReplaceTextHook({"<PII_EMAIL_12345678>": "alice@example.com"})
+    raw = responses_stream(["Hi <PII_E", "MAIL_1234", "5678>", "!"])
+    out = await run(StreamRelay([hook], dialect="responses"), *split(raw, 40))
+    events = [orjson.loads(e.data) for e in events_of(out)]
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == ["Hi ", "alice@example.com", "!"]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
 
 
 @given(st.lists(texts, min_size=1, max_size=10))
@@ -513,6 +672,42 @@ async def test_tool_call_arguments_are_restored_as_json_across_chunks() -> None:
     assert json.loads(arguments[1]) == {"q": 'Ann "Nan" O\\Neil'}
 
 
+@pytest.mark.parametrize("size", [1, 2, 5])
+async def test_streamed_arguments_restore_a_fake_only_where_it_stands_whole(size: int) -> None:
+    """An escape next to a fake is read as the character it spells, also when a chunk
+    ends inside it: a newline or dash does not glue a name, an escaped letter does."""
+    fake = "Morgan Marlowe"
+    mapping = {fake: "Dana Whitfield"}
+    arguments = json.dumps({"a": f"Hi\n{fake}\u2014ok", "b": f"\u00e9{fake}", "c": f"{fake}s"})
+    assert "\\u00e9Morgan" in arguments and "\\u2014" in arguments  # escaped, as sent
+    pieces = [arguments[at : at + size] for at in range(0, len(arguments), size)]
+    raw = sse([*(tool_chunk(p) for p in pieces), chunk(finish="tool_calls"), "[DONE]"])
+    out = await run(StreamRelay([ReplaceTextHook(mapping)]), raw)
+    streamed = "".join(
+        call["function"]["arguments"]
+        for event in events_of(out)[:-1]
+        for choice in orjson.loads(event.data)["choices"]
+        for call in choice["delta"].get("tool_calls") or ()
+    )
+    assert json.loads(streamed) == {
+        "a": "Hi\nDana Whitfield\u2014ok",
+        "b": f"\u00e9{fake}",
+        "c": f"{fake}s",
+    }
+
+
+async def test_a_negative_tool_call_index_keeps_the_arguments_apart_from_the_content() -> None:
+    # a broken upstream's index -1 must not make the arguments continue the content's
+    # text (a placeholder "restored" across the two, its value put in the content)
+    call = {"index": -1, "function": {"arguments": 'ITY_1>"}'}}
+    rest = chunk()
+    rest["choices"][0]["delta"]["tool_calls"] = [call]
+    raw = sse([chunk("at <C"), rest, chunk(finish="stop"), "[DONE]"])
+    out = await run(StreamRelay([ReplaceTextHook({"<CITY_1>": "Paris"})]), raw)
+    assert chat_text(out) == "at <C"
+    assert b"Paris" not in out
+
+
 async def test_a_split_chunk_repeats_no_field_the_client_concatenates() -> None:
     """The held-back rest of a chunk carries only its text: the client joins role, tool
     name and id across deltas, so repeating them would corrupt the answer."""
@@ -543,3 +738,103 @@ async def test_a_split_chunk_repeats_no_field_the_client_concatenates() -> None:
     assert content == "Going to Paris now"
     assert (names, ids, arguments) == ("get_weather", "call_1", '{"city": "Paris"}')
     assert roles == ["assistant", "assistant"]  # one per opening chunk, never repeated
+
+
+def legacy_chunk(function_call: dict[str, str], finish: str | None = None) -> dict[str, Any]:
+    payload = chunk(finish=finish)
+    payload["choices"][0]["delta"]["function_call"] = function_call
+    return payload
+
+
+async def test_legacy_function_call_arguments_are_restored_as_json_across_chunks() -> None:
+    """A request with ``functions`` gets ``delta.function_call``: its arguments are run by
+    the client like a tool call's, so the placeholder goes back there too (escaped)."""
+    mapping = {"<PERSON_1a2b>": 'Ann "Nan" O\\Neil'}
+    raw = sse(
+        [
+            legacy_chunk({"name": "send", "arguments": '{"to": "<PER'}),
+            legacy_chunk({"arguments": "SON_1a"}),
+            legacy_chunk({"arguments": '2b>"}'}),
+            chunk(finish="function_call"),
+            "[DONE]",
+        ]
+    )
+    for size in (1, 7, len(raw)):
+        out = await run(StreamRelay([ReplaceTextHook(mapping)]), *split(raw, size))
+        name, arguments, empty = "", "", 0
+        for event in events_of(out)[:-1]:
+            delta = orjson.loads(event.data)["choices"][0]["delta"]
+            call = delta.get("function_call") or {}
+            name += call.get("name", "")
+            arguments += call.get("arguments", "")
+            empty += call == {"arguments": ""}
+        assert name == "send"
+        assert json.loads(arguments) == {"to": 'Ann "Nan" O\\Neil'}
+        assert empty == 0, out  # no chunk left carrying only emptied arguments
+
+
+def test_legacy_function_call_arguments_are_restored_in_a_whole_answer() -> None:
+    mapping = {"<PERSON_1a2b>": 'Ann "Nan" O\\Neil'}
+    call = {"name": "send", "arguments": '{"to": "<PERSON_1a2b>"}'}
+    message = {"role": "assistant", "content": None, "function_call": call}
+    payload = {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
+    assert restore_answer(payload, ReplaceTextHook(mapping)) is True
+    assert json.loads(call["arguments"]) == {"to": 'Ann "Nan" O\\Neil'}
+
+
+@pytest.mark.parametrize("spelling", ["\\u003cPERSON_1a2b\\u003e", "\\u003CPERSON_1a2b\\u003E"])
+async def test_a_placeholder_whose_brackets_the_upstream_escaped_is_restored(
+    spelling: str,
+) -> None:
+    """Go's encoding/json (Ollama) and .NET escape ``<`` and ``>`` when they re-encode
+    tool-call arguments: the placeholder is still this call's, and goes back."""
+    mapping = {"<PERSON_1a2b>": 'Ann "Nan" O\\Neil'}
+    arguments = f'{{"to": "{spelling}", "note": "a \\u003c b"}}'
+    expected = {"to": 'Ann "Nan" O\\Neil', "note": "a < b"}
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    payload = {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
+    assert restore_answer(payload, ReplaceTextHook(mapping)) is True
+    assert json.loads(call["function"]["arguments"]) == expected
+    raw = sse([tool_chunk(arguments[at : at + 3]) for at in range(0, len(arguments), 3)])
+    out = await run(StreamRelay([ReplaceTextHook(mapping)]), raw + sse([chunk(finish="stop")]))
+    sent = "".join(
+        call["function"]["arguments"]
+        for event in events_of(out)
+        for choice in orjson.loads(event.data)["choices"]
+        for call in choice["delta"].get("tool_calls") or ()
+    )
+    assert json.loads(sent) == expected
+
+
+def without(raw: bytes, *kinds: str) -> bytes:
+    """A Responses stream with the events of ``kinds`` left out."""
+    kept = [e for e in events_of(raw) if e.event not in kinds]
+    return b"".join(f"event: {e.event}\ndata: {e.data}\n\n".encode() for e in kept)
+
+
+@pytest.mark.parametrize(
+    "left_out",
+    [
+        ("response.output_text.delta",),
+        ("response.output_text.delta", "response.output_text.done", "response.content_part.done"),
+    ],
+    ids=["text-only-in-done-events", "text-only-in-the-item"],
+)
+async def test_a_responses_text_sent_without_deltas_is_restored(left_out: tuple[str, ...]) -> None:
+    """Some Responses servers send a short text whole in its done events (or only in
+    the finished item), never as deltas: what the client reads there is restored too."""
+    raw = without(responses_stream(["Hi <EMAIL_1a2b>, done."]), *left_out)
+    out = await run(
+        StreamRelay([ReplaceTextHook({"<EMAIL_1a2b>": "ann@x.org"})], dialect="responses"), raw
+    )
+    texts = []
+    for event in events_of(out):
+        payload = orjson.loads(event.data)
+        texts += [payload["text"]] if event.event == "response.output_text.done" else []
+        texts += [payload["part"]["text"]] if event.event == "response.content_part.done" else []
+        if event.event == "response.output_item.done":
+            texts.append(payload["item"]["content"][0]["text"])
+        if event.event == "response.completed":
+            texts.append(payload["response"]["output"][0]["content"][0]["text"])
+    assert texts and set(texts) == {"Hi ann@x.org, done."}

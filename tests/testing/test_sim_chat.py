@@ -175,3 +175,131 @@ async def test_scripted_custom_tool_call(client: httpx.AsyncClient) -> None:
     (call,) = completion.choices[0].message.tool_calls or []
     assert call.type == "custom" and call.custom.name == "shell" and call.custom.input == command
     assert completion.choices[0].finish_reason == "tool_calls"
+
+
+REFUSAL = "I'm sorry, I cannot help with <PERSON_1a2b3c4d>'s records."
+
+
+async def test_scripted_refusal_json_and_streamed(client: httpx.AsyncClient) -> None:
+    """``{"refusal": text}``: content null and ``message.refusal`` (JSON), or a first
+    chunk with content null and the refusal in ``delta.refusal`` pieces (stream)."""
+    script = {"replies": [{"refusal": REFUSAL, "times": 2}]}
+    assert (await client.post("/_sim/script", json=script)).status_code == 200
+    response = await client.post("/v1/chat/completions", json=_chat())
+    completion = ChatCompletion.model_validate_json(response.content, strict=True)
+    assert_no_extra(completion)
+    message = completion.choices[0].message
+    assert (message.content, message.refusal) == (None, REFUSAL)
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == count_tokens(REFUSAL)
+
+    streamed = await client.post("/v1/chat/completions", json=_chat(stream=True))
+    chunks = _chunks(streamed)
+    first = chunks[0].choices[0].delta
+    assert (first.role, first.content, first.refusal) == ("assistant", None, "")
+    pieces = [c.choices[0].delta.refusal for c in chunks[1:] if c.choices[0].delta.refusal]
+    assert len(pieces) >= 2 and "".join(pieces) == REFUSAL
+    assert all(c.choices[0].delta.content is None for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+async def test_a_refusal_comes_alone(client: httpx.AsyncClient) -> None:
+    for reply in ({"refusal": "no", "content": "yes"}, {"refusal": 3}):
+        response = await client.post("/_sim/script", json={"replies": [reply]})
+        assert response.status_code == 400
+
+
+async def test_wrong_types_never_crash_the_simulator(client: httpx.AsyncClient) -> None:
+    """A gateway under test may forward odd bodies; the simulator answers, never 500s."""
+    assistant = {"role": "assistant", "content": None, "tool_calls": 1.5}
+    for body in (
+        {"model": "gpt-4o-mini", "messages": True},
+        {"model": "gpt-4o-mini", "messages": [assistant, {"role": "user", "content": "hi"}]},
+    ):
+        for stream in (False, True):
+            response = await client.post("/v1/chat/completions", json={**body, "stream": stream})
+            assert response.status_code == 200
+
+
+async def test_logprobs_when_asked_streamed_as_whole(client: httpx.AsyncClient) -> None:
+    body = _chat(logprobs=True, top_logprobs=3, n=2)
+    completion = ChatCompletion.model_validate_json(
+        (await client.post("/v1/chat/completions", json=body)).content, strict=True
+    )
+    assert_no_extra(completion)
+    for choice in completion.choices:
+        assert choice.logprobs is not None and choice.logprobs.content is not None
+        assert "".join(entry.token for entry in choice.logprobs.content) == USER
+        assert all(len(entry.top_logprobs) == 3 for entry in choice.logprobs.content)
+        assert all(
+            bytes(entry.bytes or []).decode() == entry.token for entry in choice.logprobs.content
+        )
+    chunks = _chunks(await client.post("/v1/chat/completions", json={**body, "stream": True}))
+    streamed: dict[int, list[str]] = {0: [], 1: []}
+    for chunk in chunks:
+        for choice in chunk.choices:
+            if choice.logprobs is not None and choice.logprobs.content is not None:
+                assert "".join(e.token for e in choice.logprobs.content) == choice.delta.content
+                streamed[choice.index] += [e.token for e in choice.logprobs.content]
+    expected = [e.token for e in completion.choices[0].logprobs.content]  # type: ignore[union-attr]
+    assert streamed == {0: expected, 1: expected}
+    plain = ChatCompletion.model_validate_json(
+        (await client.post("/v1/chat/completions", json=_chat())).content, strict=True
+    )
+    assert plain.choices[0].logprobs is None
+
+
+async def test_refusal_logprobs(client: httpx.AsyncClient) -> None:
+    await client.post("/_sim/script", json={"replies": [{"refusal": "I cannot help."}]})
+    completion = ChatCompletion.model_validate_json(
+        (await client.post("/v1/chat/completions", json=_chat(logprobs=True))).content,
+        strict=True,
+    )
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.content is None and logprobs.refusal is not None
+    assert "".join(entry.token for entry in logprobs.refusal) == "I cannot help."
+
+
+REASONING = "The user wants <PERSON_1a2b3c4d>'s records; I should check the policy first."
+
+
+async def test_scripted_reasoning_content_json_and_streamed(client: httpx.AsyncClient) -> None:
+    """``{"reasoning": text}``: ``message.reasoning_content`` beside the answer (JSON), or
+    ``delta.reasoning_content`` pieces after the first chunk (stream), as DeepSeek-style
+    servers send it; its tokens count as reasoning tokens of the completion."""
+    script = {"replies": [{"reasoning": REASONING, "content": "Done.", "times": 2}]}
+    assert (await client.post("/_sim/script", json=script)).status_code == 200
+    response = await client.post("/v1/chat/completions", json=_chat())
+    completion = ChatCompletion.model_validate_json(response.content, strict=True)
+    message = completion.choices[0].message
+    assert message.content == "Done."
+    assert (message.model_extra or {}) == {"reasoning_content": REASONING}
+    assert completion.usage is not None and completion.usage.completion_tokens_details
+    assert completion.usage.completion_tokens == count_tokens(REASONING) + count_tokens("Done.")
+    assert completion.usage.completion_tokens_details.reasoning_tokens == count_tokens(REASONING)
+
+    streamed = await client.post("/v1/chat/completions", json=_chat(stream=True))
+    payloads = sse_data(streamed.content)
+    assert payloads[-1] == "[DONE]"
+    chunks = [ChatCompletionChunk.model_validate_json(p, strict=True) for p in payloads[:-1]]
+    deltas = [chunk.choices[0].delta for chunk in chunks]
+    assert deltas[0].role == "assistant"
+    pieces = [(d.model_extra or {}).get("reasoning_content") for d in deltas]
+    thought = [piece for piece in pieces if piece]
+    assert len(thought) >= 2 and "".join(thought) == REASONING
+    last_thought = max(at for at, piece in enumerate(pieces) if piece)
+    first_content = min(at for at, d in enumerate(deltas) if d.content)
+    assert last_thought < first_content
+    assert "".join(d.content or "" for d in deltas) == "Done."
+
+
+async def test_reasoning_alone_comes_before_the_echo(client: httpx.AsyncClient) -> None:
+    await client.post("/_sim/script", json={"replies": [{"reasoning": "hmm"}]})
+    completion = ChatCompletion.model_validate_json(
+        (await client.post("/v1/chat/completions", json=_chat())).content
+    )
+    assert completion.choices[0].message.content == USER
+    assert (completion.choices[0].message.model_extra or {}) == {"reasoning_content": "hmm"}
+    response = await client.post("/_sim/script", json={"replies": [{"reasoning": 3}]})
+    assert response.status_code == 400

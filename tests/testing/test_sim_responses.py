@@ -220,3 +220,137 @@ async def test_custom_tool_call_streams_its_input(client: httpx.AsyncClient) -> 
         call = parsed.output[0]
         assert call.type == "custom_tool_call" and call.name == "shell"
         assert call.input == command and call.call_id.startswith("call_")
+
+
+async def test_scripted_refusal_is_a_refusal_content_part(client: httpx.AsyncClient) -> None:
+    refusal = "I can't help with that request about <EMAIL_0f0e0d0c>, sorry."
+    for stream in (False, True):
+        await client.post("/_sim/script", json={"replies": [{"refusal": refusal}]})
+        body = {"model": "gpt-4o-mini", "input": "go", "stream": stream}
+        response = await client.post("/v1/responses", json=body)
+        if stream:
+            events = _events(response)
+            kinds = [e.type for e in events]
+            assert "response.output_text.delta" not in kinds
+            deltas = [e.delta for e in events if e.type == "response.refusal.delta"]
+            assert len(deltas) >= 2 and "".join(deltas) == refusal
+            (done,) = [e for e in events if e.type == "response.refusal.done"]
+            assert done.refusal == refusal
+            assert kinds.index("response.content_part.added") < kinds.index(
+                "response.refusal.delta"
+            )
+            final = events[-1]
+            assert final.type == "response.completed"
+            parsed = final.response
+        else:
+            parsed = Response.model_validate_json(response.content, strict=True)
+            assert_no_extra(parsed)
+        (item,) = parsed.output
+        assert item.type == "message"
+        (part,) = item.content
+        assert part.type == "refusal" and part.refusal == refusal
+        assert parsed.usage is not None and parsed.usage.output_tokens == count_tokens(refusal)
+
+
+async def test_scripted_reasoning_is_a_reasoning_item_with_a_summary(
+    client: httpx.AsyncClient,
+) -> None:
+    """``{"reasoning": text}``: a first ``reasoning`` item with one summary part, streamed
+    as OpenAI streams one; its tokens count as reasoning tokens."""
+    reasoning = "The user mentions <EMAIL_0f0e0d0c>; I will summarise without it."
+    for stream in (False, True):
+        script = {"replies": [{"reasoning": reasoning, "content": "Done."}]}
+        assert (await client.post("/_sim/script", json=script)).status_code == 200
+        body = {"model": "gpt-4o-mini", "input": "go", "stream": stream}
+        response = await client.post("/v1/responses", json=body)
+        if stream:
+            events = _events(response)
+            kinds = [e.type for e in events]
+            deltas = [e.delta for e in events if e.type == "response.reasoning_summary_text.delta"]
+            assert len(deltas) >= 2 and "".join(deltas) == reasoning
+            (done,) = [e for e in events if e.type == "response.reasoning_summary_text.done"]
+            (added,) = [e for e in events if e.type == "response.reasoning_summary_part.added"]
+            (part,) = [e for e in events if e.type == "response.reasoning_summary_part.done"]
+            assert (done.text, added.part.text, part.part.text) == (reasoning, "", reasoning)
+            assert kinds.index("response.reasoning_summary_part.done") < kinds.index(
+                "response.output_text.delta"
+            )
+            final = events[-1]
+            assert final.type == "response.completed"
+            parsed = final.response
+        else:
+            parsed = Response.model_validate_json(response.content, strict=True)
+            assert_no_extra(parsed)
+        thought, message = parsed.output
+        assert thought.type == "reasoning" and thought.id.startswith("rs_")
+        assert [(s.type, s.text) for s in thought.summary] == [("summary_text", reasoning)]
+        assert message.type == "message" and parsed.output_text == "Done."
+        assert parsed.usage is not None
+        assert parsed.usage.output_tokens == count_tokens(reasoning) + count_tokens("Done.")
+        assert parsed.usage.output_tokens_details.reasoning_tokens == count_tokens(reasoning)
+
+
+async def test_logprobs_when_included_streamed_as_whole(client: httpx.AsyncClient) -> None:
+    body = {
+        "model": "gpt-4o-mini",
+        "input": TEXT,
+        "include": ["message.output_text.logprobs"],
+        "top_logprobs": 2,
+    }
+    parsed = Response.model_validate_json(
+        (await client.post("/v1/responses", json=body)).content, strict=True
+    )
+    assert_no_extra(parsed)
+    assert parsed.top_logprobs == 2
+    (part,) = parsed.output[0].content  # type: ignore[union-attr]
+    assert part.type == "output_text" and part.logprobs is not None
+    assert "".join(entry.token for entry in part.logprobs) == TEXT
+    assert all(len(entry.top_logprobs) == 2 for entry in part.logprobs)
+    events = _events(await client.post("/v1/responses", json={**body, "stream": True}))
+    streamed = [
+        entry.token
+        for event in events
+        if event.type == "response.output_text.delta"
+        for entry in event.logprobs
+    ]
+    assert streamed == [entry.token for entry in part.logprobs]
+    plain = Response.model_validate_json(
+        (await client.post("/v1/responses", json={"model": "gpt-4o", "input": TEXT})).content
+    )
+    assert plain.output[0].content[0].logprobs == []  # type: ignore[union-attr]
+
+
+async def test_response_object_repeats_the_request_parameters(client: httpx.AsyncClient) -> None:
+    body = {
+        "model": "gpt-4o-mini",
+        "input": TEXT,
+        "conversation": "conv_123",
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "max_tool_calls": 3,
+        "prompt_cache_key": "cache-1",
+        "safety_identifier": "user-42",
+        "service_tier": "flex",
+        "text": {"verbosity": "low"},
+        "truncation": "auto",
+    }
+    parsed = Response.model_validate_json(
+        (await client.post("/v1/responses", json=body)).content, strict=True
+    )
+    assert_no_extra(parsed)
+    assert parsed.conversation is not None and parsed.conversation.id == "conv_123"
+    assert parsed.reasoning is not None
+    assert (parsed.reasoning.effort, parsed.reasoning.summary) == ("low", "auto")
+    assert (parsed.max_tool_calls, parsed.prompt_cache_key) == (3, "cache-1")
+    assert (parsed.safety_identifier, parsed.service_tier) == ("user-42", "flex")
+    assert parsed.text is not None and parsed.text.verbosity == "low"
+    assert parsed.truncation == "auto"
+
+
+async def test_background_response_is_queued(client: httpx.AsyncClient) -> None:
+    body = {"model": "gpt-4o-mini", "input": TEXT, "background": True}
+    parsed = Response.model_validate_json(
+        (await client.post("/v1/responses", json=body)).content, strict=True
+    )
+    assert_no_extra(parsed)
+    assert (parsed.background, parsed.status) == (True, "queued")
+    assert parsed.output == [] and parsed.usage is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
@@ -121,6 +122,66 @@ def test_fakes_are_format_valid() -> None:
         replacements.replace("synthesize", "pii.phone", f"+1 415 555 {n:04d}") for n in range(300)
     }
     assert len(many) == 300  # 100 documentation numbers, then unique fallbacks
+
+
+def test_a_fake_never_equals_what_the_caller_wrote() -> None:
+    """The caller's own documentation address must not double as the fake of a real one:
+    the model could not tell them apart and restoration would rewrite both."""
+    real = "93.184.216.34"
+    first = Replacements(RING).replace("synthesize", "pii.ip_address", real)
+    parsed = chat(f"Docs use {first}; production is {real}.")
+    body, applied = Redactor(RING).apply(
+        parsed.body,
+        parsed.conversation,
+        finds(parsed, "pii.ip_address", real),
+        redact("synthesize", "pii.ip_address"),
+    )
+    text = body["messages"][0]["content"]
+    fake = text.removeprefix(f"Docs use {first}; production is ").removesuffix(".")
+    assert re.fullmatch(r"(192\.0\.2|198\.51\.100|203\.0\.113)\.\d{3}", fake), text
+    assert fake != first
+    assert applied is not None and applied.restorations == {fake: real}
+
+
+ARGUMENTS = json.dumps(
+    {"to": "ann@example.com", "card": 4111111111111111, "note": "ann@example.com\nthanks"}
+)
+
+
+@pytest.mark.parametrize("transform", ["pseudonymise", "synthesize", "hash", "mask", "drop"])
+def test_tool_call_arguments_stay_valid_json(transform: str) -> None:
+    """Upstreams refuse a history whose tool-call arguments do not parse: a card written
+    as a JSON number is replaced by a string, string content stays escaped."""
+    call = {"id": "c1", "type": "function", "function": {"name": "pay", "arguments": ARGUMENTS}}
+    body = {"model": "m", "messages": [{"role": "assistant", "tool_calls": [call]}]}
+    parsed = parse_body(orjson.dumps(body), Endpoint.CHAT, WireOptions())
+    findings = finds(parsed, "pii.email", "ann@example.com")
+    findings += finds(parsed, "pii.credit_card", "4111111111111111")
+    decision = Decision(
+        Action.REDACT, redactions=(("pii.email", transform), ("pii.credit_card", transform))
+    )
+    out, _ = Redactor(RING).apply(parsed.body, parsed.conversation, findings, decision)
+    forwarded = out["messages"][0]["tool_calls"][0]["function"]["arguments"]
+    values = json.loads(forwarded)
+    assert "ann@" not in forwarded and "4111" not in forwarded
+    assert isinstance(values["card"], str) and values["note"].endswith("\nthanks")
+
+
+def test_arguments_that_are_not_json_are_still_redacted() -> None:
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "f", "arguments": "to ann@example.com"},
+    }
+    body = {"model": "m", "messages": [{"role": "assistant", "tool_calls": [call]}]}
+    parsed = parse_body(orjson.dumps(body), Endpoint.CHAT, WireOptions())
+    out, _ = Redactor(RING).apply(
+        parsed.body,
+        parsed.conversation,
+        finds(parsed, "pii.email", "ann@example.com"),
+        redact("mask"),
+    )
+    assert out["messages"][0]["tool_calls"][0]["function"]["arguments"] == "to [EMAIL]"
 
 
 @settings(max_examples=200, deadline=None)

@@ -118,6 +118,14 @@ SEGMENT_ROWS = [
     row("resp-function-call-args", responses([{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"}]), "input.0.arguments", ASSISTANT, "{}", on=RESP),
     row("resp-function-call-output", responses([{"type": "function_call_output", "call_id": "c", "output": "OUT"}]), "input.0.output", TOOL, "OUT", on=RESP),
     row("resp-function-call-output-parts", responses([{"type": "function_call_output", "call_id": "c", "output": [part("OP", "input_text")]}]), "input.0.output.0.text", TOOL, "OP", on=RESP),
+    # What a hosted tool or MCP server returned is a tool result, whoever called it.
+    row("resp-mcp-call-output", responses([{"type": "mcp_call", "id": "mcp_1", "server_label": "s", "name": "f", "arguments": "{}", "output": "MO"}]), "input.0.output", TOOL, "MO", on=RESP),
+    row("resp-mcp-call-arguments", responses([{"type": "mcp_call", "id": "mcp_1", "server_label": "s", "name": "f", "arguments": "ARGS", "output": "MO"}]), "input.0.arguments", ASSISTANT, "ARGS", on=RESP),
+    row("resp-mcp-list-tools-description", responses([{"type": "mcp_list_tools", "id": "ml", "server_label": "s", "tools": [{"name": "t", "description": "TD", "input_schema": {}}]}]), "input.0.tools.0.description", TOOL, "TD", on=RESP),
+    row("resp-file-search-results", responses([{"type": "file_search_call", "id": "fs", "status": "completed", "queries": ["q"], "results": [{"file_id": "f", "text": "FR"}]}]), "input.0.results.0.text", TOOL, "FR", on=RESP),
+    row("resp-file-search-queries", responses([{"type": "file_search_call", "id": "fs", "status": "completed", "queries": ["Q"]}]), "input.0.queries.0", ASSISTANT, "Q", on=RESP),
+    row("resp-code-interpreter-logs", responses([{"type": "code_interpreter_call", "id": "ci", "status": "completed", "code": "c", "outputs": [{"type": "logs", "logs": "LOGS"}]}]), "input.0.outputs.0.logs", TOOL, "LOGS", on=RESP),
+    row("resp-web-search-sources", responses([{"type": "web_search_call", "id": "ws", "status": "completed", "action": {"type": "search", "sources": [{"type": "url", "url": "https://x", "title": "WT"}]}}]), "input.0.action.sources.0.title", TOOL, "WT", on=RESP),
     row("resp-reasoning-summary", responses([{"type": "reasoning", "id": "rs", "summary": [part("why", "summary_text")]}]), "input.0.summary.0.text", ASSISTANT, "why", on=RESP),
     row("resp-instructions", responses(instructions="INS"), "instructions", SYSTEM, "INS", on=RESP),
     row("resp-text-format-description", responses(text=TEXT_FORMAT), "text.format.description", SYSTEM, "TF", on=RESP),
@@ -159,11 +167,13 @@ def test_text_becomes_a_segment(
     assert value_at(parsed.body, path) == text
 
 
-def test_identifiers_are_not_segments() -> None:
-    """Ids, call ids and function names are not text a model is steered by."""
+def test_identifiers_are_listed_as_names_not_as_text() -> None:
+    """Ids, call ids and function names are not text segments (nothing there to rewrite);
+    they are listed in the names segment (tests/wire/test_wire_names.py)."""
     item = {"type": "function_call", "id": "fc_1", "call_id": "c", "name": "f", "arguments": "{}"}
     segments = parse(responses([item]), RESP).conversation.segments
-    assert [s.path for s in segments] == [("input", 0, "arguments")]
+    assert [s.path for s in segments if not s.names] == [("input", 0, "arguments")]
+    assert [s.text for s in segments if s.names] == ["c\nf\nfc_1"]
 
 
 def not_text(name: str, body: dict[str, Any], *values: str, on: Endpoint = CHAT) -> Any:
@@ -188,8 +198,9 @@ NOT_TEXT_ROWS = [
 def test_identifiers_enums_and_unreadable_payloads_are_not_swept(
     endpoint: Endpoint, body: dict[str, Any], values: tuple[str, ...]
 ) -> None:
-    """The sweep leaves ids, names, roles and unscannable payloads (listed unscanned) alone."""
-    texts = {s.text for s in parse(body, endpoint).conversation.segments}
+    """The sweep leaves ids, names, roles and unscannable payloads (listed unscanned) out
+    of the text segments (ids and names are listed in the names segment instead)."""
+    texts = {s.text for s in parse(body, endpoint).conversation.segments if not s.names}
     assert texts.isdisjoint(values)
 
 
@@ -216,7 +227,8 @@ def test_retrieved_span_is_split_with_offsets() -> None:
 
 def test_retrieved_span_in_a_tool_result_keeps_tool_provenance_outside() -> None:
     body = chat(msg("tool", "r: <retrieved>x</retrieved>", tool_call_id="c"))
-    assert [s.source for s in parse(body).conversation.segments] == [TOOL, RETRIEVED, TOOL]
+    segments = parse(body).conversation.segments
+    assert [s.source for s in segments if not s.names] == [TOOL, RETRIEVED, TOOL]
 
 
 def test_retrieved_tags_are_configurable() -> None:
@@ -277,7 +289,7 @@ def test_untrusted_mark_on_responses_string_input_is_item_zero() -> None:
 def test_untrusted_mark_on_function_call_output() -> None:
     item = {"type": "function_call_output", "call_id": "c", "output": "abc"}
     body = responses([user("q"), item], bastion={"untrusted": [{"message": 1, "range": [1, 2]}]})
-    segments = parse(body, RESP).conversation.segments
+    segments = tuple(s for s in parse(body, RESP).conversation.segments if not s.names)
     assert spans(segments)[1:] == [("a", TOOL, 0, 1), ("b", RETRIEVED, 1, 2), ("c", TOOL, 2, 3)]
 
 
@@ -312,6 +324,9 @@ UNSCANNED_ROWS = [
     pytest.param(CHAT, chat(user([AUDIO])), "audio", id="chat-audio-part"),
     pytest.param(CHAT, chat(user([{"type": "file", "file": {"file_id": "file-1"}}])), "file", id="chat-file-part"),
     pytest.param(CHAT, chat(tools=[{"type": "custom", "custom": {"name": "c"}}]), "hosted_tool", id="chat-hosted-tool"),
+    pytest.param(CHAT, chat(user("say it"), modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"}), "audio_output", id="chat-audio-answer"),
+    pytest.param(CHAT, chat(user("say it"), modalities=["audio", "text"]), "audio_output", id="chat-audio-modality"),
+    pytest.param(CHAT, chat(user("hi"), msg("assistant", audio={"id": "audio_1"}), user("again")), "audio", id="chat-earlier-audio-answer"),
     pytest.param(RESP, responses([user([{"type": "input_image", "image_url": "https://x/y.png"}])]), "image", id="resp-image-part"),
     pytest.param(RESP, responses([user([{"type": "input_file", "file_id": "file-1"}])]), "file", id="resp-file-part"),
     pytest.param(RESP, responses(previous_response_id="resp_1"), "previous_response_id", id="resp-previous-response-id"),
@@ -421,6 +436,8 @@ REFUSAL_ROWS = [
     bad("bad-role", b'{"model":"m","messages":[{"role":"root","content":"x"}]}', INVALID, "messages[0].role"),
     bad("bad-part-type", with_message(b'[{"type":"video"}]'), INVALID, "messages[0].content[0].type"),
     bad("part-without-text", with_message(b'[{"type":"text"}]'), INVALID, "messages[0].content[0].text"),
+    bad("tool-calls-not-array", b'{"model":"m","messages":[{"role":"assistant","tool_calls":1.5}]}', INVALID, "messages[0].tool_calls"),
+    bad("tool-call-not-object", b'{"model":"m","messages":[{"role":"assistant","tool_calls":["call"]}]}', INVALID, "messages[0].tool_calls[0]"),
     bad("metadata-not-strings", with_chat(b',"metadata":{"a":1}'), INVALID, "metadata"),
     bad("stop-not-strings", with_chat(b',"stop":[1]'), INVALID, "stop"),
     bad("user-not-string", with_chat(b',"user":5'), INVALID, "user"),
@@ -541,3 +558,22 @@ def test_segments_are_exact_slices_that_tile_each_string(body: dict[str, Any]) -
         p["text"] for m in body["messages"] if isinstance(m["content"], list) for p in m["content"]
     ]
     assert sum(len(s.text) for s in parsed.conversation.segments) == sum(map(len, texts))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_tokens", 0, "max_tokens must be between 1 and 1000000."),
+        (
+            "max_completion_tokens",
+            2_000_000,
+            "max_completion_tokens must be between 1 and 1000000.",
+        ),
+        ("temperature", 2.5, "temperature must be between 0 and 2."),
+    ],
+)
+def test_an_out_of_range_number_names_its_bounds_in_full(
+    field: str, value: float, message: str
+) -> None:
+    refused = refusal(json.dumps(chat(**{field: value})).encode())
+    assert (refused.param, refused.message) == (field, message)

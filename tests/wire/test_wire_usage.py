@@ -59,8 +59,20 @@ def test_cached_tokens_are_billed_at_the_cached_price() -> None:
         {"prompt_tokens": True, "completion_tokens": 2},
         {"input_tokens": 3.5, "output_tokens": 1},
         {"prompt_tokens": "7", "completion_tokens": 1},
+        {"prompt_tokens": 9_000_000_000_000_000_000, "completion_tokens": 1},
+        {"input_tokens": 5, "output_tokens": 100_000_001},
     ],
-    ids=["null", "string", "empty", "negative", "bool", "float", "numeric-string"],
+    ids=[
+        "null",
+        "string",
+        "empty",
+        "negative",
+        "bool",
+        "float",
+        "numeric-string",
+        "absurd-prompt",
+        "absurd-output",
+    ],
 )
 def test_a_missing_or_malformed_usage_is_left_to_the_estimate(raw: Any) -> None:
     assert usage_of(raw) is None
@@ -74,3 +86,8 @@ def test_nonsense_cached_tokens_bill_the_whole_prompt_at_the_input_price(cached:
         "prompt_tokens_details": {"cached_tokens": cached},
     }
     assert usage_of(raw) == Usage(1000, 1)
+
+
+def test_the_largest_plausible_count_is_billed() -> None:
+    raw = {"prompt_tokens": 100_000_000, "completion_tokens": 100_000_000}
+    assert usage_of(raw) == Usage(100_000_000, 100_000_000)

@@ -1,9 +1,11 @@
 """Scanning the model's answer: what it wrote itself, before placeholders are restored.
 
 Every text the model writes is scanned: message content and output text, tool-call
-arguments, refusals and custom tool calls' inputs. Complete answers are scanned once;
-streams in windows of ``WINDOW`` characters per text (each choice's content and
-refusal, each tool call's arguments or input) with ``OVERLAP`` characters carried
+arguments, refusals, custom tool calls' inputs and reasoning (chat
+``reasoning_content`` / ``reasoning``, Responses reasoning summaries and text).
+Complete answers are scanned once; streams in windows of ``WINDOW`` characters per
+text (each choice's content, refusal and reasoning, each tool call's arguments or
+input, each reasoning summary part) with ``OVERLAP`` characters carried
 over, so a value across a window edge is still found. The hook only observes: every
 event passes at once, nothing is held back. Findings go to the call record (source
 ``output``). When the decision carries output rules,
@@ -13,7 +15,7 @@ decided), recording findings the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -46,11 +48,24 @@ class FindingLog:
         self.findings.append(finding)
 
 
-class AnswerScan:
-    """Windows over each answer text; findings keep their class, score and fingerprint."""
+def own_findings(inspector: Inspector, text: str, issued: Collection[str] = ()) -> list[Finding]:
+    """The findings of a piece of answer text, less this call's own stand-ins: a
+    synthesized fake (``avery.kestrel4821@example.com``) is the caller's value on its way
+    back, restored after the scan, not something the model leaked; a link holding one
+    carries data, as restoration would write the original into it."""
+    findings = inspector.inspect_answer(text, issued)
+    if not issued:
+        return findings
+    return [f for f in findings if text[f.start : f.end] not in issued]
 
-    def __init__(self, inspector: Inspector) -> None:
+
+class AnswerScan:
+    """Windows over each answer text; findings keep their class, score and fingerprint.
+    ``issued``: the stand-ins issued for this call (restored, never findings)."""
+
+    def __init__(self, inspector: Inspector, issued: Collection[str] = ()) -> None:
         self._inspector = inspector
+        self._issued = issued
         self._pending: dict[tuple[int, int], str] = {}
         self._scanned: dict[tuple[int, int], int] = {}  # characters already scanned
         self.log = FindingLog()
@@ -80,7 +95,7 @@ class AnswerScan:
 
     def _scan(self, key: tuple[int, int], text: str) -> None:
         offset = self._scanned.get(key, 0)
-        for finding in self._inspector.inspect_answer(text):
+        for finding in own_findings(self._inspector, text, self._issued):
             self.log.add(key, offset, finding)  # a value in the overlap is found twice
         self._scanned[key] = offset + max(0, len(text) - OVERLAP)
 
@@ -107,7 +122,8 @@ class AnswerScanHook:
 
 def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
     """(holder, field) of every text of a complete chat or Responses answer: message
-    content, tool-call and function-call arguments, output text parts."""
+    content, tool-call (and legacy ``function_call``) arguments, output text parts
+    (reasoning items are free texts, see :func:`free_text_fields`)."""
     for choice in payload.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
@@ -116,8 +132,10 @@ def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict) and isinstance(call.get("function"), dict):
                 yield call["function"], "arguments"
+        if isinstance(message.get("function_call"), dict):  # answering legacy ``functions``
+            yield message["function_call"], "arguments"
     for item in payload.get("output") or ():
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or item.get("type") == "reasoning":
             continue
         yield item, "arguments"
         for part in item.get("content") or ():
@@ -127,12 +145,17 @@ def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str
 
 def free_text_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
     """(holder, field) of the free texts of a complete answer beside those of
-    :func:`answer_fields`: refusals, and the input of custom (free-form) tool calls, which
-    the client runs. Both are prose, even when the answer's content is JSON."""
+    :func:`answer_fields`: refusals, the input of custom (free-form) tool calls, which
+    the client runs, and the model's reasoning (chat ``reasoning_content`` or
+    ``reasoning``, as OpenAI-compatible servers send it; a Responses reasoning item's
+    summary parts and reasoning text). All are prose, even when the answer's content is
+    JSON."""
     for choice in payload.get("choices") or ():
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
             continue
+        yield message, "reasoning_content"
+        yield message, "reasoning"
         yield message, "refusal"
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict) and isinstance(call.get("custom"), dict):
@@ -142,6 +165,14 @@ def free_text_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], 
             continue
         if item.get("type") == "custom_tool_call":
             yield item, "input"
+        if item.get("type") == "reasoning":
+            for part in item.get("summary") or ():
+                if isinstance(part, dict):
+                    yield part, "text"
+            for part in item.get("content") or ():
+                if isinstance(part, dict):
+                    yield part, "text"
+            continue
         for part in item.get("content") or ():
             if isinstance(part, dict) and part.get("type") == "refusal":
                 yield part, "refusal"

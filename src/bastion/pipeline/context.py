@@ -58,12 +58,15 @@ class Reply:
     ``finish``, when set, is awaited by the server once the reply has been sent (or
     could not be): it settles limits and writes the audit record, off the caller's
     critical path (DESIGN.md: what the caller does not need happens after the reply).
+    ``undelivered``, when set, is called before ``finish`` instead of sending when the
+    client has already gone (it marks an upstream answer nobody received as cancelled).
     """
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     finish: Finish | None = None
+    undelivered: Callable[[], None] | None = None
 
 
 @dataclass(slots=True)

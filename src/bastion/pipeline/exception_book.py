@@ -12,7 +12,8 @@ history for ``history_s`` (default 30 days) after an exception expired or was de
 
 Store unreachable: the last copy keeps serving for ``max_stale_s``; after that approved
 exceptions stop applying (an exception loosens the policy, so without a fresh view of
-revocations the gateway falls back to the stricter policy) until a reload succeeds.
+revocations the gateway falls back to the stricter policy) until a reload succeeds —
+also one a call names: it is handed over ``suspended``, known but waiving nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -113,6 +115,9 @@ class ExceptionBook:
         named = self._by_id.get(exception_id)
         if named is None or any(e is named for e in found):
             return found
+        if self._stale and named.state is ExceptionState.APPROVED:
+            # it still exists and covers the caller, but waives nothing (module docstring)
+            named = replace(named, suspended=True)
         return (*found, named)
 
     def note_use(self, exception_id: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from bastion.errors import (
     NotFound,
     PermissionDenied,
     ServiceUnavailable,
+    ShuttingDown,
     UpstreamFailed,
 )
 from bastion.limits.idempotency import StoredAnswer
@@ -59,7 +60,8 @@ from bastion.pipeline.scan import SCAN, parse_scan_request
 from bastion.pipeline.stream import StreamRelay
 from bastion.pipeline.tool_calls import ToolCallGuard, shown_name
 from bastion.providers import UpstreamResponse
-from bastion.transform.base import AppliedTransform
+from bastion.transform.base import AppliedTransform, Unrewritable
+from bastion.transform.redact import asks_for_json
 from bastion.transform.tools import strip_tools
 from bastion.wire.parse import parse_body
 
@@ -97,6 +99,11 @@ class Gateway:
             reply = await self._decide_and_forward(ctx)
         except ApiError as exc:
             reply = self._local_reply(ctx, exc)
+        except asyncio.CancelledError:  # the server stops: its drain timeout passed
+            if slot is not None:
+                await run_to_end(slot.release())
+            await run_to_end(self._cancelled(ctx))
+            raise
         except BaseException:
             p.metrics.in_flight.dec()
             if slot is not None:
@@ -204,7 +211,11 @@ class Gateway:
         if not decision.forwards:
             raise _refusal(decision, ctx.findings)
         ctx.model_used = decision.route or conversation.model
-        body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
+        try:
+            body, applied = p.transformer.apply(parsed.body, conversation, ctx.findings, decision)
+        except Unrewritable as exc:
+            ctx.decision = _unrewritable(decision, exc)
+            raise _refusal(ctx.decision, ctx.findings) from None
         if decision.tools is not None:
             body = self._strip_tools(ctx, body, decision.tools)
         if conversation.stream and ctx.call.endpoint is Endpoint.CHAT:
@@ -229,7 +240,7 @@ class Gateway:
             return StreamingReply(200, chunks, headers, lambda: self._abandon(ctx, upstream))
         ctx.upstream_done_at = time.perf_counter()
         ctx.upstream_s = ctx.upstream_done_at - ctx.upstream_sent_at
-        scan = ctx.answer_scan = self._answer_scan(ctx)
+        scan = ctx.answer_scan = self._answer_scan(ctx, applied)
         with trace.phase("response"):
             payload, ctx.usage = read_json_answer(upstream.body, ctx.parsed)
             out = await _off_loop(
@@ -244,13 +255,15 @@ class Gateway:
             )
         if isinstance(scan, OutputGuard) and scan.redacted:
             _add_output_redactions(headers, scan)
+        if ctx.tool_guard is not None and ctx.tool_guard.refusals:
+            _add_values(headers, "x-bastion-rules", ctx.tool_guard.rules)
         if ctx.content is not None:
             ctx.content.answer_json(out)
         ctx.error_code = failed_response_code(payload)  # reworded by finish_json_body
         ctx.status = CallStatus.FAILED if ctx.error_code else CallStatus.COMPLETED
         ctx.http_status = 200
         headers["content-type"] = _JSON
-        return Reply(200, out, headers, self._finisher(ctx))
+        return Reply(200, out, headers, self._finisher(ctx), lambda: _undelivered(ctx))
 
     async def _relay(
         self,
@@ -259,7 +272,7 @@ class Gateway:
         applied: AppliedTransform | None,
         client_body: dict[str, Any],
     ) -> AsyncIterator[bytes]:
-        scan = ctx.answer_scan = self._answer_scan(ctx)
+        scan = ctx.answer_scan = self._answer_scan(ctx, applied)
         hooks, shaper = stream_hooks(ctx, client_body, applied, scan)
         relay = StreamRelay(hooks, dialect=ctx.dialect)
         ctx.http_status = 200
@@ -307,6 +320,18 @@ class Gateway:
 
         await run_to_end(close_and_complete())
 
+    async def _cancelled(self, ctx: CallContext) -> None:
+        """End a call the server cancelled before its answer (``ShuttingDown``): recorded
+        as cancelled; a forwarded prompt is billed on estimate, as an abandoned stream."""
+        ctx.status = CallStatus.CANCELLED
+        ctx.http_status = ShuttingDown.status
+        ctx.error_code = ShuttingDown.code
+        done_at = time.perf_counter()
+        if ctx.upstream_sent_at is not None:
+            ctx.upstream_done_at = done_at
+            ctx.usage = estimate_usage(ctx.parsed, 0)
+        await self._complete(ctx, reply_at=done_at)
+
     async def _abandon(self, ctx: CallContext, upstream: LiveStream) -> None:
         """End a stream whose relay never started (the client left before its first byte)."""
         if ctx.finished:
@@ -327,13 +352,20 @@ class Gateway:
         reply.finish = self._finisher(ctx)
         return reply
 
-    def _answer_scan(self, ctx: CallContext) -> AnswerScan | OutputGuard:
+    def _answer_scan(
+        self, ctx: CallContext, applied: AppliedTransform | None
+    ) -> AnswerScan | OutputGuard:
         """What reads the answer: the output guard when output rules apply to this call,
-        else the observer that only records findings."""
+        else the observer that only records findings; neither counts the stand-ins
+        issued for this call (restored afterwards) as found in the answer."""
+        issued = frozenset(applied.restorations) if applied is not None else frozenset()
         plan = ctx.decision.output if ctx.decision is not None else None
         if plan is not None and plan.active:
-            return OutputGuard(plan, self.parts.inspector, self.parts.keyring)
-        return AnswerScan(self.parts.inspector)
+            json_answer = ctx.parsed is not None and asks_for_json(ctx.parsed.body)
+            return OutputGuard(
+                plan, self.parts.inspector, self.parts.keyring, issued, json_answer=json_answer
+            )
+        return AnswerScan(self.parts.inspector, issued)
 
     def _strip_tools(
         self, ctx: CallContext, body: dict[str, Any], plan: ToolPlan
@@ -415,6 +447,7 @@ class Gateway:
         """End the call here: the upstream never sees it (or it failed); record it."""
         ctx.http_status = exc.status
         ctx.error_code = exc.code
+        ctx.provider = ctx.provider or exc.provider  # the upstream that failed, if one did
         ctx.status = CallStatus.BLOCKED if exc.status == 403 else CallStatus.FAILED
         if ctx.upstream_sent_at is not None:
             ctx.upstream_done_at = time.perf_counter()
@@ -422,6 +455,10 @@ class Gateway:
         reply = self._error_reply(ctx, exc)
         if ctx.decision is not None or exc.status == 403:
             reply.headers.update(self._decided_headers(ctx))
+            guard = ctx.answer_scan
+            if isinstance(guard, OutputGuard) and guard.blocking_rules:  # the answer refused
+                reply.headers["x-bastion-decision"] = Action.BLOCK.value
+                _add_values(reply.headers, "x-bastion-rules", guard.blocking_rules)
         reply.finish = self._finisher(ctx)
         return reply
 
@@ -470,10 +507,19 @@ class Gateway:
 
 def _add_output_redactions(headers: dict[str, str], guard: OutputGuard) -> None:
     """A complete answer's redactions join the request's in the headers (streams
-    announce theirs in SSE comments); the record keeps them apart."""
+    announce theirs in SSE comments); the record keeps them apart. The decision header
+    is the strongest action applied (CONTRACT.md §6): an allowed call whose answer was
+    redacted says ``redact``."""
     for name, added in (("x-bastion-redacted", guard.redacted), ("x-bastion-rules", guard.rules)):
-        known = [v for v in headers.get(name, "").split(",") if v]
-        headers[name] = ",".join(dict.fromkeys([*known, *added]))
+        _add_values(headers, name, added)
+    if headers.get("x-bastion-decision") == Action.ALLOW.value:
+        headers["x-bastion-decision"] = Action.REDACT.value
+
+
+def _add_values(headers: dict[str, str], name: str, added: Iterable[str]) -> None:
+    """Join ``added`` to the comma-separated header ``name``, each value once."""
+    known = [v for v in headers.get(name, "").split(",") if v]
+    headers[name] = ",".join(dict.fromkeys([*known, *added]))
 
 
 def _with_upstream_usage(body: dict[str, Any]) -> dict[str, Any]:
@@ -526,9 +572,32 @@ def _refusal(decision: Decision, findings: Sequence[Finding]) -> PermissionDenie
     )
 
 
+def _unrewritable(decision: Decision, exc: Unrewritable) -> Decision:
+    """A redact decision turned into a block: what it would redact sits in a field name
+    or identifier, which has no string to rewrite (forwarding it would break the rule)."""
+    classes = ", ".join(exc.classes)
+    return replace(
+        decision,
+        action=Action.BLOCK,
+        redactions=(),
+        redacted_classes=(),
+        message=(
+            f"The policy redacts {classes}, found in a field name or identifier of this "
+            "request (a schema property, a metadata key, a tool or function name, an id), "
+            "which Bastion cannot rewrite. Rename it or leave the value out."
+        ),
+    )
+
+
 def class_counts(findings: Sequence[Finding]) -> dict[str, int]:
     """Classes found and how often: what a refusal may tell the caller (never values)."""
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.data_class] = counts.get(finding.data_class, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def _undelivered(ctx: CallContext) -> None:
+    """The client left while the upstream answered: the answer is billed as it came
+    (its usage is real) and recorded as cancelled, like a stream the client left."""
+    ctx.status = CallStatus.CANCELLED

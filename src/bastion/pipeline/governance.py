@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bastion.config.schema import BastionConfig
-from bastion.errors import NotFound, PermissionDenied
+from bastion.errors import BastionError, InvalidRequest, NotFound, PermissionDenied
 from bastion.identity.admin import GOVERNORS, AdminIdentity, AdminRole, require_role
 from bastion.identity.issuing import IssuedKey, KeySpec, create_key, revoke_key, rotate_key
 from bastion.identity.ownership import Ownership, ownership_of
@@ -28,7 +28,9 @@ from bastion.model.exceptions import ExceptionState
 from bastion.pipeline.active_policy import compile_version
 from bastion.pipeline.admin_trail import AdminTrail
 from bastion.pipeline.exception_webhook import post_exception_change
-from bastion.pipeline.guardrails import policy_from_text
+from bastion.pipeline.guardrails import load_configured_policy, policy_from_text
+from bastion.policy.compiler import BUILT_IN_RULES, unwaivable
+from bastion.policy.loader import Policy
 from bastion.storage.database import Database
 from bastion.storage.exceptions import ExceptionRepository, StoredException
 from bastion.storage.keys import KeyRepository, StoredKey
@@ -37,6 +39,9 @@ from bastion.storage.policies import PolicyActivation, PolicyRepository, PolicyV
 log = logging.getLogger("bastion.admin")
 
 EXCEPTION_REQUESTERS = (AdminRole.ADMIN, AdminRole.SECURITY, AdminRole.APP_OWNER)
+RULE_NOT_WAIVABLE = "rule_not_waivable"
+"""Error code: an exception to a rule that refuses no call (an ``allow`` rule, a tool
+rule, ``model.unapproved``) would waive nothing."""
 
 
 class Governance:
@@ -195,6 +200,13 @@ class Governance:
                 f"{actor.subject!r}",
                 code="admin_role_required",
             )
+        policy = await self._policy_in_force()
+        if policy is not None and (problem := unwaivable(policy.compiled, rule)) is not None:
+            raise InvalidRequest(
+                f"{problem}; the active policy is {policy.version}",
+                code=RULE_NOT_WAIVABLE,
+                param="rule",
+            )
         stored = await self.exceptions.request(
             rule=rule,
             scope=scope,
@@ -204,7 +216,34 @@ class Governance:
             owner=owner,
         )
         await self._changed(actor, "exception.request", stored)
+        if policy is not None:
+            self._warn_if_no_such_rule(policy, rule)
         return stored
+
+    async def _policy_in_force(self) -> Policy | None:
+        """The active policy compiled for this config (before the first start: the file
+        serve will seed the store with); None when there is none or it does not compile."""
+        active = await self.policies.active()
+        config = self._config()
+        try:
+            if active is not None:
+                return compile_version(config, active.version)
+            if config.policy.file is not None:
+                return load_configured_policy(config, config.policy.file)
+        except BastionError:  # a policy the config cannot compile: nothing to compare
+            pass
+        return None
+
+    def _warn_if_no_such_rule(self, policy: Policy, rule: str) -> None:
+        """Say so when the active policy has no rule ``rule`` (nor is it a built-in
+        check): the exception would waive nothing. It is kept, as it may be meant for a
+        rule still to come, but a mistyped id should not pass unnoticed."""
+        if rule not in {*(r.id for r in policy.compiled.rules), *BUILT_IN_RULES}:
+            self._warn(
+                f"the active policy {policy.version} has no rule {rule!r}: this "
+                "exception waives nothing until a rule with that id is in force "
+                "(ids are in x-bastion-rules and `bastion policy show`)"
+            )
 
     async def approve_exception(
         self,
@@ -217,10 +256,25 @@ class Governance:
         """Approve a pending request (not one's own), until ``expires_at`` when the
         approver sets it (else until the requested expiry)."""
         require_role(actor, GOVERNORS, "approve exceptions")
+        pending = await self.exceptions.get(exception_id)
+        policy = await self._policy_in_force() if pending is not None else None
+        if pending is not None and policy is not None:
+            # the policy may have changed since the request: check the rule again (an
+            # exception in another state is the store's to refuse, with that state)
+            problem = unwaivable(policy.compiled, pending.rule)
+            requested = pending.status(datetime.now(UTC)) is ExceptionState.REQUESTED
+            if problem is not None and requested:
+                raise InvalidRequest(
+                    f"exception {pending.id} cannot be approved: {problem}; the active policy "
+                    f"is {policy.version}. Deny it instead.",
+                    code=RULE_NOT_WAIVABLE,
+                )
         stored = await self.exceptions.approve(
             exception_id, approver=actor.subject, note=note, expires_at=expires_at
         )
         await self._changed(actor, "exception.approve", stored)
+        if policy is not None:
+            self._warn_if_no_such_rule(policy, stored.rule)
         return stored
 
     async def deny_exception(

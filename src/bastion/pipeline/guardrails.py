@@ -11,9 +11,10 @@ from bastion.crypto.keyring import Keyring
 from bastion.crypto.location import open_keyring
 from bastion.detect.catalog import build_answer_detectors, build_scanner, class_registry
 from bastion.detect.inspector import DetectorInspector
-from bastion.errors import ConfigError
 from bastion.model.facts import class_set_digest
 from bastion.policy.base import AllowAll, Decider
+from bastion.policy.compiler import PolicyError
+from bastion.policy.document import PolicyDocument
 from bastion.policy.loader import Policy, parse_policy, read_policy_text
 from bastion.transform.redact import Redactor
 
@@ -72,35 +73,36 @@ def policy_from_text(config: BastionConfig, text: str, source: str) -> Policy:
     names it in errors (a file name, so they read ``file:line: key: problem``)."""
     registry = class_registry(config.detectors)
     providers = {name: model.targets[0].provider for name, model in config.models.items()}
-    policy = parse_policy(
+    return parse_policy(
         text,
         source,
         {name: info.sensitivity for name, info in registry.items()},
         model_providers=providers,
+        check=lambda document: check_policy_models(document, config),
     )
-    check_policy_models(policy, config, source)
-    return policy
 
 
-def check_policy_models(policy: Policy, config: BastionConfig, where: str) -> None:
+def check_policy_models(document: PolicyDocument, config: BastionConfig) -> None:
     """Reroute targets must be models this gateway serves, of the kind the rerouted
-    calls need: a call must never be sent to a model that cannot answer it."""
-    for index, rule in enumerate(policy.document.rules):
+    calls need: a call must never be sent to a model that cannot answer it.
+    ``PolicyError`` names the rule's ``reroute.to``."""
+    for index, rule in enumerate(document.rules):
         if rule.reroute is None:
             continue
         target = config.models.get(rule.reroute.to)
         if target is None:
-            raise ConfigError(
-                f"{where}: rules[{index}].reroute.to: {rule.reroute.to!r} is not a model "
-                "in the config's models"
+            raise PolicyError(
+                ("rules", index, "reroute", "to"),
+                f"{rule.reroute.to!r} is not a model in the config's models",
             )
         endpoints = set(rule.match.endpoints or ("chat.completions", "responses", "embeddings"))
         serves = {"embeddings"} if target.kind == "embedding" else {"chat.completions", "responses"}
         unserved = ", ".join(sorted(endpoints - serves))
         if unserved:
             article = "an" if target.kind == "embedding" else "a"
-            raise ConfigError(
-                f"{where}: rules[{index}].reroute.to: {rule.reroute.to!r} is {article} "
-                f"{target.kind} model and cannot answer {unserved} calls; "
-                f"limit the rule with match.endpoints: [{', '.join(sorted(serves))}]"
+            raise PolicyError(
+                ("rules", index, "reroute", "to"),
+                f"{rule.reroute.to!r} is {article} {target.kind} model and cannot answer "
+                f"{unserved} calls; limit the rule with match.endpoints: "
+                f"[{', '.join(sorted(serves))}]",
             )

@@ -83,7 +83,9 @@ class BudgetRemaining(Collector):
     with several workers, gauges live in per-process files and would keep the series of
     scopes and periods that are gone; this one exports what the last read found, and the
     scrape registry of every worker includes it. Scopes past the label cap share the
-    ``other`` series, which shows the smallest remainder among them."""
+    ``other`` series, which shows the smallest remainder among them. A ``user`` value
+    is never shown (a ``trust_end_user`` key takes it from the request: a caller's own
+    text): it reads ``user=*``, the smallest remainder among the users."""
 
     NAME = "bastion_budget_remaining"
 
@@ -95,10 +97,12 @@ class BudgetRemaining(Collector):
         """Replace the exported values with these budgets' remainders."""
         values: dict[tuple[str, str, str, str], float] = {}
         for status in statuses:
-            scope = ",".join(f"{name}={value}" for name, value in status.scope.items())
+            scope = ",".join(
+                f"{name}={'*' if name == 'user' else value}" for name, value in status.scope.items()
+            )
             window = status.window.removeprefix("per ").replace(" ", "")
             key = (status.rule, self._scope(scope) or "-", status.measure, window)
-            left = status.limit - status.spent
+            left = status.left
             values[key] = min(values.get(key, left), left)
         self._values = values
 

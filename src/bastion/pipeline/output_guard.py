@@ -6,7 +6,8 @@ restored: the model's own words), records the findings for the call record as
 :class:`~bastion.pipeline.answer_scan.AnswerScan` does, replaces the spans of classes
 whose action is ``redact`` (``mask`` → ``[EMAIL]``, ``drop`` → nothing, ``hash`` →
 ``[EMAIL:1a2b3c4d5e6f]``) and raises ``PermissionDenied`` for a class whose action is
-``block``. Inside tool-call arguments (JSON text) a replacement keeps the JSON valid.
+``block``. Inside tool-call arguments (JSON text), and in the text of an answer asked for
+as JSON (structured outputs), a replacement keeps the JSON valid.
 
 :class:`OutputGuardHook` does the same for streams. ``window`` mode releases the text in
 windows of ``plan.window_chars`` characters, each held until scanned (or, when text comes
@@ -20,24 +21,28 @@ raises from the hook, and the relay ends the stream with the contract's error ev
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import re2
 
 from bastion.crypto.keyring import Keyring
 from bastion.detect.base import Inspector
 from bastion.errors import PermissionDenied
 from bastion.model import Finding
 from bastion.model.controls import OutputAction, OutputPlan
-from bastion.pipeline.answer_scan import OVERLAP, FindingLog, answer_key, scanned_fields
+from bastion.pipeline.answer_scan import (
+    OVERLAP,
+    FindingLog,
+    answer_fields,
+    answer_key,
+    free_text_fields,
+    own_findings,
+)
 from bastion.pipeline.stream import StreamEvent
-from bastion.pipeline.stream_hooks import TextKey, TextWindowHook
+from bastion.pipeline.stream_hooks import FREE, TextKey, TextWindowHook
+from bastion.transform.json_text import json_string_state, rewrite_json
 from bastion.transform.replacements import Replacements
 
 MARGIN = OVERLAP
@@ -55,8 +60,6 @@ is exceeded and the rest follows a few tokens at a time, at most about 20 scans 
 second per text. A fast upstream fills windows first: it is scanned as before."""
 MIN_RELEASE = 16
 _LOOKBACK = 512  # how far back on its line a URL's markdown or HTML opening is looked for
-_JSON_TOKEN = re2.compile(r'\\u[0-9A-Fa-f]{4}|\\[^u]|"')
-_NUMBER = frozenset("0123456789+-.eE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,30 +77,47 @@ class OutputGuard:
 
     ``redacted`` counts the findings replaced per class (for ``x-bastion-redacted`` and
     the call record); a refusal raises ``PermissionDenied`` (``policy_violation``) whose
-    ``bastion`` object names the rules and classes, never values.
+    ``bastion`` object names the rules and classes, never values. ``json_answer``: the
+    request asked for a JSON answer, so its text (not its refusals or reasoning) is
+    rewritten as JSON, as tool-call arguments are.
     """
 
-    def __init__(self, plan: OutputPlan, inspector: Inspector, keyring: Keyring) -> None:
+    def __init__(
+        self,
+        plan: OutputPlan,
+        inspector: Inspector,
+        keyring: Keyring,
+        issued: Collection[str] = (),
+        *,
+        json_answer: bool = False,
+    ) -> None:
         self.plan = plan
+        self.json_answer = json_answer
         self._inspector = inspector
+        self._issued = issued  # this call's stand-ins: restored, never findings
         self._replacements = Replacements(keyring)
         self.log = FindingLog()
         self.findings = self.log.findings
         self.redacted: dict[str, int] = {}
         self.rules: list[str] = []
         """Rules whose redactions were applied, in first-use order."""
+        self.blocked: dict[str, int] = {}
+        self.blocking_rules: list[str] = []
+        """What refused the answer, when a rule did (for the call record)."""
 
     def apply_json(self, payload: dict[str, Any]) -> bool:
         """Scan and rewrite every text of a complete chat or Responses answer in place;
         True if any changed. Raises ``PermissionDenied`` when a class is to be blocked."""
         changed = False
-        for index, (holder, name) in enumerate(scanned_fields(payload)):
+        fields = [(h, n, self.json_answer or n == "arguments") for h, n in answer_fields(payload)]
+        fields += [(holder, name, False) for holder, name in free_text_fields(payload)]
+        for index, (holder, name, in_json) in enumerate(fields):
             text = holder.get(name)
             if not isinstance(text, str) or not text:
                 continue
             key = answer_key(index, name)
-            findings = self._inspector.inspect_answer(text)
-            out = self.review(key, text, findings, in_json=key[1] < 0)
+            findings = self.inspect(text)
+            out = self.review(key, text, findings, in_json=in_json)
             if out != text:
                 holder[name] = out
                 changed = True
@@ -105,7 +125,7 @@ class OutputGuard:
 
     def inspect(self, text: str) -> list[Finding]:
         """The findings of one piece of answer text."""
-        return self._inspector.inspect_answer(text)
+        return own_findings(self._inspector, text, self._issued)
 
     def review(
         self,
@@ -142,6 +162,7 @@ class OutputGuard:
             end = min(finding.end - carry, len(window))
             regions.append(_Region(start, end, finding.data_class, action))
         if blocked:
+            self.blocked, self.blocking_rules = blocked, blocking_rules
             raise refusal(blocking_rules, blocked)
         if not regions:
             return window
@@ -166,42 +187,10 @@ class OutputGuard:
         return self._replacements.replace(region.action.transform, region.data_class, value)
 
     def _rewrite_json(self, window: str, regions: list[_Region], in_string: bool) -> str:
-        """Replace ``regions`` of a window of JSON text, keeping it valid JSON: a span
-        edge inside an escape sequence moves out of it (the pattern read escape syntax,
-        ``\\n``, as part of the value); inside a string the replacement is escaped; a
-        number replaced becomes a string; quotes and structure inside a span stay."""
-        quotes, escapes = _json_tokens(window, in_string)
-        escape_starts = [start for start, _ in escapes]
-        parts: list[str] = []
-        done = 0
-        for region in regions:
-            start = max(_out_of_escape(escapes, escape_starts, region.start, after=True), done)
-            end = _out_of_escape(escapes, escape_starts, region.end, after=False)
-            if end <= start:
-                continue
-            replacement = _json_escaped(self._replacement(region, window))
-            inside = in_string ^ (bisect_left(quotes, start) % 2 == 1)
-            if not inside:  # a number: replace the whole literal, its sign included
-                while start > done and window[start - 1] in _NUMBER_CHARS:
-                    start -= 1
-                while end < len(window) and window[end] in _NUMBER_CHARS:
-                    end += 1
-            parts.append(window[done:start])
-            piece_start = start
-            for quote in quotes[bisect_left(quotes, start) : bisect_left(quotes, end)]:
-                parts.append(_json_piece(window[piece_start:quote], inside, replacement))
-                replacement = ""  # the value is replaced once, its other pieces emptied
-                parts.append('"')
-                inside = not inside
-                piece_start = quote + 1
-            parts.append(_json_piece(window[piece_start:end], inside, replacement))
-            done = end
-        parts.append(window[done:])
-        return "".join(parts)
-
-
-_NUMBER_CHARS = frozenset("-+0123456789.eE")
-"""Characters of a JSON number literal."""
+        """Replace ``regions`` of a window of JSON text, keeping it valid JSON
+        (:func:`bastion.transform.json_text.rewrite_json`)."""
+        edits = [(r.start, r.end, self._replacement(r, window)) for r in regions]
+        return rewrite_json(window, edits, in_string)
 
 
 def refusal(rules: Sequence[str], classes: dict[str, int]) -> PermissionDenied:
@@ -230,58 +219,6 @@ def _merge(regions: list[_Region]) -> list[_Region]:
         else:
             merged.append(region)
     return merged
-
-
-def _json_tokens(text: str, in_string: bool) -> tuple[list[int], list[tuple[int, int]]]:
-    """Positions of the quotes that open or close strings, and the escape sequences
-    inside strings, of a window of JSON text starting inside a string or not."""
-    quotes: list[int] = []
-    escapes: list[tuple[int, int]] = []
-    for match in _JSON_TOKEN.finditer(text):
-        start, end = match.span()
-        if end - start == 1:
-            quotes.append(start)
-            in_string = not in_string
-        elif in_string:
-            escapes.append((start, end))
-    return quotes, escapes
-
-
-def json_string_state(text: str, in_string: bool) -> bool:
-    """Whether a window of JSON text that starts inside a string (or not) ends inside one."""
-    if '"' not in text:
-        return in_string
-    tokens: list[str] = _JSON_TOKEN.findall(text)
-    return in_string ^ (tokens.count('"') % 2 == 1)
-
-
-def _out_of_escape(
-    escapes: list[tuple[int, int]], starts: list[int], position: int, *, after: bool
-) -> int:
-    """``position`` moved out of an escape sequence it falls inside of: to its end
-    (``after``) or to its start."""
-    at = bisect_right(starts, position) - 1
-    if at >= 0:
-        start, end = escapes[at]
-        if start < position < end:
-            return end if after else start
-    return position
-
-
-def _json_escaped(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
-
-def _json_piece(piece: str, inside: bool, replacement: str) -> str:
-    """One piece of a replaced span: string content is replaced; outside strings a
-    number becomes the replacement as a string, and structure stays as it is."""
-    if inside:
-        return replacement
-    core = piece.strip(" \t\r\n,:[]{}")
-    if core and all(char in _NUMBER for char in core):
-        at = piece.find(core)
-        return f'{piece[:at]}"{replacement}"{piece[at + len(core) :]}'
-    return piece
 
 
 @dataclass(slots=True)
@@ -406,7 +343,9 @@ class OutputGuardHook(TextWindowHook):
     def _state(self, key: TextKey) -> _GuardState:
         state = self._texts.get(key)
         if state is None:
-            state = self._texts[key] = _GuardState(json=key[1] < 0)
+            # JSON: tool-call arguments, and a JSON answer's text (not its free texts)
+            json_text = key[1] < 0 or (self.guard.json_answer and key[1] < FREE)
+            state = self._texts[key] = _GuardState(json=json_text)
         return state
 
     def _event_boundary(self, cut: int) -> int:

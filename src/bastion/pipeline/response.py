@@ -64,6 +64,8 @@ def finish_json_body(
         changed = restore_answer(payload, restorer, json_text=applied.json_answer) or changed
     if tool_guard is not None and enforce_json(payload, tool_guard):
         changed = True
+    if hides_logprobs(applied, answer_scan) and strip_logprobs(payload):
+        changed = True
     if failed_response_code(payload) is not None:  # the upstream's words never pass (§5)
         UpstreamErrors(public_model).reword_response(payload)
         changed = True
@@ -91,11 +93,17 @@ def restore_answer(
     def restore(holder: dict[str, Any], key: str, json_string: bool) -> None:
         nonlocal changed
         text = holder.get(key)
-        if isinstance(text, str):
+        if not isinstance(text, str):
+            return
+        annotations = holder.get("annotations") if key in _ANNOTATED else None
+        if annotations and isinstance(annotations, list):
+            restored, edits = restorer.replace_with_edits(text, json_string=json_string)
+            shift_annotations(annotations, edits)
+        else:
             restored = restorer.replace(text, json_string=json_string)
-            if restored != text:
-                holder[key] = restored
-                changed = True
+        if restored != text:
+            holder[key] = restored
+            changed = True
 
     for holder, name in answer_fields(payload):
         restore(holder, name, json_text or name == "arguments")
@@ -104,13 +112,50 @@ def restore_answer(
     return changed
 
 
+_ANNOTATED = frozenset({"content", "text"})
+"""The texts whose holder's ``annotations`` point into them: a chat message's content,
+a Responses ``output_text`` part's text."""
+_OFFSETS = ("start_index", "end_index", "index")
+
+
+def shift_annotations(annotations: list[Any], edits: Sequence[tuple[int, int, int]]) -> None:
+    """Move the offsets of ``annotations`` (Responses ``url_citation``,
+    ``container_file_citation``: ``start_index``/``end_index``; ``file_citation``,
+    ``file_path``: ``index``; chat: the same inside ``url_citation``) from a text to
+    its rewrite by ``edits`` (start, end, new length), so they cover the same words:
+    an offset inside a replaced token moves to the start (an end: the end) of what
+    replaced it."""
+    if not edits:
+        return
+    for annotation in annotations:
+        if not isinstance(annotation, dict):
+            continue
+        nested = annotation.get(annotation.get("type"))  # chat: {"url_citation": {...}}
+        for holder in (annotation, nested) if isinstance(nested, dict) else (annotation,):
+            for name in _OFFSETS:
+                offset = holder.get(name)
+                if isinstance(offset, int) and not isinstance(offset, bool):
+                    holder[name] = _shifted(offset, edits, end=name == "end_index")
+
+
+def _shifted(offset: int, edits: Sequence[tuple[int, int, int]], *, end: bool) -> int:
+    delta = 0
+    for start, stop, length in edits:
+        if offset <= start:
+            break
+        if offset < stop:  # inside a replaced token
+            return start + delta + (length if end else 0)
+        delta += length - (stop - start)
+    return offset + delta
+
+
 class JsonAnswerRestorer(ReplaceTextHook):
     """Restores placeholders in an answer that is a JSON document (structured output):
     a placeholder stands inside a JSON string there, so its original goes back escaped
     (a raw newline or quote would leave the client a document that does not parse)."""
 
     def on_window(self, choice_index: int, text: str) -> str:
-        return self.replace(text, json_string=True)
+        return self.replace_window(text, json_string=True)
 
 
 def answer_restorer(applied: AppliedTransform) -> ReplaceTextHook:
@@ -118,6 +163,50 @@ def answer_restorer(applied: AppliedTransform) -> ReplaceTextHook:
     if applied.json_answer:
         return JsonAnswerRestorer(applied.restorations)
     return ReplaceTextHook(applied.restorations)
+
+
+def hides_logprobs(
+    applied: AppliedTransform | None, answer_scan: AnswerScan | OutputGuard | None
+) -> bool:
+    """Whether the answer's logprobs must go: they repeat its text token by token as the
+    model wrote it, so once output rules may redact that text, or placeholders are
+    restored in it, they would show the client what was redacted, or the placeholders."""
+    return isinstance(answer_scan, OutputGuard) or (
+        applied is not None and bool(applied.restorations)
+    )
+
+
+def strip_logprobs(value: Any) -> bool:
+    """Empty every ``logprobs`` of an answer or a stream event, in place (chat: null,
+    Responses: ``[]``, the shapes of an answer without them); True if any changed."""
+    changed = False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "logprobs" and isinstance(item, dict):
+                value[key] = None
+                changed = True
+            elif key == "logprobs" and isinstance(item, list):
+                if item:
+                    value[key] = []
+                    changed = True
+            elif isinstance(item, dict | list):
+                changed = strip_logprobs(item) or changed
+    elif isinstance(value, list):
+        for item in value:
+            changed = strip_logprobs(item) or changed
+    return changed
+
+
+class LogprobsStripHook:
+    """Empties the logprobs of every event (see :func:`hides_logprobs` for when)."""
+
+    def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
+        if strip_logprobs(event.payload):
+            event.mark_changed()
+        return (event,)
+
+    def on_end(self) -> Sequence[StreamEvent]:
+        return ()
 
 
 def estimate_usage(parsed: ParsedRequest | None, answer_chars: int) -> Usage:
@@ -206,7 +295,7 @@ class AnswerShaper:
 
     def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
         if event.garbled:
-            raise UpstreamFailed("The upstream sent a stream event that is not valid JSON.")
+            raise UpstreamFailed("The upstream sent a stream event that is not a JSON object.")
         self.observer.on_event(event)
         self.errors.reword(event)
         self.model.on_event(event)
@@ -247,6 +336,8 @@ def stream_hooks(
         hide_usage = not (isinstance(options, dict) and options.get("include_usage"))
     shaper = AnswerShaper(ctx.model_used or "", hide_usage=hide_usage)
     hooks: list[StreamHook] = [shaper]
+    if hides_logprobs(applied, answer_scan):  # before any hook reads or splits the text
+        hooks.append(LogprobsStripHook())
     if isinstance(answer_scan, OutputGuard):  # before restoration: the model's own text
         hooks.append(OutputGuardHook(answer_scan))
     elif answer_scan is not None:

@@ -18,13 +18,16 @@ from bastion.wire.sse import DONE, SseEvent, SseParser, encode_comment, encode_e
 
 Dialect = Literal["chat", "responses"]
 _UNPARSED: Any = object()
+# the events after which OpenAI sends nothing more (chat: the [DONE] marker)
+_RESPONSES_TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 class StreamEvent:
     """One event of the stream with its JSON payload parsed on first access.
 
-    ``payload`` is None for ``[DONE]``, for comments and for data that is not JSON (such
-    an event is kept and flagged ``garbled``). A hook that assigns ``payload`` or calls
+    ``payload`` is None for ``[DONE]``, for comments and for data that is not JSON; such
+    an event, and one whose JSON is not an object (OpenAI sends only objects), is kept
+    and flagged ``garbled``. A hook that assigns ``payload`` or calls
     :meth:`mark_changed` after editing it in place makes the event re-encode with orjson.
     """
 
@@ -85,8 +88,9 @@ class StreamEvent:
 
     @property
     def garbled(self) -> bool:
-        """Whether the data is neither JSON nor ``[DONE]`` (kept, relayed as it came)."""
-        return self.comment is None and self.payload is None and not self.is_done
+        """Whether the data is neither a JSON object nor ``[DONE]`` (kept, relayed as it
+        came unless a hook refuses it)."""
+        return self.comment is None and not isinstance(self.payload, dict) and not self.is_done
 
     @property
     def changed(self) -> bool:
@@ -140,6 +144,8 @@ class StreamRelay:
 
     ``saw_done`` tells whether the upstream sent ``[DONE]``; ``events_emitted`` and
     ``bytes_emitted`` count what reached the client so far (also after a failure).
+    The stream ends at ``[DONE]`` (Responses: at its terminal event): whatever the
+    upstream sends after it is neither relayed nor waited for.
     """
 
     def __init__(
@@ -156,50 +162,79 @@ class StreamRelay:
         self.events_emitted = 0
         self.bytes_emitted = 0
         self.comments_seen = 0
+        self.ended = False
         self._response_envelope: dict[str, Any] | None = None
         self._next_sequence: int | None = None  # Responses: the number the next event gets
 
     async def relay(self, upstream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Relay the upstream stream; re-raises an upstream error after what was sent."""
+        """Relay the upstream stream; re-raises an upstream error after what was sent.
+
+        A hook that raises on one event (a garbled event, a refused answer) ends the
+        stream there, but the events before it in the same upstream read that passed
+        every hook still go out first: one bad event never costs its neighbours."""
         parser = SseParser(self.max_event_bytes)
         first = True
-        async for chunk in upstream:
-            comments = parser.comments
-            parsed = parser.feed(chunk)
-            if first and len(parsed) > 1:
-                # Time to first byte: the first event goes out before the rest of a burst
-                # is parsed and shaped.
-                first = False
-                out = self._emit(self._run_hooks(parsed[:1]))
+        passed: list[StreamEvent] = []
+        try:
+            async for chunk in upstream:
+                comments = parser.comments
+                parsed = parser.feed(chunk)
+                if first and len(parsed) > 1:
+                    # Time to first byte: the first event goes out before the rest of a
+                    # burst is parsed and shaped.
+                    first = False
+                    self._run_hooks(parsed[:1], passed)
+                    out, passed = self._emit(passed), []
+                    if out:
+                        yield out
+                    parsed = parsed[1:]
+                elif parsed:
+                    first = False
+                self._run_hooks(parsed, passed)
+                out, passed = self._emit(passed), []
+                if not out and parser.comments != comments:
+                    out = b":\n\n"  # pass the upstream's keep-alive on to idle clients
+                self.comments_seen = parser.comments
                 if out:
                     yield out
-                parsed = parsed[1:]
-            elif parsed:
-                first = False
-            out = self._emit(self._run_hooks(parsed))
-            if not out and parser.comments != comments:
-                out = b":\n\n"  # pass the upstream's keep-alive on to idle clients
-            self.comments_seen = parser.comments
+                if self.ended:
+                    break
+            if self.ended:  # stop reading an upstream that goes on after the end
+                close = getattr(upstream, "aclose", None)
+                if close is not None:
+                    await close()
+            else:
+                self._run_hooks(parser.finish(), passed)
+            for index, hook in enumerate(self.hooks):
+                passed.extend(self._through(hook.on_end(), index + 1))
+        except Exception:
+            out, passed = self._emit(passed), []
             if out:
                 yield out
-        final = self._run_hooks(parser.finish())
-        for index, hook in enumerate(self.hooks):
-            final.extend(self._through(hook.on_end(), index + 1))
-        out = self._emit(final)
+            raise
+        out = self._emit(passed)
         if out:
             yield out
 
-    def _run_hooks(self, parsed: list[SseEvent]) -> list[StreamEvent]:
-        events: list[StreamEvent] = []
+    def _run_hooks(self, parsed: list[SseEvent], passed: list[StreamEvent]) -> None:
+        """Run each event through every hook in turn, appending what comes out to
+        ``passed`` (so what passed stays there if a later event raises)."""
         for sse in parsed:
+            if self.ended:
+                return  # a second [DONE], events after the end: not OpenAI's stream
             event = StreamEvent(sse)
             if sse.data.startswith(DONE):
-                self.saw_done = True
-            elif self.dialect == "responses" and sse.event == "response.created":
-                response = event.payload.get("response") if event.payload else None
-                self._response_envelope = response if isinstance(response, dict) else None
-            events.append(event)
-        return self._through(events, 0) if self.hooks else events
+                self.saw_done = self.ended = True
+            elif self.dialect == "responses":
+                kind = event.event_type
+                if kind == "response.created":
+                    response = event.payload.get("response") if event.payload else None
+                    self._response_envelope = response if isinstance(response, dict) else None
+                self.ended = kind in _RESPONSES_TERMINAL
+            if self.hooks:
+                passed.extend(self._through((event,), 0))
+            else:
+                passed.append(event)
 
     def _through(self, events: Sequence[StreamEvent], first_hook: int) -> list[StreamEvent]:
         current = list(events)

@@ -6,12 +6,17 @@ of each chat choice (``choices[i].delta.content``) and of each Responses text pa
 (``response.output_text.delta``), the arguments of tool calls (chat
 ``delta.tool_calls[j].function.arguments``, ``response.function_call_arguments.delta``)
 and the free texts beside them: refusals (chat ``delta.refusal``,
-``response.refusal.delta``) and the input of custom tool calls (chat
-``delta.tool_calls[j].custom.input``, ``response.custom_tool_call_input.delta``). It
+``response.refusal.delta``), the input of custom tool calls (chat
+``delta.tool_calls[j].custom.input``, ``response.custom_tool_call_input.delta``) and
+the model's reasoning (chat ``delta.reasoning_content`` or ``delta.reasoning``, as
+OpenAI-compatible servers send it; Responses reasoning summaries,
+``response.reasoning_summary_text.delta``, and reasoning text,
+``response.reasoning_text.delta``). It
 hands complete windows to :meth:`on_window` (:meth:`on_arguments_window`,
 :meth:`on_free_window`), and holds the events back until their text is decided, so a
 rewrite may span chunk boundaries; the texts Responses repeats whole (done events, the
-finished item, the final response) get the rewritten text too. A hook may also bound
+finished item, the final response) get the rewritten text too, and a text that arrives
+only there (no deltas) is decided where it first appears. A hook may also bound
 how long text waits: with ``release_after_s``, a text whose last decision is that old
 is decided as soon as ``min_release_chars`` are pending, so a model streaming a few
 tokens at a time is not held back a whole window.
@@ -31,15 +36,23 @@ import orjson
 
 from bastion.model import Usage
 from bastion.pipeline.stream import StreamEvent
+from bastion.transform.bounds import LOOKAHEAD, glued, undecided_after
 from bastion.wire.usage import usage_of
 
 TextKey = tuple[int, int]
 """(choice index or output_index, content_index); a negative second element marks the
-arguments of a tool call (chat: -1 - tool call index; Responses: -1), a JSON text; one
+arguments of a tool call (chat: -1 - tool call index, or LEGACY for a legacy
+``function_call``; Responses: -1), a JSON text; one
 from :data:`FREE` up a free text (prose even in a JSON answer): a refusal (chat: FREE;
-Responses: FREE + 1 + content_index) or a custom tool call's input (chat: FREE + 1 +
-tool call index; Responses: FREE)."""
+Responses: FREE + 1 + content_index), a custom tool call's input (chat: FREE + 1 +
+tool call index; Responses: FREE) or reasoning (chat: REASONING for
+``reasoning_content``, REASONING + 1 for ``reasoning``; Responses: REASONING +
+summary_index for a summary part, FREE + 1 + content_index for a reasoning text part,
+which sits in a reasoning item's content as a refusal does in a message's)."""
 FREE = 1 << 20
+LEGACY = -FREE
+REASONING = 1 << 40
+_CHAT_REASONING = ("reasoning_content", "reasoning")
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -124,16 +137,15 @@ class TextWindowHook:
             if "choices" in payload:
                 self._chat_chunk(payload, fragments)
             elif kind is not None:
-                delta_key = _DELTA_KEYS.get(kind)
-                if delta_key is not None:
-                    self._add(delta_key(payload), payload, "delta", fragments)
+                text_field = _responses_text_field(kind, payload)
+                if text_field is not None:
+                    self._add(*text_field, fragments)
                 elif self._responses_done(kind, payload):
                     event.mark_changed()
         elif event.is_done:
             self._finish_all()
         if not self._queue and not self._undecided(fragments):
-            self._place(event, fragments)
-            return [event]
+            return [event] if self._place(event, fragments) else []
         self._queue.append((event, fragments))
         return self._release()
 
@@ -143,8 +155,14 @@ class TextWindowHook:
         return self._release()
 
     def _chat_chunk(self, payload: dict[str, Any], fragments: list[_Fragment]) -> None:
+        answering: set[int] = set()
         for key, target, name, path in chat_text_fields(payload):
-            self._add(key, target, name, fragments, path)
+            self._add(key, target, name, path, fragments)
+            if key[1] < REASONING:
+                answering.add(key[0])
+        for choice_index in answering:  # the answer began: the reasoning before it ended
+            for offset in range(len(_CHAT_REASONING)):
+                self._decide((choice_index, REASONING + offset), final=True)
         for choice in payload["choices"] if isinstance(payload["choices"], list) else ():
             if isinstance(choice, dict) and choice.get("finish_reason") is not None:
                 index = choice.get("index", 0)
@@ -157,8 +175,8 @@ class TextWindowHook:
         key: TextKey,
         target: dict[str, Any],
         name: str,
+        path: tuple[str | int, ...],
         fragments: list[_Fragment],
-        path: tuple[str | int, ...] = (),
     ) -> None:
         text = target.get(name)
         if not isinstance(text, str) or not text:
@@ -212,21 +230,25 @@ class TextWindowHook:
                 early = self._split_head()
                 if early is None:
                     break
-                released.append(early)
+                if early:
+                    released.append(early[0])
                 continue
             self._queue.popleft()
-            self._place(event, fragments)
-            released.append(event)
+            if self._place(event, fragments):
+                released.append(event)
         return released
 
-    def _split_head(self) -> StreamEvent | None:
+    def _split_head(self) -> tuple[StreamEvent] | tuple[()] | None:
         """Release the decided part of the head event's one fragment; queue the rest.
 
         The rest travels in a copy of the event (same id, model, choice index) whose
-        text field holds only the undecided characters."""
+        text field holds only the undecided characters. Returns the head to send (none
+        when its text came out empty), or None when the head cannot be split."""
         event, fragments = self._queue[0]
         if len(fragments) != 1 or not isinstance(event.payload, dict):
             return None
+        if "choices" not in event.payload and event.event_type not in _DELTA_KEYS:
+            return None  # an event a client reads once (a part added), never repeated
         fragment = fragments[0]
         state = self._states[fragment.key]
         start = fragment.end - fragment.length
@@ -250,24 +272,31 @@ class TextWindowHook:
         fragment.end, fragment.length = start + decided, decided
         event.mark_changed()
         self._queue[0] = (rest, [remainder])
-        self._place(event, [fragment])
-        return event
+        return (event,) if self._place(event, [fragment]) else ()
 
     def _undecided(self, fragments: list[_Fragment]) -> bool:
         states = self._states
         return any(fragment.end > states[fragment.key].decided for fragment in fragments)
 
-    def _place(self, event: StreamEvent, fragments: list[_Fragment]) -> None:
-        """Write the decided output into a released event, in order, per key."""
+    def _place(self, event: StreamEvent, fragments: list[_Fragment]) -> bool:
+        """Write the decided output into a released event, in order, per key.
+
+        Returns whether the event is still worth sending: a rewrite that spans events
+        puts its whole output in the first, which can leave a later one carrying only
+        emptied text (``"delta": {"content": ""}``), a chunk the upstream never sent."""
+        emptied = bool(fragments)
         for fragment in fragments:
             state = self._states[fragment.key]
             if state.decided_out == state.decided_in:
                 state.decided_out = state.decided_out[fragment.length :]
+                emptied = False
             else:
                 fragment.target[fragment.name] = state.decided_out
+                emptied = emptied and not state.decided_out
                 state.decided_out = ""
                 event.mark_changed()
             state.decided_in = state.decided_in[fragment.length :]
+        return not emptied or _carries_more_than_text(event)
 
     def _responses_done(self, kind: str, payload: dict[str, Any]) -> bool:
         """Finish the text a Responses done-event repeats; rewrite it. True if changed."""
@@ -278,14 +307,23 @@ class TextWindowHook:
             if not isinstance(part, dict):
                 return False
             if part.get("type") == "refusal":
-                return self._rewrite(_refusal_key(payload), part, "refusal")
+                return self._rewrite(_free_part_key(payload), part, "refusal")
+            if part.get("type") == "reasoning_text":
+                return self._rewrite(_free_part_key(payload), part, "text")
             return self._rewrite(_responses_key(payload), part, "text")
         if kind == "response.function_call_arguments.done":
             return self._rewrite(_arguments_key(payload), payload, "arguments")
         if kind == "response.custom_tool_call_input.done":
             return self._rewrite(_custom_input_key(payload), payload, "input")
         if kind == "response.refusal.done":
-            return self._rewrite(_refusal_key(payload), payload, "refusal")
+            return self._rewrite(_free_part_key(payload), payload, "refusal")
+        if kind == "response.reasoning_text.done":
+            return self._rewrite(_free_part_key(payload), payload, "text")
+        if kind == "response.reasoning_summary_text.done":
+            return self._rewrite(_summary_key(payload), payload, "text")
+        if kind == "response.reasoning_summary_part.done":
+            part = payload.get("part")
+            return isinstance(part, dict) and self._rewrite(_summary_key(payload), part, "text")
         if kind == "response.output_item.done":
             return self._rewrite_item(payload.get("item"), payload.get("output_index", 0))
         if kind in _TERMINAL:
@@ -306,24 +344,85 @@ class TextWindowHook:
             return self._rewrite(_key(output_index, -1), item, "arguments")
         if kind == "custom_tool_call":
             return self._rewrite(_key(output_index, FREE), item, "input")
-        content = item.get("content")
         changed = False
+        if kind == "reasoning":
+            summary = item.get("summary")
+            for index, part in enumerate(summary if isinstance(summary, list) else ()):
+                if isinstance(part, dict):
+                    key = _key(output_index, REASONING + index)
+                    changed = self._rewrite(key, part, "text") or changed
+        content = item.get("content")
         for index, part in enumerate(content if isinstance(content, list) else ()):
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "output_text":
                 changed = self._rewrite(_key(output_index, index), part, "text") or changed
-            elif kind == "refusal":
+            elif kind in ("refusal", "reasoning_text"):
                 key = _key(output_index, FREE + 1 + index)
-                changed = self._rewrite(key, part, "refusal") or changed
+                name = "refusal" if kind == "refusal" else "text"
+                changed = self._rewrite(key, part, name) or changed
         return changed
 
     def _rewrite(self, key: TextKey, target: dict[str, Any], name: str) -> bool:
+        text = target.get(name)
+        if not isinstance(text, str):
+            return False
         self._decide(key, final=True)
         state = self._states.get(key)
-        if state is None or not state.changed or not isinstance(target.get(name), str):
-            return False
+        if state is None:
+            if not text:
+                return False
+            # No delta carried this text (some servers send a short text whole in its
+            # done event, or only in the finished item): it is decided whole here, and
+            # the events repeating it later find it decided.
+            state = self._states[key] = _TextState(undecided=text, received=len(text))
+            self._decide(key, final=True)
+            state.decided_in = state.decided_out = ""  # no delta fragment to place it in
+        if not state.changed and len(text) == state.received:
+            return False  # the text as streamed, unchanged: the event stays as it came
+        # rewritten, or not the text the deltas carried (a server's bug): the client
+        # reads what was streamed and decided, never text no hook has seen
         target[name] = "".join(state.full_out)
         return True
+
+
+def _carries_more_than_text(event: StreamEvent) -> bool:
+    """Whether an event whose text was emptied still says something: a role, a tool
+    call's id or name, a finish reason, logprobs, usage (chat), or logprobs (Responses)."""
+    payload = event.payload
+    if not isinstance(payload, dict):
+        return True
+    if "choices" not in payload:
+        return event.event_type not in _DELTA_KEYS or bool(payload.get("logprobs"))
+    if payload.get("usage") is not None or not isinstance(payload["choices"], list):
+        return True
+    for choice in payload["choices"]:
+        if not isinstance(choice, dict) or choice.get("finish_reason") is not None:
+            return True
+        if choice.get("logprobs") is not None or not isinstance(choice.get("delta"), dict):
+            return True
+        for name, value in choice["delta"].items():
+            if name == "tool_calls" and isinstance(value, list):
+                if any(not _empty_call(call) for call in value):
+                    return True
+            elif name == "function_call" and isinstance(value, dict):
+                if any(text not in ("", None) for text in value.values()):
+                    return True
+            elif value not in ("", None):
+                return True
+    return False
+
+
+def _empty_call(call: Any) -> bool:
+    """A tool call delta with nothing but its index and emptied text."""
+    if not isinstance(call, dict):
+        return False
+    for name, value in call.items():
+        if name in ("function", "custom") and isinstance(value, dict):
+            if any(text not in ("", None) for text in value.values()):
+                return False
+        elif name != "index":
+            return False
+    return True
 
 
 def _continuation_only(
@@ -339,6 +438,9 @@ def _continuation_only(
     if len(path) == 3:  # delta.content or delta.refusal
         rest_choice["delta"] = {name: ""}
         return path
+    if len(path) == 4:  # a legacy delta.function_call's arguments
+        rest_choice["delta"] = {path[3]: {name: ""}}
+        return path
     call = rest_choice["delta"]["tool_calls"][path[4]]
     kept: dict[str, Any] = {"index": call["index"]} if "index" in call else {}
     kept[str(path[5])] = {name: ""}  # function.arguments or custom.input
@@ -351,9 +453,11 @@ TextField = tuple[TextKey, dict[str, Any], str, tuple[str | int, ...]]
 
 
 def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
-    """Every assistant text a chat chunk carries: each choice's ``delta.content`` and
-    ``delta.refusal``, each tool call's ``function.arguments`` and ``custom.input``
-    (non-empty strings only)."""
+    """Every assistant text a chat chunk carries: each choice's reasoning
+    (``delta.reasoning_content``, ``delta.reasoning``), ``delta.content`` and
+    ``delta.refusal``, each tool call's ``function.arguments`` and ``custom.input``, and
+    the arguments of a legacy ``delta.function_call`` (answering ``functions``) (content,
+    refusal and reasoning when non-empty; a tool call's text even when empty)."""
     choices = payload.get("choices")
     for at, choice in enumerate(choices if isinstance(choices, list) else ()):
         delta = choice.get("delta") if isinstance(choice, dict) else None
@@ -361,6 +465,9 @@ def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
             continue
         index = choice.get("index", 0)
         choice_index = index if isinstance(index, int) else 0
+        for offset, name in enumerate(_CHAT_REASONING):
+            if isinstance(delta.get(name), str) and delta[name]:
+                yield (choice_index, REASONING + offset), delta, name, ("choices", at, "delta")
         if isinstance(delta.get("content"), str) and delta["content"]:
             yield (choice_index, 0), delta, "content", ("choices", at, "delta")
         if isinstance(delta.get("refusal"), str) and delta["refusal"]:
@@ -370,7 +477,8 @@ def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
             if not isinstance(call, dict):
                 continue
             number = call.get("index", position)
-            number = number if isinstance(number, int) else position
+            # a negative index would share its key with the content's (-1 - -1 == 0)
+            number = number if isinstance(number, int) and number >= 0 else position
             function = call.get("function")
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                 path = ("choices", at, "delta", "tool_calls", position, "function")
@@ -379,6 +487,10 @@ def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
             if isinstance(custom, dict) and isinstance(custom.get("input"), str):
                 path = ("choices", at, "delta", "tool_calls", position, "custom")
                 yield (choice_index, FREE + 1 + number), custom, "input", path
+        legacy = delta.get("function_call")
+        if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+            where = ("choices", at, "delta", "function_call")
+            yield (choice_index, LEGACY), legacy, "arguments", where
 
 
 def stream_text_fields(payload: dict[str, Any], kind: str | None) -> Iterator[TextField]:
@@ -386,9 +498,22 @@ def stream_text_fields(payload: dict[str, Any], kind: str | None) -> Iterator[Te
     if "choices" in payload:
         yield from chat_text_fields(payload)
     elif kind is not None:
-        delta_key = _DELTA_KEYS.get(kind)
-        if delta_key is not None:
-            yield delta_key(payload), payload, "delta", ()
+        text_field = _responses_text_field(kind, payload)
+        if text_field is not None:
+            yield text_field
+
+
+def _responses_text_field(kind: str, payload: dict[str, Any]) -> TextField | None:
+    """The piece of text a Responses event adds: a delta, or the text a reasoning summary
+    part opens with (empty from OpenAI, but whatever a server puts there is shown)."""
+    delta_key = _DELTA_KEYS.get(kind)
+    if delta_key is not None:
+        return delta_key(payload), payload, "delta", ()
+    if kind == "response.reasoning_summary_part.added":
+        part = payload.get("part")
+        if isinstance(part, dict):
+            return _summary_key(payload), part, "text", ("part",)
+    return None
 
 
 def _key(first: Any, second: Any) -> TextKey:
@@ -407,60 +532,168 @@ def _custom_input_key(payload: Mapping[str, Any]) -> TextKey:
     return _key(payload.get("output_index"), FREE)
 
 
-def _refusal_key(payload: Mapping[str, Any]) -> TextKey:
+def _free_part_key(payload: Mapping[str, Any]) -> TextKey:
+    """The key of a free-text content part: a refusal, or a reasoning item's text."""
     index = payload.get("content_index")
     return _key(payload.get("output_index"), FREE + 1 + (index if isinstance(index, int) else 0))
+
+
+def _summary_key(payload: Mapping[str, Any]) -> TextKey:
+    index = payload.get("summary_index")
+    return _key(payload.get("output_index"), REASONING + (index if isinstance(index, int) else 0))
 
 
 _DELTA_KEYS: Mapping[str, Callable[[Mapping[str, Any]], TextKey]] = {
     "response.output_text.delta": _responses_key,
     "response.function_call_arguments.delta": _arguments_key,
     "response.custom_tool_call_input.delta": _custom_input_key,
-    "response.refusal.delta": _refusal_key,
+    "response.refusal.delta": _free_part_key,
+    "response.reasoning_summary_text.delta": _summary_key,
+    "response.reasoning_text.delta": _free_part_key,
 }
 """The Responses events carrying a piece of text in ``delta``, and the key of its text."""
+
+
+_ESCAPED_BRACKETS = (("\\u003c", "\\u003e"), ("\\u003C", "\\u003E"))
+"""How JSON encoders that escape HTML characters spell ``<`` and ``>``."""
 
 
 class ReplaceTextHook(TextWindowHook):
     """Replaces whole tokens (e.g. pseudonym placeholders) even when split across chunks.
 
     Matches are leftmost, longest token first — the same result as replacing on the
-    joined text. At most ``len(longest token) - 1`` characters wait for the next chunk.
+    joined text. A token's ``<`` and ``>`` may also be spelled as JSON escapes
+    (``\\u003c``). A placeholder is replaced wherever it stands; a token without
+    delimiters (a ``synthesize`` fake) only where it is a whole token
+    (:mod:`bastion.transform.bounds`), never as part of a longer one. At most
+    ``len(longest token) - 1`` characters wait for the next chunk, or a whole fake and
+    the few characters after it that decide whether it ends there.
     """
 
     def __init__(self, mapping: Mapping[str, str], window_chars: int = 1) -> None:
         super().__init__(window_chars)
-        tokens = sorted((t for t in mapping if t), key=len, reverse=True)
-        self._mapping = dict(mapping)
         # inside a JSON string (tool-call arguments) the original must be escaped
         self._json_mapping = {
-            t: json.dumps(v, ensure_ascii=False)[1:-1] for t, v in mapping.items()
+            t: json.dumps(v, ensure_ascii=False)[1:-1] for t, v in mapping.items() if t
         }
+        self._mapping = dict(mapping)
+        # tokens without delimiters of their own: restored only standing whole
+        self._bare = frozenset(t for t in self._json_mapping if t[0] != "<" or t[-1] != ">")
+        # A token re-encoded by a JSON encoder that escapes HTML characters (Go's
+        # encoding/json in Ollama: \u003c; .NET: \u003C) can only stand in JSON text:
+        # it goes back escaped wherever it is found.
+        for token, escaped in list(self._json_mapping.items()):
+            for lt, gt in _ESCAPED_BRACKETS:
+                spelled = token.replace("<", lt).replace(">", gt)
+                if spelled != token:
+                    self._mapping[spelled] = self._json_mapping[spelled] = escaped
+        tokens = sorted(self._json_mapping, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, tokens))) if tokens else None
         self._prefixes = {t[:n] for t in tokens for n in range(1, len(t))}
         self._starts = "".join(sorted({t[0] for t in tokens}))
         self._longest = len(tokens[0]) if tokens else 0
+        self._key: TextKey = (0, 0)
+        self._pending = ""
+        self._before: dict[TextKey, str] = {}  # the end of each text's decided input
+
+    def _decide(self, key: TextKey, *, final: bool) -> None:
+        # Which text the window is of, and all of its undecided text: a fake at either
+        # end of a window is read with its neighbours (the end of the text decided
+        # before, the start of what waits), as in the joined text.
+        self._key = key
+        state = self._states.get(key)
+        self._pending = state.undecided if state is not None else ""
+        super()._decide(key, final=final)
 
     def on_window(self, choice_index: int, text: str) -> str:
         """Replace every token of the window by its mapped value."""
-        return self.replace(text)
+        return self.replace_window(text)
 
     def on_arguments_window(self, choice_index: int, text: str) -> str:
-        return self.replace(text, json_string=True)
+        return self.replace_window(text, json_string=True)
 
     def on_free_window(self, choice_index: int, text: str) -> str:
-        return self.replace(text)
+        return self.replace_window(text)
+
+    def replace_window(self, text: str, *, json_string: bool = False) -> str:
+        """:meth:`replace` on a window of the text being decided, read between the text
+        decided before it and the text still waiting after it."""
+        if not self._bare:
+            return self.replace(text, json_string=json_string)
+        before = self._before.get(self._key, "")
+        self._before[self._key] = (before + text)[-_CONTEXT:]
+        after = self._pending[len(text) : len(text) + LOOKAHEAD]
+        return self._replace(before + text + after, len(before), len(before) + len(text),
+                             json_string)  # fmt: skip
 
     def replace(self, text: str, *, json_string: bool = False) -> str:
         """Replace every token of a complete text (also used for non-streamed answers);
         ``json_string``: the text is JSON (tool-call arguments), so originals are escaped."""
-        if self._pattern is None or not any(start in text for start in self._starts):
-            return text
+        return self._replace(text, 0, len(text), json_string)
+
+    def replace_with_edits(
+        self, text: str, *, json_string: bool = False
+    ) -> tuple[str, list[tuple[int, int, int]]]:
+        """:meth:`replace`, and what it changed: (start, end, length of the original put
+        there) per token replaced, in order (to move offsets that point into ``text``)."""
+        if self._pattern is None or not any(first in text for first in self._starts):
+            return text, []
         mapping = self._json_mapping if json_string else self._mapping
-        return self._pattern.sub(lambda m: mapping[m.group()], text)
+        parts: list[str] = []
+        edits: list[tuple[int, int, int]] = []
+        done = 0
+        for match in self._pattern.finditer(text):
+            token, start, end = match.group(), match.start(), match.end()
+            if token in self._bare and glued(text, start, end, json_text=json_string):
+                continue
+            parts += (text[done:start], mapping[token])
+            edits.append((start, end, len(mapping[token])))
+            done = end
+        parts.append(text[done:])
+        return "".join(parts), edits
+
+    def _replace(self, text: str, start: int, stop: int, json_string: bool) -> str:
+        """``text[start:stop]`` with its tokens replaced (the rest is context)."""
+        window = text[start:stop] if start or stop < len(text) else text
+        if self._pattern is None or not any(first in window for first in self._starts):
+            return window
+        mapping = self._json_mapping if json_string else self._mapping
+        bare = self._bare
+        if not bare:
+            return self._pattern.sub(lambda m: mapping[m.group()], window)
+
+        def swap(match: re.Match[str]) -> str:
+            token = match.group()
+            if token in bare and glued(
+                text, start + match.start(), start + match.end(), json_text=json_string
+            ):
+                return token  # part of a longer word: the model's own text
+            return mapping[token]
+
+        return self._pattern.sub(swap, window)
 
     def hold_tail(self, text: str) -> int:
-        """The longest suffix of ``text`` that could still grow into a token."""
+        """The longest suffix of ``text`` that could still grow into a token, unless a
+        whole token reaches into it: a synthesized fake may end in characters that
+        begin a token (``morgan.m…@example.com``), and holding those back would cut
+        the token the window needs whole. Then only what follows that token waits.
+        A fake that the next characters could still glue to a longer word waits whole."""
+        hold = self._possible_prefix(text)
+        if self._pattern is None or not (hold or self._bare):
+            return hold
+        cut = len(text) - hold
+        edge = min(cut, len(text) - LOOKAHEAD) if self._bare else cut
+        for match in self._pattern.finditer(text, max(0, edge - self._longest + 1)):
+            if match.start() >= cut:
+                break
+            if match.group() in self._bare and undecided_after(text, match.end()):
+                return len(text) - match.start()
+            if match.end() > cut:
+                return self.hold_tail(text[match.end() :])
+        return hold
+
+    def _possible_prefix(self, text: str) -> int:
+        """The longest suffix of ``text`` that is the start of a token."""
         tail = text[-(self._longest - 1) :] if self._longest > 1 else ""
         best = 0
         for start in self._starts:
@@ -470,6 +703,11 @@ class ReplaceTextHook(TextWindowHook):
                     best = len(tail) - at
                 at = tail.find(start, at + 1)
         return best
+
+
+_CONTEXT = 16
+"""Characters of a text's decided input kept to read the next window's first token
+after (a JSON ``\\uXXXX`` escape and the backslashes before it)."""
 
 
 class UsageObserver:
@@ -535,16 +773,19 @@ class UsageObserver:
 
 # Responses events whose delta is output the model was billed for (the estimate when a
 # stream ends without usage counts them all)
-_BILLED_DELTAS = frozenset(_DELTA_KEYS) | {"response.reasoning_summary_text.delta"}
+_BILLED_DELTAS = frozenset(_DELTA_KEYS)
 
 
 def _chat_delta_chars(delta: dict[str, Any]) -> int:
-    """Characters of output in one chat delta: content, refusal, tool-call arguments and
-    custom tool inputs."""
+    """Characters of output in one chat delta: reasoning, content, refusal, tool-call
+    (and legacy function-call) arguments and custom tool inputs."""
     chars = 0
-    for text in (delta.get("content"), delta.get("refusal")):
+    for text in (*map(delta.get, _CHAT_REASONING), delta.get("content"), delta.get("refusal")):
         if isinstance(text, str):
             chars += len(text)
+    legacy = delta.get("function_call")
+    if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+        chars += len(legacy["arguments"])
     for call in delta.get("tool_calls") or ():
         if isinstance(call, dict):
             for part, name in (("function", "arguments"), ("custom", "input")):

@@ -32,6 +32,7 @@ from bastion.providers.transport import ProviderTransport
 from bastion.providers.upstream_errors import (
     CALLER_FAULT_STATUSES,
     PASSTHROUGH_CODES,
+    answer_too_large,
     error_answer,
     error_in_answer,
     error_in_first_event,
@@ -142,6 +143,7 @@ async def run_attempt(
     *,
     stream: bool,
     timeouts: TimeoutsConfig,
+    max_response_bytes: int,
     context: AttemptContext,
     attempts: int,
     total_deadline: float,
@@ -200,10 +202,23 @@ async def run_attempt(
             return _bad_content()
         try:
             body = await ProviderTransport.read_body(
-                response, idle_s=timeouts.idle_s, deadline=total_deadline
+                response,
+                idle_s=timeouts.idle_s,
+                deadline=total_deadline,
+                limit=max_response_bytes + 1,
             )
         except UpstreamFailed as error:
             return _transport_failure(error)
+        if len(body) > max_response_bytes:
+            # never held whole (a hostile or broken upstream could send gigabytes); the
+            # same call would likely come back as large, so another target is tried
+            return AttemptFailure(
+                error=answer_too_large(max_response_bytes),
+                retryable=False,
+                fallback=True,
+                unhealthy=True,
+                status=response.status,
+            )
         if _STARTS_AS_JSON_OBJECT.match(body) is None:
             return _bad_content()
         answered_error = error_in_answer(body)

@@ -113,6 +113,7 @@ class Router:
             if loop.time() >= started + target.config.timeouts.total_s:
                 target.breaker.release_trial()
                 last_error = deadline_exceeded()
+                last_error.provider = target.prepared.provider
                 continue
             context = AttemptContext(
                 public_model=public_model,
@@ -125,6 +126,7 @@ class Router:
             if not isinstance(result, AttemptFailure):
                 return result
             last_error = result.error
+            last_error.provider = target.prepared.provider
             if not result.fallback:
                 break
         if last_error is None:
@@ -159,6 +161,7 @@ class Router:
                     payload,
                     stream=stream,
                     timeouts=target.config.timeouts,
+                    max_response_bytes=target.config.max_response_bytes,
                     context=context,
                     attempts=attempts,
                     total_deadline=total_deadline,

@@ -115,10 +115,11 @@ class ProviderTransport:
     ) -> bytes:
         """The body, with at most `idle_s` between chunks and all before `deadline`.
 
-        With `limit`, reading stops once that many bytes arrived (the rest is unread).
+        With `limit`, reading stops once that many bytes arrived (the rest is unread),
+        so a caller that gets more than it wants knows the body was too long.
         """
         content = response.content
-        if content.is_eof() and limit is None:
+        if content.is_eof():
             return content.read_nowait()  # the whole body is already here: no timer needed
         loop = asyncio.get_running_loop()
         chunks: list[bytes] = []

@@ -197,3 +197,13 @@ def deadline_exceeded() -> UpstreamFailed:
     return UpstreamFailed(
         "The upstream provider did not answer in time.", code="upstream_timeout", status=504
     )
+
+
+def answer_too_large(limit: int) -> UpstreamFailed:
+    """A non-streamed 2xx answer longer than the provider's ``max_response_bytes``."""
+    return UpstreamFailed(
+        f"The upstream provider's answer was larger than the gateway accepts "
+        f"({limit} bytes, max_response_bytes).",
+        code="upstream_error",
+        status=502,
+    )

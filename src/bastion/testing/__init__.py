@@ -7,7 +7,9 @@ app, e.g. behind ``httpx.ASGITransport``).
 Endpoints (also under Azure's ``/openai/deployments/{deployment}/...?api-version=``,
 where the deployment is the model): ``POST /v1/chat/completions`` (JSON or
 ``stream: true`` SSE, ``stream_options.include_usage``, ``n``, tool calls,
-``response_format``), ``POST /v1/responses`` (JSON or the event stream),
+``response_format``, ``logprobs``), ``POST /v1/responses`` (JSON or the event stream;
+``include`` of the output text's logprobs; the request's parameters repeated in the
+response; ``background: true`` answers ``queued`` with no output),
 ``POST /v1/embeddings`` (deterministic vectors, ``dimensions``, ``encoding_format``),
 ``GET /v1/models`` and ``GET /v1/models/{id}`` (every model id is accepted). Errors
 use OpenAI's body ``{"error": {"message", "type", "param", "code"}}``: 400 bad JSON,
@@ -27,7 +29,9 @@ Control API (no authentication)
     ``POST /_sim/script`` ``{"replies": [R, ...], "model": "gpt-4o"}`` queues replies
     consumed FIFO by the next requests (only requests for that model when ``model`` is
     given, so parallel tests do not interfere). A reply ``R`` is one of
-    ``{"content": "text"}``, ``{"tool_calls": [{"name": "f", "arguments": "{...}"}]}``,
+    ``{"content": "text"}``, ``{"refusal": "text"}`` (chat ``message.refusal`` or
+    ``delta.refusal`` pieces; Responses a ``refusal`` content part and
+    ``response.refusal.delta`` events), ``{"tool_calls": [{"name": "f", "arguments": "{...}"}]}``,
     ``{"fault": "NAME", ...params}``, ``{"status": 500}``; any reply may carry
     ``"times": N`` to serve the next N requests. ``DELETE /_sim/script`` drops them.
     ``GET /_sim/captures`` → ``{"captures": [{"path", "method", "headers",

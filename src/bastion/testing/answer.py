@@ -38,10 +38,15 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The model's answer: text content, or tool calls (then content is None)."""
+    """The model's answer: text content, tool calls, or a refusal (then content is
+    None): chat ``message.refusal``, a Responses ``refusal`` content part. ``reasoning``,
+    when set, comes before it: chat ``reasoning_content`` (as OpenAI-compatible servers
+    send it), a Responses reasoning item with one summary part."""
 
     content: str | None
     tool_calls: tuple[ToolCall, ...] = ()
+    refusal: str | None = None
+    reasoning: str | None = None
 
 
 def random_id(prefix: str, length: int = 24) -> str:
@@ -89,6 +94,34 @@ def split_pieces(text: str, size: int) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+_LOGPROB_TOKEN = re.compile(r"\s*(?:\w+|[^\w\s])|\s+$")
+
+
+def token_logprobs(text: str, top: int, *, with_bytes: bool = True) -> list[dict[str, Any]]:
+    """Log probabilities for ``text`` as OpenAI returns them: one entry per token (a word
+    or symbol with its leading spaces; the tokens join back to ``text``), each with up to
+    ``top`` alternatives, the chosen token first. ``with_bytes=False`` gives the shape of
+    the Responses stream's delta events, which carry no ``bytes``."""
+    entries: list[dict[str, Any]] = []
+    for token in _LOGPROB_TOKEN.findall(text):
+        logprob = -round(0.05 * (1 + len(token) % 5), 4)
+        choices = [token] + [f"{token.strip() or token}#{k}" for k in range(1, top)]
+        alternatives = [
+            {
+                "token": alt,
+                "logprob": logprob - k,
+                **({"bytes": list(alt.encode())} if with_bytes else {}),
+            }
+            for k, alt in enumerate(choices[:top])
+        ]
+        entry: dict[str, Any] = {"token": token, "logprob": logprob}
+        if with_bytes:
+            entry["bytes"] = list(token.encode())
+        entry["top_logprobs"] = alternatives
+        entries.append(entry)
+    return entries
 
 
 def sample_from_schema(schema: Any, text: str, depth: int = 0) -> Any:

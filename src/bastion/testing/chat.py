@@ -3,18 +3,22 @@
 Shapes follow the OpenAI API reference: a first chunk carrying the role, content (or
 tool-call argument) fragments, a last chunk with an empty delta and the finish reason,
 an optional usage chunk with ``choices: []`` when ``stream_options.include_usage`` is
-set (every other chunk then carries ``usage: null``), and ``data: [DONE]``.
+set (every other chunk then carries ``usage: null``), and ``data: [DONE]``. Scripted
+reasoning is ``message.reasoning_content``, streamed as ``delta.reasoning_content``
+fragments after the first chunk, the way DeepSeek-style OpenAI-compatible servers
+(DeepSeek, vLLM) send it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from bastion.testing.answer import Answer, ToolCall, random_id, split_pieces
+from bastion.testing.answer import Answer, ToolCall, random_id, split_pieces, token_logprobs
 from bastion.testing.faults import Rendered
 from bastion.testing.tokens import chat_prompt_tokens, count_tokens, truncate_to_tokens
 
@@ -41,14 +45,39 @@ def _choice_count(body: Mapping[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def _top_logprobs(body: Mapping[str, Any]) -> int | None:
+    """How many alternatives per token the request asked for; None without ``logprobs``."""
+    if body.get("logprobs") is not True:
+        return None
+    top = body.get("top_logprobs")
+    return top if isinstance(top, int) and not isinstance(top, bool) and top > 0 else 0
+
+
+def _logprobs(text: str, top: int, chunk_chars: int) -> list[dict[str, Any]]:
+    """The logprobs of ``text``, token by token as its stream deltas carry them."""
+    return [
+        entry for piece in split_pieces(text, chunk_chars) for entry in token_logprobs(piece, top)
+    ]
+
+
+def _choice_logprobs(answer: Answer, top: int | None, chunk_chars: int) -> dict[str, Any] | None:
+    if top is None:
+        return None
+    if answer.refusal is not None:
+        return {"content": None, "refusal": _logprobs(answer.refusal, top, chunk_chars)}
+    if answer.tool_calls:
+        return {"content": None, "refusal": None}
+    return {"content": _logprobs(answer.content or "", top, chunk_chars), "refusal": None}
+
+
+def _usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": reasoning_tokens,
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -57,9 +86,16 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
 
 
 def _answer_tokens(answer: Answer) -> int:
+    """Output tokens of one choice, its reasoning included."""
+    reasoning = _reasoning_tokens(answer)
     if answer.tool_calls:
-        return sum(count_tokens(c.name) + count_tokens(c.arguments) for c in answer.tool_calls)
-    return count_tokens(answer.content or "")
+        calls = answer.tool_calls
+        return reasoning + sum(count_tokens(c.name) + count_tokens(c.arguments) for c in calls)
+    return reasoning + count_tokens(answer.refusal or answer.content or "")
+
+
+def _reasoning_tokens(answer: Answer) -> int:
+    return count_tokens(answer.reasoning) if answer.reasoning else 0
 
 
 def _finish(answer: Answer, truncated: bool) -> str:
@@ -72,11 +108,13 @@ def _message(answer: Answer) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": answer.content,
-        "refusal": None,
+        "refusal": answer.refusal,
         "annotations": [],
     }
     if answer.tool_calls:
         message["tool_calls"] = [_tool_call(call) for call in answer.tool_calls]
+    if answer.reasoning is not None:
+        message["reasoning_content"] = answer.reasoning
     return message
 
 
@@ -94,11 +132,23 @@ def _tool_call(call: ToolCall) -> dict[str, Any]:
     }
 
 
-def _deltas(answer: Answer, finish_reason: str, chunk_chars: int) -> list[dict[str, Any]]:
-    """Per-choice deltas in stream order; the last one carries the finish reason."""
-    if not answer.tool_calls:
-        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": "", "refusal": None}]
-        deltas += [{"content": piece} for piece in split_pieces(answer.content or "", chunk_chars)]
+def _deltas(
+    answer: Answer, finish_reason: str, chunk_chars: int, top: int | None
+) -> list[dict[str, Any]]:
+    """Per-choice deltas in stream order; the last one carries the finish reason. A text
+    delta carries its tokens' logprobs under ``logprobs`` when they were asked for."""
+    if answer.refusal is not None:  # as OpenAI streams one: content null, refusal deltas
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": None, "refusal": ""}]
+        for piece in split_pieces(answer.refusal, chunk_chars):
+            deltas.append({"refusal": piece})
+            if top is not None:
+                deltas[-1]["logprobs"] = {"content": None, "refusal": token_logprobs(piece, top)}
+    elif not answer.tool_calls:
+        deltas = [{"role": "assistant", "content": "", "refusal": None}]
+        for piece in split_pieces(answer.content or "", chunk_chars):
+            deltas.append({"content": piece})
+            if top is not None:
+                deltas[-1]["logprobs"] = {"content": token_logprobs(piece, top), "refusal": None}
     else:
         deltas = []
         for index, call in enumerate(answer.tool_calls):
@@ -122,6 +172,10 @@ def _deltas(answer: Answer, finish_reason: str, chunk_chars: int) -> list[dict[s
                 {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
                 for piece in split_pieces(call.arguments, chunk_chars)
             ]
+    if answer.reasoning:  # after the opening delta (it carries the role), before the rest
+        deltas[1:1] = [
+            {"reasoning_content": piece} for piece in split_pieces(answer.reasoning, chunk_chars)
+        ]
     deltas.append({"finish_reason": finish_reason})
     return deltas
 
@@ -134,10 +188,13 @@ def render_chat(
     limit = _limit(body)
     if answer.content is not None and not answer.tool_calls and limit is not None:
         content, truncated = truncate_to_tokens(answer.content, limit)
-        answer = Answer(content)
+        answer = replace(answer, content=content)
     count = _choice_count(body)
+    top = _top_logprobs(body)
     finish_reason = _finish(answer, truncated)
-    usage = _usage(chat_prompt_tokens(body), count * _answer_tokens(answer))
+    usage = _usage(
+        chat_prompt_tokens(body), count * _answer_tokens(answer), count * _reasoning_tokens(answer)
+    )
     completion_id = "chatcmpl-" + random_id("", 29)
     created = int(time.time())
     if not stream:
@@ -150,7 +207,7 @@ def render_chat(
                 {
                     "index": index,
                     "message": _message(answer),
-                    "logprobs": None,
+                    "logprobs": _choice_logprobs(answer, top, chunk_chars),
                     "finish_reason": finish_reason,
                 }
                 for index in range(count)
@@ -179,15 +236,17 @@ def render_chat(
     if obfuscate:
         tail += b',"obfuscation":"' + _PAD[:8].encode() + b'"'
     tail += b"}\n\n"
-    per_choice = [_deltas(answer, finish_reason, chunk_chars) for _ in range(count)]
+    per_choice = [_deltas(answer, finish_reason, chunk_chars, top) for _ in range(count)]
     frames = []
     for step in range(len(per_choice[0])):
         for index, deltas in enumerate(per_choice):
             delta = deltas[step]
             reason = orjson.dumps(delta.pop("finish_reason", None))
-            choice = b'[{"index":%d,"delta":%b,"logprobs":null,"finish_reason":%b}]' % (
+            logprobs = orjson.dumps(delta.pop("logprobs", None))
+            choice = b'[{"index":%d,"delta":%b,"logprobs":%b,"finish_reason":%b}]' % (
                 index,
                 orjson.dumps(delta),
+                logprobs,
                 reason,
             )
             frames.append(head + choice + tail)

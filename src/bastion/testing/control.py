@@ -18,7 +18,9 @@ from bastion.testing.answer import ToolCall
 from bastion.testing.faults import FAULT_NAMES
 
 _DIRECTIVE = re.compile(r"\[\[sim:(fault|tool)=([A-Za-z0-9_.-]+)((?:,[A-Za-z_]+=[^,\]]*)*)\]\]")
-_REPLY_KEYS = frozenset({"content", "tool_calls", "fault", "status", "times"})
+_REPLY_KEYS = frozenset(
+    {"content", "refusal", "reasoning", "tool_calls", "fault", "status", "times"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class Reply:
     tool_calls: tuple[ToolCall, ...] = ()
     fault: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    refusal: str | None = None
+    reasoning: str | None = None
 
 
 class _QueuedReply:
@@ -71,6 +75,14 @@ def parse_reply(raw: Any) -> tuple[Reply, int]:
     if content is not None and not isinstance(content, str):
         raise ValueError("'content' must be a string")
     tool_calls = _parse_tool_calls(raw["tool_calls"]) if "tool_calls" in raw else ()
+    refusal = raw.get("refusal")
+    if refusal is not None and not isinstance(refusal, str):
+        raise ValueError("'refusal' must be a string")
+    if refusal is not None and (content is not None or tool_calls):
+        raise ValueError("a refusal comes alone: no 'content' or 'tool_calls' beside it")
+    reasoning = raw.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, str):
+        raise ValueError("'reasoning' must be a string")
     fault = raw.get("fault")
     params = {key: value for key, value in raw.items() if key not in _REPLY_KEYS}
     if fault is None and "status" in raw:
@@ -79,9 +91,12 @@ def parse_reply(raw: Any) -> tuple[Reply, int]:
         params["status"] = raw["status"]
     if fault is not None and fault not in FAULT_NAMES:
         raise ValueError(f"unknown fault {fault!r}; known: {', '.join(sorted(FAULT_NAMES))}")
-    if fault is None and content is None and not tool_calls:
-        raise ValueError("a reply needs 'content', 'tool_calls', 'fault' or 'status'")
-    return Reply(content, tool_calls, fault, params), times
+    answer = (content, refusal, reasoning)
+    if fault is None and not tool_calls and all(text is None for text in answer):
+        raise ValueError(
+            "a reply needs 'content', 'refusal', 'reasoning', 'tool_calls', 'fault' or 'status'"
+        )
+    return Reply(content, tool_calls, fault, params, refusal, reasoning), times
 
 
 def _param_value(text: str) -> Any:

@@ -213,9 +213,12 @@ class Simulator:
 
 
 def _answer(reply: Reply, user_text: str, response_format: Any) -> Answer:
-    """The answer for a reply: scripted tool calls or text, else the echo of the user."""
+    """The answer for a reply: scripted tool calls, refusal or text, else the echo of
+    the user; scripted reasoning before any of them."""
     if reply.tool_calls:
-        return Answer(None, reply.tool_calls)
+        return Answer(None, reply.tool_calls, reasoning=reply.reasoning)
+    if reply.refusal is not None:
+        return Answer(None, refusal=reply.refusal, reasoning=reply.reasoning)
     if reply.content is not None:
         text = reply.content
     else:
@@ -224,7 +227,7 @@ def _answer(reply: Reply, user_text: str, response_format: Any) -> Answer:
         text = "x" * BIG_EVENT_BYTES
     elif reply.fault == "split_utf8" and text.isascii():
         text = f"{NON_ASCII_SAMPLE} {text}"
-    return Answer(text)
+    return Answer(text, reasoning=reply.reasoning)
 
 
 def _json_delivery(payload: bytes) -> Delivery:

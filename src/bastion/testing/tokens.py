@@ -60,7 +60,8 @@ def message_text(message: Mapping[str, Any]) -> str:
         value = message.get(key)
         if isinstance(value, str):
             pieces.append(value)
-    for call in message.get("tool_calls") or ():
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
         function = call.get("function") if isinstance(call, Mapping) else None
         if isinstance(function, Mapping):
             pieces.append(str(function.get("name", "")))
@@ -85,8 +86,9 @@ def _tools_tokens(tools: Any) -> int:
 
 def chat_prompt_tokens(body: Mapping[str, Any]) -> int:
     """Prompt tokens the simulator reports for a chat completions request body."""
-    messages = body.get("messages") or []
-    return _messages_tokens(messages) + REPLY_PRIMING + _tools_tokens(body.get("tools"))
+    messages = body.get("messages")
+    listed = messages if isinstance(messages, list) else ()
+    return _messages_tokens(listed) + REPLY_PRIMING + _tools_tokens(body.get("tools"))
 
 
 def responses_input_tokens(body: Mapping[str, Any]) -> int:

@@ -25,8 +25,19 @@ class AppliedTransform(Protocol):
     def json_answer(self) -> bool: ...
 
 
+class Unrewritable(ValueError):
+    """A finding the policy redacts sits where no string can be rewritten: a field name
+    or identifier (``Segment.names``). Forwarding it unredacted would break the policy,
+    so the call is refused instead; ``classes`` names what was found there."""
+
+    def __init__(self, classes: Sequence[str]) -> None:
+        super().__init__(f"cannot redact {', '.join(classes)} in a field name or identifier")
+        self.classes = tuple(classes)
+
+
 class Transformer(Protocol):
-    """Rewrites the body to forward according to the decision (redact, mark, strip tools)."""
+    """Rewrites the body to forward according to the decision (redact, mark, strip tools);
+    raises ``Unrewritable`` when a redaction it must make has no string to rewrite."""
 
     def apply(
         self,

@@ -3,7 +3,9 @@
 Findings point at segments; a segment is a run of one string in the body (its ``path``)
 starting at ``segment.start``. Spans of one string are merged where they overlap (the
 strongest transform of the merged findings wins) and replaced in order, so every
-character outside a redacted span is forwarded unchanged. ``spotlight`` is not a span
+character outside a redacted span is forwarded unchanged. Tool-call arguments are JSON
+text and stay valid JSON (:mod:`bastion.transform.json_text`): upstreams refuse a
+history whose arguments no longer parse. ``spotlight`` is not a span
 replacement: the whole segment holding the finding is delimited as data
 (:mod:`bastion.transform.spotlight`) after its other spans are replaced. Containers on
 the way to a changed string are copied; the parsed body itself is never mutated.
@@ -11,6 +13,7 @@ the way to a changed string are copied; the parsed body itself is never mutated.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,8 @@ from bastion.crypto.keyring import Keyring
 from bastion.model import Conversation, Decision, Finding
 from bastion.model.conversation import Path
 from bastion.model.decision import TRANSFORM_STRENGTH as STRENGTH
+from bastion.transform.base import Unrewritable
+from bastion.transform.json_text import rewrite_json
 from bastion.transform.replacements import Replacements
 from bastion.transform.spotlight import Spotlight
 
@@ -60,12 +65,17 @@ class Redactor:
         by_path: dict[Path, list[_Span]] = {}
         marks: dict[Path, set[tuple[int, int]]] = {}  # segments to spotlight, per string
         classes: set[str] = set()
+        unrewritable: set[str] = set()
         for finding in findings:
             transform = chosen.get(finding.data_class)
             if transform is None:
                 continue
             classes.add(finding.data_class)
             segment = conversation.segments[finding.segment]
+            if segment.names:
+                if transform != "spotlight":  # a name holds data, not instructions
+                    unrewritable.add(finding.data_class)
+                continue
             offset = segment.start
             if transform == "spotlight":
                 marks.setdefault(segment.path, set()).add((offset, offset + len(segment.text)))
@@ -74,16 +84,18 @@ class Redactor:
             by_path.setdefault(segment.path, []).append(
                 _Span(offset + finding.start, offset + finding.end, finding.data_class, transform)
             )
+        if unrewritable:
+            raise Unrewritable(sorted(unrewritable))
         if not by_path:
             return body, None
-        replacements = Replacements(self._keyring)
+        replacements = Replacements(self._keyring, [s.text for s in conversation.segments])
         spotlight = Spotlight() if marks else None
         changed: dict[Path, str] = {}
         count = 0
         for path, spans in by_path.items():
             original = _get(body, path)
-            if not isinstance(original, str):
-                continue
+            if not isinstance(original, str):  # segments are strings of the body
+                raise Unrewritable(sorted({span.data_class for span in spans}))
             merged = _merge(spans)
             edits: list[_Edit] = [
                 (
@@ -94,9 +106,12 @@ class Redactor:
                 )
                 for s in merged
             ]
+            count += len(merged) + len(marks.get(path, ()))
+            if path not in marks and _json_arguments(path, original):
+                changed[path] = rewrite_json(original, [(a, b, r) for a, b, _, r in edits])
+                continue
             if spotlight is not None and path in marks:
                 edits += _marks(marks[path], merged, spotlight)
-            count += len(merged) + len(marks.get(path, ()))
             changed[path] = _rewrite(original, edits)
         rewritten = _with_strings(body, changed)
         if spotlight is not None:
@@ -108,6 +123,26 @@ class Redactor:
 
 
 _JSON_FORMATS = ("json_schema", "json_object")
+
+
+def _json_arguments(path: Path, text: str) -> bool:
+    """Whether the string at ``path`` is a tool call's JSON arguments (chat
+    ``tool_calls[].function``, legacy ``function_call``, a Responses input item) and
+    parses: only then is a span outside a string a number, safe to quote, never text
+    the JSON rewrite would leave as it is."""
+    if (
+        len(path) < 2
+        or path[-1] != "arguments"
+        or not (
+            path[-2] in ("function", "function_call") or (len(path) == 3 and path[0] == "input")
+        )
+    ):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def asks_for_json(body: Mapping[str, Any]) -> bool:

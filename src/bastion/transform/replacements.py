@@ -8,10 +8,10 @@ history stays consistent across calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 
 from bastion.crypto.keyring import Keyring
-from bastion.transform.synthesize import synthesize
+from bastion.transform.synthesize import fakes_in, synthesize
 
 STRIPPED = "[content removed by policy]"
 """What a stripped region (an injection) leaves, so the model knows text was removed."""
@@ -26,10 +26,17 @@ def class_tail(data_class: str) -> str:
 
 
 class Replacements:
-    """Issues replacements for one call and remembers which ones to restore."""
+    """Issues replacements for one call and remembers which ones to restore.
 
-    def __init__(self, keyring: Keyring) -> None:
+    ``texts``: the call's texts as the caller wrote them. A synthesized fake never equals
+    a fake-shaped string already among them (``203.0.113.110`` in the caller's own
+    example): the model could not tell the two apart, and restoration would turn both
+    into the original."""
+
+    def __init__(self, keyring: Keyring, texts: Sequence[str] = ()) -> None:
         self._keyring = keyring
+        self._texts = texts
+        self._reserved: set[str] | None = None  # fake-shaped strings of ``texts``
         self._issued: dict[str, str] = {}  # replacement → original (restored ones only)
         self._by_value: dict[tuple[str, str, str], str] = {}
 
@@ -60,6 +67,7 @@ class Replacements:
                     or ""
                 ),
                 value,
+                self._written(),
             )
         else:  # pseudonymise, and synthesize for classes without a fake generator
             digest = self._keyring.pseudonym_digest(data_class, value).hex()
@@ -70,12 +78,20 @@ class Replacements:
             self._issued[out] = value
         return out
 
-    def _unique(self, make: Callable[[str], str], value: str) -> str:
-        """The first candidate not already standing for a different value in this call."""
+    def _written(self) -> set[str]:
+        if self._reserved is None:
+            self._reserved = set().union(*(fakes_in(text) for text in self._texts))
+        return self._reserved
+
+    def _unique(
+        self, make: Callable[[str], str], value: str, reserved: Collection[str] = ()
+    ) -> str:
+        """The first candidate not already standing for a different value in this call,
+        nor among ``reserved`` (strings the caller wrote)."""
         for attempt in range(len(_HEX_STEPS)):
             candidate = make("+" * attempt)
             holder = self._issued.get(candidate)
-            if holder is None or holder == value:
+            if holder == value or (holder is None and candidate not in reserved):
                 return candidate
         # small fake spaces (100 phone numbers) can run out: fall back to a pseudonym
         digest = self._keyring.pseudonym_digest("fallback", value).hex()

@@ -9,6 +9,10 @@ Classes without a safe generator return None; the caller then uses a pseudonym.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import re2
 
 from bastion.model.checksums import luhn_digit
 
@@ -61,7 +65,7 @@ def _ssn(d: bytes) -> str:
 
 def _ip(d: bytes) -> str:
     prefix = ("192.0.2", "198.51.100", "203.0.113")[d[0] % 3]
-    return f"{prefix}.{1 + d[1] % 254}"
+    return f"{prefix}.{100 + d[1] % 155}"  # three digits: never the start of another
 
 
 def _street(d: bytes) -> str:
@@ -84,3 +88,33 @@ def synthesize(data_class: str, digest: bytes) -> str | None:
     """A fake of ``data_class`` drawn from ``digest``, or None when the class has none."""
     generator = _GENERATORS.get(data_class)
     return generator(digest) if generator is not None else None
+
+
+def _any(words: tuple[str, ...]) -> str:
+    return "(?:" + "|".join(words) + ")"
+
+
+@cache
+def _fake_shapes() -> Any:  # re2 ships no type stubs
+    """Every shape a generator here makes; RE2, so one pass is linear whatever the text."""
+    return re2.compile(
+        "|".join(
+            (
+                r"[a-z]+\.[a-z]+\d{4}@example\.com",
+                rf"{_any(_FIRST)} {_any(_LAST)}",
+                r"\+1 202-555-01\d\d",
+                r"4000 00\d\d \d{4} \d{4}",
+                r"GB\d\dXBST\d{14}",
+                r"9\d\d-\d\d-\d{4}",
+                r"(?:192\.0\.2|198\.51\.100|203\.0\.113)\.\d{1,3}",
+                rf"\d{{1,4}} {_any(_STREETS)} Street",
+            )
+        )
+    )
+
+
+def fakes_in(text: str) -> set[str]:
+    """The strings of ``text`` shaped like a fake this module makes (one RE2 pass):
+    a fake equal to one of them would reach the model beside the caller's own text, and
+    restoring it would turn that text into the original as well."""
+    return {match.group() for match in _fake_shapes().finditer(text)}

@@ -36,6 +36,9 @@ def walk_chat(body: dict[str, Any], b: ConversationBuilder) -> None:
         _walk_message(message, i, b)
     _walk_tools(body, b)
     _walk_prediction(body, b)
+    modalities = body.get("modalities")
+    if body.get("audio") is not None or (isinstance(modalities, list) and "audio" in modalities):
+        b.unscannable("audio_output")  # spoken answers: output rules cannot read them
     _walk_response_format(body, b)
     stop = body.get("stop")
     if isinstance(stop, str):
@@ -74,6 +77,8 @@ def _walk_message(message: Any, i: int, b: ConversationBuilder) -> None:
     name = message.get("name")
     if isinstance(name, str):
         b.segments.add(name, source, ("messages", i, "name"), message_index=i, role=role)
+    if message.get("audio") is not None:
+        b.unscannable("audio")  # an earlier spoken answer, kept by the provider by id
     refusal = message.get("refusal")
     if isinstance(refusal, str):
         b.segments.add(refusal, source, ("messages", i, "refusal"), message_index=i, role=role)
@@ -106,10 +111,14 @@ def _walk_part(
 
 def _walk_tool_calls(message: dict[str, Any], i: int, b: ConversationBuilder) -> None:
     calls = message.get("tool_calls")
+    if calls is not None and not isinstance(calls, list):
+        param = f"messages[{i}].tool_calls"
+        raise InvalidRequest(f"{param} must be an array of tool calls.", param=param)
     if isinstance(calls, list):
         for k, call in enumerate(calls):
             if not isinstance(call, dict):
-                continue
+                param = f"messages[{i}].tool_calls[{k}]"
+                raise InvalidRequest(f"{param} must be a tool call object.", param=param)
             # a function call's JSON arguments, or a custom tool call's free-text input
             for kind, field in (("function", "arguments"), ("custom", "input")):
                 inner = call.get(kind)

@@ -131,7 +131,7 @@ def check_fields(body: dict[str, Any], endpoint: Endpoint, options: WireOptions)
                 raise InvalidRequest(f"{name} must be an integer.", param=name)
             low, high = bounds
             if not low <= value <= high:
-                raise InvalidRequest(f"{name} must be between {low:g} and {high:g}.", param=name)
+                raise InvalidRequest(f"{name} must be between {low} and {high}.", param=name)
         elif name in BOOLEAN_FIELDS and not isinstance(value, bool):
             raise InvalidRequest(f"{name} must be a boolean.", param=name)
         else:

@@ -14,6 +14,16 @@ MAX_ITEMS = 10_000
 _TEXT_PARTS = ("input_text", "output_text", "text", "refusal", "summary_text", "reasoning_text")
 _UNREADABLE_PARTS = {"input_image": "image", "input_audio": "audio", "input_file": "file"}
 _ID_KEYS = frozenset({"type", "id", "call_id", "status", "role", "name", "encrypted_content"})
+# What hosted tools and MCP servers returned, inside the items that record their calls:
+# text the model reads as a tool's result, not as something it wrote itself.
+_TOOL_RESULT_KEYS = {
+    "mcp_call": frozenset({"output", "error"}),
+    "mcp_list_tools": frozenset({"tools", "error"}),
+    "file_search_call": frozenset({"results"}),
+    "web_search_call": frozenset({"action"}),
+    "code_interpreter_call": frozenset({"outputs"}),
+    "image_generation_call": frozenset({"result"}),
+}
 
 
 def walk_responses(body: dict[str, Any], b: ConversationBuilder) -> None:
@@ -35,6 +45,17 @@ def walk_responses(body: dict[str, Any], b: ConversationBuilder) -> None:
         raise InvalidRequest("instructions must be a string.", param="instructions")
     if raw_input is None and body.get("prompt") is None:
         raise InvalidRequest("input is required.", param="input")
+    if body.get("background") is True:
+        # Its answer is fetched later from GET /v1/responses/{id}, which Bastion does not
+        # serve: it would be neither checked nor counted (and the upstream keeps
+        # generating, billed, after a streamed one is dropped).
+        raise InvalidRequest(
+            "background responses are not supported: their answer is fetched later from "
+            "GET /v1/responses/{id}, which Bastion does not serve. Leave background unset "
+            "or false (stream: true gives the answer as it is written).",
+            code="unsupported_parameter",
+            param="background",
+        )
     for field in ("previous_response_id", "conversation"):
         if body.get(field) is not None:
             b.unscannable(field)
@@ -81,7 +102,12 @@ def _walk_item(item: Any, i: int, b: ConversationBuilder) -> None:
     else:
         # function_call, reasoning, mcp_*, computer_call_output, ...: every string counts.
         source = Source.TOOL_RESULT if kind.endswith("_output") else Source.ASSISTANT
-        _walk_strings(item, ("input", i), source, i, b)
+        results = _TOOL_RESULT_KEYS.get(kind, frozenset())
+        for key, value in item.items():
+            if key in _ID_KEYS and isinstance(value, str):
+                continue
+            from_tool = Source.TOOL_RESULT if key in results else source
+            _walk_strings(value, ("input", i, key), from_tool, i, b)
 
 
 def _walk_part(

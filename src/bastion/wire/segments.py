@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from bastion.model import Segment, Source
 from bastion.model.conversation import Path
+
+NAMES_PATH: Path = ("$names",)
+"""Where the names segment says it sits: no key of any request body."""
 
 
 def retrieved_spans(text: str, tags: Sequence[str]) -> list[tuple[int, int]]:
@@ -71,6 +74,15 @@ class SegmentCollector:
             self.segments.append(
                 Segment(text[start:end], src, path, start, end, message_index, role)
             )
+
+    def add_names(self, names: Iterable[str]) -> None:
+        """Add the body's field names and identifiers as one ``metadata`` segment, one
+        per line, sorted (the same tools and schemas make the same text, call after
+        call, so its scan is remembered)."""
+        listed = sorted({name for name in names if name})
+        if listed:
+            text = "\n".join(listed)
+            self.segments.append(Segment(text, Source.METADATA, NAMES_PATH, names=True))
 
 
 def _split(

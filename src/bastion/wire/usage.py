@@ -4,7 +4,9 @@ Chat completions say ``prompt_tokens`` / ``completion_tokens`` with
 ``prompt_tokens_details.cached_tokens``; the Responses API says ``input_tokens`` /
 ``output_tokens`` with ``input_tokens_details.cached_tokens``. Cached prompt tokens are
 priced on their own (``limits.pricing``), so they are read too. Anything malformed is
-``None``: the caller estimates instead of trusting it.
+``None``: the caller estimates instead of trusting it. A count beyond what one call can
+bill (:data:`MAX_CALL_TOKENS`) is malformed too: a broken or hostile compatible server
+saying 9e18 tokens would otherwise empty every budget of the caller at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from bastion.model import Usage
+
+MAX_CALL_TOKENS = 100_000_000
+"""The most tokens one count of one call may report (100x the largest context windows)."""
 
 
 def usage_of(raw: Any) -> Usage | None:
@@ -34,4 +39,4 @@ def usage_of(raw: Any) -> Usage | None:
 
 
 def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_CALL_TOKENS
