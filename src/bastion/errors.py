@@ -44,6 +44,9 @@ class ApiError(BastionError):
     status: int = 500
     error_type: str = "server_error"
     code: str = "internal_error"
+    provider: str | None = None
+    """The upstream provider that failed, when the error came from one (for the record
+    and ``bastion_upstream_errors_total``; never shown to the caller)."""
 
     def __init__(
         self,
@@ -133,6 +136,13 @@ class ServiceUnavailable(ApiError):
     status = 503
     error_type = "server_error"
     code = "guardrail_unavailable"
+
+
+class ShuttingDown(ServiceUnavailable):
+    """The server stopped (its drain timeout passed) before this call's answer was
+    ready: the call is cancelled; another replica, or this one restarted, may take it."""
+
+    code = "shutting_down"
 
 
 class InternalError(ApiError):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from click.testing import CliRunner, Result
 
+from bastion.audit.admin_events import ADMIN_WRITER
 from bastion.cli.main import cli
+from bastion.storage import Database
+from bastion.storage.audit_events import AuditEventRepository
 
 
 def run(config_file: Path, *args: str, token: str | None = None) -> Result:
@@ -35,6 +40,37 @@ def test_create_list_revoke(config_file: Path) -> None:
     assert run_json(config_file, "list", "--all")[0]["revoked_at"] is not None
     again = run(config_file, "revoke", created["id"])
     assert again.exit_code == 1 and "no active admin token" in again.output
+
+
+def admin_events(config_file: Path) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        database = Database.from_url(f"sqlite:///{config_file.parent / 'data' / 'bastion.db'}")
+        try:
+            pages = AuditEventRepository(database).events(ADMIN_WRITER)
+            return [orjson.loads(event.body) async for page in pages for event in page]
+        finally:
+            await database.close()
+
+    return asyncio.run(read())
+
+
+def test_creating_and_revoking_tokens_are_admin_events(config_file: Path) -> None:
+    # who was given which role is governed state: on the admin chain like a key.create
+    root = run_json(config_file, "create", "--role", "admin", "--subject", "root")
+    by_root = root["token"]
+    created = run_json(
+        config_file, "create", "--role", "security", "--subject", "sec", token=by_root
+    )
+    assert run(config_file, "revoke", created["id"], token=by_root).exit_code == 0
+    events = [
+        (e["action"], e["target"], e["actor"], e["details"]) for e in admin_events(config_file)
+    ]
+    assert events == [
+        ("admin_token.create", root["id"], "local-admin", {"subject": "root", "role": "admin"}),
+        ("admin_token.create", created["id"], "root", {"subject": "sec", "role": "security"}),
+        ("admin_token.revoke", created["id"], "root", {}),
+    ]
+    assert created["token"] not in json.dumps(admin_events(config_file))
 
 
 def test_plain_create_shows_the_token_once(config_file: Path) -> None:
@@ -64,7 +100,12 @@ def test_token_roles_limit_what_the_cli_may_do(config_file: Path) -> None:
         pytest.param(["create"], id="missing-role"),
         pytest.param(["create", "--role", "root"], id="unknown-role"),
         pytest.param(["create", "--role", "app_owner"], id="app-owner-without-subject"),
+        pytest.param(["create", "--role", "admin", "--subject", "  "], id="blank-subject"),
+        pytest.param(["create", "--role", "app_owner", "--subject", " "], id="blank-owner"),
+        pytest.param(["create", "--role", "auditor", "--subject", "s" * 201], id="long-subject"),
     ],
 )
 def test_usage_errors_exit_2(config_file: Path, args: list[str]) -> None:
-    assert run(config_file, *args).exit_code == 2
+    result = run(config_file, *args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -105,6 +105,14 @@ def test_show_prints_plain_content_and_records_the_read(config_file: Path) -> No
     assert missing.exit_code == 1 and "no audit record" in missing.output
 
 
+def test_show_prints_a_dash_for_what_the_call_does_not_have(config_file: Path) -> None:
+    asyncio.run(_calls(config_file, {"req_noteam": ("full", EMAIL, 1000.0)}))
+    shown = run(config_file, "audit", "show", "req_noteam")
+    assert shown.exit_code == 0, shown.output
+    assert "team -" in shown.output  # the caller's key has no team
+    assert "None" not in shown.output
+
+
 def test_encrypted_content_needs_decrypt_the_key_and_a_steward(
     config_file: Path, tmp_path: Path
 ) -> None:
@@ -170,6 +178,16 @@ def test_purge_keeps_held_content_and_the_chain(config_file: Path) -> None:
     assert verifies(config_file)
     both = run(config_file, "audit", "hold", "add", "--app", "a", "--team", "t", "--reason", "x")
     assert both.exit_code == 2
+
+
+def test_a_hold_on_a_request_nothing_is_recorded_for_warns(config_file: Path) -> None:
+    # a mistyped request id held nothing while the operator believed the call was kept
+    asyncio.run(_calls(config_file, {"req_kept": ("full", EMAIL, 1000.0)}))
+    typo = run(config_file, "audit", "hold", "add", "--request", "req_kpet", "--reason", "M 1")
+    assert typo.exit_code == 0
+    assert "warning: no call record or retained content of request req_kpet" in typo.stderr
+    right = run(config_file, "audit", "hold", "add", "--request", "req_kept", "--reason", "M 1")
+    assert right.exit_code == 0 and "warning" not in right.stderr
 
 
 def test_erase_subject_reads_the_value_from_stdin_and_never_echoes_it(

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,48 @@ def test_search_lists_newest_first_with_names_and_counts(stored: Path) -> None:
 )
 def test_search_filters(stored: Path, args: tuple[str, ...], expected: list[int]) -> None:
     assert found(stored, *args) == [f"req_{n:04d}" for n in expected]
+
+
+def test_rule_finds_the_calls_an_output_or_tool_rule_acted_on(
+    config_file: Path, tmp_path: Path
+) -> None:
+    # these rules acted only on the answer: their ids are in request_facts, not `rules`
+    answered = [
+        replace(call(1, FIN), request_facts={"output_blocked": {"rules": ["answer.secrets"]}}),
+        replace(call(2, SALES), request_facts={"output_redacted": {"rules": ["answer.secrets"]}}),
+        replace(
+            call(3, FIN), request_facts={"tool_calls_refused": [{"tool": "sh", "rule": "no.sh"}]}
+        ),
+    ]
+    store(config_file, [*RECORDS[:1], *answered])
+    assert found(config_file, "--rule", "answer.secrets") == ["req_0002", "req_0001"]
+    assert found(config_file, "--rule", "no.sh") == ["req_0003"]
+    out = tmp_path / "calls.jsonl"
+    exported = run(config_file, "export", "--out", str(out), "--rule", "answer.secrets", "--json")
+    assert json.loads(exported.stdout)["records"] == 2, exported.output
+
+
+def test_what_search_and_export_show_names_every_rule_that_acted(
+    config_file: Path, tmp_path: Path
+) -> None:
+    # a search by an answer-side rule lists calls that show it, not only the request's
+    facts = {
+        "output_redacted": {"classes": {"pii.email": 1}, "rules": ["answer.mail", "pii.redact"]},
+        "tools_stripped": [{"tool": "sh", "rule": "no.sh"}],
+    }
+    acted = replace(call(1, FIN, "redact", rules=("pii.redact",)), request_facts=facts)
+    store(config_file, [acted])
+    expected = ["pii.redact", "answer.mail", "no.sh"]
+    table = run(config_file, "search", "--rule", "answer.mail")
+    assert table.exit_code == 0, table.output
+    assert table.stdout.splitlines()[1].split()[7] == ",".join(expected)
+    listed = json.loads(run(config_file, "search", "--rule", "no.sh", "--json").stdout)
+    shown = listed["records"][0]
+    assert shown["rules"] == ["pii.redact"] and shown["rules_acted"] == expected
+    row = next(csv.DictReader(io.StringIO(run(config_file, "search", "--format", "csv").stdout)))
+    assert row["rules"] == "pii.redact" and row["rules_acted"] == ";".join(expected)
+    exported = run(config_file, "export", "--rule", "answer.mail")
+    assert json.loads(exported.stdout)["rules_acted"] == expected
 
 
 def test_search_limit_says_when_more_match(stored: Path) -> None:

@@ -101,13 +101,39 @@ def test_budgets_table_shows_a_team_at_80_percent_with_its_soft_threshold_reache
         "RULE", "SCOPE", "WINDOW", "START", "RESETS", "LIMIT", "SPENT", "LEFT", "USED", "SOFT",
     ]  # fmt: skip
     finance = next(line for line in lines if "team=finance" in line)
-    assert finance.split()[-6:] == ["100.0000", "80.0000", "20.0000", "80.0%", "80%", "reached"]
+    assert finance.split()[-6:] == ["100.00", "80.00", "20.00", "80.0%", "80%", "reached"]
     support = next(line for line in lines if "team=support" in line)
-    assert support.split()[-5:] == ["100.0000", "10.0000", "90.0000", "10.0%", "80%"]
+    assert support.split()[-5:] == ["100.00", "10.00", "90.00", "10.0%", "80%"]
     helpdesk = next(line for line in lines if "app=helpdesk" in line)
     assert helpdesk.split()[-5:] == ["10,000", "400", "9,600", "4.0%", "-"]
     # Aligned columns: every row's USED value starts under the header.
     assert finance.index("80.0%") == helpdesk.index("4.0%") == lines[0].index("USED")
+
+
+def test_budgets_table_shows_usd_to_the_cent_and_spend_below_a_cent_as_not_nothing(
+    tmp_path: Path,
+) -> None:
+    config_file = tmp_path / "bastion.yaml"
+    config_file.write_text(CONFIG, encoding="utf-8")
+    now = time.time()
+    write_ledger(
+        config_file,
+        [
+            spend(now, "research", "notebook", 0.004),
+            spend(now, "sales", "crm", 1234.565),
+            spend(now, "legal", "contracts", 12.345),
+        ],
+    )
+    lines = run(config_file, "budgets").output.splitlines()
+    research = next(line for line in lines if "team=research" in line)
+    assert research.split()[-5:] == ["100.00", "<0.01", "99.99", "<0.1%", "80%"]
+    sales = next(line for line in lines if "team=sales" in line)
+    assert sales.split()[-6:] == ["100.00", "1,234.57", "0.00", "1234.6%", "80%", "reached"]
+    legal = next(line for line in lines if "team=legal" in line)  # left 87.655: rounded down
+    assert legal.split()[-5:] == ["100.00", "12.35", "87.65", "12.3%", "80%"]
+    shown = {b["scope"].get("team"): b for b in run_json(config_file, "budgets")["budgets"]}
+    assert (shown["research"]["spent"], shown["research"]["remaining"]) == (0.004, 99.996)
+    assert shown["sales"]["spent"] == 1234.565
 
 
 def test_budgets_json_gives_period_limit_spent_remaining_and_percent(ledger: Path) -> None:
@@ -139,6 +165,7 @@ def test_budgets_json_gives_period_limit_spent_remaining_and_percent(ledger: Pat
         7600,
     )
     assert ledger_app["soft"] is None and ledger_app["soft_reached"] is False
+    assert all(type(ledger_app[k]) is int for k in ("limit", "spent", "remaining"))
 
 
 def test_budgets_json_remaining_is_the_amount_left_not_float_noise(tmp_path: Path) -> None:
@@ -214,6 +241,19 @@ def test_usage_table_groups_by_a_combination_over_a_given_range(ledger: Path) ->
     assert rows[("finance", "prod")] == ["2", "2,000", "400", "2,400", "550.000000"]
     assert rows[("finance", "dev")] == ["1", "1,000", "200", "1,200", "30.000000"]
     assert lines[-2].split() == ["TOTAL", "4", "3,300", "700", "4,000", "590.000000"]
+
+
+def test_usage_table_shows_end_user_ids_without_their_control_characters(ledger: Path) -> None:
+    # an end user behind a trust_end_user key chooses its id: a newline forged a row of
+    # the admin's table, and an OSC 52 sequence would set the admin's clipboard
+    forged = "mallory\nTOTAL  0  0  0  0  0.0\x1b]52;c;cm0gLXJmIH4=\x07"
+    write_ledger(ledger, [spend(time.time(), "finance", "ledger", 1.0, user=forged)])
+    result = run(ledger, "usage", "--by", "user")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == ["-", "mallory?TOTAL", "TOTAL"]
+    assert run_json(ledger, "usage", "--by", "user")["groups"][1]["group"]["user"] == forged
 
 
 def test_usage_by_key_and_model(ledger: Path) -> None:

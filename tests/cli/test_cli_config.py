@@ -77,6 +77,23 @@ def test_show_masks_secrets_in_yaml_and_json(runner: CliRunner, tmp_path: Path) 
     assert shown["providers"]["b"]["api_key_file"] == str(tmp_path / "k")
 
 
+def test_show_masks_passwords_in_database_and_redis_urls(runner: CliRunner, tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "storage: {url: 'postgresql+asyncpg://bastion:pg-canary-43@db.internal:5432/bastion'}\n"
+        "redis: {url: 'rediss://:redis-canary-44@cache.internal:6380/0'}\n"
+    )
+    for extra in ([], ["--json"]):
+        result = runner.invoke(cli, ["config", "show", "--config", str(config), *extra])
+        assert result.exit_code == 0
+        assert "canary" not in result.output
+    shown = json.loads(result.output)
+    assert shown["storage"]["url"] == (
+        "postgresql+asyncpg://bastion:**********@db.internal:5432/bastion"
+    )
+    assert shown["redis"]["url"] == "rediss://:**********@cache.internal:6380/0"
+
+
 def test_show_reflects_environment_overrides(runner: CliRunner) -> None:
     result = runner.invoke(
         cli,
@@ -93,3 +110,22 @@ def test_show_of_an_invalid_config_exits_1(runner: CliRunner, tmp_path: Path) ->
     result = runner.invoke(cli, ["config", "show", "--config", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 1
     assert "cannot read config file" in result.stderr
+
+
+def test_validate_refuses_a_usd_budget_on_a_model_without_a_price(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """What `serve` would refuse at start-up, `validate` refuses too."""
+    config = tmp_path / "bastion.yaml"
+    models = (
+        "providers: {local: {kind: openai, base_url: 'http://127.0.0.1:9/v1'}}\n"
+        "models: {house-llm: {targets: [{provider: local, model: house-llm}]}}\n"
+    )
+    budget = "    - {name: teams, scope: [team], budgets: [{period: month, usd: 50}]}\n"
+    config.write_text(models + "limits:\n  rules:\n" + budget)
+    result = runner.invoke(cli, ["config", "validate", "--config", str(config)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "'house-llm', which has no known price; add limits.pricing.house-llm" in result.stderr
+    config.write_text(models + "limits:\n  pricing: {house-llm: {input: 0}}\n  rules:\n" + budget)
+    result = runner.invoke(cli, ["config", "validate", "--config", str(config)])
+    assert result.exit_code == 0, result.stderr

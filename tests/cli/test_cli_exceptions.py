@@ -80,6 +80,110 @@ def test_lifecycle_request_approve_list_revoke(config_file: Path) -> None:
     assert again.exit_code == 1 and "it is revoked" in again.output
 
 
+def test_a_rule_the_active_policy_lacks_is_kept_with_a_warning(config_file: Path) -> None:
+    """A mistyped rule id waives nothing: the request says so (it is kept, as it may be
+    for a rule still to come); a rule of the policy, or a built-in check, passes quietly."""
+    (config_file.parent / "policy.yaml").write_text(
+        'name: p\nversion: "1"\nrules:\n'
+        "  - {id: secrets.block, match: {classes: ['secret.*']}, action: block}\n",
+        encoding="utf-8",
+    )
+    with config_file.open("a", encoding="utf-8") as config:
+        config.write("policy: {file: policy.yaml}\n")
+    known = run(config_file, *REQUEST)
+    assert known.exit_code == 0 and "warning" not in known.stderr
+    built_in = run(config_file, *REQUEST[:2], "--rule", "model.max_sensitivity", *REQUEST[4:])
+    assert built_in.exit_code == 0 and "warning" not in built_in.stderr
+    typo = run(config_file, *REQUEST[:2], "--rule", "secret.block", *REQUEST[4:])
+    assert typo.exit_code == 0 and "Requested exception" in typo.stdout
+    assert "has no rule 'secret.block': this exception waives nothing" in typo.stderr
+
+
+WAIVABLE = """\
+name: p
+version: "1"
+rules:
+  - {id: secrets.block, match: {classes: ['secret.*']}, action: block}
+  - {id: docs.allow, match: {app: docs}, action: allow}
+tools:
+  offer: [{id: tools.all, allow: ["*"]}]
+"""
+
+
+def _with_policy(config_file: Path, text: str) -> Path:
+    policy = config_file.parent / "policy.yaml"
+    policy.write_text(text, encoding="utf-8")
+    with config_file.open("a", encoding="utf-8") as config:
+        config.write("policy: {file: policy.yaml}\n")
+    return policy
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        pytest.param("docs.allow", "is an allow rule: it refuses no call", id="allow-rule"),
+        pytest.param("model.unapproved", "only the policy approves models", id="model-approval"),
+        pytest.param("tools.all", "exceptions do not waive tool rules", id="tool-offer"),
+        pytest.param("tools.max_calls", "exceptions do not waive tool rules", id="tool-built-in"),
+    ],
+)
+def test_an_exception_to_a_rule_that_refuses_nothing_is_a_usage_error(
+    config_file: Path, rule: str, why: str
+) -> None:
+    _with_policy(config_file, WAIVABLE)
+    refused = run(config_file, *REQUEST[:2], "--rule", rule, *REQUEST[4:])
+    assert refused.exit_code == 2, refused.output
+    assert f"Invalid value for --rule: rule {rule!r}" in refused.output
+    assert why in refused.output and "p@1+" in refused.output
+    assert listed_ids(config_file) == []
+
+
+def test_a_request_whose_rule_became_an_allow_rule_cannot_be_approved(config_file: Path) -> None:
+    policy = _with_policy(config_file, WAIVABLE)
+    exc_id = run_json(config_file, *REQUEST)["id"]
+    kept = run_json(config_file, *REQUEST)["id"]
+    security = admin_token(config_file, "sec-lead")
+    run_json(config_file, "exceptions", "approve", kept, token=security)
+    policy.write_text(WAIVABLE.replace("action: block", "action: allow"), encoding="utf-8")
+    activated = run(config_file, "policy", "activate", str(policy))
+    assert activated.exit_code == 0, activated.output
+
+    refused = run(config_file, "exceptions", "approve", exc_id, token=security)
+    assert refused.exit_code == 1, refused.output
+    assert f"exception {exc_id} cannot be approved: rule 'secrets.block' is an allow rule" in (
+        refused.output
+    )
+    assert "Deny it instead" in refused.output
+    assert run_json(config_file, "exceptions", "show", exc_id)["state"] == "requested"
+    denied = run_json(config_file, "exceptions", "deny", exc_id, token=security)
+    assert denied["state"] == "denied"
+    # one approved before the change stays as it was: it waives nothing now, harmlessly
+    assert run_json(config_file, "exceptions", "show", kept)["state"] == "approved"
+    revoked = run(config_file, "exceptions", "revoke", kept, token=security)
+    assert revoked.exit_code == 0, revoked.output
+
+
+def test_a_blank_scope_option_is_refused_not_dropped(config_file: Path) -> None:
+    # `--app "$APP" --team support` with APP unset waived the rule for the whole team
+    args = ("exceptions", "request", "--rule", "secrets.block", "--app", "", "--team", "support",
+            "--justification", "j", "--expires", "1d")  # fmt: skip
+    blank = run(config_file, *args)
+    assert blank.exit_code == 1 and "scope.app is empty" in blank.output
+    assert listed_ids(config_file) == []
+
+
+def test_show_prints_a_justification_without_its_control_characters(config_file: Path) -> None:
+    # the requester (an app owner, through the admin API) writes the justification; an
+    # OSC 52 sequence in it would set the clipboard of the admin who runs `show`
+    sneaky = "rotation\x1b]52;c;cm0gLXJmIH4=\x07\nowner:         forged"
+    requested = run_json(config_file, *REQUEST[:6], "--justification", sneaky, "--expires", "30d")
+    shown = run(config_file, "exceptions", "show", requested["id"])
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\x07" not in shown.output
+    assert "justification:  rotation?]52;c;cm0gLXJmIH4=??owner:         forged\n" in shown.output
+    assert run_json(config_file, "exceptions", "show", requested["id"])["justification"] == sneaky
+
+
 def test_the_approver_sets_a_shorter_expiry_and_a_past_one_is_refused(config_file: Path) -> None:
     exc_id = run_json(config_file, *REQUEST)["id"]  # asked for 30 days
     security = admin_token(config_file, "sec-lead")

@@ -122,15 +122,35 @@ def test_rotate_with_grace_keeps_the_old_key_working(config_file: Path) -> None:
     assert verify(url, new["key"]).principal.team == "t"
 
 
+def test_rotate_says_the_old_key_stops_at_its_expiry_when_that_comes_first(
+    config_file: Path,
+) -> None:
+    old = run_json(config_file, "keys", "create", "--name", "n", "--expires", "1h")
+    new = run_json(config_file, "keys", "rotate", old["id"], "--grace", "24h")
+    assert new["expires_at"] == old["expires_at"]
+    assert new["old_key_valid_until"] == old["expires_at"]
+
+
 def test_list_shows_when_a_key_in_grace_stops_working(config_file: Path) -> None:
     old = run_json(config_file, "keys", "create", "--name", "n")
     run_json(config_file, "keys", "rotate", old["id"], "--grace", "24h")
     (listed,) = [k for k in run_json(config_file, "keys", "list") if k["id"] == old["id"]]
     assert listed["status"] == "grace" and listed["grace_until"] is not None
+    again = run(config_file, "keys", "rotate", old["id"])
+    assert again.exit_code == 1 and "already rotated" in again.output, again.output
     row = next(
         line for line in run(config_file, "keys", "list").output.splitlines() if old["id"] in line
     )
     assert row.split()[-2:] == ["grace", listed["grace_until"]]
+    run(config_file, "keys", "revoke", old["id"])  # ends the grace now
+    everything = run_json(config_file, "keys", "list", "--all")
+    (revoked,) = [k for k in everything if k["id"] == old["id"]]
+    row = next(
+        line
+        for line in run(config_file, "keys", "list", "--all").output.splitlines()
+        if old["id"] in line
+    )
+    assert row.split()[-2:] == ["revoked", revoked["revoked_at"]]
 
 
 def test_rotate_without_grace_stops_the_old_key_now(config_file: Path) -> None:
@@ -147,12 +167,58 @@ def test_rotate_without_grace_stops_the_old_key_now(config_file: Path) -> None:
         pytest.param(["keys", "create"], id="missing-name"),
         pytest.param(["keys", "create", "--name", "n", "--expires", "soon"], id="bad-expiry"),
         pytest.param(["keys", "create", "--name", "n", "--expires", "2020-01-01"], id="past"),
+        pytest.param(["keys", "create", "--name", "n", "--expires", "999999w"], id="far-duration"),
+        pytest.param(
+            ["keys", "create", "--name", "n", "--expires", "9999-12-31T23:00:00-05:00"],
+            id="far-date",
+        ),
         pytest.param(["keys", "rotate", "abcd1234", "--grace", "1 day"], id="bad-grace"),
         pytest.param(["keys", "revoke"], id="missing-id"),
     ],
 )
 def test_usage_errors_exit_2(config_file: Path, args: list[str]) -> None:
-    assert run(config_file, *args).exit_code == 2
+    result = run(config_file, *args)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--name", "n" * 201], "name: at most 200 characters", id="name"),
+        pytest.param(["--name", "n", "--team", "t" * 5000], "team: at most 200", id="team"),
+        pytest.param(["--name", "n", "--role", ",".join(f"r{i}" for i in range(51))],
+                     "at most 50 roles", id="roles"),
+    ],
+)  # fmt: skip
+def test_create_refuses_what_the_admin_api_refuses(
+    config_file: Path, args: list[str], message: str
+) -> None:
+    # the admin API answers 400 for these; the CLI stored them, and the API's filters
+    # (at most 200 characters) could not find such a key's calls afterwards
+    result = run(config_file, "keys", "create", *args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert run_json(config_file, "keys", "list", "--all") == []
+
+
+def test_create_refuses_empty_values_instead_of_widening_the_key(config_file: Path) -> None:
+    # `--models "$MODELS"` with the variable unset gave a key for every model
+    models = run(config_file, "keys", "create", "--name", "n", "--models", "")
+    assert models.exit_code == 2 and "--models" in models.output
+    for field in ("--app", "--team", "--user", "--owner"):
+        blank = run(config_file, "keys", "create", "--name", "n", field, " ")
+        assert blank.exit_code == 1 and f"{field[2:]}: empty" in blank.output
+    assert run_json(config_file, "keys", "list", "--all") == []
+
+
+def test_rotate_refuses_a_grace_longer_than_the_admin_api_allows(config_file: Path) -> None:
+    # --grace 999999d left the "rotated" secret working until the year 4764
+    created = run_json(config_file, "keys", "create", "--name", "n")
+    long = run(config_file, "keys", "rotate", created["id"], "--grace", "91d")
+    assert long.exit_code == 1 and "grace: at most 90 days" in long.output
+    assert [k["status"] for k in run_json(config_file, "keys", "list", "--all")] == ["active"]
+    assert run(config_file, "keys", "rotate", created["id"], "--grace", "90d").exit_code == 0
 
 
 def test_invalid_config_exits_1(tmp_path: Path) -> None:

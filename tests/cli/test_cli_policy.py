@@ -100,6 +100,40 @@ def test_validate_errors_name_file_line_and_key(tmp_path: Path, text: str, messa
     assert f"error: {path}{message}" in result.stderr
 
 
+@pytest.mark.parametrize("command", ["validate", "test"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("", ":1: name: missing required key", id="empty file"),
+        pytest.param(
+            "- name: x\n",
+            ":1: the top level must be a mapping of sections (name:, version:, rules:, ...), "
+            "found a list",
+            id="a list",
+        ),
+        pytest.param("name: x\nrules:\n  - id: a\n", ":3: rules[0].action: missing", id="no match"),
+        pytest.param(
+            "name: x\nrules:\n  - {id: a, action: nuke}\n",
+            ":3: rules[0].action: Input should be",
+            id="unknown action",
+        ),
+        pytest.param(
+            "name: x\ntools:\n  constraints:\n"
+            "    - {id: t, tool: f, arguments: {u: {pattern: '(['}}}\n",
+            ":4: tools.constraints[0].arguments.u.pattern: constraint 't': not an RE2 expression",
+            id="bad regex",
+        ),
+    ],
+)
+def test_a_malformed_policy_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, command: str, text: str, message: str
+) -> None:
+    path = write(tmp_path, "p.yaml", text)
+    result = run(command, path)
+    assert (result.exit_code, type(result.exception)) == (1, SystemExit), result.output
+    assert f"error: {path}{message}" in result.stderr and "Traceback" not in result.output
+
+
 def test_validate_checks_the_tests_file_beside_the_policy(tmp_path: Path) -> None:
     path = write(tmp_path, "p.yaml", POLICY)
     tests = write(tmp_path, "p.tests.yaml", "tests:\n  - name: x\n    expect: {decision: allow}\n")
@@ -113,9 +147,12 @@ def test_validate_rejects_a_reroute_to_a_model_the_config_lacks(tmp_path: Path) 
         "  - id: r\n    match: {classes: [legal.contract]}\n    action: reroute\n"
         "    reroute: {to: gpt-4o}\n"
     )
-    result = run("validate", write(tmp_path, "p.yaml", text))
+    path = write(tmp_path, "p.yaml", text)
+    result = run("validate", path)
     assert result.exit_code == 1
-    assert "rules[2].reroute.to: 'gpt-4o' is not a model in the config's models" in result.stderr
+    # file:line: key: problem, as for every other policy error
+    expected = f"{path}:15: rules[2].reroute.to: 'gpt-4o' is not a model in the config's models"
+    assert expected in result.stderr
 
 
 # -- test ----------------------------------------------------------------------------

@@ -62,6 +62,15 @@ def test_jsonl_gives_one_line_per_input_line_in_order() -> None:
     assert "error" in results[5]
 
 
+def test_jsonl_line_with_a_lone_surrogate_is_scanned_and_the_rest_follow() -> None:
+    lines = ['{"text": "a\\ud800 dana@example.com"}', json.dumps({"text": TEXT})]
+    code, out = run("scan", "--jsonl", "-", stdin="\n".join(lines) + "\n")
+    assert code == 0
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert [(f["class"], f["start"]) for f in first["findings"]] == [("pii.email", 3)]
+    assert {f["class"] for f in second["findings"]} == {"pii.email", "pii.phone"}
+
+
 def test_scan_of_a_missing_file_fails_with_a_clear_message(tmp_path: Path) -> None:
     code, out = run("scan", str(tmp_path / "missing.txt"))
     assert code == 1 and "cannot read" in out

@@ -40,6 +40,9 @@ def test_interpolate_string(text: str, environ: dict[str, str], expected: str) -
         ("${1BAD}", "invalid reference"),
         ("${A B}", "invalid reference"),
         ("x ${OPEN", "unclosed ${"),
+        # read as the default "${B:-x" plus "}": a literal "${B:-x}" in the value
+        ("${A:-${B:-x}}", "a default cannot hold another ${...} reference"),
+        ("${A:-${B}}", "a default cannot hold another ${...} reference"),
     ],
 )
 def test_interpolate_string_errors(text: str, reason: str) -> None:

@@ -82,6 +82,48 @@ def test_cross_field_check_points_at_the_named_key(tmp_path: Path) -> None:
     )
 
 
+def test_proxy_and_admin_on_one_port_fail_at_load(tmp_path: Path) -> None:
+    """`config validate` said ok and `serve` failed to bind the second listener."""
+    path = write(tmp_path, "server:\n  port: 9090\n  admin: {port: 9090}\n")
+    assert error_of(path, environ={}) == (
+        f"{path}:1: server: port and admin.port are both 9090: the proxy and the admin API "
+        "need a port each"
+    )
+    apart = write(tmp_path, "server:\n  port: 0\n  admin: {port: 0}\n", "random.yaml")
+    assert load_config(apart, environ={}).server.admin.port == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        pytest.param(
+            'storage: {url: "mysql://u:pw-canary@db/x"}',
+            "storage.url: uses the unsupported scheme 'mysql'; use sqlite:/// or postgresql://",
+            id="unsupported-database",
+        ),
+        pytest.param(
+            'storage: {url: "sqlite://"}',
+            "storage.url: must name a SQLite file (sqlite:///path/to/bastion.db)",
+            id="in-memory-sqlite",
+        ),
+        pytest.param(
+            'redis: {url: "http://u:pw-canary@cache:6379"}',
+            "redis.url: must be a redis://, rediss:// or unix:// URL",
+            id="redis-scheme",
+        ),
+    ],
+)
+def test_a_store_url_the_gateway_cannot_open_fails_at_load(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    """`config validate` and reloads refuse it, by file and line, instead of `serve`
+    failing at start-up (Redis: with a traceback)."""
+    path = write(tmp_path, f"server: {{port: 1}}\n{line}\n")
+    message = error_of(path, environ={})
+    assert message.startswith(f"{path}:2: {expected}")
+    assert "pw-canary" not in message
+
+
 def test_every_problem_is_reported_in_file_order(tmp_path: Path) -> None:
     path = write(tmp_path, "server:\n  port: high\n  workers: 0\naudit:\n  max_batch: 0\n")
     lines = error_of(path, environ={}).splitlines()

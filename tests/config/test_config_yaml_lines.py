@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bastion.config.yaml_lines import dotted, load_lined_yaml
@@ -89,3 +91,33 @@ def test_dotted_writes_list_indexes_in_brackets() -> None:
         "models.gpt-4.1.targets[0].provider"
     )
     assert dotted(()) == "(top level)"
+
+
+def _laughs(levels: int) -> str:
+    """A "billion laughs": each level a list of ten aliases of the level before."""
+    lines = ["x:", "  l0: &l0 [ha, ha, ha, ha, ha, ha, ha, ha, ha, ha]"]
+    for level in range(1, levels + 1):
+        lines.append(f"  l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 10)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(_laughs(9), "aliases expand to more than", id="alias-bomb"),
+        pytest.param("a: &a [1, *a]\n", "an alias refers to a block that contains it", id="cycle"),
+        pytest.param("x: " + "[" * 150 + "]" * 150 + "\n", "nested more than", id="deep"),
+        pytest.param("x: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than", id="deeper"),
+    ],
+)
+def test_hostile_yaml_is_an_error_not_a_crash_or_a_hang(text: str, problem: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"^c\.yaml:") as raised:
+        load_lined_yaml(text, "c.yaml")
+    assert problem in str(raised.value)
+    assert time.monotonic() - started < 30  # a hang guard, not a speed target (~2 s here)
+
+
+def test_aliases_that_copy_a_block_a_few_times_still_load() -> None:
+    data = load_lined_yaml(_laughs(3), "c.yaml").data
+    assert len(data["x"]["l3"]) == 10 and data["x"]["l3"][9][9][9] == ["ha"] * 10

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import multiprocessing
 import stat
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -65,7 +69,7 @@ def test_bad_files_are_config_errors(tmp_path: Path, content: bytes) -> None:
 def test_keyring_location(tmp_path: Path) -> None:
     embedded = BastionConfig(storage={"url": f"sqlite:///{tmp_path}/db/bastion.db"})
     assert keyring_location(embedded) == (tmp_path / "db" / "keyring.json", True)
-    memory = BastionConfig(storage={"url": "sqlite:///:memory:"})
+    memory = BastionConfig(storage={"url": "sqlite:///file:mem?mode=memory&uri=true"})
     assert keyring_location(memory) == (None, True)
     shared = BastionConfig(storage={"url": "postgresql+asyncpg://db/bastion"})
     with pytest.raises(ConfigError, match="keyring_file is required"):
@@ -85,3 +89,64 @@ def test_write_replaces_atomically(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["keyring.json"]
     loaded = load_keyring(path, generate=False)
     assert loaded.active("fingerprint").id == second.active("fingerprint").id
+
+
+def test_processes_creating_the_keyring_together_all_use_the_one_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `bastion serve` with server.workers: 2 on a new SQLite store: both workers find no
+    # keyring. The one that loses must use the winner's keys, not its own in-memory ring
+    # (else its checkpoints are signed by a key the file lacks, and its fingerprints and
+    # sealed content are under keys nobody keeps).
+    path = tmp_path / "keyring.json"
+    winner = Keyring.generate()
+    real_generate = Keyring.generate
+
+    def generate_after_the_other_worker() -> Keyring:
+        write_keyring(path, winner)  # the other worker got there first
+        return real_generate()
+
+    monkeypatch.setattr(Keyring, "generate", staticmethod(generate_after_the_other_worker))
+    ring = load_keyring(path, generate=True)
+    on_disk = load_keyring(path, generate=False)
+    for purpose in ("pseudonym", "fingerprint", "signing", "content"):
+        assert ring.active(purpose).id == winner.active(purpose).id
+        assert on_disk.active(purpose).id == winner.active(purpose).id
+    assert [p.name for p in tmp_path.iterdir()] == ["keyring.json"]
+
+
+def _load_signing_key_id(path: str, started: str) -> str:
+    Path(started).touch()
+    return load_keyring(Path(path), generate=True).active("signing").id
+
+
+def test_a_worker_upgrading_an_old_keyring_waits_for_the_one_already_upgrading_it(
+    tmp_path: Path,
+) -> None:
+    """A keyring from before signing and content keys, and two workers starting on it:
+    each used to add keys of its own and write them over the other's (the loser then
+    signs and seals with keys nobody keeps). Here this process is the first worker, in
+    the middle of its upgrade (holding the file's lock); the second must wait for it
+    and use the keys it wrote."""
+    path, started = tmp_path / "keyring.json", tmp_path / "started"
+    full = Keyring.generate()
+    old = Keyring(
+        [full.active("pseudonym"), full.active("fingerprint")],
+        {"pseudonym": full.active("pseudonym").id, "fingerprint": full.active("fingerprint").id},
+    )
+    write_keyring(path, old)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        with open(path, "rb") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            second = pool.submit(_load_signing_key_id, str(path), str(started))
+            deadline = time.monotonic() + 30
+            while not started.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.5)  # the second worker is now reading the keyring
+            upgraded = old.with_optional_keys()
+            write_keyring(path, upgraded)
+        assert second.result(timeout=30) == upgraded.active("signing").id
+    finally:
+        pool.shutdown()
+    assert load_keyring(path, generate=False).active("signing").id == upgraded.active("signing").id

@@ -17,7 +17,9 @@ from tests.server.admin_stack import POLICY_V1, POLICY_V2, AdminStack, admin_sta
 
 from bastion.audit.admin_events import ADMIN_WRITER
 from bastion.errors import StorageError
+from bastion.model import CallRecord, CallStatus
 from bastion.model.exceptions import ExceptionState
+from bastion.storage import CallRecordRepository
 from bastion.storage.audit_events import AuditEventRepository
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -123,6 +125,11 @@ async def test_rotation_hands_out_a_new_secret_and_keeps_the_old_for_the_grace(
     assert (await stack.chat("rot-old", "hi")).status_code == 200  # in its grace
     old = await ok(await stack.api("admin", "GET", f"/keys/{created['id']}"))
     assert old["status"] == "grace" and old["replaced_by"] == rotated["id"]
+    assert old["grace_until"] == rotated["old_key_valid_until"]  # the end it keeps to
+    twice = error(
+        await stack.api("admin", "POST", f"/keys/{created['id']}/rotate"), 409, "key_not_active"
+    )
+    assert f"already rotated (replaced by {rotated['id']!r})" in twice["message"]
 
 
 @pytest.mark.parametrize(
@@ -132,6 +139,11 @@ async def test_rotation_hands_out_a_new_secret_and_keeps_the_old_for_the_grace(
         pytest.param({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at", id="past"),
         pytest.param(
             {"name": "x", "expires_at": "2030-01-01T00:00:00"}, "expires_at", id="no-zone"
+        ),
+        pytest.param(
+            {"name": "x", "expires_at": "9999-12-31T23:00:00-05:00"},
+            "expires_at",
+            id="past-year-9999",
         ),
         pytest.param({"name": "x", "colour": "red"}, "colour", id="unknown-field"),
         pytest.param({"name": "x", "models": []}, "models", id="no-models"),
@@ -183,6 +195,23 @@ async def test_validate_reports_problems_with_their_line(stack: AdminStack) -> N
         )
     )
     assert bad["ok"] is False and bad["error"].startswith("p.yaml:")
+
+
+async def test_validate_refuses_alias_bombs_and_cycles_as_bad_policies(stack: AdminStack) -> None:
+    # 400 bytes whose aliases expand to 10^9 values: before, the gateway built them
+    # until it ran out of memory; a cycle was a 500 (RecursionError)
+    levels = ["  l0: &l0 [ha, ha, ha, ha, ha, ha, ha, ha, ha, ha]"]
+    levels += [f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 10)]
+    bomb = POLICY_V1 + "x:\n" + "\n".join(levels) + "\n"
+    cycle = POLICY_V1.replace("rules:", "rules: &r [*r]\nold_rules:", 1)
+    for content, problem in ((bomb, "aliases expand"), (cycle, "an alias refers to a block")):
+        checked = await ok(
+            await stack.api(
+                "auditor", "POST", "/policies/validate", {"content": content, "source": "p.yaml"}
+            )
+        )
+        assert checked["ok"] is False and checked["error"].startswith("p.yaml:"), checked
+        assert problem in checked["error"]
 
 
 async def test_policy_tests_run_with_an_extra_test_file(stack: AdminStack) -> None:
@@ -246,6 +275,27 @@ async def test_simulator_shows_classes_spans_and_the_decision_never_the_value(
     )
     assert candidate["decision"]["action"] == "block"
     assert candidate["policy"].startswith("team@v2+")
+    # the code a caller would get, as the proxy answers a block (403 policy_violation)
+    assert candidate["decision"]["code"] == "policy_violation"
+    assert result["decision"]["code"] is None
+
+
+async def test_an_exception_expiry_past_year_9999_is_400(stack: AdminStack) -> None:
+    beyond = "9999-12-31T23:00:00-05:00"  # a valid date, but past year 9999 in UTC
+    request = {
+        "rule": "secrets.block",
+        "scope": {"app": "shop"},
+        "justification": "rotation",
+        "expires_at": beyond,
+    }
+    refused = await stack.api("owner", "POST", "/exceptions", request)
+    assert error(refused, 400, "invalid_value")["param"] == "expires_at"
+    requested = await ok(
+        await stack.api("owner", "POST", "/exceptions", {**request, "expires_at": FUTURE}), 201
+    )
+    approve = f"/exceptions/{requested['id']}/approve"
+    refused = await stack.api("security", "POST", approve, {"expires_at": beyond})
+    assert error(refused, 400, "invalid_value")["param"] == "expires_at"
 
 
 async def test_simulator_applies_live_exceptions(stack: AdminStack) -> None:
@@ -275,7 +325,10 @@ async def test_simulator_applies_live_exceptions(stack: AdminStack) -> None:
 
 async def test_simulator_input_errors(stack: AdminStack) -> None:
     both = {"prompt": "a", "messages": [{"role": "user", "content": "b"}]}
-    error(await stack.api("auditor", "POST", "/policies/simulate", both), 400, "invalid_value")
+    detail = error(
+        await stack.api("auditor", "POST", "/policies/simulate", both), 400, "invalid_value"
+    )
+    assert detail["message"] == "give exactly one of prompt, messages or request"
     bad_request = {"request": {"model": "gpt-4o-mini", "messages": "nope"}}
     detail = error(
         await stack.api("auditor", "POST", "/policies/simulate", bad_request), 400, "invalid_value"
@@ -447,6 +500,18 @@ async def test_usage_and_budgets_by_team_and_for_an_app_owner(stack: AdminStack)
         "team",
         "app",
     }
+    paged, cursor = [], None  # one by one: every budget once (rules "team" then "app")
+    while True:
+        after = {"cursor": cursor} if cursor else {}
+        page = await ok(await stack.api("auditor", "GET", "/budgets", limit=1, **after))
+        paged += page["data"]
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    key = ("rule", "scope", "measure")
+    assert sorted(str([b[k] for k in key]) for b in paged) == sorted(
+        str([b[k] for k in key]) for b in budgets["data"]
+    )
     own = await ok(await stack.api("owner", "GET", "/budgets"))
     assert [b["scope"] for b in own["data"]] == [{"app": "shop"}]
     assert [r["id"] for r in own["rules"]] == ["app"]
@@ -529,6 +594,24 @@ async def test_audit_search_filters_and_pages(stack: AdminStack) -> None:
     assert error(bad, 400, "invalid_value")["param"] == "class"
 
 
+async def test_audit_search_refuses_a_parameter_it_does_not_take(stack: AdminStack) -> None:
+    # `from` is not `since`: answering the unfiltered list would read as the filtered one
+    day_ago = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    typo = error(
+        await stack.api("auditor", "GET", "/audit/events", **{"from": day_ago}),
+        400,
+        "unknown_parameter",
+    )
+    assert typo["param"] == "from" and "since" in typo["message"] and day_ago not in typo["message"]
+    refused = await stack.api("owner", "GET", "/audit/events", **{"from": day_ago})
+    error(refused, 403, "admin_role_required")  # the role check comes first
+    other_route = await stack.api("auditor", "GET", "/audit/events", group_by="team")
+    assert error(other_route, 400, "unknown_parameter")["param"] == "group_by"
+    await ok(
+        await stack.api("auditor", "GET", "/audit/events", since=day_ago, **{"class": "pii.*"})
+    )
+
+
 async def test_audit_event_detail_has_the_trace_and_chain_never_the_text(stack: AdminStack) -> None:
     mail = await ok(
         await stack.api("auditor", "GET", "/audit/events", **{"class": "pii.email", "team": "fin"})
@@ -545,6 +628,48 @@ async def test_audit_event_detail_has_the_trace_and_chain_never_the_text(stack: 
     assert completion["seq"] > intent["seq"] and intent["writer"] == completion["writer"]
     assert "dana.lopez" not in str(event)
     error(await stack.api("auditor", "GET", "/audit/events/req_nope"), 404, "record_not_found")
+
+
+ANSWER_FACTS = {
+    "output_redacted": {"classes": {"pii.email": 1}, "rules": ["answer.mail", "pii.redact"]},
+    "output_blocked": {"classes": {"secret.aws_access_key": 1}, "rules": ["answer.secrets"]},
+    "tools_stripped": [{"tool": "sh", "rule": "tools.no_shell"}],
+    "tool_calls_refused": [{"tool": "fetch", "rule": "tools.no_fetch", "reason": "not offered"}],
+}
+
+
+def answered_call(started_at: float) -> CallRecord:
+    """A call whose answer and tools output and tool rules acted on (request_facts)."""
+    return CallRecord(
+        request_id="req_answered",
+        started_at=started_at,
+        endpoint="chat.completions",
+        principal=None,
+        model_requested="gpt-4o-mini",
+        model_used="gpt-4o-mini",
+        decision="redact",
+        status=CallStatus.BLOCKED,
+        http_status=403,
+        rules=("pii.redact",),
+        request_facts=ANSWER_FACTS,
+    )
+
+
+async def test_search_and_detail_name_the_rules_that_acted_on_the_answer(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    acted = ["pii.redact", "answer.mail", "answer.secrets", "tools.no_shell", "tools.no_fetch"]
+    async with admin_stack(tmp_path_factory.mktemp("answer-rules")) as stack:
+        records = CallRecordRepository(stack.apps.runtime.database)
+        await records.insert_many([answered_call(datetime.now(UTC).timestamp())])
+        for rule in acted:
+            found = await ok(await stack.api("auditor", "GET", "/audit/events", rule=rule))
+            assert [c["request_id"] for c in found["data"]] == ["req_answered"], rule
+            summary = found["data"][0]
+            assert summary["rules"] == ["pii.redact"] and summary["rules_acted"] == acted
+        event = await ok(await stack.api("auditor", "GET", "/audit/events/req_answered"))
+        assert event["record"]["rules"] == ["pii.redact"]
+        assert event["record"]["rules_acted"] == acted
 
 
 async def test_chain_verification_runs_and_catches_an_edited_record(
@@ -590,6 +715,17 @@ async def test_errors_keep_the_openai_shape(stack: AdminStack) -> None:
     error(typed, 415, "unsupported_media_type")
     huge = await stack.api("admin", "POST", "/policies/validate", {"content": "x" * 70000})
     error(huge, 413, "request_too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no content-length: the limit hits mid-body
+        yield b'{"content": "'
+        for _ in range(10):
+            yield b"x" * 10000
+        yield b'"}'
+
+    streamed = await stack.admin.post(
+        "/admin/api/policies/validate", content=chunks(), headers=headers
+    )
+    error(streamed, 413, "request_too_large")
     gateway_key = {"authorization": f"Bearer {stack.keys['shop'][1]}"}
     error(await stack.admin.get("/admin/api/whoami", headers=gateway_key), 401, "invalid_api_key")
 

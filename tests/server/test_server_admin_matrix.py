@@ -229,6 +229,26 @@ async def test_route_answers_each_role_as_the_matrix_says(
         assert code is None or error["code"] == code
 
 
+@pytest.mark.parametrize("route", sorted(CALLS))
+async def test_every_route_refuses_a_query_parameter_it_does_not_take(
+    world: World, route: str
+) -> None:
+    call = CALLS[route]
+    path = "/admin/api" + await world.fill(call.path)
+    params = {"limit": "5", "zzz_typo": "1"} if route == "calls.recent" else {"zzz_typo": "1"}
+    body = call.body if isinstance(call.body, dict) else None
+    admin = world.stack.auth("admin")
+    response = await world.stack.admin.request(
+        call.method, path, headers=admin, json=body, params=params
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("unknown_parameter", "zzz_typo")
+    # who may not call the route at all hears that first
+    anonymous = await world.stack.admin.request(call.method, path, params=params)
+    assert anonymous.status_code == 401, anonymous.text
+
+
 def _app_routes(world: World) -> dict[str, APIRoute]:
     return {
         route.name: route

@@ -7,18 +7,22 @@ test_server_policy_store.py; Redis fail-closed and fail-open: test_server_limits
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.e2e.processes import free_port
 
 from bastion.config import load_config
+from bastion.errors import StorageError
 from bastion.identity.admin import AdminIdentity, AdminRole
 from bastion.identity.issuing import KeySpec, create_key
 from bastion.server.proxy import ProxyApp
 from bastion.server.runtime import Runtime
+from bastion.storage.changes import ChangeFeed
 
 CONFIG = """\
 storage: {{url: "sqlite:///gateway.db", poll_interval_s: 0.1}}
@@ -87,3 +91,25 @@ async def test_open_breaker_and_unreachable_key_store_degrade_then_refuse(
         # ...and with nothing cached, no call could authenticate: not ready
         runtime.verifier.invalidate(None)
         assert await probe(client) == (503, {"status": "unavailable"})
+
+
+async def test_readyz_follows_the_key_store_without_calls_coming_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a key lookup used to tell readiness about the store: with the database down
+    /readyz said ready while every new key got 503, and once the database was back it
+    said unavailable until a call came in, which a load balancer never sends."""
+    async with gateway(tmp_path) as (runtime, client):
+        await runtime.start()
+        assert await probe(client) == (200, {"status": "ready"})
+
+        async def store_down(self: ChangeFeed, seq: int, *, limit: int = 1000) -> None:
+            raise StorageError("change feed read failed (OperationalError)")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(ChangeFeed, "since", store_down)
+            await asyncio.sleep(0.5)  # a few polls (storage.poll_interval_s: 0.1)
+            assert await probe(client) == (503, {"status": "unavailable"})
+            runtime.verifier.store_reachable = False  # as a key lookup meanwhile found
+        await asyncio.sleep(0.5)
+        assert await probe(client) == (200, {"status": "ready"})

@@ -99,16 +99,23 @@ async def open_database(config: BastionConfig) -> AsyncIterator[Database]:
         await database.close()
 
 
-def open_governance(config: BastionConfig, database: Database) -> Governance:
-    """The governance service shared with the admin API: role checks, and each change
-    recorded on the admin chain (checkpointed when the deployment's keyring is here)."""
-    trail = AdminTrail(
+def open_trail(config: BastionConfig, database: Database) -> AdminTrail:
+    """The admin chain, checkpointed when the deployment's keyring is here."""
+    return AdminTrail(
         AuditEventRepository(database),
         signer=_signer(config),
         checkpoint_file=audit_location.checkpoint_file(config),
     )
+
+
+def open_governance(config: BastionConfig, database: Database) -> Governance:
+    """The governance service shared with the admin API: role checks, and each change
+    recorded on the admin chain (checkpointed when the deployment's keyring is here)."""
     return Governance(
-        database, lambda: config, trail, warn=lambda text: click.echo(f"warning: {text}", err=True)
+        database,
+        lambda: config,
+        open_trail(config, database),
+        warn=lambda text: click.echo(f"warning: {text}", err=True),
     )
 
 
@@ -163,6 +170,19 @@ def parse_duration(text: str, *, option: str) -> timedelta:
 
 def parse_expiry(text: str, *, now: datetime, option: str = "--expires") -> datetime:
     """An ISO-8601 date/time (UTC when no offset is given) or a duration from ``now``."""
+    try:
+        moment = _parse_moment(text, now=now, option=option).astimezone(UTC)
+    except OverflowError as exc:  # outside years 1-9999 in UTC: a datetime cannot hold it
+        raise click.BadParameter(
+            f"{text!r} is out of range; dates run from year 1 to 9999 (UTC)",
+            param_hint=option,
+        ) from exc
+    if moment <= now:
+        raise click.BadParameter(f"{text!r} is in the past", param_hint=option)
+    return moment
+
+
+def _parse_moment(text: str, *, now: datetime, option: str) -> datetime:
     if _DURATION.match(text):
         moment = now + parse_duration(text, option=option)
     else:
@@ -176,9 +196,7 @@ def parse_expiry(text: str, *, now: datetime, option: str = "--expires") -> date
             ) from exc
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-    if moment <= now:
-        raise click.BadParameter(f"{text!r} is in the past", param_hint=option)
-    return moment.astimezone(UTC)
+    return moment
 
 
 def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -197,8 +215,16 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences, newlines,
+    bidi overrides) shown as '?'. Cells can hold what callers sent (an end user's id
+    through a trust_end_user key, an app owner's justification)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def echo_table(headers: list[str], rows: list[list[str]]) -> None:
-    """Print rows as left-aligned columns under ``headers``."""
+    """Print rows as left-aligned columns under ``headers`` (cells made printable)."""
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     for line in [headers, *rows]:
         cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))

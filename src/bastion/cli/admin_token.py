@@ -1,7 +1,8 @@
 """``bastion admin-token``: create, list and revoke admin tokens (CONTRACT.md §1).
 
-Only the ``admin`` role manages tokens. With PostgreSQL and no admin token yet, the
-first ``admin-token create --role admin`` runs without one (bootstrap).
+Only the ``admin`` role manages tokens; creating and revoking one are admin events.
+With PostgreSQL and no admin token yet, the first ``admin-token create --role admin``
+runs without one (bootstrap).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
+    open_trail,
     run_async,
 )
 from bastion.identity.admin import (
@@ -28,6 +30,7 @@ from bastion.identity.admin import (
     create_admin_token,
     revoke_admin_token,
 )
+from bastion.identity.issuing import MAX_FIELD_CHARS
 from bastion.storage.admin_tokens import AdminTokenRepository, StoredAdminToken
 
 SHOWN_ONCE_WARNING = (
@@ -57,6 +60,16 @@ def create(
 ) -> None:
     """Create a token; app_owner tokens need --subject (the owner named on keys)."""
     admin_role = AdminRole(role)
+    if subject is not None:
+        subject = subject.strip()
+        if not subject:
+            raise click.BadParameter(
+                "is empty; leave it out to use the role", param_hint="--subject"
+            )
+        if len(subject) > MAX_FIELD_CHARS:  # as a key's --owner, which an app owner must match
+            raise click.BadParameter(
+                f"at most {MAX_FIELD_CHARS} characters", param_hint="--subject"
+            )
     if admin_role is AdminRole.APP_OWNER and not subject:
         raise click.UsageError("app_owner tokens need --subject (the owner of their apps)")
     config = load_cli_config(config_file)
@@ -67,7 +80,12 @@ def create(
                 admin_token_file, db, allow_bootstrap=admin_role is AdminRole.ADMIN
             )
             repo = AdminTokenRepository(db)
-            return await create_admin_token(repo, subject or role, admin_role, actor=actor)
+            created = await create_admin_token(repo, subject or role, admin_role, actor=actor)
+            details = {"subject": created[0].subject, "role": created[0].role}
+            await open_trail(config, db).record(
+                actor, "admin_token.create", created[0].token_id, details
+            )
+            return created
 
     record, plaintext = run_async(operation)
     if as_json:
@@ -127,6 +145,7 @@ def revoke(
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
             await revoke_admin_token(AdminTokenRepository(db), token_id, actor=actor)
+            await open_trail(config, db).record(actor, "admin_token.revoke", token_id)
 
     run_async(operation)
     if as_json:

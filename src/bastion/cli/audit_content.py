@@ -185,14 +185,15 @@ def _print_shown(shown: dict[str, Any], decrypt: bool) -> None:
         click.echo(f"request {shown['request_id']}: no call record (content only)")
     else:
         when = datetime.fromtimestamp(record["started_at"], UTC).isoformat(timespec="seconds")
-        click.echo(f"request {record['request_id']}  {when}  {record['endpoint']}")
+        fields = {name: "-" if value is None else value for name, value in record.items()}
+        click.echo(f"request {fields['request_id']}  {when}  {fields['endpoint']}")
         click.echo(
-            f"  caller   key {record['key_id']}  app {record['app']}  team {record['team']}  "
-            f"env {record['environment']}"
+            f"  caller   key {fields['key_id']}  app {fields['app']}  team {fields['team']}  "
+            f"env {fields['environment']}"
         )
         click.echo(
-            f"  model    {record['model_requested']} -> {record['model_used']}  "
-            f"decision {record['decision']}  status {record['status']} ({record['http_status']})"
+            f"  model    {fields['model_requested']} -> {fields['model_used']}  "
+            f"decision {fields['decision']}  status {fields['status']} ({fields['http_status']})"
         )
         for finding in record["findings"]:
             click.echo(

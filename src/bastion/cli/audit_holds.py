@@ -26,6 +26,8 @@ from bastion.cli._context import (
 from bastion.cli.audit_content import CONTENT_STEWARDS, optional_ring, record_action
 from bastion.identity.admin import RECORD_READERS, require_role
 from bastion.storage.audit_content import AuditContentRepository, HoldScope, LegalHold
+from bastion.storage.call_records import CallRecordRepository
+from bastion.storage.database import Database
 
 
 @click.group("hold")
@@ -66,9 +68,14 @@ def hold_add(
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
             require_role(actor, CONTENT_STEWARDS, "place legal holds")
-            placed = await AuditContentRepository(db).add_hold(
-                scope, value, reason, actor.subject, datetime.now(UTC)
-            )
+            content = AuditContentRepository(db)
+            if scope == "request" and not await _recorded(db, content, value):
+                click.echo(
+                    f"warning: no call record or retained content of request {value} (yet); "
+                    "check the id (x-bastion-request-id)",
+                    err=True,
+                )
+            placed = await content.add_hold(scope, value, reason, actor.subject, datetime.now(UTC))
             details = {"scope": scope, "value": value, "reason": placed.reason}
             await record_action(
                 config, db, optional_ring(config), actor, "hold.add", placed.id, details
@@ -80,6 +87,13 @@ def hold_add(
         echo_json(_hold_json(placed))
         return
     click.echo(f"placed legal hold {placed.id} on {placed.scope} {placed.value}")
+
+
+async def _recorded(db: Database, content: AuditContentRepository, request_id: str) -> bool:
+    """Whether the store has the call record or the retained content of a request."""
+    if await CallRecordRepository(db).get(request_id) is not None:
+        return True
+    return await content.for_request(request_id) is not None
 
 
 @hold.command("release")

@@ -37,7 +37,7 @@ from bastion.cli._context import (
     run_async,
 )
 from bastion.model import CallRecord
-from bastion.model.audit import record_to_json
+from bastion.model.audit import record_document, record_to_json, rules_acted
 from bastion.storage.call_search import CallFilter, CallSearch
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,6 +61,7 @@ CSV_COLUMNS = (
     "provider",
     "decision",
     "rules",
+    "rules_acted",
     "classes",
     "exception",
     "policy_version",
@@ -76,8 +77,8 @@ CSV_COLUMNS = (
     "end_user_claimed",
     "client_addr",
 )
-"""The CSV columns of search and export, in order (``rules`` and ``classes`` joined
-with ``;``, classes as ``name:count``)."""
+"""The CSV columns of search and export, in order (``rules``, ``rules_acted`` and
+``classes`` joined with ``;``, classes as ``name:count``)."""
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -95,7 +96,9 @@ def _filter_options(command: F) -> F:
         click.option("--env", "environment", default=None, help="Caller's environment."),
         click.option("--decision", default=None, help="Policy decision (allow, redact, block, "
                      "reroute, require_exception, ...)."),
-        click.option("--rule", default=None, help="A rule that matched (its id)."),
+        click.option(
+            "--rule", default=None, help="A rule that acted on the request or the answer (its id)."
+        ),
         click.option("--class", "data_class", default=None, help="A data class found "
                      "(pii.email) or a family (pii.*)."),
         click.option("--model", default=None, help="Model asked for or used."),
@@ -158,6 +161,7 @@ def csv_row(record: CallRecord) -> list[str]:
     values = record_to_json(record)
     values["time"] = _moment(record.started_at)
     values["rules"] = ";".join(record.rules)
+    values["rules_acted"] = ";".join(rules_acted(record))
     values["classes"] = _classes_text(record)
     values["exception"] = _exception(record)
     return [_csv_cell(values[column]) for column in CSV_COLUMNS]
@@ -177,8 +181,8 @@ def _csv_cell(value: object) -> str:
 
 
 def json_line(record: CallRecord) -> bytes:
-    """One record as a line of JSON (the fields of ``record_to_json``)."""
-    return orjson.dumps(record_to_json(record), option=orjson.OPT_APPEND_NEWLINE)
+    """One record as a line of JSON (``record_document``: its fields and ``rules_acted``)."""
+    return orjson.dumps(record_document(record), option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _printable(value: object) -> str:
@@ -198,7 +202,7 @@ def _table_row(record: CallRecord) -> list[str]:
         _printable(principal.environment if principal else None),
         _printable(record.model_used or record.model_requested),
         _printable(record.decision),
-        _printable(",".join(record.rules)),
+        _printable(",".join(rules_acted(record))),
         _printable(",".join(f"{n}x{c}" for n, c in sorted(class_counts(record).items()))),
         _printable(record.status.value),
         f"{usage.prompt_tokens}+{usage.completion_tokens}",
@@ -262,7 +266,8 @@ def search(
     as_json: bool,
 ) -> None:
     """List the calls matching every filter given, newest first: who, which model, the
-    decision, rules and classes found (names and counts, never values)."""
+    decision, every rule that acted (on the request or the answer) and classes found
+    (names and counts, never values)."""
     if as_json and output_format not in (None, "json"):
         raise click.UsageError(f"--json conflicts with --format {output_format}")
     shown_as = "json" if as_json else output_format or "table"
@@ -289,7 +294,7 @@ def search(
 
     records, more = run_async(operation)
     if shown_as == "json":
-        echo_json({"records": [record_to_json(r) for r in records], "more": more})
+        echo_json({"records": [record_document(r) for r in records], "more": more})
         return
     if shown_as == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +51,7 @@ USAGE_FIELDS = {
 """``--by`` names (CONTRACT.md §1 spellings and aliases) -> spend ledger fields."""
 
 _HEADERS = {"key_id": "KEY", "environment": "ENV"}
+_CENT = Decimal("0.01")
 
 
 # --- budgets ----------------------------------------------------------------------------
@@ -116,9 +118,9 @@ def budget_to_json(status: BudgetStatus, zone: ZoneInfo) -> dict[str, Any]:
         "period": status.period,
         "start": _local(status.start, zone),
         "resets_at": None if status.resets_at is None else _local(status.resets_at, zone),
-        "limit": status.limit,
-        "spent": status.spent,
-        "remaining": _left(status),
+        "limit": _number(status.limit, status),
+        "spent": _number(status.spent, status),
+        "remaining": _number(max(status.left, 0), status),
         "percent": round(status.share * 100, 2),
         "soft": status.soft,
         "soft_reached": _soft_reached(status),
@@ -139,15 +141,11 @@ def _budget_row(status: BudgetStatus, zone: ZoneInfo) -> list[str]:
         "-" if status.resets_at is None else _local(status.resets_at, zone, minutes=True),
         _amount(status.limit, usd),
         _amount(status.spent, usd),
-        _amount(_left(status), usd),
-        f"{status.share * 100:.1f}%",
+        # rounded down: a budget never looks less used than it is (99.996 left is 99.99)
+        _amount(max(status.left, 0), usd, rounding=ROUND_FLOOR),
+        _share(status),
         soft,
     ]
-
-
-def _left(status: BudgetStatus) -> float:
-    # Rounded to the picodollar: 100 - 80.1 is 19.9 left, not 19.900000000000006.
-    return max(round(status.limit - status.spent, 12), 0)
 
 
 def _soft_reached(status: BudgetStatus) -> bool:
@@ -155,8 +153,25 @@ def _soft_reached(status: BudgetStatus) -> bool:
     return status.soft is not None and round(status.share, 9) >= status.soft
 
 
-def _amount(value: float, usd: bool) -> str:
-    return f"{value:,.4f}" if usd else f"{round(value):,}"
+def _number(value: float, status: BudgetStatus) -> float | int:
+    """A JSON amount: tokens are whole numbers (5000, not 5000.0)."""
+    return round(value) if status.measure == "tokens" else value
+
+
+def _amount(value: float, usd: bool, *, rounding: str = ROUND_HALF_UP) -> str:
+    """Tokens whole, USD to the cent (1,234.50); an amount above zero but below a cent
+    is ``<0.01``, never ``0.00``, which would read as nothing spent or nothing left."""
+    if not usd:
+        return f"{round(value):,}"
+    amount = Decimal(repr(value))  # the float as written: 0.29, not 0.28999…
+    if 0 < amount < _CENT:
+        return "<0.01"
+    return f"{amount.quantize(_CENT, rounding=rounding):,.2f}"
+
+
+def _share(status: BudgetStatus) -> str:
+    percent = status.share * 100
+    return "<0.1%" if 0 < percent < 0.05 else f"{percent:.1f}%"
 
 
 def _local(at: float, zone: ZoneInfo, *, minutes: bool = False) -> str:

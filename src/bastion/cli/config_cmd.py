@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
 
 from bastion.config import BastionConfig, config_json_schema, config_path_from, load_config
 from bastion.errors import ConfigError
+from bastion.limits.build import check_budget_prices
 from bastion.pipeline.guardrails import load_configured_policy
 
 _config_option = click.option(
@@ -19,6 +22,9 @@ _config_option = click.option(
     default=None,
     help="Config file (default: $BASTION_CONFIG, else built-in defaults).",
 )
+_MASK = "**********"  # what a SecretStr dumps as
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):.*@(?=[^@]*$)")
+"""``scheme://user:`` followed by the password, up to the last ``@``."""
 
 
 @click.group("config")
@@ -41,12 +47,13 @@ def validate(config_file: Path | None) -> None:
     source = config_path_from(config_file)
     where = str(source) if source is not None else "built-in defaults (no config file)"
     policy = ""
-    if loaded.policy.file is not None:
-        try:
+    try:
+        check_budget_prices(loaded)  # what serve would refuse at start-up
+        if loaded.policy.file is not None:
             policy = f", policy {load_configured_policy(loaded, loaded.policy.file).version}"
-        except ConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise SystemExit(1) from exc
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from exc
     click.echo(
         f"ok: {where}: {_count(len(loaded.providers), 'provider')}, "
         f"{_count(len(loaded.models), 'model')}{policy}"
@@ -59,7 +66,9 @@ def validate(config_file: Path | None) -> None:
 def show(config_file: Path | None, as_json: bool) -> None:
     """Print the effective configuration after all layers, with secrets masked."""
     loaded = _load_or_exit(config_file)
-    effective = loaded.model_dump(mode="json")  # SecretStr dumps as "**********"
+    # SecretStr dumps as "**********"; URLs (storage.url, redis.url) keep their user
+    # and host but not their password
+    effective = _without_url_passwords(loaded.model_dump(mode="json"))
     if as_json:
         click.echo(json.dumps(effective, indent=2))
     else:
@@ -72,6 +81,17 @@ def _load_or_exit(config_file: Path | None) -> BastionConfig:
     except ConfigError as exc:
         click.echo(f"error: invalid configuration\n{exc}", err=True)
         raise SystemExit(1) from exc
+
+
+def _without_url_passwords(value: Any) -> Any:
+    """``value`` with the password of every ``scheme://user:password@host`` string masked."""
+    if isinstance(value, dict):
+        return {key: _without_url_passwords(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_url_passwords(item) for item in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(lambda match: f"{match.group(1)}:{_MASK}@", value)
+    return value
 
 
 def _count(number: int, noun: str) -> str:

@@ -32,12 +32,14 @@ from bastion.cli._context import (
     open_database,
     open_governance,
     parse_expiry,
+    printable,
     run_async,
 )
-from bastion.errors import PermissionDenied
+from bastion.errors import InvalidRequest, PermissionDenied
 from bastion.identity.admin import LOCAL_ADMIN_SUBJECT
 from bastion.model.exceptions import ExceptionState
 from bastion.pipeline.exception_webhook import exception_to_json
+from bastion.pipeline.governance import RULE_NOT_WAIVABLE
 from bastion.storage.exceptions import StoredException
 
 LOCAL_ADMIN_HINT = (
@@ -99,14 +101,19 @@ def request(
     async def operation() -> StoredException:
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            return await open_governance(config, db).request_exception(
-                actor,
-                rule=rule,
-                scope=scope,
-                justification=justification,
-                expires_at=expires_at,
-                owner=owner,
-            )
+            try:
+                return await open_governance(config, db).request_exception(
+                    actor,
+                    rule=rule,
+                    scope=scope,
+                    justification=justification,
+                    expires_at=expires_at,
+                    owner=owner,
+                )
+            except InvalidRequest as exc:
+                if exc.code == RULE_NOT_WAIVABLE:  # a --rule no exception can waive
+                    raise click.BadParameter(exc.message, param_hint="--rule") from None
+                raise
 
     stored = run_async(operation)
     if as_json:
@@ -266,7 +273,7 @@ def show(
     for name, value in data.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
-        click.echo(f"{name + ':':<15} {'-' if value is None else value}")
+        click.echo(f"{name + ':':<15} {'-' if value is None else printable(str(value))}")
 
 
 def _decide(

@@ -149,8 +149,9 @@ def list_keys(
 
 
 def _stops_at(key: StoredKey) -> datetime | None:
-    """When the key stops working: its expiry, or the end of its grace after a rotation."""
-    ends = [at for at in (key.expires_at, key.grace_until) if at is not None]
+    """When the key stops (or stopped) working: its expiry, the end of its grace after a
+    rotation, or its revocation, whichever comes first."""
+    ends = [at for at in (key.expires_at, key.grace_until, key.revoked_at) if at is not None]
     return min(ends) if ends else None
 
 
@@ -201,8 +202,9 @@ def rotate(
             return await governance.rotate_key(actor, key_id, grace=grace_period)
 
     issued = run_async(operation)
-    old_valid_until = None if not grace_period else datetime.now(UTC) + grace_period
-    _print_issued(issued, as_json, verb="Rotated", replaces=key_id, old_until=old_valid_until)
+    _print_issued(
+        issued, as_json, verb="Rotated", replaces=key_id, old_until=issued.old_valid_until
+    )
 
 
 def key_to_json(key: StoredKey, now: datetime) -> dict[str, Any]:
@@ -229,8 +231,12 @@ def key_to_json(key: StoredKey, now: datetime) -> dict[str, Any]:
 
 
 def _models_from(values: tuple[str, ...]) -> tuple[str, ...]:
-    models = split_list(values) or ("*",)
-    return ("*",) if "*" in models else models
+    models = split_list(values)
+    if values and not models:  # --models "$UNSET": not a licence for every model
+        raise click.BadParameter(
+            "names no model; give model names, or * for every one", param_hint="--models"
+        )
+    return ("*",) if not models or "*" in models else models
 
 
 def _print_issued(

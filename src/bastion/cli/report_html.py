@@ -213,11 +213,15 @@ def _budgets(report: EvidenceReport) -> str:
 
 def _rules(report: EvidenceReport) -> str:
     if not report.rules:
-        return _section("rules", "Top rules", _none("No rule matched a call."))
+        return _section("rules", "Top rules", _none("No rule acted on a call."))
     bars = [
         Bar(r.rule, r.calls, f"{r.calls:,} calls ({r.refused:,} refused)") for r in report.rules
     ]
-    return _section("rules", "Top rules", bar_chart(bars, title="Calls matched, by policy rule"))
+    return _section(
+        "rules",
+        "Top rules",
+        bar_chart(bars, title="Calls acted on (request or answer), by policy rule"),
+    )
 
 
 def _policies(report: EvidenceReport) -> str:

@@ -4,7 +4,8 @@ Grammar, inside any string scalar of the file:
 
 * ``${VAR}``          the value of ``VAR``; a load error when ``VAR`` is unset;
 * ``${VAR:-default}`` the value of ``VAR``, or ``default`` when it is unset or empty
-  (the shell's meaning of ``:-``); the default is literal text without ``}``;
+  (the shell's meaning of ``:-``); the default is literal text without ``}`` or
+  ``${`` (no nested references);
 * ``$${``             a literal ``${`` (so ``$${HOME}`` stays ``${HOME}``);
 * any other ``$`` is kept as it is.
 
@@ -53,6 +54,11 @@ def interpolate_string(text: str, environ: Mapping[str, str]) -> str:
         default = variable.group("default")
         value = environ.get(name)
         if default is not None:
+            if "${" in default:  # the first `}` ends the reference: not what was meant
+                raise InterpolationError(
+                    f"a default cannot hold another ${{...}} reference (in ${{{expression}}}"
+                    "); write one reference per value"
+                )
             return value if value else default
         if value is None:
             raise InterpolationError(

@@ -129,8 +129,14 @@ def _read_key_file(
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(f"{where}{dotted(key_path)}: cannot read {file}: {reason}") from exc
-    if not key.strip():
+    key = key.strip()
+    if not key:
         raise ConfigError(f"{where}{dotted(key_path)}: {file} is empty")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+        raise ConfigError(
+            f"{where}{dotted(key_path)}: {file} holds more than one line or a control "
+            "character; it must hold the key alone"
+        )
     return provider.model_copy(update={"api_key": SecretStr(key), "api_key_file": file})
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from bastion.config.exporters import AuditExporterConfig
@@ -118,7 +119,9 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest request body.")
     max_header_bytes: int = Field(16 * 1024, ge=1024, description="Largest total headers.")
     max_headers: int = Field(100, ge=8, description="Most request headers.")
-    body_timeout_s: float = Field(30.0, gt=0, description="Time to receive the whole body.")
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Time to receive the whole body, and the request headers."
+    )
     drain_timeout_s: float = Field(30.0, ge=0, description="SIGTERM: time for calls to end.")
     admin: AdminServerConfig = Field(
         default_factory=AdminServerConfig, description="Admin API, /metrics and console listener."
@@ -147,6 +150,17 @@ class ServerConfig(_Strict):
                     raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
 
+    @model_validator(mode="after")
+    def _two_listeners(self) -> ServerConfig:
+        hosts = {self.host, self.admin.host or self.host}
+        shared = len(hosts) == 1 or bool(hosts & {"0.0.0.0", "::", ""})
+        if self.port != 0 and self.port == self.admin.port and shared:
+            raise ValueError(
+                f"port and admin.port are both {self.port}: the proxy and the admin API "
+                "need a port each"
+            )
+        return self
+
 
 class StorageConfig(_Strict):
     url: str = Field(
@@ -157,6 +171,19 @@ class StorageConfig(_Strict):
         1.0, gt=0, le=60, description="How often the store is polled for key/config changes."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # the store's own check, at load time: `config validate` and reloads see it too
+        from bastion.errors import StorageError
+        from bastion.storage.database import normalise_url
+
+        try:
+            normalise_url(value)
+        except StorageError as exc:
+            raise ValueError(str(exc).removeprefix("storage.url ")) from None
+        return value
+
 
 class RedisConfig(_Strict):
     url: str | None = Field(None, description="redis://host:port/db, or null for none.")
@@ -166,6 +193,13 @@ class RedisConfig(_Strict):
     key_prefix: str = Field(
         "bastion:", min_length=1, max_length=64, description="Prefix of every Bastion key."
     )
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (or null for none)")
+        return value
 
 
 class TimeoutsConfig(_Strict):
@@ -202,6 +236,12 @@ class ProviderConfig(_Strict):
         default_factory=BreakerConfig, description="Circuit breaker per target."
     )
     max_connections: int = Field(256, ge=1, description="Connection pool size.")
+    max_response_bytes: int = Field(
+        128 * 1024 * 1024,
+        ge=1024,
+        description="Largest non-streamed answer body read from this upstream (after "
+        "decompression); a larger one is a failed attempt (502 upstream_error).",
+    )
     proxy: SecretStr | None = Field(
         None,
         description="Egress HTTP proxy for this provider, e.g. http://proxy.internal:3128 "
@@ -223,8 +263,17 @@ class ProviderConfig(_Strict):
     @field_validator("api_key")
     @classmethod
     def _empty_key_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
-        """``api_key: "${KEY:-}"`` with KEY unset means: send no key (local servers)."""
-        return value if value is None or value.get_secret_value() else None
+        """``api_key: "${KEY:-}"`` with KEY unset means: send no key (local servers).
+        Whitespace around the key (a variable set from a file with its newline) is
+        dropped; a control character inside could never be sent in a header."""
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+            raise ValueError(
+                "the key holds a line break or control character; set it to the key alone"
+            )
+        return SecretStr(key) if key else None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> ProviderConfig:
@@ -302,6 +351,24 @@ class CustomClassConfig(_Strict):
     sensitivity: Literal["public", "internal", "confidential", "restricted"] = Field(
         "confidential", description="Sensitivity of the class (CONTRACT.md §7)."
     )
+
+    @field_validator("regex")
+    @classmethod
+    def _re2_syntax(cls, regex: str | None) -> str | None:
+        """Checked at load (``config validate``, ``serve``, ``scan``): RE2 refuses
+        lookaround and backreferences, which other engines accept."""
+        if regex is not None:
+            options = re2.Options()
+            options.log_errors = False
+            try:
+                re2.compile(regex, options)
+            except re2.error as exc:
+                detail = exc.args[0].decode() if isinstance(exc.args[0], bytes) else exc
+                raise ValueError(
+                    f"not an RE2 pattern ({detail}); RE2 has no lookaround or "
+                    "backreferences: match the value itself, and use context words"
+                ) from None
+        return regex
 
     @model_validator(mode="after")
     def _has_a_source(self) -> CustomClassConfig:

@@ -11,7 +11,7 @@ where it appears.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -20,6 +20,12 @@ from bastion.errors import ConfigError
 KeyPath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists (a policy or config needs fewer than 10)."""
+MAX_ALIAS_NODES = 100_000
+"""Most nodes built again through aliases: ``&a`` / ``*a`` may copy a block, but ten
+aliases of ten aliases ... (a "billion laughs" of a few hundred bytes) would build
+billions of values."""
 _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 
@@ -42,11 +48,17 @@ def dotted(path: KeyPath) -> str:
     return text or "(top level)"
 
 
-def load_lined_yaml(text: str, source: str) -> LinedDocument:
-    """Parse ``text`` (the file named ``source``) into a mapping with key lines.
+def load_lined_yaml(
+    text: str, source: str, *, sections: str = "server:, storage:, providers:, ..."
+) -> LinedDocument:
+    """Parse ``text`` (the file named ``source``) into a mapping with key lines;
+    ``sections`` names the top-level keys the file should have, for the error when
+    its top level is not a mapping.
 
-    Raises ``ConfigError`` for YAML syntax errors, duplicate keys, non-string keys
-    and a top level that is not a mapping; every message starts with ``source:line``.
+    Raises ``ConfigError`` for YAML syntax errors, duplicate keys, non-string keys,
+    a top level that is not a mapping, nesting deeper than ``MAX_DEPTH``, an alias
+    inside the block it names and aliases that expand past ``MAX_ALIAS_NODES``; every
+    message starts with ``source:line`` (or ``source:`` alone).
     """
     try:
         loader = yaml.SafeLoader(text)  # refuses non-printable characters up front
@@ -71,12 +83,16 @@ def load_lined_yaml(text: str, source: str) -> LinedDocument:
         raise ConfigError(f"{source}{line}: invalid YAML: {reason}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from exc
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise ConfigError(
+            f"{source}: invalid YAML: nested more than {MAX_DEPTH} levels deep"
+        ) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}:{root.start_mark.line + 1}: the top level must be a mapping of "
-            f"sections (server:, storage:, providers:, ...), found {_kind(root)}"
+            f"sections ({sections}), found {_kind(root)}"
         )
     builder.lines[()] = 1
     return LinedDocument(data=data, lines=builder.lines)
@@ -89,22 +105,45 @@ class _Builder:
         self._loader = loader
         self._source = source
         self.lines: dict[KeyPath, int] = {}
+        self._built: set[int] = set()  # ids of the nodes built once
+        self._open: set[int] = set()  # ids of the collections being built
+        self._repeats = 0
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self._count(node, path)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
             raise ConfigError(
                 f"{self._source}:{node.start_mark.line + 1}: {dotted(path)}: "
                 f"unsupported YAML tag {node.tag}"
             )
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.ScalarNode):
+            return self._loader.construct_object(node, deep=True)
+        if id(node) in self._open:
+            self._fail(node, path, "an alias refers to a block that contains it")
+        if len(path) >= MAX_DEPTH:
+            self._fail(node, path, f"nested more than {MAX_DEPTH} levels deep")
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             items = []
             for index, item in enumerate(node.value):
                 self.lines[(*path, index)] = item.start_mark.line + 1
                 items.append(self.build(item, (*path, index)))
             return items
-        return self._loader.construct_object(node, deep=True)
+        finally:
+            self._open.discard(id(node))
+
+    def _count(self, node: yaml.Node, path: KeyPath) -> None:
+        if id(node) not in self._built:
+            self._built.add(id(node))
+            return
+        self._repeats += 1
+        if self._repeats > MAX_ALIAS_NODES:
+            self._fail(node, path, f"aliases expand to more than {MAX_ALIAS_NODES} values")
+
+    def _fail(self, node: yaml.Node, path: KeyPath, problem: str) -> NoReturn:
+        raise ConfigError(f"{self._source}:{node.start_mark.line + 1}: {dotted(path)}: {problem}")
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         self._reject_duplicates(node, path)

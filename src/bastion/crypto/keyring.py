@@ -16,6 +16,7 @@ existed): in embedded mode they are added on the next start; with PostgreSQL,
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -222,17 +223,63 @@ def load_keyring(path: Path, *, generate: bool) -> Keyring:
     except OSError as exc:
         raise ConfigError(f"cannot read keyring file {path}: {exc.strerror}") from exc
     else:
-        if generate and not (ring.has("signing") and ring.has("content")):
-            ring = ring.with_optional_keys()  # a ring from before signing or content keys
-            write_keyring(path, ring)
+        if generate and not _complete(ring):  # a ring from before signing or content keys
+            ring = _upgraded(path)
         return ring
     ring = Keyring.generate()
-    write_keyring(path, ring)
-    return ring
+    if _create_keyring(path, ring):
+        return ring
+    # another process (a second worker starting beside this one) created it first:
+    # every process must use the same keys, so the one on disk wins
+    return Keyring.from_json(path.read_bytes(), str(path))
+
+
+def _complete(ring: Keyring) -> bool:
+    return ring.has("signing") and ring.has("content")
+
+
+def _upgraded(path: Path) -> Keyring:
+    """The ring at ``path`` with its signing and content keys, added once: under an
+    exclusive lock on the file, so workers starting together do not each add keys of
+    their own (the one that loses would sign and seal with keys nobody keeps). A waiter
+    reads the file again by name, and finds the upgraded ring written beside it."""
+    with open(path, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+        ring = Keyring.from_json(path.read_bytes(), str(path))
+        if not _complete(ring):
+            ring = ring.with_optional_keys()
+            write_keyring(path, ring)
+        return ring
 
 
 def write_keyring(path: Path, ring: Keyring) -> None:
     """Write atomically with owner-only permissions."""
+    temporary = _written_beside(path, ring)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _create_keyring(path: Path, ring: Keyring) -> bool:
+    """Write ``ring`` to ``path`` only if no file is there yet (atomically, by a hard
+    link of a complete file): False when another process created it first."""
+    temporary = _written_beside(path, ring)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: replace, as before
+        os.replace(temporary, path)
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)
+    return True
+
+
+def _written_beside(path: Path, ring: Keyring) -> Path:
+    """A temporary file beside ``path`` holding ``ring``, owner-only and fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -241,7 +288,7 @@ def write_keyring(path: Path, ring: Keyring) -> None:
             handle.write(ring.to_json())
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    return temporary

@@ -52,9 +52,18 @@ _CLOSE_TIMEOUT_S = 5.0
 class PollingChangeNotifier:
     """Polls the ``changes`` table every ``interval_s`` seconds, and at once when nudged."""
 
-    def __init__(self, feed: ChangeFeed, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        feed: ChangeFeed,
+        interval_s: float = 1.0,
+        *,
+        on_poll: Callable[[bool], None] | None = None,
+    ) -> None:
         self._feed = feed
         self._interval_s = interval_s
+        # told after each background poll whether the store answered: the one check of
+        # the store that runs whether or not calls come in (readiness follows it)
+        self._on_poll = on_poll
         self._subscribers: defaultdict[str, list[ChangeCallback]] = defaultdict(list)
         self._last_seq = 0
         self._task: asyncio.Task[None] | None = None
@@ -126,6 +135,13 @@ class PollingChangeNotifier:
                 await self.poll_once()
             except StorageError as exc:
                 logger.warning("change feed poll failed: %s", type(exc).__name__)
+                self._polled(ok=False)
+            else:
+                self._polled(ok=True)
+
+    def _polled(self, *, ok: bool) -> None:
+        if self._on_poll is not None:
+            self._on_poll(ok)
 
 
 async def _call_safely(kind: str, callback: ChangeCallback) -> None:

@@ -194,4 +194,4 @@ class RedisChangeNotifier:
                     pinged_at = now
         finally:
             with contextlib.suppress(*_FAILURES):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8

@@ -6,13 +6,20 @@ plaintext key exists only in the returned ``IssuedKey``; the store gets its hash
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from bastion.errors import Conflict, NotFound, PermissionDenied
+from bastion.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from bastion.identity.admin import AdminIdentity
 from bastion.identity.keys import GATEWAY_KEY, hash_secret
 from bastion.storage.keys import KeyRepository, KeyStatus, StoredKey
+
+MAX_FIELD_CHARS = 200
+"""Longest name, principal field, role or model name of a key (CLI and admin API)."""
+MAX_ROLES = 50
+MAX_MODELS = 200
+MAX_GRACE = timedelta(days=90)
+"""Longest time a rotated key's old secret keeps working."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,33 @@ class IssuedKey:
 
     stored: StoredKey
     plaintext: str
+    old_valid_until: datetime | None = None
+    """After a rotation with a grace: when the replaced key stops working (as stored)."""
+
+
+def _check_sizes(spec: KeySpec) -> None:
+    """The admin API's bounds, for keys from the CLI too (a rotation keeps old values):
+    no field too long, none given but blank."""
+    if len(spec.roles) > MAX_ROLES:
+        raise InvalidRequest(f"a key has at most {MAX_ROLES} roles", param="roles")
+    if len(spec.models) > MAX_MODELS:
+        raise InvalidRequest(f"a key names at most {MAX_MODELS} models", param="models")
+    fields = {
+        "name": (spec.name,),
+        "environment": (spec.environment,),
+        "user": (spec.user,),
+        "app": (spec.app,),
+        "team": (spec.team,),
+        "owner": (spec.owner,),
+        "roles": spec.roles,
+        "models": spec.models,
+    }
+    for field, values in fields.items():
+        if any(value is not None and len(value) > MAX_FIELD_CHARS for value in values):
+            raise InvalidRequest(f"{field}: at most {MAX_FIELD_CHARS} characters", param=field)
+        if any(value is not None and not value.strip() for value in values):
+            # "" is not "none": policies, budgets and filters would treat it as a value
+            raise InvalidRequest(f"{field}: empty; leave it out instead", param=field)
 
 
 def _check_may_manage(actor: AdminIdentity, owner: str | None) -> None:
@@ -82,7 +116,9 @@ def _new_stored_key(spec: KeySpec, created_by: str, now: datetime) -> IssuedKey:
 
 
 async def create_key(repo: KeyRepository, spec: KeySpec, *, actor: AdminIdentity) -> IssuedKey:
-    """Store a new key for ``spec``; PermissionDenied when ``actor`` may not."""
+    """Store a new key for ``spec``; PermissionDenied when ``actor`` may not,
+    InvalidRequest when a field is blank or longer than the admin API accepts."""
+    _check_sizes(spec)
     _check_may_manage(actor, spec.owner)
     issued = _new_stored_key(spec, actor.subject, datetime.now(UTC))
     await repo.create(issued.stored)
@@ -96,8 +132,20 @@ async def _active_key(repo: KeyRepository, key_id: str, actor: AdminIdentity) ->
     _check_may_manage(actor, stored.owner)
     status = stored.status(datetime.now(UTC))
     if status is not KeyStatus.ACTIVE:
-        raise Conflict(f"key {key_id!r} is {status.value}", code="key_not_active", status=409)
+        raise Conflict(_not_active(stored, status), code="key_not_active", status=409)
     return stored
+
+
+def _not_active(stored: StoredKey, status: KeyStatus) -> str:
+    """Why a key can no longer be rotated, and what to do instead."""
+    if status in (KeyStatus.GRACE, KeyStatus.REPLACED):
+        return (
+            f"key {stored.key_id!r} was already rotated (replaced by {stored.replaced_by!r}); "
+            "rotate that key instead"
+        )
+    if status is KeyStatus.EXPIRED:
+        return f"key {stored.key_id!r} has expired; create a new key instead"
+    return f"key {stored.key_id!r} is revoked; create a new key instead"
 
 
 async def revoke_key(repo: KeyRepository, key_id: str, *, actor: AdminIdentity) -> None:
@@ -117,6 +165,8 @@ async def rotate_key(
     working for ``grace`` (zero: stops now). Only an active key can be rotated."""
     if grace < timedelta(0):
         raise ValueError("grace cannot be negative")
+    if grace > MAX_GRACE:  # a typo (900d) would leave the old secret working for years
+        raise InvalidRequest(f"grace: at most {MAX_GRACE.days} days", param="grace_s")
     old = await _active_key(repo, key_id, actor)
     now = datetime.now(UTC)
     spec = KeySpec(
@@ -136,4 +186,7 @@ async def rotate_key(
         raise Conflict(
             f"key {key_id!r} changed meanwhile; retry", code="key_not_active", status=409
         )
-    return issued
+    if not grace:
+        return issued
+    ends = [now + grace] + ([old.expires_at] if old.expires_at is not None else [])
+    return replace(issued, old_valid_until=min(ends))  # an expiry within the grace wins

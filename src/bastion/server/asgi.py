@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from typing import Any
 
 import orjson
@@ -118,16 +118,43 @@ def _encode_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
-async def send_reply(send: Send, reply: Reply) -> None:
-    """Send a complete JSON reply, then let the call finish (settle, record)."""
+async def send_reply(send: Send, reply: Reply, receive: Receive | None = None) -> None:
+    """Send a complete JSON reply, then let the call finish (settle, record). With
+    ``receive``, a reply with ``undelivered`` is not sent to a client already gone."""
     headers = _encode_headers(reply.headers)
     headers.append((b"content-length", str(len(reply.body)).encode()))
     try:
+        if reply.undelivered is not None and receive is not None and client_left(receive):
+            reply.undelivered()
+            return
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": reply.body})
     finally:
         if reply.finish is not None:
             await reply.finish()
+
+
+def client_left(receive: Receive) -> bool:
+    """Whether the client has disconnected already, without waiting for anything.
+
+    Once the body is read, the server's ``receive`` answers at once only when the client
+    has gone (``http.disconnect``) and otherwise suspends until it goes: this steps it
+    once and discards a suspended step. (uvicorn silently drops what is sent to a gone
+    client, so sending tells nothing; a watcher task per call would cost more.)
+    """
+    step = receive()
+    if not isinstance(step, Coroutine):
+        return False  # not a coroutine: no way to ask without waiting
+    try:
+        step.send(None)
+    except StopIteration as done:
+        message = done.value
+        return isinstance(message, Mapping) and message.get("type") == "http.disconnect"
+    except Exception:  # a receive that fails says nothing about the client
+        return False
+    finally:
+        step.close()  # a suspended step: nothing to report yet
+    return False
 
 
 async def send_error(send: Send, exc: ApiError, request_id: str) -> None:

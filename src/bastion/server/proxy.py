@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -9,7 +10,7 @@ import time
 
 import orjson
 
-from bastion.errors import ApiError, InternalError, NotFound
+from bastion.errors import ApiError, InternalError, NotFound, ShuttingDown
 from bastion.model import Endpoint
 from bastion.pipeline.context import IncomingCall, Reply, StreamingReply
 from bastion.server.asgi import (
@@ -145,6 +146,15 @@ class ProxyApp:
         except ApiError as exc:
             await send_error(send, exc, request_id)
             return
+        except asyncio.CancelledError:
+            # uvicorn cancels what is still running once the drain timeout passes; the
+            # call was recorded as cancelled, and the caller learns why (not a bare 500)
+            await send_error(
+                send,
+                ShuttingDown("The gateway is shutting down; retry the request."),
+                request_id,
+            )
+            return
         except Exception:
             log.exception(
                 "unexpected error answering %s %s (request %s)", method, path[:200], request_id
@@ -161,7 +171,7 @@ class ProxyApp:
         if isinstance(reply, StreamingReply):
             await send_stream(send, receive, reply)
         else:
-            await send_reply(send, reply)
+            await send_reply(send, reply, receive)
 
     def _readiness(self) -> Reply:
         status, degraded = self.runtime.readiness()

@@ -1,10 +1,11 @@
 """Applying a changed config file to a running process, or keeping the old one.
 
 What can change live: providers, models and the wire options (the router is rebuilt
-and swapped in; calls already under way finish on the old one). Server, storage and
-audit settings, and the ``limits.store``, ``limits.sqlite_file`` and
-``limits.idempotency*`` keys, need a restart: a reload that
-changes them applies the rest and says so.
+and swapped in; calls already under way finish on the old one), and limit rules,
+prices and the time zone (the limiter counts the next calls under them). Server,
+storage and audit settings, and the ``limits.store``, ``limits.sqlite_file``,
+``limits.on_store_down``, ``limits.replicas`` and ``limits.idempotency*`` keys, need a
+restart: a reload that changes them applies the rest and says so.
 A config that fails validation is rejected whole; the old config stays.
 """
 
@@ -25,6 +26,8 @@ RESTART_SECTIONS = ("server", "storage", "redis", "audit", "tracing")
 RESTART_LIMITS = (
     "store",
     "sqlite_file",
+    "on_store_down",
+    "replicas",
     "idempotency",
     "idempotency_ttl_s",
     "idempotency_in_flight_ttl_s",

@@ -7,6 +7,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -22,11 +23,12 @@ from typing import Any, Literal
 
 import uvicorn
 
-from bastion.config import load_config
+from bastion.config import reload_config
 from bastion.config.schema import BastionConfig
 from bastion.errors import BastionError
 from bastion.server import logs
 from bastion.server.app import create_apps
+from bastion.server.http_protocol import bounded_http_protocol, head_limit
 
 log = logging.getLogger("bastion.server")
 
@@ -65,7 +67,10 @@ def _uvicorn_config(
     return uvicorn.Config(
         app,
         loop="none",
-        http="httptools",
+        http=bounded_http_protocol(
+            head_limit(config.server.max_header_bytes, config.server.max_headers),
+            config.server.body_timeout_s,
+        ),
         lifespan=lifespan,
         access_log=False,
         log_level="warning",
@@ -73,7 +78,8 @@ def _uvicorn_config(
         log_config=None if config.server.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         server_header=False,
         date_header=False,
-        timeout_graceful_shutdown=int(config.server.drain_timeout_s) or None,
+        # whole seconds (uvicorn's type); 0 means no drain, never "wait for ever"
+        timeout_graceful_shutdown=math.ceil(config.server.drain_timeout_s),
         timeout_keep_alive=30,
         limit_concurrency=None,
         backlog=2048,
@@ -161,10 +167,17 @@ def _run_loop(
         asyncio.run(serve_process(config, sockets, options, worker=worker))
 
 
-def _worker(options: ServeOptions, sockets: tuple[socket.socket, ...]) -> None:
+def _worker(
+    options: ServeOptions, sockets: tuple[socket.socket, ...], started_with: BastionConfig
+) -> None:
+    """One worker: the config file as it is now (a reload the others applied), or, when
+    it no longer loads, the config the gateway started with. A worker replaced after a
+    crash must not stop the gateway over an edit the running workers rejected."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent forwards it (serve_process)
-    config = load_config(options.config_path, overrides=options.overrides)
+    config, error = reload_config(started_with, options.config_path, overrides=options.overrides)
     configure_logging(config.server.log_format)
+    if error is not None:
+        log.error("config file does not load; this worker runs the start-up config:\n%s", error)
     _run_loop(config, (sockets[0], sockets[1]), options, worker=True)
 
 
@@ -177,7 +190,10 @@ def run(config: BastionConfig, options: ServeOptions) -> None:
     """Bind the ports, then serve in this process or in ``server.workers`` processes."""
     server = config.server
     admin_host = server.admin.host or server.host
-    sockets = (bind_socket(server.host, server.port), bind_socket(admin_host, server.admin.port))
+    sockets = (
+        _listen(server.host, server.port, "server.port"),
+        _listen(admin_host, server.admin.port, "server.admin.port"),
+    )
     print(
         f"bastion serving on http://{server.host}:{sockets[0].getsockname()[1]}/v1 "
         f"(admin http://{admin_host}:{sockets[1].getsockname()[1]}, "
@@ -192,18 +208,34 @@ def run(config: BastionConfig, options: ServeOptions) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="bastion-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        code = _supervise(server.workers, options, sockets)
+        code = _supervise(server.workers, options, sockets, config)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
     if code:
         raise SystemExit(code)
 
 
+def _listen(host: str, port: int, setting: str) -> socket.socket:
+    """``bind_socket``, or exit 1 with one line saying which address is the problem
+    (a port in use, an unknown host) instead of a traceback."""
+    try:
+        return bind_socket(host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        log.error("cannot start: cannot listen on %s:%d (%s): %s", host, port, setting, reason)
+        raise SystemExit(1) from None
+
+
 _RESTARTS_PER_MINUTE = 5
 """A worker that dies more often than this is not coming back: stop the gateway."""
 
 
-def _supervise(count: int, options: ServeOptions, sockets: tuple[socket.socket, ...]) -> int:
+def _supervise(
+    count: int,
+    options: ServeOptions,
+    sockets: tuple[socket.socket, ...],
+    config: BastionConfig,
+) -> int:
     """Run ``count`` workers until a signal stops them; the exit code of the gateway.
 
     A worker that fails its start-up (exit 1: the lifespan said why, e.g. a missing
@@ -214,7 +246,9 @@ def _supervise(count: int, options: ServeOptions, sockets: tuple[socket.socket, 
     serial = itertools.count()
 
     def spawn() -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_worker, args=(options, sockets), name=f"bastion-{next(serial)}")
+        proc = ctx.Process(
+            target=_worker, args=(options, sockets, config), name=f"bastion-{next(serial)}"
+        )
         proc.start()
         return proc
 
@@ -257,7 +291,8 @@ def _supervise(count: int, options: ServeOptions, sockets: tuple[socket.socket, 
 
 
 def _migrate_once(config: BastionConfig) -> None:
-    """Migrate before workers start, so they never race on the schema."""
+    """Migrate before workers start, so they never race on the schema; a store that
+    cannot be opened stops the gateway with one line, as a single process does."""
     from bastion.storage.database import Database
 
     async def migrate() -> None:
@@ -267,4 +302,8 @@ def _migrate_once(config: BastionConfig) -> None:
         finally:
             await database.close()
 
-    asyncio.run(migrate())
+    try:
+        asyncio.run(migrate())
+    except BastionError as exc:
+        log.error("cannot start: %s", exc)
+        raise SystemExit(1) from None

@@ -25,7 +25,13 @@ from bastion.identity.changes_redis import RedisChangeNotifier, RedisChangePubli
 from bastion.identity.verifier import KeyVerifier
 from bastion.limits.base import Limiter, Unlimited
 from bastion.limits.budget_status import budget_statuses
-from bastion.limits.build import build_limiter, known_prices
+from bastion.limits.build import (
+    LimiterSettings,
+    build_limiter,
+    known_prices,
+    limiter_settings,
+    reconfigure_limiter,
+)
 from bastion.limits.idempotency import build_idempotency_store
 from bastion.limits.ledger import LedgerWriter, rebuild
 from bastion.limits.limiter import ScopedLimiter
@@ -112,7 +118,11 @@ class Runtime:
         self.verifier = KeyVerifier(self.keys)
         self.admin_auth = AdminAuthenticator(AdminTokenRepository(self.database))
         self.records = CallRecordRepository(self.database)
-        poller = PollingChangeNotifier(ChangeFeed(self.database), config.storage.poll_interval_s)
+        poller = PollingChangeNotifier(
+            ChangeFeed(self.database),
+            config.storage.poll_interval_s,
+            on_poll=self._key_store_polled,
+        )
         self.changes: ChangeNotifier = poller
         # change push: with Redis, committed changes nudge every replica to poll at once
         self._change_push: RedisChangePublisher | None = None
@@ -150,6 +160,7 @@ class Runtime:
             on_degraded=self._limits_degraded,
         )
         self.limiter: ScopedLimiter | None = built[0] if built else None
+        self._counted_rules = list(self.limiter.rules) if self.limiter is not None else []
         self.ledger: LedgerWriter | None = built[1] if built else None
         limiter: Limiter = (
             self.limiter if self.limiter is not None else Unlimited(known_prices(config))
@@ -284,17 +295,20 @@ class Runtime:
         """Re-read the config file and apply what can change live (SIGHUP, --watch)."""
         new = load_candidate(self.config, self.config_path, self._overrides)
         parts = self.gateway.parts
-        guardrails = None
+        guardrails = limits = None
+        reason = "invalid config"
         if new is not None:
             try:
+                reason = "detectors do not build"
                 guardrails = build_guardrails(
                     new, keyring=self.guardrails.keyring, decider=self.policy.decider
                 )
+                reason = "limits do not build"
+                limits = limiter_settings(new)  # a USD budget on a model without a price
             except ConfigError as exc:
                 log.error("config reload rejected: %s", exc)
-        if new is None or guardrails is None:
+        if new is None or guardrails is None or limits is None:
             parts.metrics.config_reloads.labels("rejected").inc()
-            reason = "invalid config" if new is None else "detectors do not build"
             await self._record_reload("rejected", reason)
             return False
         # the active policy, compiled for the new classes and models, or the reload is
@@ -319,6 +333,7 @@ class Runtime:
         parts.models = new.models
         parts.wire = wire_options(new)
         restart = sections_needing_restart(self.config, new)
+        restart += await self._reload_limits(new, limits)
         self.config = new
         retire = asyncio.create_task(self._retire(old_router, new))
         self._retired[retire] = old_router
@@ -331,6 +346,19 @@ class Runtime:
         if self._watch:
             await self._watch_policy_file()
         return True
+
+    async def _reload_limits(self, new: BastionConfig, settings: LimiterSettings) -> list[str]:
+        """The next calls count under the reloaded ``limits`` and prices; what needs a
+        restart (rules where none ran: no counter store was opened at start)."""
+        if self.limiter is None:
+            if new.limits.rules:
+                return ["limits.rules"]
+            self.gateway.parts.limiter = Unlimited(known_prices(new))  # call records' cost
+            return []
+        self._counted_rules = await reconfigure_limiter(
+            self.limiter, settings, self.spend, self._counted_rules
+        )
+        return []
 
     async def _record_reload(self, result: str, reason: str | None) -> None:
         """Chain a reload's outcome as an admin event of the host's operator (a reload
@@ -403,6 +431,11 @@ class Runtime:
 
     async def _keys_changed(self) -> None:
         self.verifier.invalidate(None)
+
+    def _key_store_polled(self, reachable: bool) -> None:
+        """The change feed lives in the key store: whether its poll got an answer is
+        what ``/readyz`` goes by between key lookups (and a lookup's outcome, after)."""
+        self.verifier.store_reachable = reachable
 
     def readiness(self) -> tuple[str, list[str]]:
         """``ready`` / ``degraded`` (with names) / ``unavailable`` for ``/readyz``."""

@@ -21,7 +21,7 @@ from bastion.crypto.content import ContentUnreadable
 from bastion.errors import Conflict, NotFound, PermissionDenied
 from bastion.identity.admin import AdminRole
 from bastion.model import CallRecord
-from bastion.model.audit import record_to_json
+from bastion.model.audit import record_document, record_to_json, rules_acted
 from bastion.model.chain import ChainedEvent
 from bastion.pipeline.content_access import read_content
 from bastion.server.admin_api.context import Actor, AdminContext, Ctx, VerificationRun
@@ -32,7 +32,15 @@ from bastion.storage.audit_content import AuditContentRepository
 from bastion.storage.call_search import CallFilter
 
 RequestId = Annotated[str, Path(min_length=1, max_length=128, description="x-bastion-request-id")]
-RuleFilter = Annotated[str | None, Query(max_length=200, pattern=r"^[a-z0-9_.-]+$")]
+RuleFilter = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern=r"^[a-z0-9_.-]+$",
+        description="A rule that acted on the call: on the request, or (output and tool "
+        "rules) on the answer.",
+    ),
+]
 ClassFilter = Annotated[
     str | None,
     Query(
@@ -42,6 +50,14 @@ ClassFilter = Annotated[
         description="A class (pii.email) or a family (pii.*).",
     ),
 ]
+
+
+_RULES_ACTED = (
+    "Every rule that acted on the call, each once: the rules that decided on the request, "
+    "then output rules that redacted or refused the answer and tool rules that removed a "
+    "tool or refused a tool call (request_facts). A search by rule finds the call by "
+    "any of them."
+)
 
 
 class AuditSummary(BaseModel):
@@ -63,7 +79,8 @@ class AuditSummary(BaseModel):
     status: str
     http_status: int
     error_code: str | None
-    rules: list[str]
+    rules: list[str] = Field(description="The rules that decided on the request.")
+    rules_acted: list[str] = Field(description=_RULES_ACTED)
     classes: list[str] = Field(description="Classes found (names only).")
     exception: str | None = Field(description="The exception that let it through, if any.")
     policy_version: str | None
@@ -117,7 +134,10 @@ class AuditRecord(BaseModel):
     gateway_ms: float
     upstream_ms: float
     findings: list[FindingSummaryInfo]
-    rules: list[str]
+    rules: list[str] = Field(description="The rules that decided on the request.")
+    rules_acted: list[str] = Field(
+        description=_RULES_ACTED + " Not chained: read from rules and request_facts."
+    )
     policy_version: str | None
     cost_usd: float | None
     end_user_claimed: str | None
@@ -202,6 +222,7 @@ def _summary(record: CallRecord) -> AuditSummary:
         **{name: values[name] for name in _SUMMARY_FIELDS},
         started_at=utc(record.started_at),
         rules=list(record.rules),
+        rules_acted=list(rules_acted(record)),
         classes=sorted({f.data_class for f in record.findings}),
         exception=applied if isinstance(applied, str) else None,
     )
@@ -310,7 +331,7 @@ async def audit_event(actor: Actor, context: Ctx, request_id: RequestId) -> Audi
             encrypted_with=stored.key_id,
         )
     return AuditEvent(
-        record=AuditRecord.model_validate(record_to_json(record)),
+        record=AuditRecord.model_validate(record_document(record)),
         chain=[_link(event) for event in links],
         content=content,
     )

@@ -45,7 +45,8 @@ class ErrorBody(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad input: a field, parameter, cursor or policy is invalid.",
+    400: "Bad input: a field, parameter, cursor or policy is invalid, or a query parameter "
+    "is one the route does not take (unknown_parameter).",
     401: "No admin token, or an invalid, revoked or expired one.",
     403: "The admin identity's role may not do this (admin_role_required).",
     404: "No such object (or not one the caller may see), or no such route.",
@@ -96,6 +97,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )
     param = ".".join(where) or None
     message = str(first.get("msg") or "invalid value")
+    if first.get("type") == "value_error":  # our own check's words, without pydantic's prefix
+        message = str(first.get("ctx", {}).get("error") or message)
     subject = f"{param}: " if param else ""
     more = f" ({len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return error_response(InvalidRequest(f"{subject}{message}{more}", param=param))
@@ -103,6 +106,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, ApiError):
+        # FastAPI turns any failure while reading the body into a 400; the admin port's
+        # bounded reader raised the real answer (413 request_too_large)
+        return error_response(exc.__cause__)
     where = f"{request.method} {request.url.path[:200]}"
     if exc.status_code == 404:
         return error_response(NotFound(f"Invalid URL ({where})", code="unknown_url"))
@@ -115,9 +122,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             headers={"allow": allowed} if allowed else None,
         )
         return error_response(error)
-    return error_response(
-        ApiError(f"The request failed ({exc.status_code}).", status=exc.status_code)
-    )
+    failed = f"The request failed ({exc.status_code})."
+    if exc.status_code < 500:  # the caller's fault: not a server_error / internal_error
+        return error_response(InvalidRequest(failed, status=exc.status_code))
+    return error_response(ApiError(failed, status=exc.status_code))
 
 
 def _methods_at(request: Request) -> list[str]:

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bastion.errors import InvalidRequest
 from bastion.model.exceptions import ExceptionState
 from bastion.server.admin_api.context import Actor, Ctx
 from bastion.server.admin_api.paging import Cursor, Limit, Page, page_in_memory
+from bastion.server.admin_api.params import UtcTime
 from bastion.server.admin_api.routing import Route
 from bastion.storage.exceptions import StoredException
 
@@ -40,7 +42,7 @@ class ExceptionRequest(_Strict):
     rule: Name = Field(description="The rule id to waive, as in x-bastion-rules.")
     scope: ExceptionScope
     justification: Annotated[str, Field(min_length=1, max_length=2000)]
-    expires_at: AwareDatetime = Field(description="When it ends (ISO-8601 with a zone).")
+    expires_at: UtcTime = Field(description="When it ends (ISO-8601 with a zone).")
     owner: Name | None = Field(None, description="Who answers for it (default: the requester).")
 
 
@@ -53,7 +55,7 @@ class ExceptionDecision(_Strict):
 class ExceptionApproval(ExceptionDecision):
     """Why, and until when: the approver may set the expiry (default: the requested one)."""
 
-    expires_at: AwareDatetime | None = Field(
+    expires_at: UtcTime | None = Field(
         None, description="When the exception stops applying (ISO-8601 with a zone)."
     )
     expires_in: Annotated[str, Field(pattern=r"^[0-9]{1,6}[mhdw]$")] | None = Field(
@@ -73,7 +75,13 @@ class ExceptionApproval(ExceptionDecision):
         if self.expires_in is None:
             return None
         unit = _UNITS[self.expires_in[-1]]
-        return now + int(self.expires_in[:-1]) * unit
+        try:
+            return now + int(self.expires_in[:-1]) * unit
+        except OverflowError:  # 999999w: past what a datetime holds
+            raise InvalidRequest(
+                f"expires_in {self.expires_in!r} ends after the year 9999",
+                param="expires_in",
+            ) from None
 
 
 _UNITS = {

@@ -7,18 +7,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bastion.errors import InvalidRequest
-from bastion.identity.issuing import IssuedKey, KeySpec
+from bastion.identity.issuing import (
+    MAX_FIELD_CHARS,
+    MAX_GRACE,
+    MAX_MODELS,
+    MAX_ROLES,
+    IssuedKey,
+    KeySpec,
+)
 from bastion.server.admin_api.context import Actor, Ctx
 from bastion.server.admin_api.paging import Cursor, Limit, Page, page_in_memory
+from bastion.server.admin_api.params import UtcTime
 from bastion.server.admin_api.routing import Route
 from bastion.storage.keys import StoredKey
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_FIELD_CHARS)]
 KeyId = Annotated[str, Path(min_length=1, max_length=64, description="The key's id.")]
-MAX_GRACE_S = 90 * 86400
+MAX_GRACE_S = MAX_GRACE.total_seconds()
 
 
 class KeyInfo(BaseModel):
@@ -57,15 +65,18 @@ class NewKey(BaseModel):
     app: Text | None = None
     team: Text | None = None
     environment: Text = "dev"
-    roles: list[Text] = Field(default_factory=list, max_length=50)
+    roles: list[Text] = Field(default_factory=list, max_length=MAX_ROLES)
     owner: Text | None = Field(
         None, description="Admin subject that owns the app (app owners: their own subject)."
     )
     models: list[Text] = Field(
-        default_factory=lambda: ["*"], min_length=1, max_length=200, description="* = every one."
+        default_factory=lambda: ["*"],
+        min_length=1,
+        max_length=MAX_MODELS,
+        description="* = every one.",
     )
     trust_end_user: bool = False
-    expires_at: AwareDatetime | None = Field(None, description="ISO-8601 with a time zone.")
+    expires_at: UtcTime | None = Field(None, description="ISO-8601 with a time zone.")
 
 
 class Rotation(BaseModel):
@@ -183,8 +194,7 @@ async def rotate_key(
     """
     grace = timedelta(seconds=(body or Rotation()).grace_s)
     issued = await context.governance.rotate_key(actor, key_id, grace=grace)
-    until = datetime.now(UTC) + grace if grace else None
-    return _issued(issued, replaces=key_id, old_key_valid_until=until)
+    return _issued(issued, replaces=key_id, old_key_valid_until=issued.old_valid_until)
 
 
 ROUTES = (

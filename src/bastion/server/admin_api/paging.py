@@ -69,8 +69,10 @@ def page_in_memory(
     kinds: tuple[type, ...],
     descending: bool = False,
 ) -> tuple[list[Item], str | None]:
-    """The page of ``items`` (sorted by ``key``, ascending or ``descending``) after the
+    """The page of ``items`` in ``key`` order (ascending or ``descending``) after the
     cursor's key, and the next cursor (None on the last page)."""
+    # sorted here, not trusted to come sorted: rows in another order would be skipped
+    items = sorted(items, key=key, reverse=descending)
     after = decode_cursor(cursor, kinds)
     if after is not None:
         items = [i for i in items if (key(i) < after if descending else key(i) > after)]

@@ -1,5 +1,6 @@
 """Declaring admin API routes as data: method, path, handler, name (the permission
-table's key and the OpenAPI ``operationId``) and the error statuses it documents."""
+table's key and the OpenAPI ``operationId``) and the error statuses it documents. Every
+route refuses a query parameter it does not declare (``params.refuse_unknown_query``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from bastion.server.admin_api.errors import error_responses
+from bastion.server.admin_api.params import refuse_unknown_query
 
-COMMON_ERRORS = (401, 403, 503)
-"""Every route can answer these: no or bad token, role not allowed, store down."""
+COMMON_ERRORS = (400, 401, 403, 503)
+"""Every route can answer these: an unknown query parameter, no or bad token, role not
+allowed, store down."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,4 +46,5 @@ def add_routes(router: APIRouter, routes: Iterable[Route], *, prefix: str) -> No
             responses=error_responses((*COMMON_ERRORS, *route.errors)),
             status_code=route.status_code,
             response_model_exclude_none=route.exclude_none,
+            dependencies=[Depends(refuse_unknown_query)],
         )
