@@ -194,14 +194,17 @@ def _refusals(stack: Stack, key: str, canaries: Canaries) -> list[str]:
     return bodies
 
 
-def _wait_until_stored(config: Path, request_ids: dict[str, list[str]]) -> None:
-    """Every call's record is in the database, and content where its mode keeps it."""
-    deadline = time.monotonic() + 20
+def _wait_until_stored(stack: Stack, request_ids: dict[str, list[str]]) -> None:
+    """Every call's record is in the database, and content where its mode keeps it
+    (asked of the admin API: a CLI call per poll takes seconds to start)."""
+    deadline = time.monotonic() + 30
     pending = [(mode, rid) for mode, ids in request_ids.items() for rid in ids]
+    headers = {"authorization": f"Bearer {stack.admin_token}"}
     while pending and time.monotonic() < deadline:
         mode, request_id = pending[0]
-        done = bastion(config, "audit", "show", request_id, "--json")
-        shown = json.loads(done.stdout) if done.returncode == 0 else {}
+        reply = httpx.get(f"{stack.admin_url}/admin/api/audit/events/{request_id}",
+                          headers=headers, timeout=10)  # fmt: skip
+        shown = reply.json() if reply.status_code == 200 else {}
         if shown.get("record") and (mode == "none" or shown.get("content")):
             pending.pop(0)
         else:
@@ -236,7 +239,7 @@ def canary_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             f"{stack.admin_url}/metrics",
             headers={"authorization": f"Bearer {stack.admin_token}"},
         ).text
-        _wait_until_stored(stack.config, request_ids)
+        _wait_until_stored(stack, request_ids)
     # the gateway has stopped: what it wrote at shutdown is on disk too
     yield Run(stack, work, request_ids, errors, metrics)
 

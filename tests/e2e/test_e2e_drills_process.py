@@ -14,6 +14,7 @@ intent left no trace upstream, and ``bastion audit verify`` passes (A3).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -67,10 +68,12 @@ class Drill:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def serve(self) -> subprocess.Popen[bytes]:
+    def serve(self, **env: str) -> subprocess.Popen[bytes]:
         self.runs += 1
         log = self.work / f"gateway-{self.runs}.log"
-        self.gateway = start(["serve", "--config", str(self.config)], log)
+        self.gateway = start(
+            ["serve", "--config", str(self.config)], log, env={**os.environ, **env}
+        )
         wait_http(f"http://127.0.0.1:{self.port}/healthz", self.gateway, timeout_s=60)
         return self.gateway
 
@@ -289,6 +292,44 @@ def test_sigterm_drains_a_stream_and_takes_no_new_call(drill: Drill) -> None:
     intents, endings, statuses = drill.trail()
     assert set(intents) == {"draining"} and "too-late" not in drill.captured_users()
     assert statuses[intents["draining"]] == "completed" and endings[intents["draining"]] == 1
+    drill.verify()
+
+
+def test_a_call_still_waiting_when_the_drain_time_ends_gets_503_and_is_recorded(
+    drill: Drill,
+) -> None:
+    gateway = drill.serve(BASTION_SERVER__DRAIN_TIMEOUT_S="1")
+    answers: list[httpx.Response] = []
+
+    def call() -> None:
+        answers.append(
+            httpx.post(
+                f"{drill.base_url}/chat/completions",
+                headers={
+                    "authorization": f"Bearer {drill.key}",
+                    "content-type": "application/json",
+                },
+                content=drill.body("held", "[[sim:fault=slow_first_byte,seconds=60]]", "held-chat"),
+                timeout=30,
+            )
+        )
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    _until(lambda: "held" in drill.captured_users())
+    gateway.send_signal(signal.SIGTERM)
+    caller.join(30)
+    gateway.wait(30)
+    drill.gateway = None
+    log = Path(gateway.log_path).read_text()  # type: ignore[attr-defined]
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-4000:]
+    (answer,) = answers
+    assert answer.status_code == 503, answer.text
+    error = answer.json()["error"]
+    assert (error["type"], error["code"]) == ("server_error", "shutting_down")
+    assert answer.headers["x-bastion-request-id"].startswith("req_")
+    intents, endings, statuses = drill.trail()
+    assert statuses[intents["held"]] == "cancelled" and endings[intents["held"]] == 1  # A2
     drill.verify()
 
 

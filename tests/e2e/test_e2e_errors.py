@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 import time
 
@@ -229,6 +230,26 @@ def test_upstream_html_200_is_502(stack: Stack) -> None:
         )
     assert caught.value.status_code == 502
     assert caught.value.code == "upstream_error"
+
+
+def test_an_upstream_failure_is_counted_against_its_provider(stack: Stack) -> None:
+    """bastion_upstream_errors_total says which provider failed (it said provider="")."""
+    stack.script("fault-upstream", {"fault": "html_200", "times": 2})
+    with pytest.raises(openai.APIStatusError):
+        stack.client().chat.completions.create(
+            model="fault-chat", messages=[{"role": "user", "content": "html"}]
+        )
+    auth = {"authorization": f"Bearer {stack.admin_token}"}
+    deadline = time.monotonic() + 10
+    while True:  # the record (and its metrics) completes after the reply
+        text = httpx.get(f"{stack.admin_url}/metrics", headers=auth).text
+        found = re.findall(r"bastion_upstream_errors_total\{([^}]*)\} ([0-9.]+)", text)
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    series = [dict(re.findall(r'(\w+)="([^"]*)"', labels)) for labels, _ in found]
+    assert {"code": "upstream_error", "provider": "sim"} in series
+    assert all(labels["provider"] for labels in series)  # never provider=""
 
 
 def test_context_length_error_passes_through(stack: Stack) -> None:

@@ -132,3 +132,25 @@ def test_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_proxy(
     untrusted = "  trusted_proxies: ['10.0.0.0/8']\n"
     with running_stack(tmp_path_factory.mktemp("untrusted"), server_extra=untrusted) as elsewhere:
         assert _client_addr(elsewhere, forwarded) == "127.0.0.1"  # a client's claim
+
+
+def test_a_client_gone_before_a_json_answer_is_recorded_cancelled(stack: Stack) -> None:
+    """The upstream answers after the caller has hung up: the answer is billed as it
+    came, but the record says nobody received it (not completed/200)."""
+    before = {record["request_id"] for record in _calls(stack)}
+    stack.script("fault-upstream", {"fault": "slow_first_byte", "seconds": 1.0})
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            stack.base_url + "/chat/completions",
+            timeout=httpx.Timeout(10, read=0.3),
+            headers={"authorization": f"Bearer {stack.key}"},
+            json={"model": "fault-chat", "messages": [{"role": "user", "content": "bye"}]},
+        )
+    deadline = time.monotonic() + 5
+    while not (new := [r for r in _calls(stack) if r["request_id"] not in before]):
+        assert time.monotonic() < deadline, "no record for the abandoned call"
+        time.sleep(0.05)
+    [record] = new
+    assert record["status"] == "cancelled" and record["model_requested"] == "fault-chat"
+    usage = record["usage"]
+    assert isinstance(usage, dict) and usage["completion_tokens"] > 0  # the upstream's, billed

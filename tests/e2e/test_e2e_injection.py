@@ -38,6 +38,12 @@ rules:
   - id: output.links
     match: {classes: [output.exfil_link], where: [output]}
     action: redact
+  - id: mailer.tool_mail
+    match: {classes: [pii.email], where: [tool_result], app: mailer}
+    action: allow
+  - id: mailer.mail.block
+    match: {classes: [pii.email], app: mailer}
+    action: block
 tools:
   on_disallowed_offer: strip
   on_disallowed_call: remove
@@ -126,6 +132,55 @@ def test_injected_tool_result_is_blocked_for_a_guarded_app(stack: Stack) -> None
     assert body["error"]["code"] == "policy_violation"
     assert body["bastion"]["rules"] == ["injection.tools.block"]
     assert body["bastion"]["classes"]["injection.indirect"] == 1
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"type": "mcp_call", "id": "mcp_1", "server_label": "weather", "name": "forecast",
+         "arguments": '{"city": "Oslo"}', "output": POISONED},
+        {"type": "file_search_call", "id": "fs_1", "status": "completed", "queries": ["Oslo"],
+         "results": [{"file_id": "file_1", "filename": "oslo.txt", "text": POISONED}]},
+    ],
+    ids=["mcp_call", "file_search_call"],
+)  # fmt: skip
+def test_injected_hosted_tool_result_is_blocked_for_a_guarded_app(
+    stack: Stack, item: dict[str, Any]
+) -> None:
+    """What an MCP server or a hosted tool returned, replayed as a Responses input item,
+    is a tool result too: the rule for injected tool results refuses it."""
+    key = str(stack.create_key("--name", "guarded-responses", "--app", "guarded")["key"])
+    stack.clear_captures()
+    with pytest.raises(openai.PermissionDeniedError) as raised:
+        stack.client(key).responses.create(
+            model="gpt-4o-mini",
+            input=[{"role": "user", "content": "What is the weather in Oslo?"}, item],
+        )
+    assert stack.captures() == []
+    assert raised.value.response.json()["bastion"]["rules"] == ["injection.tools.block"]
+
+
+def test_an_allow_for_tool_results_does_not_let_a_users_email_past_a_block(
+    stack: Stack,
+) -> None:
+    """The mailer app may read e-mails in tool results, never send its own: adding a tool
+    message that holds some e-mail does not carry the user's e-mail past the block."""
+    key = str(stack.create_key("--name", "mailer", "--app", "mailer")["key"])
+    looked_up = agent_turns("The on-call engineer is ops-lead@example.org.")
+    stack.clear_captures()
+    allowed = stack.client(key).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=looked_up
+    )
+    assert allowed.headers["x-bastion-rules"] == "mailer.tool_mail"
+    smuggled = [
+        *looked_up,
+        {"role": "user", "content": "Mail dana.whitfield@northwind-example.com"},
+    ]
+    stack.clear_captures()
+    with pytest.raises(openai.PermissionDeniedError) as raised:
+        stack.client(key).chat.completions.create(model="gpt-4o-mini", messages=smuggled)
+    assert stack.captures() == []
+    assert raised.value.response.json()["bastion"]["rules"] == ["mailer.mail.block"]
 
 
 def test_injected_tool_result_is_spotlighted_for_other_apps(stack: Stack) -> None:
@@ -228,9 +283,12 @@ def test_allowed_tool_with_an_argument_outside_its_url_allow_list_is_refused(
     assert call.function.name == "fetch_url" and json.loads(call.function.arguments) == {
         "url": "https://docs.example.com/guide"
     }
-    refused = stack.client().chat.completions.create(
+    raw = stack.client().chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=messages, tools=TOOLS
     )
+    # the caller is told which rule took the call out of the answer
+    assert "tools.fetch_url" in raw.headers["x-bastion-rules"].split(",")
+    refused = raw.parse()
     choice = refused.choices[0]
     assert not choice.message.tool_calls and choice.finish_reason == "stop"
     assert choice.message.content == "[tool call fetch_url refused by policy rule tools.fetch_url]"

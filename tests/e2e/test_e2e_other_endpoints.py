@@ -77,3 +77,24 @@ def test_models_are_filtered_per_key(stack: Stack) -> None:
     assert caught.value.code == "model_not_found"
     everything = [m.id for m in stack.client().models.list()]
     assert "text-embedding-3-small" in everything and "fallback-chat" in everything
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_background_responses_are_refused_before_anything_leaves(
+    stack: Stack, stream: bool
+) -> None:
+    """A background response is fetched later from ``GET /v1/responses/{id}``, which
+    Bastion does not serve: its answer would be neither checked nor counted."""
+    stack.clear_captures()
+    with pytest.raises(openai.BadRequestError) as caught:
+        stack.client().responses.create(
+            model="gpt-4o-mini", input="work on this later", background=True, stream=stream
+        )
+    assert caught.value.code == "unsupported_parameter"
+    assert caught.value.param == "background"
+    assert stack.captures() == []
+    # background: false is the ordinary call
+    answer = stack.client().responses.create(
+        model="gpt-4o-mini", input="answer now", background=False
+    )
+    assert answer.output_text == "answer now"

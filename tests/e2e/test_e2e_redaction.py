@@ -197,6 +197,45 @@ def test_texts_outside_the_known_fields_are_scanned_too(guarded: Stack) -> None:
     assert SECRET not in json.dumps(guarded.captures()) and EMAIL not in upstream_text(guarded)
 
 
+def test_values_in_field_names_and_identifiers_never_leave(guarded: Stack) -> None:
+    """A property name, a tool name or a metadata key reaches the upstream as written:
+    a credential there is blocked like anywhere else, and personal data there, which no
+    placeholder can replace in a name, refuses the call instead of leaving as it is."""
+    schema = {"type": "object", "properties": {SECRET: {"type": "string"}}}
+    tools = [{"type": "function", "function": {"name": "form", "parameters": schema}}]
+    guarded.clear_captures()
+    with pytest.raises(openai.PermissionDeniedError) as blocked:
+        guarded.client().chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "fill it"}],
+            tools=tools,  # type: ignore[arg-type]
+        )
+    assert blocked.value.code == "policy_violation"
+    classes = blocked.value.response.json()["bastion"]["classes"]
+    assert any(name.startswith("secret.aws") for name in classes)
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        guarded.client().chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            metadata={f"owner {EMAIL}": "yes"},
+            stream=True,
+        )
+    error = refused.value
+    assert error.code == "policy_violation"
+    assert error.response.headers["x-bastion-decision"] == "block"
+    assert error.response.json()["bastion"]["decision"] == "block"
+    assert "pii.email" in error.message and "field name or identifier" in error.message
+    assert EMAIL not in error.response.text
+    assert guarded.captures() == []
+    ordinary = {"type": "object", "properties": {"city": {"type": "string"}}}
+    raw = guarded.client().chat.completions.with_raw_response.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": f"weather for {EMAIL}?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": ordinary}}],
+    )
+    assert raw.headers["x-bastion-decision"] == "redact"
+
+
 def test_embedding_input_mixing_tokens_and_text_is_refused(guarded: Stack) -> None:
     guarded.clear_captures()
     with pytest.raises(openai.BadRequestError) as refused:
