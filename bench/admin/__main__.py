@@ -77,9 +77,10 @@ def cases(end: float) -> list[tuple[str, str, dict[str, Any], bool]]:
         (
             "audit search, data class + env",
             "/audit/events",
-            {"limit": 50, "data_class": "injection.*", "environment": "prod"},
+            {"limit": 50, "class": "injection.*", "environment": "prod"},
             False,
         ),
+        ("audit search, rule", "/audit/events", {"limit": 50, "rule": "secrets.block"}, False),
     ]
 
 
