@@ -101,6 +101,13 @@ MODELS = "models: {ext: {max_sensitivity: confidential}, int: {}}\n"
             id="exception-cannot-approve-a-model",
         ),
         pytest.param(
+            "name: x\nrules:\n  - {id: ok, match: {app: [a]}, action: allow}\n"
+            "exceptions:\n  - id: e\n    rule: ok\n"
+            "    scope: {app: a}\n    justification: j\n    expires: '2027-01-01T00:00:00Z'\n",
+            r"policy.yaml:6: exceptions\[0\]\.rule: rule 'ok' is an allow rule: it refuses no call",
+            id="exception-to-an-allow-rule",
+        ),
+        pytest.param(
             "name: x\ntests:\n  - name: t\n    expect: {decision: allow}\n",
             r"either request or findings",
             id="test-without-input",

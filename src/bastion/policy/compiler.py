@@ -332,6 +332,8 @@ def compile_policy(
                 ("exceptions", index, "rule"),
                 f"no rule {exception.rule!r} in this policy that an exception can waive",
             )
+        if (problem := unwaivable(compiled, exception.rule)) is not None:
+            raise PolicyError(("exceptions", index, "rule"), problem)
     return compiled
 
 
