@@ -263,6 +263,16 @@ async def test_an_app_owner_requests_and_withdraws_its_own_exception(stack: Admi
             {"rule": "pii.redact", "app": "crm", "justification": "x", "expires_at": "2099-01-01"},
         )
         assert foreign.status_code == 403
+        typo = await post_form(
+            browser,
+            "/console/exceptions",
+            "/console/exceptions",
+            {"rule": "pii.redakt", "app": "shop", "justification": "y", "expires_at": "2099-01-01"},
+        )
+        assert typo.headers["location"] == "/console/exceptions?notice=requested&warn=no_such_rule"
+        shown = (await browser.get(typo.headers["location"])).text
+        assert "The active policy has no rule with that id" in shown
+        assert "has no rule" not in (await browser.get("/console/exceptions")).text
     actions = [(e["action"], e["actor"]) for e in await admin_actions(stack)]
     assert ("exception.request", "alice") in actions
 

@@ -136,3 +136,23 @@ async def test_a_rule_that_stopped_refusing_cannot_be_approved_and_old_ones_are_
         assert after.headers["x-bastion-decision"] == "allow"
         assert after.headers["x-bastion-rules"] == "secrets.block"
         assert "x-bastion-exception" not in after.headers
+
+
+async def test_a_request_for_a_rule_the_policy_lacks_is_kept_and_the_answer_says_so(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    async with admin_stack(tmp_path_factory.mktemp("exception-rules")) as stack:
+        await _activate(stack, REFUSING, "rules@v1+")
+        typo = await stack.api("owner", "POST", "/exceptions", _request("secret.block"))
+        assert typo.status_code == 201, typo.text
+        (warning,) = typo.json()["warnings"]
+        assert "has no rule 'secret.block'" in warning and "waives nothing" in warning
+        approved = await stack.api("security", "POST", f"/exceptions/{typo.json()['id']}/approve")
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["warnings"] == [warning]
+
+        known = await stack.api("owner", "POST", "/exceptions", _request("secrets.block"))
+        assert known.status_code == 201, known.text
+        assert known.json()["warnings"] == []
+        read = await stack.api("auditor", "GET", f"/exceptions/{typo.json()['id']}")
+        assert read.json()["warnings"] == []  # a warning belongs to the change, not the record

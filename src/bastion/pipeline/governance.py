@@ -189,8 +189,11 @@ class Governance:
         justification: str,
         expires_at: datetime,
         owner: str | None = None,
+        warnings: list[str] | None = None,
     ) -> StoredException:
-        """Ask for an exception (state ``requested``); app owners only for their apps."""
+        """Ask for an exception (state ``requested``); app owners only for their apps.
+        What the requester should know (a rule the active policy does not have) goes to
+        the warn callback and, when given, onto ``warnings``."""
         require_role(actor, EXCEPTION_REQUESTERS, "request exceptions")
         owned = await self.ownership(actor)
         if owned is not None and not owned.covers_scope(scope):
@@ -217,7 +220,7 @@ class Governance:
         )
         await self._changed(actor, "exception.request", stored)
         if policy is not None:
-            self._warn_if_no_such_rule(policy, rule)
+            self._warn_if_no_such_rule(policy, rule, warnings)
         return stored
 
     async def _policy_in_force(self) -> Policy | None:
@@ -234,16 +237,19 @@ class Governance:
             pass
         return None
 
-    def _warn_if_no_such_rule(self, policy: Policy, rule: str) -> None:
+    def _warn_if_no_such_rule(self, policy: Policy, rule: str, warnings: list[str] | None) -> None:
         """Say so when the active policy has no rule ``rule`` (nor is it a built-in
         check): the exception would waive nothing. It is kept, as it may be meant for a
         rule still to come, but a mistyped id should not pass unnoticed."""
         if rule not in {*(r.id for r in policy.compiled.rules), *BUILT_IN_RULES}:
-            self._warn(
+            text = (
                 f"the active policy {policy.version} has no rule {rule!r}: this "
                 "exception waives nothing until a rule with that id is in force "
                 "(ids are in x-bastion-rules and `bastion policy show`)"
             )
+            self._warn(text)
+            if warnings is not None:
+                warnings.append(text)
 
     async def approve_exception(
         self,
@@ -252,9 +258,11 @@ class Governance:
         *,
         note: str | None = None,
         expires_at: datetime | None = None,
+        warnings: list[str] | None = None,
     ) -> StoredException:
         """Approve a pending request (not one's own), until ``expires_at`` when the
-        approver sets it (else until the requested expiry)."""
+        approver sets it (else until the requested expiry). Warnings as for
+        ``request_exception``."""
         require_role(actor, GOVERNORS, "approve exceptions")
         pending = await self.exceptions.get(exception_id)
         policy = await self._policy_in_force() if pending is not None else None
@@ -274,7 +282,7 @@ class Governance:
         )
         await self._changed(actor, "exception.approve", stored)
         if policy is not None:
-            self._warn_if_no_such_rule(policy, stored.rule)
+            self._warn_if_no_such_rule(policy, stored.rule, warnings)
         return stored
 
     async def deny_exception(

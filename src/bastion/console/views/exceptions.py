@@ -36,6 +36,7 @@ async def _page(view: View, *, status: int = 200, **values: Any) -> Response:
         states=[s.value for s in ExceptionState],
         state=state_name or "",
         notice=view.query("notice"),
+        warn=view.query("warn"),
         **values,
     )
 
@@ -58,8 +59,14 @@ async def request(view: View) -> Response:
             "owner": view.field("owner"),
         },
     )
-    await exceptions.request_exception(view.identity, view.context, body)
-    return view.redirect("/exceptions", notice="requested")
+    info = await exceptions.request_exception(view.identity, view.context, body)
+    return view.redirect("/exceptions", notice="requested", **_warned(info))
+
+
+def _warned(info: exceptions.ExceptionInfo) -> dict[str, str]:
+    """A fixed warning name for the page after the redirect (never the warning's text:
+    a link could carry any text to show as the console's own)."""
+    return {"warn": "no_such_rule"} if info.warnings else {}
 
 
 def _decision(view: View) -> exceptions.ExceptionDecision:
@@ -84,8 +91,10 @@ def _approval(view: View) -> exceptions.ExceptionApproval:
 
 async def approve(view: View) -> Response:
     """Approve a requested exception (not one's own), until the expiry the approver set."""
-    await exceptions.approve_exception(view.identity, view.context, _id(view), _approval(view))
-    return view.redirect("/exceptions", notice="approved")
+    info = await exceptions.approve_exception(
+        view.identity, view.context, _id(view), _approval(view)
+    )
+    return view.redirect("/exceptions", notice="approved", **_warned(info))
 
 
 async def deny(view: View) -> Response:

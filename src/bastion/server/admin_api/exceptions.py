@@ -111,9 +111,20 @@ class ExceptionInfo(BaseModel):
     created_at: datetime
     uses: int
     last_used_at: datetime | None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the caller should know about the change just made, e.g. that "
+        "the active policy has no rule with this id (the exception waives nothing until "
+        "one is in force). Empty on reads.",
+    )
 
     @classmethod
-    def of(cls, stored: StoredException, now: datetime | None = None) -> ExceptionInfo:
+    def of(
+        cls,
+        stored: StoredException,
+        now: datetime | None = None,
+        warnings: list[str] | None = None,
+    ) -> ExceptionInfo:
         return cls(
             id=stored.id,
             rule=stored.rule,
@@ -131,6 +142,7 @@ class ExceptionInfo(BaseModel):
             created_at=stored.created_at,
             uses=stored.uses,
             last_used_at=stored.last_used_at,
+            warnings=warnings or [],
         )
 
 
@@ -171,6 +183,7 @@ async def get_exception(actor: Actor, context: Ctx, exception_id: ExceptionId) -
 async def request_exception(actor: Actor, context: Ctx, body: ExceptionRequest) -> ExceptionInfo:
     """Ask for an exception (admin, security; app owners for their own apps)."""
     scope = {k: v for k, v in body.scope.model_dump().items() if v is not None}
+    warnings: list[str] = []
     stored = await context.governance.request_exception(
         actor,
         rule=body.rule,
@@ -178,8 +191,9 @@ async def request_exception(actor: Actor, context: Ctx, body: ExceptionRequest) 
         justification=body.justification,
         expires_at=body.expires_at,
         owner=body.owner,
+        warnings=warnings,
     )
-    return ExceptionInfo.of(stored)
+    return ExceptionInfo.of(stored, warnings=warnings)
 
 
 async def approve_exception(
@@ -192,11 +206,11 @@ async def approve_exception(
     """
     body = body or ExceptionApproval()
     expires_at = body.expiry(datetime.now(UTC))
-    return ExceptionInfo.of(
-        await context.governance.approve_exception(
-            actor, exception_id, note=body.note, expires_at=expires_at
-        )
+    warnings: list[str] = []
+    stored = await context.governance.approve_exception(
+        actor, exception_id, note=body.note, expires_at=expires_at, warnings=warnings
     )
+    return ExceptionInfo.of(stored, warnings=warnings)
 
 
 async def deny_exception(
