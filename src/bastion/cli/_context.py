@@ -15,24 +15,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bastion.audit import location as audit_location
-from bastion.audit.checkpoints import Signer
-from bastion.config import BastionConfig, load_config
-from bastion.crypto.keyring import load_keyring
-from bastion.crypto.location import keyring_location
 from bastion.errors import ApiError, BastionError
-from bastion.identity.admin import RECORD_READERS as RECORD_READERS  # for the commands
-from bastion.identity.admin import AdminIdentity, resolve_cli_admin
-from bastion.identity.admin import require_role as require_role  # for the commands
-from bastion.identity.changes_redis import RedisChangePublisher
-from bastion.pipeline.admin_trail import AdminTrail
-from bastion.pipeline.governance import Governance
-from bastion.storage.audit_events import AuditEventRepository
-from bastion.storage.database import Database
+
+if TYPE_CHECKING:
+    # Only for annotations: each command imports what it runs when it runs, so that
+    # `bastion --help` and light commands do not pay for the database, detectors,
+    # policy compiler or HTTP clients (they cost about a second of start-up).
+    from bastion.audit.checkpoints import Signer
+    from bastion.config import BastionConfig
+    from bastion.identity.admin import AdminIdentity
+    from bastion.pipeline.admin_trail import AdminTrail
+    from bastion.pipeline.governance import Governance
+    from bastion.storage.database import Database
 
 T = TypeVar("T")
 ADMIN_TOKEN_ENV_VAR = "BASTION_ADMIN_TOKEN"  # noqa: S105 (a variable name)
@@ -57,6 +55,8 @@ admin_token_file_option = click.option(
 
 def load_cli_config(config_file: Path | None) -> BastionConfig:
     """The effective configuration; a ConfigError ends the command with exit code 1."""
+    from bastion.config import load_config
+
     try:
         return load_config(config_file)
     except BastionError as exc:
@@ -83,9 +83,13 @@ async def open_database(config: BastionConfig) -> AsyncIterator[Database]:
 
     With ``redis.url`` set, committed changes (keys, policy, exceptions...) nudge the
     running gateways to pick them up at once (``changes_redis``)."""
+    from bastion.storage.database import Database
+
     database = Database.from_url(config.storage.url)
     push = None
     if config.redis.url is not None:
+        from bastion.identity.changes_redis import RedisChangePublisher
+
         push = RedisChangePublisher(
             config.redis.url, key_prefix=config.redis.key_prefix, timeout_s=config.redis.timeout_s
         )
@@ -101,6 +105,10 @@ async def open_database(config: BastionConfig) -> AsyncIterator[Database]:
 
 def open_trail(config: BastionConfig, database: Database) -> AdminTrail:
     """The admin chain, checkpointed when the deployment's keyring is here."""
+    from bastion.audit import location as audit_location
+    from bastion.pipeline.admin_trail import AdminTrail
+    from bastion.storage.audit_events import AuditEventRepository
+
     return AdminTrail(
         AuditEventRepository(database),
         signer=_signer(config),
@@ -111,6 +119,8 @@ def open_trail(config: BastionConfig, database: Database) -> AdminTrail:
 def open_governance(config: BastionConfig, database: Database) -> Governance:
     """The governance service shared with the admin API: role checks, and each change
     recorded on the admin chain (checkpointed when the deployment's keyring is here)."""
+    from bastion.pipeline.governance import Governance
+
     return Governance(
         database,
         lambda: config,
@@ -121,6 +131,10 @@ def open_governance(config: BastionConfig, database: Database) -> Governance:
 
 def _signer(config: BastionConfig) -> Signer | None:
     """The keyring's signing key, when the keyring exists (the CLI never creates one)."""
+    from bastion.audit.checkpoints import Signer
+    from bastion.crypto.keyring import load_keyring
+    from bastion.crypto.location import keyring_location
+
     try:
         path, _ = keyring_location(config)
         if path is None or not path.is_file():
@@ -135,6 +149,8 @@ async def acting_admin(
     token_file: Path | None, database: Database, *, allow_bootstrap: bool = False
 ) -> AdminIdentity:
     """The admin identity this command acts as (CONTRACT.md §1)."""
+    from bastion.identity.admin import resolve_cli_admin
+
     return await resolve_cli_admin(
         read_admin_token(token_file), database, allow_bootstrap=allow_bootstrap
     )

@@ -13,7 +13,6 @@ import click
 
 from bastion.cli._context import (
     READ_RECORDS,
-    RECORD_READERS,
     acting_admin,
     admin_token_file_option,
     config_option,
@@ -22,9 +21,9 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
-    require_role,
     run_async,
 )
+from bastion.identity.admin import RECORD_READERS, require_role
 from bastion.storage.audit_exports import AuditExportRepository, ExporterStatus
 
 

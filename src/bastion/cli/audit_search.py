@@ -24,7 +24,6 @@ import orjson
 
 from bastion.cli._context import (
     READ_RECORDS,
-    RECORD_READERS,
     acting_admin,
     admin_token_file_option,
     config_option,
@@ -33,9 +32,9 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
-    require_role,
     run_async,
 )
+from bastion.identity.admin import RECORD_READERS, require_role
 from bastion.model import CallRecord
 from bastion.model.audit import record_document, record_to_json, rules_acted
 from bastion.storage.call_search import CallFilter, CallSearch

@@ -12,8 +12,6 @@ import yaml
 
 from bastion.config import BastionConfig, config_json_schema, config_path_from, load_config
 from bastion.errors import ConfigError
-from bastion.limits.build import check_budget_prices
-from bastion.pipeline.guardrails import load_configured_policy
 
 _config_option = click.option(
     "--config",
@@ -43,6 +41,10 @@ def schema(config_file: Path | None) -> None:
 @_config_option
 def validate(config_file: Path | None) -> None:
     """Check the config (file, BASTION_* environment, defaults); exit 1 when invalid."""
+    # Only validate compiles the policy: `config show` and `schema` load no detectors.
+    from bastion.limits.build import check_budget_prices
+    from bastion.pipeline.guardrails import load_configured_policy
+
     loaded = _load_or_exit(config_file)
     source = config_path_from(config_file)
     where = str(source) if source is not None else "built-in defaults (no config file)"

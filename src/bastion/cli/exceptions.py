@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -38,7 +39,6 @@ from bastion.cli._context import (
 from bastion.errors import InvalidRequest, PermissionDenied
 from bastion.identity.admin import LOCAL_ADMIN_SUBJECT
 from bastion.model.exceptions import ExceptionState
-from bastion.pipeline.exception_webhook import exception_to_json
 from bastion.pipeline.governance import RULE_NOT_WAIVABLE
 from bastion.storage.exceptions import StoredException
 
@@ -117,7 +117,7 @@ def request(
 
     stored = run_async(operation)
     if as_json:
-        echo_json(exception_to_json(stored, datetime.now(UTC)))
+        echo_json(_to_json(stored, datetime.now(UTC)))
         return
     click.echo(
         f"Requested exception {stored.id} to rule {stored.rule} for {_scope_text(stored)}, "
@@ -228,7 +228,7 @@ def list_exceptions(
 
     found = run_async(operation)
     if as_json:
-        echo_json([exception_to_json(stored, now) for stored in found])
+        echo_json([_to_json(stored, now) for stored in found])
         return
     if not found:
         click.echo("No exceptions. Request one with: bastion exceptions request --rule RULE ...")
@@ -266,7 +266,7 @@ def show(
             actor = await acting_admin(admin_token_file, db)
             return await open_governance(config, db).get_exception(actor, exception_id)
 
-    data = exception_to_json(run_async(operation), datetime.now(UTC))
+    data = _to_json(run_async(operation), datetime.now(UTC))
     if as_json:
         echo_json(data)
         return
@@ -308,7 +308,7 @@ def _decide(
 
 def _print_decision(stored: StoredException, as_json: bool, verb: str, effect: str) -> None:
     if as_json:
-        echo_json(exception_to_json(stored, datetime.now(UTC)))
+        echo_json(_to_json(stored, datetime.now(UTC)))
         return
     until = f", until {iso(stored.expires_at)}" if stored.state is ExceptionState.APPROVED else ""
     click.echo(
@@ -319,3 +319,11 @@ def _print_decision(stored: StoredException, as_json: bool, verb: str, effect: s
 
 def _scope_text(stored: StoredException) -> str:
     return ",".join(f"{field}={value}" for field, value in stored.scope)
+
+
+def _to_json(stored: StoredException, now: datetime) -> dict[str, Any]:
+    """An exception as the admin API and the webhook show it (imported here: the
+    webhook's module loads the HTTP client, needed only when a webhook is configured)."""
+    from bastion.pipeline.exception_webhook import exception_to_json
+
+    return exception_to_json(stored, now)

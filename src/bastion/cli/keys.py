@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,8 +28,10 @@ from bastion.cli._context import (
     run_async,
     split_list,
 )
-from bastion.identity.issuing import IssuedKey, KeySpec
-from bastion.storage.keys import StoredKey
+
+if TYPE_CHECKING:
+    from bastion.identity.issuing import IssuedKey
+    from bastion.storage.keys import StoredKey
 
 SHOWN_ONCE_WARNING = (
     "This key is shown only once. Store it now (e.g. in your secret manager); "
@@ -76,6 +78,8 @@ def create(
     as_json: bool,
 ) -> None:
     """Create a key; only --name is required."""
+    from bastion.identity.issuing import KeySpec
+
     config = load_cli_config(config_file)
     allowed = _models_from(models)
     unknown = [m for m in allowed if m != "*" and config.models and m not in config.models]

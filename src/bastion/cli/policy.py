@@ -19,7 +19,6 @@ import click
 from bastion.cli import policy_store
 from bastion.cli._context import (
     READ_RECORDS,
-    RECORD_READERS,
     acting_admin,
     admin_token_file_option,
     config_option,
@@ -27,11 +26,11 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
-    require_role,
     run_async,
 )
 from bastion.config import BastionConfig
 from bastion.errors import BastionError, ConfigError
+from bastion.identity.admin import RECORD_READERS, require_role
 from bastion.model import CallRecord
 from bastion.model.facts import CallFacts
 from bastion.pipeline.guardrails import load_configured_policy

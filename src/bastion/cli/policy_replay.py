@@ -20,7 +20,6 @@ import click
 
 from bastion.cli._context import (
     READ_RECORDS,
-    RECORD_READERS,
     acting_admin,
     admin_token_file_option,
     config_option,
@@ -30,10 +29,10 @@ from bastion.cli._context import (
     load_cli_config,
     open_database,
     parse_duration,
-    require_role,
     run_async,
 )
 from bastion.errors import ConfigError
+from bastion.identity.admin import RECORD_READERS, require_role
 from bastion.pipeline.guardrails import active_classes, load_configured_policy
 from bastion.policy.replay import Replay, ReplayReport, class_set_of
 from bastion.storage.call_records import CallRecordRepository

@@ -25,7 +25,6 @@ from bastion.audit.checkpoints import Checkpoint, public_keys, read_checkpoints
 from bastion.audit.verify import Verification, verify
 from bastion.cli._context import (
     READ_RECORDS,
-    RECORD_READERS,
     acting_admin,
     admin_token_file_option,
     config_option,
@@ -33,7 +32,6 @@ from bastion.cli._context import (
     json_option,
     load_cli_config,
     open_database,
-    require_role,
     run_async,
 )
 from bastion.cli.audit_search import parse_moment
@@ -56,6 +54,7 @@ from bastion.config.schema import BastionConfig
 from bastion.crypto.keyring import load_keyring
 from bastion.crypto.location import keyring_location
 from bastion.errors import BastionError
+from bastion.identity.admin import RECORD_READERS, require_role
 from bastion.limits.budget_status import budget_statuses
 from bastion.model.exceptions import ExceptionState
 from bastion.model.spend import PICO_USD

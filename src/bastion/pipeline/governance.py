@@ -25,10 +25,7 @@ from bastion.identity.admin import GOVERNORS, AdminIdentity, AdminRole, require_
 from bastion.identity.issuing import IssuedKey, KeySpec, create_key, revoke_key, rotate_key
 from bastion.identity.ownership import Ownership, ownership_of
 from bastion.model.exceptions import ExceptionState
-from bastion.pipeline.active_policy import compile_version
 from bastion.pipeline.admin_trail import AdminTrail
-from bastion.pipeline.exception_webhook import post_exception_change
-from bastion.pipeline.guardrails import load_configured_policy, policy_from_text
 from bastion.policy.compiler import BUILT_IN_RULES, unwaivable
 from bastion.policy.loader import Policy
 from bastion.storage.database import Database
@@ -111,6 +108,8 @@ class Governance:
         """Check ``text`` against the config, upload it and make it active; the
         activation is None when it was the active version already. ConfigError when
         it does not compile (``source`` names it in the message)."""
+        from bastion.pipeline.guardrails import policy_from_text  # loads the detectors
+
         require_role(actor, GOVERNORS, "activate policies")
         policy = policy_from_text(self._config(), text, source)
         version, activation = await self.policies.upload_and_activate(
@@ -129,6 +128,8 @@ class Governance:
     ) -> tuple[PolicyVersion, PolicyActivation | None]:
         """Make a stored version (id, digest prefix or name@label+digest) active again,
         once it compiles for the running config."""
+        from bastion.pipeline.active_policy import compile_version  # loads the detectors
+
         require_role(actor, GOVERNORS, "activate policies")
         version = await self.policies.get(ref)
         compile_version(self._config(), version)
@@ -226,6 +227,11 @@ class Governance:
     async def _policy_in_force(self) -> Policy | None:
         """The active policy compiled for this config (before the first start: the file
         serve will seed the store with); None when there is none or it does not compile."""
+        # The detectors load only for the operations that compile a policy (key
+        # commands, which the CLI runs often, need none of them).
+        from bastion.pipeline.active_policy import compile_version
+        from bastion.pipeline.guardrails import load_configured_policy
+
         active = await self.policies.active()
         config = self._config()
         try:
@@ -317,6 +323,8 @@ class Governance:
         webhook = self._config().policy.exception_webhook
         if webhook is None:
             return
+        from bastion.pipeline.exception_webhook import post_exception_change  # aiohttp
+
         event = "requested" if action == "exception.request" else stored.state.value
         warning = await post_exception_change(
             webhook.get_secret_value(), event, actor.subject, stored
