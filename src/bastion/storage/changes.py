@@ -8,20 +8,35 @@ commits later would be missed. PostgreSQL hands out sequence values before commi
 appends there take a transaction-scoped advisory lock: commits happen in ``seq`` order.
 SQLite serialises writers by itself. Changes are rare (admin actions), so this costs
 nothing that matters.
+
+Pruning (:meth:`ChangeFeed.prune`): entries older than the retention window go, oldest
+first, always as a prefix of the feed, and the newest entry older than the window stays.
+So the feed is never emptied (``latest`` keeps its meaning, numbers are never reused),
+and a reader can tell when entries it had not read were pruned: the entry its cursor
+points at is gone too (:meth:`ChangeFeed.has`), since only older ones are deleted before it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bastion.storage.database import CHANGED_KINDS, Database
 from bastion.storage.tables import ChangeRow
 
 _CHANGE_FEED_LOCK_ID = 0x62A5_C4A9
+_CHANGE_PRUNE_LOCK_ID = 0x62A5_C4AA
+
+CHANGE_RETENTION = timedelta(days=7)
+"""How long entries are kept: far beyond any poll interval, so every process that polls
+has read them; one that has not read the feed for that long reloads everything."""
+
+PRUNE_BATCH = 10_000
+"""Most entries one :meth:`ChangeFeed.prune` deletes (one bounded statement)."""
 
 
 class ChangeKind(StrEnum):
@@ -74,3 +89,48 @@ class ChangeFeed:
         async with self._database.transaction("change feed read") as session:
             rows = (await session.execute(statement)).all()
         return [(int(row.seq), str(row.kind)) for row in rows]
+
+    async def has(self, seq: int) -> bool:
+        """Whether the entry ``seq`` is still in the feed (false once pruned)."""
+        statement = select(ChangeRow.seq).where(ChangeRow.seq == seq)
+        async with self._database.transaction("change feed read") as session:
+            return await session.scalar(statement) is not None
+
+    async def prune(self, before: datetime, *, limit: int = PRUNE_BATCH) -> int:
+        """Delete up to ``limit`` of the oldest entries made before ``before``, keeping
+        the newest of those; how many were deleted.
+
+        Safe to run from several processes at once: on PostgreSQL one of them prunes
+        while the others return 0 at once (a transaction-scoped advisory lock, tried,
+        not waited for); SQLite runs one writer at a time, and a second pruner finds
+        what the first left.
+        """
+        # the newest entry made before `before`: everything older goes, it stays
+        horizon = (
+            select(ChangeRow.seq)
+            .where(ChangeRow.at < before)
+            .order_by(ChangeRow.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        oldest = (
+            select(ChangeRow.seq)
+            .where(ChangeRow.seq < horizon)
+            .order_by(ChangeRow.seq)
+            .limit(limit)
+        )
+        statement = (
+            delete(ChangeRow)
+            .where(ChangeRow.seq.in_(oldest))
+            .execution_options(synchronize_session=False)
+        )
+        async with self._database.transaction("change feed prune") as session:
+            if session.get_bind().dialect.name == "postgresql":
+                locked = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:lock)"),
+                    {"lock": _CHANGE_PRUNE_LOCK_ID},
+                )
+                if not locked:
+                    return 0  # another process is pruning right now
+            result: Any = await session.execute(statement)
+        return int(result.rowcount or 0)
