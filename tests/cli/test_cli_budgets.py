@@ -238,9 +238,43 @@ def test_usage_table_groups_by_a_combination_over_a_given_range(ledger: Path) ->
     headers = ["TEAM", "ENV", "CALLS", "PROMPT", "COMPLETION", "TOKENS", "COST_USD"]
     assert lines[0].split() == headers
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines[1:-2]}
-    assert rows[("finance", "prod")] == ["2", "2,000", "400", "2,400", "550.000000"]
-    assert rows[("finance", "dev")] == ["1", "1,000", "200", "1,200", "30.000000"]
-    assert lines[-2].split() == ["TOTAL", "4", "3,300", "700", "4,000", "590.000000"]
+    assert rows[("finance", "prod")] == ["2", "2,000", "400", "2,400", "550.00"]
+    assert rows[("finance", "dev")] == ["1", "1,000", "200", "1,200", "30.00"]
+    assert lines[-2].split() == ["TOTAL", "4", "3,300", "700", "4,000", "590.00"]
+
+
+def test_usage_table_shows_cost_to_the_cent_as_budgets_does_and_json_stays_exact(
+    tmp_path: Path,
+) -> None:
+    # 0.000123 USD read as six digits nobody compares with `bastion budgets`' cents
+    config_file = tmp_path / "bastion.yaml"
+    config_file.write_text(CONFIG, encoding="utf-8")
+    now = time.time()
+    write_ledger(
+        config_file,
+        [
+            spend(now, "research", "notebook", 0.000123),
+            spend(now, "sales", "crm", 1234.565),
+            spend(now, "legal", "contracts", 0.004),
+            spend(now, "legal", "contracts", 0.003),
+        ],
+    )
+    result = run(config_file, "usage", "--by", "team")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    costs = {line.split()[0]: line.split()[-1] for line in lines[1:-1]}
+    assert costs == {
+        "sales": "1,234.57",
+        "legal": "<0.01",
+        "research": "<0.01",
+        "TOTAL": "1,234.57",
+    }
+    assert lines[0].split()[-1] == "COST_USD"
+    assert lines[0].index("COST_USD") == lines[1].index("1,234.57")
+    shown = run_json(config_file, "usage", "--by", "team")
+    exact = {g["group"]["team"]: g["cost_usd"] for g in shown["groups"]}
+    assert exact == {"sales": 1234.565, "legal": 0.007, "research": 0.000123}
+    assert shown["total"]["cost_usd"] == 1234.572123
 
 
 def test_usage_table_shows_end_user_ids_without_their_control_characters(ledger: Path) -> None:

@@ -310,7 +310,8 @@ def _sums_json(groups: list[SpendGroup]) -> dict[str, Any]:
 def _sums(groups: list[SpendGroup]) -> list[str]:
     sums = _sums_json(groups)
     counts = (sums[k] for k in ("calls", "prompt_tokens", "completion_tokens", "tokens"))
-    return [*(f"{n:,}" for n in counts), f"{sums['cost_usd']:,.6f}"]
+    # to the cent, as `budgets` shows money (<0.01 for spend below a cent); --json is exact
+    return [*(f"{n:,}" for n in counts), _amount(sums["cost_usd"], usd=True)]
 
 
 def _group_fields(values: tuple[str, ...]) -> list[str]:
