@@ -42,6 +42,13 @@ def test_create_list_revoke(config_file: Path) -> None:
     assert again.exit_code == 1 and "no active admin token" in again.output
 
 
+def test_revoking_an_unknown_long_token_id_does_not_echo_it_whole(config_file: Path) -> None:
+    result = run(config_file, "revoke", "t" * 10_000)
+    assert result.exit_code == 1
+    assert f"no active admin token with id {'t' * 64!r}" in result.output
+    assert "t" * 65 not in result.output and len(result.output) < 300
+
+
 def admin_events(config_file: Path) -> list[dict[str, Any]]:
     async def read() -> list[dict[str, Any]]:
         database = Database.from_url(f"sqlite:///{config_file.parent / 'data' / 'bastion.db'}")

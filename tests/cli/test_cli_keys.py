@@ -161,6 +161,34 @@ def test_rotate_without_grace_stops_the_old_key_now(config_file: Path) -> None:
         verify(sqlite_url(config_file), old["key"])
 
 
+@pytest.mark.parametrize("grace", ["0", " 0 ", "0s", "0m"])
+def test_rotate_with_a_grace_of_zero_stops_the_old_key_now(config_file: Path, grace: str) -> None:
+    # `--grace 0` was refused for want of a unit, though no time needs none
+    old = run_json(config_file, "keys", "create", "--name", "n")
+    result = run(config_file, "keys", "rotate", old["id"], "--grace", grace)
+    assert result.exit_code == 0, result.output
+    assert "stops working now" in result.output
+    with pytest.raises(AuthenticationFailed):
+        verify(sqlite_url(config_file), old["key"])
+
+
+@pytest.mark.parametrize("grace", ["30", "0.5", "-0", "1 day"])
+def test_rotate_refuses_a_grace_number_without_a_unit(config_file: Path, grace: str) -> None:
+    old = run_json(config_file, "keys", "create", "--name", "n")
+    result = run(config_file, "keys", "rotate", old["id"], "--grace", grace)
+    assert result.exit_code == 2, result.output
+    assert "is not a duration; use a number and a unit, e.g. 30m, 24h, 90d" in result.output
+    assert [k["status"] for k in run_json(config_file, "keys", "list", "--all")] == ["active"]
+
+
+def test_create_still_refuses_an_expiry_of_zero(config_file: Path) -> None:
+    # a zero grace is now; a zero expiry is a key born expired
+    for expires in ("0", "0s"):
+        result = run(config_file, "keys", "create", "--name", "n", "--expires", expires)
+        assert result.exit_code == 2, result.output
+    assert run_json(config_file, "keys", "list", "--all") == []
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -219,6 +247,16 @@ def test_rotate_refuses_a_grace_longer_than_the_admin_api_allows(config_file: Pa
     assert long.exit_code == 1 and "grace: at most 90 days" in long.output
     assert [k["status"] for k in run_json(config_file, "keys", "list", "--all")] == ["active"]
     assert run(config_file, "keys", "rotate", created["id"], "--grace", "90d").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["revoke", "rotate"])
+def test_an_unknown_long_key_id_is_not_echoed_whole(config_file: Path, command: str) -> None:
+    # a 10 KB argument came back whole in the error, flooding the terminal or a CI log
+    key_id = "k" * 10_000
+    result = run(config_file, "keys", command, key_id)
+    assert result.exit_code == 1
+    assert f"no key with id {'k' * 64!r}" in result.output
+    assert "k" * 65 not in result.output and len(result.output) < 300
 
 
 def test_invalid_config_exits_1(tmp_path: Path) -> None:

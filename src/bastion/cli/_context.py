@@ -173,8 +173,14 @@ def run_async(operation: Callable[[], Awaitable[T]]) -> T:
         raise click.ClickException(str(exc)) from exc
 
 
-def parse_duration(text: str, *, option: str) -> timedelta:
-    """``30s``, ``15m``, ``24h``, ``90d`` or ``2w`` as a timedelta (usage error otherwise)."""
+def parse_duration(text: str, *, option: str, zero: bool = False) -> timedelta:
+    """``30s``, ``15m``, ``24h``, ``90d`` or ``2w`` as a timedelta (usage error otherwise).
+
+    ``zero``: a bare ``0`` is accepted too, for options where no time at all is the
+    natural value (``--grace 0``: the old secret stops now); any other number without a
+    unit stays an error (is ``30`` seconds or days?)."""
+    if zero and text.strip() == "0":
+        return timedelta(0)
     match = _DURATION.match(text)
     if match is None:
         raise click.BadParameter(

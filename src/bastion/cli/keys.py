@@ -186,7 +186,12 @@ def revoke(
 @config_option
 @admin_token_file_option
 @click.argument("key_id")
-@click.option("--grace", default="0s", show_default=True, help="How long the old key works.")
+@click.option(
+    "--grace",
+    default="0",
+    show_default=True,
+    help="How long the old key keeps working (24h, 7d; 0: it stops now).",
+)
 @json_option
 def rotate(
     config_file: Path | None,
@@ -197,7 +202,7 @@ def rotate(
 ) -> None:
     """Replace a key with a new secret; same principal, models and expiry."""
     config = load_cli_config(config_file)
-    grace_period = parse_duration(grace, option="--grace")
+    grace_period = parse_duration(grace, option="--grace", zero=True)
 
     async def operation() -> IssuedKey:
         async with open_database(config) as db:

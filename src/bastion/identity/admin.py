@@ -166,4 +166,4 @@ async def revoke_admin_token(
     """Revoke ``token_id`` now; NotFound when unknown or already revoked."""
     _require_admin(actor)
     if not await repo.revoke(token_id, datetime.now(UTC)):
-        raise NotFound(f"no active admin token with id {token_id!r}", code="token_not_found")
+        raise NotFound(f"no active admin token with id {token_id[:64]!r}", code="token_not_found")

@@ -128,7 +128,7 @@ async def create_key(repo: KeyRepository, spec: KeySpec, *, actor: AdminIdentity
 async def _active_key(repo: KeyRepository, key_id: str, actor: AdminIdentity) -> StoredKey:
     stored = await repo.get(key_id)
     if stored is None or not actor.may_see_key_of(stored.owner):
-        raise NotFound(f"no key with id {key_id!r}", code="key_not_found")
+        raise NotFound(f"no key with id {key_id[:64]!r}", code="key_not_found")
     _check_may_manage(actor, stored.owner)
     status = stored.status(datetime.now(UTC))
     if status is not KeyStatus.ACTIVE:
@@ -152,7 +152,7 @@ async def revoke_key(repo: KeyRepository, key_id: str, *, actor: AdminIdentity) 
     """Revoke ``key_id`` now; NotFound / Conflict when it is unknown or already revoked."""
     stored = await repo.get(key_id)
     if stored is None or not actor.may_see_key_of(stored.owner):
-        raise NotFound(f"no key with id {key_id!r}", code="key_not_found")
+        raise NotFound(f"no key with id {key_id[:64]!r}", code="key_not_found")
     _check_may_manage(actor, stored.owner)
     if not await repo.revoke(key_id, datetime.now(UTC)):
         raise Conflict(f"key {key_id!r} is already revoked", code="key_not_active", status=409)
