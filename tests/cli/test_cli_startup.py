@@ -94,7 +94,13 @@ def test_keys_list_and_create_load_no_detectors(config_file: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["exceptions", "list"], ["config", "show"], ["admin-token", "list"]]
+    "args",
+    [
+        ["exceptions", "list"],
+        ["config", "show"],
+        ["admin-token", "list"],
+        ["console", "sign-out", "--all"],
+    ],
 )
 def test_commands_without_policy_load_no_detectors(config_file: Path, args: list[str]) -> None:
     code, modules, output = _run(*args, "--config", str(config_file))

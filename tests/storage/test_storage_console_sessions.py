@@ -83,3 +83,37 @@ async def test_an_unknown_session_is_not_open(database: Database) -> None:
 def test_a_malformed_record_is_refused(id_hash: str, hours: float) -> None:
     with pytest.raises(ValueError, match="console session"):
         StoredConsoleSession(id_hash, "admin", "x", NOW, NOW + timedelta(hours=hours))
+
+
+async def test_closing_all_sessions_or_one_holders_ends_them_for_every_pool(
+    database: Database, other: Database
+) -> None:
+    here, there = ConsoleSessionRepository(database), ConsoleSessionRepository(other)
+
+    def held(name: str, subject: str, *, hours: float = 8) -> StoredConsoleSession:
+        opened = NOW - timedelta(hours=1)
+        return StoredConsoleSession(
+            hashlib.sha256(name.encode()).hexdigest(),
+            "oidc",
+            subject,
+            opened,
+            opened + timedelta(hours=hours),
+        )
+
+    sam, sam2, kim = held("a", "sam"), held("b", "sam"), held("c", "kim")
+    ended = held("d", "sam", hours=0.5)  # already over at NOW
+    for session in (sam, sam2, kim, ended):
+        await here.open(session)
+
+    assert await there.close_all(NOW, subjects=["sam", "nobody"]) == 2  # not the ended one
+    assert not await here.is_open(sam.id_hash, NOW)
+    assert not await here.is_open(sam2.id_hash, NOW)
+    assert await here.is_open(kim.id_hash, NOW)
+    assert await there.close_all(NOW, subjects=[]) == 0
+    assert await here.is_open(kim.id_hash, NOW)
+
+    assert await there.close_all(NOW) == 1
+    assert not await here.is_open(kim.id_hash, NOW)
+    assert await there.close_all(NOW) == 0
+    async with database.transaction("test") as db:
+        assert (await db.scalars(select(ConsoleSessionRow.id_hash))).all() == []

@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Create, list and revoke admin tokens (for the CLI, admin API and console).",
     ),
     "config": ("bastion.cli.config_cmd:config", "Inspect and check the configuration file."),
+    "console": (
+        "bastion.cli.console_cmd:console",
+        "End admin console sessions: every one, or one person's.",
+    ),
     "eval": ("bastion.cli.eval_cmd:eval_group", "Measure detector accuracy on labelled data."),
     "scan": (
         "bastion.cli.scan:scan",

@@ -4,6 +4,7 @@ replica sharing the database sees a logout at once."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,8 @@ class StoredConsoleSession:
 
 
 class ConsoleSessionRepository:
-    """Open, check and end console sessions; ended ones are pruned as new ones open."""
+    """Open, check and end console sessions (one, one holder's or all); ended ones are
+    pruned as new ones open."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -68,3 +70,15 @@ class ConsoleSessionRepository:
         )
         async with self._database.transaction("console session close") as db:
             return (await db.execute(statement)).first() is not None
+
+    async def close_all(self, now: datetime, *, subjects: Collection[str] | None = None) -> int:
+        """End every session now (``subjects``: only those whose holder is one of them:
+        an admin token id, a gateway key id or an OIDC subject); how many were open at
+        ``now``. Rows of sessions that had already ended go too."""
+        chosen = delete(ConsoleSessionRow)
+        if subjects is not None:
+            chosen = chosen.where(ConsoleSessionRow.subject.in_(list(subjects)))
+        statement = chosen.returning(ConsoleSessionRow.expires_at)
+        async with self._database.transaction("console session close all") as db:
+            ends = (await db.execute(statement)).scalars().all()
+        return sum(1 for end in ends if end > now)
