@@ -353,7 +353,7 @@ class OutputGuardHook(TextWindowHook):
         (characters into its undecided text), read from the base class's queue."""
         decided = self._states[self._key].decided
         best = 0
-        for _, fragments in self._queue:
+        for _, fragments, _ in self._queue:
             for fragment in fragments:
                 if fragment.key == self._key:
                     end = fragment.end - decided

@@ -18,7 +18,12 @@ from bastion.pipeline.answer_scan import (
 from bastion.pipeline.context import CallContext
 from bastion.pipeline.output_guard import OutputGuard, OutputGuardHook
 from bastion.pipeline.stream import StreamEvent, StreamHook
-from bastion.pipeline.stream_hooks import ModelRewriteHook, ReplaceTextHook, UsageObserver
+from bastion.pipeline.stream_hooks import (
+    ModelRewriteHook,
+    ReplaceTextHook,
+    UsageObserver,
+    shift_annotations,
+)
 from bastion.pipeline.tool_call_stream import tool_call_hook
 from bastion.pipeline.tool_calls import ToolCallGuard, enforce_json
 from bastion.providers.upstream_errors import PASSTHROUGH_CODES, scrub_message
@@ -115,38 +120,6 @@ def restore_answer(
 _ANNOTATED = frozenset({"content", "text"})
 """The texts whose holder's ``annotations`` point into them: a chat message's content,
 a Responses ``output_text`` part's text."""
-_OFFSETS = ("start_index", "end_index", "index")
-
-
-def shift_annotations(annotations: list[Any], edits: Sequence[tuple[int, int, int]]) -> None:
-    """Move the offsets of ``annotations`` (Responses ``url_citation``,
-    ``container_file_citation``: ``start_index``/``end_index``; ``file_citation``,
-    ``file_path``: ``index``; chat: the same inside ``url_citation``) from a text to
-    its rewrite by ``edits`` (start, end, new length), so they cover the same words:
-    an offset inside a replaced token moves to the start (an end: the end) of what
-    replaced it."""
-    if not edits:
-        return
-    for annotation in annotations:
-        if not isinstance(annotation, dict):
-            continue
-        nested = annotation.get(annotation.get("type"))  # chat: {"url_citation": {...}}
-        for holder in (annotation, nested) if isinstance(nested, dict) else (annotation,):
-            for name in _OFFSETS:
-                offset = holder.get(name)
-                if isinstance(offset, int) and not isinstance(offset, bool):
-                    holder[name] = _shifted(offset, edits, end=name == "end_index")
-
-
-def _shifted(offset: int, edits: Sequence[tuple[int, int, int]], *, end: bool) -> int:
-    delta = 0
-    for start, stop, length in edits:
-        if offset <= start:
-            break
-        if offset < stop:  # inside a replaced token
-            return start + delta + (length if end else 0)
-        delta += length - (stop - start)
-    return offset + delta
 
 
 class JsonAnswerRestorer(ReplaceTextHook):

@@ -20,6 +20,16 @@ only there (no deltas) is decided where it first appears. A hook may also bound
 how long text waits: with ``release_after_s``, a text whose last decision is that old
 is decided as soon as ``min_release_chars`` are pending, so a model streaming a few
 tokens at a time is not held back a whole window.
+
+Citations move with the text they point into (:attr:`TextWindowHook.moves_citations`,
+set by the restoring hook): a chat chunk's ``delta.annotations`` and a Responses
+``response.output_text.annotation.added`` event hold offsets into the model's whole
+text of their choice / content part, which is released rewritten a window at a time.
+Such an event waits in the queue until the text up to its last offset is decided (or
+the text has ended), then its offsets are moved by the replacements made in that text
+so far, the same mapping a complete answer's annotations go through
+(:func:`shift_annotations`); the annotations Responses repeats in done events are moved
+there, once their text is decided whole.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 
@@ -54,6 +64,10 @@ LEGACY = -FREE
 REASONING = 1 << 40
 _CHAT_REASONING = ("reasoning_content", "reasoning")
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+Edit = tuple[int, int, int]
+"""A replacement made in a text: (start, end) of what was replaced, length of what
+replaced it."""
 
 
 @dataclass(slots=True)
@@ -80,6 +94,15 @@ class _Fragment:
     path: tuple[str | int, ...] = ()  # where ``target`` sits in the event's payload
 
 
+@dataclass(slots=True)
+class _Citation:
+    """Annotations an event carries with offsets into the model's text of ``key``."""
+
+    key: TextKey
+    annotations: list[Any]
+    end: int  # the largest offset among them: the text must be decided up to here
+
+
 class TextWindowHook:
     """Base hook: windows of assistant text go through :meth:`on_window` before release.
 
@@ -92,7 +115,14 @@ class TextWindowHook:
     whose one text fragment is decided only in part is split: the decided part goes out
     now and the rest waits in a copy of the event, so at most ``hold_tail`` characters
     wait, never a whole chunk.
+
+    With :attr:`moves_citations`, an event carrying citations into a text also waits
+    until that text is decided up to the citations' last offset (or has ended), and
+    their offsets are then moved from the model's text to the text released.
     """
+
+    moves_citations: ClassVar[bool] = False
+    """Whether windows' replacements are recorded (:meth:`_record`) and citations moved."""
 
     def __init__(
         self,
@@ -109,7 +139,10 @@ class TextWindowHook:
         self._min_release = min(max(1, min_release_chars), window_chars)
         self._clock = clock
         self._states: dict[TextKey, _TextState] = {}
-        self._queue: deque[tuple[StreamEvent, list[_Fragment]]] = deque()
+        self._queue: deque[tuple[StreamEvent, list[_Fragment], list[_Citation]]] = deque()
+        self._edits: dict[TextKey, list[Edit]] = {}  # per text: replacements so far
+        self._ended: set[TextKey] = set()  # texts decided to their end
+        self._all_ended = False  # the stream ended: every text did
 
     def on_window(self, choice_index: int, text: str) -> str:
         """Decide one window of a choice's text; return it, rewritten or not."""
@@ -132,6 +165,7 @@ class TextWindowHook:
         """Queue the event, decide the windows it completes, release what is decided."""
         payload = event.payload
         fragments: list[_Fragment] = []
+        citations: list[_Citation] = []
         if isinstance(payload, dict):
             kind = event.event_type
             if "choices" in payload:
@@ -142,11 +176,15 @@ class TextWindowHook:
                     self._add(*text_field, fragments)
                 elif self._responses_done(kind, payload):
                     event.mark_changed()
+            if self.moves_citations:
+                citations = _stream_citations(payload, kind)
         elif event.is_done:
             self._finish_all()
-        if not self._queue and not self._undecided(fragments):
+        if not self._queue and not self._waiting(fragments, citations):
+            if citations:
+                self._move(event, citations)
             return [event] if self._place(event, fragments) else []
-        self._queue.append((event, fragments))
+        self._queue.append((event, fragments, citations))
         return self._release()
 
     def on_end(self) -> Sequence[StreamEvent]:
@@ -169,6 +207,7 @@ class TextWindowHook:
                 choice_index = index if isinstance(index, int) else 0
                 for text_key in [k for k in self._states if k[0] == choice_index]:
                     self._decide(text_key, final=True)
+                self._ended.add((choice_index, 0))  # its content, even if it had none
 
     def _add(
         self,
@@ -219,14 +258,15 @@ class TextWindowHook:
         state.changed = state.changed or out != window
 
     def _finish_all(self) -> None:
+        self._all_ended = True
         for key in self._states:
             self._decide(key, final=True)
 
     def _release(self) -> list[StreamEvent]:
         released: list[StreamEvent] = []
         while self._queue:
-            event, fragments = self._queue[0]
-            if self._undecided(fragments):
+            event, fragments, citations = self._queue[0]
+            if self._waiting(fragments, citations):
                 early = self._split_head()
                 if early is None:
                     break
@@ -234,9 +274,39 @@ class TextWindowHook:
                     released.append(early[0])
                 continue
             self._queue.popleft()
+            if citations:
+                self._move(event, citations)
             if self._place(event, fragments):
                 released.append(event)
         return released
+
+    def _move(self, event: StreamEvent, citations: list[_Citation]) -> None:
+        """Move the offsets of a decided event's citations into the text released."""
+        for citation in citations:
+            edits = self._edits.get(citation.key)
+            if edits and shift_annotations(citation.annotations, edits):
+                event.mark_changed()
+
+    def _waiting(self, fragments: list[_Fragment], citations: list[_Citation]) -> bool:
+        """Whether an event must wait: text of it undecided, or a citation of it reaching
+        past the decided text of a text that goes on (its offsets could still move)."""
+        if self._undecided(fragments):
+            return True
+        if not citations or self._all_ended:
+            return False
+        for citation in citations:
+            if citation.key in self._ended:
+                continue
+            state = self._states.get(citation.key)
+            if citation.end > (state.decided if state is not None else 0):
+                return True
+        return False
+
+    def _record(self, key: TextKey, start: int, edits: Sequence[Edit]) -> None:
+        """Note the replacements a window of ``key``'s text starting at ``start`` (in the
+        model's text) was decided with, for the citations into that text."""
+        if edits and 0 <= key[1] < FREE:  # a text citations point into
+            self._edits.setdefault(key, []).extend((start + a, start + b, n) for a, b, n in edits)
 
     def _split_head(self) -> tuple[StreamEvent] | tuple[()] | None:
         """Release the decided part of the head event's one fragment; queue the rest.
@@ -244,9 +314,9 @@ class TextWindowHook:
         The rest travels in a copy of the event (same id, model, choice index) whose
         text field holds only the undecided characters. Returns the head to send (none
         when its text came out empty), or None when the head cannot be split."""
-        event, fragments = self._queue[0]
-        if len(fragments) != 1 or not isinstance(event.payload, dict):
-            return None
+        event, fragments, citations = self._queue[0]
+        if len(fragments) != 1 or citations or not isinstance(event.payload, dict):
+            return None  # (a chunk citing text waits whole, to be sent once they are moved)
         if "choices" not in event.payload and event.event_type not in _DELTA_KEYS:
             return None  # an event a client reads once (a part added), never repeated
         fragment = fragments[0]
@@ -271,7 +341,7 @@ class TextWindowHook:
         fragment.target[fragment.name] = text[:decided]
         fragment.end, fragment.length = start + decided, decided
         event.mark_changed()
-        self._queue[0] = (rest, [remainder])
+        self._queue[0] = (rest, [remainder], [])
         return (event,) if self._place(event, [fragment]) else ()
 
     def _undecided(self, fragments: list[_Fragment]) -> bool:
@@ -367,6 +437,7 @@ class TextWindowHook:
         if not isinstance(text, str):
             return False
         self._decide(key, final=True)
+        self._ended.add(key)  # repeated whole: no more of it comes
         state = self._states.get(key)
         if state is None:
             if not text:
@@ -382,7 +453,93 @@ class TextWindowHook:
         # rewritten, or not the text the deltas carried (a server's bug): the client
         # reads what was streamed and decided, never text no hook has seen
         target[name] = "".join(state.full_out)
+        annotations = target.get("annotations") if name == "text" else None
+        edits = self._edits.get(key)
+        if edits and isinstance(annotations, list):  # decided whole: the final mapping
+            shift_annotations(annotations, edits)
         return True
+
+
+_OFFSETS = ("start_index", "end_index", "index")
+
+
+def shift_annotations(annotations: list[Any], edits: Sequence[Edit]) -> bool:
+    """Move the offsets of ``annotations`` (Responses ``url_citation``,
+    ``container_file_citation``: ``start_index``/``end_index``; ``file_citation``,
+    ``file_path``: ``index``; chat: the same inside ``url_citation``) from a text to
+    its rewrite by ``edits`` (start, end, new length), so they cover the same words:
+    an offset inside a replaced token moves to the start (an end: the end) of what
+    replaced it. Returns whether any offset moved."""
+    moved = False
+    if not edits:
+        return moved
+    for holder in _offset_holders(annotations):
+        for name in _OFFSETS:
+            offset = holder.get(name)
+            if isinstance(offset, int) and not isinstance(offset, bool):
+                shifted = _shifted(offset, edits, end=name == "end_index")
+                if shifted != offset:
+                    holder[name] = shifted
+                    moved = True
+    return moved
+
+
+def _offset_holders(annotations: list[Any]) -> Iterator[dict[str, Any]]:
+    """The dicts holding an annotation's offsets: itself, and for chat its nested
+    ``{"url_citation": {...}}``."""
+    for annotation in annotations:
+        if not isinstance(annotation, dict):
+            continue
+        yield annotation
+        nested = annotation.get(annotation.get("type"))
+        if isinstance(nested, dict):
+            yield nested
+
+
+def _shifted(offset: int, edits: Sequence[Edit], *, end: bool) -> int:
+    delta = 0
+    for start, stop, length in edits:
+        if offset <= start:
+            break
+        if offset < stop:  # inside a replaced token
+            return start + delta + (length if end else 0)
+        delta += length - (stop - start)
+    return offset + delta
+
+
+_NO_CITATIONS: list[_Citation] = []  # shared, never appended to
+
+
+def _stream_citations(payload: dict[str, Any], kind: str | None) -> list[_Citation]:
+    """The citations a stream event adds: each chat choice's ``delta.annotations`` (into
+    its content), a Responses ``response.output_text.annotation.added`` event's
+    ``annotation`` (into its output_text part)."""
+    found: list[tuple[TextKey, list[Any]]] = []
+    if "choices" in payload:
+        choices = payload["choices"]
+        for choice in choices if isinstance(choices, list) else ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and "annotations" in delta:
+                annotations = delta["annotations"]
+                if isinstance(annotations, list) and annotations:
+                    found.append((_key(choice.get("index", 0), 0), annotations))
+    elif kind == "response.output_text.annotation.added":
+        annotation = payload.get("annotation")
+        if isinstance(annotation, dict):
+            found.append((_responses_key(payload), [annotation]))
+    if not found:
+        return _NO_CITATIONS
+    citations = []
+    for key, annotations in found:
+        offsets = [
+            offset
+            for holder in _offset_holders(annotations)
+            for name in _OFFSETS
+            if isinstance(offset := holder.get(name), int) and not isinstance(offset, bool)
+        ]
+        if offsets:
+            citations.append(_Citation(key, annotations, max(offsets)))
+    return citations
 
 
 def _carries_more_than_text(event: StreamEvent) -> bool:
@@ -570,6 +727,8 @@ class ReplaceTextHook(TextWindowHook):
     the few characters after it that decide whether it ends there.
     """
 
+    moves_citations = True
+
     def __init__(self, mapping: Mapping[str, str], window_chars: int = 1) -> None:
         super().__init__(window_chars)
         # inside a JSON string (tool-call arguments) the original must be escaped
@@ -595,15 +754,22 @@ class ReplaceTextHook(TextWindowHook):
         self._key: TextKey = (0, 0)
         self._pending = ""
         self._before: dict[TextKey, str] = {}  # the end of each text's decided input
+        self._window_edits: list[Edit] = []  # the replacements of the window being decided
 
     def _decide(self, key: TextKey, *, final: bool) -> None:
         # Which text the window is of, and all of its undecided text: a fake at either
         # end of a window is read with its neighbours (the end of the text decided
         # before, the start of what waits), as in the joined text.
-        self._key = key
         state = self._states.get(key)
-        self._pending = state.undecided if state is not None else ""
+        if state is None or not state.undecided:  # nothing to decide
+            return
+        self._key = key
+        self._pending = state.undecided
+        start = state.decided  # where the window begins in the model's text
+        self._window_edits.clear()
         super()._decide(key, final=final)
+        if self._window_edits:
+            self._record(key, start, self._window_edits)
 
     def on_window(self, choice_index: int, text: str) -> str:
         """Replace every token of the window by its mapped value."""
@@ -618,48 +784,37 @@ class ReplaceTextHook(TextWindowHook):
     def replace_window(self, text: str, *, json_string: bool = False) -> str:
         """:meth:`replace` on a window of the text being decided, read between the text
         decided before it and the text still waiting after it."""
+        edits = self._window_edits
         if not self._bare:
-            return self.replace(text, json_string=json_string)
+            return self._replace(text, 0, len(text), json_string, edits)
         before = self._before.get(self._key, "")
         self._before[self._key] = (before + text)[-_CONTEXT:]
         after = self._pending[len(text) : len(text) + LOOKAHEAD]
         return self._replace(before + text + after, len(before), len(before) + len(text),
-                             json_string)  # fmt: skip
+                             json_string, edits)  # fmt: skip
 
     def replace(self, text: str, *, json_string: bool = False) -> str:
         """Replace every token of a complete text (also used for non-streamed answers);
         ``json_string``: the text is JSON (tool-call arguments), so originals are escaped."""
         return self._replace(text, 0, len(text), json_string)
 
-    def replace_with_edits(
-        self, text: str, *, json_string: bool = False
-    ) -> tuple[str, list[tuple[int, int, int]]]:
+    def replace_with_edits(self, text: str, *, json_string: bool = False) -> tuple[str, list[Edit]]:
         """:meth:`replace`, and what it changed: (start, end, length of the original put
         there) per token replaced, in order (to move offsets that point into ``text``)."""
-        if self._pattern is None or not any(first in text for first in self._starts):
-            return text, []
-        mapping = self._json_mapping if json_string else self._mapping
-        parts: list[str] = []
-        edits: list[tuple[int, int, int]] = []
-        done = 0
-        for match in self._pattern.finditer(text):
-            token, start, end = match.group(), match.start(), match.end()
-            if token in self._bare and glued(text, start, end, json_text=json_string):
-                continue
-            parts += (text[done:start], mapping[token])
-            edits.append((start, end, len(mapping[token])))
-            done = end
-        parts.append(text[done:])
-        return "".join(parts), edits
+        edits: list[Edit] = []
+        return self._replace(text, 0, len(text), json_string, edits), edits
 
-    def _replace(self, text: str, start: int, stop: int, json_string: bool) -> str:
-        """``text[start:stop]`` with its tokens replaced (the rest is context)."""
+    def _replace(
+        self, text: str, start: int, stop: int, json_string: bool, edits: list[Edit] | None = None
+    ) -> str:
+        """``text[start:stop]`` with its tokens replaced (the rest is context); each
+        replacement is appended to ``edits`` (offsets into the window), when given."""
         window = text[start:stop] if start or stop < len(text) else text
         if self._pattern is None or not any(first in window for first in self._starts):
             return window
         mapping = self._json_mapping if json_string else self._mapping
         bare = self._bare
-        if not bare:
+        if not bare and edits is None:
             return self._pattern.sub(lambda m: mapping[m.group()], window)
 
         def swap(match: re.Match[str]) -> str:
@@ -668,7 +823,10 @@ class ReplaceTextHook(TextWindowHook):
                 text, start + match.start(), start + match.end(), json_text=json_string
             ):
                 return token  # part of a longer word: the model's own text
-            return mapping[token]
+            value = mapping[token]
+            if edits is not None:
+                edits.append((match.start(), match.end(), len(value)))
+            return value
 
         return self._pattern.sub(swap, window)
 
