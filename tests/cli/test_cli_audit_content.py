@@ -102,7 +102,9 @@ def test_show_prints_plain_content_and_records_the_read(config_file: Path) -> No
     assert unchecked["intact"] is None and unchecked["document"] == content["document"]
     keyring.with_suffix(".away").rename(keyring)
     missing = run(config_file, "audit", "show", "req_nope")
-    assert missing.exit_code == 1 and "no audit record" in missing.output
+    assert missing.exit_code == 1 and "no audit record of request 'req_nope'" in missing.output
+    long = run(config_file, "audit", "show", "req_" + "x" * 10_000)
+    assert long.exit_code == 1 and len(long.output) < 200  # the id is cut, not echoed whole
 
 
 def test_show_prints_a_dash_for_what_the_call_does_not_have(config_file: Path) -> None:
@@ -185,7 +187,7 @@ def test_a_hold_on_a_request_nothing_is_recorded_for_warns(config_file: Path) ->
     asyncio.run(_calls(config_file, {"req_kept": ("full", EMAIL, 1000.0)}))
     typo = run(config_file, "audit", "hold", "add", "--request", "req_kpet", "--reason", "M 1")
     assert typo.exit_code == 0
-    assert "warning: no call record or retained content of request req_kpet" in typo.stderr
+    assert "warning: no call record or retained content of request 'req_kpet'" in typo.stderr
     right = run(config_file, "audit", "hold", "add", "--request", "req_kept", "--reason", "M 1")
     assert right.exit_code == 0 and "warning" not in right.stderr
 

@@ -131,7 +131,7 @@ def show(
             record = await CallRecordRepository(db).get(request_id)
             stored = await AuditContentRepository(db).for_request(request_id)
             if record is None and stored is None:
-                raise click.ClickException(f"no audit record of request {request_id}")
+                raise click.ClickException(f"no audit record of request {request_id[:64]!r}")
             shown: dict[str, Any] = {
                 "request_id": request_id,
                 "record": record_to_json(record) if record is not None else None,

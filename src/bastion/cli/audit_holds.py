@@ -71,7 +71,7 @@ def hold_add(
             content = AuditContentRepository(db)
             if scope == "request" and not await _recorded(db, content, value):
                 click.echo(
-                    f"warning: no call record or retained content of request {value} (yet); "
+                    f"warning: no call record or retained content of request {value[:64]!r} (yet); "
                     "check the id (x-bastion-request-id)",
                     err=True,
                 )
