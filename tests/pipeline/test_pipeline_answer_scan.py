@@ -55,3 +55,47 @@ def test_a_link_holding_a_stand_in_is_recorded_as_carrying_data() -> None:
     links = [f for f in hook.scan.findings if f.data_class == "output.exfil_link"]
     assert [(f.score, f.meta["carries"]) for f in links] == [(0.95, "stand_in")]
     assert [f.data_class for f in hook.scan.findings] == ["output.exfil_link"]  # not the fake
+
+
+def responses_event(kind: str, **fields: object) -> StreamEvent:
+    return StreamEvent(SseEvent(json.dumps({"type": kind, **fields}), event=kind))
+
+
+EMAIL = "ann.lee@contoso-example.com"
+
+
+def test_a_responses_text_sent_only_whole_is_scanned_once() -> None:
+    """Some servers send a short text only in its done event or finished item, with no
+    delta: nothing passes unscanned, and the repeats are not counted again."""
+    hook = AnswerScanHook(AnswerScan(INSPECTOR))
+    text = f"Write to {EMAIL} today."
+    part = {"type": "output_text", "text": text, "annotations": []}
+    item = {"type": "message", "role": "assistant", "content": [part]}
+    for event in (
+        responses_event("response.output_text.done", output_index=0, content_index=0, text=text),
+        responses_event("response.output_item.done", output_index=0, item=item),
+        responses_event("response.completed", response={"output": [item]}),
+    ):
+        assert hook.on_event(event) == (event,)
+    hook.on_end()
+    assert [f.data_class for f in hook.scan.findings] == ["pii.email"]
+
+
+def test_a_finished_item_longer_than_its_deltas_is_scanned_from_where_they_ended() -> None:
+    hook = AnswerScanHook(AnswerScan(INSPECTOR))
+    said = "Write to "
+    hook.on_event(responses_event("response.output_text.delta", output_index=0,
+                                  content_index=0, delta=said))  # fmt: skip
+    part = {"type": "output_text", "text": f"{said}{EMAIL} today."}
+    item = {"type": "message", "content": [part]}
+    hook.on_event(responses_event("response.output_item.done", output_index=0, item=item))
+    hook.on_end()
+    assert [f.data_class for f in hook.scan.findings] == ["pii.email"]
+
+
+def test_a_function_call_sent_only_finished_is_scanned() -> None:
+    hook = AnswerScanHook(AnswerScan(INSPECTOR))
+    call = {"type": "function_call", "name": "send", "arguments": json.dumps({"to": EMAIL})}
+    hook.on_event(responses_event("response.output_item.done", output_index=1, item=call))
+    hook.on_end()
+    assert [f.data_class for f in hook.scan.findings] == ["pii.email"]

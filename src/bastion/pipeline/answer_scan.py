@@ -22,7 +22,7 @@ from typing import Any
 from bastion.detect.base import Inspector
 from bastion.model import Finding
 from bastion.pipeline.stream import StreamEvent
-from bastion.pipeline.stream_hooks import TextKey, stream_text_fields
+from bastion.pipeline.stream_hooks import TextKey, done_text_fields, stream_text_fields
 
 WINDOW = 2048
 OVERLAP = 96  # longer than any value a window edge may cut
@@ -101,18 +101,32 @@ class AnswerScan:
 
 
 class AnswerScanHook:
-    """The stream hook feeding :class:`AnswerScan` (observes; holds nothing back)."""
+    """The stream hook feeding :class:`AnswerScan` (observes; holds nothing back).
+
+    Texts are read from their deltas; a Responses text no delta carried (some servers
+    send a short one only in its done event or finished item) is read where it first
+    appears whole, and one repeated longer than its deltas, from where they ended."""
 
     def __init__(self, scan: AnswerScan) -> None:
         self.scan = scan
+        self._fed: dict[TextKey, int] = {}  # characters of each text scanned so far
 
     def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
         payload = event.payload
         if isinstance(payload, dict):
-            for key, target, name, _ in stream_text_fields(payload, event.event_type):
+            kind = event.event_type
+            for key, target, name, _ in stream_text_fields(payload, kind):
                 text = target.get(name)
                 if isinstance(text, str) and text:
                     self.scan.feed(key, text)
+                    self._fed[key] = self._fed.get(key, 0) + len(text)
+            if kind is not None and "choices" not in payload:
+                for key, target, name in done_text_fields(kind, payload):
+                    text = target.get(name)
+                    fed = self._fed.get(key, 0)
+                    if isinstance(text, str) and len(text) > fed:
+                        self.scan.feed(key, text[fed:])
+                        self._fed[key] = len(text)
         return (event,)
 
     def on_end(self) -> Sequence[StreamEvent]:

@@ -370,66 +370,11 @@ class TextWindowHook:
 
     def _responses_done(self, kind: str, payload: dict[str, Any]) -> bool:
         """Finish the text a Responses done-event repeats; rewrite it. True if changed."""
-        if kind == "response.output_text.done":
-            return self._rewrite(_responses_key(payload), payload, "text")
-        if kind == "response.content_part.done":
-            part = payload.get("part")
-            if not isinstance(part, dict):
-                return False
-            if part.get("type") == "refusal":
-                return self._rewrite(_free_part_key(payload), part, "refusal")
-            if part.get("type") == "reasoning_text":
-                return self._rewrite(_free_part_key(payload), part, "text")
-            return self._rewrite(_responses_key(payload), part, "text")
-        if kind == "response.function_call_arguments.done":
-            return self._rewrite(_arguments_key(payload), payload, "arguments")
-        if kind == "response.custom_tool_call_input.done":
-            return self._rewrite(_custom_input_key(payload), payload, "input")
-        if kind == "response.refusal.done":
-            return self._rewrite(_free_part_key(payload), payload, "refusal")
-        if kind == "response.reasoning_text.done":
-            return self._rewrite(_free_part_key(payload), payload, "text")
-        if kind == "response.reasoning_summary_text.done":
-            return self._rewrite(_summary_key(payload), payload, "text")
-        if kind == "response.reasoning_summary_part.done":
-            part = payload.get("part")
-            return isinstance(part, dict) and self._rewrite(_summary_key(payload), part, "text")
-        if kind == "response.output_item.done":
-            return self._rewrite_item(payload.get("item"), payload.get("output_index", 0))
         if kind in _TERMINAL:
             self._finish_all()
-            response = payload.get("response")
-            output = response.get("output") if isinstance(response, dict) else None
-            changed = False
-            for index, item in enumerate(output if isinstance(output, list) else ()):
-                changed = self._rewrite_item(item, index) or changed
-            return changed
-        return False
-
-    def _rewrite_item(self, item: Any, output_index: Any) -> bool:
-        if not isinstance(item, dict):
-            return False
-        kind = item.get("type")
-        if kind == "function_call":
-            return self._rewrite(_key(output_index, -1), item, "arguments")
-        if kind == "custom_tool_call":
-            return self._rewrite(_key(output_index, FREE), item, "input")
         changed = False
-        if kind == "reasoning":
-            summary = item.get("summary")
-            for index, part in enumerate(summary if isinstance(summary, list) else ()):
-                if isinstance(part, dict):
-                    key = _key(output_index, REASONING + index)
-                    changed = self._rewrite(key, part, "text") or changed
-        content = item.get("content")
-        for index, part in enumerate(content if isinstance(content, list) else ()):
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "output_text":
-                changed = self._rewrite(_key(output_index, index), part, "text") or changed
-            elif kind in ("refusal", "reasoning_text"):
-                key = _key(output_index, FREE + 1 + index)
-                name = "refusal" if kind == "refusal" else "text"
-                changed = self._rewrite(key, part, name) or changed
+        for key, target, name in done_text_fields(kind, payload):
+            changed = self._rewrite(key, target, name) or changed
         return changed
 
     def _rewrite(self, key: TextKey, target: dict[str, Any], name: str) -> bool:
@@ -658,6 +603,71 @@ def stream_text_fields(payload: dict[str, Any], kind: str | None) -> Iterator[Te
         text_field = _responses_text_field(kind, payload)
         if text_field is not None:
             yield text_field
+
+
+DoneField = tuple[TextKey, dict[str, Any], str]
+"""A whole text a Responses done event repeats: its key, the dict holding it, the field."""
+
+
+def done_text_fields(kind: str, payload: dict[str, Any]) -> Iterator[DoneField]:
+    """Every whole text a Responses done event (or the terminal event) repeats, under the
+    key its deltas had. Some servers send a short text only here, with no delta."""
+    if kind == "response.output_text.done":
+        yield _responses_key(payload), payload, "text"
+    elif kind == "response.content_part.done":
+        part = payload.get("part")
+        if isinstance(part, dict):
+            if part.get("type") in ("refusal", "reasoning_text"):
+                name = "refusal" if part.get("type") == "refusal" else "text"
+                yield _free_part_key(payload), part, name
+            else:
+                yield _responses_key(payload), part, "text"
+    elif kind == "response.function_call_arguments.done":
+        yield _arguments_key(payload), payload, "arguments"
+    elif kind == "response.custom_tool_call_input.done":
+        yield _custom_input_key(payload), payload, "input"
+    elif kind in ("response.refusal.done", "response.reasoning_text.done"):
+        yield _free_part_key(payload), payload, "refusal" if "refusal" in kind else "text"
+    elif kind == "response.reasoning_summary_text.done":
+        yield _summary_key(payload), payload, "text"
+    elif kind == "response.reasoning_summary_part.done":
+        part = payload.get("part")
+        if isinstance(part, dict):
+            yield _summary_key(payload), part, "text"
+    elif kind == "response.output_item.done":
+        yield from _item_text_fields(payload.get("item"), payload.get("output_index", 0))
+    elif kind in _TERMINAL:
+        response = payload.get("response")
+        output = response.get("output") if isinstance(response, dict) else None
+        for index, item in enumerate(output if isinstance(output, list) else ()):
+            yield from _item_text_fields(item, index)
+
+
+def _item_text_fields(item: Any, output_index: Any) -> Iterator[DoneField]:
+    """The texts of one finished output item (``response.output_item.done``, or an item
+    of the terminal event's ``response.output``)."""
+    if not isinstance(item, dict):
+        return
+    kind = item.get("type")
+    if kind == "function_call":
+        yield _key(output_index, -1), item, "arguments"
+        return
+    if kind == "custom_tool_call":
+        yield _key(output_index, FREE), item, "input"
+        return
+    if kind == "reasoning":
+        summary = item.get("summary")
+        for index, part in enumerate(summary if isinstance(summary, list) else ()):
+            if isinstance(part, dict):
+                yield _key(output_index, REASONING + index), part, "text"
+    content = item.get("content")
+    for index, part in enumerate(content if isinstance(content, list) else ()):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "output_text":
+            yield _key(output_index, index), part, "text"
+        elif kind in ("refusal", "reasoning_text"):
+            name = "refusal" if kind == "refusal" else "text"
+            yield _key(output_index, FREE + 1 + index), part, name
 
 
 def _responses_text_field(kind: str, payload: dict[str, Any]) -> TextField | None:
