@@ -22,7 +22,12 @@ from typing import Any
 from bastion.detect.base import Inspector
 from bastion.model import Finding
 from bastion.pipeline.stream import StreamEvent
-from bastion.pipeline.stream_hooks import TextKey, done_text_fields, stream_text_fields
+from bastion.pipeline.stream_hooks import (
+    TextKey,
+    content_part_field,
+    done_text_fields,
+    stream_text_fields,
+)
 
 WINDOW = 2048
 OVERLAP = 96  # longer than any value a window edge may cut
@@ -142,7 +147,13 @@ def answer_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
             continue
-        yield message, "content"
+        content = message.get("content")
+        if isinstance(content, list):  # parts, as some compatible servers send them
+            for part in content:
+                if content_part_field(part) == "text":
+                    yield part, "text"
+        else:
+            yield message, "content"
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict) and isinstance(call.get("function"), dict):
                 yield call["function"], "arguments"
@@ -171,6 +182,10 @@ def free_text_fields(payload: dict[str, Any]) -> Iterator[tuple[dict[str, Any], 
         yield message, "reasoning_content"
         yield message, "reasoning"
         yield message, "refusal"
+        content = message.get("content")
+        for part in content if isinstance(content, list) else ():
+            if content_part_field(part) == "refusal":
+                yield part, "refusal"
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict) and isinstance(call.get("custom"), dict):
                 yield call["custom"], "input"

@@ -23,6 +23,7 @@ from bastion.pipeline.stream_hooks import (
     ReplaceTextHook,
     UsageObserver,
     shift_annotations,
+    unreadable_content,
 )
 from bastion.pipeline.tool_call_stream import tool_call_hook
 from bastion.pipeline.tool_calls import ToolCallGuard, enforce_json
@@ -59,7 +60,9 @@ def finish_json_body(
     """The body the client gets: the model's own text scanned (before placeholders are
     restored), the public model name shown, placeholders restored, then tool calls
     checked on the arguments the client will run. ``raw`` goes out unchanged when
-    nothing changed. Raises :class:`PermissionDenied` when the answer is refused."""
+    nothing changed. Raises :class:`PermissionDenied` when the answer is refused, and
+    :class:`UpstreamFailed` when it holds content no scan can read."""
+    _refuse_unreadable(payload.get("choices"), "message")
     changed = answer_scan is not None and answer_scan.apply_json(payload)
     if payload.get("model", public_model) != public_model:
         payload["model"] = public_model
@@ -269,6 +272,9 @@ class AnswerShaper:
     def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
         if event.garbled:
             raise UpstreamFailed("The upstream sent a stream event that is not a JSON object.")
+        payload = event.payload
+        if isinstance(payload, dict) and "choices" in payload:
+            _refuse_unreadable(payload["choices"], "delta")
         self.observer.on_event(event)
         self.errors.reword(event)
         self.model.on_event(event)
@@ -294,6 +300,17 @@ class AnswerShaper:
         if self.observer.usage is not None:
             return self.observer.usage
         return estimate_usage(parsed, self.observer.text_chars)
+
+
+def _refuse_unreadable(choices: Any, field: str) -> None:
+    """Refuse a chat answer (``message``) or chunk (``delta``) whose content comes in
+    parts Bastion cannot read (only text and refusal parts are scanned and restored)."""
+    for choice in choices if isinstance(choices, list) else ():
+        if isinstance(choice, dict) and unreadable_content(choice.get(field)):
+            raise UpstreamFailed(
+                "The upstream answered with content parts other than text, which "
+                "Bastion cannot scan."
+            )
 
 
 def stream_hooks(

@@ -543,6 +543,10 @@ def _continuation_only(
     if len(path) == 4:  # a legacy delta.function_call's arguments
         rest_choice["delta"] = {path[3]: {name: ""}}
         return path
+    if path[3] == "content":  # a part of delta.content given as parts
+        part = rest_choice["delta"]["content"][path[4]]
+        rest_choice["delta"] = {"content": [{"type": part["type"], name: ""}]}
+        return (*path[:4], 0)
     call = rest_choice["delta"]["tool_calls"][path[4]]
     kept: dict[str, Any] = {"index": call["index"]} if "index" in call else {}
     kept[str(path[5])] = {name: ""}  # function.arguments or custom.input
@@ -552,6 +556,24 @@ def _continuation_only(
 
 TextField = tuple[TextKey, dict[str, Any], str, tuple[str | int, ...]]
 """(key, the dict holding the text, the text's field name, where that dict sits)."""
+
+
+def content_part_field(part: Any) -> str | None:
+    """The field holding the text of a chat content part Bastion reads (``text`` of a
+    ``text`` part, ``refusal`` of a ``refusal`` part), or None for any other part."""
+    if isinstance(part, dict):
+        kind = part.get("type")
+        if kind in ("text", "refusal") and isinstance(part.get(kind), str):
+            return str(kind)
+    return None
+
+
+def unreadable_content(message: Any) -> bool:
+    """Whether a chat message or delta holds content parts Bastion cannot read: any
+    part but a ``text`` or ``refusal`` one (an image, audio, a vendor's ``thinking``),
+    whose words would reach the client unscanned and unrestored."""
+    content = message.get("content") if isinstance(message, dict) else None
+    return isinstance(content, list) and any(content_part_field(part) is None for part in content)
 
 
 def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
@@ -570,8 +592,16 @@ def chat_text_fields(payload: dict[str, Any]) -> Iterator[TextField]:
         for offset, name in enumerate(_CHAT_REASONING):
             if isinstance(delta.get(name), str) and delta[name]:
                 yield (choice_index, REASONING + offset), delta, name, ("choices", at, "delta")
-        if isinstance(delta.get("content"), str) and delta["content"]:
-            yield (choice_index, 0), delta, "content", ("choices", at, "delta")
+        content = delta.get("content")
+        if isinstance(content, str):
+            if content:
+                yield (choice_index, 0), delta, "content", ("choices", at, "delta")
+        elif isinstance(content, list):  # parts, as some compatible servers send them
+            for position, part in enumerate(content):
+                field = content_part_field(part)
+                if field is not None and part[field]:
+                    key = (choice_index, 0 if field == "text" else FREE)
+                    yield key, part, field, ("choices", at, "delta", "content", position)
         if isinstance(delta.get("refusal"), str) and delta["refusal"]:
             yield (choice_index, FREE), delta, "refusal", ("choices", at, "delta")
         calls = delta.get("tool_calls")
