@@ -117,3 +117,28 @@ async def test_closing_all_sessions_or_one_holders_ends_them_for_every_pool(
     assert await there.close_all(NOW) == 0
     async with database.transaction("test") as db:
         assert (await db.scalars(select(ConsoleSessionRow.id_hash))).all() == []
+
+
+async def test_open_sessions_are_listed_oldest_first_for_every_pool(
+    database: Database, other: Database
+) -> None:
+    here, there = ConsoleSessionRepository(database), ConsoleSessionRepository(other)
+
+    def held(name: str, subject: str, opened: datetime, hours: float) -> StoredConsoleSession:
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        return StoredConsoleSession(
+            digest, "oidc", subject, opened, opened + timedelta(hours=hours)
+        )
+
+    kim = held("a", "kim", NOW - timedelta(hours=1), 8)
+    sam = held("b", "sam", NOW - timedelta(hours=2), 8)
+    ended = held("c", "sam", NOW - timedelta(hours=3), 1)  # over at NOW, its row still there
+    for session in (kim, sam, ended):  # opened last: nothing prunes it
+        await here.open(session)
+
+    assert await there.list_open(NOW) == [sam, kim]
+    assert await there.list_open(NOW, subjects=["sam", "nobody"]) == [sam]
+    assert await there.list_open(NOW, subjects=[]) == []
+    assert await there.list_open(kim.expires_at) == []
+    await here.close(sam.id_hash)
+    assert await there.list_open(NOW) == [kim]

@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config": ("bastion.cli.config_cmd:config", "Inspect and check the configuration file."),
     "console": (
         "bastion.cli.console_cmd:console",
-        "End admin console sessions: every one, or one person's.",
+        "List console sessions, or end them: every one, or one person's.",
     ),
     "eval": ("bastion.cli.eval_cmd:eval_group", "Measure detector accuracy on labelled data."),
     "scan": (

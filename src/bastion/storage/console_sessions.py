@@ -32,8 +32,8 @@ class StoredConsoleSession:
 
 
 class ConsoleSessionRepository:
-    """Open, check and end console sessions (one, one holder's or all); ended ones are
-    pruned as new ones open."""
+    """Open, check, list and end console sessions (one, one holder's or all); ended ones
+    are pruned as new ones open."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -60,6 +60,28 @@ class ConsoleSessionRepository:
         )
         async with self._database.transaction("console session lookup") as db:
             return (await db.scalar(statement)) is not None
+
+    async def list_open(
+        self, now: datetime, *, subjects: Collection[str] | None = None
+    ) -> list[StoredConsoleSession]:
+        """Sessions open at ``now`` (``subjects``: only those whose holder is one of them,
+        as in ``close_all``), oldest first."""
+        statement = select(ConsoleSessionRow).where(ConsoleSessionRow.expires_at > now)
+        if subjects is not None:
+            statement = statement.where(ConsoleSessionRow.subject.in_(list(subjects)))
+        statement = statement.order_by(ConsoleSessionRow.created_at, ConsoleSessionRow.subject)
+        async with self._database.transaction("console session list") as db:
+            rows = (await db.execute(statement)).scalars().all()
+            return [
+                StoredConsoleSession(
+                    id_hash=row.id_hash,
+                    kind=row.kind,
+                    subject=row.subject,
+                    created_at=row.created_at,
+                    expires_at=row.expires_at,
+                )
+                for row in rows
+            ]
 
     async def close(self, id_hash: str) -> bool:
         """End the session now (logout); False when it was not open."""
