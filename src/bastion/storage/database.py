@@ -9,8 +9,10 @@ bound parameters (hashes, names) and must not reach logs.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,13 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 QUICK_CHECK_MAX_BYTES = 1 << 30
 # Serialises `migrate()` across replicas sharing one PostgreSQL (arbitrary constant).
 _MIGRATION_LOCK_ID = 0x62A5_7104
+# A migration script's file name: its revision, then a name (``0014_console_sessions.py``).
+_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.py")
+# Whether Alembic's version table exists (search_path on PostgreSQL, as Alembic's own).
+_VERSION_TABLE_SQLITE = text(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+)
+_VERSION_TABLE_POSTGRESQL = text("SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL")
 # session.info key: the change-feed kinds a transaction recorded (storage.changes)
 CHANGED_KINDS = "bastion.changed_kinds"
 
@@ -141,8 +150,17 @@ class Database:
         return await self._batch.run(operation, work)
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (Alembic ``upgrade head``); idempotent."""
+        """Bring the schema to the newest revision (Alembic ``upgrade head``); idempotent.
+
+        A database already at the head revision (every start but the first after an
+        upgrade) is only read: Alembic and its migration scripts are not loaded. Any
+        other state (a fresh database, an older revision, one this version does not
+        know) goes to Alembic, behind the advisory lock on PostgreSQL, as before.
+        """
+        head = head_revision()
         try:
+            if head is not None and await self._stored_revisions() == (head,):
+                return
             async with self.engine.begin() as connection:
                 if not self.is_sqlite:
                     await connection.execute(
@@ -154,6 +172,16 @@ class Database:
                 f"database migration failed on {self.url.get_backend_name()} "
                 f"({type(exc).__name__}); check that {self.display_url} is reachable"
             ) from exc
+
+    async def _stored_revisions(self) -> tuple[str, ...]:
+        """The revisions in ``alembic_version`` (none for a fresh database), read
+        without the migration lock: a stale answer only sends ``migrate`` to Alembic."""
+        exists = _VERSION_TABLE_SQLITE if self.is_sqlite else _VERSION_TABLE_POSTGRESQL
+        async with self.engine.connect() as connection:
+            if (await connection.execute(exists)).first() is None:
+                return ()
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            return tuple(str(row[0]) for row in rows)
 
     async def scrub(self) -> bool:
         """Drop old page images after deleting sensitive rows (content purge, erasure).
@@ -223,6 +251,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration, from the names of the files in ``migrations/versions``.
+
+    The scripts follow one convention (``NNNN_name.py`` holds ``revision = "NNNN"`` and
+    ``down_revision`` the one before; a test checks it and that this agrees with
+    Alembic's own head), so the head is the largest number: found without importing
+    Alembic or any script. None when no file follows it (``migrate`` asks Alembic).
+    """
+    try:
+        names = os.listdir(MIGRATIONS_DIR / "versions")
+    except OSError:
+        return None
+    numbers = [match[1] for name in names if (match := _MIGRATION_FILE.fullmatch(name))]
+    return max(numbers, default=None)
 
 
 def _upgrade_to_head(connection: Connection) -> None:
