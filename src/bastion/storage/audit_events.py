@@ -18,6 +18,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from typing import Any
 
@@ -87,7 +88,7 @@ class AuditEventRepository:
             "closed_through": state.closed_through,
             "updated_at": now,
         }
-        sql = _SHIP_SQLITE if self._database.is_sqlite else _SHIP_POSTGRESQL
+        sql = _ship_statements(self._database.is_sqlite)
         upsert, order = sql.upsert
         if lease_until is not None:
             values.update(lease_owner=state.writer_id, lease_until=lease_until)
@@ -433,12 +434,17 @@ def _ship_sql(dialect: Dialect, insert_of: Any, records: str, order: tuple[str, 
     )
 
 
-_SHIP_SQLITE = _ship_sql(
-    sqlite.dialect(paramstyle="qmark"), sqlite.insert, _INSERT_SQLITE, _SQLITE_ORDER
-)
-_SHIP_POSTGRESQL = _ship_sql(
-    postgresql.dialect(paramstyle="numeric_dollar"),  # type: ignore[no-untyped-call]
-    postgresql.insert,
-    _INSERT_POSTGRESQL,
-    _POSTGRESQL_ORDER,
-)
+@cache
+def _ship_statements(is_sqlite: bool) -> _ShipSql:
+    """The shipper's statements for one backend, compiled on first use (not at import:
+    a command that never ships would pay for compiling both)."""
+    if is_sqlite:
+        return _ship_sql(
+            sqlite.dialect(paramstyle="qmark"), sqlite.insert, _INSERT_SQLITE, _SQLITE_ORDER
+        )
+    return _ship_sql(
+        postgresql.dialect(paramstyle="numeric_dollar"),  # type: ignore[no-untyped-call]
+        postgresql.insert,
+        _INSERT_POSTGRESQL,
+        _POSTGRESQL_ORDER,
+    )
