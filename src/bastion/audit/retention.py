@@ -13,7 +13,6 @@ is emptied so deleted text does not linger in old page images.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from bastion.audit.admin_events import AdminAction, AdminChainStore, record_admin_action
 from bastion.audit.checkpoints import Signer
+from bastion.background import stop
 from bastion.storage.audit_content import AuditContentRepository, Purge, StoredContent
 from bastion.storage.database import Database
 from bastion.storage.group_commit import BatchSink, GroupCommit
@@ -49,11 +49,8 @@ class ContentWriter(GroupCommit[StoredContent]):
     async def close(self) -> None:
         """Stop and write what is queued; a failure is logged by type only (the error of a
         failed insert may quote the content, which must not reach the log)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
         try:
             await self.flush()
         except Exception as exc:
@@ -140,11 +137,8 @@ class ContentPurger:
             self._task = asyncio.create_task(self._run(), name="bastion-content-purge")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

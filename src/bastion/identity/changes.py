@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from bastion.background import stop
 from bastion.errors import StorageError
 from bastion.storage.changes import CHANGE_RETENTION, PRUNE_BATCH, ChangeFeed
 
@@ -126,9 +127,7 @@ class PollingChangeNotifier:
         self._wake.set()
         done, _ = await asyncio.wait({task}, timeout=_CLOSE_TIMEOUT_S)
         if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop(task)
 
     async def poll_once(self) -> set[str]:
         """Read new changes and notify their subscribers; the kinds that changed

@@ -26,6 +26,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from bastion.background import stop
 from bastion.identity.changes import ChangeCallback, PollingChangeNotifier
 
 logger = logging.getLogger(__name__)
@@ -137,10 +138,7 @@ class RedisChangeNotifier:
     async def close(self) -> None:
         """Stop listening and polling; safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
         await self._poller.close()
 
     async def _listen(self) -> None:

@@ -39,6 +39,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from bastion.background import stop
 from bastion.errors import StorageError
 from bastion.limits.degrade import LocalLimits, LocalTicket
 from bastion.limits.redis_scripts import MEMBERS, RESTORE, SETTLE, TAKE
@@ -264,10 +265,7 @@ class RedisCounterStore:
 
     async def close(self) -> None:
         for task in (self._probe, self._heartbeat):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop(task)
         if self._heartbeat is not None and self._down_since is None:
             with contextlib.suppress(*_FAILURES):  # leave the count at once
                 await self._run_command(lambda: self._redis.zrem(self._members, self._member))

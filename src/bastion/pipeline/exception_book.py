@@ -19,7 +19,6 @@ also one a call names: it is handed over ``suspended``, known but waiving nothin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter, defaultdict
@@ -28,6 +27,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bastion.background import stop
 from bastion.errors import StorageError
 from bastion.identity.changes import ChangeNotifier
 from bastion.model import Principal
@@ -146,10 +146,7 @@ class ExceptionBook:
     async def close(self) -> None:
         """Stop the loop and write back the uses counted so far."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)
         await self.flush_uses()
 
     async def _changed(self) -> None:

@@ -12,11 +12,13 @@ A config that fails validation is rejected whole; the old config stays.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bastion.background import stop
 from bastion.config import reload_config
 from bastion.config.schema import BastionConfig
 
@@ -74,10 +76,9 @@ class ConfigWatcher:
         self._task = asyncio.create_task(self._run(), name="bastion-config-watch")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        with contextlib.suppress(Exception):  # a reload that failed was logged where it ran
+            await stop(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

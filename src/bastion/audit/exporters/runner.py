@@ -29,6 +29,7 @@ from typing import Protocol
 
 from bastion.audit.exporters.base import Sink, SinkError, build_sink
 from bastion.audit.exporters.records import EVENT_KINDS, export_record
+from bastion.background import stop
 from bastion.config.exporters import AuditExporterConfig
 from bastion.errors import StorageError
 from bastion.model.chain import ChainedEvent
@@ -208,9 +209,7 @@ class Exporter:
         if self._task is not None:
             done, _ = await asyncio.wait({self._task}, timeout=CLOSE_WAIT_S)
             if not done:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await stop(self._task)
             self._task = None
         await self.sink.close()
         with contextlib.suppress(StorageError):
