@@ -345,9 +345,9 @@ def test_a_client_leaving_mid_stream_cancels_the_upstream_and_settles(drill: Dri
     ) as response:
         request_id = response.headers["x-bastion-request-id"]
         next(response.iter_bytes())
-        _until(lambda: drill.proxy.live == 1, 5)  # the upstream call, stalled for a minute
-    _until(lambda: drill.proxy.live == 0, 5)  # cancelled, not left to run out
-    _until(lambda: request_id in drill.trail()[2], 5)
+        _until(lambda: drill.proxy.live == 1, 30)  # the upstream call, stalled for a minute
+    _until(lambda: drill.proxy.live == 0, 30)  # cancelled, not left to run out
+    _until(lambda: request_id in drill.trail()[2], 30)
     _, endings, statuses = drill.trail()
     assert statuses[request_id] == "cancelled" and endings[request_id] == 1
     with sqlite3.connect(drill.work / "gateway.db") as db:
