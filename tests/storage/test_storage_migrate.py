@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from bastion.errors import StorageError
 from bastion.storage.database import MIGRATIONS_DIR, Database, head_revision
 from bastion.storage.tables import Base
 
@@ -172,15 +173,14 @@ async def test_replicas_starting_together_on_an_older_schema_migrate_it_once(
 
 
 async def test_a_database_newer_than_this_version_is_refused(database_url: str) -> None:
-    from alembic.util import CommandError
-
     database = Database.from_url(database_url)
     try:
         await database.migrate()
         async with database.transaction("test") as session:
             await session.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-        with pytest.raises(CommandError, match="9999"):
+        with pytest.raises(StorageError, match=r"'9999'.*newer Bastion") as refused:
             await database.migrate()
+        assert f"the newest it knows is {head_revision()}" in str(refused.value)
         assert await _revisions(database) == ["9999"]
     finally:
         await database.close()

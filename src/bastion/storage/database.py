@@ -274,8 +274,16 @@ def _upgrade_to_head(connection: Connection) -> None:
     # Imported here: Alembic is needed only when migrating, not on every import.
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:  # a revision none of this version's scripts holds
+        raise StorageError(
+            f"the database's schema is not one this version of Bastion knows ({exc}; the "
+            f"newest it knows is {head_revision()}): it was likely upgraded by a newer "
+            "Bastion. Run that version, or restore a backup taken before the upgrade"
+        ) from exc
