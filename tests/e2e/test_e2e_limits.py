@@ -165,6 +165,23 @@ async def _burst(
         return await asyncio.gather(*(one() for _ in range(count)))
 
 
+async def _ledger_rows(
+    stack: LimitsStack, team: str, count: int, *, skip: int = 0, timeout_s: float = 60.0
+) -> list[tuple[int, int, int, int]]:
+    """The team's ledger rows past the first ``skip``, once there are ``count`` of them.
+
+    The ledger is flushed in the background every 0.5 s; a loaded runner may take longer,
+    so poll with a generous deadline and return as soon as the rows are there.
+    """
+    deadline = time.monotonic() + timeout_s
+    while len(rows := stack.ledger(team)[skip:]) < count:
+        assert time.monotonic() < deadline, (
+            f"{team}: {len(rows)} of {count} ledger rows within {timeout_s}s: {rows}"
+        )
+        await asyncio.sleep(0.1)
+    return rows
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LimitsStack, list[object]]]:
     with limits_stack(tmp_path_factory.mktemp("limits")) as running:
@@ -195,10 +212,7 @@ async def test_200_concurrent_calls_against_10_reservations(
     assert headers["x-bastion-budget-scope"] == "team-budget; team=finance; month"  # type: ignore[index]
     # settled spend: the simulator's own usage, priced; never above the budget (B1, B2)
     usage = [r[1]["body"]["usage"] for r in ok]  # type: ignore[index]
-    for _ in range(150):  # the ledger is flushed every 0.5 s; wait up to 15 s for it
-        if len(rows := s.ledger("finance")) >= len(ok):
-            break
-        await asyncio.sleep(0.1)
+    rows = await _ledger_rows(s, "finance", len(ok))
     assert sorted((p, c) for p, c, _, _ in rows) == sorted(
         (u["prompt_tokens"], u["completion_tokens"]) for u in usage
     )
@@ -245,7 +259,8 @@ async def test_streamed_failed_and_abandoned_calls_all_settle(
                 break  # the client leaves mid-stream
     assert plain.status_code == streamed.status_code == failed.status_code == 200
     stream_usage = next(line for line in streamed.text.splitlines() if '"usage":{' in line)
-    await asyncio.sleep(1.0)
+    rows = await _ledger_rows(s, "support", 4, skip=before)
+    await asyncio.sleep(0.6)  # one more ledger flush: a fifth row would show
     rows = s.ledger("support")[before:]
     assert len(rows) == 4
     plain_usage = plain.json()["usage"]
