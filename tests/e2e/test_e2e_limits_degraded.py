@@ -135,12 +135,40 @@ def admitted(results: list[tuple[int, str | None]]) -> int:
     return sum(1 for status, _ in results if status == 200)
 
 
-def registered(prefix: str) -> int:
+def registrations(prefix: str) -> dict[bytes, float]:
+    """The processes registered in Redis, each with when its registration lapses."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        return int(client.zcard(f"{prefix}lim:members"))
+        return dict(client.zrange(f"{prefix}lim:members", 0, -1, withscores=True))
     finally:
         client.close()
+
+
+async def until_each_counted_both(prefix: str, timeout_s: float = 60.0) -> None:
+    """Wait until each gateway has read a count of 2 from its registration in Redis.
+
+    The gateway that registered last read 2 then; the others read it at their next
+    registration (every 5 s), which moves their lapse time on. A loaded runner may run
+    that beat late, so poll for it rather than sleep a fixed 5.5 s.
+    """
+    deadline = time.monotonic() + timeout_s
+    while len(seen := registrations(prefix)) < 2:
+        assert time.monotonic() < deadline, f"registered in Redis: {seen}"
+        await asyncio.sleep(0.1)
+    last = max(seen, key=seen.__getitem__)
+    while any(lapse <= seen[m] for m, lapse in registrations(prefix).items() if m != last):
+        assert time.monotonic() < deadline, f"not re-registered within {timeout_s}s: {seen}"
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # the count's reply travels back through the proxy
+
+
+async def until_marks(pair: Pair, count: int, timeout_s: float = 60.0) -> list[str | None]:
+    """The support calls' degraded marks, once ``count`` records were written (in batches)."""
+    deadline = time.monotonic() + timeout_s
+    while len(marks := pair.degraded_marks()) < count:
+        assert time.monotonic() < deadline, f"{len(marks)} of {count} records: {marks}"
+        await asyncio.sleep(0.1)
+    return marks
 
 
 async def reopen(proxy: FaultProxy) -> None:
@@ -165,11 +193,7 @@ async def test_cut_from_redis_each_gateway_admits_its_share_and_recovers(pair: P
     support = pair.keys["support"]
     before = await burst(pair.base_urls, support, 2)  # both gateways count themselves in
     assert [admitted(results) for results in before] == [1, 1]
-    deadline = time.monotonic() + 10
-    while registered(pair.prefix) < 2:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(5.5)  # the next registration of each reads the count of 2
+    await until_each_counted_both(pair.prefix)
 
     pair.proxy.set_mode(REFUSE)
     try:
@@ -182,10 +206,10 @@ async def test_cut_from_redis_each_gateway_admits_its_share_and_recovers(pair: P
         assert {code for results in budgeted for _, code in results} == {"limits_unavailable"}
     finally:
         await reopen(pair.proxy)
-    await asyncio.sleep(1.5)  # records are written in batches
-    assert pair.degraded_marks() == [None, None] + ["local"] * RATE_LIMIT
+    marks = await until_marks(pair, 2 + RATE_LIMIT)
+    assert marks == [None, None] + ["local"] * RATE_LIMIT
 
-    deadline = time.monotonic() + 10  # the breaker's probe finds Redis again
+    deadline = time.monotonic() + 30  # the breaker's probe (every 0.5 s) finds Redis again
     while True:
         probe = await burst(pair.base_urls, pair.keys["finance"], 2)
         if all(status == 200 for results in probe for status, _ in results):
