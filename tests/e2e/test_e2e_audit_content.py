@@ -188,7 +188,7 @@ def _refusals(stack: Stack, key: str, canaries: Canaries) -> list[str]:
         {"model": "gpt-unknown", "messages": message},
         {"model": "gpt-4o-mini", "messages": message, "temperature": canaries.ssn},
     ):
-        reply = httpx.post(url, json=body, headers=headers, timeout=10)
+        reply = httpx.post(url, json=body, headers=headers, timeout=60)
         assert reply.status_code in (400, 403, 404), reply.text
         bodies.append(reply.text)
     return bodies
@@ -197,13 +197,13 @@ def _refusals(stack: Stack, key: str, canaries: Canaries) -> list[str]:
 def _wait_until_stored(stack: Stack, request_ids: dict[str, list[str]]) -> None:
     """Every call's record is in the database, and content where its mode keeps it
     (asked of the admin API: a CLI call per poll takes seconds to start)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     pending = [(mode, rid) for mode, ids in request_ids.items() for rid in ids]
     headers = {"authorization": f"Bearer {stack.admin_token}"}
     while pending and time.monotonic() < deadline:
         mode, request_id = pending[0]
         reply = httpx.get(f"{stack.admin_url}/admin/api/audit/events/{request_id}",
-                          headers=headers, timeout=10)  # fmt: skip
+                          headers=headers, timeout=30)  # fmt: skip
         shown = reply.json() if reply.status_code == 200 else {}
         if shown.get("record") and (mode == "none" or shown.get("content")):
             pending.pop(0)
@@ -225,7 +225,8 @@ def canary_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 stack.create_key("--name", "lab", "--app", "lab", "--team", "research")["key"]
             ),
         }
-        time.sleep(0.5)  # the gateway polls the key store for new keys
+        # no wait for the new keys: a key id the gateway has not cached is looked up
+        # in the key store on its first call
         request_ids: dict[str, list[str]] = {}
         errors: list[str] = []
         for mode, canaries in MODES.items():
