@@ -30,13 +30,7 @@ from sqlalchemy.engine import Dialect
 from bastion.errors import StorageError
 from bastion.model.chain import ChainedEvent, WriterState
 from bastion.storage import multirow
-from bastion.storage.call_records import (
-    _INSERT_POSTGRESQL,
-    _INSERT_SQLITE,
-    _JSON_COLUMNS,
-    _POSTGRESQL_ORDER,
-    _SQLITE_ORDER,
-)
+from bastion.storage.call_records import _JSON_COLUMNS, batch_insert
 from bastion.storage.database import Database
 from bastion.storage.tables import AuditEventRow, AuditWriterRow, CallRecordRow
 
@@ -187,10 +181,7 @@ class AuditEventRepository:
         events and call records ``close`` makes, the new head, ``closed_through`` at it,
         and ``owner`` as the row's last lease holder.
         """
-        if self._database.is_sqlite:
-            sql, order = _INSERT_SQLITE, _SQLITE_ORDER
-        else:
-            sql, order = _INSERT_POSTGRESQL, _POSTGRESQL_ORDER
+        sql, order = batch_insert(self._database.is_sqlite)
         lock = select(AuditWriterRow).where(AuditWriterRow.writer_id == writer_id)
         if not self._database.is_sqlite:
             lock = lock.with_for_update()
@@ -439,12 +430,9 @@ def _ship_statements(is_sqlite: bool) -> _ShipSql:
     """The shipper's statements for one backend, compiled on first use (not at import:
     a command that never ships would pay for compiling both)."""
     if is_sqlite:
-        return _ship_sql(
-            sqlite.dialect(paramstyle="qmark"), sqlite.insert, _INSERT_SQLITE, _SQLITE_ORDER
-        )
+        return _ship_sql(sqlite.dialect(paramstyle="qmark"), sqlite.insert, *batch_insert(True))
     return _ship_sql(
         postgresql.dialect(paramstyle="numeric_dollar"),  # type: ignore[no-untyped-call]
         postgresql.insert,
-        _INSERT_POSTGRESQL,
-        _POSTGRESQL_ORDER,
+        *batch_insert(False),
     )

@@ -7,10 +7,11 @@ records that already committed instead of failing the whole batch.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
+from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Dialect, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.errors import StorageError
@@ -37,7 +38,7 @@ class CallRecordRepository:
         if not records:
             return
         sqlite = self._database.is_sqlite
-        order = _SQLITE_ORDER if sqlite else _POSTGRESQL_ORDER
+        insert, order = batch_insert(sqlite)
         try:
             rows = [_to_row(record, order) for record in records]
         except TypeError as exc:  # orjson.JSONEncodeError: a record carries a non-JSON fact
@@ -45,7 +46,7 @@ class CallRecordRepository:
         async with self._database.transaction("audit batch insert") as session:
             connection = await session.connection()
             if sqlite:
-                await connection.exec_driver_sql(_INSERT_SQLITE, rows)
+                await connection.exec_driver_sql(insert, rows)
                 return
             for statement, parameters in multirow.statements(
                 CallRecordRow, order, rows, ("request_id",)
@@ -133,20 +134,21 @@ def _started_between(since: float, until: float | None) -> ColumnElement[bool]:
 _JSON_COLUMNS = frozenset({"roles", "findings", "rules", "request_facts"})
 
 
-def _driver_insert(dialect: Dialect, insert: Any) -> tuple[str, tuple[str, ...]]:
-    """The batch INSERT compiled once for a driver, and its positional parameter order."""
+@cache
+def batch_insert(is_sqlite: bool) -> tuple[str, tuple[str, ...]]:
+    """The batch INSERT (already stored request ids skipped) compiled for one backend's
+    driver, and its positional parameter order: compiled on first use, not at import
+    (most commands that import this module never insert)."""
+    if is_sqlite:
+        dialect, insert = sqlite.dialect(paramstyle="qmark"), sqlite.insert
+    else:
+        dialect = postgresql.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+        insert = postgresql.insert
     statement = insert(CallRecordRow.__table__).on_conflict_do_nothing(
         index_elements=["request_id"]
     )
     compiled = statement.compile(dialect=dialect)
     return str(compiled), tuple(compiled.positiontup or ())
-
-
-_INSERT_SQLITE, _SQLITE_ORDER = _driver_insert(sqlite.dialect(paramstyle="qmark"), sqlite.insert)
-_INSERT_POSTGRESQL, _POSTGRESQL_ORDER = _driver_insert(
-    postgresql.dialect(paramstyle="numeric_dollar"),  # type: ignore[no-untyped-call]
-    postgresql.insert,
-)
 
 
 def _to_row(record: CallRecord, order: tuple[str, ...]) -> tuple[Any, ...]:
