@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -13,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.e2e.processes import cli_json, free_port, start, stop, wait_http
+from tests.e2e.processes import cli_json, free_port, output_of, start, stop, wait_http
 
 CONFIG = """
 server: {{host: 127.0.0.1, port: {port}, workers: {workers}, admin: {{port: {admin_port}}}}}
@@ -123,12 +124,23 @@ def test_sigterm_lets_an_in_flight_stream_finish(tmp_path: Path, sim_port: int) 
 
     caller = threading.Thread(target=slow_stream)
     caller.start()
-    time.sleep(0.5)  # the stream is under way, stalled upstream
+    _until_upstream_received(sim_port, "draining")  # the stream is under way
     gateway.proc.send_signal(signal.SIGTERM)
-    caller.join(10)
+    caller.join(60)
     log = stop(gateway.proc)
     assert texts == ["draining [[sim:fault=stall,seconds=1,after=2]]"], log
     assert gateway.proc.returncode == 0, log
+
+
+def _until_upstream_received(sim_port: int, marker: str) -> None:
+    """Wait until the simulator received the chat call whose prompt holds ``marker``: the
+    gateway is then mid-call (a fixed sleep may end before a loaded runner got there)."""
+
+    def received() -> bool:
+        found = httpx.get(f"http://127.0.0.1:{sim_port}/_sim/captures", timeout=30).json()
+        return any(marker in json.dumps(c.get("body")) for c in found["captures"])
+
+    _eventually(received, timeout_s=60)
 
 
 def _workers(parent: int) -> set[int]:
@@ -142,8 +154,8 @@ def _workers(parent: int) -> set[int]:
 def test_a_worker_killed_while_serving_is_replaced(tmp_path: Path, sim_port: int) -> None:
     gateway = Gateway(tmp_path, sim_port, workers=2)
     try:
+        _eventually(lambda: len(_workers(gateway.proc.pid)) == 2, timeout_s=60)
         first = _workers(gateway.proc.pid)
-        assert len(first) == 2
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         _eventually(lambda: len(_workers(gateway.proc.pid) - {victim}) == 2, timeout_s=60)
@@ -200,10 +212,10 @@ def test_ctrl_c_to_the_process_group_drains_every_worker(tmp_path: Path, sim_por
 
     caller = threading.Thread(target=slow_stream)
     caller.start()
-    time.sleep(0.5)  # the stream is under way, stalled upstream
+    _until_upstream_received(sim_port, "interrupted")  # the stream is under way
     os.killpg(gateway.proc.pid, signal.SIGINT)
-    caller.join(15)
-    gateway.proc.wait(30)  # on its own: another signal would mean "stop now"
+    caller.join(60)
+    gateway.proc.wait(60)  # on its own: another signal would mean "stop now"
     log = stop(gateway.proc)
     assert texts == [content], log
     assert gateway.proc.returncode == 0, log
@@ -223,7 +235,7 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
         _eventually(lambda: client.models.retrieve("gpt-4o").id == "gpt-4o")
         gateway.write_config("  gpt-4o: {targets: [{provider: nowhere, model: gpt-4o}]}")
         gateway.proc.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
+        _eventually(lambda: "config reload rejected" in output_of(gateway.proc))
         assert (
             client.chat.completions.create(
                 model="gpt-4o", messages=[{"role": "user", "content": "still here"}]
@@ -240,7 +252,7 @@ def test_sighup_applies_a_valid_config_and_keeps_the_old_one_when_invalid(
     assert metrics_ok, log
 
 
-def _eventually(check: object, timeout_s: float = 5.0) -> None:
+def _eventually(check: object, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
