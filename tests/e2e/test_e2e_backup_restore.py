@@ -115,17 +115,55 @@ def _serve_and_call(site: Site, calls: int) -> subprocess.Popen[bytes]:
             timeout=30,
         )
         assert reply.status_code == 200, reply.text
-    _until_checkpointed(site.work / "checkpoints.jsonl")
+    _until_shipped_and_checkpointed(site, calls)
     return gateway
 
 
-def _until_checkpointed(checkpoints: Path, timeout_s: float = 30.0) -> None:
-    """Wait for a checkpoint covering the calls (written every 5 records or 0.5 s)."""
+def _stored(site: Site) -> tuple[int, set[str]]:
+    """How many call records the database holds, and each writer's head hash."""
+    if site.storage_url.startswith("sqlite"):
+        with sqlite3.connect(site.work / "gateway.db") as db:
+            (records,) = db.execute("SELECT count(*) FROM call_records").fetchone()
+            heads = db.execute("SELECT head_hash FROM audit_writers WHERE head_seq > 0")
+            return records, {head for (head,) in heads}
+    query = (
+        "SELECT (SELECT count(*) FROM call_records), "
+        "coalesce(string_agg(head_hash, ','), '') FROM audit_writers WHERE head_seq > 0"
+    )
+    done = subprocess.run(
+        ["psql", site.storage_url, "-tA", "-c", query],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    records, heads = done.stdout.strip().split("|")
+    return int(records), set(filter(None, heads.split(",")))
+
+
+def _signed_hash(line: str) -> str | None:
+    """The hash a checkpoint line signs (None for a line still being written)."""
+    try:
+        return str(json.loads(line)["hash"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
+def _until_shipped_and_checkpointed(site: Site, calls: int, timeout_s: float = 60.0) -> None:
+    """Wait until every call's record is in the database and a checkpoint covers each
+    writer's head (written every 5 records or 0.5 s; a loaded runner may take longer)."""
+    checkpoints = site.work / "checkpoints.jsonl"
     deadline = time.monotonic() + timeout_s
-    while not checkpoints.exists() or not checkpoints.read_text().strip():
-        assert time.monotonic() < deadline, "no checkpoint was written"
+    while True:
+        records, heads = _stored(site)
+        lines = checkpoints.read_text().splitlines() if checkpoints.exists() else []
+        signed = {_signed_hash(line) for line in lines}
+        if records == calls and heads <= signed:
+            return
+        assert time.monotonic() < deadline, (
+            f"within {timeout_s}s: {records} of {calls} records; heads {heads}, signed {signed}"
+        )
         time.sleep(0.1)
-    time.sleep(1.5)  # the last records shipped and checkpointed
 
 
 def _back_up_keyring_and_checkpoints(site: Site, backup: Path) -> None:
