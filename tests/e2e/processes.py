@@ -66,8 +66,11 @@ def start(
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> str:
-    """SIGTERM, wait, then SIGKILL; returns what the process printed."""
+def stop(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> str:
+    """SIGTERM, wait, then SIGKILL; returns what the process printed.
+
+    The wait ends as soon as the process exits; 30 s leaves a loaded runner time to
+    drain and flush (a SIGKILL there would fail tests asserting a clean exit)."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -180,7 +180,7 @@ class Gateway:
         )
 
     def readyz(self) -> int:
-        return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=10).status_code
+        return httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=30).status_code
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         """``bastion ARGS --config <this config>``."""

@@ -63,14 +63,16 @@ def test_keys_created_and_revoked_while_running(stack: Stack) -> None:
     client = stack.client(key)
     assert client.models.list().data  # works at once, no restart
     stack.keys("revoke", str(created["id"]))
-    deadline = time.monotonic() + 5
+    # The key cache keeps an entry 5 s (identity/verifier.py) and a change notice drops
+    # it sooner; 15 s leaves a loaded runner slack and still fails a key that keeps working.
+    deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
             client.models.list()
         except openai.AuthenticationError:
             return
         time.sleep(0.1)
-    pytest.fail("a revoked key still worked 5 s later")
+    pytest.fail("a revoked key still worked 15 s later")
 
 
 def test_unknown_model_is_404(stack: Stack) -> None:
@@ -240,7 +242,7 @@ def test_an_upstream_failure_is_counted_against_its_provider(stack: Stack) -> No
             model="fault-chat", messages=[{"role": "user", "content": "html"}]
         )
     auth = {"authorization": f"Bearer {stack.admin_token}"}
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while True:  # the record (and its metrics) completes after the reply
         text = httpx.get(f"{stack.admin_url}/metrics", headers=auth).text
         found = re.findall(r"bastion_upstream_errors_total\{([^}]*)\} ([0-9.]+)", text)

@@ -71,7 +71,7 @@ class Collector:
                         }
                     )
 
-    def wait_for(self, name: str, count: int, timeout_s: float = 15.0) -> list[dict[str, Any]]:
+    def wait_for(self, name: str, count: int, timeout_s: float = 60.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             found = [span for span in self.spans if span["name"] == name]
