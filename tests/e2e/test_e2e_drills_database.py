@@ -85,7 +85,7 @@ class Drill:
         )
 
     def readyz(self) -> httpx.Response:
-        return httpx.get(self.base_url.removesuffix("/v1") + "/readyz", timeout=10)
+        return httpx.get(self.base_url.removesuffix("/v1") + "/readyz", timeout=30)
 
     def verify(self) -> dict[str, object]:
         done = subprocess.run(
@@ -200,7 +200,7 @@ def test_a_hanging_key_store_costs_a_caller_the_lookup_timeout(healthy: Drill) -
     assert reply.status_code == 503 and _code(reply) == "auth_unavailable", reply.text
     assert took < LOOKUP_TIMEOUT_S + MARGIN_S, took
     drill.proxy.set_mode(PASS)
-    _until(lambda: drill.call("hang-unseen").status_code == 200, 15)
+    _until(lambda: drill.call("hang-unseen").status_code == 200, 60)
 
 
 def test_a_slow_database_does_not_slow_calls_down(healthy: Drill) -> None:
@@ -214,7 +214,9 @@ def test_a_slow_database_does_not_slow_calls_down(healthy: Drill) -> None:
         took.append(time.monotonic() - started)
         assert reply.status_code == 200, reply.text
     took.sort()
-    assert took[len(took) // 2] < 0.3, took  # the median call never waited on the store
+    # the median call never waited on the store: one query through the proxy costs at
+    # least 0.6 s (0.3 s each way), so 0.5 s leaves a loaded runner slack and still fails
+    assert took[len(took) // 2] < 0.5, took
 
 
 def test_database_down_spools_then_refuses_then_ships_and_verifies(healthy: Drill) -> None:
@@ -255,9 +257,9 @@ def test_database_down_spools_then_refuses_then_ships_and_verifies(healthy: Dril
     _until(lambda: _code(call("spool", "still me?")) == "auth_unavailable", KEY_GRACE_S + MARGIN_S)
 
     drill.proxy.set_mode(PASS)  # recovery, no restart
-    _until(lambda: call("spool", "back").status_code == 200, 15)
+    _until(lambda: call("spool", "back").status_code == 200, 60)
     assert call("spool-unseen", "now me").status_code == 200
-    _until(lambda: drill.readyz().status_code == 200, 10)
+    _until(lambda: drill.readyz().status_code == 200, 60)
     drill.stop()
     report = drill.verify()
     records = report["records"]

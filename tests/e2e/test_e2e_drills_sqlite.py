@@ -60,7 +60,7 @@ def _call(stack: Stack, text: str, *, big: bool = False) -> httpx.Response:
 
 
 def _readyz(stack: Stack) -> int:
-    return httpx.get(stack.base_url.removesuffix("/v1") + "/readyz", timeout=10).status_code
+    return httpx.get(stack.base_url.removesuffix("/v1") + "/readyz", timeout=30).status_code
 
 
 def _until(check: object, timeout_s: float) -> None:
@@ -145,7 +145,7 @@ def test_a_locked_sqlite_database_spools_then_refuses_then_ships(sqlite_stack: S
     finally:
         lock.release()
     _until(lambda: call("after the lock").status_code == 200, 30)
-    _until(lambda: _readyz(stack) == 200, 10)
+    _until(lambda: _readyz(stack) == 200, 60)
     report = _verify(stack.config)
     records = report["records"]
     assert isinstance(records, int) and records >= len(set(answered)), (report, len(answered))
