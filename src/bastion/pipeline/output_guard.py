@@ -17,6 +17,14 @@ reaching into them — waits whole for the next window. ``buffer`` mode holds
 each choice's whole text until it ends. A redaction is announced to the client by an
 SSE comment (``: bastion redacted=pii.email``) before the rewritten events; a refusal
 raises from the hook, and the relay ends the stream with the contract's error event.
+
+Citations move with the redacted text, as they do with restored text
+(:func:`~bastion.pipeline.stream_hooks.shift_annotations`): a complete answer's
+annotations on the text they point into, and in streams the citation events, held until
+their text is decided (:attr:`~bastion.pipeline.stream_hooks.TextWindowHook.moves_citations`).
+A citation reaching into a replaced span covers the whole replacement; one whose words
+were all dropped becomes empty where they stood. In a JSON answer (structured outputs)
+they are not moved: its replacements are written as JSON, whose lengths are not tracked.
 """
 
 from __future__ import annotations
@@ -41,7 +49,14 @@ from bastion.pipeline.answer_scan import (
     own_findings,
 )
 from bastion.pipeline.stream import StreamEvent
-from bastion.pipeline.stream_hooks import FREE, TextKey, TextWindowHook
+from bastion.pipeline.stream_hooks import (
+    FREE,
+    Edit,
+    TextKey,
+    TextWindowHook,
+    cited_annotations,
+    shift_annotations,
+)
 from bastion.transform.json_text import json_string_state, rewrite_json
 from bastion.transform.replacements import Replacements
 
@@ -117,7 +132,11 @@ class OutputGuard:
                 continue
             key = answer_key(index, name)
             findings = self.inspect(text)
-            out = self.review(key, text, findings, in_json=in_json)
+            annotations = None if in_json else cited_annotations(holder, name)
+            edits: list[Edit] | None = [] if annotations is not None else None
+            out = self.review(key, text, findings, in_json=in_json, edits=edits)
+            if edits and annotations is not None:
+                shift_annotations(annotations, edits)
             if out != text:
                 holder[name] = out
                 changed = True
@@ -137,11 +156,14 @@ class OutputGuard:
         offset: int = 0,
         in_json: bool = False,
         in_string: bool = False,
+        edits: list[Edit] | None = None,
     ) -> str:
         """Decide ``scanned[carry:]`` (the part before ``carry`` was released already):
         record ``findings`` (offsets into ``scanned``, which starts ``offset`` characters
         into text ``key``), refuse or return the window rewritten. ``in_json``: the text
-        is JSON (``in_string``: the window starts inside a JSON string)."""
+        is JSON (``in_string``: the window starts inside a JSON string). ``edits``, when
+        given and the text is prose: each replacement made is appended (offsets into the
+        window), to move the citations that point into it."""
         window = scanned[carry:]
         regions: list[_Region] = []
         blocked: dict[str, int] = {}
@@ -177,7 +199,10 @@ class OutputGuard:
         done = 0
         for region in merged:
             parts.append(window[done : region.start])
-            parts.append(self._replacement(region, window))
+            replacement = self._replacement(region, window)
+            parts.append(replacement)
+            if edits is not None:
+                edits.append((region.start, region.end, len(replacement)))
             done = region.end
         parts.append(window[done:])
         return "".join(parts)
@@ -244,6 +269,8 @@ class _Scan:
 class OutputGuardHook(TextWindowHook):
     """The stream hook applying an :class:`OutputGuard` (holds text until decided)."""
 
+    moves_citations = True
+
     def __init__(self, guard: OutputGuard, clock: Callable[[], float] = time.monotonic) -> None:
         plan = guard.plan
         if plan.mode == "buffer":
@@ -261,6 +288,7 @@ class OutputGuardHook(TextWindowHook):
         self._texts: dict[TextKey, _GuardState] = {}
         self._last: _Scan | None = None
         self._unannounced: list[str] = []
+        self._window_edits: list[Edit] = []  # the replacements of the window being decided
 
     def on_event(self, event: StreamEvent) -> Sequence[StreamEvent]:
         """Queue the event, decide what it completes, release what is decided."""
@@ -314,6 +342,8 @@ class OutputGuardHook(TextWindowHook):
         end = scan.carry + len(window)
         findings = [finding for finding in scan.findings if finding.start < end]
         before = dict(self.guard.redacted)
+        edits = self._window_edits
+        edits.clear()
         out = self.guard.review(
             key,
             scan.scanned[:end],
@@ -322,7 +352,10 @@ class OutputGuardHook(TextWindowHook):
             offset=state.decided - scan.carry,
             in_json=state.json,
             in_string=state.in_string,
+            edits=None if state.json else edits,
         )
+        if edits:  # the citations into this text move by what this window replaced
+            self._record(key, state.decided, edits)
         if state.json:
             state.in_string = json_string_state(window, state.in_string)
         state.decided += len(window)

@@ -22,6 +22,7 @@ from bastion.pipeline.stream_hooks import (
     ModelRewriteHook,
     ReplaceTextHook,
     UsageObserver,
+    cited_annotations,
     shift_annotations,
     unreadable_content,
 )
@@ -103,8 +104,8 @@ def restore_answer(
         text = holder.get(key)
         if not isinstance(text, str):
             return
-        annotations = holder.get("annotations") if key in _ANNOTATED else None
-        if annotations and isinstance(annotations, list):
+        annotations = cited_annotations(holder, key)
+        if annotations is not None:
             restored, edits = restorer.replace_with_edits(text, json_string=json_string)
             shift_annotations(annotations, edits)
         else:
@@ -118,11 +119,6 @@ def restore_answer(
     for holder, name in free_text_fields(payload):
         restore(holder, name, False)
     return changed
-
-
-_ANNOTATED = frozenset({"content", "text"})
-"""The texts whose holder's ``annotations`` point into them: a chat message's content,
-a Responses ``output_text`` part's text."""
 
 
 class JsonAnswerRestorer(ReplaceTextHook):

@@ -22,7 +22,7 @@ is decided as soon as ``min_release_chars`` are pending, so a model streaming a 
 tokens at a time is not held back a whole window.
 
 Citations move with the text they point into (:attr:`TextWindowHook.moves_citations`,
-set by the restoring hook): a chat chunk's ``delta.annotations`` and a Responses
+set by the restoring hook and the output guard): a chat chunk's ``delta.annotations`` and a Responses
 ``response.output_text.annotation.added`` event hold offsets into the model's whole
 text of their choice / content part, which is released rewritten a window at a time.
 Such an event waits in the queue until the text up to its last offset is decided (or
@@ -64,6 +64,7 @@ LEGACY = -FREE
 REASONING = 1 << 40
 _CHAT_REASONING = ("reasoning_content", "reasoning")
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+_ANNOTATION_ADDED = "response.output_text.annotation.added"
 
 Edit = tuple[int, int, int]
 """A replacement made in a text: (start, end) of what was replaced, length of what
@@ -168,16 +169,20 @@ class TextWindowHook:
         citations: list[_Citation] = []
         if isinstance(payload, dict):
             kind = event.event_type
+            # citations are looked for only in the events that may carry them: this
+            # runs for every chunk
             if "choices" in payload:
-                self._chat_chunk(payload, fragments)
+                if self._chat_chunk(payload, fragments) and self.moves_citations:
+                    citations = _stream_citations(payload, kind)
             elif kind is not None:
                 text_field = _responses_text_field(kind, payload)
                 if text_field is not None:
                     self._add(*text_field, fragments)
+                elif kind == _ANNOTATION_ADDED:
+                    if self.moves_citations:
+                        citations = _stream_citations(payload, kind)
                 elif self._responses_done(kind, payload):
                     event.mark_changed()
-            if self.moves_citations:
-                citations = _stream_citations(payload, kind)
         elif event.is_done:
             self._finish_all()
         if not self._queue and not self._waiting(fragments, citations):
@@ -192,7 +197,9 @@ class TextWindowHook:
         self._finish_all()
         return self._release()
 
-    def _chat_chunk(self, payload: dict[str, Any], fragments: list[_Fragment]) -> None:
+    def _chat_chunk(self, payload: dict[str, Any], fragments: list[_Fragment]) -> bool:
+        """Add a chat chunk's texts, end the texts it ends; True if a delta of it carries
+        ``annotations``."""
         answering: set[int] = set()
         for key, target, name, path in chat_text_fields(payload):
             self._add(key, target, name, path, fragments)
@@ -201,13 +208,19 @@ class TextWindowHook:
         for choice_index in answering:  # the answer began: the reasoning before it ended
             for offset in range(len(_CHAT_REASONING)):
                 self._decide((choice_index, REASONING + offset), final=True)
+        cites = False
         for choice in payload["choices"] if isinstance(payload["choices"], list) else ():
-            if isinstance(choice, dict) and choice.get("finish_reason") is not None:
+            if not isinstance(choice, dict):
+                continue
+            delta = choice.get("delta")
+            cites = cites or (isinstance(delta, dict) and "annotations" in delta)
+            if choice.get("finish_reason") is not None:
                 index = choice.get("index", 0)
                 choice_index = index if isinstance(index, int) else 0
                 for text_key in [k for k in self._states if k[0] == choice_index]:
                     self._decide(text_key, final=True)
                 self._ended.add((choice_index, 0))  # its content, even if it had none
+        return cites
 
     def _add(
         self,
@@ -406,6 +419,14 @@ class TextWindowHook:
 
 
 _OFFSETS = ("start_index", "end_index", "index")
+_ANNOTATED = frozenset({"content", "text"})
+
+
+def cited_annotations(holder: Mapping[str, Any], name: str) -> list[Any] | None:
+    """The annotations whose offsets point into text ``name`` of ``holder`` (a chat
+    message's ``content``, a Responses ``output_text`` part's ``text``), if it has any."""
+    annotations = holder.get("annotations") if name in _ANNOTATED else None
+    return annotations if isinstance(annotations, list) and annotations else None
 
 
 def shift_annotations(annotations: list[Any], edits: Sequence[Edit]) -> bool:
@@ -414,7 +435,9 @@ def shift_annotations(annotations: list[Any], edits: Sequence[Edit]) -> bool:
     ``file_path``: ``index``; chat: the same inside ``url_citation``) from a text to
     its rewrite by ``edits`` (start, end, new length), so they cover the same words:
     an offset inside a replaced token moves to the start (an end: the end) of what
-    replaced it. Returns whether any offset moved."""
+    replaced it, so a citation reaching into a replaced span covers all of what
+    replaced it, and one whose words were all removed (``drop``) becomes empty where
+    they stood. Returns whether any offset moved."""
     moved = False
     if not edits:
         return moved
@@ -468,7 +491,7 @@ def _stream_citations(payload: dict[str, Any], kind: str | None) -> list[_Citati
                 annotations = delta["annotations"]
                 if isinstance(annotations, list) and annotations:
                     found.append((_key(choice.get("index", 0), 0), annotations))
-    elif kind == "response.output_text.annotation.added":
+    elif kind == _ANNOTATION_ADDED:
         annotation = payload.get("annotation")
         if isinstance(annotation, dict):
             found.append((_responses_key(payload), [annotation]))
