@@ -41,6 +41,55 @@ def _reply(status: bytes, message: str, code: str) -> bytes:
     )
 
 
+class CoalescingTransport:
+    """A transport whose writes made in one turn of the event loop leave in one send.
+
+    uvicorn writes a reply's head as soon as the app starts the reply, and its body
+    when the app sends it: two sends, two packets and the client woken twice, for every
+    answer (a profile of one worker put ~15 % of its GIL time in the first of them).
+    Writes are gathered here and sent together when the loop turns, before anything
+    else is read; ``FLUSH_BYTES`` gathered go out at once, so a large body still meets
+    the transport's flow control as it did. ``close`` and ``write_eof`` send what is
+    gathered first; everything else is the transport's own.
+    """
+
+    __slots__ = ("_loop", "_pending", "_size", "_transport")
+
+    FLUSH_BYTES = 65536
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= self.FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending, self._size = [], 0
+        self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+
 def head_limit(max_header_bytes: int, max_headers: int) -> int:
     """The most bytes a request head may take: headers, their framing, a request line."""
     return max_header_bytes + max_headers * _PER_HEADER_BYTES + _REQUEST_LINE_BYTES
@@ -58,7 +107,7 @@ def bounded_http_protocol(max_head_bytes: int, head_timeout_s: float) -> type[as
         _refused = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+            super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
             self._start_head_clock()  # a new connection owes its first request head
 
         def connection_lost(self, exc: Exception | None) -> None:
