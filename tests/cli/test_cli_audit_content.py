@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,14 @@ def test_purge_keeps_held_content_and_the_chain(config_file: Path) -> None:
     assert verifies(config_file)
     both = run(config_file, "audit", "hold", "add", "--app", "a", "--team", "t", "--reason", "x")
     assert both.exit_code == 2
+
+
+def test_purge_older_than_takes_a_unit_or_a_bare_zero(config_file: Path) -> None:
+    asyncio.run(_calls(config_file, {"req_recent": ("full", EMAIL, time.time() - 5)}))
+    assert run_json(config_file, "audit", "purge", "--older-than", "1h")["deleted"] == 0
+    assert run_json(config_file, "audit", "purge", "--older-than", "0")["deleted"] == 1
+    bare = run(config_file, "audit", "purge", "--older-than", "30")  # seconds or days?
+    assert bare.exit_code == 2 and "use a number and a unit" in bare.output
 
 
 def test_a_hold_on_a_request_nothing_is_recorded_for_warns(config_file: Path) -> None:

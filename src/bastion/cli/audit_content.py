@@ -234,7 +234,7 @@ def _print_shown(shown: dict[str, Any], decrypt: bool) -> None:
 @click.option(
     "--older-than",
     default=None,
-    help="Purge content older than this (30d, 12h); default audit.content.retention_days.",
+    help="Purge content older than this (30d, 12h; 0: all); default audit.content.retention_days.",
 )
 @click.option("--dry-run", is_flag=True, help="Only count what would be purged.")
 @json_option
@@ -250,7 +250,7 @@ def purge(
     config = load_cli_config(config_file)
     window = None
     if older_than is not None:
-        window = parse_duration(older_than, option="--older-than").total_seconds()
+        window = parse_duration(older_than, option="--older-than", zero=True).total_seconds()
 
     async def operation() -> dict[str, Any]:
         async with open_database(config) as db:
