@@ -79,7 +79,7 @@ async def test_migrate_is_idempotent_and_creates_every_table(database: Database)
         )
         for table in tables:
             await session.execute(text(f"SELECT count(*) FROM {table}"))
-    assert version == "0014"
+    assert version == "0015"
 
 
 async def test_migrations_match_the_table_definitions(database: Database) -> None:

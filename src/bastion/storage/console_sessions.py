@@ -1,39 +1,61 @@
 """Console sessions in the store: one row per open session, keyed by the SHA-256 of
 its random id (the id itself is only in the browser's cookie), so every worker and
-replica sharing the database sees a logout at once."""
+replica sharing the database sees a logout at once. Each row also keeps the role the
+session was opened with and when it was last used, written at most once a minute
+(``SEEN_EVERY``), so a page view costs a read, not a write."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
 from bastion.storage.database import Database
 from bastion.storage.tables import ConsoleSessionRow
 
+SEEN_EVERY = timedelta(minutes=1)
+"""How stale ``last_seen_at`` may grow before a use of the session writes it again."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredConsoleSession:
-    """A session as stored: its id's hash, kind, who opened it, when it ends."""
+    """A session as stored: its id's hash, kind, who opened it, when it ends, the role
+    it was opened with and when it was last used (None: not recorded)."""
 
     id_hash: str
     kind: str
     subject: str
     created_at: datetime
     expires_at: datetime
+    role: str | None = None
+    last_seen_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if len(self.id_hash) != 64 or not all(c in "0123456789abcdef" for c in self.id_hash):
             raise ValueError("a console session is stored under a SHA-256 hex digest")
         if self.expires_at <= self.created_at:
             raise ValueError("a console session ends after it opens")
+        if self.last_seen_at is not None and self.last_seen_at < self.created_at:
+            raise ValueError("a console session is not used before it opens")
+
+
+def _stored(row: ConsoleSessionRow) -> StoredConsoleSession:
+    return StoredConsoleSession(
+        id_hash=row.id_hash,
+        kind=row.kind,
+        subject=row.subject,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        role=row.role,
+        last_seen_at=row.last_seen_at,
+    )
 
 
 class ConsoleSessionRepository:
-    """Open, check, list and end console sessions (one, one holder's or all); ended ones
-    are pruned as new ones open."""
+    """Open, check, use, list and end console sessions (one, one holder's or all);
+    ended ones are pruned as new ones open."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -50,6 +72,8 @@ class ConsoleSessionRepository:
                     subject=session.subject,
                     created_at=session.created_at,
                     expires_at=session.expires_at,
+                    role=session.role,
+                    last_seen_at=session.last_seen_at,
                 )
             )
 
@@ -60,6 +84,38 @@ class ConsoleSessionRepository:
         )
         async with self._database.transaction("console session lookup") as db:
             return (await db.scalar(statement)) is not None
+
+    async def use(self, id_hash: str, now: datetime) -> bool:
+        """Whether the session is open at ``now``, as ``is_open``; when it is, ``now``
+        becomes its last use unless one was recorded less than ``SEEN_EVERY`` before.
+        The write is a second, conditional statement: a page view reads one row, and
+        of workers using the session at once only one writes."""
+        lookup = select(ConsoleSessionRow.last_seen_at).where(
+            ConsoleSessionRow.id_hash == id_hash, ConsoleSessionRow.expires_at > now
+        )
+        async with self._database.transaction("console session lookup") as db:
+            found = (await db.execute(lookup)).first()
+        if found is None:
+            return False
+        stale = now - SEEN_EVERY
+        last_seen: datetime | None = found[0]
+        if last_seen is not None and last_seen > stale:
+            return True
+        record = (
+            update(ConsoleSessionRow)
+            .where(
+                ConsoleSessionRow.id_hash == id_hash,
+                or_(
+                    ConsoleSessionRow.last_seen_at.is_(None),
+                    ConsoleSessionRow.last_seen_at <= stale,
+                ),
+            )
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._database.transaction("console session seen") as db:
+            await db.execute(record)
+        return True
 
     async def list_open(
         self, now: datetime, *, subjects: Collection[str] | None = None
@@ -72,16 +128,7 @@ class ConsoleSessionRepository:
         statement = statement.order_by(ConsoleSessionRow.created_at, ConsoleSessionRow.subject)
         async with self._database.transaction("console session list") as db:
             rows = (await db.execute(statement)).scalars().all()
-            return [
-                StoredConsoleSession(
-                    id_hash=row.id_hash,
-                    kind=row.kind,
-                    subject=row.subject,
-                    created_at=row.created_at,
-                    expires_at=row.expires_at,
-                )
-                for row in rows
-            ]
+            return [_stored(row) for row in rows]
 
     async def close(self, id_hash: str) -> bool:
         """End the session now (logout); False when it was not open."""

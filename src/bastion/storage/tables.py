@@ -96,8 +96,10 @@ class AdminTokenRow(Base):
 
 class ConsoleSessionRow(Base):
     """One open console session: the SHA-256 of its random id (never the id itself),
-    what it was opened with (an admin token id, a gateway key id or an OIDC subject)
-    and when it ends. Logging out deletes the row, so every replica refuses it."""
+    what it was opened with (an admin token id, a gateway key id or an OIDC subject),
+    the role it was opened with, when it ends and when it was last used (both null for
+    sessions opened before migration 0015). Logging out deletes the row, so every
+    replica refuses it."""
 
     __tablename__ = "console_sessions"
     __table_args__ = (Index("ix_console_sessions_expires_at", "expires_at"),)
@@ -107,6 +109,8 @@ class ConsoleSessionRow(Base):
     subject: Mapped[str] = mapped_column(String())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    role: Mapped[str | None] = mapped_column(String())
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ChangeRow(Base):
