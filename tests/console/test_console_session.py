@@ -1,10 +1,13 @@
 """Console login and sessions: the admin token checked as the API checks it, a signed
 HttpOnly SameSite=Strict cookie, logout, CSRF and same-origin checks on every form, and
-the security headers on every answer."""
+the security headers on every answer; each session keeps the role it was opened with and
+when it was last used (written at most once a minute, not on every page view)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
@@ -12,9 +15,11 @@ from tests.console.console_client import client, form_token, log_in, logged_in
 from tests.server.admin_stack import AdminStack, admin_stack
 
 from bastion.console.security import CSP
-from bastion.console.session import SESSION_COOKIE
+from bastion.console.session import SESSION_COOKIE, ConsoleSessions, SessionSigner
 from bastion.identity.admin import AdminRole, new_admin_token
+from bastion.storage import Database
 from bastion.storage.admin_tokens import AdminTokenRepository
+from bastion.storage.console_sessions import ConsoleSessionRepository
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -210,3 +215,32 @@ async def test_the_console_session_opens_no_door_to_the_admin_api(stack: AdminSt
         )
         assert api.status_code == 401
         assert (await browser.get("/metrics")).status_code == 401
+
+
+async def test_a_session_keeps_its_role_and_when_it_was_last_used_once_a_minute(
+    sqlite_url: str,
+) -> None:
+    database = Database.from_url(sqlite_url)
+    await database.migrate()
+    try:
+        repository = ConsoleSessionRepository(database)
+        sessions = ConsoleSessions(SessionSigner(b"k" * 32), repository)
+        opened = float(int(time.time()))
+
+        async def last_seen() -> datetime | None:
+            (row,) = await repository.list_open(datetime.fromtimestamp(opened, UTC))
+            assert row.role == "security"
+            return row.last_seen_at
+
+        session, cookie = await sessions.open("tok12345", "tok12345", role="security", now=opened)
+        assert await last_seen() == datetime.fromtimestamp(opened, UTC)  # logging in is a use
+        for later in (1, 30, 59):
+            assert await sessions.read(cookie, now=opened + later) == session
+        assert await last_seen() == datetime.fromtimestamp(opened, UTC)
+        assert await sessions.read(cookie, now=opened + 61) == session
+        assert await last_seen() == datetime.fromtimestamp(opened + 61, UTC)
+
+        await sessions.close(session)
+        assert await sessions.read(cookie, now=opened + 200) is None
+    finally:
+        await database.close()

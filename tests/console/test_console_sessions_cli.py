@@ -4,11 +4,11 @@
 console answers as logged out), every one with --all or one person's with --subject;
 only the admin role may, and each sign-out is an admin event.
 
-``sessions``: the sessions open now (admin token, OIDC and gateway key), who holds them
-and with what role; not the ones that expired, were logged out, signed out or whose
-token was revoked; ``--subject`` narrows as ``sign-out --subject`` does; nothing printed
-opens a session (no cookie, no session id, not its hash); only the admin and security
-roles may list."""
+``sessions``: the sessions open now (admin token, OIDC and gateway key), who holds them,
+with what role they were opened and when they were last used; not the ones that
+expired, were logged out, signed out or whose token was revoked; ``--subject`` narrows
+as ``sign-out --subject`` does; nothing printed opens a session (no cookie, no session
+id, not its hash); only the admin and security roles may list."""
 
 from __future__ import annotations
 
@@ -219,7 +219,7 @@ async def nobody_signed_in(stack: AdminStack, config_file: Path) -> None:
 
 
 @pytest.mark.usefixtures("nobody_signed_in")
-async def test_open_sessions_are_listed_with_who_how_and_role(
+async def test_open_sessions_are_listed_with_who_how_role_and_last_seen(
     stack: AdminStack, provider: Provider, config_file: Path
 ) -> None:
     before = datetime.now(UTC).replace(microsecond=0)
@@ -234,26 +234,57 @@ async def test_open_sessions_are_listed_with_who_how_and_role(
         who = {(s["subject"], s["opened_with"], s["id"], s["role"]) for s in sessions}
         assert who == {
             ("sec", "admin_token", await token_id(stack, "sec"), "security"),
-            ("sam@example.com", "oidc", None, None),
+            ("sam@example.com", "oidc", None, "admin"),  # mapped from its groups at sign-in
             (shop_id, "gateway_key", shop_id, None),
         }
         for session in sessions:
             opened = datetime.fromisoformat(session["opened_at"])
             assert before <= opened <= datetime.now(UTC)
+            assert datetime.fromisoformat(session["last_seen_at"]) >= opened
             assert datetime.fromisoformat(session["expires_at"]) - opened == timedelta(hours=8)
 
         table = await bastion(config_file, stack.tokens["security"], "sessions")
         assert table.exit_code == 0, table.output
         lines = table.output.splitlines()
-        assert lines[0].split() == ["SUBJECT", "OPENED", "WITH", "ROLE", "OPENED", "EXPIRES"]
+        assert lines[0].split() == [
+            "SUBJECT",
+            "OPENED",
+            "WITH",
+            "ROLE",
+            "OPENED",
+            "LAST",
+            "SEEN",
+            "EXPIRES",
+        ]
         rows = {line.split()[0]: line for line in lines[1:]}
         assert set(rows) == {"sec", "sam@example.com", shop_id}
         assert f"admin token {await token_id(stack, 'sec')}  security" in rows["sec"]
-        assert "OIDC" in rows["sam@example.com"] and "not recorded" in rows["sam@example.com"]
+        assert "OIDC" in rows["sam@example.com"] and " admin " in rows["sam@example.com"]
         assert "gateway key" in rows[shop_id] and "chat only" in rows[shop_id]
+        for row in rows.values():  # opened, last seen, expires: three UTC times
+            assert len([cell for cell in row.split() if cell.endswith("+00:00")]) == 3
     finally:
         for browser in browsers:
             await browser.aclose()
+
+
+@pytest.mark.usefixtures("nobody_signed_in")
+async def test_a_session_opened_before_roles_were_stored_shows_none(
+    stack: AdminStack, config_file: Path
+) -> None:
+    now = datetime.now(UTC)
+    await ConsoleSessionRepository(stack.apps.runtime.database).open(
+        StoredConsoleSession("b" * 64, "oidc", "kim@example.com", now, now + timedelta(hours=8))
+    )
+    (session,) = await listed(stack, config_file)
+    assert (session["subject"], session["role"], session["last_seen_at"]) == (
+        "kim@example.com",
+        None,
+        None,
+    )
+    table = await bastion(config_file, stack.tokens["admin"], "sessions")
+    (row,) = table.output.splitlines()[1:]
+    assert "not recorded" in row and " - " in row
 
 
 @pytest.mark.usefixtures("nobody_signed_in")

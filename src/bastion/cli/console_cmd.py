@@ -6,13 +6,14 @@ A console session is open only while its row is in ``console_sessions`` (docs/co
 deleting the rows ends the sessions on every worker and replica from their next request
 on: their browsers get the login page. Only the ``admin`` role may sign out; each is an
 admin event (``console.sign_out``) with how many sessions it ended. Listing needs the
-``admin`` or ``security`` role and shows who holds each session, never anything that
-would open one (the store keeps only hashes of session ids; not even those are shown).
+``admin`` or ``security`` role and shows who holds each session, with what role it was
+opened and when it was last used, never anything that would open one (the store keeps
+only hashes of session ids; not even those are shown). Both are
+``bastion.console.roster``'s, as the admin API's ``/console/sessions`` routes are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,17 +36,14 @@ from bastion.cli._context import (
 from bastion.identity.issuing import MAX_FIELD_CHARS
 
 if TYPE_CHECKING:
-    from bastion.storage.console_sessions import StoredConsoleSession
-    from bastion.storage.database import Database
+    from bastion.console.roster import ListedSession
 
-ALL_SESSIONS = "*"
-"""The admin event's target when every session was ended."""
-ADMIN_TOKEN, GATEWAY_KEY, OIDC = "admin_token", "gateway_key", "oidc"
-"""How a session was opened, as ``bastion console sessions --json`` names it."""
-_OPENED_WITH = {ADMIN_TOKEN: "admin token", GATEWAY_KEY: "gateway key", OIDC: "OIDC"}
-_NO_ROLE = {OIDC: "not recorded", GATEWAY_KEY: "chat only"}
-"""The table's role cell for sessions whose role the store does not hold: an OIDC
-user's is in their signed cookie only, a gateway key's session has none (chat only)."""
+_OPENED_WITH = {"admin_token": "admin token", "gateway_key": "gateway key", "oidc": "OIDC"}
+"""The table's words for how a session was opened (``--json`` has the names)."""
+_NO_ROLE = {"oidc": "not recorded", "gateway_key": "chat only"}
+"""The table's role cell for sessions without a stored role: an OIDC session opened
+before roles were stored (its role is only in its signed cookie), a gateway key's
+session (chat only)."""
 
 _SUBJECT_HELP = (
     "an OIDC user's subject (as in admin events), or an admin token subject (the "
@@ -72,16 +70,6 @@ def _checked_subject(subject: str | None, otherwise: str) -> str | None:
     return subject
 
 
-async def _holders(db: Database, subject: str) -> set[str]:
-    """What the store names as the holder of ``subject``'s sessions: an admin token's
-    are stored under its id, an OIDC user's under the subject, a gateway key's under
-    the key id."""
-    from bastion.storage.admin_tokens import AdminTokenRepository
-
-    tokens = await AdminTokenRepository(db).list(include_revoked=True)
-    return {subject, *(t.token_id for t in tokens if t.subject == subject)}
-
-
 @console.command("sign-out")
 @config_option
 @admin_token_file_option
@@ -102,19 +90,12 @@ def sign_out(
     config = load_cli_config(config_file)
 
     async def operation() -> int:
-        from bastion.identity.admin import AdminRole, require_role
-        from bastion.storage.console_sessions import ConsoleSessionRepository
+        from bastion.console import roster
 
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            require_role(actor, (AdminRole.ADMIN,), "sign out console sessions")
-            holders = None if subject is None else await _holders(db, subject)
-            sessions = ConsoleSessionRepository(db)
-            ended = await sessions.close_all(datetime.now(UTC), subjects=holders)
-            await open_trail(config, db).record(
-                actor, "console.sign_out", subject or ALL_SESSIONS, {"ended": ended}
-            )
-            return ended
+            trail = open_trail(config, db)
+            return await roster.sign_out(db, trail, actor, subject, datetime.now(UTC))
 
     ended = run_async(operation)
     if as_json:
@@ -124,41 +105,32 @@ def sign_out(
     click.echo(f"Ended {ended} console session{'' if ended == 1 else 's'}{whose}.")
 
 
-@dataclass(frozen=True, slots=True)
-class _Listed:
-    """An open session as listed: who holds it, how it was opened (``ADMIN_TOKEN``...),
-    the admin token or gateway key id behind it, the role (None: not in the store)."""
+def _to_json(session: ListedSession) -> dict[str, str | None]:
+    """The ``--json`` object (times ISO-8601 UTC)."""
+    return {
+        "subject": session.subject,
+        "opened_with": session.opened_with,
+        "id": session.held_by,
+        "role": session.role,
+        "opened_at": iso(session.opened_at),
+        "last_seen_at": iso(session.last_seen_at),
+        "expires_at": iso(session.expires_at),
+    }
 
-    subject: str
-    opened_with: str
-    held_by: str | None
-    role: str | None
-    opened_at: datetime
-    expires_at: datetime
 
-    def to_json(self) -> dict[str, str | None]:
-        """The ``--json`` object (times ISO-8601 UTC)."""
-        return {
-            "subject": self.subject,
-            "opened_with": self.opened_with,
-            "id": self.held_by,
-            "role": self.role,
-            "opened_at": iso(self.opened_at),
-            "expires_at": iso(self.expires_at),
-        }
-
-    def to_row(self) -> list[str]:
-        """The table's cells (made printable by ``echo_table``)."""
-        opened_with = _OPENED_WITH.get(self.opened_with, self.opened_with)
-        if self.opened_with == ADMIN_TOKEN:
-            opened_with = f"{opened_with} {self.held_by}"
-        return [
-            self.subject,
-            opened_with,
-            self.role or _NO_ROLE.get(self.opened_with, "-"),
-            iso(self.opened_at) or "-",
-            iso(self.expires_at) or "-",
-        ]
+def _to_row(session: ListedSession) -> list[str]:
+    """The table's cells (made printable by ``echo_table``)."""
+    opened_with = _OPENED_WITH.get(session.opened_with, session.opened_with)
+    if session.opened_with == "admin_token":
+        opened_with = f"{opened_with} {session.held_by}"
+    return [
+        session.subject,
+        opened_with,
+        session.role or _NO_ROLE.get(session.opened_with, "-"),
+        iso(session.opened_at) or "-",
+        iso(session.last_seen_at) or "-",
+        iso(session.expires_at) or "-",
+    ]
 
 
 @console.command("sessions")
@@ -172,61 +144,26 @@ def list_sessions(
     """List who is signed in to the console.
 
     One row per open session: its holder (what --subject takes), how it was opened
-    (admin token, OIDC or gateway key), the role, when it opened and when it ends.
-    Nothing that would open a session is shown."""
+    (admin token, OIDC or gateway key), the role it was opened with, when it opened,
+    when it was last used (within a minute) and when it ends. Nothing that would open
+    a session is shown."""
     subject = _checked_subject(subject, "or leave --subject out for every session")
     config = load_cli_config(config_file)
 
-    async def operation() -> list[_Listed]:
-        from bastion.identity.admin import GOVERNORS, require_role
-        from bastion.storage.console_sessions import ConsoleSessionRepository
+    async def operation() -> list[ListedSession]:
+        from bastion.console import roster
 
         async with open_database(config) as db:
             actor = await acting_admin(admin_token_file, db)
-            require_role(actor, GOVERNORS, "list console sessions")
-            now = datetime.now(UTC)
-            holders = None if subject is None else await _holders(db, subject)
-            stored = await ConsoleSessionRepository(db).list_open(now, subjects=holders)
-            return await _described(db, stored, now)
+            return await roster.open_sessions(db, actor, datetime.now(UTC), subject)
 
     sessions = run_async(operation)
     if as_json:
-        echo_json([session.to_json() for session in sessions])
+        echo_json([_to_json(session) for session in sessions])
         return
     if not sessions:
         whose = "" if subject is None else f" of {subject!r}"
         click.echo(f"No console sessions{whose} are open.")
         return
-    headers = ["SUBJECT", "OPENED WITH", "ROLE", "OPENED", "EXPIRES"]
-    echo_table(headers, [session.to_row() for session in sessions])
-
-
-async def _described(
-    db: Database, stored: list[StoredConsoleSession], now: datetime
-) -> list[_Listed]:
-    """Each session with who holds it. Sessions of an admin token or gateway key that
-    no longer authenticates are left out: the console refuses them, they ended with it.
-    The id hash is not kept: nothing secret-derived is listed."""
-    from bastion.console import session as kinds
-    from bastion.storage.admin_tokens import AdminTokenRepository
-    from bastion.storage.keys import KeyRepository, KeyStatus
-
-    opened_with = {kinds.ADMIN: ADMIN_TOKEN, kinds.GATEWAY_KEY: GATEWAY_KEY, kinds.OIDC: OIDC}
-    tokens = {t.token_id: t for t in await AdminTokenRepository(db).list(include_revoked=True)}
-    keys = KeyRepository(db)
-    listed: list[_Listed] = []
-    for session in stored:
-        subject, held_by, role = session.subject, None, None
-        if session.kind == kinds.ADMIN:
-            token = tokens.get(session.subject)
-            if token is None or not token.is_active(now):
-                continue
-            subject, held_by, role = token.subject, token.token_id, token.role
-        elif session.kind == kinds.GATEWAY_KEY:
-            key = await keys.get(session.subject)
-            if key is None or key.status(now) not in (KeyStatus.ACTIVE, KeyStatus.GRACE):
-                continue
-            held_by = key.key_id
-        how = opened_with.get(session.kind, session.kind)
-        listed.append(_Listed(subject, how, held_by, role, session.created_at, session.expires_at))
-    return listed
+    headers = ["SUBJECT", "OPENED WITH", "ROLE", "OPENED", "LAST SEEN", "EXPIRES"]
+    echo_table(headers, [_to_row(session) for session in sessions])

@@ -332,7 +332,9 @@ class Console:
             return self._error(request, exc)
         assert identity.token_id is not None
         try:
-            _, cookie = await self.sessions.open(identity.token_id, identity.token_id)
+            _, cookie = await self.sessions.open(
+                identity.token_id, identity.token_id, role=identity.role.value
+            )
         except StorageError as exc:
             return self._error(request, exc)
         log.info("console: %s (%s) logged in", identity.subject, identity.role.value)
@@ -436,7 +438,9 @@ class Console:
         except ApiError as exc:
             return self._error(request, exc)
         try:
-            _, cookie = await self.sessions.open(encode_user(user), user.subject, kind=OIDC)
+            _, cookie = await self.sessions.open(
+                encode_user(user), user.subject, kind=OIDC, role=user.role
+            )
         except StorageError as exc:
             return self._forget_state(self._error(request, exc))
         except ValueError:

@@ -153,30 +153,41 @@ class ConsoleSessions:
         return self.signer.ttl_s
 
     async def open(
-        self, token_id: str, subject: str, *, kind: str = ADMIN, now: float | None = None
+        self,
+        token_id: str,
+        subject: str,
+        *,
+        kind: str = ADMIN,
+        role: str | None = None,
+        now: float | None = None,
     ) -> tuple[Session, str]:
         """A new session (stored) and its cookie; ValueError when it would not fit in a
-        cookie. ``subject`` is who the store names as its holder."""
+        cookie. ``subject`` is who the store names as its holder, ``role`` the role it
+        is opened with (None for a gateway key's chat-only session)."""
         opened = now if now is not None else time.time()
         session, cookie = self.signer.open(token_id, opened, kind=kind)
+        created = datetime.fromtimestamp(opened, UTC)
         await self._repository.open(
             StoredConsoleSession(
                 id_hash=session.id_hash,
                 kind=kind,
                 subject=subject,
-                created_at=datetime.fromtimestamp(opened, UTC),
+                created_at=created,
                 expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+                role=role,
+                last_seen_at=created,  # logging in is its first use
             )
         )
         return session, cookie
 
     async def read(self, cookie: str | None, now: float | None = None) -> Session | None:
-        """The open session a cookie names: signed, not past its end, not logged out."""
+        """The open session a cookie names: signed, not past its end, not logged out.
+        Reading it is using it: the store notes when, at most once a minute."""
         at = now if now is not None else time.time()
         session = self.signer.read(cookie, at)
         if session is None:
             return None
-        opened = await self._repository.is_open(session.id_hash, datetime.fromtimestamp(at, UTC))
+        opened = await self._repository.use(session.id_hash, datetime.fromtimestamp(at, UTC))
         return session if opened else None
 
     async def close(self, session: Session) -> None:
