@@ -64,6 +64,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int, int]] = {
     "metrics.exceptions":      (401, 200, 200, 200, 403, 403),
     "metrics.spend":           (401, 200, 200, 200, 403, 403),
     "metrics.overhead":        (401, 200, 200, 200, 403, 403),
+    "console.sessions":        (401, 200, 200, 403, 403, 403),
+    "console.sign_out":        (401, 200, 403, 403, 403, 403),
 }  # fmt: skip
 
 FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
@@ -128,6 +130,8 @@ CALLS: dict[str, Call] = {
     "metrics.exceptions": Call("GET", "/metrics/exceptions"),
     "metrics.spend": Call("GET", "/metrics/spend"),
     "metrics.overhead": Call("GET", "/metrics/overhead"),
+    "console.sessions": Call("GET", "/console/sessions"),
+    "console.sign_out": Call("POST", "/console/sessions/sign-out", {"subject": "nobody"}),
 }
 
 

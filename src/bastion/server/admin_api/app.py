@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from bastion import __version__
 from bastion.server.admin_api import (
     audit,
+    console_sessions,
     exceptions,
     keys,
     metrics,
@@ -44,10 +45,12 @@ ROUTES: tuple[Route, ...] = (
     *spend.ROUTES,
     *audit.ROUTES,
     *metrics.ROUTES,
+    *console_sessions.ROUTES,
 )
 DESCRIPTION = """\
 Bastion's admin API: gateway keys, policy versions and their simulator, policy
-exceptions, budgets and usage, the audit trail, and overview metrics.
+exceptions, budgets and usage, the audit trail, overview metrics, and who is signed in
+to the console.
 
 Every route needs an admin token (`Authorization: Bearer bat_...`); what a role may call
 is in docs/admin-api.md. Errors have the OpenAI shape

@@ -21,6 +21,7 @@ ADMIN, SECURITY, AUDITOR, APP_OWNER = (
 EVERYONE = frozenset({ADMIN, SECURITY, AUDITOR, APP_OWNER})
 READERS = frozenset({ADMIN, SECURITY, AUDITOR})
 GOVERNORS = frozenset({ADMIN, SECURITY})
+ADMINS = frozenset({ADMIN})
 OWNERS_TOO = frozenset({ADMIN, SECURITY, APP_OWNER})
 
 PERMISSIONS: Mapping[str, frozenset[AdminRole]] = {
@@ -70,4 +71,7 @@ PERMISSIONS: Mapping[str, frozenset[AdminRole]] = {
     "metrics.exceptions": READERS,
     "metrics.spend": READERS,
     "metrics.overhead": READERS,
+    # console sessions (as bastion console sessions / sign-out)
+    "console.sessions": GOVERNORS,
+    "console.sign_out": ADMINS,
 }
