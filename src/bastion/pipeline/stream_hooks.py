@@ -22,9 +22,10 @@ is decided as soon as ``min_release_chars`` are pending, so a model streaming a 
 tokens at a time is not held back a whole window.
 
 Citations move with the text they point into (:attr:`TextWindowHook.moves_citations`,
-set by the restoring hook and the output guard): a chat chunk's ``delta.annotations`` and a Responses
-``response.output_text.annotation.added`` event hold offsets into the model's whole
-text of their choice / content part, which is released rewritten a window at a time.
+set by the restoring hook and the output guard): a chat chunk's ``delta.annotations``
+and a Responses ``response.output_text.annotation.added`` event hold offsets into the
+model's whole text of their choice / content part, which is released rewritten a
+window at a time.
 Such an event waits in the queue until the text up to its last offset is decided (or
 the text has ended), then its offsets are moved by the replacements made in that text
 so far, the same mapping a complete answer's annotations go through

@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Dialect, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.errors import StorageError
@@ -139,6 +139,8 @@ def batch_insert(is_sqlite: bool) -> tuple[str, tuple[str, ...]]:
     """The batch INSERT (already stored request ids skipped) compiled for one backend's
     driver, and its positional parameter order: compiled on first use, not at import
     (most commands that import this module never insert)."""
+    dialect: Dialect
+    insert: Any
     if is_sqlite:
         dialect, insert = sqlite.dialect(paramstyle="qmark"), sqlite.insert
     else:
