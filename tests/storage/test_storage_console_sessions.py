@@ -51,12 +51,12 @@ async def test_a_logout_through_one_pool_ends_the_session_for_another(
     session, kept = stored("a"), stored("b")
     await here.open(session)
     await here.open(kept)
-    assert await there.is_open(session.id_hash, NOW + timedelta(minutes=1))
+    assert await there.use(session.id_hash, NOW + timedelta(minutes=1))
 
     assert await there.close(session.id_hash)
-    assert not await here.is_open(session.id_hash, NOW + timedelta(minutes=2))
-    assert not await there.is_open(session.id_hash, NOW + timedelta(minutes=2))
-    assert await here.is_open(kept.id_hash, NOW + timedelta(minutes=2))
+    assert not await here.use(session.id_hash, NOW + timedelta(minutes=2))
+    assert not await there.use(session.id_hash, NOW + timedelta(minutes=2))
+    assert await here.use(kept.id_hash, NOW + timedelta(minutes=2))
     assert not await here.close(session.id_hash)  # already ended
 
 
@@ -66,8 +66,8 @@ async def test_a_session_ends_at_its_time_and_is_pruned_by_a_later_login(
     sessions = ConsoleSessionRepository(database)
     short = stored("short", hours=1)
     await sessions.open(short)
-    assert await sessions.is_open(short.id_hash, short.expires_at - timedelta(seconds=1))
-    assert not await sessions.is_open(short.id_hash, short.expires_at)
+    assert await sessions.use(short.id_hash, short.expires_at - timedelta(seconds=1))
+    assert not await sessions.use(short.id_hash, short.expires_at)
 
     later = stored("later", opened=short.expires_at + timedelta(seconds=1))
     await sessions.open(later)
@@ -78,7 +78,7 @@ async def test_a_session_ends_at_its_time_and_is_pruned_by_a_later_login(
 
 async def test_an_unknown_session_is_not_open(database: Database) -> None:
     sessions = ConsoleSessionRepository(database)
-    assert not await sessions.is_open(stored("never").id_hash, NOW)
+    assert not await sessions.use(stored("never").id_hash, NOW)
     assert not await sessions.close(stored("never").id_hash)
 
 
@@ -112,14 +112,14 @@ async def test_closing_all_sessions_or_one_holders_ends_them_for_every_pool(
         await here.open(session)
 
     assert await there.close_all(NOW, subjects=["sam", "nobody"]) == 2  # not the ended one
-    assert not await here.is_open(sam.id_hash, NOW)
-    assert not await here.is_open(sam2.id_hash, NOW)
-    assert await here.is_open(kim.id_hash, NOW)
+    assert not await here.use(sam.id_hash, NOW)
+    assert not await here.use(sam2.id_hash, NOW)
+    assert await here.use(kim.id_hash, NOW)
     assert await there.close_all(NOW, subjects=[]) == 0
-    assert await here.is_open(kim.id_hash, NOW)
+    assert await here.use(kim.id_hash, NOW)
 
     assert await there.close_all(NOW) == 1
-    assert not await here.is_open(kim.id_hash, NOW)
+    assert not await here.use(kim.id_hash, NOW)
     assert await there.close_all(NOW) == 0
     async with database.transaction("test") as db:
         assert (await db.scalars(select(ConsoleSessionRow.id_hash))).all() == []

@@ -54,7 +54,7 @@ def _stored(row: ConsoleSessionRow) -> StoredConsoleSession:
 
 
 class ConsoleSessionRepository:
-    """Open, check, use, list and end console sessions (one, one holder's or all);
+    """Open, use (check), list and end console sessions (one, one holder's or all);
     ended ones are pruned as new ones open."""
 
     def __init__(self, database: Database) -> None:
@@ -77,19 +77,11 @@ class ConsoleSessionRepository:
                 )
             )
 
-    async def is_open(self, id_hash: str, now: datetime) -> bool:
-        """Whether the session with this id hash exists and has not ended at ``now``."""
-        statement = select(ConsoleSessionRow.id_hash).where(
-            ConsoleSessionRow.id_hash == id_hash, ConsoleSessionRow.expires_at > now
-        )
-        async with self._database.transaction("console session lookup") as db:
-            return (await db.scalar(statement)) is not None
-
     async def use(self, id_hash: str, now: datetime) -> bool:
-        """Whether the session is open at ``now``, as ``is_open``; when it is, ``now``
-        becomes its last use unless one was recorded less than ``SEEN_EVERY`` before.
-        The write is a second, conditional statement: a page view reads one row, and
-        of workers using the session at once only one writes."""
+        """Whether the session with this id hash exists and has not ended at ``now``;
+        when it is open, ``now`` becomes its last use unless one was recorded less than
+        ``SEEN_EVERY`` before. The write is a second, conditional statement: a page view
+        reads one row, and of workers using the session at once only one writes."""
         lookup = select(ConsoleSessionRow.last_seen_at).where(
             ConsoleSessionRow.id_hash == id_hash, ConsoleSessionRow.expires_at > now
         )
