@@ -1,13 +1,18 @@
 """Logging in to the console of an ``AdminStack`` the way a browser does: fetch the login
-form, post the token with the form's token, keep the cookies."""
+form, post the token with the form's token, keep the cookies (or sign in through an
+OIDC provider); and whether a browser is still signed in."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+from tests.console.oidc_provider import Provider
 from tests.server.admin_stack import AdminStack
+
+from bastion.storage.admin_tokens import AdminTokenRepository
 
 
 def form_token(html: str) -> str:
@@ -47,3 +52,46 @@ async def post_form(
     shown = await browser.get(page)
     assert shown.status_code == 200, shown.text
     return await browser.post(action, data={"csrf": form_token(shown.text), **fields})
+
+
+async def token_session(stack: AdminStack, who: str) -> httpx.AsyncClient:
+    """A browser logged in with the admin token of ``who``."""
+    browser = client(stack)
+    answer = await log_in(browser, stack.tokens[who])
+    assert answer.status_code == 303, answer.text
+    return browser
+
+
+async def oidc_session(
+    stack: AdminStack, provider: Provider, user: dict[str, Any]
+) -> httpx.AsyncClient:
+    """A browser signed in through ``provider`` as ``user`` (its claims)."""
+    browser = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=stack.apps.admin),
+        mounts={provider.issuer: httpx.AsyncHTTPTransport()},
+        base_url="http://admin",
+        follow_redirects=True,
+        timeout=60,
+    )
+    provider.user = dict(user)
+    answer = await browser.get("/console/oidc/login")
+    assert answer.status_code == 200 and f"Signed in as {user['email']}" in answer.text
+    browser.follow_redirects = False
+    return browser
+
+
+async def signed_in(browser: httpx.AsyncClient) -> bool:
+    """Whether the console shows a page to this browser (not the login form)."""
+    page = await browser.get("/console/overview")
+    if page.status_code == 303:
+        assert page.headers["location"] == "/console/login"
+        return False
+    assert page.status_code == 200, page.text
+    return True
+
+
+async def token_id(stack: AdminStack, subject: str) -> str:
+    """The id of the one admin token of ``subject``."""
+    tokens = await AdminTokenRepository(stack.apps.runtime.database).list()
+    (found,) = [t.token_id for t in tokens if t.subject == subject]
+    return found

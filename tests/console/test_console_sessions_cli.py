@@ -23,7 +23,15 @@ import httpx
 import pytest
 import pytest_asyncio
 from click.testing import CliRunner, Result
-from tests.console.console_client import client, form_token, log_in
+from tests.console.console_client import (
+    client,
+    form_token,
+    log_in,
+    oidc_session,
+    signed_in,
+    token_id,
+    token_session,
+)
 from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
 from tests.console.test_console_pages import admin_actions
 from tests.server.admin_stack import AdminStack, admin_stack
@@ -80,40 +88,6 @@ async def bastion(config_file: Path, token: str, command: str, *args: str) -> Re
     return await asyncio.to_thread(
         CliRunner().invoke, cli, argv, env={"BASTION_ADMIN_TOKEN": token}
     )
-
-
-async def token_session(stack: AdminStack, who: str) -> httpx.AsyncClient:
-    browser = client(stack)
-    answer = await log_in(browser, stack.tokens[who])
-    assert answer.status_code == 303, answer.text
-    return browser
-
-
-async def oidc_session(
-    stack: AdminStack, provider: Provider, user: dict[str, Any]
-) -> httpx.AsyncClient:
-    browser = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=stack.apps.admin),
-        mounts={provider.issuer: httpx.AsyncHTTPTransport()},
-        base_url="http://admin",
-        follow_redirects=True,
-        timeout=60,
-    )
-    provider.user = dict(user)
-    answer = await browser.get("/console/oidc/login")
-    assert answer.status_code == 200 and f"Signed in as {user['email']}" in answer.text
-    browser.follow_redirects = False
-    return browser
-
-
-async def signed_in(browser: httpx.AsyncClient) -> bool:
-    """Whether the console shows a page to this browser (not the login form)."""
-    page = await browser.get("/console/overview")
-    if page.status_code == 303:
-        assert page.headers["location"] == "/console/login"
-        return False
-    assert page.status_code == 200, page.text
-    return True
 
 
 async def test_sign_out_all_ends_every_token_and_oidc_session(
@@ -204,12 +178,6 @@ async def listed(stack: AdminStack, config_file: Path, *args: str) -> list[dict[
     assert result.exit_code == 0, result.output
     sessions: list[dict[str, Any]] = json.loads(result.stdout)
     return sessions
-
-
-async def token_id(stack: AdminStack, subject: str) -> str:
-    tokens = await AdminTokenRepository(stack.apps.runtime.database).list()
-    (found,) = [t.token_id for t in tokens if t.subject == subject]
-    return found
 
 
 @pytest_asyncio.fixture(loop_scope="module")

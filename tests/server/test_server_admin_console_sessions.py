@@ -11,16 +11,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
-from tests.console.console_client import client, log_in
+from tests.console.console_client import (
+    client,
+    log_in,
+    oidc_session,
+    signed_in,
+    token_id,
+    token_session,
+)
 from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
 from tests.console.test_console_pages import admin_actions
 from tests.server.admin_stack import AdminStack, admin_stack
 
 from bastion.console.session import SESSION_COOKIE
-from bastion.storage.admin_tokens import AdminTokenRepository
 from bastion.storage.console_sessions import ConsoleSessionRepository
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -59,46 +64,6 @@ async def nobody_signed_in(stack: AdminStack) -> None:
     """Each test starts with no console session open."""
     answer = await stack.api("admin", "POST", SIGN_OUT, {"all": True})
     assert answer.status_code == 200, answer.text
-
-
-async def token_session(stack: AdminStack, who: str) -> httpx.AsyncClient:
-    browser = client(stack)
-    answer = await log_in(browser, stack.tokens[who])
-    assert answer.status_code == 303, answer.text
-    return browser
-
-
-async def oidc_session(
-    stack: AdminStack, provider: Provider, user: dict[str, Any]
-) -> httpx.AsyncClient:
-    browser = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=stack.apps.admin),
-        mounts={provider.issuer: httpx.AsyncHTTPTransport()},
-        base_url="http://admin",
-        follow_redirects=True,
-        timeout=60,
-    )
-    provider.user = dict(user)
-    answer = await browser.get("/console/oidc/login")
-    assert answer.status_code == 200 and f"Signed in as {user['email']}" in answer.text
-    browser.follow_redirects = False
-    return browser
-
-
-async def signed_in(browser: httpx.AsyncClient) -> bool:
-    """Whether the console shows a page to this browser (not the login form)."""
-    page = await browser.get("/console/overview")
-    if page.status_code == 303:
-        assert page.headers["location"] == "/console/login"
-        return False
-    assert page.status_code == 200, page.text
-    return True
-
-
-async def token_id(stack: AdminStack, subject: str) -> str:
-    tokens = await AdminTokenRepository(stack.apps.runtime.database).list()
-    (found,) = [t.token_id for t in tokens if t.subject == subject]
-    return found
 
 
 async def listed(stack: AdminStack, **params: Any) -> list[dict[str, Any]]:
