@@ -9,6 +9,13 @@ here, and only here, into `UpstreamFailed` with ``raise ... from``:
 * timeouts (connect, first byte, idle gap, total deadline) → 504 ``upstream_timeout``
 * refused or dropped connections, broken payloads → 502 ``upstream_error``
 
+A pooled keep-alive connection the upstream closed just as a request went out on it
+(the upstream's idle timeout racing the reuse: uvicorn closes after 5 s, many
+servers after 60 s) fails before any byte of an answer. That request is sent again
+at once on the next connection, outside the retry policy: it never reached the
+upstream's application, so it is no attempt and no breaker failure. A connection
+opened for the request that fails the same way is an upstream fault as usual.
+
 Deadlines are absolute `loop.time()` values computed by the router, so one budget
 spans connect, headers and every body read of a call.
 """
@@ -16,8 +23,11 @@ spans connect, headers and every body read of a call.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import aiohttp
 
@@ -50,6 +60,43 @@ def converted_errors() -> Iterator[None]:
         raise upstream_connection_failed() from exc
 
 
+class _Sending:
+    """What the connector tells the `ProviderTransport.post` in flight in this task."""
+
+    __slots__ = ("reused",)
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+_SENDING: ContextVar[_Sending | None] = ContextVar("bastion_upstream_sending", default=None)
+
+
+class _PoolConnector(aiohttp.TCPConnector):
+    """A `TCPConnector` that tells the sending task whether its connection was pooled."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._used: weakref.WeakSet[object] = weakref.WeakSet()
+
+    async def connect(
+        self,
+        req: Any,
+        traces: Any,
+        timeout: Any,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> aiohttp.connector.Connection:
+        connection = await super().connect(req, traces, timeout)
+        protocol = connection.protocol
+        if protocol is not None:
+            if protocol in self._used:
+                sending = _SENDING.get()
+                if sending is not None:
+                    sending.reused = True
+            else:
+                self._used.add(protocol)
+        return connection
+
+
 class ProviderTransport:
     """The connection pool of one provider and the only code that calls aiohttp."""
 
@@ -62,7 +109,7 @@ class ProviderTransport:
         if self._session is not None:
             return
         context = ssl_context(self._config)
-        connector = aiohttp.TCPConnector(
+        connector = _PoolConnector(
             limit=self._config.max_connections,
             limit_per_host=0,
             keepalive_timeout=30.0,
@@ -90,13 +137,30 @@ class ProviderTransport:
     async def post(
         self, url: str, headers: dict[str, str], payload: bytes, *, deadline: float
     ) -> aiohttp.ClientResponse:
-        """POST `payload`; return once the response headers arrived, before `deadline`."""
+        """POST `payload`; return once the response headers arrived, before `deadline`.
+
+        Sent again when the pooled connection it went out on turns out closed: each
+        such try closes one stale connection, so this ends on a fresh one at the latest.
+        """
         session = self._session
         if session is None:
             raise RuntimeError("ProviderTransport.start() was not called")
-        with converted_errors():
-            async with asyncio.timeout_at(deadline):
-                return await session.post(url, data=payload, headers=headers, allow_redirects=False)
+        sending = _Sending()
+        token = _SENDING.set(sending)
+        try:
+            with converted_errors():
+                async with asyncio.timeout_at(deadline):
+                    while True:
+                        sending.reused = False
+                        try:
+                            return await session.post(
+                                url, data=payload, headers=headers, allow_redirects=False
+                            )
+                        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                            if not sending.reused:  # a new connection: a real fault
+                                raise
+        finally:
+            _SENDING.reset(token)
 
     @staticmethod
     async def read_chunk(response: aiohttp.ClientResponse, *, deadline: float) -> bytes:
