@@ -30,11 +30,12 @@ from bastion.detect.secrets.values import (
 from bastion.detect.secrets.words import has_word_segment
 
 # Password-like key names, glued to any prefix (DB_PASSWORD, AdminPassword, $pwd) and
-# an optional known suffix (password_hash, PASSWORD2); "pass" alone only as a word.
+# an optional known suffix (password_hash, PASSWORD2); "pass" and the "pw" abbreviation
+# (ROOT_PW, db_pw) alone only as a word.
 _PW_NAMES = (
     r"(?:(?i:pass(?:word|wd|[_\-]?phrase)|pwd|sshpass)"
     r"(?:[_.\-]?(?i:hash|value|str|string|plain|clear|cleartext|enc|encrypted|b64|raw|\d))?"
-    r"|(?:\b|_)(?i:pass))"
+    r"|(?:\b|_)(?i:pass|pw))"
 )
 _SECRETISH_NAMES = r"(?i:secret)(?:[_.\-]?(?i:key(?:[_.\-]?base)?|token|value|string|str|\d))?"
 _APIKEY_NAMES = (
@@ -257,6 +258,29 @@ def _named_key_rows() -> tuple[Pattern, ...]:
     )
 
 
+# A Terraform input variable whose name ends in a credential word, as an assigned key's
+# does (db_password, api_token; not secret_name or token_ttl), up to its ``default`` (the
+# value used whenever none is passed: a hard-coded credential). The body before it holds
+# only attributes (description, type, sensitive), not nested blocks.
+_TF_VARIABLE = r"""\bvariable\s+"[A-Za-z0-9_\-]*"""
+_TF_DEFAULT = r'"\s*\{[^{}]{0,400}?\bdefault\s*=\s*"([^"\r\n]+)"'
+
+
+def _terraform_defaults() -> tuple[Pattern, ...]:
+    """``variable "db_password" { default = "…" }`` rows, judged like assignments to the
+    same name: a chosen password or secret, or a generated key or token."""
+    families = (
+        ("password", "generic_password", _PW_NAMES, password),
+        ("secret", "generic_secret", _SECRETISH_NAMES, _not_self_named(password)),
+        ("api_key", "generic_api_key", _APIKEY_NAMES, generated(12)),
+    )
+    return tuple(
+        row("generic", name, _TF_VARIABLE + key + _TF_DEFAULT, data_class=data_class, group=1,
+            validator=validator, score=0.8, name=f"{name}_terraform_default")
+        for name, data_class, key, validator in families
+    )  # fmt: skip
+
+
 def _single_word(value: str) -> Mapping[str, str] | None:
     """Prose passwords ("the password is 'hunter2'"): one word, not a placeholder."""
     return None if " " in value.strip() else password(value)
@@ -282,6 +306,7 @@ PATTERNS: tuple[Pattern, ...] = (
         "api_key", "generic_api_key", _APIKEY_NAMES, generated(12), chosen=False, veto=_VENDOR_OWNED
     ),
     *_named_key_rows(),
+    *_terraform_defaults(),
     row(
         "generic",
         "api_key",

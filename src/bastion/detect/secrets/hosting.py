@@ -1,6 +1,6 @@
 """Hosting, data platforms and identity providers: DigitalOcean, Heroku, Alibaba, IBM,
 Tencent, Cloudflare, Databricks, Doppler, HashiCorp Vault and Terraform Cloud,
-Kubernetes, Okta, Salesforce, Supabase, PlanetScale, Netlify, Render, Fly.io, Pulumi,
+Kubernetes, Okta, Salesforce, Supabase, PlanetScale, Netlify, Render, Fly.io, Deno Deploy, Pulumi,
 Scalingo, OpenShift, Harness, Defined Networking, Tailscale, Yandex Cloud.
 
 Where the vendor prefixes its tokens (``dop_v1_``, ``dapi``, ``hvs.``, ``sbp_``…) the
@@ -40,6 +40,7 @@ CLASSES: Mapping[str, str] = {
     "secret.netlify_token": "Netlify personal access token (nfp_).",
     "secret.render_api_key": "Render API key (rnd_).",
     "secret.flyio_token": "Fly.io access token (fo1_, fm1a_, fm1r_, fm2_).",
+    "secret.deno_deploy_token": "Deno Deploy personal access token (ddp_).",
     "secret.cloudflare_origin_ca_key": "Cloudflare Origin CA key (v1.0-…).",
     "secret.scalingo_api_token": "Scalingo API token (tk-us-).",
     "secret.openshift_token": "OpenShift user OAuth token (sha256~).",
@@ -208,6 +209,7 @@ PATTERNS: tuple[Pattern, ...] = (
         group=1,
         name="macaroon",
     ),
+    row("deno_deploy", "token", r"\b(ddp_[A-Za-z0-9]{36})\b", group=1, validator=vendor(4)),
     row("cloudflare", "origin_ca_key", r"\b(v1\.0-[a-f0-9]{24}-[a-f0-9]{146})\b", group=1),
     row(
         "scalingo", "api_token", r"\b(tk-us-[A-Za-z0-9_\-]{48})" + END, group=1, validator=vendor(6)

@@ -1,6 +1,6 @@
 """Model providers and AI tooling: OpenAI, Anthropic, Groq, Hugging Face, Replicate,
-Perplexity, xAI, OpenRouter, NVIDIA, LangSmith, Pinecone, Tavily, Firecrawl, Jina, Kagi,
-ElevenLabs, and keyword-anchored keys (Cohere, Mistral, DeepSeek, Together, W&B).
+Perplexity, xAI, OpenRouter, NVIDIA, LangSmith, Langfuse, Pinecone, Tavily, Firecrawl, Jina,
+Kagi, ElevenLabs, and keyword-anchored keys (Cohere, Mistral, DeepSeek, Together, W&B).
 
 Users of an AI gateway paste these most of all. OpenAI keys embed ``T3BlbkFJ`` (the
 base64 of "OpenAI") between two random halves; older keys are ``sk-`` plus 48
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from bastion.detect.patterns import Pattern
 from bastion.detect.secrets.checks import generated, keyed, vendor
-from bastion.detect.secrets.rows import ASSIGN, END, KEYNAME, OPEN, row
+from bastion.detect.secrets.rows import ASSIGN, END, KEYNAME, OPEN, UUID, row
 
 CLASSES: Mapping[str, str] = {
     "secret.openai_api_key": "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin-).",
@@ -26,6 +26,7 @@ CLASSES: Mapping[str, str] = {
     "secret.openrouter_api_key": "OpenRouter API key (sk-or-v1-).",
     "secret.nvidia_api_key": "NVIDIA API key for NIM / build.nvidia.com and NGC (nvapi-).",
     "secret.langsmith_api_key": "LangSmith API key (lsv2_).",
+    "secret.langfuse_secret_key": "Langfuse secret API key (sk-lf- + UUID).",
     "secret.pinecone_api_key": "Pinecone API key (pcsk_).",
     "secret.tavily_api_key": "Tavily API key (tvly-).",
     "secret.firecrawl_api_key": "Firecrawl API key (fc-).",
@@ -109,6 +110,9 @@ PATTERNS: tuple[Pattern, ...] = (
         "nvidia", "api_key", r"\b(nvapi-[A-Za-z0-9_\-]{56,72})" + END, group=1, validator=vendor(6)
     ),
     row("langsmith", "api_key", r"\blsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}\b"),
+    # Langfuse pairs a public pk-lf- key (shipped to browsers) with a secret sk-lf- key, each
+    # the prefix and a UUID; only the secret half is a credential.
+    row("langfuse", "secret_key", r"\b(sk-lf-" + UUID + r")\b", group=1, validator=vendor(6)),
     row("pinecone", "api_key", r"\bpcsk_[A-Za-z0-9]{4,8}_[A-Za-z0-9]{40,}\b"),
     row(
         "tavily",

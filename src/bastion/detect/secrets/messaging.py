@@ -5,7 +5,8 @@ Slack tokens are ``xox<kind>-``; app-level tokens ``xapp-``; incoming webhooks a
 ``hooks.slack.com/services/…`` URLs, which are credentials by themselves (anyone with
 the URL can post). Discord bot tokens begin with the base64 of the bot's numeric id,
 which the validator checks. Postmark and Twilio auth tokens have no prefix and are
-matched only next to the vendor's name.
+matched only next to the vendor's name. Twitter/X app-only bearer tokens are the
+URL-encoded base64 of a binary blob whose leading zero bytes encode as a run of ``A``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,17 @@ def _discord_bot(value: str) -> Mapping[str, str] | None:
 
 _MAILCHIMP_CHECK = vendor(reject_filler=True)
 _TELEGRAM_CHECK = vendor()
+
+
+def _url_escaped(value: str) -> Mapping[str, str] | None:
+    """A token carrying a ``%XX`` escape: Twitter/X bearer tokens are URL-encoded base64
+    (``%2B``, ``%2F``, ``%3D``), which plain base64 data (images, key files) never is."""
+    at = value.find("%")
+    while 0 <= at <= len(value) - 3:
+        if all(char in "0123456789ABCDEFabcdef" for char in value[at + 1 : at + 3]):
+            return ACCEPT
+        at = value.find("%", at + 1)
+    return None
 
 
 def _mailchimp(value: str) -> Mapping[str, str] | None:
@@ -190,6 +202,17 @@ PATTERNS: tuple[Pattern, ...] = (
         r"\b(A{22}[A-Za-z0-9%]{30,})",
         group=1,
         name="bearer",
+    ),
+    # Fifteen zero bytes encode as 20 "A"s and the sixteenth byte often leaves 21: such a
+    # run is also what any base64 blob of binary zeros looks like, so this shorter lead
+    # needs a URL escape too (see _url_escaped).
+    row(
+        "twitter",
+        "token",
+        r"\b(A{21}[B-Za-z0-9][A-Za-z0-9%]{50,})",
+        group=1,
+        validator=_url_escaped,
+        name="bearer_escaped",
     ),
     row(
         "twitter",

@@ -47,6 +47,7 @@ PLACEHOLDER_WORDS: frozenset[str] = frozenset(
         "fixme",
         "null",
         "none",
+        "n/a",
         "nil",
         "undefined",
         "true",
