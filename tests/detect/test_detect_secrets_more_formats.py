@@ -44,6 +44,8 @@ def found(text: str) -> set[tuple[str, str]]:
 
 LANGFUSE = f"sk-lf-{uuid4()}"
 DENO = "ddp_" + r(ALNUM, 36)
+DENO_40 = "ddp_" + r(ALNUM, 40)
+DENO_ORG = "ddo_" + r(ALNUM, 36)
 TWITTER = "A" * 21 + "K" + r(ALNUM, 20) + "%2B" + r(ALNUM, 30) + "%3D" + r(ALNUM, 50)
 CHOSEN = "Vq7!mere-Lark9"
 GENERATED = r(ALNUM, 24, 5)
@@ -53,6 +55,10 @@ POSITIVES = [
                  id="langfuse-secret"),
     pytest.param(f"deployctl deploy --project=shop --token={DENO}", "secret.deno_deploy_token",
                  DENO, id="deno-deploy"),
+    pytest.param(f"DENO_DEPLOY_TOKEN={DENO_40}", "secret.deno_deploy_token", DENO_40,
+                 id="deno-deploy-40"),
+    pytest.param(f"export DENO_ORG_TOKEN={DENO_ORG}", "secret.deno_deploy_token", DENO_ORG,
+                 id="deno-deploy-organisation"),
     pytest.param(f'curl -H "Authorization: Bearer {TWITTER}"', "secret.twitter_token", TWITTER,
                  id="twitter-bearer-21"),
     pytest.param(f"ROOT_PW={CHOSEN}", "secret.generic_password", CHOSEN, id="pw-env"),
@@ -83,6 +89,7 @@ def _plain_base64_with_zero_run() -> str:
 NEAR_MISSES = [
     pytest.param(f"LANGFUSE_PUBLIC_KEY=pk-lf-{uuid4(2)}", id="langfuse-public-half"),
     pytest.param("ddp_" + r(ALNUM, 35), id="deno-too-short"),
+    pytest.param("ddp_" + r(ALNUM, 38), id="deno-between-lengths"),
     pytest.param(f"icon: {_plain_base64_with_zero_run()}", id="base64-zero-run"),
     pytest.param("PrintWriter pw = new PrintWriter(out);", id="pw-java-writer"),
     pytest.param('pw = pwd.getpwnam("root")', id="pw-python-pwd-module"),

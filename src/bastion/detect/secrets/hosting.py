@@ -40,7 +40,7 @@ CLASSES: Mapping[str, str] = {
     "secret.netlify_token": "Netlify personal access token (nfp_).",
     "secret.render_api_key": "Render API key (rnd_).",
     "secret.flyio_token": "Fly.io access token (fo1_, fm1a_, fm1r_, fm2_).",
-    "secret.deno_deploy_token": "Deno Deploy personal access token (ddp_).",
+    "secret.deno_deploy_token": "Deno Deploy user or organisation access token (ddp_, ddo_).",
     "secret.cloudflare_origin_ca_key": "Cloudflare Origin CA key (v1.0-…).",
     "secret.scalingo_api_token": "Scalingo API token (tk-us-).",
     "secret.openshift_token": "OpenShift user OAuth token (sha256~).",
@@ -209,7 +209,14 @@ PATTERNS: tuple[Pattern, ...] = (
         group=1,
         name="macaroon",
     ),
-    row("deno_deploy", "token", r"\b(ddp_[A-Za-z0-9]{36})\b", group=1, validator=vendor(4)),
+    # public scanners disagree on the length (36 or 40 after the prefix): both are taken
+    row(
+        "deno_deploy",
+        "token",
+        r"\b(dd[po]_[A-Za-z0-9]{36}(?:[A-Za-z0-9]{4})?)\b",
+        group=1,
+        validator=vendor(4),
+    ),
     row("cloudflare", "origin_ca_key", r"\b(v1\.0-[a-f0-9]{24}-[a-f0-9]{146})\b", group=1),
     row(
         "scalingo", "api_token", r"\b(tk-us-[A-Za-z0-9_\-]{48})" + END, group=1, validator=vendor(6)
