@@ -20,6 +20,9 @@ from bastion.errors import InvalidRequest
 
 _MAX_DEPTH = 64
 _MAX_NUMBER = 2.0**63  # no OpenAI parameter needs more; beyond it precision is lost
+# tuples, not ``dict | list``: a union is built anew each time the expression runs
+_CONTAINERS = (dict, list)
+_NUMBERS = (int, float)
 
 # Every JSON string, and whether a colon follows it (then it is an object key). A match
 # always starts at a real string's opening quote: between strings there are none.
@@ -39,13 +42,15 @@ def _kept_keys(value: dict[str, Any]) -> int:
         node, depth = stack.pop()
         if depth > _MAX_DEPTH:
             raise _invalid(f"it is nested deeper than {_MAX_DEPTH} levels")
-        children = node.values() if isinstance(node, dict) else node
         if isinstance(node, dict):
             keys += len(node)
+            children = node.values()
+        else:
+            children = node
         for child in children:
-            if isinstance(child, dict | list):
+            if isinstance(child, _CONTAINERS):
                 stack.append((child, depth + 1))
-            elif isinstance(child, int | float) and not -_MAX_NUMBER < child < _MAX_NUMBER:
+            elif isinstance(child, _NUMBERS) and not -_MAX_NUMBER < child < _MAX_NUMBER:
                 raise _invalid("a number in it is too large")
     return keys
 
