@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from bastion.testing.citations import CitedSpan
 from bastion.testing.tokens import content_text
 
 NON_ASCII_SAMPLE = "héllo wörld 日本"
@@ -41,12 +42,19 @@ class Answer:
     """The model's answer: text content, tool calls, or a refusal (then content is
     None): chat ``message.refusal``, a Responses ``refusal`` content part. ``reasoning``,
     when set, comes before it: chat ``reasoning_content`` (as OpenAI-compatible servers
-    send it), a Responses reasoning item with one summary part."""
+    send it), a Responses reasoning item with one summary part. ``citations`` are the
+    web sources the content cites, placed in it (``url_citation`` annotations)."""
 
     content: str | None
     tool_calls: tuple[ToolCall, ...] = ()
     refusal: str | None = None
     reasoning: str | None = None
+    citations: tuple[CitedSpan, ...] = ()
+
+    def __post_init__(self) -> None:
+        length = len(self.content or "")
+        if any(span.end > length for span in self.citations):
+            raise ValueError("a citation must lie within the answer's content")
 
 
 def random_id(prefix: str, length: int = 24) -> str:

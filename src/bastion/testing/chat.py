@@ -6,7 +6,9 @@ an optional usage chunk with ``choices: []`` when ``stream_options.include_usage
 set (every other chunk then carries ``usage: null``), and ``data: [DONE]``. Scripted
 reasoning is ``message.reasoning_content``, streamed as ``delta.reasoning_content``
 fragments after the first chunk, the way DeepSeek-style OpenAI-compatible servers
-(DeepSeek, vLLM) send it.
+(DeepSeek, vLLM) send it. Scripted citations are ``message.annotations``; streamed, they
+come whole in the last chunk's ``delta.annotations``, beside the finish reason, as
+OpenAI's search models send them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import orjson
 
 from bastion.testing.answer import Answer, ToolCall, random_id, split_pieces, token_logprobs
+from bastion.testing.citations import chat_annotations, within
 from bastion.testing.faults import Rendered
 from bastion.testing.tokens import chat_prompt_tokens, count_tokens, truncate_to_tokens
 
@@ -109,7 +112,7 @@ def _message(answer: Answer) -> dict[str, Any]:
         "role": "assistant",
         "content": answer.content,
         "refusal": answer.refusal,
-        "annotations": [],
+        "annotations": chat_annotations(answer.citations),
     }
     if answer.tool_calls:
         message["tool_calls"] = [_tool_call(call) for call in answer.tool_calls]
@@ -176,7 +179,10 @@ def _deltas(
         deltas[1:1] = [
             {"reasoning_content": piece} for piece in split_pieces(answer.reasoning, chunk_chars)
         ]
-    deltas.append({"finish_reason": finish_reason})
+    last: dict[str, Any] = {"finish_reason": finish_reason}
+    if answer.citations:  # as web-search models send them: all at once, in the last chunk
+        last = {"annotations": chat_annotations(answer.citations), **last}
+    deltas.append(last)
     return deltas
 
 
@@ -188,7 +194,7 @@ def render_chat(
     limit = _limit(body)
     if answer.content is not None and not answer.tool_calls and limit is not None:
         content, truncated = truncate_to_tokens(answer.content, limit)
-        answer = replace(answer, content=content)
+        answer = replace(answer, content=content, citations=within(answer.citations, len(content)))
     count = _choice_count(body)
     top = _top_logprobs(body)
     finish_reason = _finish(answer, truncated)

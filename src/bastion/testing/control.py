@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bastion.testing.answer import ToolCall
+from bastion.testing.citations import Citation, parse_citations
 from bastion.testing.faults import FAULT_NAMES
 
 _DIRECTIVE = re.compile(r"\[\[sim:(fault|tool)=([A-Za-z0-9_.-]+)((?:,[A-Za-z_]+=[^,\]]*)*)\]\]")
 _REPLY_KEYS = frozenset(
-    {"content", "refusal", "reasoning", "tool_calls", "fault", "status", "times"}
+    {"content", "refusal", "reasoning", "tool_calls", "citations", "fault", "status", "times"}
 )
 
 
@@ -33,6 +34,7 @@ class Reply:
     params: Mapping[str, Any] = field(default_factory=dict)
     refusal: str | None = None
     reasoning: str | None = None
+    citations: tuple[Citation, ...] = ()
 
 
 class _QueuedReply:
@@ -83,6 +85,7 @@ def parse_reply(raw: Any) -> tuple[Reply, int]:
     reasoning = raw.get("reasoning")
     if reasoning is not None and not isinstance(reasoning, str):
         raise ValueError("'reasoning' must be a string")
+    citations = _parse_reply_citations(raw, content, refusal is not None or bool(tool_calls))
     fault = raw.get("fault")
     params = {key: value for key, value in raw.items() if key not in _REPLY_KEYS}
     if fault is None and "status" in raw:
@@ -92,11 +95,28 @@ def parse_reply(raw: Any) -> tuple[Reply, int]:
     if fault is not None and fault not in FAULT_NAMES:
         raise ValueError(f"unknown fault {fault!r}; known: {', '.join(sorted(FAULT_NAMES))}")
     answer = (content, refusal, reasoning)
-    if fault is None and not tool_calls and all(text is None for text in answer):
+    if fault is None and not tool_calls and not citations and all(t is None for t in answer):
         raise ValueError(
-            "a reply needs 'content', 'refusal', 'reasoning', 'tool_calls', 'fault' or 'status'"
+            "a reply needs 'content', 'refusal', 'reasoning', 'tool_calls', 'citations', "
+            "'fault' or 'status'"
         )
-    return Reply(content, tool_calls, fault, params, refusal, reasoning), times
+    return Reply(content, tool_calls, fault, params, refusal, reasoning, citations), times
+
+
+def _parse_reply_citations(
+    raw: Mapping[str, Any], content: str | None, without_text: bool
+) -> tuple[Citation, ...]:
+    """A reply's ``citations``: they cite text, so not beside a refusal or tool calls, and
+    a scripted content must hold each quote (an echo is checked when it is answered)."""
+    if "citations" not in raw:
+        return ()
+    citations = parse_citations(raw["citations"])
+    if without_text:
+        raise ValueError("citations cite text: no 'refusal' or 'tool_calls' beside them")
+    for citation in citations:
+        if content is not None and citation.quote not in content:
+            raise ValueError(f"citation quote {citation.quote!r} is not in 'content'")
+    return citations
 
 
 def _param_value(text: str) -> Any:

@@ -5,7 +5,10 @@ A stream is ``response.created``, ``response.in_progress``, then per output item
 added, several ``response.output_text.delta``, text done, content part done; function
 call: argument deltas and done; scripted reasoning: a first ``reasoning`` item whose one
 summary part streams as ``response.reasoning_summary_part.added``, several
-``response.reasoning_summary_text.delta``, text done, part done), then
+``response.reasoning_summary_text.delta``, text done, part done; a scripted citation is
+a ``url_citation`` in the ``output_text`` part's ``annotations``, streamed as a
+``response.output_text.annotation.added`` event right after the delta that completes
+the passage it cites), then
 ``response.completed`` (``response.incomplete``
 when ``max_output_tokens`` cut the text). Each event has ``type`` and a
 ``sequence_number`` counting from 0, framed as ``event: TYPE`` + ``data: JSON``.
@@ -22,6 +25,7 @@ import orjson
 
 from bastion.testing.answer import Answer, random_id, split_pieces, token_logprobs
 from bastion.testing.chat import JSON_HEADERS, SSE_HEADERS
+from bastion.testing.citations import responses_annotations, within
 from bastion.testing.faults import Rendered
 from bastion.testing.tokens import count_tokens, responses_input_tokens, truncate_to_tokens
 
@@ -144,7 +148,13 @@ def _answer_items(answer: Answer, top: int | None, chunk_chars: int) -> list[dic
                 for piece in split_pieces(text, chunk_chars)
                 for entry in token_logprobs(piece, top)
             ]
-        part = {"type": "output_text", "annotations": [], "logprobs": logprobs, "text": text}
+        annotations = responses_annotations(answer.citations)
+        part = {
+            "type": "output_text",
+            "annotations": annotations,
+            "logprobs": logprobs,
+            "text": text,
+        }
     return [
         {
             "id": random_id("msg_", 48),
@@ -227,12 +237,14 @@ def _item_events(
         text = part["text"]
         where = {**where, "content_index": 0}
         added = {**item, "status": "in_progress", "content": []}
-        empty = {**part, "text": "", "logprobs": []}
+        empty = {**part, "text": "", "logprobs": [], "annotations": []}
         events = [
             {"type": "response.output_item.added", "output_index": index, "item": added},
             {"type": "response.content_part.added", **where, "part": empty},
         ]
         done_logprobs: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = part["annotations"]
+        sent = cited = 0
         for piece in split_pieces(text, chunk_chars):
             logprobs = [] if top is None else token_logprobs(piece, top, with_bytes=False)
             done_logprobs += logprobs
@@ -244,12 +256,28 @@ def _item_events(
                     "logprobs": logprobs,
                 }
             )
+            sent += len(piece)
+            # a citation follows the delta that completes the passage it cites
+            while cited < len(annotations) and annotations[cited]["end_index"] <= sent:
+                events.append(_annotation_added(where, cited, annotations[cited]))
+                cited += 1
         events += [
             {"type": "response.output_text.done", **where, "text": text, "logprobs": done_logprobs},
             {"type": "response.content_part.done", **where, "part": part},
         ]
     events.append({"type": "response.output_item.done", "output_index": index, "item": item})
     return events
+
+
+def _annotation_added(
+    where: dict[str, Any], number: int, annotation: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "response.output_text.annotation.added",
+        **where,
+        "annotation_index": number,
+        "annotation": annotation,
+    }
 
 
 def _frame(event: dict[str, Any]) -> bytes:
@@ -265,7 +293,7 @@ def render_responses(
     limit = body.get("max_output_tokens")
     if answer.content is not None and not answer.tool_calls and isinstance(limit, int):
         content, cut = truncate_to_tokens(answer.content, limit)
-        answer = replace(answer, content=content)
+        answer = replace(answer, content=content, citations=within(answer.citations, len(content)))
         incomplete = {"reason": "max_output_tokens"} if cut else None
     top = _top_logprobs(body)
     output = _output_items(answer, top, chunk_chars)

@@ -25,6 +25,7 @@ from bastion.testing.answer import (
 )
 from bastion.testing.asgi import Receive, Scope, Send, read_body, send_delivery, send_json
 from bastion.testing.chat import render_chat
+from bastion.testing.citations import place_citations
 from bastion.testing.control import Reply, SimulatorState, parse_directives
 from bastion.testing.control_api import handle_control
 from bastion.testing.embeddings import (
@@ -200,7 +201,11 @@ class Simulator:
             await asyncio.sleep(self._delay_s)
         delivery = replacement_response(fault, params) if fault else None
         if delivery is None:
-            answer = _answer(reply, user_text, response_format)
+            try:
+                answer = _answer(reply, user_text, response_format)
+            except ValueError as error:  # a scripted citation that the answer does not hold
+                await self._reply(send, 400, _error(str(error)))
+                return
             chunk_chars = self.options.stream_chunk_chars
             if fault == "big_event":
                 chunk_chars = max(chunk_chars, len(answer.content or ""))
@@ -214,7 +219,8 @@ class Simulator:
 
 def _answer(reply: Reply, user_text: str, response_format: Any) -> Answer:
     """The answer for a reply: scripted tool calls, refusal or text, else the echo of
-    the user; scripted reasoning before any of them."""
+    the user; scripted reasoning before any of them, scripted citations placed in the
+    final text (ValueError when a quote is not there)."""
     if reply.tool_calls:
         return Answer(None, reply.tool_calls, reasoning=reply.reasoning)
     if reply.refusal is not None:
@@ -227,7 +233,8 @@ def _answer(reply: Reply, user_text: str, response_format: Any) -> Answer:
         text = "x" * BIG_EVENT_BYTES
     elif reply.fault == "split_utf8" and text.isascii():
         text = f"{NON_ASCII_SAMPLE} {text}"
-    return Answer(text, reasoning=reply.reasoning)
+    citations = place_citations(text, reply.citations)
+    return Answer(text, reasoning=reply.reasoning, citations=citations)
 
 
 def _json_delivery(payload: bytes) -> Delivery:
