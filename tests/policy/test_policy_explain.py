@@ -5,66 +5,57 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from tests.policy.shop_policy import (
+    CLASSES,
+    CONTRACTS_INTERNAL,
+    EXC_BILLING,
+    INJECTION_SHADOW,
+    NOW,
+    PII_REDACT,
+    SECRETS_BLOCK,
+    shop_policy,
+)
 
 from bastion.model import Principal
 from bastion.model.facts import CallFacts, ClassFact
-from bastion.policy.document import Sensitivity
 from bastion.policy.explain import Explanation, RuleExplanation, explain
 from bastion.policy.loader import Policy, parse_policy
 
-CLASSES: dict[str, Sensitivity] = {
-    "pii.email": "confidential",
-    "pii.credit_card": "restricted",
-    "secret.aws_access_key": "restricted",
-    "injection.indirect": "internal",
-    "legal.contract": "confidential",
-    "code.python": "confidential",
-}
-POLICY = """\
-name: shop
-classes:
-  "code.*": {mode: monitor}
-models:
-  gpt-4o: {max_sensitivity: confidential}
-  internal: {max_sensitivity: restricted}
-rules:
-  - id: secrets.block
-    match: {classes: ["secret.*"]}
-    action: block
+CODE_BLOCK = """\
   - id: code.block
     match: {classes: ["code.*"]}
     action: block
-  - id: injection.shadow
-    match: {classes: [injection.indirect], where: [retrieved]}
-    action: block
-    shadow: true
-  - id: contracts.internal
-    match: {classes: [legal.contract]}
-    action: reroute
-    reroute: {to: internal}
+"""
+CARDS_PROD = """\
   - id: cards.prod
     match: {classes: [pii.credit_card], environment: prod, roles: [payments]}
     action: require_exception
+"""
+MAIL_CONFIDENT = """\
   - id: mail.confident
     match: {classes: [pii.email], min_score: 0.9, min_count: 2}
     action: redact
     transform: mask
-  - id: pii.redact
-    match: {classes: ["pii.*"], models: [gpt-4o]}
-    action: redact
-exceptions:
-  - id: exc-billing
-    rule: cards.prod
-    scope: {app: billing}
-    justification: disputes
-    expires: "2027-06-30T00:00:00Z"
+"""
+EXC_OTHER = """\
   - id: exc-other
     rule: cards.prod
     scope: {team: other}
     justification: other
     expires: "2027-06-30T00:00:00Z"
 """
-NOW = datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+POLICY = shop_policy(
+    rules=[
+        SECRETS_BLOCK,
+        CODE_BLOCK,
+        INJECTION_SHADOW,
+        CONTRACTS_INTERNAL,
+        CARDS_PROD,
+        MAIL_CONFIDENT,
+        PII_REDACT,
+    ],
+    exceptions=[EXC_BILLING, EXC_OTHER],
+)
 DEV = Principal(key_id="k", name="n")
 
 

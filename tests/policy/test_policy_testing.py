@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from tests.policy.shop_policy import (
+    CLASSES,
+    CONTRACTS_INTERNAL,
+    EXC_BILLING,
+    INJECTION_SHADOW,
+    NOW,
+    PII_REDACT,
+    SECRETS_BLOCK,
+    shop_policy,
+)
 
 from bastion.errors import ConfigError
 from bastion.model.facts import CallFacts
-from bastion.policy.document import PolicyTest, Sensitivity
+from bastion.policy.document import PolicyTest
 from bastion.policy.loader import Policy, parse_policy
 from bastion.policy.testing import (
     Case,
@@ -24,48 +34,16 @@ from bastion.policy.testing import (
     run_cases,
 )
 
-CLASSES: dict[str, Sensitivity] = {
-    "pii.email": "confidential",
-    "pii.credit_card": "restricted",
-    "secret.aws_access_key": "restricted",
-    "injection.indirect": "internal",
-    "legal.contract": "confidential",
-    "code.python": "confidential",
-}
-POLICY = """\
-name: shop
-version: v1
-classes:
-  "code.*": {mode: monitor}
-models:
-  gpt-4o: {max_sensitivity: confidential}
-  internal: {max_sensitivity: restricted}
-rules:
-  - id: secrets.block
-    match: {classes: ["secret.*"]}
-    action: block
-  - id: injection.shadow
-    match: {classes: [injection.indirect], where: [retrieved]}
-    action: block
-    shadow: true
-  - id: contracts.internal
-    match: {classes: [legal.contract]}
-    action: reroute
-    reroute: {to: internal}
+CARDS_PROD = """\
   - id: cards.prod
     match: {classes: [pii.credit_card], environment: prod}
     action: require_exception
-  - id: pii.redact
-    match: {classes: ["pii.*"], models: [gpt-4o]}
-    action: redact
-exceptions:
-  - id: exc-billing
-    rule: cards.prod
-    scope: {app: billing}
-    justification: disputes
-    expires: "2027-06-30T00:00:00Z"
 """
-NOW = datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+POLICY = shop_policy(
+    rules=[SECRETS_BLOCK, INJECTION_SHADOW, CONTRACTS_INTERNAL, CARDS_PROD, PII_REDACT],
+    exceptions=[EXC_BILLING],
+    version="v1",
+)
 
 
 @pytest.fixture(scope="module")
