@@ -30,6 +30,7 @@ CONTENT = {
     "keys": "Create a key",
     "budgets": "Budgets",
     "exceptions": "Request an exception",
+    "sessions": "Who is signed in",
     "chat": "Your gateway key",
 }
 

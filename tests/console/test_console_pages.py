@@ -37,6 +37,7 @@ PAGE_ROLES = {
     "keys": {"admin", "security", "auditor", "owner"},
     "budgets": {"admin", "security", "auditor", "owner"},
     "exceptions": {"admin", "security", "auditor", "owner"},
+    "sessions": {"admin", "security"},
     "chat": {"admin", "security", "auditor", "owner"},
 }
 WHO = ("admin", "security", "auditor", "owner")

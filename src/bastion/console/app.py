@@ -53,7 +53,16 @@ from bastion.console.session import (
     Session,
     SessionSigner,
 )
-from bastion.console.views import audit, budgets, chat, exceptions, keys, overview, policy
+from bastion.console.views import (
+    audit,
+    budgets,
+    chat,
+    exceptions,
+    keys,
+    overview,
+    policy,
+    sessions,
+)
 from bastion.errors import (
     ApiError,
     AuthenticationFailed,
@@ -78,6 +87,7 @@ PAGES: tuple[Page, ...] = (
     keys.PAGE,
     budgets.PAGE,
     exceptions.PAGE,
+    sessions.PAGE,
     chat.PAGE,
 )
 """Every console page, in navigation order."""
