@@ -33,7 +33,13 @@ Control API (no authentication)
     ``delta.refusal`` pieces; Responses a ``refusal`` content part and
     ``response.refusal.delta`` events), ``{"tool_calls": [{"name": "f", "arguments": "{...}"}]}``,
     ``{"fault": "NAME", ...params}``, ``{"status": 500}``; any reply may carry
-    ``"times": N`` to serve the next N requests. ``DELETE /_sim/script`` drops them.
+    ``"times": N`` to serve the next N requests. ``"citations": [{"url", "title",
+    "quote"}]`` beside ``content`` (or alone, citing the echo) adds ``url_citation``
+    annotations placed at each quote's first occurrence in the answer (offsets in code
+    points, end exclusive): chat ``message.annotations``, streamed in the last chunk's
+    ``delta.annotations``; Responses ``output_text`` annotations, streamed as
+    ``response.output_text.annotation.added`` after the delta completing the quote.
+    ``DELETE /_sim/script`` drops them.
     ``GET /_sim/captures`` → ``{"captures": [{"path", "method", "headers",
     "body", "received_at"}]}`` (headers lower-cased, body parsed JSON or null, newest
     last, at most ``capture_limit``); ``DELETE /_sim/captures`` clears them.
