@@ -14,31 +14,20 @@ from typing import Any
 import orjson
 import pytest
 from tests.audit.test_audit_log import MemoryStore
+from tests.audit.trail_calls import completed_call
 
 from bastion.audit.log import AuditLog
 from bastion.audit.verify import verify
 from bastion.errors import ServiceUnavailable, StorageError
-from bastion.model import CallRecord, CallStatus, Principal
+from bastion.model import CallRecord
 from bastion.storage import Database
 from bastion.storage.audit_events import AuditEventRepository, ChainMoved
 
 LEASE_S = 3.0
-PRINCIPAL = Principal(key_id="k1", name="app", user="ana", app="helpdesk", team="support")
 
 
 def record(n: int) -> CallRecord:
-    return CallRecord(
-        f"req_{n}",
-        1_700_000_000.25 + n,
-        "chat.completions",
-        PRINCIPAL,
-        "gpt-4o",
-        "gpt-4o",
-        "allow",
-        CallStatus.COMPLETED,
-        200,
-        request_facts={"segments": [["user", 12]], "tools": []},
-    )
+    return completed_call(n, with_request_facts=True)
 
 
 class Clock:
@@ -57,6 +46,17 @@ async def store(database: Database) -> AsyncIterator[AuditEventRepository]:
 def writer(store: AuditEventRepository, root: Path, clock: Clock, **options: Any) -> AuditLog:
     options.setdefault("flush_interval_s", 3600)  # the tests ship by hand
     return AuditLog(store, root, lease_s=LEASE_S, clock=clock, **options)
+
+
+async def two_started_writers(
+    store: AuditEventRepository, root: Path
+) -> tuple[Clock, AuditLog, AuditLog]:
+    """Two replicas on one store and one clock, logging under ``root/a`` and ``root/b``."""
+    clock = Clock()
+    first, second = writer(store, root / "a", clock), writer(store, root / "b", clock)
+    await first.start()
+    await second.start()
+    return clock, first, second
 
 
 async def kill(log: AuditLog) -> None:
@@ -82,10 +82,7 @@ async def kinds(store: AuditEventRepository, writer_id: str) -> list[str]:
 async def test_another_writer_closes_the_open_intents_of_a_dead_one(
     store: AuditEventRepository, tmp_path: Path
 ) -> None:
-    clock = Clock()
-    dead, survivor = writer(store, tmp_path / "a", clock), writer(store, tmp_path / "b", clock)
-    await dead.start()
-    await survivor.start()
+    clock, dead, survivor = await two_started_writers(store, tmp_path)
     for n in range(3):
         await dead.intent(record(n))
     dead.submit(record(0))  # call 0 ended; calls 1 and 2 were upstream when it died
@@ -122,10 +119,7 @@ async def test_another_writer_closes_the_open_intents_of_a_dead_one(
 async def test_a_writer_that_renews_its_lease_is_never_adopted(
     store: AuditEventRepository, tmp_path: Path
 ) -> None:
-    clock = Clock()
-    busy, other = writer(store, tmp_path / "a", clock), writer(store, tmp_path / "b", clock)
-    await busy.start()
-    await other.start()
+    clock, busy, other = await two_started_writers(store, tmp_path)
     await busy.intent(record(1))  # a long call: upstream for many leases
     await busy.flush()
     for _ in range(4):
@@ -142,10 +136,7 @@ async def test_a_writer_that_renews_its_lease_is_never_adopted(
 async def test_a_writer_back_on_its_log_after_adoption_keeps_one_ending_per_call(
     store: AuditEventRepository, tmp_path: Path
 ) -> None:
-    clock = Clock()
-    dead, survivor = writer(store, tmp_path / "a", clock), writer(store, tmp_path / "b", clock)
-    await dead.start()
-    await survivor.start()
+    clock, dead, survivor = await two_started_writers(store, tmp_path)
     await dead.intent(record(1))
     await dead.intent(record(2))
     await dead.flush()  # both intents in the store
@@ -184,10 +175,7 @@ async def test_a_writer_back_on_its_log_after_adoption_keeps_one_ending_per_call
 async def test_a_stalled_writer_adopted_meanwhile_continues_without_forking(
     store: AuditEventRepository, tmp_path: Path
 ) -> None:
-    clock = Clock()
-    stalled, other = writer(store, tmp_path / "a", clock), writer(store, tmp_path / "b", clock)
-    await stalled.start()
-    await other.start()
+    clock, stalled, other = await two_started_writers(store, tmp_path)
     await stalled.intent(record(1))
     await stalled.flush()
     clock.now += LEASE_S + 1  # it stalled past its lease; the call is still upstream

@@ -9,35 +9,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from tests.audit.trail_calls import completed_call
 
 from bastion.audit.checkpoints import Signer, public_keys, read_checkpoints
 from bastion.audit.log import AuditLog
 from bastion.audit.verify import Verification, verify
 from bastion.crypto.keyring import Keyring
-from bastion.model import CallRecord, CallStatus, FindingSummary, Principal
+from bastion.model import CallRecord, FindingSummary
 from bastion.storage import Database
 from bastion.storage.audit_events import AuditEventRepository
 
 RING = Keyring.generate()
-PRINCIPAL = Principal(key_id="k1", name="app", user="ana", app="helpdesk", team="support")
 CALLS = 6  # 12 events: intent + completion per call
 
 
 def record(n: int) -> CallRecord:
-    return CallRecord(
-        f"req_{n}",
-        1_700_000_000.25 + n,
-        "chat.completions",
-        PRINCIPAL,
-        "gpt-4o",
-        "gpt-4o",
-        "allow",
-        CallStatus.COMPLETED,
-        200,
-        findings=(FindingSummary("pii.email", "user", "messages.0.content", 1, 0.85),),
-        rules=("pii.log",),
-        request_facts={"segments": [["user", 12]], "tools": []},
-    )
+    return completed_call(n, email_logged=True, with_request_facts=True)
 
 
 @dataclasses.dataclass
