@@ -7,41 +7,10 @@ Tokens are generated from their format with a fixed seed (never copied from real
 
 from __future__ import annotations
 
-import random
 import string
-from functools import cache
 
 import pytest
-
-from bastion.detect.engine import Engine
-from bastion.detect.patterns import Hit
-from bastion.detect.secrets import secret_patterns
-
-ALNUM = string.ascii_letters + string.digits
-UPPER_ALNUM = string.ascii_uppercase + string.digits
-HEX = "0123456789abcdef"
-B64 = ALNUM + "+/"
-B64URL = ALNUM + "-_"
-THRESHOLD = 0.5
-
-
-def r(alphabet: str, n: int, seed: int = 11) -> str:
-    rng = random.Random(f"{seed}-{n}-{alphabet}")
-    return "".join(rng.choice(alphabet) for _ in range(n))
-
-
-@cache
-def engine() -> Engine:
-    return Engine(secret_patterns())
-
-
-def hits(text: str) -> list[Hit]:
-    return [h for h in engine().scan(text) if h.score >= THRESHOLD]
-
-
-def found(text: str) -> set[tuple[str, str]]:
-    return {(h.data_class, h.value) for h in hits(text)}
-
+from tests.detect.secret_scans import ALNUM, B64, B64URL, HEX, UPPER_ALNUM, found, hits, r
 
 ONEPASSWORD = f"A3-{r(UPPER_ALNUM, 6)}-{r(UPPER_ALNUM, 11)}-{r(UPPER_ALNUM, 5)}-" + "-".join(
     r(UPPER_ALNUM, 5, seed) for seed in (1, 2)

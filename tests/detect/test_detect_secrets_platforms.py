@@ -11,39 +11,11 @@ from __future__ import annotations
 import base64
 import random
 import string
-from functools import cache
 
 import pytest
+from tests.detect.secret_scans import ALNUM, B64URL, HEX, LOWER_ALNUM, found, hits, r
 
-from bastion.detect.engine import Engine
-from bastion.detect.patterns import Hit
-from bastion.detect.secrets import secret_patterns
 from bastion.detect.secrets.dummies import is_example_password
-
-ALNUM = string.ascii_letters + string.digits
-LOWER_ALNUM = string.ascii_lowercase + string.digits
-HEX = "0123456789abcdef"
-B64URL = ALNUM + "-_"
-THRESHOLD = 0.5
-
-
-def r(alphabet: str, n: int, seed: int = 11) -> str:
-    rng = random.Random(f"{seed}-{n}-{alphabet}")
-    return "".join(rng.choice(alphabet) for _ in range(n))
-
-
-@cache
-def engine() -> Engine:
-    return Engine(secret_patterns())
-
-
-def hits(text: str) -> list[Hit]:
-    return [h for h in engine().scan(text) if h.score >= THRESHOLD]
-
-
-def found(text: str) -> set[tuple[str, str]]:
-    return {(h.data_class, h.value) for h in hits(text)}
-
 
 TAILSCALE = f"tskey-auth-{r(ALNUM, 12)}-{r(ALNUM, 30)}"
 TAILSCALE_API = f"tskey-api-{r(ALNUM, 11, 2)}-{r(ALNUM, 33, 2)}"
