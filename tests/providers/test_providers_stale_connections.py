@@ -106,17 +106,20 @@ async def test_a_request_on_a_connection_the_upstream_dropped_is_sent_again(make
     assert (upstream.connections, upstream.requests, upstream.dropped) == (2, 3, 1)
 
 
-async def test_every_stale_connection_of_the_pool_is_passed_over(make_router):
+async def test_a_request_is_sent_again_once_not_on_every_pooled_connection(make_router):
+    """An upstream that drops every request on a reused connection (as one that crashes
+    on a payload would) sees it twice, not once per connection of the pool."""
     async with closing_upstream(answers=1) as upstream:
         router = await make_router(single_attempt(upstream))
         await asyncio.gather(
             *(router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=False) for _ in range(3))
         )
-        assert upstream.connections == 3  # three pooled connections, each now stale
-        result = await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=False)
-    assert result.status == 200
-    assert upstream.dropped == 3
-    assert upstream.connections == 4
+        assert upstream.connections == 3  # three pooled connections, each dropped on reuse
+        with pytest.raises(UpstreamFailed) as info:
+            await router.send("gpt-4o-mini", Endpoint.CHAT, BODY, stream=False)
+    assert (info.value.status, info.value.code) == (502, "upstream_error")
+    assert upstream.dropped == 2
+    assert upstream.connections == 3  # no new connection was opened
 
 
 async def test_a_new_connection_dropped_unanswered_is_an_upstream_fault(make_router):

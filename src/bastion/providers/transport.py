@@ -11,10 +11,11 @@ here, and only here, into `UpstreamFailed` with ``raise ... from``:
 
 A pooled keep-alive connection the upstream closed just as a request went out on it
 (the upstream's idle timeout racing the reuse: uvicorn closes after 5 s, many
-servers after 60 s) fails before any byte of an answer. That request is sent again
-at once on the next connection, outside the retry policy: it never reached the
+servers after 60 s) fails before any byte of an answer. That request is sent again,
+once, at once, on the next connection, outside the retry policy: it never reached the
 upstream's application, so it is no attempt and no breaker failure. A connection
-opened for the request that fails the same way is an upstream fault as usual.
+opened for the request that fails the same way, or a second pooled one, is an
+upstream fault as usual.
 
 Deadlines are absolute `loop.time()` values computed by the router, so one budget
 spans connect, headers and every body read of a call.
@@ -139,8 +140,9 @@ class ProviderTransport:
     ) -> aiohttp.ClientResponse:
         """POST `payload`; return once the response headers arrived, before `deadline`.
 
-        Sent again when the pooled connection it went out on turns out closed: each
-        such try closes one stale connection, so this ends on a fresh one at the latest.
+        Sent again, once, when the pooled connection it went out on turns out closed.
+        Once only: an upstream that drops every request it reads (a payload that crashes
+        it) would otherwise get it again on every connection of the pool.
         """
         session = self._session
         if session is None:
@@ -150,15 +152,16 @@ class ProviderTransport:
         try:
             with converted_errors():
                 async with asyncio.timeout_at(deadline):
-                    while True:
-                        sending.reused = False
-                        try:
-                            return await session.post(
-                                url, data=payload, headers=headers, allow_redirects=False
-                            )
-                        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                            if not sending.reused:  # a new connection: a real fault
-                                raise
+                    try:
+                        return await session.post(
+                            url, data=payload, headers=headers, allow_redirects=False
+                        )
+                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                        if not sending.reused:  # a new connection: a real fault
+                            raise
+                    return await session.post(
+                        url, data=payload, headers=headers, allow_redirects=False
+                    )
         finally:
             _SENDING.reset(token)
 
