@@ -53,15 +53,15 @@ def walk_chat(body: dict[str, Any], b: ConversationBuilder) -> None:
 
 
 def _walk_message(message: Any, i: int, b: ConversationBuilder) -> None:
-    param = f"messages[{i}]"
+    # the error messages' f"messages[{i}]" is built only for an error (it is per message)
     if not isinstance(message, dict):
-        raise InvalidRequest(f"{param} must be an object.", param=param)
+        raise InvalidRequest(f"messages[{i}] must be an object.", param=f"messages[{i}]")
     role = message.get("role")
     source = ROLE_SOURCE.get(role) if isinstance(role, str) else None
     if source is None or not isinstance(role, str):
         raise InvalidRequest(
-            f"{param}.role must be one of system, developer, user, assistant, tool.",
-            param=f"{param}.role",
+            f"messages[{i}].role must be one of system, developer, user, assistant, tool.",
+            param=f"messages[{i}].role",
         )
     content = message.get("content")
     if isinstance(content, str):
@@ -71,8 +71,8 @@ def _walk_message(message: Any, i: int, b: ConversationBuilder) -> None:
             _walk_part(part, i, j, source, role, b)
     elif content is not None:
         raise InvalidRequest(
-            f"{param}.content must be a string or an array of content parts.",
-            param=f"{param}.content",
+            f"messages[{i}].content must be a string or an array of content parts.",
+            param=f"messages[{i}].content",
         )
     name = message.get("name")
     if isinstance(name, str):

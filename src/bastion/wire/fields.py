@@ -6,6 +6,8 @@ walks the ``openai`` package's request types to keep this honest (CONTRACT.md §
 
 from __future__ import annotations
 
+from functools import cache
+
 from bastion.model import Endpoint
 
 # Fields a caller may never set: they would steer Bastion's own upstream connection.
@@ -126,6 +128,13 @@ INTEGER_FIELDS = frozenset(
 BOOLEAN_FIELDS = frozenset({"stream", "store", "parallel_tool_calls", "logprobs", "background"})
 
 
+@cache  # one set per endpoint and config: the unions cost ~1.5 µs a call otherwise
 def allowed_fields(endpoint: Endpoint, extra_passthrough: frozenset[str]) -> frozenset[str]:
     """All fields accepted for an endpoint."""
     return SCANNED[endpoint] | PASSTHROUGH[endpoint] | extra_passthrough
+
+
+@cache
+def passthrough_fields(endpoint: Endpoint, extra_passthrough: frozenset[str]) -> frozenset[str]:
+    """The fields an endpoint passes through unscanned, with the config's extra ones."""
+    return PASSTHROUGH[endpoint] | extra_passthrough

@@ -14,8 +14,8 @@ from bastion.wire.fields import (
     FORBIDDEN,
     INTEGER_FIELDS,
     NUMERIC_BOUNDS,
-    PASSTHROUGH,
     allowed_fields,
+    passthrough_fields,
 )
 from bastion.wire.segments import SegmentCollector
 from bastion.wire.shapes import check_shape
@@ -159,7 +159,7 @@ def parse_request(
     walk(body, builder)
     builder.marks.check_all_used()
     builder.add_metadata(body)
-    sweep_strings(body, builder.segments, PASSTHROUGH[endpoint] | options.extra_passthrough)
+    sweep_strings(body, builder.segments, passthrough_fields(endpoint, options.extra_passthrough))
     conversation = Conversation(
         endpoint=endpoint,
         model=body["model"],

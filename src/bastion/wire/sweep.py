@@ -102,6 +102,8 @@ def _collect(
     *,
     payload: bool,
 ) -> None:
+    # A string inside a dict or list is handled in place, not by a call of its own:
+    # most of a body's values are strings (a message's role and content).
     if isinstance(value, str):
         if path not in covered:
             found.append((path, value))
@@ -115,15 +117,20 @@ def _collect(
                 if key in IDENTIFIER_KEYS:
                     if (*path, key) not in covered:  # else already a segment of its own
                         names.add(item)
-                    continue
-                if payload and key in PAYLOAD_KEYS:
+                elif payload and key in PAYLOAD_KEYS:
                     if key in NAMING_PAYLOAD_KEYS:
                         names.add(item)
-                    continue
+                elif (item_path := (*path, key)) not in covered:
+                    found.append((item_path, item))
+                continue
             _collect(item, (*path, key), covered, found, names, payload=payload)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _collect(item, (*path, i), covered, found, names, payload=payload)
+            if isinstance(item, str):
+                if (item_path := (*path, i)) not in covered:
+                    found.append((item_path, item))
+            else:
+                _collect(item, (*path, i), covered, found, names, payload=payload)
 
 
 def _is_part(path: Path) -> bool:
