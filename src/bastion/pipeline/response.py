@@ -34,6 +34,9 @@ from bastion.wire.request import ParsedRequest
 from bastion.wire.usage import usage_of
 
 _CHARS_PER_TOKEN = 4  # conservative estimate when the upstream reports no usage
+# a tuple, not ``dict | list``: the union is built anew each time it is evaluated, once
+# per value of an answer in ``strip_logprobs`` (~2 µs of its ~5 µs on a chat answer)
+_CONTAINERS = (dict, list)
 
 
 def read_json_answer(raw: bytes, parsed: ParsedRequest | None) -> tuple[dict[str, Any], Usage]:
@@ -161,7 +164,7 @@ def strip_logprobs(value: Any) -> bool:
                 if item:
                     value[key] = []
                     changed = True
-            elif isinstance(item, dict | list):
+            elif isinstance(item, _CONTAINERS):
                 changed = strip_logprobs(item) or changed
     elif isinstance(value, list):
         for item in value:
