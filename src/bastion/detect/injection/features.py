@@ -422,9 +422,9 @@ class WindowScorer:
     """Log-odds of every window of a token list under one linear model."""
 
     __slots__ = (
-        "_bias", "_close_from", "_close_to", "_codes", "_counted", "_id_type", "_ids", "_markers",
-        "_number", "_open_to", "_opening", "_pair_weights", "_pairs", "_size", "_unigram",
-        "_unknown", "_vector_from", "_words",
+        "_bias", "_close_from", "_close_to", "_codes", "_counted", "_features", "_id_type", "_ids",
+        "_markers", "_number", "_open_to", "_opening", "_pair_weights", "_pairs", "_size",
+        "_unigram", "_unknown", "_vector_from", "_words",
     )  # fmt: skip
 
     def __init__(
@@ -443,6 +443,9 @@ class WindowScorer:
             raise ValueError(f"injection weights: window size {size} < 1")
         self._bias = bias
         self._words = {key.encode("utf-8", "surrogatepass"): w for key, w in words.items()}
+        # the same weights by the weights file's keys: a marker's weight without encoding
+        # its name on every call
+        self._features = {text_of(key): w for key, w in self._words.items()}
         self._pairs: dict[tuple[bytes, ...], float] = {
             tuple(part.encode("utf-8", "surrogatepass") for part in key.split(" ", 1)): w
             for key, w in pair_weights.items()
@@ -521,7 +524,7 @@ class WindowScorer:
         if count > size and count >= self._vector_from:
             return self._log_odds_vector(words, found, marks)
         windows = self._linear_log_odds(words, found)
-        repeated = self._repeated(words, found, marks, None)
+        repeated = self._repeated(words, found, marks)
         if repeated:
             starts = window_starts(count, size)
             for weight, positions in repeated:
@@ -532,36 +535,58 @@ class WindowScorer:
         return windows
 
     def _repeated(
-        self,
-        words: Sequence[bytes],
-        found: Sequence[tuple[int, str]],
-        marks: bytes | None,
-        ids: npt.NDArray[Any] | None,
+        self, words: Sequence[bytes], found: Sequence[tuple[int, str]], marks: bytes | None
     ) -> list[tuple[float, list[int]]]:
         """``(weight, sorted token positions)`` of each counted feature with a weight that
         some window holds more than ``KNEE`` times (``KNEE + 1`` occurrences closer than a
-        window). Marks that ``marks`` holds ``KNEE`` times or fewer are not looked for:
-        prose pays a few ``bytes.count`` calls on an empty or short string."""
-        count, size = len(words), self._size
+        window), counted tokens first (``_repeat_candidates``), then markers."""
         spans: list[tuple[float, list[int]]] = []
-        if marks is None:
-            candidates = self._counted
-        elif len(marks) <= KNEE:
-            candidates = ()
-        else:  # a short ``marks`` (most text): only the marks present are counted
-            present = set(marks) if len(marks) < _FEW_MARKS else None
-            candidates = tuple(
-                entry
-                for entry in self._counted
-                if (present is None or entry[1] in present) and marks.count(entry[1]) > KNEE
-            )
-        for token, _, weight in candidates:
-            if ids is not None:
-                positions = np.flatnonzero(ids == self._number[token]).tolist()
-            else:
-                positions = _positions(words, token)
-            if _dense(positions, size):
+        for token, _, weight in self._repeat_candidates(marks):
+            positions = _positions(words, token)
+            if _dense(positions, self._size):
                 spans.append((weight, positions))
+        spans += self._repeated_markers(found, len(words))
+        return spans
+
+    def _repeated_arrays(
+        self, ids: npt.NDArray[Any], found: Sequence[tuple[int, str]], marks: bytes | None
+    ) -> list[tuple[float, npt.NDArray[np.intp]]]:
+        """``_repeated`` of the array path, from the token ids: the positions stay arrays
+        (a log holds a ``/`` or a ``=`` hundreds of times: as lists, converting them and
+        checking them in Python cost more than the rest of its correction)."""
+        spans: list[tuple[float, npt.NDArray[np.intp]]] = []
+        for token, _, weight in self._repeat_candidates(marks):
+            positions = np.flatnonzero(ids == self._number[token])
+            close = positions[KNEE:] - positions[: max(positions.size - KNEE, 0)]
+            if (close < self._size).any():  # ``_dense``
+                spans.append((weight, positions))
+        for weight, at in self._repeated_markers(found, ids.size):
+            spans.append((weight, np.array(at, dtype=np.intp)))
+        return spans
+
+    def _repeat_candidates(self, marks: bytes | None) -> tuple[tuple[bytes, int, float], ...]:
+        """The counted tokens with a weight that may repeat: marks that ``marks`` holds
+        ``KNEE`` times or fewer are not looked for (prose pays a few ``bytes.count`` calls
+        on an empty or short string); every one when ``marks`` is not known."""
+        if marks is None:
+            return self._counted
+        if len(marks) <= KNEE:
+            return ()
+        # a short ``marks`` (most text): only the marks present are counted
+        present = set(marks) if len(marks) < _FEW_MARKS else None
+        return tuple(
+            entry
+            for entry in self._counted
+            if (present is None or entry[1] in present) and marks.count(entry[1]) > KNEE
+        )
+
+    def _repeated_markers(
+        self, found: Sequence[tuple[int, str]], count: int
+    ) -> list[tuple[float, list[int]]]:
+        """``(weight, sorted token positions)`` of each marker with a weight that some
+        window holds more than ``KNEE`` times."""
+        spans: list[tuple[float, list[int]]] = []
+        size = self._size
         if len(found) > KNEE and self._markers and _dense(sorted(p for p, _ in found), size):
             names = [name for _, name in found]
             for name in set(names):
@@ -588,13 +613,13 @@ class WindowScorer:
             total = sum(positions)
             for position, name in found:
                 if position < count:
-                    total += self._words.get(name.encode(), 0.0)
+                    total += self._features.get(name, 0.0)
             return [self._bias + total]
         block = gcd(max(size // 2, 1), size)
         sums = list(map(sum, zip_longest(*[positions] * block, fillvalue=0.0)))
         for position, name in found:
             if position < count:
-                sums[position // block] += self._words.get(name.encode(), 0.0)
+                sums[position // block] += self._features.get(name, 0.0)
         step = max(size // 2, 1)
         prefix = list(accumulate(sums, initial=0.0))
         windows = len(window_starts(count, size))
@@ -635,10 +660,11 @@ class WindowScorer:
             weights[:-1] += pair
         marked = [position for position, _ in found if position < count]
         if marked:
-            added = [
-                self._words.get(name.encode(), 0.0) for position, name in found if position < count
-            ]
-            np.add.at(weights, marked, added)
+            added = [self._features.get(name, 0.0) for position, name in found if position < count]
+            if len(set(marked)) == len(marked):  # each position once (most text): an indexed
+                weights[marked] += added  # add is ``np.add.at``'s sum without its ~10 µs
+            else:
+                np.add.at(weights, marked, added)
         step = max(size // 2, 1)
         block = gcd(step, size)
         blocks = -(-count // block)
@@ -657,11 +683,10 @@ class WindowScorer:
         ends = size - 1 + (windows - 1) * step
         left = np.append(pair[size - 1 : ends : step], 0.0)
         z = self._bias + ((lasts - firsts) - left)
-        repeated = self._repeated(words, found, marks, ids)
+        repeated = self._repeated_arrays(ids, found, marks)
         if repeated:
             starts = np.arange(windows) * step
-            for weight, positions in repeated:
-                at = np.array(positions)
+            for weight, at in repeated:
                 held = np.searchsorted(at, starts + size) - np.searchsorted(at, starts)
                 excess = np.maximum(held - KNEE, 0)
                 z += weight * (np.minimum(np.log1p(excess), _LOG_ROOM) - excess)
