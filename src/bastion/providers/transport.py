@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
+from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -50,15 +49,36 @@ def upstream_connection_failed() -> UpstreamFailed:
     return UpstreamFailed(_CONNECTION_MESSAGE, code="upstream_error", status=502)
 
 
-@contextmanager
-def converted_errors() -> Iterator[None]:
+class _ConvertedErrors:
+    """Translate aiohttp/socket/timeout exceptions raised inside into `UpstreamFailed`.
+
+    A plain class, not ``@contextmanager``: it is entered for every upstream request and
+    every stream chunk, and a generator-based manager costs ~1 µs more each time."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if isinstance(exc, TimeoutError):  # includes aiohttp.ServerTimeoutError
+            raise upstream_timeout() from exc
+        if isinstance(exc, (aiohttp.ClientError, OSError)):
+            raise upstream_connection_failed() from exc
+        return False
+
+
+_CONVERTED_ERRORS = _ConvertedErrors()
+
+
+def converted_errors() -> _ConvertedErrors:
     """Translate aiohttp/socket/timeout exceptions raised inside into `UpstreamFailed`."""
-    try:
-        yield
-    except TimeoutError as exc:  # includes aiohttp.ServerTimeoutError
-        raise upstream_timeout() from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise upstream_connection_failed() from exc
+    return _CONVERTED_ERRORS
 
 
 class _Sending:
