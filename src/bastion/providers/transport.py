@@ -27,7 +27,7 @@ import asyncio
 import weakref
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -65,7 +65,7 @@ class _ConvertedErrors:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:
         if isinstance(exc, TimeoutError):  # includes aiohttp.ServerTimeoutError
             raise upstream_timeout() from exc
         if isinstance(exc, (aiohttp.ClientError, OSError)):
