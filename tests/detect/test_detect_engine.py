@@ -101,7 +101,58 @@ def test_a_failed_set_match_falls_back_to_every_pattern(
 
     for group in engine._groups:
         monkeypatch.setattr(group, "_set", Exhausted())
+        monkeypatch.setattr(group, "_match_bytes", lambda subject: [])  # the C-level call
     assert spans(engine, "order ORD-123456") == [("custom.order", "123456", 0.75)]
+
+
+def test_a_failed_context_pass_still_reads_each_window(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pass that finds which context words occur at all may run out of memory too
+    monkeypatch.setattr(engine._context, "_match_bytes", lambda subject: [])
+    assert sorted(spans(engine, "badge 12345, order ORD-123456")) == [
+        ("custom.badge", "12345", 0.85),
+        ("custom.order", "123456", 0.75),
+    ]
+
+
+def test_a_context_phrase_split_by_the_value_still_counts() -> None:
+    # the window reads the text before and after the value joined by a space
+    pattern = Pattern(
+        id="test.pin",
+        data_class="custom.pin",
+        regex=r"\d{5}",
+        score=0.7,
+        context=("badge number",),
+        requires_context=True,
+    )
+    assert [h.value for h in Engine([pattern]).scan("badge12345number")] == ["12345"]
+
+
+def test_context_words_match_letters_that_lower_to_them() -> None:
+    # "\u212a" (Kelvin sign) lower-cases to "k"; so does the context word's letter
+    pattern = Pattern(
+        id="test.kit",
+        data_class="custom.kit",
+        regex=r"\b\d{5}\b",
+        context=("kit",),
+        requires_context=True,
+    )
+    assert [h.value for h in Engine([pattern]).scan("\u212aIT 12345")] == ["12345"]
+
+
+def test_re2_case_folding_holds_every_one_letter_lower_case() -> None:
+    # the context pass looks words up with RE2's (?i), the windows with str.lower
+    import re2
+
+    pairs = [(chr(code), chr(code).lower()) for code in range(0x110000)]
+    lowered = [(char, low) for char, low in pairs if len(low) == 1 and low != char]
+    missed = [
+        char
+        for char, low in lowered
+        if re2.compile(f"(?i){re2.escape(low)}").fullmatch(char) is None
+    ]
+    assert len(lowered) > 1000 and missed == []
 
 
 def vendor(number: int, regex: str | None = None) -> Pattern:

@@ -15,6 +15,11 @@ neither prose nor a credential (base64, hex dumps, logs of random ids): measured
 the set alone cost ~1.1 ms per 2 KB of base64 lines once warm and several times that
 on first sight, and grew its state cache by megabytes per hundred such texts.
 
+Context words are looked up around each span, but first, when a candidate pattern
+requires context, one more set pass (``_ContextTerms``) says which patterns have no
+context word anywhere in the text: those need neither their spans searched (when they
+require context) nor their windows read.
+
 Hyperscan (the ``hyperscan`` 0.9.1 wheel), which reports every match with its offsets
 in one pass, was measured against these patterns and is not used: 22 of 364 do not
 compile with start-of-match offsets ("Pattern is too large": e-mail, card, IBAN, the
@@ -116,18 +121,43 @@ class _Group:
             self._set.Compile()
         except re2.error as exc:
             raise PatternCompileError(f"the pattern set does not compile: {exc}") from exc
+        self._match_bytes = _low_level(self._set, "_set")
 
     def candidates(self, subject: str | bytes, compiled: Sequence[_Compiled]) -> list[int]:
-        """Engine indexes of this group's patterns that match somewhere in ``subject``.
+        """Engine indexes of this group's patterns that match somewhere in ``subject``."""
+        out: list[int] = []
+        self.add_candidates(subject, compiled, out)
+        return out
+
+    def add_candidates(
+        self, subject: str | bytes, compiled: Sequence[_Compiled], out: list[int]
+    ) -> None:
+        """Append to ``out`` the engine indexes of this group's patterns that match
+        somewhere in ``subject``.
 
         RE2's set matcher answers "nothing" when its DFA runs out of memory (the binding
         cannot tell that from no match). The sentinel tells them apart; on failure each
         pattern is searched on its own (RE2 then falls back to its NFA), so a text built to
         exhaust the DFA is slower, never unscanned."""
-        matched = self._set.Match(subject)
-        if matched and self._sentinel in matched:
-            return [self._members[i] for i in matched if i != self._sentinel]
-        return [i for i in self._members if compiled[i].regex.search(subject) is not None]
+        if type(subject) is bytes and self._match_bytes is not None:
+            matched = self._match_bytes(subject)
+        else:
+            matched = self._set.Match(subject)
+        sentinel = self._sentinel
+        if matched and sentinel in matched:
+            if len(matched) > 1:  # most texts match the sentinel alone: no list to build
+                members = self._members
+                out.extend([members[i] for i in matched if i != sentinel])
+            return
+        out.extend(i for i in self._members if compiled[i].regex.search(subject) is not None)
+
+
+def _low_level(wrapper: Any, field: str) -> Any:
+    """The binding's C-level ``Match`` under a ``re2.Set`` or ``re2.Filter`` (bytes only),
+    or None: the wrapper's own frame and type checks cost ~0.15 µs a call (measured), and
+    an engine scan makes five such calls however short the text."""
+    match = getattr(getattr(wrapper, field, None), "Match", None)
+    return match if callable(match) else None
 
 
 class _Prefiltered:
@@ -145,12 +175,16 @@ class _Prefiltered:
         self._filter = _compiled_filter(self.members, compiled, options)
         # many literals present (a file of keys): one set pass beats a search per pattern
         self._set = _Group(self.members, compiled, options) if self.members else None
+        self._filter_bytes = _low_level(self._filter, "_filter")
 
     def candidates(self, subject: str | bytes, compiled: Sequence[_Compiled]) -> list[int]:
         """Engine indexes of the patterns whose literals occur in ``subject``."""
         if self._set is None:
             return []
-        potential = self._filter.Match(subject, potential=True)
+        if type(subject) is bytes and self._filter_bytes is not None:
+            potential = self._filter_bytes(subject, True)
+        else:
+            potential = self._filter.Match(subject, potential=True)
         if not potential:
             return []
         if len(potential) > _SEARCHED_ALONE:
@@ -165,6 +199,59 @@ def _compiled_filter(members: list[int], compiled: Sequence[_Compiled], options:
     if members:
         prefilter.Compile()
     return prefilter
+
+
+class _ContextTerms:
+    """Which patterns' context words occur nowhere in a text: one RE2 set pass.
+
+    A pattern that requires context can then skip the search for its spans (each search
+    reads the rest of the text again), and any pattern can skip reading the window around
+    each span. Only ever a superset of the window test is looked for, so a pattern said to
+    be absent would have found no context in any window: each context word as a substring,
+    case-insensitively (RE2's case folding holds every one-character ``str.lower``, which
+    the windows use), and of a phrase its longest space-free piece (a window joins the
+    text before and after a value with a space, so a phrase may straddle that space, never
+    a piece).
+    """
+
+    def __init__(self, compiled: Sequence[_Compiled], options: Any) -> None:
+        owners: dict[str, list[int]] = {}
+        unfiltered: set[int] = set()
+        for index, entry in enumerate(compiled):
+            if not entry.has_context:
+                continue
+            needles = [*entry.words, *(max(p.split(), key=len, default="") for p in entry.phrases)]
+            if not all(needles):
+                unfiltered.add(index)
+            for needle in filter(None, needles):
+                owners.setdefault(needle, []).append(index)
+        self._filterable = frozenset(i for ids in owners.values() for i in ids) - unfiltered
+        self._owners = tuple(tuple(ids) for ids in owners.values())
+        self._set = re2.Set.SearchSet(options)
+        for needle in owners:
+            self._set.Add(f"(?i){re2.escape(needle)}")
+        self._sentinel = self._set.Add(r"\z")
+        self._set.Compile()
+        self._match_bytes = _low_level(self._set, "_set")
+
+    def absent(self, data: bytes) -> frozenset[int]:
+        """Indexes of the patterns none of whose context words occur in ``data``; empty
+        when RE2's DFA ran out of memory (nothing is then known to be absent)."""
+        if self._match_bytes is not None:
+            matched = self._match_bytes(data)
+        else:
+            matched = self._set.Match(data)
+        if not matched or self._sentinel not in matched:
+            return _NONE
+        present: set[int] = set()
+        owners = self._owners
+        for term in matched:
+            if term != self._sentinel:
+                present.update(owners[term])
+        return self._filterable.difference(present)
+
+
+_NONE: frozenset[int] = frozenset()
 
 
 class Engine:
@@ -194,14 +281,20 @@ class Engine:
             _Group(members, compiled, options)
             for members in _partition(compiled, self._vendors.members)
         )
+        self._context = _ContextTerms(compiled, options)
+        self._needs_context = frozenset(
+            i for i, entry in enumerate(compiled) if entry.pattern.requires_context
+        )
         self._verdicts: dict[tuple[int, str], Mapping[str, str] | None] = {}
 
     def _candidates(self, subject: str | bytes) -> list[int]:
         """Indexes of the patterns that may match somewhere in ``subject``, ascending."""
-        out = self._vendors.candidates(subject, self._compiled)
+        compiled = self._compiled
+        out = self._vendors.candidates(subject, compiled)
         for group in self._groups:
-            out.extend(group.candidates(subject, self._compiled))
-        out.sort()
+            group.add_candidates(subject, compiled, out)
+        if len(out) > 1:
+            out.sort()
         return out
 
     def _validate(self, index: int, pattern: Pattern, value: str) -> Mapping[str, str] | None:
@@ -227,14 +320,14 @@ class Engine:
         """Every validated match of every pattern, with its score (thresholds apply later)."""
         if not self._compiled or not text:
             return []
-        spans = self._spans(text)
+        spans, absent = self._spans(text)
         hits: list[Hit] = []
         nearby: dict[tuple[int, int, int], _Nearby] = {}  # sibling patterns share spans
         for index, start, end in spans:
             entry = self._compiled[index]
             pattern = entry.pattern
-            found = -1
-            if pattern.requires_context:  # before the validator: cheap, and often decisive
+            found = 0 if index in absent else -1  # no context word anywhere in the text
+            if found < 0 and pattern.requires_context:  # before the validator: cheap, decisive
                 found = _context_words(_around(nearby, text, start, end, pattern), entry)
                 if found == 0:
                     continue
@@ -254,8 +347,9 @@ class Engine:
             hits.append(Hit(pattern.data_class, start, end, score, pattern.id, value, meta))
         return hits
 
-    def _spans(self, text: str) -> list[tuple[int, int, int]]:
-        """(pattern index, start, end) in code points of every candidate match.
+    def _spans(self, text: str) -> tuple[list[tuple[int, int, int]], frozenset[int]]:
+        """(pattern index, start, end) in code points of every candidate match, and the
+        patterns with no context word in ``text`` (``_ContextTerms``).
 
         RE2 runs on the UTF-8 bytes, encoded once: the binding's ``str`` path re-encodes
         and maps offsets on every match. Byte offsets become code points in one sorted
@@ -263,20 +357,37 @@ class Engine:
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: let the binding map offsets itself
-            return self._raw_spans(text)
-        raw = self._raw_spans(data)
+            return self._raw_spans(text), _NONE
+        candidates = self._candidates(data)
+        absent = _NONE
+        if not self._needs_context.isdisjoint(candidates):
+            # measured on 2 KB of prose with one number: the pass costs ~4 µs and spares
+            # three searches of the whole text and their windows (~15 µs)
+            absent = self._context.absent(data)
+        raw = self._raw_spans(data, candidates, absent)
         if len(data) == len(text) or not raw:
-            return raw
+            return raw, absent
         chars = _char_offsets(data, {offset for _, s, e in raw for offset in (s, e)})
-        return [(index, chars[s], chars[e]) for index, s, e in raw]
+        return [(index, chars[s], chars[e]) for index, s, e in raw], absent
 
-    def _raw_spans(self, subject: str | bytes) -> list[tuple[int, int, int]]:
+    def _raw_spans(
+        self,
+        subject: str | bytes,
+        candidates: list[int] | None = None,
+        absent: frozenset[int] = _NONE,
+    ) -> list[tuple[int, int, int]]:
+        """Spans of ``candidates`` (default: the patterns the sets name) in ``subject``,
+        but for patterns that require context and are ``absent``: none of theirs count."""
         spans: list[tuple[int, int, int]] = []
-        for index in self._candidates(subject):
+        if candidates is None:
+            candidates = self._candidates(subject)
+        for index in candidates:
             entry = self._compiled[index]
+            if index in absent and entry.pattern.requires_context:
+                continue
             group = entry.pattern.group
             if isinstance(subject, bytes) and entry.match is not None:
-                spans.extend((index, s, e) for s, e in _find_all(entry.match, subject, group))
+                _find_all(entry.match, subject, group, index, spans)
                 continue
             for match in entry.regex.finditer(subject):
                 start, end = match.span(group)
@@ -285,22 +396,22 @@ class Engine:
         return spans
 
 
-def _find_all(match: Any, data: bytes, group: int) -> list[tuple[int, int]]:
-    """Spans of ``group`` in every successive match, through the binding's C ``Match``
-    (what ``finditer`` does for bytes, minus a generator and a match object per hit:
-    about half the cost per match)."""
-    found: list[tuple[int, int]] = []
+def _find_all(
+    match: Any, data: bytes, group: int, index: int, spans: list[tuple[int, int, int]]
+) -> None:
+    """Append ``(index, start, end)`` of ``group`` in every successive match to ``spans``,
+    through the binding's C ``Match`` (what ``finditer`` does for bytes, minus a
+    generator and a match object per hit: about half the cost per match)."""
     position, end = 0, len(data)
     while position <= end:
-        spans = match(_UNANCHORED, data, position, end)
-        whole = spans[0]
+        found = match(_UNANCHORED, data, position, end)
+        whole = found[0]
         if whole[0] < 0:
             break
-        start, stop = spans[group]
+        start, stop = found[group]
         if start >= 0 and start != stop:
-            found.append((start, stop))
+            spans.append((index, start, stop))
         position = whole[1] if whole[1] > position else position + 1
-    return found
 
 
 def _char_offsets(data: bytes, offsets: set[int]) -> dict[int, int]:
@@ -351,7 +462,7 @@ def _context_words(nearby: _Nearby, entry: _Compiled) -> int:
     lowered, words = nearby
     found = len(entry.words.intersection(words))
     for phrase in entry.phrases:
-        if _has_phrase(lowered, phrase):
+        if phrase in lowered and _has_phrase(lowered, phrase):  # most are absent: no call
             found += 1
     return found
 
