@@ -99,6 +99,9 @@ class InjectionDetector:
         self._marker_offset = len(self._rules.regexes)
         self._thresholds = {**self._model.thresholds, **(thresholds or {})}
         self._normalise = normalise
+        # (data, threshold): the window log-odds of that probability, worked out once (a log
+        # and a division per scanned text otherwise); thresholds are a handful per config
+        self._floors: dict[tuple[bool, float], float] = {}
 
     def threshold(self, source: str) -> float:
         """The score at or above which text of ``source`` is reported."""
@@ -149,15 +152,12 @@ class InjectionDetector:
         if not found:
             return []
         top = max(candidate.score for candidate in found)
+        if top < threshold and not all_scores:  # most text: nothing to report
+            return []
         # ties (equal but for rounding) go to the first: the original text before its
         # projections, rules in table order before windows
         best = next(candidate for candidate in found if candidate.score >= top - TIE)
-        if top < threshold:
-            if not all_scores:
-                return []
-            chosen = [best]
-        else:
-            chosen = [c for c in found if c.score >= threshold]
+        chosen = [best] if top < threshold else [c for c in found if c.score >= threshold]
         spans = _spans(chosen)
         start = min(s for s, _ in spans)
         end = max(e for _, e in spans)
@@ -193,9 +193,10 @@ class InjectionDetector:
         out: list[_Candidate] = []
         present = sorted(self._signals.present(raw))  # rules and markers: one RE2 set pass
         split = bisect_left(present, self._marker_offset)
-        for hit in self._rules.find(scanned, data=data, raw=raw, present=present[:split]):
-            how = f"rule:{hit.rule.name}"
-            out.append(_Candidate(hit.score, hit.start, hit.end, how, projection))
+        if split:  # a rule is present (rare): its spans
+            for hit in self._rules.find(scanned, data=data, raw=raw, present=present[:split]):
+                how = f"rule:{hit.rule.name}"
+                out.append(_Candidate(hit.score, hit.start, hit.end, how, projection))
         marked = [index - self._marker_offset for index in present[split:]]
         tokenised = self._markers.tokenise(scanned, raw, marked)
         words, anchors = tokenised.words, tokenised.anchors
@@ -205,7 +206,9 @@ class InjectionDetector:
         scorer = reading.scorer
         windows = scorer.log_odds(words, tokenised.found, tokenised.marks)
         best = max(windows)
-        floor = reading.log_odds(threshold)  # compare raw log-odds: one sigmoid per keeper
+        floor = self._floors.get((data, threshold))  # compare raw log-odds: one sigmoid per keeper
+        if floor is None:
+            floor = self._floors[data, threshold] = reading.log_odds(threshold)
         if best < floor:  # the best window only, the last of equals
             last = len(windows) - 1 - windows[::-1].index(best)
             if max(windows[last + 1 :], default=best - 1.0) >= best - TIE:  # rare: near-equals

@@ -30,12 +30,11 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate, chain, islice, pairwise, repeat, zip_longest
 from math import gcd, log1p
 from operator import sub
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -286,9 +285,9 @@ user's own text, and the direct reading has no use for telling it apart."""
 MARKER_REGEXES: tuple[str, ...] = tuple(regex for _, regex in MARKERS)
 
 
-@dataclass(frozen=True, slots=True)
-class Tokenised:
-    """A text's tokens, its markers, and where its tokenisation was cut."""
+class Tokenised(NamedTuple):
+    """A text's tokens, its markers, and where its tokenisation was cut. A tuple: every
+    scanned text makes one (a frozen dataclass took ~1.2 µs more to build)."""
 
     words: list[bytes]
     found: list[tuple[int, str]]
