@@ -151,7 +151,7 @@ class InjectionDetector:
                 found.extend(self._candidates(scanned, utf8(scanned), projection, data, threshold))
         if not found:
             return []
-        top = max(candidate.score for candidate in found)
+        top = max([candidate.score for candidate in found])
         if top < threshold and not all_scores:  # most text: nothing to report
             return []
         # ties (equal but for rounding) go to the first: the original text before its
@@ -211,7 +211,8 @@ class InjectionDetector:
             floor = self._floors[data, threshold] = reading.log_odds(threshold)
         if best < floor:  # the best window only, the last of equals
             last = len(windows) - 1 - windows[::-1].index(best)
-            if max(windows[last + 1 :], default=best - 1.0) >= best - TIE:  # rare: near-equals
+            later = windows[last + 1 :]
+            if later and max(later) >= best - TIE:  # rare: near-equals
                 equals = list(map((best - TIE).__le__, windows))
                 last = len(windows) - 1 - equals[::-1].index(True)
             keep = [last]
