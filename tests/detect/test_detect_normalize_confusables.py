@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from bastion.detect.normalize import Normalised, Projection, project
@@ -100,6 +104,32 @@ def test_mixed_script_word_is_homoglyph_evasion(text: str, skeleton: str, word: 
     hits = [h for h in result.evasion if h.data_class == "evasion.homoglyph"]
     assert [h.value for h in hits] == [word]
     assert hits[0].meta["kind"] == "mixed_script"
+
+
+SCRIPT_ORDER = """
+from bastion.detect.normalize import project
+for text in ("p\u0430ss\u03bfword", "p\u03bfss\u0430word"):
+    print([h.meta for h in project(text).evasion])
+"""
+
+
+def test_the_scripts_of_a_mixed_word_are_named_alike_in_every_process() -> None:
+    """Workers of one gateway must report the same finding: the scripts come in the
+    order the word shows them, whatever the process's hash seed."""
+    seen = set()
+    for seed in ("0", "1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT_ORDER],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        seen.add(done.stdout)
+    assert len(seen) == 1
+    cyrillic_first, greek_first = seen.pop().splitlines()
+    assert "Latin+Cyrillic+Greek" in cyrillic_first
+    assert "Latin+Greek+Cyrillic" in greek_first
 
 
 def test_mixed_digits_are_homoglyph_evasion() -> None:

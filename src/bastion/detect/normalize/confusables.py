@@ -258,8 +258,11 @@ def _mostly_latin(text: str) -> bool:
 
 
 def _scripts(word: str) -> str:
+    """The scripts mixed in ``word``, Latin first, then in order of first appearance
+    (not ``set(word)``'s order, which follows the process's hash seed, so workers of one
+    gateway named the same word's scripts differently)."""
     found = ["Latin"]
-    for char in set(word):
+    for char in dict.fromkeys(word):
         code = ord(char)
         if code < 0x370:
             continue
