@@ -68,11 +68,15 @@ def _mark(raw: Any, i: int) -> UntrustedMark:
     return UntrustedMark(message, part, rng)
 
 
+NO_EXTENSION = BastionExtension()
+"""A body without ``bastion``: one shared (frozen) value, not a new one per call."""
+
+
 def pop_extension(body: dict[str, Any]) -> BastionExtension:
     """Remove ``bastion`` from the body and validate it; absent means defaults."""
     raw = body.pop("bastion", None)
     if raw is None:
-        return BastionExtension()
+        return NO_EXTENSION
     if not isinstance(raw, dict):
         raise InvalidRequest("bastion must be an object.", param="bastion")
     unknown = set(raw) - _KEYS
