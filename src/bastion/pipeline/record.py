@@ -40,7 +40,7 @@ def _summaries(ctx: CallContext, masked: dict[str, str]) -> tuple[FindingSummary
 def _found_in_names(ctx: CallContext) -> dict[str, str]:
     """Names (tools, fields) in which a detector found a value, each with the classes
     found, as ``[pii.email]``: a record lists the tools offered, never a value found."""
-    if ctx.parsed is None:
+    if ctx.parsed is None or not ctx.findings:  # most calls: nothing found
         return {}
     segments = ctx.parsed.conversation.segments
     found: dict[str, set[str]] = {}
