@@ -340,26 +340,36 @@ class MarkerSet:
         if present is None:
             present = self._set.present(data)
         starts: list[tuple[int, str]] = []
+        kinds = 0  # markers with a match
         for index in present:  # on the bytes: byte offsets, cut at character boundaries
-            starts += zip(_match_starts(self._compiled[index], data), repeat(self._names[index]))
+            at = _match_starts(self._compiled[index], data)
+            if at:
+                starts += zip(at, repeat(self._names[index]))
+                kinds += 1
         if not starts:
             whole, marks = _normalised(data, ascii)
             return Tokenised(whole.split(), [], (), marks)
-        starts.sort()
-        cuts = sorted({start for start, _ in starts})
+        if kinds > 1:  # in text order; two markers may start at one cut
+            starts.sort()
+            cuts = sorted({start for start, _ in starts})
+        else:  # one marker (most text): its starts ascend and differ already
+            cuts = [start for start, _ in starts]
         pieces = [data[start:end] for start, end in pairwise([0, *cuts, len(data)])]
         # normalised in one go, then split at the cuts: tokenising piece by piece but
         # for the split of each piece
         joined, marks = _normalised(_CUT.join(pieces), ascii)
         normal = joined.split(_CUT)
         words = normal[0].split()
-        position: dict[int, int] = {}
-        for cut, piece in zip(cuts, islice(normal, 1, None), strict=True):
-            position[cut] = len(words)
+        firsts: list[int] = []  # the token index of each cut
+        for piece in islice(normal, 1, None):
+            firsts.append(len(words))
             words += piece.split()
-        found = [(position[start], name) for start, name in starts]
-        anchors = tuple((index, cut) for cut, index in position.items())
-        return Tokenised(words, found, anchors, marks)
+        if kinds > 1:
+            position = dict(zip(cuts, firsts, strict=True))
+            found = [(position[start], name) for start, name in starts]
+        else:  # ~1.3 us of a 2 KB prompt's 24 (no sort, set or dictionary of its cuts)
+            found = list(zip(firsts, repeat(starts[0][1])))
+        return Tokenised(words, found, tuple(zip(firsts, cuts, strict=True)), marks)
 
 
 _FEW_MARKS = 64
