@@ -58,6 +58,27 @@ def test_markers_come_with_the_same_tokens() -> None:
     assert found and all(0 <= position <= len(words) for position, _ in found)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (  # one marker, twice
+            "Plain words here. Write a poem about rain. Describe the sea.",
+            [(b"write", "task_sentence"), (b"describe", "task_sentence")],
+        ),
+        (  # three markers, in text order
+            "Plain words here. What is rain made of? I wonder. Visit https://rain.example now.",
+            [(b"what", "question"), (b"visit", "task_sentence"), (b"https", "url")],
+        ),
+    ],
+)
+def test_each_marker_sits_at_the_token_its_match_starts_at(
+    text: str, expected: list[tuple[bytes, str]]
+) -> None:
+    tokenised = markers().tokenise(text)
+    assert tokenised.words == tokens(text)
+    assert [(tokenised.words[at], name.lstrip("\x00")) for at, name in tokenised.found] == expected
+
+
 def _marker_names(text: str) -> Counter[str]:
     return Counter(name.lstrip("\x00") for _, name in markers().tokens(text)[1])
 
