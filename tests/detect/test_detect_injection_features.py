@@ -304,3 +304,15 @@ def test_metrics_at_a_threshold_and_operating_points() -> None:
     strict = roc_points(scores, labels, (0.0,))[0]
     assert strict["fpr"] == 0.0 and strict["tpr"] == pytest.approx(2 / 3, abs=1e-4)
     assert auc(scores, labels) == pytest.approx(8 / 9, abs=1e-4)
+
+
+@pytest.mark.parametrize("first", ["\x00m", "\x00n"])
+def test_repeated_markers_are_corrected_in_the_order_the_text_shows_them(first: str) -> None:
+    """The corrections' order fixes the last bits of a window's score: it must not follow
+    set order, which differs between the worker processes of one gateway."""
+    other = "\x00n" if first == "\x00m" else "\x00m"
+    scorer = WindowScorer(0.0, {"a": 0.5, "\x00m": 2.0, "\x00n": -0.5}, {}, 8)
+    found = [(position, first if position % 2 == 0 else other) for position in range(6)]
+    spans = scorer._repeated_markers(found, 6)
+    weights = {"\x00m": 2.0, "\x00n": -0.5}
+    assert spans == [(weights[first], [0, 2, 4]), (weights[other], [1, 3, 5])]

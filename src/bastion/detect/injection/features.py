@@ -600,7 +600,7 @@ class WindowScorer:
         size = self._size
         if len(found) > KNEE and self._markers and _dense(sorted(p for p, _ in found), size):
             names = [name for _, name in found]
-            for name in set(names):
+            for name in dict.fromkeys(names):  # first-seen order: set order varies by process
                 if names.count(name) > KNEE and name in self._markers:
                     at = sorted(position for position, other in found if other == name)
                     at = [position for position in at if position < count]
