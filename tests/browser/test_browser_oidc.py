@@ -13,7 +13,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import GOVERNED, POLICY, Console, chromium_or_skip, watch
-from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider_thread
+from tests.console.oidc_provider import (
+    Provider,
+    oidc_provider_thread,
+    oidc_settings,
+)
 from tests.e2e.conftest import running_stack
 from tests.e2e.processes import cli_json
 
@@ -32,14 +36,7 @@ def provider() -> Iterator[Provider]:
 
 @pytest.fixture(scope="module")
 def oidc_console(provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    oidc = {
-        "issuer": provider.issuer,
-        "name": "Test IdP",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "subject_claim": "email",
-        "role_map": {"bastion-security": "security"},
-    }
+    oidc = oidc_settings(provider, {"bastion-security": "security"})
     with pytest.MonkeyPatch.context() as env:
         env.setenv("BASTION_SERVER__ADMIN__OIDC", json.dumps(oidc))
         with running_stack(tmp_path_factory.mktemp("oidc"), GOVERNED % POLICY) as stack:

@@ -32,6 +32,20 @@ CLIENT_ID = "bastion-console"
 CLIENT_SECRET = "s3cret-client"
 
 
+def oidc_settings(provider: Provider, role_map: dict[str, str], **extra: str) -> dict[str, Any]:
+    """The console's ``server.admin.oidc`` settings for ``provider``: its client, subjects
+    by e-mail, ``role_map`` from the groups claim, and ``extra`` keys (``apps_claim``)."""
+    return {
+        "issuer": provider.issuer,
+        "name": "Test IdP",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "subject_claim": "email",
+        "role_map": role_map,
+        **extra,
+    }
+
+
 @dataclass
 class Provider:
     """The provider's state: who signs in, the codes issued, what to tamper with."""

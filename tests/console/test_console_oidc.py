@@ -15,7 +15,13 @@ import pytest
 import pytest_asyncio
 from joserfc.jwk import RSAKey
 from tests.console.console_client import form_token
-from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
+from tests.console.oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    Provider,
+    oidc_provider,
+    oidc_settings,
+)
 from tests.console.test_console_pages import admin_actions
 from tests.server.admin_stack import AdminStack, admin_stack, identity
 
@@ -46,15 +52,7 @@ async def provider() -> AsyncIterator[Provider]:
 async def stack(
     provider: Provider, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AdminStack]:
-    oidc = {
-        "issuer": provider.issuer,
-        "name": "Test IdP",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "subject_claim": "email",
-        "role_map": ROLE_MAP,
-        "apps_claim": "apps",
-    }
+    oidc = oidc_settings(provider, ROLE_MAP, apps_claim="apps")
     server = {"max_body_bytes": 65536, "admin": {"oidc": oidc}}
     async with admin_stack(tmp_path_factory.mktemp("console-oidc"), server=server) as running:
         yield running

@@ -19,7 +19,11 @@ import pytest_asyncio
 from sqlalchemy import select
 from tests.conftest import fresh_postgres_database
 from tests.console.console_client import form_token, log_in
-from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
+from tests.console.oidc_provider import (
+    Provider,
+    oidc_provider,
+    oidc_settings,
+)
 from tests.server.admin_stack import AdminStack, admin_stack
 
 from bastion.console.session import SESSION_COOKIE, ConsoleSessions
@@ -72,14 +76,7 @@ async def provider() -> AsyncIterator[Provider]:
 
 @asynccontextmanager
 async def two_replicas(work: Path, url: str, provider: Provider) -> AsyncIterator[Replicas]:
-    oidc = {
-        "issuer": provider.issuer,
-        "name": "Test IdP",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "subject_claim": "email",
-        "role_map": {"bastion-security": "security"},
-    }
+    oidc = oidc_settings(provider, {"bastion-security": "security"})
     extra: dict[str, Any] = {
         "server": {"max_body_bytes": 65536, "admin": {"oidc": oidc}},
         "storage": {"url": url, "poll_interval_s": 0.05},

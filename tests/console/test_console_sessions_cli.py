@@ -32,7 +32,11 @@ from tests.console.console_client import (
     token_id,
     token_session,
 )
-from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
+from tests.console.oidc_provider import (
+    Provider,
+    oidc_provider,
+    oidc_settings,
+)
 from tests.console.test_console_pages import admin_actions
 from tests.server.admin_stack import AdminStack, admin_stack
 
@@ -60,14 +64,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(provider: Provider, work: Path) -> AsyncIterator[AdminStack]:
-    oidc = {
-        "issuer": provider.issuer,
-        "name": "Test IdP",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "subject_claim": "email",
-        "role_map": {"bastion-admins": "admin"},
-    }
+    oidc = oidc_settings(provider, {"bastion-admins": "admin"})
     server = {"max_body_bytes": 65536, "admin": {"oidc": oidc}}
     async with admin_stack(work, server=server) as running:
         yield running

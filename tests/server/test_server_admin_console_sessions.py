@@ -21,7 +21,11 @@ from tests.console.console_client import (
     token_id,
     token_session,
 )
-from tests.console.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider
+from tests.console.oidc_provider import (
+    Provider,
+    oidc_provider,
+    oidc_settings,
+)
 from tests.console.test_console_pages import admin_actions
 from tests.server.admin_stack import AdminStack, admin_stack
 
@@ -45,14 +49,7 @@ async def provider() -> AsyncIterator[Provider]:
 async def stack(
     provider: Provider, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AdminStack]:
-    oidc = {
-        "issuer": provider.issuer,
-        "name": "Test IdP",
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "subject_claim": "email",
-        "role_map": {"bastion-admins": "admin", "bastion-security": "security"},
-    }
+    oidc = oidc_settings(provider, {"bastion-admins": "admin", "bastion-security": "security"})
     server = {"max_body_bytes": 65536, "admin": {"oidc": oidc}}
     work: Path = tmp_path_factory.mktemp("admin-console-sessions")
     async with admin_stack(work, server=server) as running:
