@@ -6,13 +6,32 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.console.oidc_provider import Provider
-from tests.server.admin_stack import AdminStack
+from tests.console.oidc_provider import Provider, oidc_settings
+from tests.server.admin_stack import AdminStack, admin_stack
 
 from bastion.storage.admin_tokens import AdminTokenRepository
+
+
+@asynccontextmanager
+async def oidc_stack(
+    work: Path, provider: Provider, role_map: dict[str, str], **extra: str
+) -> AsyncIterator[AdminStack]:
+    """An admin stack whose console also signs in through ``provider`` (``oidc_settings``)."""
+    oidc = oidc_settings(provider, role_map, **extra)
+    async with admin_stack(
+        work, server={"max_body_bytes": 65536, "admin": {"oidc": oidc}}
+    ) as running:
+        yield running
+
+
+async def sign_out_everyone(stack: AdminStack) -> None:
+    """End every console session through the admin API (a test that starts with none)."""
+    answer = await stack.api("admin", "POST", "/console/sessions/sign-out", {"all": True})
+    assert answer.status_code == 200, answer.text
 
 
 def form_token(html: str) -> str:

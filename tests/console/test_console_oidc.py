@@ -14,16 +14,15 @@ import httpx
 import pytest
 import pytest_asyncio
 from joserfc.jwk import RSAKey
-from tests.console.console_client import form_token
+from tests.console.console_client import form_token, oidc_stack
 from tests.console.oidc_provider import (
     CLIENT_ID,
     CLIENT_SECRET,
     Provider,
     oidc_provider,
-    oidc_settings,
 )
 from tests.console.test_console_pages import admin_actions
-from tests.server.admin_stack import AdminStack, admin_stack, identity
+from tests.server.admin_stack import AdminStack, identity
 
 from bastion.console.oidc import STATE_COOKIE
 from bastion.console.session import SESSION_COOKIE
@@ -52,9 +51,8 @@ async def provider() -> AsyncIterator[Provider]:
 async def stack(
     provider: Provider, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AdminStack]:
-    oidc = oidc_settings(provider, ROLE_MAP, apps_claim="apps")
-    server = {"max_body_bytes": 65536, "admin": {"oidc": oidc}}
-    async with admin_stack(tmp_path_factory.mktemp("console-oidc"), server=server) as running:
+    work = tmp_path_factory.mktemp("console-oidc")
+    async with oidc_stack(work, provider, ROLE_MAP, apps_claim="apps") as running:
         yield running
 
 

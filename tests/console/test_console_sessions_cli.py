@@ -28,6 +28,7 @@ from tests.console.console_client import (
     form_token,
     log_in,
     oidc_session,
+    oidc_stack,
     signed_in,
     token_id,
     token_session,
@@ -35,10 +36,9 @@ from tests.console.console_client import (
 from tests.console.oidc_provider import (
     Provider,
     oidc_provider,
-    oidc_settings,
 )
 from tests.console.test_console_pages import admin_actions
-from tests.server.admin_stack import AdminStack, admin_stack
+from tests.server.admin_stack import AdminStack
 
 from bastion.cli.main import cli
 from bastion.console.session import SESSION_COOKIE
@@ -64,9 +64,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(provider: Provider, work: Path) -> AsyncIterator[AdminStack]:
-    oidc = oidc_settings(provider, {"bastion-admins": "admin"})
-    server = {"max_body_bytes": 65536, "admin": {"oidc": oidc}}
-    async with admin_stack(work, server=server) as running:
+    async with oidc_stack(work, provider, {"bastion-admins": "admin"}) as running:
         yield running
 
 

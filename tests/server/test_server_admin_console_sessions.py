@@ -17,6 +17,8 @@ from tests.console.console_client import (
     client,
     log_in,
     oidc_session,
+    oidc_stack,
+    sign_out_everyone,
     signed_in,
     token_id,
     token_session,
@@ -24,10 +26,9 @@ from tests.console.console_client import (
 from tests.console.oidc_provider import (
     Provider,
     oidc_provider,
-    oidc_settings,
 )
 from tests.console.test_console_pages import admin_actions
-from tests.server.admin_stack import AdminStack, admin_stack
+from tests.server.admin_stack import AdminStack
 
 from bastion.console.session import SESSION_COOKIE
 from bastion.storage.console_sessions import ConsoleSessionRepository
@@ -49,18 +50,16 @@ async def provider() -> AsyncIterator[Provider]:
 async def stack(
     provider: Provider, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[AdminStack]:
-    oidc = oidc_settings(provider, {"bastion-admins": "admin", "bastion-security": "security"})
-    server = {"max_body_bytes": 65536, "admin": {"oidc": oidc}}
+    roles = {"bastion-admins": "admin", "bastion-security": "security"}
     work: Path = tmp_path_factory.mktemp("admin-console-sessions")
-    async with admin_stack(work, server=server) as running:
+    async with oidc_stack(work, provider, roles) as running:
         yield running
 
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def nobody_signed_in(stack: AdminStack) -> None:
     """Each test starts with no console session open."""
-    answer = await stack.api("admin", "POST", SIGN_OUT, {"all": True})
-    assert answer.status_code == 200, answer.text
+    await sign_out_everyone(stack)
 
 
 async def listed(stack: AdminStack, **params: Any) -> list[dict[str, Any]]:
