@@ -34,6 +34,7 @@ import aiohttp
 from bastion.config.schema import ProviderConfig
 from bastion.config.tls import ssl_context
 from bastion.errors import UpstreamFailed
+from bastion.providers.deadline import Deadline
 
 _TIMEOUT_MESSAGE = "The upstream provider did not answer in time."
 _CONNECTION_MESSAGE = "The upstream provider could not be reached or dropped the connection."
@@ -170,27 +171,23 @@ class ProviderTransport:
         sending = _Sending()
         token = _SENDING.set(sending)
         try:
-            with converted_errors():
-                async with asyncio.timeout_at(deadline):
-                    try:
-                        return await session.post(
-                            url, data=payload, headers=headers, allow_redirects=False
-                        )
-                    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                        if not sending.reused:  # a new connection: a real fault
-                            raise
+            with converted_errors(), Deadline(deadline):
+                try:
                     return await session.post(
                         url, data=payload, headers=headers, allow_redirects=False
                     )
+                except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                    if not sending.reused:  # a new connection: a real fault
+                        raise
+                return await session.post(url, data=payload, headers=headers, allow_redirects=False)
         finally:
             _SENDING.reset(token)
 
     @staticmethod
     async def read_chunk(response: aiohttp.ClientResponse, *, deadline: float) -> bytes:
         """The next bytes of the body as they arrive (b"" at the end), before `deadline`."""
-        with converted_errors():
-            async with asyncio.timeout_at(deadline):
-                return await response.content.readany()
+        with converted_errors(), Deadline(deadline):
+            return await response.content.readany()
 
     @staticmethod
     async def read_body(
@@ -213,7 +210,7 @@ class ProviderTransport:
         size = 0
         with converted_errors():
             while limit is None or size < limit:
-                async with asyncio.timeout_at(min(loop.time() + idle_s, deadline)):
+                with Deadline(min(loop.time() + idle_s, deadline)):
                     chunk = await response.content.readany()
                 if not chunk:
                     break

@@ -10,6 +10,7 @@ import orjson
 
 from bastion.errors import ApiError, InvalidRequest, RequestRejected
 from bastion.pipeline.context import Reply, StreamingReply
+from bastion.providers.deadline import deadline_in
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -88,7 +89,7 @@ async def read_body(
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout_s):
+        with deadline_in(timeout_s):
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
