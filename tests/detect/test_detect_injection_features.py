@@ -209,6 +209,26 @@ def test_window_log_odds_are_the_sums_of_their_tokens_and_pairs(
         assert z == pytest.approx(sum_z, abs=1e-9)
 
 
+@pytest.mark.parametrize("count", [17, 18, 19, 20], ids=lambda count: f"{count}-tokens")
+def test_the_last_token_is_summed_whether_or_not_it_opens_a_block(count: int) -> None:
+    # size 8, blocks of 4: 17 tokens put the last one alone in a block, 18-20 do not;
+    # three markers, far apart, are looked at as repeats and correct nothing
+    weights = {"a": 0.5, "b": -1.25, "c": 0.125, "a b": 3.0, "b c": -0.75, "\x00m": 2.0}
+    scorer = WindowScorer(
+        0.1,
+        {key: w for key, w in weights.items() if " " not in key},
+        {key: w for key, w in weights.items() if " " in key},
+        8,
+    )
+    words = [letter.encode() for letter in ("abc" * 7)[:count]]
+    found = [(0, "\x00m"), (8, "\x00m"), (16, "\x00m")]
+    expected = _window_sums(words, found, weights, 8)
+    scored = scorer.scores(words, found, b"")
+    assert [window[1:] for window in scored] == [window[1:] for window in expected]
+    for (z, _, _), (sum_z, _, _) in zip(scored, expected, strict=True):
+        assert z == pytest.approx(sum_z, abs=1e-9)
+
+
 @pytest.mark.parametrize(
     ("times", "value"),
     [(0, 0.0), (1, 1.0), (KNEE, KNEE), (KNEE + 1, KNEE + 0.6931), (9, 4.0), (48, 4.0)],

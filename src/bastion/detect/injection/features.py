@@ -31,7 +31,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from itertools import accumulate, chain, islice, pairwise, repeat, zip_longest
+from itertools import accumulate, islice, pairwise, repeat, zip_longest
 from math import gcd, log1p
 from operator import sub
 from typing import Any, NamedTuple
@@ -533,9 +533,12 @@ class WindowScorer:
         if count > size and count >= self._vector_from:
             return self._log_odds_vector(words, found, marks)
         windows = self._linear_log_odds(words, found)
-        if marks is not None and len(marks) <= KNEE and len(found) <= KNEE:
-            return windows  # nothing can repeat past the knee (a short text: ~0.6 us saved)
-        repeated = self._repeated(words, found, marks)
+        if marks is not None and len(marks) <= KNEE:  # no counted token can repeat past the knee
+            if len(found) <= KNEE:
+                return windows  # nor a marker (a short text: ~0.6 us saved)
+            repeated = self._repeated_markers(found, count)  # prose: a few task sentences
+        else:
+            repeated = self._repeated(words, found, marks)
         if repeated:
             starts = window_starts(count, size)
             for weight, positions in repeated:
@@ -598,7 +601,7 @@ class WindowScorer:
         window holds more than ``KNEE`` times."""
         spans: list[tuple[float, list[int]]] = []
         size = self._size
-        if len(found) > KNEE and self._markers and _dense(sorted(p for p, _ in found), size):
+        if len(found) > KNEE and self._markers and _dense(sorted([p for p, _ in found]), size):
             names = [name for _, name in found]
             for name in dict.fromkeys(names):  # first-seen order: set order varies by process
                 if names.count(name) > KNEE and name in self._markers:
@@ -618,16 +621,22 @@ class WindowScorer:
         # zip reuses its result tuple (pairwise, in 3.11, makes a new one per pair)
         unigram = map(self._words.get, words, repeat(0.0, count))
         adjacent = zip(words, words[1:], strict=False)  # noqa: RUF007
-        final = [self._words.get(words[-1], 0.0)] if words else []  # no pair opens there
-        positions = chain(map(self._opening.get, adjacent, unigram), final)
+        positions = map(self._opening.get, adjacent, unigram)  # all but the last token's
+        # the last position (no pair opens there) is added after the others, not chained to
+        # them: the same additions in the same order (adding the 0.0 padding changes nothing)
+        final = self._words.get(words[-1], 0.0) if words else 0.0
         if count <= size:  # one window, one block: the markers added to its sum
-            total = sum(positions)
+            total = sum(positions) + final
             for position, name in found:
                 if position < count:
                     total += self._features.get(name, 0.0)
             return [self._bias + total]
         block = gcd(max(size // 2, 1), size)
         sums = list(map(sum, zip_longest(*[positions] * block, fillvalue=0.0)))
+        if (count - 1) % block:
+            sums[-1] += final
+        else:  # the last token opens a block of its own
+            sums.append(0.0 + final)
         for position, name in found:
             if position < count:
                 sums[position // block] += self._features.get(name, 0.0)
