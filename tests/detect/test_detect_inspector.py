@@ -93,13 +93,18 @@ def test_a_resent_history_scans_only_the_new_message_and_its_seam(
     ]
     inspector.inspect(conversation(*history))  # type: ignore[arg-type]
     scanned: list[str] = []
-    scan = inspector.scanner.scan
+    scan, across = inspector.scanner.scan, inspector.scanner.across
 
     def counting(text: str, *args: Any, **kwargs: Any) -> Any:
         scanned.append(text)
         return scan(text, *args, **kwargs)
 
+    def counting_seam(text: str, at: int) -> Any:
+        scanned.append(text)
+        return across(text, at)
+
     monkeypatch.setattr(inspector.scanner, "scan", counting)
+    monkeypatch.setattr(inspector.scanner, "across", counting_seam)
     turn = [*history, {"role": "user", "content": "what is the refund policy?"}]
     findings = inspector.inspect(conversation(*turn))  # type: ignore[arg-type]
     # the new message, and the seam between the last answer and it: nothing older

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bastion.detect.catalog import build_scanner
+from bastion.detect.catalog import build_scanner, builtin_patterns
+from bastion.detect.custom import CustomClass, TermMatcher
 from bastion.detect.engine import Engine
 from bastion.detect.patterns import Hit, Pattern
 from bastion.detect.scanner import Scanner
@@ -88,3 +89,26 @@ def test_a_finding_a_projection_reveals_whole_replaces_the_part_read_as_it_is() 
         assert [(h.start, h.end) for h in found if h.data_class == "pii.email"] == [
             (10, 10 + len(hidden))
         ]
+
+
+def test_values_across_a_seam_are_found_whether_patterns_terms_or_projections_show_them() -> None:
+    custom = [
+        CustomClass("project", terms=("Blue Falcon",)),
+        CustomClass("crew", terms=("kestrel",)),
+    ]
+    engine = Engine(builtin_patterns())
+    fullwidth = str.maketrans({d: chr(ord(d) + 0xFEE0) for d in "0123456789"})
+    plain, with_terms = Scanner(engine), Scanner(engine, terms=TermMatcher(custom))
+    seams = [
+        (plain, "card 4111 1111 1111 1111 ok", 14, ["pii.credit_card"]),
+        (plain, "card 4111 1111 1111 1111 ok", 4, []),  # the value starts after the seam
+        (plain, "plain words only here", 5, []),
+        # fullwidth digits: only the nfkc projection reads the card
+        (plain, "card 4111 1111 1111 1111 ok".translate(fullwidth), 14, ["pii.credit_card"]),
+        (with_terms, "the Blue Falcon flies", 8, ["custom.project"]),
+        (with_terms, "a kestrel flies", 9, []),  # one word: never across a space
+    ]
+    for scanner, text, at, expected in seams:
+        found = scanner.across(text, at)
+        assert classes(found) == expected, text
+        assert all(hit.start < at < hit.end - 1 for hit in found)

@@ -79,6 +79,7 @@ class TermMatcher:
     def __init__(self, classes: list[CustomClass]) -> None:
         self._exact: Any = None
         self._folded: Any = None
+        self.spaced = False  # a term of several words: found across a space
         exact = ahocorasick.Automaton()
         folded = ahocorasick.Automaton()
         for entry in classes:
@@ -87,6 +88,7 @@ class TermMatcher:
                 key = " ".join(term.split())  # words apart by any blanks in the text
                 key = key if entry.case_sensitive else key.lower()
                 if key:
+                    self.spaced = self.spaced or " " in key
                     # a term listed by several classes is found as each of them
                     found = target.get(key, ())
                     target.add_word(key, (*found, (len(key), entry.data_class, entry.score)))

@@ -38,6 +38,7 @@ from typing import Any
 import re2
 
 from bastion.detect.patterns import Hit, Pattern, ascii_translation
+from bastion.detect.spaces import may_hold_space
 
 _MAX_MEM = 256 << 20  # RE2's DFA budget for the set; the default (8 MB) is too small
 _VERDICTS = 4096  # validator results kept per engine
@@ -288,6 +289,8 @@ class Engine:
             for members in _partition(compiled, self._vendors.members)
         )
         self._context = _ContextTerms(compiled, options)
+        spaced = [i for i, entry in enumerate(compiled) if may_hold_space(entry.pattern)]
+        self._spaced = _Group(spaced, compiled, options) if spaced else None
         self._needs_context = frozenset(
             i for i, entry in enumerate(compiled) if entry.pattern.requires_context
         )
@@ -302,6 +305,28 @@ class Engine:
         if len(out) > 1:
             out.sort()
         return out
+
+    def crosses(self, text: str, at: int) -> bool:
+        """Whether some pattern matches ``text`` with a value holding the space at ``at``
+        and a character on either side (``start < at < end - 1``, as a seam's split value).
+
+        False means no hit of ``scan(text)`` does; True only that one may. Only patterns
+        whose values can hold a space (``spaces``) are searched, one set pass first:
+        across a seam of prose that is most often all there is to do."""
+        if not 0 <= at < len(text) or text[at] != " ":
+            return True
+        if self._spaced is None:
+            return False
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the scan itself will tell
+            return True
+        if len(data) != len(text):
+            at = len(text[:at].encode("utf-8"))
+        candidates = self._spaced.candidates(data, self._compiled)
+        if not candidates:
+            return False
+        return any(start < at < end - 1 for _, start, end in self._raw_spans(data, candidates))
 
     def _validate(self, index: int, pattern: Pattern, value: str) -> Mapping[str, str] | None:
         """The validator's verdict, remembered: conversations resend their history, so the

@@ -29,7 +29,6 @@ from bastion.model import Conversation, Finding
 from bastion.model.finding import ANSWER, REQUEST
 
 _SEAM = 64  # characters either side of a seam scanned together (longer than any value)
-_SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
 _REMEMBERED = 4096  # texts and seams whose findings are kept
 _SEAM_KIND = b"\x00seam"  # a seam's digest: no source is named so
 _NAMES_KIND = b"\x00names"
@@ -151,6 +150,5 @@ class DetectorInspector:
         cross the space, at their span in ``joined``."""
         return tuple(
             to_finding(hit, self._keyring, split="true")
-            for hit in self.scanner.scan(joined, documents=False).findings
-            if hit.data_class.split(".", 1)[0] in _SPLITTABLE and hit.start < seam < hit.end - 1
+            for hit in self.scanner.across(joined, seam)
         )

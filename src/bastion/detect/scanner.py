@@ -23,6 +23,7 @@ from bastion.detect.patterns import DocumentDetector, Hit
 DEFAULT_THRESHOLD = 0.5
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FAMILIES = ("pii.", "secret.")  # overlapping findings within a family: the strongest wins
+_SPLITTABLE = frozenset({"pii", "secret", "custom"})  # values, not whole-text classes
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +61,47 @@ class Scanner:
         self, text: str, source: str = "user", *, all_scores: bool = False, documents: bool = True
     ) -> ScanResult:
         """Findings of ``text`` read as ``source``; ``documents=False`` skips whole-text
-        detectors (code, legal, names), e.g. for the seams between two messages."""
-        if not text.isascii() and _SURROGATE.search(text):
-            # lone surrogates (a JSON "\ud800" escape) have no UTF-8 form, which RE2 and
-            # the fingerprints need: read each as U+FFFD, offsets unchanged
-            text = _SURROGATE.sub("\ufffd", text)
+        detectors (code, legal, names)."""
+        text = _encodable(text)
+        normalised = project(text) if self._normalise and text else None
+        return self._scan(text, source, normalised, all_scores=all_scores, documents=documents)
+
+    def across(self, text: str, at: int) -> list[Hit]:
+        """The values (pii, secret, custom) ``scan(text, documents=False)`` reports whose
+        span holds the space at ``at`` and a character on either side: values split where
+        two texts meet, read joined by that space.
+
+        Most seams hold no such value, and most often that is plain before any scan:
+        no projection to read, no term with a space, and no pattern whose value can hold
+        a space matching across ``at`` (``Engine.crosses``)."""
+        text = _encodable(text)
+        normalised = project(text) if self._normalise and text else None
+        if (
+            (normalised is None or not normalised.projections)
+            and (self._terms is None or not self._terms.spaced)
+            and not self.engine.crosses(text, at)
+        ):
+            return []
+        found = self._scan(text, "user", normalised, all_scores=False, documents=False).findings
+        return [
+            hit
+            for hit in found
+            if hit.data_class.split(".", 1)[0] in _SPLITTABLE and hit.start < at < hit.end - 1
+        ]
+
+    def _scan(
+        self,
+        text: str,
+        source: str,
+        normalised: Normalised | None,
+        *,
+        all_scores: bool,
+        documents: bool,
+    ) -> ScanResult:
         hits = self._find(text)
         if documents:
             for detector in self._documents:
                 hits.extend(detector.detect(text))
-        normalised = project(text) if self._normalise and text else None
         if normalised is not None:
             hits.extend(self._find_hidden(normalised, hits))
         hits = _resolve(hits)
@@ -113,6 +145,14 @@ class Scanner:
                     meta = {"encoding": projection.name, "hides": hit.data_class}
                     extra.append(Hit("evasion.encoded", start, end, 0.9, "normalize", "", meta))
         return extra
+
+
+def _encodable(text: str) -> str:
+    """``text`` with each lone surrogate (a JSON "\\ud800" escape) read as U+FFFD, offsets
+    unchanged: RE2 and the fingerprints need its UTF-8 form, which they lack."""
+    if not text.isascii() and _SURROGATE.search(text):
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _moved(hit: Hit, start: int, end: int, projection: Projection) -> Hit:
