@@ -62,6 +62,13 @@ def addresses(tagger: EntityTagger, text: str) -> list[str]:
             id="bare-street-with-cue",
         ),
         pytest.param("Postcode: SW1A 1AA", ["SW1A 1AA"], id="uk-postcode-alone"),
+        # the probe's digit flags decide which scans run: a typed street whose number
+        # opens the text has no digit after a gap; a bare one may follow a tab
+        pytest.param("12 rue de la Paix", ["12 rue de la Paix"], id="typed-number-first"),
+        pytest.param(
+            "221B Baker Street, London", ["221B Baker Street, London"], id="typed-at-start"
+        ),
+        pytest.param("My address is\tStorgata\t17", ["Storgata\t17"], id="bare-street-after-tabs"),
     ],
 )
 def test_addresses_are_found(tagger: EntityTagger, text: str, expected: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.detect.entities.probe import Probe, probe
+from bastion.detect.entities.probe import Probe, probe, vocabulary
 
 
 def probed(text: str) -> Probe:
@@ -46,6 +46,37 @@ def test_flags_say_which_scans_can_match(
 ) -> None:
     seen = probed(text)
     assert (seen.cues, seen.streets, seen.context) == (cues, streets, context)
+
+
+@pytest.mark.parametrize(
+    ("text", "digits", "spaced_digit"),
+    [
+        pytest.param("Storgata 5", True, True, id="number-after-space"),
+        pytest.param("Storgata\t5", True, True, id="number-after-tab"),
+        pytest.param("12345678 Summarise the notes", True, False, id="number-first"),
+        pytest.param("version v2 and x86", True, False, id="digits-inside-words"),
+        pytest.param("Hauptstra\u00dfe,5", True, True, id="after-punctuation-too"),
+        pytest.param("no numbers here", False, False, id="none"),
+    ],
+)
+def test_digit_flags_say_whether_an_address_can_end_here(
+    text: str, digits: bool, spaced_digit: bool
+) -> None:
+    seen = probed(text)
+    assert (seen.digits, seen.spaced_digit) == (digits, spaced_digit)
+
+
+def test_no_vocabulary_word_holds_a_digit() -> None:
+    # the probe reads every digit as "0"; a word with a digit could then never be found
+    assert not [word for word in vocabulary().words if any(b in b"0123456789" for b in word)]
+
+
+def test_where_finds_words_beside_numbers() -> None:
+    seen = probed("Room 101, Lisbon 2024: Sarah")
+    assert [word for _, word in seen.where(frozenset({b"Lisbon", b"Sarah"}))] == [
+        b"Lisbon",
+        b"Sarah",
+    ]
 
 
 def test_where_gives_byte_offsets_in_text_order() -> None:

@@ -35,9 +35,11 @@ from bastion.detect.entities.lexicon import (
 
 ANCHOR_CITY_POPULATION = 100_000
 # ASCII letters, digits, apostrophes and hyphens stay part of a word, as does every byte
-# of a multi-byte character; anything else separates words.
-_KEPT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'-")
-_TABLE = bytes(b if b in _KEPT or b >= 0x80 else 0x20 for b in range(256))
+# of a multi-byte character; anything else separates words. Every digit reads "0": no
+# vocabulary word holds one, and the address gates then need one search each.
+_KEPT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'-")
+_DIGITS = frozenset(b"0123456789")
+_TABLE = bytes(0x30 if b in _DIGITS else b if b in _KEPT or b >= 0x80 else 0x20 for b in range(256))
 # Blocks of non-ASCII punctuation that separate words just like a space, by their UTF-8
 # lead bytes, with the final bytes that are word characters after all: in U+2000-203F
 # (dashes, curly quotes, ellipsis, bullets, zero-width and bidirectional marks) only the
@@ -132,6 +134,11 @@ class Probe:
     """Whether any street-type or box word is present."""
     context: bool
     """Whether any word that makes its neighbour a name is present ("patient", "said")."""
+    digits: bool
+    """Whether the text holds an ASCII digit (every address does)."""
+    spaced_digit: bool
+    """Whether a digit follows a separator (a space, a tab, punctuation): every address
+    without a street-type or box word ends in a number after a space or a tab."""
     mapped: bytes
     """The text's UTF-8 with separators blanked, between two added spaces."""
     words: list[bytes]
@@ -159,17 +166,23 @@ def probe(data: bytes, ascii_only: bool) -> Probe:
     mapped = data.translate(_TABLE)
     if not ascii_only:
         mapped = _blank_unicode_punctuation(mapped)
+    digits = b"0" in mapped
+    spaced_digit = digits and b" 0" in mapped
     words = mapped.split()
     found = vocab.words.intersection(words)
     mapped = b" " + mapped + b" "
     if not found:
-        return Probe(frozenset(), frozenset(), False, False, False, mapped, words)
+        return Probe(
+            frozenset(), frozenset(), False, False, False, digits, spaced_digit, mapped, words
+        )
     return Probe(
         found & vocab.anchors,
         found & vocab.names,
         not found.isdisjoint(vocab.cues),
         not found.isdisjoint(vocab.streets),
         not found.isdisjoint(vocab.context),
+        digits,
+        spaced_digit,
         mapped,
         words,
     )

@@ -35,7 +35,6 @@ _CLASS_RANK = {address.DATA_CLASS: 0, person.DATA_CLASS: 1, location.DATA_CLASS:
 _LOWERCASE_MAX_CHARS = 4096  # all-lower-case texts are re-read title-cased up to this size
 _LOWERCASE_MIN_SCORE = 0.8  # ... keeping only full names and countries found that way
 _LOWERCASE_SCORE = 0.7
-_NOT_DIGITS = bytes(b for b in range(256) if not 0x30 <= b <= 0x39)
 _AFTER_TRIGGER = 64  # characters read after a trigger word in an all-lower-case text
 
 
@@ -101,7 +100,9 @@ class EntityTagger:
         runs = find_runs(text, data, seen)
         analysed = self._runs.analyse(text, runs, seen.context)
         found: list[Candidate] = []
-        if addresses and data.translate(None, _NOT_DIGITS):  # every address has a digit
+        if addresses and (seen.spaced_digit or (seen.streets and seen.digits)):
+            # every address has a digit, and one without a street-type or box word has a
+            # number after a space or a tab: otherwise no shape can match
             kind, name = address.DATA_CLASS, self._address.name
             found += [
                 Candidate(kind, s, e, v, name)
