@@ -245,8 +245,20 @@ def test_no_despaced_projection_for_ordinary_text(text: str) -> None:
     assert "despaced" not in names(text)
 
 
-def test_plain_prose_has_no_projection_at_all() -> None:
-    text = "Please summarise the quarterly report and list three risks for the board. " * 20
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(
+            "Please summarise the quarterly report and list three risks for the board. " * 20,
+            id="ascii",
+        ),
+        pytest.param(
+            "Le caf\u00e9 de Ren\u00e9e \u2014 \u201cun d\u00e9lice\u201d, dit-elle. " * 20,
+            id="accents-and-curly-quotes",
+        ),
+    ],
+)
+def test_plain_prose_has_no_projection_at_all(text: str) -> None:
     assert project(text).projections == ()
     assert project(text).evasion == ()
 

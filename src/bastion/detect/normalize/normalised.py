@@ -43,6 +43,7 @@ DEFAULT_MAX_DEPTH = 2
 DEFAULT_MAX_DECODED_CHARS = 65_536
 """Decoded characters per text, all runs and depths together."""
 _GATE_MAX_MEM = 64 << 20  # the gate DFA's budget (RE2's default of 8 MB is tight for it)
+_NOTHING = [0]  # what a gate set reports when only its end-of-text sentinel matched
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +79,12 @@ def project(
 
 
 def _project(text: str, max_depth: int, max_decoded_chars: int) -> Normalised:
-    projections: list[Projection] = []
-    evasion: list[Hit] = []
     source = Utf8Text(text)
     seen = _gate().scan(source)
+    if not seen and len(source.data) == len(text):  # ASCII the gate saw nothing in
+        return EMPTY
+    projections: list[Projection] = []
+    evasion: list[Hit] = []
     base: Utf8Text = source
     offsets: OffsetMap | None = None
     if "escaped" in seen and (unescaped := unescape(source)) is not None:
@@ -94,6 +97,8 @@ def _project(text: str, max_depth: int, max_decoded_chars: int) -> Normalised:
             base = cleaned
             seen = _gate().scan(base)
     _decode(base, offsets, seen, projections, max_depth, max_decoded_chars)
+    if not (projections or evasion):
+        return EMPTY
     evasion.sort(key=lambda hit: (hit.start, hit.end, hit.data_class))
     return Normalised(tuple(projections), tuple(evasion))
 
@@ -181,8 +186,10 @@ class _Gate:
     def scan(self, source: Utf8Text) -> set[str]:
         seen: set[str] = set()
         for matcher, owners in self._sets:
-            found = matcher.Match(source.data) or []
-            if 0 not in found:
+            found = matcher.Match(source.data)
+            if found == _NOTHING:  # the sentinel alone: most text, nothing to add
+                continue
+            if not found or 0 not in found:
                 seen.update(owners)
             else:
                 seen.update(owners[index - 1] for index in found if index)
