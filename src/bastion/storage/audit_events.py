@@ -20,10 +20,11 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Boolean, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -88,8 +89,8 @@ class AuditEventRepository:
             values.update(lease_owner=state.writer_id, lease_until=lease_until)
             upsert, order = sql.upsert_lease
         head = tuple(values[name] for name in order)
-        event_rows = [tuple(getattr(e, name) for name in sql.event_order) for e in events]
-        record_rows = [_record_row(record, sql.record_order) for record in records]
+        event_rows = [sql.event_row(event) for event in events]
+        record_rows = [_record_row(record, sql.record_order, sql.as_integer) for record in records]
         if self._database.is_sqlite:
 
             def ship_batch(connection: sqlite3.Connection) -> None:
@@ -348,12 +349,33 @@ def _event(row: AuditEventRow) -> ChainedEvent:
     )
 
 
-def _record_row(values: Mapping[str, Any], order: tuple[str, ...]) -> tuple[Any, ...]:
-    row = dict(values)
-    for name in _JSON_COLUMNS:
-        if row.get(name) is not None:
-            row[name] = orjson.dumps(row[name]).decode()
-    return tuple(row.get(name) for name in order)
+def _record_row(
+    values: Mapping[str, Any], order: tuple[str, ...], as_integer: tuple[int, ...] = ()
+) -> tuple[Any, ...]:
+    """A call record's row in ``order``: JSON columns as text, a missing value as NULL,
+    and the booleans at the positions ``as_integer`` as 1 or 0 (SQLite: what the driver
+    would bind for them, without first looking for an adapter of ``bool``)."""
+    pick, json_at = _row_layout(order)
+    try:
+        row = list(pick(values))
+    except KeyError:  # a record logged before one of the columns existed
+        row = [values.get(name) for name in order]
+    for index in json_at:
+        if row[index] is not None:
+            row[index] = orjson.dumps(row[index]).decode()
+    for index in as_integer:
+        if isinstance(row[index], bool):
+            row[index] = int(row[index])
+    return tuple(row)
+
+
+@cache
+def _row_layout(
+    order: tuple[str, ...],
+) -> tuple[Callable[[Mapping[str, Any]], Any], tuple[int, ...]]:
+    """What ``_record_row`` needs of ``order``: one getter of all its values, and the
+    positions of the JSON columns."""
+    return itemgetter(*order), tuple(i for i, name in enumerate(order) if name in _JSON_COLUMNS)
 
 
 def _row_values(row: CallRecordRow) -> dict[str, Any]:
@@ -376,8 +398,12 @@ class _ShipSql:
     head: str
     events: str
     event_order: tuple[str, ...]
+    event_row: Callable[[ChainedEvent], tuple[Any, ...]]
+    """An event's values in ``event_order``."""
     records: str
     record_order: tuple[str, ...]
+    as_integer: tuple[int, ...]
+    """Positions of ``record_order``'s boolean columns, bound as 1 or 0 (SQLite)."""
     upsert: tuple[str, tuple[str, ...]]
     upsert_lease: tuple[str, tuple[str, ...]]
 
@@ -414,12 +440,19 @@ def _ship_sql(dialect: Dialect, insert_of: Any, records: str, order: tuple[str, 
         )
         return compiled(statement)
 
+    booleans = {c.key for c in CallRecordRow.__table__.columns if isinstance(c.type, Boolean)}
     return _ShipSql(
         head=compiled(head)[0],
         events=events,
         event_order=event_order,
+        event_row=attrgetter(*event_order),
         records=records,
         record_order=order,
+        as_integer=(
+            tuple(i for i, name in enumerate(order) if name in booleans)
+            if dialect.name == "sqlite"
+            else ()
+        ),
         upsert=upsert(_WRITER_HEAD),
         upsert_lease=upsert((*_WRITER_HEAD, "lease_owner", "lease_until")),
     )
