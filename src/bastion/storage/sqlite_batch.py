@@ -66,6 +66,12 @@ class SqliteBatchWriter:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
+            # The driver binds None as NULL only after looking for an adapter of it, and
+            # the failed lookup formats an AttributeError: ~0.25 us per NULL with the GIL
+            # held (a shipped call record has several). An adapter that returns None is
+            # found at once and binds the same NULL (registered for the process, it
+            # changes nothing else a connection binds).
+            sqlite3.register_adapter(type(None), _none)
             # autocommit mode: the transaction is opened and ended explicitly above
             connection = sqlite3.connect(self._path, isolation_level=None)
             self._pragmas(connection)
@@ -85,3 +91,8 @@ class SqliteBatchWriter:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+
+def _none(value: None) -> None:
+    """The adapter of None: None itself, which the driver binds as NULL."""
+    return value
