@@ -47,6 +47,7 @@ LANGUAGES: tuple[str, ...] = (*NAMED_LANGUAGES, OTHER)
 """Every language this detector can report (``code.<language>``)."""
 _GATE = 1.0  # signal weight below which a chunk is prose without a second look
 _MIN_SCORE = 0.1  # candidates below this are not returned at all
+_FLOOR = math.log(_MIN_SCORE / (1.0 - _MIN_SCORE))  # the log-odds of _MIN_SCORE
 _MAX_HITS = 3
 _MAX_FENCES = 64
 _LANGUAGE_FLOOR = 0.8  # less evidence than this: the chunk names no language
@@ -110,7 +111,7 @@ class CodeDetector:
 
     def detect(self, text: str) -> list[Hit]:
         """One hit per language found, spanning its code; never raises for any text."""
-        chunks = [chunk for chunk in _scored_chunks(text) if chunk.z > _logit(_MIN_SCORE)]
+        chunks = [chunk for chunk in _scored_chunks(text) if chunk.z > _FLOOR]
         if not chunks:
             return []
         named = [chunk for chunk in chunks if chunk.language != OTHER]
@@ -159,13 +160,19 @@ def _scored_chunks(text: str) -> list[_Chunk]:
 
 
 def _unfenced(text: str, start: int, end: int) -> list[_Chunk]:
-    chunks = (_score(text, a, b, None) for a, b in chunk_bounds(text, start, end))
-    return [chunk for chunk in chunks if chunk is not None]
+    out: list[_Chunk] = []
+    for a, b in chunk_bounds(text, start, end):
+        chunk = _score(text, a, b, None)
+        if chunk is not None:
+            out.append(chunk)
+    return out
 
 
 def _fences(text: str) -> list[tuple[int, int, int, str]]:
     """``(fence start, content start, content end, tag)`` of each ```` ``` ```` block."""
     blocks: list[tuple[int, int, int, str]] = []
+    if "`" not in text:  # one memchr; most text has no backtick at all
+        return blocks
     pos = 0
     while len(blocks) < _MAX_FENCES:
         open_at = text.find("```", pos)
@@ -187,7 +194,7 @@ def _fences(text: str) -> list[tuple[int, int, int, str]]:
 def _score(text: str, start: int, end: int, tag: str | None) -> _Chunk | None:
     """The chunk's log-odds of being code and its language, or None for plain prose."""
     chunk = text[start:end]
-    if not chunk.strip():
+    if not chunk or chunk.isspace():  # as "not chunk.strip()", without a copy
         return None
     table = _table()
     raw = utf8(chunk)
@@ -327,7 +334,3 @@ def _refine(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1.0 - p))

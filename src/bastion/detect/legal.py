@@ -90,8 +90,11 @@ class LegalDetector:
 
     def detect(self, text: str) -> list[Hit]:
         """One hit spanning the legal region, or nothing; never raises for any text."""
-        scored = [(start, end, _score(text[start:end])) for start, end in chunk_bounds(text)]
-        legal = [(start, end, z) for start, end, z in scored if z > _FLOOR]
+        legal: list[tuple[int, int, float]] = []
+        for start, end in chunk_bounds(text):
+            z = _score(text[start:end])
+            if z > _FLOOR:
+                legal.append((start, end, z))
         if not legal:
             return []
         agreeing = sum(1 for _, _, z in legal if z >= 0.0)

@@ -67,15 +67,18 @@ class SignalSet:
 
 class Screen:
     """One RE2 regex asked only whether it occurs: an unanchored search that stops at the
-    first hit. Searching bytes skips the binding's mapping of offsets back to characters."""
+    first hit. It calls the compiled program's own ``Match`` on bytes: the binding's
+    ``search`` adds a generator, a match object and offset mapping per call."""
 
     def __init__(self, regex: str) -> None:
         options = re2.Options()
         options.never_capture = True  # only "whether": RE2's DFAs, never its NFA for groups
-        self._regex = re2.compile(regex, options)
+        self._match = re2.compile(regex, options)._regexp.Match
+        self._unanchored = re2._Anchor.UNANCHORED
 
     def passes(self, raw: bytes) -> bool:
-        return self._regex.search(raw) is not None
+        start: int = self._match(self._unanchored, raw, 0, len(raw))[0][0]
+        return start >= 0
 
 
 def utf8(text: str) -> bytes:
