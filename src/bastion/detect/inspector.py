@@ -81,11 +81,11 @@ class DetectorInspector:
         return self._remembered_or(text, source.encode(), lambda: self._scan(text, source))
 
     def _names_findings(self, names: str) -> tuple[Finding, ...]:
-        """The findings of the names segment: values only (a list of identifiers is
-        not a document: whole-text classes such as code are not looked for)."""
+        """The findings of the names segment (``Scanner.scan_names``): values, and
+        instructions written as identifiers."""
 
         def scan() -> tuple[Finding, ...]:
-            hits = self.scanner.scan(names, "metadata", documents=False).findings
+            hits = self.scanner.scan_names(names).findings
             return tuple(to_finding(hit, self._keyring) for hit in hits)
 
         return self._remembered_or(names, _NAMES_KIND, scan)

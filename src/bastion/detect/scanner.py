@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from bastion.detect.custom import TermMatcher
 from bastion.detect.engine import Engine
 from bastion.detect.injection import InjectionDetector
+from bastion.detect.names import name_words
 from bastion.detect.normalize import Normalised, Projection, project
 from bastion.detect.patterns import DocumentDetector, Hit
 
@@ -65,6 +66,27 @@ class Scanner:
         text = _encodable(text)
         normalised = project(text) if self._normalise and text else None
         return self._scan(text, source, normalised, all_scores=all_scores, documents=documents)
+
+    def scan_names(self, names: str) -> ScanResult:
+        """Findings of a list of names (field names and identifiers, one per line): the
+        values in them as written, and injection read in the words they are made of
+        (``names.name_words``) as text that is not prose: by the rules' clauses alone
+        (the model's word statistics flag the vocabulary of LLM tooling there: OpenAI's
+        own type and field names score 0.95; and ``developer_mode`` names a setting).
+        Whole-text classes such as code are not looked for: a list of identifiers is not
+        a document."""
+        result = self.scan(names, "metadata", documents=False)
+        if self._injection is None or not names:
+            return result
+        words = name_words(_encodable(names))
+        for hit in self._injection.detect(words.text, "metadata", prose=False):
+            if hit.score >= self.threshold(hit.data_class):
+                start, end = words.to_original(hit.start, hit.end)
+                meta = {**hit.meta, "projection": "name_words"}
+                result.findings.append(
+                    Hit(hit.data_class, start, end, hit.score, hit.detector, hit.value, meta)
+                )
+        return result
 
     def across(self, text: str, at: int) -> list[Hit]:
         """The values (pii, secret, custom) ``scan(text, documents=False)`` reports whose

@@ -38,6 +38,8 @@ DETECTOR = "injection"
 DATA_SOURCES = frozenset({"retrieved", "tool_result"})
 DIRECT, INDIRECT = "injection.direct", "injection.indirect"
 TAG_PAYLOAD_SCORE = 0.9
+CLAUSE_WORDS = 3
+"""Outside prose, the fewest words a rule's match must span to count (``detect``)."""
 TIE = 1e-12
 """Scores (and window log-odds) this close are equal: sums in another order differ by less."""
 
@@ -122,10 +124,15 @@ class InjectionDetector:
         *,
         all_scores: bool = False,
         normalised: Normalised | None = None,
+        prose: bool = True,
     ) -> list[Hit]:
         """At most one hit of ``data_class(source)``; below the threshold only with
         ``all_scores``. ``normalised`` is ``project(text)`` when the caller has it already
-        (the scanner computes it once for every detector)."""
+        (the scanner computes it once for every detector). ``prose=False``: text that
+        is not prose (a list of names): the model's windows are not scored (its word
+        statistics do not hold there) and a rule counts only where it matched a clause
+        of ``CLAUSE_WORDS`` words or more (a term alone, such as ``developer mode``, is
+        the name of a setting there)."""
         if not text or text.isspace():
             return []
         surrogates = False
@@ -137,7 +144,7 @@ class InjectionDetector:
             surrogates = True
         data = source in DATA_SOURCES
         threshold = self.threshold(source)
-        found = self._candidates(text, raw, None, data, threshold)
+        found = self._candidates(text, raw, None, data, threshold, prose)
         if self._normalise:
             if normalised is None or surrogates:
                 normalised = project(text)
@@ -148,7 +155,9 @@ class InjectionDetector:
                         found.append(tagged)
             for projection in normalised.projections:
                 scanned = projection.text
-                found.extend(self._candidates(scanned, utf8(scanned), projection, data, threshold))
+                found.extend(
+                    self._candidates(scanned, utf8(scanned), projection, data, threshold, prose)
+                )
         if not found:
             return []
         top = max([candidate.score for candidate in found])
@@ -187,16 +196,21 @@ class InjectionDetector:
         projection: Projection | None,
         data: bool,
         threshold: float,
+        prose: bool = True,
     ) -> list[_Candidate]:
-        """Rule matches, and the best window plus every window at or above ``threshold``
-        (``raw``: ``scanned`` as UTF-8)."""
+        """Rule matches, and in prose the best window plus every window at or above
+        ``threshold`` (``raw``: ``scanned`` as UTF-8; ``prose``: see ``detect``)."""
         out: list[_Candidate] = []
         present = sorted(self._signals.present(raw))  # rules and markers: one RE2 set pass
         split = bisect_left(present, self._marker_offset)
         if split:  # a rule is present (rare): its spans
             for hit in self._rules.find(scanned, data=data, raw=raw, present=present[:split]):
+                if not prose and len(scanned[hit.start : hit.end].split()) < CLAUSE_WORDS:
+                    continue
                 how = f"rule:{hit.rule.name}"
                 out.append(_Candidate(hit.score, hit.start, hit.end, how, projection))
+        if not prose:
+            return out
         marked = [index - self._marker_offset for index in present[split:]]
         tokenised = self._markers.tokenise(scanned, raw, marked)
         words, anchors = tokenised.words, tokenised.anchors
