@@ -6,6 +6,7 @@ for the benchmark."""
 from __future__ import annotations
 
 import dataclasses
+import tracemalloc
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -298,3 +299,20 @@ def test_the_ring_keeps_only_the_latest_samples_and_resets() -> None:
     assert q["count"] == 10 and round(q["p99_us"]) == 1
     samples.reset()
     assert samples.quantiles() == {"count": 0}
+
+
+def test_the_ring_takes_its_memory_once_and_never_grows() -> None:
+    """One sample per forwarded call, for the process's life: serving must not grow it
+    (a list of floats grew 32 bytes a call until full, half an hour at 100 calls/s)."""
+    samples = OverheadSamples(capacity=1000)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for n in range(5000):
+            samples.add(n * 1e-6)
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before < 1024
+    assert samples.quantiles()["count"] == 1000
+    assert round(samples.quantiles()["p50_us"]) == 4500  # the latest 1000: 4000..4999
