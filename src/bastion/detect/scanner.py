@@ -18,7 +18,7 @@ from bastion.detect.custom import TermMatcher
 from bastion.detect.engine import Engine
 from bastion.detect.injection import InjectionDetector
 from bastion.detect.names import name_words
-from bastion.detect.normalize import Normalised, Projection, project
+from bastion.detect.normalize import Normalised, project
 from bastion.detect.patterns import DocumentDetector, Hit
 
 DEFAULT_THRESHOLD = 0.5
@@ -82,10 +82,7 @@ class Scanner:
         for hit in self._injection.detect(words.text, "metadata", prose=False):
             if hit.score >= self.threshold(hit.data_class):
                 start, end = words.to_original(hit.start, hit.end)
-                meta = {**hit.meta, "projection": "name_words"}
-                result.findings.append(
-                    Hit(hit.data_class, start, end, hit.score, hit.detector, hit.value, meta)
-                )
+                result.findings.append(_moved(hit, start, end, "name_words"))
         return result
 
     def across(self, text: str, at: int) -> list[Hit]:
@@ -162,7 +159,7 @@ class Scanner:
                     continue  # nothing new; one that reaches further competes in _resolve
                     # ("j\u200bo\u200bhn@example.org" reads "hn@..." as it is)
                 spans.add(start, end)
-                extra.append(_moved(hit, start, end, projection))
+                extra.append(_moved(hit, start, end, projection.name))
                 if projection.decoded:
                     meta = {"encoding": projection.name, "hides": hit.data_class}
                     extra.append(Hit("evasion.encoded", start, end, 0.9, "normalize", "", meta))
@@ -177,8 +174,9 @@ def _encodable(text: str) -> str:
     return text
 
 
-def _moved(hit: Hit, start: int, end: int, projection: Projection) -> Hit:
-    meta = {**hit.meta, "projection": projection.name}
+def _moved(hit: Hit, start: int, end: int, projection: str) -> Hit:
+    """``hit`` found in the projection named ``projection``, at its original span."""
+    meta = {**hit.meta, "projection": projection}
     return Hit(hit.data_class, start, end, hit.score, hit.detector, hit.value, meta)
 
 

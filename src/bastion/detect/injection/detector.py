@@ -196,7 +196,7 @@ class InjectionDetector:
         projection: Projection | None,
         data: bool,
         threshold: float,
-        prose: bool = True,
+        prose: bool,
     ) -> list[_Candidate]:
         """Rule matches, and in prose the best window plus every window at or above
         ``threshold`` (``raw``: ``scanned`` as UTF-8; ``prose``: see ``detect``)."""
